@@ -1,0 +1,50 @@
+# Centralita — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PY := .venv/bin/python
+export PYTHONDONTWRITEBYTECODE :=
+
+.PHONY: run test test-fast lint typecheck bench lock messages migrations-check setup chromium clean
+
+setup:
+	@scripts/bootstrap.sh
+
+run:
+	@scripts/run.sh
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then echo "installing Debian chromium for browser tests…"; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)); \
+	  else echo "chromium is missing: install Debian's chromium package (browser tests need it)"; exit 1; fi; }
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+typecheck: setup
+	.venv/bin/mypy .
+
+migrations-check: setup
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+
+# Lint, types, migrations, then the whole suite (unit, integration, browser) on the configured database.
+test: setup chromium lint typecheck migrations-check
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+# The suite alone, for the edit-test loop.
+test-fast: setup
+	.venv/bin/pytest -x -q $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) -m bench $(BENCH_ARGS)
+
+lock:
+	.tools/bin/uv pip compile -q --python-version 3.12 requirements.in -o requirements.txt
+	.tools/bin/uv pip compile -q --python-version 3.12 requirements-dev.in -o requirements-dev.txt
+
+messages: setup
+	DEBUG=1 $(PY) manage.py makemessages -l es -l en --no-obsolete --ignore=.venv --ignore=.tools --ignore=node_modules
+	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv --ignore=.tools
+
+clean:
+	rm -rf .venv .tools data/*.sqlite3* .pytest_cache .mypy_cache .ruff_cache

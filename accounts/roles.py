@@ -1,0 +1,67 @@
+"""Roles and the permission matrix, declared once. docs/roles.md is generated from this table
+(`python manage.py roles_matrix --write`), and a test fails when the two disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Administrador del sistema")
+    GERENTE = "gerente", _("Gerente general")
+    SUPERVISOR = "supervisor", _("Supervisor(a) de agentes")
+    DIRECTOR_VENTAS = "director_ventas", _("Director(a) de ventas")
+    ANALISTA = "analista", _("Analista de datos")
+    AGENTE = "agente", _("Agente (operador)")
+
+
+class Perm(models.TextChoices):
+    USERS_VIEW = "users.view", _("Ver el directorio de usuarios")
+    USERS_MANAGE = "users.manage", _("Crear y editar usuarios, roles y contraseñas")
+    TEAMS_MANAGE = "teams.manage", _("Crear y editar equipos, habilidades, horarios y feriados")
+    SETTINGS_MANAGE = "settings.manage", _("Cambiar la configuración de la organización")
+    AUDIT_VIEW = "audit.view", _("Consultar el registro de auditoría")
+    PRESENCE_VIEW_ALL = "presence.view_all", _("Ver en vivo la disponibilidad de los agentes")
+    PRESENCE_SET_OWN = "presence.set_own", _("Cambiar la propia disponibilidad")
+    API_TOKENS_OWN = "api_tokens.own", _("Crear y revocar sus propios tokens de API")
+    SYSTEM_STATUS = "system.status", _("Ver el estado de los procesos de fondo")
+
+
+R = Role
+P = Perm
+ALL_ROLES: Final = frozenset(Role)
+ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Perm]]] = {
+    R.ADMIN: frozenset(Perm),
+    R.GERENTE: frozenset(
+        {P.USERS_VIEW, P.AUDIT_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.SYSTEM_STATUS}
+    ),
+    R.SUPERVISOR: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
+    R.DIRECTOR_VENTAS: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
+    R.ANALISTA: frozenset({P.USERS_VIEW, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
+    R.AGENTE: frozenset({P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
+}
+
+
+def role_has(role: str, perm: Perm) -> bool:
+    try:
+        return perm in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def matrix_markdown() -> str:
+    """The permission matrix as a Markdown table (docs/roles.md)."""
+    roles = list(Role)
+    header = "| Permiso | Código | " + " | ".join(str(r.label) for r in roles) + " |"
+    sep = "|---|---|" + "|".join(":-:" for _ in roles) + "|"
+    rows = [
+        f"| {perm.label} | `{perm.value}` | "
+        + " | ".join("✔" if perm in ROLE_PERMISSIONS[r] else "—" for r in roles)
+        + " |"
+        for perm in Perm
+    ]
+    return "\n".join([header, sep, *rows]) + "\n"

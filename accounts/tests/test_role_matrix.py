@@ -1,0 +1,123 @@
+"""Every role against every protected page and API route: 200 when the matrix allows, 403 otherwise."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import Holiday, Team, User
+from accounts.roles import ROLE_PERMISSIONS, Perm, Role
+from accounts.tests.factories import TeamFactory, UserFactory
+
+
+def _page_patterns() -> list[tuple[str, URLPattern]]:
+    """All named app pages (not API, not Django admin) with the permissions their view declares."""
+    found = []
+
+    def walk(patterns: list[URLPattern | URLResolver], ns: str = "") -> None:
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace in {"api", "admin"}:
+                    continue
+                walk(p.url_patterns, f"{ns}{p.namespace}:" if p.namespace else ns)
+            elif p.name and hasattr(p.callback, "required_perms"):
+                found.append((f"{ns}{p.name}", p))
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+PAGES = _page_patterns()
+GET_PAGES = [name for name, p in PAGES if name not in {
+    "accounts:set_availability", "accounts:token_revoke", "accounts:holiday_delete"}]
+
+
+def test_every_page_declares_its_permissions():
+    # given the URL configuration / then the pages we expect are all guarded by perm_required
+    names = {name for name, _ in PAGES}
+    assert {"core:home", "core:audit", "core:system", "accounts:profile", "accounts:presence",
+            "accounts:user_list", "accounts:user_create", "accounts:user_edit", "accounts:team_list",
+            "accounts:team_edit"} <= names
+
+
+@pytest.fixture
+def ids(db):
+    team = TeamFactory(code="ventas", name="Ventas")
+    other = UserFactory(username="target")
+    holiday = Holiday.objects.create(team=team, date="2026-12-25", name="Navidad")
+    return {"user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk, "token_id": 999999}
+
+
+def _url(name: str, ids: dict[str, int]) -> str:
+    pattern = dict(PAGES)[name]
+    kwargs = {k: ids[k] for k in pattern.pattern.converters}
+    return reverse(name, kwargs=kwargs)
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("page", GET_PAGES)
+def test_page_access_by_role(role, page, ids, make_user, client_for):
+    # given a user of `role`
+    user = make_user(role)
+    required = dict(PAGES)[page].callback.required_perms
+    allowed = all(p in ROLE_PERMISSIONS[role] for p in required)
+    # when they open the page
+    response = client_for(user).get(_url(page, ids))
+    # then the server answers by the matrix
+    assert response.status_code == (200 if allowed else 403), (role, page)
+
+
+@pytest.mark.parametrize("page", GET_PAGES)
+def test_anonymous_is_sent_to_login(page, ids, client):
+    response = client.get(_url(page, ids))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+# API routes: (method, path template, body, permission needed or None for any authenticated user)
+API_ROUTES = [
+    ("get", "/api/v1/users", None, Perm.USERS_VIEW, 200),
+    ("post", "/api/v1/users", {"username": "nuevo", "password": "Clave-segura-2026", "full_name": "Nuevo",
+                               "role": "agente"}, Perm.USERS_MANAGE, 201),
+    ("get", "/api/v1/users/{user_id}", None, Perm.USERS_VIEW, 200),
+    ("patch", "/api/v1/users/{user_id}", {"full_name": "Cambiado"}, Perm.USERS_MANAGE, 200),
+    ("get", "/api/v1/teams", None, Perm.USERS_VIEW, 200),
+    ("post", "/api/v1/teams", {"name": "Nuevo equipo", "code": "nuevo"}, Perm.TEAMS_MANAGE, 201),
+    ("patch", "/api/v1/teams/{team_id}", {"description": "x"}, Perm.TEAMS_MANAGE, 200),
+    ("get", "/api/v1/roles", None, None, 200),
+    ("get", "/api/v1/me", None, None, 200),
+    ("post", "/api/v1/me/availability", {"availability": "ocupado"}, Perm.PRESENCE_SET_OWN, 200),
+]
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize(("method", "path", "body", "perm", "ok"), API_ROUTES)
+def test_api_access_by_role(role, method, path, body, perm, ok, ids, make_user, api_client_for):
+    # given a token for a user of `role`
+    api = api_client_for(make_user(role))
+    allowed = perm is None or perm in ROLE_PERMISSIONS[role]
+    # when they call the route
+    response = getattr(api, method)(path.format(**ids), data=body, content_type="application/json")
+    # then the status follows the matrix and errors are JSON with a message
+    assert response.status_code == (ok if allowed else 403), (role, method, path, response.content)
+    if not allowed:
+        assert response.json()["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(("method", "path", "body", "perm", "ok"), API_ROUTES)
+def test_api_without_token_is_401_json(method, path, body, perm, ok, ids, client):
+    response = getattr(client, method)(path.format(**ids), data=body, content_type="application/json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "not_authenticated"
+    assert "Bearer" in response.json()["detail"]
+
+
+def test_roles_doc_matches_matrix(settings):
+    from pathlib import Path
+
+    from accounts.management.commands.roles_matrix import render_doc
+
+    doc = (Path(settings.BASE_DIR) / "docs" / "roles.md").read_text(encoding="utf-8")
+    assert render_doc(doc) == doc, "docs/roles.md is stale: run `python manage.py roles_matrix --write`"
+
+

@@ -1,0 +1,19 @@
+"""The /api/v1/ application: one NinjaAPI, one router per domain app."""
+
+from ninja import NinjaAPI
+
+from accounts.api import router as accounts_router
+from core.api import API_AUTH, install_error_handlers
+
+api = NinjaAPI(
+    title="Centralita API",
+    version="1",
+    description="REST API of Centralita. Authenticate with `Authorization: Bearer <token>` "
+    "(create tokens in *Mi perfil* or with `manage.py create_api_token USERNAME`).",
+    auth=API_AUTH,
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+)
+install_error_handlers(api)
+api.add_router("", accounts_router)

@@ -1,0 +1,26 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels (authenticated, same-origin only)."""
+
+import os
+import sys
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+
+try:
+    django_asgi_app = get_asgi_application()
+except ImproperlyConfigured as exc:  # one line, not a traceback (e.g. missing SECRET_KEY)
+    sys.stderr.write(f"centralita: configuration error: {exc}\n")
+    raise SystemExit(2) from None
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter({
+    "http": django_asgi_app,
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

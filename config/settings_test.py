@@ -1,0 +1,27 @@
+"""Test settings: the real settings with in-process layers and a test DB name pinned.
+
+DATABASE_URL / REDIS_URL still choose SQLite or PostgreSQL (and Redis) for the whole run.
+"""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+os.environ.setdefault("TASK_BACKEND", "dummy")
+os.environ.setdefault("CHANNEL_LAYER", "memory")
+
+from config.settings import *  # noqa: E402, F403
+from config.settings import DATABASES, DATA_DIR  # noqa: E402
+
+DEBUG = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
+WHITENOISE_AUTOREFRESH = True
+# Explicit test DB name: the forked live server must open the same database (STACK.md pitfall 9);
+# for SQLite it must be a file the child process can see.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{_worker}.sqlite3")}
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_centralita_{_worker}"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -1,0 +1,111 @@
+"""Shared fixtures: users per role, logged-in clients, API tokens, a live ASGI server and a browser."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from accounts.actions import do_create_api_token
+from accounts.models import User
+from accounts.roles import Role
+from accounts.tests.factories import UserFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API in the test thread
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    db = settings.DATABASES["default"]
+    where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db.get('HOST')}:{db.get('PORT')}/{db['NAME']}"
+    return [
+        f"centralita database: {db['ENGINE'].rsplit('.', 1)[-1]} ({where})",
+        f"centralita redis: {settings.REDIS_URL or 'not used'}; tasks={settings.TASK_BACKEND}; "
+        f"channel layer={settings.CHANNEL_LAYER}",
+    ]
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., User]:
+    def make(role: str = Role.AGENTE, **kwargs: Any) -> User:
+        return UserFactory(role=role, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., User]) -> User:
+    return make_user(Role.ADMIN, username="admin")
+
+
+@pytest.fixture
+def supervisor(make_user: Callable[..., User]) -> User:
+    return make_user(Role.SUPERVISOR, username="supervisora")
+
+
+@pytest.fixture
+def agent(make_user: Callable[..., User]) -> User:
+    return make_user(Role.AGENTE, username="agente1")
+
+
+@pytest.fixture
+def client_for() -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        c = Client()
+        c.force_login(user)
+        return c
+
+    return make
+
+
+@pytest.fixture
+def api_client_for(db: Any) -> Callable[[User], Client]:
+    def make(user: User) -> Client:
+        _token, raw = do_create_api_token(user, name="test", acting_user=None)
+        return Client(headers={"Authorization": f"Bearer {raw}"})
+
+    return make
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+# --- live ASGI server (daphne, in a child process) and browser ------------------------------------
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db: Any, django_db_blocker: Any) -> Iterator[str]:
+    """Daphne serving the real ASGI app (HTTP + websockets) against the test database."""
+    from functools import partial
+
+    from channels.routing import get_default_application
+    from channels.testing.live import make_application, set_database_connection
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    get_default_application()
+    proc = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
+                         setup=set_database_connection)
+    with django_db_blocker.unblock():  # the forked server inherits pytest-django's DB block otherwise
+        proc.start()
+    proc.ready.wait(20)
+    yield f"http://127.0.0.1:{proc.port.value}"
+    proc.terminate()
+    proc.join(5)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS,
+            "headless": True}

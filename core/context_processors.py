@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Perm
+
+
+@dataclass(frozen=True)
+class NavItem:
+    url_name: str
+    label: str | Promise
+    icon: str
+    perm: Perm | None = None
+    section: str = "main"
+
+
+# Later issues append their pages here; the menu shows only what the role may open.
+NAVIGATION: list[NavItem] = [
+    NavItem("core:home", _("Inicio"), "⌂"),
+    NavItem("accounts:presence", _("Equipo en vivo"), "◉", Perm.PRESENCE_VIEW_ALL),
+    NavItem("accounts:user_list", _("Usuarios"), "👥", Perm.USERS_MANAGE, "admin"),
+    NavItem("accounts:team_list", _("Equipos y horarios"), "▦", Perm.TEAMS_MANAGE, "admin"),
+    NavItem("core:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),
+    NavItem("core:system", _("Estado del sistema"), "⚙", Perm.SYSTEM_STATUS, "admin"),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    user = request.user
+    if not user.is_authenticated:
+        return {"nav_items": [], "nav_admin_items": []}
+    path = request.path
+    items = []
+    for item in NAVIGATION:
+        if item.perm is not None and not user.has_perm_code(item.perm):  # type: ignore[union-attr]
+            continue
+        url = reverse(item.url_name)
+        active = path == url if url == "/" else path.startswith(url)
+        items.append({"url": url, "label": item.label, "icon": item.icon, "active": active,
+                      "section": item.section})
+    return {
+        "nav_items": [i for i in items if i["section"] == "main"],
+        "nav_admin_items": [i for i in items if i["section"] == "admin"],
+    }

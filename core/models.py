@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditLog(models.Model):
+    """Who did what, when and from where. Append-only: rows are never updated or deleted by the app.
+
+    Written by `core.audit.record` inside the action's transaction, so a rolled-back change leaves no entry.
+    """
+
+    created_at = models.DateTimeField(_("fecha"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("usuario"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+    )
+    actor_username = models.CharField(_("usuario (texto)"), max_length=150, blank=True)
+    action = models.CharField(_("acción"), max_length=64, db_index=True)
+    target_type = models.CharField(_("tipo de objeto"), max_length=64, blank=True)
+    target_id = models.CharField(_("id de objeto"), max_length=64, blank=True)
+    target_repr = models.CharField(_("objeto"), max_length=200, blank=True)
+    changes = models.JSONField(_("cambios"), default=dict, blank=True)
+    ip = models.GenericIPAddressField(_("dirección IP"), null=True, blank=True)
+    user_agent = models.CharField(_("navegador"), max_length=300, blank=True)
+    via = models.CharField(_("origen"), max_length=16, blank=True)
+
+    class Meta:
+        verbose_name = _("registro de auditoría")
+        verbose_name_plural = _("registro de auditoría")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_username} {self.action} {self.target_repr}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("audit log rows are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("audit log rows are append-only")
+
+
+class PeriodicRun(models.Model):
+    """Last time each periodic job (core.schedule) was enqueued.
+
+    The scheduler claims a run with a compare-and-set on `next_run_at`, so two scheduler processes
+    never enqueue the same slot twice.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    next_run_at = models.DateTimeField()
+    last_enqueued_at = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("tarea periódica")
+        verbose_name_plural = _("tareas periódicas")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Heartbeat(models.Model):
+    """One row per background process kind; /readyz and the admin page read how fresh it is."""
+
+    process = models.CharField(max_length=50, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.process} @ {self.seen_at:%H:%M:%S}"

@@ -1,0 +1,45 @@
+"""Claims due periodic jobs with compare-and-set, so any number of schedulers enqueue each slot once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from core.models import PeriodicRun
+from core.schedule import SCHEDULE, PeriodicJob
+
+logger = logging.getLogger(__name__)
+
+
+def ensure_rows(now: datetime) -> None:
+    existing = set(PeriodicRun.objects.values_list("name", flat=True))
+    for job in SCHEDULE:
+        if job.name not in existing:
+            try:
+                PeriodicRun.objects.create(name=job.name, next_run_at=now)
+            except IntegrityError:
+                pass  # another scheduler created it first
+
+
+def claim(job: PeriodicJob, now: datetime) -> bool:
+    updated = PeriodicRun.objects.filter(name=job.name, next_run_at__lte=now).update(
+        next_run_at=now + job.every, last_enqueued_at=now, runs=F("runs") + 1
+    )
+    return updated == 1
+
+
+def tick(now: datetime | None = None) -> list[str]:
+    """Enqueue every due job once; returns the names enqueued."""
+    now = now or timezone.now()
+    ensure_rows(now)
+    enqueued = []
+    for job in SCHEDULE:
+        if claim(job, now):
+            import_string(job.task).enqueue()
+            enqueued.append(job.name)
+    return enqueued

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from core import views
+
+app_name = "core"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("audit/", views.audit, name="audit"),
+    path("system/", views.system, name="system"),
+]

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from accounts.models import Team, User
+from accounts.roles import Perm
+from core.health import heartbeats, run_checks
+from core.models import AuditLog
+from core.permissions import perm_required
+from core.schedule import SCHEDULE
+
+
+@require_GET
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. No database access, so it stays up while a dependency is down."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@never_cache
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: database, channel layer and task queue are reachable (503 otherwise)."""
+    checks = run_checks()
+    ready = all(c["ok"] for c in checks.values())
+    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503)
+
+
+@perm_required()
+def home(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    context: dict[str, object] = {}
+    if user.has_perm_code(Perm.PRESENCE_VIEW_ALL):
+        agents = User.objects.filter(is_active=True, can_login=True)
+        context["availability_counts"] = {
+            state: agents.filter(availability=state).count()
+            for state in ("disponible", "ocupado", "ausente", "desconectado")
+        }
+    context["my_teams"] = user.teams.all()
+    return render(request, "core/home.html", context)
+
+
+@perm_required(Perm.AUDIT_VIEW)
+def audit(request: HttpRequest) -> HttpResponse:
+    entries = AuditLog.objects.all()
+    q_action = request.GET.get("action", "").strip()
+    q_user = request.GET.get("user", "").strip()
+    if q_action:
+        entries = entries.filter(action__startswith=q_action)
+    if q_user:
+        entries = entries.filter(actor_username__icontains=q_user)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(request, "core/audit.html", {"page": page, "q_action": q_action, "q_user": q_user})
+
+
+@perm_required(Perm.SYSTEM_STATUS)
+def system(request: HttpRequest) -> HttpResponse:
+    from django.conf import settings
+
+    from core.models import PeriodicRun
+
+    return render(request, "core/system.html", {
+        "checks": run_checks(), "heartbeats": heartbeats(), "schedule": SCHEDULE,
+        "runs": {r.name: r for r in PeriodicRun.objects.all()},
+        "mode": {"database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+                 "tasks": settings.TASK_BACKEND, "channel_layer": settings.CHANNEL_LAYER,
+                 "time_zone": settings.TIME_ZONE},
+        "teams": Team.objects.count(), "users": User.objects.count(),
+    })

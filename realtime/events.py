@@ -1,0 +1,59 @@
+"""Typed realtime events sent to `user.<id>` groups after commit (STYLE §7).
+
+The action decides who receives an event; this module never decides visibility. Each event gets an
+increasing `event_id` (nanoseconds since the epoch), so a client can drop events older than the
+snapshot it just loaded. On (re)connect the browser reloads its snapshots (`centralita:resync`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+_last_event_id = 0
+
+
+def next_event_id() -> int:
+    global _last_event_id  # noqa: PLW0603 - per-process monotonic counter
+    candidate = time.time_ns()
+    _last_event_id = max(candidate, _last_event_id + 1)
+    return _last_event_id
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def send_event_on_commit(event: Mapping[str, Any], *, user_ids: Iterable[int]) -> None:
+    """Queue `event` for the given users once the current transaction commits (at once outside one).
+
+    The payload is round-tripped through JSON here, inside the action, so bad data fails loudly in
+    the caller rather than silently in the channel layer.
+    """
+    payload = json.loads(json.dumps({**event, "event_id": next_event_id()}))
+    recipients = sorted(set(user_ids))
+    if not recipients:
+        return
+    transaction.on_commit(lambda: _send_now_rollback_unsafe(payload, recipients))
+
+
+def _send_now_rollback_unsafe(payload: dict[str, Any], user_ids: list[int]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        for user_id in user_ids:
+            async_to_sync(layer.group_send)(user_group(user_id), {"type": "realtime.event", "event": payload})
+    except Exception:
+        # A broken channel layer must not fail the request whose data is already committed;
+        # clients resync from snapshots on reconnect.
+        logger.exception("realtime event %s/%s not delivered", payload.get("type"), payload.get("op"))

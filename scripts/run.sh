@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make run`: one machine, everything a user needs — migrate, demo data on an empty database,
+# the ASGI server (HTTP + websockets), the background worker and the periodic-job scheduler.
+# Ctrl-C stops all of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+
+export DEBUG="${DEBUG:-1}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+export SITE_URL="${SITE_URL:-http://$HOST:$PORT}"
+if [ "$HOST" != "127.0.0.1" ] && [ "$HOST" != "localhost" ] && [ -z "${ALLOWED_HOSTS:-}" ]; then
+  export ALLOWED_HOSTS="$HOST,127.0.0.1,localhost"
+fi
+PY=.venv/bin/python
+mkdir -p data
+
+$PY manage.py migrate --noinput -v0
+if [ "$($PY manage.py shell -c 'from accounts.models import User; print(User.objects.exists())')" = "False" ]; then
+  echo "centralita: empty database, loading demo data (seed_demo --seed 1)…"
+  $PY manage.py seed_demo --seed 1
+fi
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  echo; echo "centralita: stopping…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  echo "centralita: stopped."
+}
+trap cleanup INT TERM EXIT
+
+if [ -n "${REDIS_URL:-}" ] && [ "${TASK_BACKEND:-rq}" = "rq" ]; then
+  $PY manage.py rqworker default crm messaging --job-class django_tasks_rq.Job --with-scheduler &
+else
+  $PY manage.py db_worker --queue-name '*' --no-reload --interval 0.5 &
+fi
+pids+=($!)
+$PY manage.py run_scheduler &
+pids+=($!)
+.venv/bin/daphne -b "$HOST" -p "$PORT" --proxy-headers config.asgi:application &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  if curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then break; fi
+  sleep 0.2
+done
+cat <<MSG
+
+  Centralita is running at  http://$HOST:$PORT
+  Demo users (password for all: centralita2026):
+    admin (Administrador) · gerente (Gerente general) · supervisora (Supervisora)
+    director (Director de ventas) · analista (Analista de datos) · agente1 … agente8 (Agentes)
+  Press Ctrl-C to stop the server, the worker and the scheduler.
+
+MSG
+wait -n "${pids[@]}" || true
