@@ -109,3 +109,10 @@ def asgi_live_server(transactional_db: Any, django_db_blocker: Any) -> Iterator[
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS,
             "headless": True}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests last: Playwright's sync API keeps an event loop in the main thread for the rest of the
+    session, after which `async_to_sync` (used by Channels tests and health checks) refuses to run."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from accounts import actions
@@ -104,7 +105,7 @@ class RoleOut(Schema):
     permissions: list[str]
 
 
-def _users_qs():  # type: ignore[no-untyped-def]
+def _users_qs() -> QuerySet[User]:
     return User.objects.prefetch_related("teams", "skills").order_by("id")
 
 
@@ -125,7 +126,7 @@ def list_users(request: HttpRequest, role: str | None = None, team: str | None =
 @router.post("/users", response={201: UserOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut}, summary="Create a user")
 def create_user(request: HttpRequest, payload: UserCreateIn):  # type: ignore[no-untyped-def]
     user = actions.check_create_user(api_user(request), **payload.dict())
-    return 201, _users_qs().get(pk=user.pk)
+    return Status(201, _users_qs().get(pk=user.pk))
 
 
 @router.get("/users/{user_id}", response={200: UserOut, 403: ErrorOut, 404: ErrorOut}, summary="Get a user")
@@ -168,7 +169,7 @@ def list_teams(request: HttpRequest):  # type: ignore[no-untyped-def]
 @router.post("/teams", response={201: TeamOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut}, summary="Create a team")
 def create_team(request: HttpRequest, payload: TeamIn):  # type: ignore[no-untyped-def]
     team = actions.check_create_team(api_user(request), **payload.dict())
-    return 201, team
+    return Status(201, team)
 
 
 @router.patch("/teams/{team_id}", response={200: TeamOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},

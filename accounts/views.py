@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.contrib.auth.views import LoginView
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
@@ -46,9 +46,9 @@ class CentralitaLoginView(LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
 
-    def form_valid(self, form: ThrottledAuthenticationForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        actions.record_login(form.get_user())  # type: ignore[arg-type]
+        actions.record_login(form.get_user())
         return response
 
 
@@ -56,9 +56,9 @@ class CentralitaLoginView(LoginView):
 def logout_view(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_authenticated:
-        actions.record_logout(user)  # type: ignore[arg-type]
-        if user.availability != "desconectado":  # type: ignore[union-attr]
-            actions.do_change_availability(user.pk, to="desconectado", acting_user=user)  # type: ignore[arg-type]
+        actions.record_logout(user)
+        if user.availability != "desconectado":
+            actions.do_change_availability(user.pk, to="desconectado", acting_user=user)
     logout(request)
     return redirect("accounts:login")
 

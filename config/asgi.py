@@ -5,8 +5,8 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
-from django.core.exceptions import ImproperlyConfigured  # noqa: E402
+from django.core.asgi import get_asgi_application
+from django.core.exceptions import ImproperlyConfigured
 
 try:
     django_asgi_app = get_asgi_application()
@@ -14,13 +14,13 @@ except ImproperlyConfigured as exc:  # one line, not a traceback (e.g. missing S
     sys.stderr.write(f"centralita: configuration error: {exc}\n")
     raise SystemExit(2) from None
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 
-from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter({
     "http": django_asgi_app,
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
 })

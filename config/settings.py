@@ -198,3 +198,5 @@ PHONE_REGION = env_str("PHONE_REGION", "CO")
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = 500
+# Seconds after a user's last websocket closes before they are set "desconectado" (0 disables).
+AUTO_OFFLINE_SECONDS = env_int("AUTO_OFFLINE_SECONDS", 120)

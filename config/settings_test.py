@@ -9,8 +9,8 @@ os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("TASK_BACKEND", "dummy")
 os.environ.setdefault("CHANNEL_LAYER", "memory")
 
-from config.settings import *  # noqa: E402, F403
-from config.settings import DATABASES, DATA_DIR  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import DATA_DIR, DATABASES
 
 DEBUG = False
 SESSION_COOKIE_SECURE = False

@@ -36,7 +36,7 @@ API_AUTH = [BearerTokenAuth(), django_auth]
 
 
 def api_user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
+    return request.auth  # type: ignore[attr-defined]
 
 
 def api_require(request: HttpRequest, perm: Perm) -> User:
@@ -88,6 +88,16 @@ class PageNumberPagination(PaginationBase):
         }
 
 
+def _field_name(loc: list[Any]) -> str | None:
+    """`["body", "payload", "role"]` -> "role": clients care about their field, not ninja's plumbing."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in {"body", "query", "path", "header", "cookie"}:
+        parts = parts[1:]
+    if parts and parts[0] == "payload":
+        parts = parts[1:]
+    return ".".join(parts) or None
+
+
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ActionError)
     def action_error(request: HttpRequest, exc: ActionError) -> HttpResponse:
@@ -103,10 +113,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(ValidationError)
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", [])[1:]) or None, "message": e.get("msg", "")}
-            for e in exc.errors
-        ]
+        errors = [{"field": _field_name(e.get("loc", [])), "message": e.get("msg", "")} for e in exc.errors]
         detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
         return api.create_response(request, {
             "detail": _("Solicitud inválida: %s") % detail, "code": "invalid_request", "errors": errors,
@@ -114,5 +121,5 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        return api.create_response(request, {"detail": str(exc), "code": f"http_{exc.status_code}"},
-                                   status=exc.status_code)
+        code = "invalid_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        return api.create_response(request, {"detail": str(exc), "code": code}, status=exc.status_code)

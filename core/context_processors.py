@@ -37,7 +37,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     path = request.path
     items = []
     for item in NAVIGATION:
-        if item.perm is not None and not user.has_perm_code(item.perm):  # type: ignore[union-attr]
+        if item.perm is not None and not user.has_perm_code(item.perm):
             continue
         url = reverse(item.url_name)
         active = path == url if url == "/" else path.startswith(url)

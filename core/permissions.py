@@ -26,7 +26,7 @@ def perm_required(*perms: Perm) -> Callable[[Callable[..., HttpResponse]], Calla
             user = request.user
             if not user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
-            if not all(user.has_perm_code(p) for p in perms):  # type: ignore[union-attr]
+            if not all(user.has_perm_code(p) for p in perms):
                 return forbidden(request)
             return view(request, *args, **kwargs)
 

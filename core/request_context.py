@@ -13,7 +13,7 @@ class RequestOrigin:
     via: str = "web"  # web | api | worker | command | websocket
 
 
-_origin: ContextVar[RequestOrigin] = ContextVar("centralita_request_origin", default=RequestOrigin(via="system"))
+_origin: ContextVar[RequestOrigin] = ContextVar("centralita_request_origin", default=RequestOrigin(via="system"))  # noqa: B039 - frozen dataclass
 
 
 def current_origin() -> RequestOrigin:

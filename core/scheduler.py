@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import datetime
 
@@ -20,10 +21,8 @@ def ensure_rows(now: datetime) -> None:
     existing = set(PeriodicRun.objects.values_list("name", flat=True))
     for job in SCHEDULE:
         if job.name not in existing:
-            try:
+            with contextlib.suppress(IntegrityError):  # another scheduler created it first
                 PeriodicRun.objects.create(name=job.name, next_run_at=now)
-            except IntegrityError:
-                pass  # another scheduler created it first
 
 
 def claim(job: PeriodicJob, now: datetime) -> bool:

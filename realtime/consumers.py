@@ -2,35 +2,58 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.utils import timezone
 
+from realtime import presence
 from realtime.events import user_group
 
 CLOSE_UNAUTHENTICATED = 4401
 
 
-class UserEventsConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+def _schedule_auto_offline(user_id: int) -> None:
+    from accounts.tasks import auto_offline
+
+    delay = settings.AUTO_OFFLINE_SECONDS
+    if delay <= 0:
+        return
+    if settings.TASK_BACKEND == "immediate":  # cannot defer; the grace period is what makes this safe
+        return
+    auto_offline.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(user_id)
+
+
+class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
+    user_id: int | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.user_id = user.pk
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await sync_to_async(presence.register_connection)(user.pk, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "op": "connected", "user_id": user.pk})
 
     async def disconnect(self, code: int) -> None:
-        if self.group is not None:
+        if self.group is not None and self.user_id is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await sync_to_async(presence.drop_connection)(self.channel_name)
+            # If this was the user's last tab, a deferred task sets them offline after a grace period
+            # (a page reload reconnects well within it).
+            await sync_to_async(_schedule_auto_offline)(self.user_id)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        # Keep-alive only for now; client messages that change state go through check_* actions.
         if isinstance(content, dict) and content.get("type") == "ping":
+            await sync_to_async(presence.touch_connection)(self.channel_name)
             await self.send_json({"type": "pong"})
 
     async def realtime_event(self, message: dict[str, Any]) -> None:

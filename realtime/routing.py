@@ -2,4 +2,4 @@ from django.urls import path
 
 from realtime.consumers import UserEventsConsumer
 
-websocket_urlpatterns = [path("ws/events/", UserEventsConsumer.as_asgi())]
+websocket_urlpatterns = [path("ws/events/", UserEventsConsumer.as_asgi())]  # type: ignore[arg-type]

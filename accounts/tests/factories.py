@@ -10,7 +10,7 @@ from accounts.roles import Role
 DEFAULT_PASSWORD = "centralita-test-2026"
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         django_get_or_create = ("code",)
@@ -19,7 +19,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     code = factory.Sequence(lambda n: f"equipo-{n}")
 
 
-class SkillFactory(factory.django.DjangoModelFactory):
+class SkillFactory(factory.django.DjangoModelFactory[Skill]):
     class Meta:
         model = Skill
         django_get_or_create = ("code",)
@@ -28,7 +28,7 @@ class SkillFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Habilidad {n}")
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True

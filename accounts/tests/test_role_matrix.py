@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from accounts.models import Holiday, Team, User
+from accounts.models import Holiday
 from accounts.roles import ROLE_PERMISSIONS, Perm, Role
 from accounts.tests.factories import TeamFactory, UserFactory
 

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.tasks import default_task_backend
+
+from core import audit, scheduler
+from core.models import AppendOnlyError, AuditLog, PeriodicRun
+from core.schedule import SCHEDULE
+
+BOGOTA = ZoneInfo("America/Bogota")
+
+
+@pytest.mark.django_db
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "channel_layer", "task_queue"}
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+@pytest.mark.django_db
+def test_readyz_reports_a_broken_dependency_as_503(client, monkeypatch):
+    def broken() -> tuple[bool, str]:
+        raise ConnectionError("redis down")
+
+    monkeypatch.setitem(__import__("core.health", fromlist=["CHECKS"]).CHECKS, "task_queue", broken)
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["task_queue"] == {"ok": False, "detail": "ConnectionError: redis down",
+                                                       "ms": response.json()["checks"]["task_queue"]["ms"]}
+
+
+@pytest.mark.django_db
+def test_audit_log_is_append_only(agent):
+    entry = audit.record(actor=agent, action="test.done", target=agent)
+    entry.action = "test.changed"
+    with pytest.raises(AppendOnlyError):
+        entry.save()
+    with pytest.raises(AppendOnlyError):
+        entry.delete()
+    assert AuditLog.objects.get(pk=entry.pk).action == "test.done"
+
+
+@pytest.mark.django_db
+def test_scheduler_enqueues_each_due_slot_once():
+    # given a fresh schedule at a fixed instant
+    now = datetime(2026, 11, 21, 8, 0, tzinfo=BOGOTA)
+    default_task_backend.clear()
+    # when two schedulers tick at the same instant
+    first = scheduler.tick(now)
+    second = scheduler.tick(now)
+    # then every job is enqueued exactly once, and again only after its cadence
+    assert sorted(first) == sorted(job.name for job in SCHEDULE) and second == []
+    assert len(default_task_backend.results) == len(SCHEDULE)
+    heartbeat = next(job for job in SCHEDULE if job.name == "worker_heartbeat")
+    assert scheduler.tick(now + heartbeat.every) == ["worker_heartbeat"]
+    assert PeriodicRun.objects.get(name="worker_heartbeat").runs == 2
+
+
+@pytest.mark.django_db
+def test_periodic_tasks_run(agent):
+    from accounts.models import LoginFailure
+    from core.models import Heartbeat
+    from core.tasks import prune_login_failures, worker_heartbeat
+
+    LoginFailure.objects.create(username="x", created_at=datetime(2020, 1, 1, tzinfo=BOGOTA))
+    assert prune_login_failures.call() == 1
+    worker_heartbeat.call()
+    assert Heartbeat.objects.filter(process="worker").exists()
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=Path(settings.BASE_DIR), env={**base, **env},
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_production_mode_without_secret_key_refuses_to_start():
+    result = _manage("check", DEBUG="0")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SECRET_KEY" in lines[0]
+
+
+def test_production_mode_with_secret_key_starts():
+    result = _manage("check", "--deploy", "--fail-level", "CRITICAL", DEBUG="0", SECRET_KEY="x" * 60,
+                     ALLOWED_HOSTS="centralita.example.com")
+    assert result.returncode == 0, result.stderr
+
+
+def test_schedule_cadences_are_sane():
+    assert all(job.every >= timedelta(seconds=10) for job in SCHEDULE)
+    assert len({job.name for job in SCHEDULE}) == len(SCHEDULE)

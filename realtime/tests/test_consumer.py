@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser
+
+from accounts import actions
+from realtime.consumers import CLOSE_UNAUTHENTICATED
+from realtime.routing import websocket_urlpatterns
+
+app = URLRouter(websocket_urlpatterns)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_anonymous_socket_is_closed():
+    async def scenario() -> tuple[bool, int]:
+        communicator = WebsocketCommunicator(app, "/ws/events/")
+        communicator.scope["user"] = AnonymousUser()
+        return await communicator.connect()
+
+    connected, code = async_to_sync(scenario)()
+    assert not connected and code == CLOSE_UNAUTHENTICATED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_presence_event_reaches_supervisor_socket(agent, supervisor):
+    async def scenario() -> tuple[dict[str, object], dict[str, object]]:
+        # given a supervisor connected to their event socket
+        communicator = WebsocketCommunicator(app, "/ws/events/")
+        communicator.scope["user"] = supervisor
+        connected, _ = await communicator.connect()
+        assert connected
+        hello = await communicator.receive_json_from()
+        # when an agent changes availability (the action commits, then sends)
+        await sync_to_async(actions.check_change_availability)(agent, agent.pk, to="ocupado")
+        event = await communicator.receive_json_from(timeout=3)
+        await communicator.disconnect()
+        return hello, event
+
+    hello, event = async_to_sync(scenario)()
+    # then the supervisor receives the typed event carrying the change
+    assert hello["op"] == "connected"
+    assert event["type"] == "presence" and event["op"] == "update"
+    assert event["user_id"] == agent.pk and event["availability"] == "ocupado"
+    assert isinstance(event["event_id"], int) and event["event_id"] > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_disconnect_schedules_auto_offline_after_grace(agent, settings):
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from realtime.models import Connection
+
+    # given the database task queue and a 120 s grace period
+    settings.AUTO_OFFLINE_SECONDS = 120
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}}
+
+    async def scenario() -> int:
+        communicator = WebsocketCommunicator(app, "/ws/events/")
+        communicator.scope["user"] = agent
+        await communicator.connect()
+        await communicator.receive_json_from()
+        connections = await sync_to_async(Connection.objects.filter(user=agent).count)()
+        await communicator.disconnect()
+        return connections
+
+    # when the agent's only tab connects and then closes
+    assert async_to_sync(scenario)() == 1
+    # then the connection row is gone and a deferred auto_offline is queued for this user
+    assert not Connection.objects.filter(user=agent).exists()
+    (queued,) = DBTaskResult.objects.all()
+    assert queued.task_path == "accounts.tasks.auto_offline" and queued.args_kwargs["args"] == [agent.pk]
+    assert queued.run_after is not None and queued.run_after > timezone.now()
+
+
+@pytest.mark.django_db
+def test_auto_offline_leaves_connected_or_offline_users_alone(agent, make_user):
+    from accounts.tasks import auto_offline
+    from realtime.presence import register_connection
+
+    # given an available agent with a live tab, and another one without
+    agent.availability = "disponible"
+    agent.save()
+    register_connection(agent.pk, "chan-1")
+    gone = make_user(availability="disponible")
+    # when the task runs for both (twice, to show it is safe to repeat)
+    results = [auto_offline.call(agent.pk), auto_offline.call(gone.pk), auto_offline.call(gone.pk)]
+    # then only the one without a connection goes offline, once
+    agent.refresh_from_db()
+    gone.refresh_from_db()
+    assert results == [False, True, False]
+    assert agent.availability == "disponible" and gone.availability == "desconectado"
