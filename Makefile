@@ -19,7 +19,6 @@ chromium:
 
 lint: setup
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check .
 
 typecheck: setup
 	.venv/bin/mypy .

@@ -3,9 +3,9 @@ do_* writes, records history/audit and schedules effects after commit (STYLE §2
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from collections.abc import Iterable
-import datetime
 from datetime import time, timedelta
 
 from django.conf import settings
@@ -103,8 +103,12 @@ def check_create_user(
     role: str,
     teams: Iterable[str | int] = (),
     email: str = "",
-    language: str = Language.ES,
+    language: str | None = None,
 ) -> User:
+    """Creates a login-capable user. `language` defaults to the organization's default language."""
+    from core.models import SiteSettings
+
+    language = language or SiteSettings.load().default_language
     if acting_user is not None:
         require_perm(acting_user, Perm.USERS_MANAGE)
     username = username.strip()

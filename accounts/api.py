@@ -54,7 +54,7 @@ class UserCreateIn(Schema):
     role: str = Field(..., description="admin | gerente | supervisor | director_ventas | analista | agente")
     teams: list[str] = Field(default_factory=list, description="Team codes (or ids)")
     email: str = ""
-    language: str = "es"
+    language: str | None = Field(None, description="es | en; default: the organization's default language")
 
 
 class UserPatchIn(Schema):

@@ -83,7 +83,13 @@ class Holiday(models.Model):
 
 
 class CentralitaUserManager(UserManager["User"]):
-    pass
+    def create_superuser(
+        self, username: str, email: str | None = None, password: str | None = None, **extra_fields: object
+    ) -> User:
+        """`createsuperuser` makes a Centralita administrator, not only a Django-admin superuser."""
+        extra_fields.setdefault("role", Role.ADMIN)
+        extra_fields.setdefault("full_name", username)
+        return super().create_superuser(username, email, password, **extra_fields)
 
 
 class User(AbstractUser):

@@ -8,6 +8,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Perm
+from core.models import SiteSettings
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("accounts:presence", _("Equipo en vivo"), "◉", Perm.PRESENCE_VIEW_ALL),
     NavItem("accounts:user_list", _("Usuarios"), "👥", Perm.USERS_MANAGE, "admin"),
     NavItem("accounts:team_list", _("Equipos y horarios"), "▦", Perm.TEAMS_MANAGE, "admin"),
+    NavItem("core:settings", _("Organización"), "✎", Perm.SETTINGS_MANAGE, "admin"),
     NavItem("core:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),
     NavItem("core:system", _("Estado del sistema"), "⚙", Perm.SYSTEM_STATUS, "admin"),
 ]
@@ -34,6 +36,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     user = request.user
     if not user.is_authenticated:
         return {"nav_items": [], "nav_admin_items": []}
+    site = SiteSettings.load()
     path = request.path
     items = []
     for item in NAVIGATION:
@@ -44,6 +47,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append({"url": url, "label": item.label, "icon": item.icon, "active": active,
                       "section": item.section})
     return {
+        "site": site,
         "nav_items": [i for i in items if i["section"] == "main"],
         "nav_admin_items": [i for i in items if i["section"] == "admin"],
     }

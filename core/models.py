@@ -78,3 +78,31 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.process} @ {self.seen_at:%H:%M:%S}"
+
+
+class SiteSettings(models.Model):
+    """Organization-wide settings edited in the app by administrators (one row, pk=1)."""
+
+    company_name = models.CharField(_("nombre de la empresa"), max_length=120, default="Centralita")
+    default_language = models.CharField(
+        _("idioma por defecto de los usuarios nuevos"), max_length=5, default="es",
+        choices=[("es", "Español"), ("en", "English")],
+    )
+    brand_color = models.CharField(
+        _("color de marca"), max_length=7, default="#0b5cad",
+        help_text=_("Color hexadecimal, p. ej. #0b5cad. Se usa en la barra lateral y los botones."),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("configuración de la organización")
+        verbose_name_plural = _("configuración de la organización")
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="site_settings_singleton")]
+
+    def __str__(self) -> str:
+        return self.company_name
+
+    @classmethod
+    def load(cls) -> SiteSettings:
+        obj, _created = cls.objects.get_or_create(pk=1)
+        return obj

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("audit/", views.audit, name="audit"),
     path("system/", views.system, name="system"),
+    path("settings/organization/", views.site_settings, name="settings"),
 ]

@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.models import Team, User
 from accounts.roles import Perm
+from core.actions import check_update_site_settings
+from core.errors import ActionError
+from core.forms import SiteSettingsForm
 from core.health import heartbeats, run_checks
-from core.models import AuditLog
+from core.models import AuditLog, SiteSettings
 from core.permissions import perm_required
 from core.schedule import SCHEDULE
 
@@ -55,6 +60,23 @@ def audit(request: HttpRequest) -> HttpResponse:
         entries = entries.filter(actor_username__icontains=q_user)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
     return render(request, "core/audit.html", {"page": page, "q_action": q_action, "q_user": q_user})
+
+
+@perm_required(Perm.SETTINGS_MANAGE)
+def site_settings(request: HttpRequest) -> HttpResponse:
+    current = SiteSettings.load()
+    form = SiteSettingsForm(request.POST or None, initial={
+        "company_name": current.company_name, "default_language": current.default_language,
+        "brand_color": current.brand_color})
+    if request.method == "POST" and form.is_valid():
+        try:
+            check_update_site_settings(request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        except ActionError as exc:
+            form.add_error(exc.details.get("field"), exc.message)
+        else:
+            messages.success(request, _("Configuración guardada."))
+            return redirect("core:settings")
+    return render(request, "core/settings.html", {"form": form})
 
 
 @perm_required(Perm.SYSTEM_STATUS)
