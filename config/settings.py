@@ -105,11 +105,14 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
+if IS_POSTGRES:
+    INSTALLED_APPS += ["channels_postgres"]  # its tables back the Redis-less channel layer on PostgreSQL
 
 # --- Redis, tasks, channel layer, cache --------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 TASK_BACKEND = env_str("TASK_BACKEND", "rq" if REDIS_URL else "db")
-CHANNEL_LAYER = env_str("CHANNEL_LAYER", "redis" if REDIS_URL else "lite")
+# Without Redis the layer goes through the database: channels-lite on SQLite, LISTEN/NOTIFY on PostgreSQL.
+CHANNEL_LAYER = env_str("CHANNEL_LAYER", "redis" if REDIS_URL else ("postgres" if IS_POSTGRES else "lite"))
 TASK_QUEUES = ["default", "crm", "messaging"]
 
 _TASK_BACKENDS = {
@@ -138,10 +141,20 @@ elif CHANNEL_LAYER == "lite":
     CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_lite.layers.core.SQLiteChannelLayer", "CONFIG": {"database": "default"}}
     }
+elif CHANNEL_LAYER == "postgres":
+    if not IS_POSTGRES:
+        raise ImproperlyConfigured("CHANNEL_LAYER=postgres needs a PostgreSQL DATABASE_URL.")
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_postgres.core.PostgresChannelLayer",
+            "CONFIG": {**{k: v for k, v in _db.items() if k in {"ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT"}},
+                       "TIME_ZONE": None, "PSYCOPG_OPTIONS": {"min_size": 1, "max_size": 4}},
+        }
+    }
 elif CHANNEL_LAYER == "memory":
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    raise ImproperlyConfigured(f"CHANNEL_LAYER must be lite, redis or memory, got {CHANNEL_LAYER!r}")
+    raise ImproperlyConfigured(f"CHANNEL_LAYER must be lite, postgres, redis or memory, got {CHANNEL_LAYER!r}")
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -17,7 +17,7 @@ PY=.venv/bin/python
 mkdir -p data
 
 $PY manage.py migrate --noinput -v0
-if [ "$($PY manage.py shell -c 'from accounts.models import User; print(User.objects.exists())')" = "False" ]; then
+if [ "$($PY manage.py shell -v 0 -c 'from accounts.models import User; print(User.objects.exists())')" = "False" ]; then
   echo "centralita: empty database, loading demo data (seed_demo --seed 1)…"
   $PY manage.py seed_demo --seed 1
 fi

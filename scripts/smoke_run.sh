@@ -20,12 +20,16 @@ fail() { echo "smoke: FAIL: $*"; cat "$work/run.log"; kill -INT -- -"$runner" 2>
 grep -q '"status": "ok"' "$work/readyz.json" || fail "readyz not ok: $(cat "$work/readyz.json")"
 curl -fsS "http://127.0.0.1:$port/login/" | grep -q "Centralita" || fail "login page"
 grep -q "agente1" "$work/run.log" || fail "demo logins not printed"
+.venv/bin/python manage.py shell -v 0 -c 'from accounts.models import User; import sys; sys.exit(0 if User.objects.filter(username="admin", role="admin").exists() and User.objects.filter(username="agente1").exists() else 1)' \
+  || fail "demo data was not loaded"
+code=$(curl -s -o /dev/null -w '%{http_code}' -c "$work/cookies" -b "$work/cookies" "http://127.0.0.1:$port/login/")
+[ "$code" = 200 ] || fail "login page answered $code"
 # the worker must pick up the scheduler's heartbeat job within a few seconds
 for _ in $(seq 1 40); do
-  if [ "$(.venv/bin/python manage.py shell -c 'from core.models import Heartbeat; print(Heartbeat.objects.filter(process="worker").exists())' 2>/dev/null)" = "True" ]; then break; fi
+  if [ "$(.venv/bin/python manage.py shell -v 0 -c 'from core.models import Heartbeat; print(Heartbeat.objects.filter(process="worker").exists())' 2>/dev/null)" = "True" ]; then break; fi
   sleep 0.5
 done
-  .venv/bin/python manage.py shell -c 'from core.models import Heartbeat; import sys; sys.exit(0 if Heartbeat.objects.filter(process="worker").exists() else 1)' \
+  .venv/bin/python manage.py shell -v 0 -c 'from core.models import Heartbeat; import sys; sys.exit(0 if Heartbeat.objects.filter(process="worker").exists() else 1)' \
   || fail "the worker never ran the scheduled heartbeat"
 kill -INT -- -"$runner"
 for _ in $(seq 1 50); do kill -0 "$runner" 2>/dev/null || break; sleep 0.2; done

@@ -1,6 +1,7 @@
 """An event raised in a real background worker process reaches a real browser, in both modes:
 
-* embedded: database task queue (`db_worker`) + SQLite/ORM channel layer (channels-lite);
+* embedded: database task queue (`db_worker`) + a database channel layer (channels-lite on SQLite,
+  channels-postgres LISTEN/NOTIFY on PostgreSQL);
 * scale: RQ on Redis (`rqworker --with-scheduler`) + channels-redis.
 
 The task is `accounts.tasks.auto_offline`: the worker sets an agent who closed Centralita "desconectado"
@@ -48,14 +49,22 @@ def subprocess_database_url() -> str:
     return f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
 
 
+def embedded_layer() -> tuple[str, dict[str, Any]]:
+    """Without Redis the layer goes through the database: channels-lite on SQLite, LISTEN/NOTIFY on PostgreSQL."""
+    if connection.vendor == "sqlite":
+        return "lite", {"BACKEND": "channels_lite.layers.core.SQLiteChannelLayer", "CONFIG": {"database": "default"}}
+    db = connection.settings_dict
+    config = {k: db[k] for k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")}
+    return "postgres", {"BACKEND": "channels_postgres.core.PostgresChannelLayer",
+                        "CONFIG": {**config, "TIME_ZONE": None, "PSYCOPG_OPTIONS": {"min_size": 1, "max_size": 4}}}
+
+
 MODES: dict[str, dict[str, Any]] = {
     "embedded": {
-        "env": {"TASK_BACKEND": "db", "CHANNEL_LAYER": "lite"},
+        "env": {"TASK_BACKEND": "db"},
         "worker": ["db_worker", "--queue-name", "*", "--no-reload", "--interval", "0.2"],
         "settings": {
             "TASKS": {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": settings.TASK_QUEUES}},
-            "CHANNEL_LAYERS": {"default": {"BACKEND": "channels_lite.layers.core.SQLiteChannelLayer",
-                                           "CONFIG": {"database": "default"}}},
         },
     },
     "scale": {
@@ -80,9 +89,15 @@ def stack(request: pytest.FixtureRequest, transactional_db: Any) -> Iterator[dic
         import redis
 
         redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    with override_settings(**mode["settings"]):
+    overrides = dict(mode["settings"])
+    extra_env = dict(mode["env"])
+    if request.param == "embedded":
+        layer_name, layer = embedded_layer()
+        overrides["CHANNEL_LAYERS"] = {"default": layer}
+        extra_env["CHANNEL_LAYER"] = layer_name
+    with override_settings(**overrides):
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "1",
-               "DATABASE_URL": subprocess_database_url(), "PYTHONUNBUFFERED": "1", **mode["env"]}
+               "DATABASE_URL": subprocess_database_url(), "PYTHONUNBUFFERED": "1", **extra_env}
         log = Path(settings.DATA_DIR) / f"worker-{request.param}.log"
         with log.open("w") as out:
             worker = subprocess.Popen([sys.executable, "manage.py", *mode["worker"]], cwd=settings.BASE_DIR,
