@@ -29,6 +29,10 @@ class Perm(models.TextChoices):
     PRESENCE_SET_OWN = "presence.set_own", _("Cambiar la propia disponibilidad")
     API_TOKENS_OWN = "api_tokens.own", _("Crear y revocar sus propios tokens de API")
     SYSTEM_STATUS = "system.status", _("Ver el estado de los procesos de fondo")
+    LEADS_VIEW = "leads.view", _("Ver la cola de llamadas y los leads")
+    LEADS_WORK = "leads.work", _("Trabajar leads: notas, «Siguiente lead», cerrar, corregir datos del cliente")
+    LEADS_SUPERVISE = "leads.supervise", _("Liberar y reasignar leads; notas predefinidas; configuración de la cola")
+    CRM_MANAGE = "crm.manage", _("Conectar Kommo y revisar los webhooks recibidos")
 
 
 R = Role
@@ -37,12 +41,15 @@ ALL_ROLES: Final = frozenset(Role)
 ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Perm]]] = {
     R.ADMIN: frozenset(Perm),
     R.GERENTE: frozenset(
-        {P.USERS_VIEW, P.AUDIT_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.SYSTEM_STATUS}
+        {P.USERS_VIEW, P.AUDIT_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.SYSTEM_STATUS,
+         P.LEADS_VIEW}
     ),
-    R.SUPERVISOR: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
-    R.DIRECTOR_VENTAS: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
-    R.ANALISTA: frozenset({P.USERS_VIEW, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
-    R.AGENTE: frozenset({P.PRESENCE_SET_OWN, P.API_TOKENS_OWN}),
+    R.SUPERVISOR: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
+                             P.LEADS_VIEW, P.LEADS_WORK, P.LEADS_SUPERVISE}),
+    R.DIRECTOR_VENTAS: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
+                                  P.LEADS_VIEW}),
+    R.ANALISTA: frozenset({P.USERS_VIEW, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW}),
+    R.AGENTE: frozenset({P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.LEADS_WORK}),
 }
 
 

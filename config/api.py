@@ -4,6 +4,7 @@ from ninja import NinjaAPI
 
 from accounts.api import router as accounts_router
 from core.api import API_AUTH, install_error_handlers
+from leads.api import router as leads_router
 
 api = NinjaAPI(
     title="Centralita API",
@@ -17,3 +18,4 @@ api = NinjaAPI(
 )
 install_error_handlers(api)
 api.add_router("", accounts_router)
+api.add_router("", leads_router)

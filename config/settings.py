@@ -49,6 +49,9 @@ INSTALLED_APPS = [
     "core",
     "accounts",
     "realtime",
+    "customers",
+    "leads",
+    "crm",
 ]
 
 MIDDLEWARE = [
@@ -213,3 +216,9 @@ API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = 500
 # Seconds after a user's last websocket closes before they are set "desconectado" (0 disables).
 AUTO_OFFLINE_SECONDS = env_int("AUTO_OFFLINE_SECONDS", 120)
+
+# Kommo: override https://{subdomain}.kommo.com (a local fake Kommo in tests and demo mode).
+KOMMO_BASE_URL = env_str("KOMMO_BASE_URL")
+KOMMO_OAUTH_URL = env_str("KOMMO_OAUTH_URL", "https://www.kommo.com/oauth")
+# Demo mode: `make run` starts a fake Kommo and enables the "Simular lead" button.
+KOMMO_DEMO = env_bool("KOMMO_DEMO", default=False)

@@ -11,5 +11,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
     path("", include("accounts.urls")),
+    path("", include("leads.urls")),
+    path("", include("crm.urls")),
     path("", include("core.urls")),
 ]

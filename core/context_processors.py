@@ -23,10 +23,14 @@ class NavItem:
 # Later issues append their pages here; the menu shows only what the role may open.
 NAVIGATION: list[NavItem] = [
     NavItem("core:home", _("Inicio"), "⌂"),
+    NavItem("leads:queue", _("Cola de llamadas"), "☎", Perm.LEADS_VIEW),
     NavItem("accounts:presence", _("Equipo en vivo"), "◉", Perm.PRESENCE_VIEW_ALL),
+    NavItem("leads:templates", _("Notas predefinidas"), "✎", Perm.LEADS_SUPERVISE),
+    NavItem("leads:settings", _("Configuración de la cola"), "⚙", Perm.LEADS_SUPERVISE),
     NavItem("accounts:user_list", _("Usuarios"), "👥", Perm.USERS_MANAGE, "admin"),
     NavItem("accounts:team_list", _("Equipos y horarios"), "▦", Perm.TEAMS_MANAGE, "admin"),
     NavItem("core:settings", _("Organización"), "✎", Perm.SETTINGS_MANAGE, "admin"),
+    NavItem("crm:settings", _("Kommo"), "⇄", Perm.CRM_MANAGE, "admin"),
     NavItem("core:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),
     NavItem("core:system", _("Estado del sistema"), "⚙", Perm.SYSTEM_STATUS, "admin"),
 ]

@@ -1,0 +1,279 @@
+"""Kommo connection and webhook intake/processing. HTTP to Kommo happens only through crm.client, and
+never inside a database transaction (a slow Kommo must not hold row locks)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.actions import require_perm
+from accounts.models import User
+from accounts.roles import Perm
+from core import audit
+from core.errors import ActionError
+from crm.client import Credentials, KommoClient, KommoError, Stage, Tokens, contact_values
+from crm.models import KommoAccount, WebhookDelivery
+from crm.webhooks import LeadItem, WebhookParseError, parse_kommo_webhook
+
+logger = logging.getLogger(__name__)
+MAX_PROCESSING_ATTEMPTS = 8
+
+
+# --- client construction -------------------------------------------------------------------------
+
+
+def _save_tokens(tokens: Tokens) -> None:
+    KommoAccount.objects.filter(pk=1).update(access_token=tokens.access_token, refresh_token=tokens.refresh_token,
+                                             access_expires_at=tokens.expires_at)
+
+
+def client_for(account: KommoAccount, **kwargs: Any) -> KommoClient:
+    token = account.long_lived_token if account.auth_mode == KommoAccount.AuthMode.LONG_LIVED else account.access_token
+    creds = Credentials(base_url=account.api_base, subdomain=account.subdomain, access_token=token,
+                        client_id=account.client_id, client_secret=account.client_secret,
+                        refresh_token=account.refresh_token, redirect_uri=account.redirect_uri)
+    return KommoClient(creds, on_tokens=_save_tokens, **kwargs)
+
+
+# --- connecting ------------------------------------------------------------------------------------
+
+
+def resolve_stage(stages: list[Stage], wanted: str) -> Stage:
+    """A stage by id, by "Pipeline / Stage" or by stage name (must be unambiguous)."""
+    wanted = wanted.strip()
+    if wanted.isdigit():
+        matches = [s for s in stages if s.status_id == int(wanted)]
+    elif "/" in wanted:
+        pipeline, _sep, stage = (p.strip().lower() for p in wanted.partition("/"))
+        matches = [s for s in stages if s.pipeline_name.lower() == pipeline and s.name.lower() == stage]
+    else:
+        matches = [s for s in stages if s.name.strip().lower() == wanted.lower()]
+    if not matches:
+        raise ActionError("unknown_stage", _("No existe la etapa «%s» en Kommo.") % wanted)
+    if len(matches) > 1:
+        raise ActionError(
+            "ambiguous_stage", _("La etapa «%(s)s» existe en varios embudos: %(p)s. Use «Embudo / Etapa».")
+            % {"s": wanted, "p": ", ".join(m.pipeline_name for m in matches)})
+    return matches[0]
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    account: KommoAccount
+    to_call: Stage
+    confirmed: Stage
+    webhook_url: str
+
+
+def webhook_url(account: KommoAccount) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}/integrations/kommo/webhook/{account.webhook_secret}/"
+
+
+def check_connect_kommo(
+    acting_user: User | None,
+    *,
+    subdomain: str,
+    to_call_stage: str,
+    confirmed_stage: str,
+    token: str = "",
+    client_id: str = "",
+    client_secret: str = "",
+    redirect_uri: str = "",
+    code: str = "",
+    base_url: str = "",
+) -> ConnectResult:
+    """Checks the credentials against the API, resolves both stages by name or id, and saves the account.
+
+    With `token` the account uses a long-lived token; with client id/secret (and an authorization `code`
+    from the OAuth flow) it exchanges the code for rotating tokens.
+    """
+    if acting_user is not None:
+        require_perm(acting_user, Perm.CRM_MANAGE)
+    subdomain = subdomain.strip()
+    if not subdomain:
+        raise ActionError("missing_fields", _("El subdominio es obligatorio."), field="subdomain")
+    base = (base_url or settings.KOMMO_BASE_URL or f"https://{subdomain}.kommo.com").rstrip("/")
+    oauth = bool(client_id and client_secret)
+    if not token and not oauth:
+        raise ActionError("missing_credentials", _("Indique un token de larga duración o client_id y client_secret."))
+    creds = Credentials(base_url=base, subdomain=subdomain, access_token=token, client_id=client_id,
+                        client_secret=client_secret, redirect_uri=redirect_uri)
+    issued: list[Tokens] = []
+    try:
+        with KommoClient(creds, on_tokens=issued.append) as client:
+            if oauth and code:
+                client.exchange_code(code)
+            elif oauth and not token:
+                raise ActionError("missing_code", _("Falta el código de autorización de OAuth."))
+            remote = client.get_account()
+            stages = client.stages()
+    except KommoError as exc:
+        raise ActionError("kommo_error", _("Kommo respondió: %s") % exc.detail) from exc
+    to_call = resolve_stage(stages, to_call_stage)
+    confirmed = resolve_stage(stages, confirmed_stage)
+    with transaction.atomic():
+        account = KommoAccount.objects.select_for_update().filter(pk=1).first() or KommoAccount(pk=1)
+        account.subdomain, account.base_url = subdomain, base_url or settings.KOMMO_BASE_URL
+        account.account_id = remote.get("id") or account.account_id
+        account.auth_mode = KommoAccount.AuthMode.OAUTH if oauth else KommoAccount.AuthMode.LONG_LIVED
+        account.long_lived_token = "" if oauth else token
+        account.client_id, account.client_secret, account.redirect_uri = client_id, client_secret, redirect_uri
+        if issued:
+            account.access_token, account.refresh_token = issued[-1].access_token, issued[-1].refresh_token
+            account.access_expires_at = issued[-1].expires_at
+        elif oauth:
+            account.access_token = token
+        account.to_call_pipeline_id, account.to_call_status_id = to_call.pipeline_id, to_call.status_id
+        account.to_call_stage_name = to_call.name
+        account.confirmed_pipeline_id, account.confirmed_status_id = confirmed.pipeline_id, confirmed.status_id
+        account.confirmed_stage_name = confirmed.name
+        account.stage_names = {str(s.status_id): f"{s.pipeline_name} / {s.name}" for s in stages}
+        account.connected_at, account.is_active = timezone.now(), True
+        account.save()
+        audit.record(actor=acting_user, action="kommo.connected", target=account, actor_username="manage.py",
+                     changes={"subdomain": subdomain, "to_call": to_call.name, "confirmed": confirmed.name,
+                              "auth": account.auth_mode})
+    return ConnectResult(account=account, to_call=to_call, confirmed=confirmed, webhook_url=webhook_url(account))
+
+
+def check_rotate_webhook_secret(acting_user: User) -> KommoAccount:
+    require_perm(acting_user, Perm.CRM_MANAGE)
+    with transaction.atomic():
+        account = KommoAccount.objects.select_for_update().get(pk=1)
+        account.webhook_secret = secrets.token_urlsafe(24)
+        account.save(update_fields=["webhook_secret"])
+        audit.record(actor=acting_user, action="kommo.webhook_secret_rotated", target=account)
+    return account
+
+
+# --- intake (runs in the web request: store, answer, queue) ------------------------------------------
+
+
+def do_store_webhook(*, body: str, content_type: str, remote_addr: str | None,
+                     state: str = WebhookDelivery.State.RECEIVED, error: str = "") -> WebhookDelivery:
+    """Stores the raw body first; processing is queued after commit so the sender gets its 200 fast."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.create(body=body, content_type=content_type[:100], remote_addr=remote_addr,
+                                                  state=state, error=error)
+        if state == WebhookDelivery.State.RECEIVED:
+            from crm.tasks import process_kommo_webhook
+
+            transaction.on_commit(lambda: process_kommo_webhook.enqueue(delivery.pk))
+    return delivery
+
+
+# --- processing (runs in the worker) -----------------------------------------------------------------
+
+
+def _stage_name(account: KommoAccount, status_id: int | None) -> str:
+    return str(account.stage_names.get(str(status_id), "")) if status_id is not None else ""
+
+
+def _in_to_call_stage(account: KommoAccount, status_id: int | None, pipeline_id: int | None) -> bool:
+    if status_id is None or status_id != account.to_call_status_id:
+        return False
+    return pipeline_id is None or account.to_call_pipeline_id is None or pipeline_id == account.to_call_pipeline_id
+
+
+def _apply_lead_item(account: KommoAccount, client: KommoClient, item: LeadItem) -> None:
+    from leads import actions as leads
+    from leads.models import Lead
+
+    if item.action == "delete":
+        leads.do_lead_deleted(kommo_id=item.id)
+        return
+    known = Lead.objects.filter(kommo_id=item.id).only("in_queue", "kommo_updated_at").first()
+    entering = _in_to_call_stage(account, item.status_id, item.pipeline_id)
+    if not entering:
+        if known is not None:
+            leads.do_lead_left_stage(kommo_id=item.id, status_id=item.status_id, pipeline_id=item.pipeline_id,
+                                     stage_name=_stage_name(account, item.status_id), updated_at=item.updated_at)
+        return
+    if known is not None and known.in_queue and item.updated_at and item.updated_at <= known.kommo_updated_at:
+        return  # a redelivery (or update+status for the same change) of a state we already applied
+    # The webhook carries no contact data: read the lead and its contacts from the API (Kommo's truth).
+    remote = client.get_lead(item.id)
+    if remote is None:
+        leads.do_lead_deleted(kommo_id=item.id)
+        return
+    status_id, pipeline_id = remote.get("status_id"), remote.get("pipeline_id")
+    contacts = remote.get("_embedded", {}).get("contacts") or []
+    main = next((c for c in contacts if c.get("is_main")), contacts[0] if contacts else None)
+    contact = None
+    if main is not None:
+        found = client.get_contacts([int(main["id"])])
+        if found:
+            c = found[0]
+            contact = {"id": int(c["id"]), "name": c.get("name") or "", "phones": contact_values(c, "PHONE"),
+                       "emails": contact_values(c, "EMAIL")}
+    tags = [t.get("name", "") for t in remote.get("_embedded", {}).get("tags") or []]
+    leads.do_upsert_lead_from_kommo(
+        kommo_id=item.id, name=remote.get("name") or item.name, price=item.price if remote.get("price") is None
+        else remote["price"], pipeline_id=pipeline_id, status_id=status_id,
+        stage_name=_stage_name(account, status_id), updated_at=int(remote.get("updated_at") or item.updated_at),
+        responsible_id=remote.get("responsible_user_id"), tags=tags or item.tags,
+        custom_fields=[cf.as_json() for cf in item.custom_fields], contact=contact,
+        in_stage=_in_to_call_stage(account, status_id, pipeline_id),
+    )
+
+
+def do_process_webhook(delivery_id: int) -> str:
+    """Processes one stored delivery. Safe to repeat: a processed delivery is skipped, and every lead
+    change it applies is idempotent. Raises KommoError when Kommo is unavailable (the task retries)."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.state != WebhookDelivery.State.RECEIVED:
+            return "skipped"
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts"])
+    account = KommoAccount.current()
+    try:
+        if account is None:
+            raise ActionError("not_connected", "Kommo is not connected")
+        parsed = parse_kommo_webhook(delivery.body)
+        with client_for(account) as client:
+            for item in parsed.leads:
+                _apply_lead_item(account, client, item)
+    except WebhookParseError as exc:
+        _finish(delivery, WebhookDelivery.State.FAILED, f"parse error: {exc}")
+        return "failed"
+    except KommoError as exc:
+        final = not exc.retryable or delivery.attempts >= MAX_PROCESSING_ATTEMPTS
+        _finish(delivery, WebhookDelivery.State.FAILED if final else WebhookDelivery.State.RECEIVED,
+                f"{type(exc).__name__}: {exc.detail}")
+        if final:
+            return "failed"
+        raise
+    except ActionError as exc:
+        _finish(delivery, WebhookDelivery.State.FAILED, exc.message)
+        return "failed"
+    _finish(delivery, WebhookDelivery.State.PROCESSED, "")
+    return "processed"
+
+
+def _finish(delivery: WebhookDelivery, state: str, error: str) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=state, error=error[:2000], processed_at=timezone.now() if state != "received" else None)
+
+
+@transaction.atomic
+def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery:
+    require_perm(acting_user, Perm.CRM_MANAGE)
+    delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None:
+        raise ActionError("delivery_not_found", _("El webhook no existe."))
+    if delivery.state in (WebhookDelivery.State.FAILED, WebhookDelivery.State.REJECTED):
+        delivery.state, delivery.error = WebhookDelivery.State.RECEIVED, ""
+        delivery.save(update_fields=["state", "error"])
+        from crm.tasks import process_kommo_webhook
+
+        transaction.on_commit(lambda: process_kommo_webhook.enqueue(delivery.pk))
+        audit.record(actor=acting_user, action="kommo.webhook_retried", target=delivery)
+    return delivery

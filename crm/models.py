@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+def new_webhook_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class KommoAccount(models.Model):
+    """The connected Kommo account (one per installation, pk=1).
+
+    Kommo's account webhooks are unsigned, so the webhook URL carries `webhook_secret` (unguessable) and
+    every delivery's `account[subdomain]`/`account[id]` must match this row.
+    """
+
+    class AuthMode(models.TextChoices):
+        LONG_LIVED = "long_lived", _("Token de larga duración")
+        OAUTH = "oauth", _("OAuth 2.0 (código de autorización)")
+
+    subdomain = models.CharField(_("subdominio"), max_length=100)
+    base_url = models.URLField(_("URL base de la API"), blank=True,
+                               help_text=_("Vacío = https://{subdominio}.kommo.com"))
+    account_id = models.BigIntegerField(_("id de cuenta"), null=True, blank=True)
+    auth_mode = models.CharField(_("autenticación"), max_length=12, choices=AuthMode.choices,
+                                 default=AuthMode.LONG_LIVED)
+    long_lived_token = models.TextField(_("token de larga duración"), blank=True)
+    client_id = models.CharField(_("ID de integración (client_id)"), max_length=100, blank=True)
+    client_secret = models.CharField(_("clave secreta (client_secret)"), max_length=200, blank=True)
+    redirect_uri = models.URLField(_("URI de redirección"), blank=True)
+    access_token = models.TextField(blank=True)
+    refresh_token = models.TextField(blank=True)
+    access_expires_at = models.DateTimeField(null=True, blank=True)
+    oauth_state = models.CharField(max_length=64, blank=True)
+    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret, unique=True)
+    to_call_pipeline_id = models.BigIntegerField(_("embudo de «Para Llamar»"), null=True, blank=True)
+    to_call_status_id = models.BigIntegerField(_("etapa «Para Llamar»"), null=True, blank=True)
+    to_call_stage_name = models.CharField(max_length=120, blank=True)
+    confirmed_pipeline_id = models.BigIntegerField(_("embudo de «Venta Confirmada»"), null=True, blank=True)
+    confirmed_status_id = models.BigIntegerField(_("etapa «Venta Confirmada»"), null=True, blank=True)
+    confirmed_stage_name = models.CharField(max_length=120, blank=True)
+    stage_names = models.JSONField(default=dict, blank=True, help_text="status_id -> stage name cache")
+    connected_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name = _("cuenta de Kommo")
+        verbose_name_plural = _("cuenta de Kommo")
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="kommo_account_singleton")]
+
+    def __str__(self) -> str:
+        return self.subdomain
+
+    @property
+    def api_base(self) -> str:
+        return (self.base_url or f"https://{self.subdomain}.kommo.com").rstrip("/")
+
+    @classmethod
+    def current(cls) -> KommoAccount | None:
+        return cls.objects.filter(pk=1, is_active=True).first()
+
+
+class WebhookDelivery(models.Model):
+    """A raw inbound webhook body, stored before anything is parsed or processed (nothing is ever lost)."""
+
+    class State(models.TextChoices):
+        RECEIVED = "received", _("Recibido")
+        PROCESSED = "processed", _("Procesado")
+        FAILED = "failed", _("Fallido")
+        REJECTED = "rejected", _("Rechazado")
+
+    source = models.CharField(max_length=20, default="kommo")
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    body = models.TextField()
+    content_type = models.CharField(max_length=100, blank=True)
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("webhook recibido")
+        verbose_name_plural = _("webhooks recibidos")
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["state", "received_at"], name="webhook_state_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source} #{self.pk} {self.state}"

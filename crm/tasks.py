@@ -1,0 +1,27 @@
+"""Kommo background work: thin, idempotent shims over crm.actions (STYLE §8)."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+from django.tasks import task
+from django.utils import timezone
+
+from crm.client import KommoError
+
+
+@task(queue_name="crm")
+def process_kommo_webhook(delivery_id: int) -> str:
+    """Safe to repeat (see do_process_webhook). When Kommo is unavailable the delivery stays `received` and
+    this task re-enqueues itself with exponential backoff and jitter, up to the attempt limit."""
+    from crm.actions import do_process_webhook
+    from crm.models import WebhookDelivery
+
+    try:
+        return do_process_webhook(delivery_id)
+    except KommoError:
+        attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 1
+        delay = min(600.0, 2.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1)  # noqa: S311 - jitter
+        process_kommo_webhook.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(delivery_id)
+        return "retrying"

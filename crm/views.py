@@ -1,0 +1,190 @@
+"""Kommo webhook intake (public, secret URL) and the connection pages (administrators)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from urllib.parse import urlencode
+
+import httpx
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.crypto import constant_time_compare
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts.roles import Perm
+from core.errors import ActionError
+from core.middleware import client_ip
+from core.permissions import perm_required
+from crm import actions
+from crm.forms import KommoConnectForm, SimulateLeadForm
+from crm.models import KommoAccount, WebhookDelivery
+from crm.webhooks import WebhookParseError, peek_account
+
+logger = logging.getLogger(__name__)
+
+_account_cache: tuple[float, KommoAccount | None] = (0.0, None)
+ACCOUNT_CACHE_SECONDS = 5.0
+
+
+def _current_account() -> KommoAccount | None:
+    """The connected account, cached briefly per process: the intake must answer Kommo in well under 2 s
+    even in bursts, and the row changes only when an admin reconnects."""
+    global _account_cache  # noqa: PLW0603 - a tiny per-process cache
+    stamp, account = _account_cache
+    now = time.monotonic()
+    if now - stamp > ACCOUNT_CACHE_SECONDS:
+        account = KommoAccount.current()
+        _account_cache = (now, account)
+    return account
+
+
+def reset_account_cache() -> None:
+    global _account_cache  # noqa: PLW0603
+    _account_cache = (0.0, None)
+
+
+@csrf_exempt
+@require_POST
+def kommo_webhook(request: HttpRequest, secret: str) -> HttpResponse:
+    """Kommo signs nothing: the unguessable secret in the URL, the account check and idempotent processing
+    are the protection. Unknown secret → 404; foreign account → 403 (recorded); unparseable → 400
+    (raw body kept for inspection). Otherwise the raw body is stored and 200 returned at once."""
+    account = _current_account()
+    if account is None or not constant_time_compare(secret, account.webhook_secret):
+        raise Http404
+    body = request.body.decode("utf-8", errors="replace")
+    ip = client_ip(request)
+    try:
+        subdomain, account_id = peek_account(body)
+    except WebhookParseError as exc:
+        actions.do_store_webhook(body=body, content_type=request.content_type or "", remote_addr=ip,
+                                 state=WebhookDelivery.State.REJECTED, error=f"unparseable: {exc}")
+        return JsonResponse({"detail": f"Unparseable Kommo webhook: {exc}", "code": "invalid_webhook"}, status=400)
+    if (subdomain and subdomain != account.subdomain) or (
+            account_id is not None and account.account_id is not None and account_id != account.account_id):
+        actions.do_store_webhook(body=body, content_type=request.content_type or "", remote_addr=ip,
+                                 state=WebhookDelivery.State.REJECTED,
+                                 error=f"account mismatch: {subdomain}/{account_id}")
+        logger.warning("kommo webhook for foreign account %s/%s from %s", subdomain, account_id, ip)
+        return JsonResponse({"detail": "This webhook URL belongs to another Kommo account.",
+                             "code": "wrong_account"}, status=403)
+    actions.do_store_webhook(body=body, content_type=request.content_type or "", remote_addr=ip)
+    return HttpResponse(status=200)
+
+
+@perm_required(Perm.CRM_MANAGE)
+def kommo_settings(request: HttpRequest) -> HttpResponse:
+    account = KommoAccount.objects.filter(pk=1).first()
+    initial = {}
+    if account is not None:
+        initial = {"subdomain": account.subdomain, "base_url": account.base_url, "auth_mode": account.auth_mode,
+                   "client_id": account.client_id, "redirect_uri": account.redirect_uri,
+                   "to_call_stage": account.to_call_stage_name, "confirmed_stage": account.confirmed_stage_name}
+    form = KommoConnectForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        if d["auth_mode"] == KommoAccount.AuthMode.OAUTH and not d["token"]:
+            # Authorization-code flow: remember what to save, send the admin to Kommo, finish in the callback.
+            state = secrets.token_urlsafe(16)
+            request.session["kommo_oauth"] = {**{k: d[k] for k in (
+                "subdomain", "base_url", "client_id", "client_secret", "redirect_uri", "to_call_stage",
+                "confirmed_stage")}, "state": state}
+            query = urlencode({"client_id": d["client_id"], "state": state, "mode": "post_message"})
+            return redirect(f"{settings.KOMMO_OAUTH_URL}?{query}")
+        try:
+            actions.check_connect_kommo(
+                request.user, subdomain=d["subdomain"], base_url=d["base_url"],  # type: ignore[arg-type]
+                token=d["token"], client_id=d["client_id"] if d["auth_mode"] == "oauth" else "",
+                client_secret=d["client_secret"] if d["auth_mode"] == "oauth" else "",
+                redirect_uri=d["redirect_uri"], to_call_stage=d["to_call_stage"],
+                confirmed_stage=d["confirmed_stage"])
+        except ActionError as exc:
+            form.add_error(None, exc.message)
+        else:
+            from crm.views import reset_account_cache
+
+            reset_account_cache()
+            messages.success(request, _("Kommo conectado. Pegue la URL del webhook en Kommo."))
+            return redirect("crm:settings")
+    return render(request, "crm/settings.html", {
+        "form": form, "account": account, "webhook_url": actions.webhook_url(account) if account else "",
+        "stages": sorted((account.stage_names if account else {}).items(), key=lambda kv: kv[1]),
+        "demo": settings.KOMMO_DEMO, "simulate_form": SimulateLeadForm(),
+    })
+
+
+@perm_required(Perm.CRM_MANAGE)
+def kommo_oauth_callback(request: HttpRequest) -> HttpResponse:
+    pending = request.session.pop("kommo_oauth", None)
+    if not pending or not constant_time_compare(request.GET.get("state", ""), pending.get("state", "")):
+        messages.error(request, _("La autorización de Kommo no coincide con una solicitud de esta sesión."))
+        return redirect("crm:settings")
+    if request.GET.get("error"):
+        messages.error(request, _("Kommo rechazó la autorización: %s") % request.GET["error"])
+        return redirect("crm:settings")
+    try:
+        actions.check_connect_kommo(
+            request.user, subdomain=pending["subdomain"], base_url=pending["base_url"],  # type: ignore[arg-type]
+            client_id=pending["client_id"], client_secret=pending["client_secret"],
+            redirect_uri=pending["redirect_uri"], code=request.GET.get("code", ""),
+            to_call_stage=pending["to_call_stage"], confirmed_stage=pending["confirmed_stage"])
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        reset_account_cache()
+        messages.success(request, _("Kommo conectado por OAuth."))
+    return redirect("crm:settings")
+
+
+@perm_required(Perm.CRM_MANAGE)
+def deliveries(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "")
+    qs = WebhookDelivery.objects.all()
+    if state:
+        qs = qs.filter(state=state)
+    page = Paginator(qs.defer("body"), 50).get_page(request.GET.get("page"))
+    return render(request, "crm/deliveries.html", {"page": page, "state": state,
+                                                   "states": WebhookDelivery.State.choices})
+
+
+@require_POST
+@perm_required(Perm.CRM_MANAGE)
+def delivery_retry(request: HttpRequest, delivery_id: int) -> HttpResponse:
+    try:
+        actions.check_retry_delivery(request.user, delivery_id)  # type: ignore[arg-type]
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Webhook reencolado."))
+    return redirect("crm:deliveries")
+
+
+@require_POST
+@perm_required(Perm.CRM_MANAGE)
+def simulate_lead(request: HttpRequest) -> HttpResponse:
+    """Demo: asks the fake Kommo to create a lead in "Para Llamar"; it then calls our webhook like Kommo would."""
+    account = KommoAccount.current()
+    form = SimulateLeadForm(request.POST)
+    if not settings.KOMMO_DEMO or account is None or not form.is_valid():
+        messages.error(request, _("La simulación solo está disponible en modo demo con Kommo conectado."))
+        return redirect("crm:settings")
+    d = form.cleaned_data
+    payload = {"name": d["lead_name"], "status_id": account.to_call_status_id,
+               "pipeline_id": account.to_call_pipeline_id,
+               "tags": [t.strip() for t in d["tags"].split(",") if t.strip()],
+               "contact": {"name": d["contact_name"], "phones": [d["phone"]] if d["phone"] else [],
+                           "emails": [d["email"]] if d["email"] else []}}
+    try:
+        httpx.post(f"{account.api_base}/_fake/leads", json=payload, timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        messages.error(request, _("El Kommo de demostración no respondió: %s") % exc)
+    else:
+        messages.success(request, _("Lead simulado en Kommo; llegará a la cola en segundos."))
+    return redirect(request.POST.get("next") or "crm:settings")

@@ -1,0 +1,185 @@
+"""Writes for customers: identity by E.164 phone and email, profile edits, tags, duplicates and merges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from core import audit
+from core.errors import ActionError, ConflictError, NotFoundError
+from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, Tag
+from customers.phones import normalize_email, normalize_phone
+
+
+def _flag_duplicate(customer: Customer, other: Customer, reason: str) -> None:
+    if customer.pk == other.pk:
+        return
+    a, b = sorted([customer, other], key=lambda c: c.pk)
+    DuplicateCandidate.objects.get_or_create(customer=a, other=b, defaults={"reason": reason[:200]})
+
+
+def do_upsert_customer(
+    *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (), kommo_contact_id: int | None = None,
+) -> Customer:
+    """Finds the customer by Kommo contact id, then any E.164 phone, then any email; creates one otherwise.
+
+    Identifiers already owned by another customer are never moved silently: the pair is flagged as a
+    possible duplicate for a person to merge. Must run inside the caller's transaction.
+    """
+    e164s = [p for p in dict.fromkeys(normalize_phone(raw) for raw in phones) if p]
+    mails = [m for m in dict.fromkeys(normalize_email(raw) for raw in emails) if m]
+    customer = None
+    if kommo_contact_id is not None:
+        customer = Customer.objects.filter(kommo_contact_id=kommo_contact_id).first()
+    by_phone = {p.e164: p.customer for p in CustomerPhone.objects.filter(e164__in=e164s).select_related("customer")}
+    by_mail = {m.email: m.customer for m in CustomerEmail.objects.filter(email__in=mails).select_related("customer")}
+    if customer is None:
+        customer = next(iter(by_phone.values()), None) or next(iter(by_mail.values()), None)
+    if customer is None:
+        customer = Customer.objects.create(name=name.strip() or _("Sin nombre"), kommo_contact_id=kommo_contact_id)
+    else:
+        changed = []
+        if name.strip() and not customer.name.strip():
+            customer.name = name.strip()
+            changed.append("name")
+        if (kommo_contact_id is not None and customer.kommo_contact_id is None
+                and not Customer.objects.filter(kommo_contact_id=kommo_contact_id).exists()):
+            customer.kommo_contact_id = kommo_contact_id
+            changed.append("kommo_contact_id")
+        if changed:
+            customer.save(update_fields=[*changed, "updated_at"])
+    for e164 in e164s:
+        owner = by_phone.get(e164)
+        if owner is None:
+            CustomerPhone.objects.create(customer=customer, e164=e164)
+        elif owner.pk != customer.pk:
+            _flag_duplicate(customer, owner, f"teléfono {e164}")
+    for email in mails:
+        owner = by_mail.get(email)
+        if owner is None:
+            CustomerEmail.objects.create(customer=customer, email=email)
+        elif owner.pk != customer.pk:
+            _flag_duplicate(customer, owner, f"correo {email}")
+    return customer
+
+
+def apply_tags(customer: Customer, names: Iterable[str]) -> list[Tag]:
+    tags = []
+    for name in names:
+        clean = name.strip()[:60]
+        if clean:
+            tag, _created = Tag.objects.get_or_create(name=clean)
+            tags.append(tag)
+    if tags:
+        customer.tags.add(*tags)
+    return tags
+
+
+PROFILE_FIELDS = ("name", "document_id", "address", "city", "department", "notes")
+
+
+@transaction.atomic
+def do_update_customer(
+    customer_id: int,
+    *,
+    acting_user: User,
+    name: str,
+    document_id: str = "",
+    address: str = "",
+    city: str = "",
+    department: str = "",
+    notes: str = "",
+    phones: Iterable[str] = (),
+    emails: Iterable[str] = (),
+    require_document: bool = False,
+) -> Customer:
+    """Validates every field, reports all errors at once (`errors` detail), and writes nothing on error."""
+    customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFoundError("customer_not_found", _("El cliente no existe."))
+    errors: dict[str, str] = {}
+    if not name.strip():
+        errors["name"] = _("El nombre es obligatorio.")
+    if require_document and not document_id.strip():
+        errors["document_id"] = _("El documento de identidad es obligatorio.")
+    e164s: list[str] = []
+    for raw in [p for p in phones if p.strip()]:
+        e164 = normalize_phone(raw)
+        if e164 is None:
+            errors["phones"] = _("Teléfono inválido: %s") % raw
+        elif e164 not in e164s:
+            e164s.append(e164)
+    mails: list[str] = []
+    for raw in [m for m in emails if m.strip()]:
+        email = normalize_email(raw)
+        if email is None:
+            errors["emails"] = _("Correo inválido: %s") % raw
+        elif email not in mails:
+            mails.append(email)
+    taken = CustomerPhone.objects.filter(e164__in=e164s).exclude(customer=customer).values_list("e164", flat=True)
+    if taken:
+        errors["phones"] = _("El teléfono %s ya pertenece a otro cliente.") % ", ".join(taken)
+    taken_m = CustomerEmail.objects.filter(email__in=mails).exclude(customer=customer).values_list("email", flat=True)
+    if taken_m:
+        errors["emails"] = _("El correo %s ya pertenece a otro cliente.") % ", ".join(taken_m)
+    if errors:
+        raise ActionError("invalid_customer", " ".join(errors.values()), errors=errors)
+    values = {"name": name.strip(), "document_id": document_id.strip(), "address": address.strip(),
+              "city": city.strip(), "department": department.strip(), "notes": notes.strip()}
+    changes: dict[str, list[object]] = {
+        f: [getattr(customer, f), v] for f, v in values.items() if getattr(customer, f) != v}
+    for field, (_old, new) in changes.items():
+        setattr(customer, field, new)
+    old_phones = sorted(customer.phones.values_list("e164", flat=True))
+    old_mails = sorted(customer.emails.values_list("email", flat=True))
+    if old_phones != sorted(e164s):
+        customer.phones.exclude(e164__in=e164s).delete()
+        for e164 in e164s:
+            CustomerPhone.objects.get_or_create(customer=customer, e164=e164)
+        changes["phones"] = [old_phones, sorted(e164s)]
+    if old_mails != sorted(mails):
+        customer.emails.exclude(email__in=mails).delete()
+        for email in mails:
+            CustomerEmail.objects.get_or_create(customer=customer, email=email)
+        changes["emails"] = [old_mails, sorted(mails)]
+    if changes:
+        customer.save()
+        audit.record(actor=acting_user, action="customer.updated", target=customer, changes=changes)
+    return customer
+
+
+@transaction.atomic
+def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Customer:
+    """Moves identifiers, tags, lists and leads of `merge_id` onto `keep_id`, then deletes the duplicate."""
+    if keep_id == merge_id:
+        raise ActionError("same_customer", _("No se puede fusionar un cliente consigo mismo."))
+    customers = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[keep_id, merge_id])}
+    if len(customers) != 2:
+        raise NotFoundError("customer_not_found", _("El cliente no existe."))
+    keep, gone = customers[keep_id], customers[merge_id]
+    CustomerPhone.objects.filter(customer=gone).update(customer=keep)
+    CustomerEmail.objects.filter(customer=gone).update(customer=keep)
+    keep.tags.add(*gone.tags.all())
+    keep.marketing_lists.add(*gone.marketing_lists.all())
+    from leads.models import Lead  # leads depends on customers, not the other way round
+
+    Lead.objects.filter(customer=gone).update(customer=keep)
+    for field in PROFILE_FIELDS:
+        if not getattr(keep, field) and getattr(gone, field):
+            setattr(keep, field, getattr(gone, field))
+    if keep.kommo_contact_id is None and gone.kommo_contact_id is not None:
+        contact_id, gone.kommo_contact_id = gone.kommo_contact_id, None
+        gone.save(update_fields=["kommo_contact_id"])
+        keep.kommo_contact_id = contact_id
+    keep.save()
+    DuplicateCandidate.objects.filter(customer__in=[keep, gone], other__in=[keep, gone]).delete()
+    audit.record(actor=acting_user, action="customer.merged", target=keep,
+                 changes={"merged": [gone.pk, gone.name]})
+    try:
+        gone.delete()
+    except IntegrityError as exc:  # pragma: no cover - defensive: a new FK without on_delete handling
+        raise ConflictError("merge_blocked", _("No se pudo fusionar: %s") % exc) from exc
+    return keep

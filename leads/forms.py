@@ -1,0 +1,75 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from accounts.roles import Role
+from customers.models import MarketingList, Tag
+from leads.choices import Outcome, WorkStatus
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(label=_("Buscar"), required=False,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": _("Nombre, correo o teléfono")}))
+    status = forms.ChoiceField(label=_("Estado"), required=False, choices=[
+        ("open", _("Abiertos")), ("all", _("Todos")), *WorkStatus.choices])
+    tag = forms.ChoiceField(label=_("Etiqueta"), required=False)
+    operator = forms.CharField(label=_("Operador"), required=False)
+    marketing_list = forms.ChoiceField(label=_("Lista"), required=False)
+    arrived_from = forms.DateField(label=_("Llegó desde"), required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+    arrived_to = forms.DateField(label=_("hasta"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        tag_field, list_field = self.fields["tag"], self.fields["marketing_list"]
+        assert isinstance(tag_field, forms.ChoiceField) and isinstance(list_field, forms.ChoiceField)
+        tag_field.choices = [("", _("Todas")), *((t, t) for t in Tag.objects.values_list("name", flat=True))]
+        list_field.choices = [("", _("Todas")), *MarketingList.objects.values_list("code", "name")]
+
+
+class NoteForm(forms.Form):
+    text = forms.CharField(label=_("Nota"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
+    outcome = forms.ChoiceField(label=_("Resultado"), choices=Outcome.choices, initial=Outcome.UNCLASSIFIED)
+    template_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class CloseForm(forms.Form):
+    text = forms.CharField(label=_("Nota final (opcional)"), widget=forms.Textarea(attrs={"rows": 2}),
+                           required=False, max_length=5000)
+    outcome = forms.ChoiceField(label=_("Resultado"), choices=Outcome.choices, initial=Outcome.UNCLASSIFIED)
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(label=_("Nombre completo"), max_length=200)
+    phones = forms.CharField(label=_("Teléfonos (uno por línea)"), widget=forms.Textarea(attrs={"rows": 2}),
+                             required=False)
+    emails = forms.CharField(label=_("Correos (uno por línea)"), widget=forms.Textarea(attrs={"rows": 2}),
+                             required=False)
+    document_id = forms.CharField(label=_("Documento de identidad"), max_length=40, required=False)
+    address = forms.CharField(label=_("Dirección"), max_length=250, required=False)
+    city = forms.CharField(label=_("Ciudad"), max_length=100, required=False)
+    department = forms.CharField(label=_("Departamento / estado"), max_length=100, required=False)
+    notes = forms.CharField(label=_("Observaciones"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class ReassignForm(forms.Form):
+    to_user = forms.CharField(label=_("Operador"), max_length=150)
+
+
+class NoteTemplateForm(forms.Form):
+    title = forms.CharField(label=_("Título"), max_length=100)
+    text = forms.CharField(label=_("Texto"), widget=forms.Textarea(attrs={"rows": 2}))
+    outcome = forms.ChoiceField(label=_("Resultado"), choices=Outcome.choices)
+    tags = forms.CharField(label=_("Etiquetas a aplicar (separadas por comas)"), required=False)
+    sort = forms.IntegerField(label=_("Orden"), initial=0, min_value=0)
+    is_active = forms.BooleanField(label=_("Activa"), required=False, initial=True)
+
+
+class LeadSettingsForm(forms.Form):
+    reservation_roles = forms.MultipleChoiceField(label=_("La primera nota reserva el lead para estos roles"),
+                                                  choices=Role.choices, required=False,
+                                                  widget=forms.CheckboxSelectMultiple)
+    queue_lists = forms.ModelMultipleChoiceField(label=_("Limitar la cola a clientes de estas listas"),
+                                                 queryset=MarketingList.objects.all(), required=False,
+                                                 widget=forms.CheckboxSelectMultiple)
+    extra_customer_fields = forms.CharField(label=_("Datos extra del cliente a mostrar (claves, separadas por comas)"),
+                                            required=False)
