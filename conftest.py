@@ -116,3 +116,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Browser tests last: Playwright's sync API keeps an event loop in the main thread for the rest of the
     session, after which `async_to_sync` (used by Channels tests and health checks) refuses to run."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
+# --- Kommo: a local fake server speaking the real contract (fakes/kommo.py) --------------------------
+
+
+@pytest.fixture
+def fake_kommo() -> Iterator[Any]:
+    from fakes.kommo import FakeKommoServer
+
+    with FakeKommoServer(subdomain="demo", token="kommo-test-token", retry_schedule=[0.2, 0.5]) as server:
+        yield server
+
+
+@pytest.fixture
+def kommo_account(db: Any, fake_kommo: Any) -> Any:
+    """Centralita connected to the fake Kommo exactly as `kommo_connect` does it."""
+    from crm.actions import check_connect_kommo
+    from crm.views import reset_account_cache
+
+    result = check_connect_kommo(None, subdomain="demo", token="kommo-test-token", base_url=fake_kommo.base_url,
+                                 to_call_stage="Para Llamar", confirmed_stage="Venta Confirmada")
+    reset_account_cache()
+    yield result.account
+    reset_account_cache()

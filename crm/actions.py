@@ -24,6 +24,7 @@ from crm.webhooks import LeadItem, WebhookParseError, parse_kommo_webhook
 
 logger = logging.getLogger(__name__)
 MAX_PROCESSING_ATTEMPTS = 8
+WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "restore_lead"]
 
 
 # --- client construction -------------------------------------------------------------------------
@@ -88,6 +89,7 @@ def check_connect_kommo(
     redirect_uri: str = "",
     code: str = "",
     base_url: str = "",
+    register_webhook: bool = False,
 ) -> ConnectResult:
     """Checks the credentials against the API, resolves both stages by name or id, and saves the account.
 
@@ -118,13 +120,29 @@ def check_connect_kommo(
         raise ActionError("kommo_error", _("Kommo respondió: %s") % exc.detail) from exc
     to_call = resolve_stage(stages, to_call_stage)
     confirmed = resolve_stage(stages, confirmed_stage)
+    account = _save_account(acting_user, creds=creds, base_url=base_url, oauth=oauth, token=token,
+                            remote=remote, stages=stages, to_call=to_call, confirmed=confirmed, issued=issued)
+    url = webhook_url(account)
+    if register_webhook:
+        try:
+            with client_for(account) as client:
+                client.register_webhook(url, WEBHOOK_EVENTS)
+        except KommoError as exc:
+            raise ActionError("kommo_error", _("Conectado, pero Kommo no aceptó el webhook: %s") % exc.detail) from exc
+    return ConnectResult(account=account, to_call=to_call, confirmed=confirmed, webhook_url=url)
+
+
+def _save_account(acting_user: User | None, *, creds: Credentials, base_url: str, oauth: bool, token: str,
+                  remote: dict[str, Any], stages: list[Stage], to_call: Stage, confirmed: Stage,
+                  issued: list[Tokens]) -> KommoAccount:
     with transaction.atomic():
         account = KommoAccount.objects.select_for_update().filter(pk=1).first() or KommoAccount(pk=1)
-        account.subdomain, account.base_url = subdomain, base_url or settings.KOMMO_BASE_URL
+        account.subdomain, account.base_url = creds.subdomain, base_url or settings.KOMMO_BASE_URL
         account.account_id = remote.get("id") or account.account_id
         account.auth_mode = KommoAccount.AuthMode.OAUTH if oauth else KommoAccount.AuthMode.LONG_LIVED
         account.long_lived_token = "" if oauth else token
-        account.client_id, account.client_secret, account.redirect_uri = client_id, client_secret, redirect_uri
+        account.client_id, account.client_secret = creds.client_id, creds.client_secret
+        account.redirect_uri = creds.redirect_uri
         if issued:
             account.access_token, account.refresh_token = issued[-1].access_token, issued[-1].refresh_token
             account.access_expires_at = issued[-1].expires_at
@@ -138,9 +156,9 @@ def check_connect_kommo(
         account.connected_at, account.is_active = timezone.now(), True
         account.save()
         audit.record(actor=acting_user, action="kommo.connected", target=account, actor_username="manage.py",
-                     changes={"subdomain": subdomain, "to_call": to_call.name, "confirmed": confirmed.name,
+                     changes={"subdomain": creds.subdomain, "to_call": to_call.name, "confirmed": confirmed.name,
                               "auth": account.auth_mode})
-    return ConnectResult(account=account, to_call=to_call, confirmed=confirmed, webhook_url=webhook_url(account))
+    return account
 
 
 def check_rotate_webhook_secret(acting_user: User) -> KommoAccount:

@@ -20,6 +20,8 @@ class KommoConnectForm(forms.Form):
     to_call_stage = forms.CharField(label=_("Etapa «Para Llamar»"), max_length=120,
                                     help_text=_("Nombre, «Embudo / Etapa» o id"))
     confirmed_stage = forms.CharField(label=_("Etapa «Venta Confirmada»"), max_length=120)
+    register_webhook = forms.BooleanField(label=_("Registrar el webhook en Kommo automáticamente"), required=False,
+                                          initial=True)
 
 
 class SimulateLeadForm(forms.Form):

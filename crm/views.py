@@ -104,7 +104,7 @@ def kommo_settings(request: HttpRequest) -> HttpResponse:
                 token=d["token"], client_id=d["client_id"] if d["auth_mode"] == "oauth" else "",
                 client_secret=d["client_secret"] if d["auth_mode"] == "oauth" else "",
                 redirect_uri=d["redirect_uri"], to_call_stage=d["to_call_stage"],
-                confirmed_stage=d["confirmed_stage"])
+                confirmed_stage=d["confirmed_stage"], register_webhook=d["register_webhook"])
         except ActionError as exc:
             form.add_error(None, exc.message)
         else:

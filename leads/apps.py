@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = _("Cola de llamadas")
+
+    def ready(self) -> None:
+        from accounts.management.commands.seed_demo import SEEDERS
+        from leads.demo import seed_call_center
+
+        if seed_call_center not in SEEDERS:
+            SEEDERS.append(seed_call_center)

@@ -16,12 +16,6 @@ fi
 PY=.venv/bin/python
 mkdir -p data
 
-$PY manage.py migrate --noinput -v0
-if [ "$($PY manage.py shell -v 0 -c 'from accounts.models import User; print(User.objects.exists())')" = "False" ]; then
-  echo "centralita: empty database, loading demo data (seed_demo --seed 1)…"
-  $PY manage.py seed_demo --seed 1
-fi
-
 pids=()
 cleanup() {
   trap - INT TERM EXIT
@@ -31,6 +25,27 @@ cleanup() {
   echo "centralita: stopped."
 }
 trap cleanup INT TERM EXIT
+# Demo Kommo: unless a real Kommo is configured (KOMMO_BASE_URL), a local fake Kommo that speaks the real
+# API and webhooks stands in, so the call-center queue can be tried end to end ("Simular lead").
+if [ -z "${KOMMO_BASE_URL:-}" ] && [ "${KOMMO_DEMO:-1}" = "1" ]; then
+  export KOMMO_DEMO=1
+  KOMMO_PORT="${KOMMO_PORT:-8011}"
+  $PY -m fakes.kommo --host 127.0.0.1 --port "$KOMMO_PORT" --subdomain demo --token demo-kommo-token \
+      --state-file data/fake-kommo.json &
+  pids+=($!)
+  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$KOMMO_PORT/_fake/health" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+$PY manage.py migrate --noinput -v0
+if [ "$($PY manage.py shell -v 0 -c 'from accounts.models import User; print(User.objects.exists())')" = "False" ]; then
+  if [ "${KOMMO_DEMO:-}" = "1" ]; then
+    $PY manage.py kommo_connect --subdomain demo --token demo-kommo-token --base-url "http://127.0.0.1:$KOMMO_PORT" \
+        --to-call-stage "Para Llamar" --confirmed-stage "Venta Confirmada" --register-webhook
+  fi
+  echo "centralita: empty database, loading demo data (seed_demo --seed 1)…"
+  $PY manage.py seed_demo --seed 1
+fi
+
 
 if [ -n "${REDIS_URL:-}" ] && [ "${TASK_BACKEND:-rq}" = "rq" ]; then
   $PY manage.py rqworker default crm messaging --job-class django_tasks_rq.Job --with-scheduler &

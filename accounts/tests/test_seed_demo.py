@@ -41,6 +41,15 @@ def snapshot() -> tuple[list[tuple[str, str, str, str, list[str], list[str]]], i
 
 
 def wipe() -> None:
+    from customers.models import Customer, MarketingList, Tag
+    from leads.models import Lead, LeadNote, NoteTemplate
+
+    LeadNote.objects.all().delete()  # notes protect their authors
+    Lead.objects.all().delete()
+    Customer.objects.all().delete()
+    NoteTemplate.objects.all().delete()
+    Tag.objects.all().delete()
+    MarketingList.objects.all().delete()
     User.objects.all().delete()  # cascades to availability events, memberships and skills
     Team.objects.all().delete()  # cascades to business hours
     Skill.objects.all().delete()

@@ -102,3 +102,19 @@ def test_production_mode_with_secret_key_starts():
 def test_schedule_cadences_are_sane():
     assert all(job.every >= timedelta(seconds=10) for job in SCHEDULE)
     assert len({job.name for job in SCHEDULE}) == len(SCHEDULE)
+
+
+@pytest.mark.django_db
+def test_prune_channel_layer_removes_delivered_and_expired(settings):
+    from channels_lite.models import Event
+    from django.utils import timezone
+
+    from core.tasks import prune_channel_layer
+
+    settings.CHANNEL_LAYER = "lite"
+    now = timezone.now()
+    Event.objects.create(channel_name="a", data=b"x", expires_at=now - timedelta(seconds=1))
+    Event.objects.create(channel_name="b", data=b"x", expires_at=now + timedelta(days=1), delivered=True)
+    keep = Event.objects.create(channel_name="c", data=b"x", expires_at=datetime(2099, 1, 1, tzinfo=BOGOTA))
+    assert prune_channel_layer.call() == 2
+    assert list(Event.objects.values_list("pk", flat=True)) == [keep.pk]

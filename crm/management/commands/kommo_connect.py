@@ -23,13 +23,16 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="", help="override https://{subdomain}.kommo.com")
         parser.add_argument("--to-call-stage", required=True, help='stage name, "Pipeline / Stage" or id')
         parser.add_argument("--confirmed-stage", required=True, help='stage name, "Pipeline / Stage" or id')
+        parser.add_argument("--register-webhook", action="store_true",
+                            help="also subscribe the webhook URL in Kommo (needs SITE_URL reachable from Kommo)")
 
     def handle(self, *args: Any, **o: Any) -> None:
         try:
             result = check_connect_kommo(
                 None, subdomain=o["subdomain"], token=o["token"] or "", client_id=o["client_id"] or "",
                 client_secret=o["client_secret"], code=o["code"], redirect_uri=o["redirect_uri"],
-                base_url=o["base_url"], to_call_stage=o["to_call_stage"], confirmed_stage=o["confirmed_stage"])
+                base_url=o["base_url"], to_call_stage=o["to_call_stage"], confirmed_stage=o["confirmed_stage"],
+                register_webhook=o["register_webhook"])
         except ActionError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(f"connected to {result.account.subdomain} (account {result.account.account_id})")
@@ -38,3 +41,5 @@ class Command(BaseCommand):
         self.stdout.write(f'confirmed stage: "{result.confirmed.pipeline_name} / {result.confirmed.name}" '
                           f"(#{result.confirmed.status_id})")
         self.stdout.write(f"webhook URL: {result.webhook_url}")
+        if o["register_webhook"]:
+            self.stdout.write("webhook registered in Kommo")

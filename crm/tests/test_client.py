@@ -1,0 +1,139 @@
+"""crm.client against the fake Kommo: retries, refresh, errors and the 7 requests/second limit."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from crm.client import (
+    Credentials,
+    KommoAuthError,
+    KommoBlocked,
+    KommoClient,
+    KommoError,
+    KommoUnavailable,
+    LocalRateLimiter,
+    Tokens,
+)
+from fakes.kommo import FakeKommoServer
+
+
+def client(fk, token="tok", **kwargs) -> KommoClient:
+    creds = kwargs.pop("creds", None) or Credentials(base_url=fk.base_url, subdomain="demo", access_token=token)
+    return KommoClient(creds, limiter=kwargs.pop("limiter", LocalRateLimiter()), backoff=0.05, **kwargs)
+
+
+@pytest.fixture
+def fk():
+    with FakeKommoServer(subdomain="demo", token="tok", client_id="cid", client_secret="sec",
+                         redirect_uri="https://centralita.example/cb") as server:
+        yield server
+
+
+def test_429_and_500_are_retried_then_succeed(fk):
+    fk.state.add_fault(429, count=1, retry_after=0.1, path_prefix="/api/v4/account")
+    fk.state.add_fault(500, count=1, path_prefix="/api/v4/account")
+    assert client(fk).get_account()["id"] == fk.state.account_id
+    statuses = [r["status"] for r in fk.state.requests if r["path"] == "/api/v4/account"]
+    assert statuses == [429, 500, 200]
+
+
+def test_persistent_5xx_becomes_unavailable_with_detail(fk):
+    fk.state.add_fault(500, count=10, path_prefix="/api/v4/account")
+    with pytest.raises(KommoUnavailable) as exc:
+        client(fk, max_attempts=3).get_account()
+    assert exc.value.retryable and exc.value.status == 500 and "problem" in exc.value.detail
+
+
+def test_timeouts_and_connection_drops_are_retried(fk):
+    fk.state.set_down(True)
+    with pytest.raises(KommoUnavailable):
+        client(fk, max_attempts=2).get_account()
+    fk.state.set_down(False)
+    assert client(fk).get_account()
+
+
+def test_403_ip_block_is_never_retried(fk):
+    fk.state.add_fault(403, count=5, path_prefix="/api/v4/account", body_format="html")
+    with pytest.raises(KommoBlocked):
+        client(fk).get_account()
+    assert len([r for r in fk.state.requests if r["path"] == "/api/v4/account"]) == 1
+
+
+def test_problem_json_detail_is_surfaced(fk):
+    with pytest.raises(KommoError) as exc:
+        client(fk).update_lead(1, {"status_id": 999})
+    assert exc.value.status in (400, 404) and exc.value.detail
+
+
+def test_401_triggers_one_refresh_and_persists_rotated_tokens(fk):
+    # given OAuth tokens from an authorization code
+    saved: list[Tokens] = []
+    creds = Credentials(base_url=fk.base_url, subdomain="demo", access_token="", client_id="cid",
+                        client_secret="sec", redirect_uri="https://centralita.example/cb")
+    c = client(fk, creds=creds, on_tokens=saved.append)
+    c.exchange_code(fk.state.issue_auth_code("cid"))
+    first_refresh = creds.refresh_token
+    # when the access token expires
+    fk.state.expire_access_tokens()
+    # then the next call refreshes once, retries, and the new refresh token is handed to the caller
+    assert c.get_account()["id"] == fk.state.account_id
+    assert len(saved) == 2 and saved[-1].refresh_token != first_refresh
+    assert creds.refresh_token == saved[-1].refresh_token
+
+
+def test_401_without_oauth_is_an_auth_error(fk):
+    with pytest.raises(KommoAuthError):
+        client(fk, token="revoked").get_account()
+
+
+def test_rate_limit_never_exceeds_7_per_second(fk):
+    # given the fake's own 7 rps limiter, which answers 429 to any excess
+    c = client(fk)
+    started = time.monotonic()
+    for _ in range(21):
+        c.get_account()
+    elapsed = time.monotonic() - started
+    # then 21 calls took at least 2 s and Kommo never had to refuse one
+    assert elapsed >= 2.0
+    assert fk.state.rate_limit_violations == 0
+    assert all(r["status"] == 200 for r in fk.state.requests)
+
+
+def test_contacts_and_stages(fk):
+    lead = fk.state.create_lead("Pedido", contact={"name": "Ana", "phones": ["+573001112233"],
+                                                   "emails": ["ana@example.com"]}, emit=False)
+    c = client(fk)
+    remote = c.get_lead(lead["id"])
+    assert remote is not None
+    contact_id = remote["_embedded"]["contacts"][0]["id"]
+    (contact,) = c.get_contacts([contact_id])
+    from crm.client import contact_values
+
+    assert contact_values(contact, "PHONE") == ["+573001112233"]
+    assert contact_values(contact, "EMAIL") == ["ana@example.com"]
+    assert any(s.name == "Para Llamar" for s in c.stages())
+    assert c.get_lead(999999999) is None
+
+
+def test_redis_limiter_is_shared_and_sliding():
+    import socket
+
+    from crm.client import RedisRateLimiter
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=0.5).close()
+    except OSError:
+        pytest.skip("Redis is not reachable on 127.0.0.1:6379 (the CI PostgreSQL+Redis pass runs this)")
+    key = f"test-rate-{time.time_ns()}"
+    a = RedisRateLimiter("redis://127.0.0.1:6379/15", key, rate=7, period=0.5)
+    b = RedisRateLimiter("redis://127.0.0.1:6379/15", key, rate=7, period=0.5)  # another process, same account
+    started = time.monotonic()
+    stamps = []
+    for i in range(21):
+        (a if i % 2 else b).acquire()
+        stamps.append(time.monotonic() - started)
+    # no 0.5 s window ever holds more than 7 calls, across both limiters
+    assert all(sum(1 for t in stamps if s <= t < s + 0.5) <= 7 for s in stamps)
+    assert stamps[-1] >= 1.0
