@@ -13,5 +13,6 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("leads.urls")),
     path("", include("crm.urls")),
+    path("", include("customers.urls")),
     path("", include("core.urls")),
 ]

@@ -27,6 +27,8 @@ NAVIGATION: list[NavItem] = [
     NavItem("accounts:presence", _("Equipo en vivo"), "◉", Perm.PRESENCE_VIEW_ALL),
     NavItem("leads:templates", _("Notas predefinidas"), "✎", Perm.LEADS_SUPERVISE),
     NavItem("leads:settings", _("Configuración de la cola"), "⚙", Perm.LEADS_SUPERVISE),
+    NavItem("customers:lists", _("Listas de marketing"), "📋", Perm.LEADS_SUPERVISE),
+    NavItem("customers:duplicates", _("Posibles duplicados"), "⧉", Perm.LEADS_SUPERVISE),
     NavItem("accounts:user_list", _("Usuarios"), "👥", Perm.USERS_MANAGE, "admin"),
     NavItem("accounts:team_list", _("Equipos y horarios"), "▦", Perm.TEAMS_MANAGE, "admin"),
     NavItem("core:settings", _("Organización"), "✎", Perm.SETTINGS_MANAGE, "admin"),

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
-from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, Tag
+from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, MarketingList, Tag
 from customers.phones import normalize_email, normalize_phone
 
 
@@ -95,6 +95,7 @@ def do_update_customer(
     phones: Iterable[str] = (),
     emails: Iterable[str] = (),
     require_document: bool = False,
+    marketing_list_ids: Iterable[int] | None = None,
 ) -> Customer:
     """Validates every field, reports all errors at once (`errors` detail), and writes nothing on error."""
     customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
@@ -145,10 +146,32 @@ def do_update_customer(
         for email in mails:
             CustomerEmail.objects.get_or_create(customer=customer, email=email)
         changes["emails"] = [old_mails, sorted(mails)]
+    if marketing_list_ids is not None:
+        old_lists = sorted(customer.marketing_lists.values_list("pk", flat=True))
+        new_lists = sorted(set(marketing_list_ids))
+        if old_lists != new_lists:
+            customer.marketing_lists.set(MarketingList.objects.filter(pk__in=new_lists))
+            changes["marketing_lists"] = [old_lists, new_lists]
     if changes:
         customer.save()
         audit.record(actor=acting_user, action="customer.updated", target=customer, changes=changes)
     return customer
+
+
+@transaction.atomic
+def check_create_marketing_list(acting_user: User, *, name: str, code: str, description: str = "") -> MarketingList:
+    from accounts.actions import require_perm
+    from accounts.roles import Perm
+
+    require_perm(acting_user, Perm.LEADS_SUPERVISE)
+    name, code = name.strip(), code.strip().lower()
+    if not name or not code:
+        raise ActionError("missing_fields", _("El nombre y el código son obligatorios."))
+    if MarketingList.objects.filter(code=code).exists() or MarketingList.objects.filter(name__iexact=name).exists():
+        raise ConflictError("list_exists", _("Ya existe una lista con ese nombre o código."))
+    created = MarketingList.objects.create(name=name, code=code, description=description)
+    audit.record(actor=acting_user, action="marketing_list.created", target=created)
+    return created
 
 
 @transaction.atomic

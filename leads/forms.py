@@ -49,6 +49,9 @@ class CustomerForm(forms.Form):
     city = forms.CharField(label=_("Ciudad"), max_length=100, required=False)
     department = forms.CharField(label=_("Departamento / estado"), max_length=100, required=False)
     notes = forms.CharField(label=_("Observaciones"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    marketing_lists = forms.ModelMultipleChoiceField(label=_("Listas de marketing"), required=False,
+                                                     queryset=MarketingList.objects.all(),
+                                                     widget=forms.CheckboxSelectMultiple)
 
 
 class ReassignForm(forms.Form):

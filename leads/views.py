@@ -74,7 +74,7 @@ def _customer_initial(lead: Lead) -> dict[str, Any]:
     if c is None:
         return {}
     return {"name": c.name, "document_id": c.document_id, "address": c.address, "city": c.city,
-            "department": c.department, "notes": c.notes,
+            "department": c.department, "notes": c.notes, "marketing_lists": list(c.marketing_lists.all()),
             "phones": "\n".join(p.e164 for p in c.phones.all()), "emails": "\n".join(e.email for e in c.emails.all())}
 
 
@@ -111,7 +111,8 @@ def detail(request: HttpRequest, lead_id: int) -> HttpResponse:
                     do_update_customer(lead.customer.pk, acting_user=user, name=d["name"],
                                        document_id=d["document_id"], address=d["address"], city=d["city"],
                                        department=d["department"], notes=d["notes"],
-                                       phones=d["phones"].splitlines(), emails=d["emails"].splitlines())
+                                       phones=d["phones"].splitlines(), emails=d["emails"].splitlines(),
+                                       marketing_list_ids=[m.pk for m in d["marketing_lists"]])
                     messages.success(request, _("Datos del cliente actualizados."))
                     return redirect("leads:detail", lead_id=lead.pk)
         except ActionError as exc:

@@ -261,3 +261,17 @@ def test_customer_edit_validates_every_field_and_writes_nothing_on_error(agent):
                        department="Cundinamarca", phones=["3001234567"], emails=["ana@example.com"])
     customer.refresh_from_db()
     assert customer.city == "Bogotá" and customer.phones.get().e164 == "+573001234567"
+
+
+def test_merge_duplicates_moves_identifiers_and_leads(supervisor):
+    from customers.actions import do_merge_customers
+
+    upsert(1, contact={"id": 501, "name": "Ana", "phones": ["3001234567"], "emails": []})
+    upsert(2, contact={"id": 502, "name": "Beto", "phones": [], "emails": ["beto@example.com"]})
+    upsert(3, contact={"id": 503, "name": "¿?", "phones": ["3001234567"], "emails": ["beto@example.com"]})
+    pair = DuplicateCandidate.objects.get()
+    keep = do_merge_customers(keep_id=pair.customer_id, merge_id=pair.other_id, acting_user=supervisor)
+    assert Customer.objects.count() == 1 and not DuplicateCandidate.objects.exists()
+    assert set(keep.phones.values_list("e164", flat=True)) == {"+573001234567"}
+    assert set(keep.emails.values_list("email", flat=True)) == {"beto@example.com"}
+    assert Lead.objects.filter(customer=keep).count() == 3
