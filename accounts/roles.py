@@ -33,6 +33,12 @@ class Perm(models.TextChoices):
     LEADS_WORK = "leads.work", _("Trabajar leads: notas, «Siguiente lead», cerrar, corregir datos del cliente")
     LEADS_SUPERVISE = "leads.supervise", _("Liberar y reasignar leads; notas predefinidas; configuración de la cola")
     CRM_MANAGE = "crm.manage", _("Conectar Kommo y revisar los webhooks recibidos")
+    CATALOG_VIEW = "catalog.view", _("Ver productos y stock")
+    CATALOG_MANAGE = "catalog.manage", _("Crear y editar productos, importar y ajustar stock")
+    ORDERS_VIEW = "orders.view", _("Ver pedidos y exportarlos")
+    ORDERS_CREATE = "orders.create", _("Crear y confirmar pedidos desde la pantalla de llamada")
+    ORDERS_MANAGE = "orders.manage", _("Despachar y cancelar pedidos")
+    INTEGRATIONS_MANAGE = "integrations.manage", _("Sincronizaciones fallidas y webhooks salientes")
 
 
 R = Role
@@ -42,14 +48,17 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Perm]]] = {
     R.ADMIN: frozenset(Perm),
     R.GERENTE: frozenset(
         {P.USERS_VIEW, P.AUDIT_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.SYSTEM_STATUS,
-         P.LEADS_VIEW}
+         P.LEADS_VIEW, P.CATALOG_VIEW, P.ORDERS_VIEW}
     ),
     R.SUPERVISOR: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
-                             P.LEADS_VIEW, P.LEADS_WORK, P.LEADS_SUPERVISE}),
+                             P.LEADS_VIEW, P.LEADS_WORK, P.LEADS_SUPERVISE, P.CATALOG_VIEW, P.CATALOG_MANAGE,
+                             P.ORDERS_VIEW, P.ORDERS_CREATE, P.ORDERS_MANAGE}),
     R.DIRECTOR_VENTAS: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
-                                  P.LEADS_VIEW}),
-    R.ANALISTA: frozenset({P.USERS_VIEW, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW}),
-    R.AGENTE: frozenset({P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.LEADS_WORK}),
+                                  P.LEADS_VIEW, P.CATALOG_VIEW, P.ORDERS_VIEW, P.ORDERS_MANAGE}),
+    R.ANALISTA: frozenset({P.USERS_VIEW, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.CATALOG_VIEW,
+                           P.ORDERS_VIEW}),
+    R.AGENTE: frozenset({P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.LEADS_WORK, P.CATALOG_VIEW,
+                         P.ORDERS_VIEW, P.ORDERS_CREATE}),  # agents see their own orders only
 }
 
 

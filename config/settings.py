@@ -52,6 +52,9 @@ INSTALLED_APPS = [
     "customers",
     "leads",
     "crm",
+    "catalog",
+    "orders",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -217,6 +220,12 @@ API_MAX_PAGE_SIZE = 500
 # Seconds after a user's last websocket closes before they are set "desconectado" (0 disables).
 AUTO_OFFLINE_SECONDS = env_int("AUTO_OFFLINE_SECONDS", 120)
 
+# Orders: the currency of prices and totals (ISO 4217).
+CURRENCY = env_str("CURRENCY", "COP")
+# Kommo sync outbox: attempts before a row is parked as failed (exponential backoff with jitter between them).
+KOMMO_SYNC_MAX_ATTEMPTS = env_int("KOMMO_SYNC_MAX_ATTEMPTS", 12)
+# Outgoing webhooks: attempts before a message is parked as failed.
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
 # Kommo: override https://{subdomain}.kommo.com (a local fake Kommo in tests and demo mode).
 KOMMO_BASE_URL = env_str("KOMMO_BASE_URL")
 KOMMO_OAUTH_URL = env_str("KOMMO_OAUTH_URL", "https://www.kommo.com/oauth")

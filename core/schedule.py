@@ -25,6 +25,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 "Login failures older than 30 days are not needed for throttling."),
     PeriodicJob("prune_finished_task_results", "core.tasks.prune_finished_task_results", timedelta(hours=1),
                 "The database queue keeps finished results; a week is enough to debug."),
+    PeriodicJob("drain_kommo_outbox", "crm.tasks.drain_kommo_outbox", timedelta(seconds=30),
+                "Safety net for the Kommo outbox: rows due after an outage go out even if a deferred task is lost."),
+    PeriodicJob("deliver_webhooks", "webhooks.tasks.deliver_webhooks", timedelta(seconds=30),
+                "Safety net for outgoing signed webhooks (same reason)."),
     PeriodicJob("prune_channel_layer", "core.tasks.prune_channel_layer", timedelta(minutes=5),
                 "The SQLite channel layer keeps delivered and expired messages until cleaned."),
 )

@@ -333,6 +333,18 @@ class KommoClient:
         return self._json(self._request("POST", "/api/v4/webhooks", json={
             "destination": destination, "settings": events, "sort": 10})) or {}
 
+    def lead_has_note(self, lead_id: int, marker: str) -> bool:
+        page = 1
+        while True:
+            body = self._json(self._request("GET", f"/api/v4/leads/{lead_id}/notes",
+                                            params={"page": page, "limit": 250})) or {}
+            notes = body.get("_embedded", {}).get("notes", [])
+            if any(marker in str((n.get("params") or {}).get("text", "")) for n in notes):
+                return True
+            if not notes or not body.get("_links", {}).get("next"):
+                return False
+            page += 1
+
     def add_lead_note(self, lead_id: int, text: str, *, request_id: str = "") -> dict[str, Any]:
         note: dict[str, Any] = {"note_type": "common", "params": {"text": text}}
         if request_id:

@@ -25,7 +25,7 @@ class KommoAccount(models.Model):
 
     subdomain = models.CharField(_("subdominio"), max_length=100)
     base_url = models.URLField(_("URL base de la API"), blank=True,
-                               help_text=_("Vacío = https://{subdominio}.kommo.com"))
+                               help_text=_("Vacío = https://SUBDOMINIO.kommo.com"))
     account_id = models.BigIntegerField(_("id de cuenta"), null=True, blank=True)
     auth_mode = models.CharField(_("autenticación"), max_length=12, choices=AuthMode.choices,
                                  default=AuthMode.LONG_LIVED)
@@ -92,3 +92,45 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} #{self.pk} {self.state}"
+
+
+class KommoSync(models.Model):
+    """Outbox row: a change Centralita owes Kommo (written in the same transaction as the order).
+
+    The worker delivers rows oldest first. Delivery is at-least-once and each step is idempotent: moving the
+    lead to a stage and setting its price are naturally so, and the note is only added when Kommo does not
+    already have one carrying this row's marker.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pendiente", _("Pendiente")
+        SYNCED = "sincronizado", _("Sincronizado")
+        RETRYING = "reintentando", _("Reintentando")
+        FAILED = "fallido", _("Fallido")
+
+    kind = models.CharField(max_length=30, default="order_confirmed")
+    order = models.ForeignKey("orders.Order", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="kommo_syncs")
+    lead_kommo_id = models.BigIntegerField()
+    payload = models.JSONField(default=dict)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    state = models.CharField(max_length=14, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    done_steps = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sincronización con Kommo")
+        verbose_name_plural = _("sincronizaciones con Kommo")
+        ordering = ["id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at", "id"], name="kommosync_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.idempotency_key} {self.state}"
+
+    @property
+    def marker(self) -> str:
+        return f"[centralita:{self.idempotency_key}]"

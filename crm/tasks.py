@@ -25,3 +25,16 @@ def process_kommo_webhook(delivery_id: int) -> str:
         delay = min(600.0, 2.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1)  # noqa: S311 - jitter
         process_kommo_webhook.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(delivery_id)
         return "retrying"
+
+
+@task(queue_name="crm")
+def drain_kommo_outbox() -> dict[str, object]:
+    """Delivers the Kommo outbox. When Kommo is unavailable it re-enqueues itself for the next due time; the
+    periodic job in core.schedule is the safety net, so an outage never depends on one deferred task."""
+    from crm.sync import do_drain_kommo_outbox
+
+    result = do_drain_kommo_outbox()
+    if result.retry_at is not None:
+        drain_kommo_outbox.using(run_after=result.retry_at).enqueue()
+    return {"delivered": result.delivered, "failed": result.failed,
+            "retry_at": result.retry_at.isoformat() if result.retry_at else None}

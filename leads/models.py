@@ -148,6 +148,8 @@ class LeadSettings(models.Model):
     )
     queue_lists = models.ManyToManyField(MarketingList, blank=True, related_name="+",
                                          verbose_name=_("limitar la cola a estas listas"))
+    require_document = models.BooleanField(
+        _("exigir documento de identidad para confirmar pedidos"), default=False)
     extra_customer_fields = models.JSONField(
         _("datos extra del cliente a mostrar"), default=list, blank=True,
         help_text=_("Claves de los datos adicionales del cliente que se muestran en la pantalla de "

@@ -7,8 +7,8 @@ registry (names for --scenario) without configuring Django; imports go inside se
 from __future__ import annotations
 
 from bench.harness import Scenario
-from bench.scenarios import foundation
+from bench.scenarios import callcenter, foundation
 
-MODULES = (foundation,)
+MODULES = (foundation, callcenter)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

@@ -1,0 +1,691 @@
+"""Call-center queue fed by Kommo (issue 3): the queue page and API at 300,000 leads, "Siguiente lead" with
+100 agents pressing at once, and the Kommo webhook intake under concurrent deliveries.
+
+Data set (`ensure_leads(size)`, size = leads, 300,000 by default): one customer per lead (LatAm names, one
+E.164 phone `+57300…`, ~30% with an email, ~30% with 1-2 of 8 tags, ~half in one of 4 marketing lists),
+one lead per customer, all in "Para Llamar", arrived over the last 60 days: ~50% never contacted, ~40%
+en_proceso (1-6 notes' worth of denormalised columns: `notes_count`, `last_note_*`, `queue_sort_at`), ~10%
+completado (closed). A quarter of the en_proceso leads and every completado lead is held by one of the
+100 agents. ~15% of the leads carry a tag of their own. LeadNote / LeadEvent history rows are not generated
+(the queue reads only the denormalised columns). PostgreSQL gets an ANALYZE after the load, as autovacuum
+would do on a table that grew over time; SQLite gets none (the application never runs ANALYZE).
+
+Live-server scenarios (daphne + httpx threads in the worker process, so client and server share the same
+CPUs) verify what they claim: zero double reservations for "Siguiente lead", one WebhookDelivery row per
+accepted webhook (and one queued task per row) for the intake.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from bench import harness
+from bench.harness import Sample, Samples, Scenario, live_server, timed_requests
+
+SIZE = 300_000
+BATCH = 5000
+AGENT_COUNT = 100
+SUPERVISOR_USERNAME = "bench-supervisor"
+QUEUE_DAYS = 60
+FILTER_TAG = "caliente"
+TAGS = ["caliente", "rellamar", "no-interesado", "sin-respuesta", "dato-erroneo", "vip", "mayorista", "referido"]
+LISTS = [("black-friday", "Black Friday 2026"), ("clientes-frecuentes", "Clientes frecuentes"),
+         ("referidos", "Referidos"), ("reactivacion", "Reactivación 2026")]
+FIRST = ["Valentina", "Santiago", "Camila", "Mateo", "Lucía", "Juan Pablo", "Ximena", "Diego", "Mariana", "Andrés",
+         "Guadalupe", "Renzo", "Fiorella", "Óscar", "Ángela", "Jhon Jairo", "Begoña", "Iñaki", "Rocío", "Emiliano",
+         "María José", "Sebastián", "Daniela", "Nicolás", "Paola", "Julián", "Luz Marina", "Wílmer", "Yésica", "Hernán"]
+LAST = ["Peña", "Muñoz", "Quispe", "Hernández", "Ospina", "Zúñiga", "Castaño", "Núñez", "Flores", "Ibáñez",
+        "Villaseñor", "Rojas", "Salazar", "Mamani", "Londoño", "Ávila", "Echeverría", "Cárdenas", "Gómez", "Pérez",
+        "Gutiérrez", "Jaramillo", "Montoya", "Cifuentes", "Benítez", "Sáenz", "Álvarez", "Ortiz", "Chávez", "Díaz"]
+CITIES = [("Bogotá", "Cundinamarca"), ("Medellín", "Antioquia"), ("Cali", "Valle del Cauca"),
+          ("Barranquilla", "Atlántico"), ("Bucaramanga", "Santander"), ("Pereira", "Risaralda"),
+          ("Lima", "Lima"), ("Quito", "Pichincha"), ("Guadalajara", "Jalisco")]
+PRODUCTS = ["Plan Hogar", "Combo Oficina", "Kit Escolar", "Seguro Moto", "Suscripción Premium", "Pedido web",
+            "Plan Empresarial", "Renovación anual"]
+NOTE_TEXTS = ["El cliente pidió que lo llamemos más tarde.", "No contestó; dejé mensaje en el buzón de voz.",
+              "Interesado; enviar cotización y cerrar en la próxima llamada.", "Pide descuento por volumen.",
+              "Confirmó dirección de entrega, espera la factura.", "El cliente no está interesado por ahora."]
+OUTCOMES = ["positivo", "negativo", "parcial", "no_clasificado"]
+
+# Kommo account of crm/tests/payloads.py
+KOMMO_SUBDOMAIN = "mycompany"
+KOMMO_ACCOUNT_ID = 32720107
+KOMMO_TO_CALL_STATUS = 67548611
+KOMMO_PIPELINE = 8572511
+WEBHOOK_SECRET = "bench-webhook-secret-0123456789abcdef"
+FORM = "application/x-www-form-urlencoded"
+# A throughput figure needs more than a third of a second of traffic: the intake sends at least this many.
+INTAKE_MIN_N = 3000
+# Redis for TASK_BACKEND=rq: a database the scenario may empty afterwards (it refuses a non-empty one).
+DEFAULT_BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
+# "Siguiente lead" at a realistic pace: 100 agents pressing, all together, this many times a second.
+PACED_RATE = 20.0
+
+T = TypeVar("T")
+
+# Filled by ensure_leads() / ensure_account(); one worker builds the data set once for every scenario here.
+_state: dict[str, Any] = {}
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --- the data set --------------------------------------------------------------------------------------
+
+
+def _create_staff() -> None:
+    from accounts.actions import do_create_api_token, do_create_user
+    from accounts.roles import Role
+
+    rng = random.Random(7)
+    agents: list[dict[str, Any]] = []
+    for i in range(1, AGENT_COUNT + 1):
+        user = do_create_user(username=f"agente{i:03d}", password=None, role=Role.AGENTE, acting_user=None,
+                              full_name=f"{rng.choice(FIRST)} {rng.choice(LAST)}")
+        _, token = do_create_api_token(user, name="bench", acting_user=None)
+        agents.append({"id": user.pk, "username": user.username, "token": token})
+    supervisor = do_create_user(username=SUPERVISOR_USERNAME, password=None, role=Role.SUPERVISOR,
+                                full_name="Supervisora Benchmark", acting_user=None)
+    _, supervisor_token = do_create_api_token(supervisor, name="bench", acting_user=None)
+    _state.update(agents=agents, supervisor_id=supervisor.pk, supervisor_token=supervisor_token)
+
+
+def _build_chunk(rng: random.Random, start: int, count: int, now: Any, tag_ids: list[int],
+                 list_ids: list[int]) -> None:
+    from core.text import fold
+    from customers.models import Customer, CustomerEmail, CustomerPhone
+    from leads.models import Lead
+
+    agent_ids = [a["id"] for a in _state["agents"]]
+    customers = []
+    names = []
+    for _ in range(count):
+        first, last1, last2 = rng.choice(FIRST), rng.choice(LAST), rng.choice(LAST)
+        name = f"{first} {last1} {last2}"
+        city, department = rng.choice(CITIES)
+        customers.append(Customer(name=name, search_name=fold(name)[:200], city=city, department=department,
+                                  document_id=str(rng.randint(10_000_000, 1_999_999_999))))
+        names.append((first, last1))
+    Customer.objects.bulk_create(customers, batch_size=BATCH)
+
+    phones, emails, customer_tags, customer_lists = [], [], [], []
+    customer_tag_through, customer_list_through = Customer.tags.through, Customer.marketing_lists.through
+    for offset, customer in enumerate(customers):
+        number = start + offset
+        phones.append(CustomerPhone(customer_id=customer.pk, e164=f"+57300{number:07d}", label="móvil"))
+        if rng.random() < 0.3:
+            first, last = (fold(part).replace(" ", "") for part in names[offset])
+            emails.append(CustomerEmail(customer_id=customer.pk, email=f"{first}.{last}{number}@example.com"))
+        if rng.random() < 0.3:
+            customer_tags += [customer_tag_through(customer_id=customer.pk, tag_id=t)
+                              for t in rng.sample(tag_ids, rng.randint(1, 2))]
+        if rng.random() < 0.5:
+            customer_lists.append(customer_list_through(customer_id=customer.pk, marketinglist_id=rng.choice(list_ids)))
+    CustomerPhone.objects.bulk_create(phones, batch_size=BATCH)
+    CustomerEmail.objects.bulk_create(emails, batch_size=BATCH)
+    customer_tag_through.objects.bulk_create(customer_tags, batch_size=BATCH)
+    customer_list_through.objects.bulk_create(customer_lists, batch_size=BATCH)
+
+    leads = []
+    span = QUEUE_DAYS * 86400
+    picked = False  # one never-contacted lead per chunk, from its second half: the phone-search targets
+    for offset, customer in enumerate(customers):
+        number = start + offset
+        entered = now - timedelta(seconds=rng.uniform(0, span))
+        first, last = names[offset]
+        name = f"{rng.choice(PRODUCTS)} – {first} {last}"
+        lead = Lead(kommo_id=10_000_000 + number, name=name, search_name=fold(name)[:250], customer_id=customer.pk,
+                    price=Decimal(rng.randrange(50_000, 5_000_000, 1000)), pipeline_id=KOMMO_PIPELINE,
+                    status_id=KOMMO_TO_CALL_STATUS, stage_name="Ventas / Para Llamar",
+                    kommo_updated_at=int(entered.timestamp()), in_queue=True, queue_entered_at=entered,
+                    queue_sort_at=entered, created_at=entered)
+        roll = rng.random()
+        if roll < 0.5:
+            if not picked and offset >= count // 2:
+                _state.setdefault("open_phone_numbers", []).append(number)
+                picked = True
+        else:
+            first_note = entered + (now - entered) * rng.uniform(0, 0.5)
+            last_note = first_note + (now - first_note) * rng.uniform(0, 1)
+            lead.contacted, lead.notes_count = True, rng.randint(1, 6)
+            lead.first_note_at, lead.last_note_at, lead.queue_sort_at = first_note, last_note, last_note
+            lead.last_note_text, lead.last_note_outcome = rng.choice(NOTE_TEXTS), rng.choice(OUTCOMES)
+            lead.work_status = "en_proceso"
+            if roll >= 0.9:
+                lead.work_status, lead.closed_at = "completado", last_note
+                lead.closed_by_id = lead.held_by_id = rng.choice(agent_ids)
+                lead.held_at = first_note
+            elif roll >= 0.8:
+                lead.held_by_id, lead.held_at = rng.choice(agent_ids), first_note
+        leads.append(lead)
+    Lead.objects.bulk_create(leads, batch_size=BATCH)
+    lead_tag_through = Lead.tags.through
+    lead_tag_through.objects.bulk_create(
+        (lead_tag_through(lead_id=lead.pk, tag_id=rng.choice(tag_ids)) for lead in leads if rng.random() < 0.15),
+        batch_size=BATCH,
+    )
+
+
+def ensure_leads(size: int) -> None:
+    if _state.get("size") == size:
+        return
+    if "size" in _state:
+        raise RuntimeError(f"callcenter data set already built with {_state['size']} leads, not {size}")
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from customers.models import MarketingList, Tag
+    from leads.models import Lead, LeadSettings
+
+    rng = random.Random(3)
+    started = time.perf_counter()
+    now = timezone.now()
+    with transaction.atomic():
+        _create_staff()
+        LeadSettings.load()  # the singleton exists, as on any installation that opened the queue once
+        Tag.objects.bulk_create(Tag(name=name) for name in TAGS)
+        MarketingList.objects.bulk_create(MarketingList(code=code, name=name) for code, name in LISTS)
+        tag_ids = list(Tag.objects.values_list("pk", flat=True))
+        list_ids = list(MarketingList.objects.values_list("pk", flat=True))
+        for start in range(0, size, BATCH):
+            _build_chunk(rng, start, min(BATCH, size - start), now, tag_ids, list_ids)
+            if start and start % 50_000 == 0:
+                _log(f"  callcenter: {start} leads ({time.perf_counter() - started:.0f} s)")
+    build_seconds = time.perf_counter() - started
+    analyze_seconds = 0.0
+    if connection.vendor == "postgresql":
+        t0 = time.perf_counter()
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        analyze_seconds = time.perf_counter() - t0
+    assert Lead.objects.count() == size
+    counts = {status: Lead.objects.filter(work_status=status).count() for status in ("ninguno", "en_proceso",
+                                                                                     "completado")}
+    held = Lead.objects.filter(held_by__isnull=False).count()
+    _log(f"  callcenter: built {size} leads in {build_seconds:.1f} s (+ ANALYZE {analyze_seconds:.1f} s); "
+         f"{counts}, held {held}")
+    number = _state["open_phone_numbers"][len(_state["open_phone_numbers"]) // 2]
+    _state.update(size=size, build_seconds=build_seconds, phone_number=number)
+
+
+def ensure_account() -> None:
+    """The connected Kommo account of crm/tests/payloads.py (pk=1), with a known webhook secret."""
+    if _state.get("account"):
+        return
+    from crm.models import KommoAccount
+
+    KommoAccount.objects.update_or_create(pk=1, defaults={
+        "subdomain": KOMMO_SUBDOMAIN, "account_id": KOMMO_ACCOUNT_ID, "long_lived_token": "bench",
+        "base_url": "http://127.0.0.1:9", "to_call_pipeline_id": KOMMO_PIPELINE,
+        "to_call_status_id": KOMMO_TO_CALL_STATUS, "webhook_secret": WEBHOOK_SECRET,
+        "stage_names": {str(KOMMO_TO_CALL_STATUS): "Para Llamar"}, "connected_at": None, "is_active": True,
+    })
+    _state["account"] = True
+
+
+# --- in-process requests: the queue page and API ----------------------------------------------------------
+
+
+def _agent_session() -> Any:
+    from django.test import Client
+
+    from accounts.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(pk=_state["agents"][0]["id"]))
+    return client
+
+
+def _rows(response: Any) -> int:
+    # each lead row carries data-lead-id="<pk>"; the hidden row template carries data-lead-id=""
+    return response.content.count(b'data-lead-id="') - response.content.count(b'data-lead-id=""')
+
+
+def _run_page(path: str, n: int, check: Callable[[Any], None]) -> list[Sample]:
+    client = _agent_session()
+    check(client.get(path))
+    return timed_requests(lambda: client.get(path), n)
+
+
+def run_queue_page(n: int) -> list[Sample]:
+    def check(response: Any) -> None:
+        if response.status_code != 200 or _rows(response) != 50 or b"queue-next-page" not in response.content:
+            raise RuntimeError(f"queue page: HTTP {response.status_code}, {_rows(response)} rows")
+
+    return _run_page("/call-center-queue", n, check)
+
+
+def run_queue_filtered(n: int) -> list[Sample]:
+    def check(response: Any) -> None:
+        if response.status_code != 200 or _rows(response) != 50:
+            raise RuntimeError(f"filtered queue: HTTP {response.status_code}, {_rows(response)} rows")
+
+    return _run_page(f"/call-center-queue?status=en_proceso&tag={FILTER_TAG}", n, check)
+
+
+def _phone_query() -> tuple[str, str]:
+    digits = f"{_state['phone_number']:07d}"
+    return f"300-{digits[:3]}-{digits[3:]}", f"+57300{digits}"
+
+
+def run_queue_phone_search(n: int) -> list[Sample]:
+    from customers.models import CustomerPhone
+    from leads.models import Lead
+
+    query, e164 = _phone_query()
+    lead = Lead.objects.get(customer__phones__e164=e164)
+
+    def check(response: Any) -> None:
+        if response.status_code != 200 or _rows(response) != 1 or f'data-lead-id="{lead.pk}"'.encode() not in \
+                response.content:
+            raise RuntimeError(f"phone search {query}: HTTP {response.status_code}, {_rows(response)} rows")
+
+    assert CustomerPhone.objects.filter(e164=e164).exists()
+    return _run_page(f"/call-center-queue?q={query}", n, check)
+
+
+def run_queue_api(n: int) -> list[Sample]:
+    from django.test import Client
+
+    client = Client(headers={"Authorization": f"Bearer {_state['agents'][0]['token']}"})
+    data = client.get("/api/v1/leads/queue", {"page_size": "50"}).json()
+    if len(data["results"]) != 50 or not data["next"] or not all(r["customer"]["phones"] for r in data["results"]):
+        raise RuntimeError(f"queue API: {len(data.get('results', []))} results")
+    return timed_requests(lambda: client.get("/api/v1/leads/queue", {"page_size": "50"}), n)
+
+
+# --- "Siguiente lead" ------------------------------------------------------------------------------------
+
+
+def _note(lead_id: int) -> dict[str, str]:
+    return {"text": f"Llamada de prueba al lead {lead_id}: no contestó.", "outcome": "no_clasificado"}
+
+
+def run_next_lead(n: int) -> list[Sample]:
+    """One agent in-process: POST /api/v1/leads/next timed (with its SQL), then a note (untimed) so that the
+    next press claims a fresh lead."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    agent = _state["agents"][0]
+    client = Client(headers={"Authorization": f"Bearer {agent['token']}"})
+    seen: set[int] = set()
+
+    def claim() -> tuple[float, int]:
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            response = client.post("/api/v1/leads/next")
+            elapsed = time.perf_counter() - t0
+        if response.status_code != 200:
+            raise RuntimeError(f"next lead: HTTP {response.status_code} {response.content[:200]!r}")
+        lead_id = int(response.json()["id"])
+        if lead_id in seen:
+            raise RuntimeError(f"next lead gave lead {lead_id} twice")
+        seen.add(lead_id)
+        noted = client.post(f"/api/v1/leads/{lead_id}/notes", _note(lead_id), content_type="application/json")
+        if noted.status_code != 201:
+            raise RuntimeError(f"note on {lead_id}: HTTP {noted.status_code} {noted.content[:200]!r}")
+        return elapsed, len(queries.captured_queries)
+
+    for _ in range(harness.WARMUP):
+        claim()
+    samples = Samples()
+    started = time.perf_counter()
+    for _ in range(n):
+        elapsed, sql = claim()
+        samples.append(Sample(elapsed, sql))
+    samples.wall_seconds = time.perf_counter() - started
+    return samples
+
+
+def _in_threads(count: int, target: Callable[[int], T]) -> list[T]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(target, range(count)))
+
+
+class _Claims:
+    """Leads returned by /api/v1/leads/next, per agent, across a scenario (warm-up included)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_lead: dict[int, list[int]] = {}
+
+    def add(self, lead_id: int, agent_index: int) -> None:
+        with self.lock:
+            self.by_lead.setdefault(lead_id, []).append(agent_index)
+
+    def verify(self) -> None:
+        """Zero double reservations: no lead given twice (to two agents, or to one), every claimed lead held
+        in the database by the agent it was given to, and at most one `held via next` event per lead."""
+        from django.db.models import Count
+
+        from leads.models import Lead, LeadEvent
+
+        doubles = {lead: agents for lead, agents in self.by_lead.items() if len(agents) > 1}
+        if doubles:
+            raise RuntimeError(f"double reservations: {len(doubles)} leads given twice, e.g. {list(doubles.items())[:5]}")
+        agents = _state["agents"]
+        expected = {lead: agents[given[0]]["id"] for lead, given in self.by_lead.items()}
+        held = dict(Lead.objects.filter(pk__in=expected).values_list("pk", "held_by_id"))
+        wrong = {lead: (owner, held.get(lead)) for lead, owner in expected.items() if held.get(lead) != owner}
+        if wrong:
+            raise RuntimeError(f"{len(wrong)} claimed leads not held by their agent, e.g. {list(wrong.items())[:5]}")
+        twice = (LeadEvent.objects.filter(kind="held", data__via="next").values("lead_id")
+                 .annotate(n=Count("id")).filter(n__gt=1).count())
+        if twice:
+            raise RuntimeError(f"{twice} leads have more than one 'held via next' event")
+        _log(f"  callcenter: {len(expected)} leads claimed by {len(set(expected.values()))} agents, "
+             "0 double reservations (responses and database)")
+
+
+def _agent_client(base_url: str, agent: dict[str, Any]) -> Any:
+    import httpx
+
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {agent['token']}"}, timeout=120)
+
+
+def _claim_and_note(client: Any, claims: _Claims, agent_index: int) -> float:
+    """POST /leads/next (timed) then a note on the lead (untimed); returns the /next latency."""
+    t0 = time.perf_counter()
+    response = client.post("/api/v1/leads/next")
+    elapsed = time.perf_counter() - t0
+    if response.status_code != 200:
+        raise RuntimeError(f"next lead: HTTP {response.status_code} {response.text[:200]}")
+    lead_id = int(response.json()["id"])
+    claims.add(lead_id, agent_index)
+    noted = client.post(f"/api/v1/leads/{lead_id}/notes", json=_note(lead_id))
+    if noted.status_code != 201:
+        raise RuntimeError(f"note on {lead_id}: HTTP {noted.status_code} {noted.text[:200]}")
+    return elapsed
+
+
+def _warm_up_next(base_url: str, claims: _Claims) -> None:
+    agents = _state["agents"]
+    for i in range(harness.WARMUP):
+        with _agent_client(base_url, agents[i % len(agents)]) as client:
+            _claim_and_note(client, claims, i % len(agents))
+
+
+def run_next_lead_burst(n: int) -> list[Sample]:
+    """100 agents (own token each) against a live server, in rounds: in every round all of them press
+    "Siguiente lead" at the same instant (a barrier), then each notes the lead it got."""
+    agents = _state["agents"]
+    rounds = max(1, math.ceil(n / len(agents)))
+    barrier = threading.Barrier(len(agents))
+    claims = _Claims()
+    with live_server() as base_url:
+        _warm_up_next(base_url, claims)
+
+        def agent(index: int) -> list[float]:
+            latencies = []
+            try:
+                with _agent_client(base_url, agents[index]) as client:
+                    for _ in range(rounds):
+                        barrier.wait(timeout=300)
+                        latencies.append(_claim_and_note(client, claims, index))
+            except BaseException:
+                barrier.abort()
+                raise
+            return latencies
+
+        samples = Samples()
+        started = time.perf_counter()
+        for latencies in _in_threads(len(agents), agent):
+            samples.extend(Sample(latency, None) for latency in latencies)
+        samples.wall_seconds = time.perf_counter() - started
+    claims.verify()
+    return samples
+
+
+def run_next_lead_paced(n: int) -> list[Sample]:
+    """100 agents (own token each) against a live server, each pressing at random moments (exponential
+    think time) so that all of them together press PACED_RATE times a second; each notes its lead."""
+    agents = _state["agents"]
+    per_agent = max(1, math.ceil(n / len(agents)))
+    mean_think = len(agents) / PACED_RATE
+    claims = _Claims()
+    with live_server() as base_url:
+        _warm_up_next(base_url, claims)
+
+        def agent(index: int) -> list[float]:
+            rng = random.Random(1000 + index)
+            latencies = []
+            with _agent_client(base_url, agents[index]) as client:
+                for _ in range(per_agent):
+                    time.sleep(rng.expovariate(1 / mean_think))
+                    latencies.append(_claim_and_note(client, claims, index))
+            return latencies
+
+        samples = Samples()
+        started = time.perf_counter()
+        for latencies in _in_threads(len(agents), agent):
+            samples.extend(Sample(latency, None) for latency in latencies)
+        samples.wall_seconds = time.perf_counter() - started
+    claims.verify()
+    return samples
+
+
+# --- Kommo webhook intake ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _environ(overrides: dict[str, str]) -> Iterator[None]:
+    """Environment for the live server (it inherits os.environ), restored afterwards."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+_next_kommo_lead = [60_000_000]
+
+
+def _webhook_bodies(count: int) -> list[str]:
+    from crm.tests.payloads import body, lead_item
+
+    rng = random.Random(_next_kommo_lead[0])
+    bodies = []
+    for _ in range(count):
+        lead_id = _next_kommo_lead[0]
+        _next_kommo_lead[0] += 1
+        action = rng.choice(["add", "status", "update"])
+        name = f"{rng.choice(PRODUCTS)} – {rng.choice(FIRST)} {rng.choice(LAST)}"
+        bodies.append(body(lead_item(action, 0, lead_id=lead_id, status_id=KOMMO_TO_CALL_STATUS, name=name,
+                                     updated_at=1726572758 + lead_id % 100_000, tags=rng.sample(TAGS, 1),
+                                     old_status_id=67548600 if action == "status" else None)))
+    return bodies
+
+
+def _redis_for_rq() -> str:
+    import redis
+
+    url = os.environ.get("BENCH_REDIS_URL", DEFAULT_BENCH_REDIS_URL)
+    try:
+        conn = redis.Redis.from_url(url, socket_connect_timeout=2)
+        size = conn.dbsize()
+    except redis.RedisError as exc:
+        raise RuntimeError(f"Redis is not reachable at {url} (set BENCH_REDIS_URL): {exc}") from exc
+    if size:
+        raise RuntimeError(f"Redis database {url} holds {size} keys; the benchmark needs an empty one")
+    return url
+
+
+def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
+    """`threads` httpx clients POST distinct Kommo webhooks (form-encoded) to a live server whose task
+    backend is `backend`; then checks one WebhookDelivery row per 200 and one queued task per row."""
+    import httpx
+    from django.db.models import Count, Max
+
+    from crm.models import WebhookDelivery
+
+    n = max(n, INTAKE_MIN_N)
+    overrides = {"TASK_BACKEND": backend}
+    redis_url = None
+    if backend == "rq":
+        redis_url = _redis_for_rq()
+        overrides["REDIS_URL"] = redis_url
+    before_id = WebhookDelivery.objects.aggregate(m=Max("id"))["m"] or 0
+    tasks_before = _queued_tasks(backend, redis_url)
+    bodies = _webhook_bodies(harness.WARMUP + n)
+    path = f"/integrations/kommo/webhook/{WEBHOOK_SECRET}/"
+    headers = {"Content-Type": FORM}
+    lock = threading.Lock()
+    pending = iter(bodies[harness.WARMUP:])
+    accepted = [0]
+
+    def post(client: httpx.Client, raw: str) -> float:
+        t0 = time.perf_counter()
+        response = client.post(path, content=raw.encode(), headers=headers)
+        elapsed = time.perf_counter() - t0
+        if response.status_code != 200:
+            raise RuntimeError(f"webhook: HTTP {response.status_code} {response.text[:200]}")
+        with lock:
+            accepted[0] += 1
+        return elapsed
+
+    def worker(_index: int) -> list[float]:
+        latencies = []
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            while True:
+                with lock:
+                    raw = next(pending, None)
+                if raw is None:
+                    return latencies
+                latencies.append(post(client, raw))
+
+    try:
+        with _environ(overrides), live_server() as base_url:
+            with httpx.Client(base_url=base_url, timeout=60) as client:
+                for raw in bodies[:harness.WARMUP]:
+                    post(client, raw)
+            samples = Samples()
+            started = time.perf_counter()
+            for latencies in _in_threads(threads, worker):
+                samples.extend(Sample(latency, None) for latency in latencies)
+            samples.wall_seconds = time.perf_counter() - started
+        # Acceptance means stored (one row per 200, no duplicate) and queued (one task per row).
+        rows = WebhookDelivery.objects.filter(pk__gt=before_id)
+        stored = rows.count()
+        duplicates = rows.values("body").annotate(c=Count("id")).filter(c__gt=1).count()
+        not_received = rows.exclude(state=WebhookDelivery.State.RECEIVED).count()
+        queued = _queued_tasks(backend, redis_url) - tasks_before
+    finally:
+        if redis_url:
+            import redis
+
+            redis.Redis.from_url(redis_url).flushdb()
+    _log(f"  callcenter: intake {backend}/{threads} threads: {accepted[0]} accepted, {stored} rows, "
+         f"{duplicates} duplicate bodies, {queued if queued is not None else '?'} tasks queued")
+    if stored != accepted[0] or duplicates or not_received or stored != len(bodies):
+        raise RuntimeError(f"intake: {accepted[0]} accepted but {stored} rows stored ({duplicates} duplicate "
+                           f"bodies, {not_received} not 'received')")
+    if queued is not None and queued != stored:
+        raise RuntimeError(f"intake: {stored} deliveries stored but {queued} tasks queued")
+    return samples
+
+
+def _queued_tasks(backend: str, redis_url: str | None) -> int | None:
+    """Tasks the task backend holds (None for dummy: it lives in the server's memory)."""
+    if backend == "db":
+        from django_tasks_db.models import DBTaskResult
+
+        return DBTaskResult.objects.count()
+    if backend == "rq" and redis_url:
+        import redis
+
+        return int(redis.Redis.from_url(redis_url).llen("rq:queue:crm"))
+    return None
+
+
+def run_healthz_ceiling(n: int) -> list[Sample]:
+    """The same live server and client answering GET /healthz (full middleware chain, no database): the
+    ceiling of requests per second on this machine, whatever the view does."""
+    with live_server() as base_url:
+        return harness.concurrent_requests(base_url, "/healthz", n=max(n, INTAKE_MIN_N), threads=16)
+
+
+def _setup_intake(_size: int) -> None:
+    ensure_account()
+
+
+SCENARIOS = [
+    Scenario(
+        name="callcenter.queue_page",
+        description="GET /call-center-queue (agent session), first page of 50, 300,000 leads",
+        setup=ensure_leads, run=run_queue_page, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.queue_filtered",
+        description=f"GET /call-center-queue?status=en_proceso&tag={FILTER_TAG}, 300,000 leads",
+        setup=ensure_leads, run=run_queue_filtered, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.queue_phone_search",
+        description="GET /call-center-queue?q=300-xxx-xxxx (a customer's phone, not in E.164), 300,000 leads",
+        setup=ensure_leads, run=run_queue_phone_search, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.queue_api",
+        description="GET /api/v1/leads/queue?page_size=50 (agent bearer token), 300,000 leads",
+        setup=ensure_leads, run=run_queue_api, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.next_lead",
+        description="POST /api/v1/leads/next in-process, one agent (a note after each claim, untimed)",
+        setup=ensure_leads, run=run_next_lead, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.next_lead_concurrent",
+        description="POST /api/v1/leads/next, live server, 100 agents pressing at the same instant per round",
+        setup=ensure_leads, run=run_next_lead_burst, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.next_lead_paced",
+        description=f"POST /api/v1/leads/next, live server, 100 agents pressing {PACED_RATE:g} times/s in total",
+        setup=ensure_leads, run=run_next_lead_paced, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.healthz_ceiling",
+        description="GET /healthz, live server, 16 threads: requests/s of daphne + client on this machine",
+        setup=_setup_intake, run=run_healthz_ceiling, size=0,
+    ),
+    Scenario(
+        name="callcenter.webhook_intake",
+        description="POST Kommo webhooks, live server, 16 threads, TASK_BACKEND=dummy (the bench default)",
+        setup=_setup_intake, run=lambda n: _run_intake(n, 16, "dummy"), size=0,
+    ),
+    Scenario(
+        name="callcenter.webhook_intake_64",
+        description="POST Kommo webhooks, live server, 64 threads, TASK_BACKEND=dummy",
+        setup=_setup_intake, run=lambda n: _run_intake(n, 64, "dummy"), size=0,
+    ),
+    Scenario(
+        name="callcenter.webhook_intake_taskdb",
+        description="POST Kommo webhooks, live server, 16 threads, TASK_BACKEND=db (the embedded default)",
+        setup=_setup_intake, run=lambda n: _run_intake(n, 16, "db"), size=0,
+    ),
+    Scenario(
+        name="callcenter.webhook_intake_rq",
+        description="POST Kommo webhooks, live server, 16 threads, TASK_BACKEND=rq on Redis (BENCH_REDIS_URL)",
+        setup=_setup_intake, run=lambda n: _run_intake(n, 16, "rq"), size=0,
+    ),
+]

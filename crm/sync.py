@@ -1,0 +1,175 @@
+"""Kommo outbox: what orders owe Kommo, delivered oldest first, at-least-once and idempotently.
+
+Written in the same transaction as the order (do_queue_order_sync); delivered by the worker
+(do_drain_kommo_outbox), which claims one row at a time with a compare-and-set lease so several workers never
+deliver the same row at once, and stops at the first retryable failure so that, after an outage, rows still go
+out in the order they were written.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.actions import require_perm
+from accounts.models import User
+from accounts.roles import Perm
+from core import audit
+from core.errors import ActionError
+from crm.client import KommoClient, KommoError
+from crm.models import KommoAccount, KommoSync
+
+logger = logging.getLogger(__name__)
+LEASE = timedelta(seconds=90)  # longer than the client's worst case (4 attempts × 20 s timeout is bounded by it)
+ACTIVE = (KommoSync.State.PENDING, KommoSync.State.RETRYING)
+
+
+def do_queue_order_sync(order: Any) -> KommoSync | None:
+    """Outbox row for a confirmed order: move the lead to "Venta Confirmada", set its price to the order
+    total, and add a note with the order summary. No row when the order has no Kommo lead or Kommo is not
+    connected (the order page then says "sin sincronización")."""
+    account = KommoAccount.current()
+    lead = order.lead
+    if account is None or lead is None or account.confirmed_status_id is None:
+        return None
+    lines = "\n".join(f"• {line.quantity} × {line.name} ({line.sku}) = {line.line_total}" for line in order.lines.all())
+    note = _("Pedido %(n)s confirmado en Centralita por %(agent)s.\nTotal: %(total)s %(cur)s\n%(lines)s") % {
+        "n": order.number, "agent": order.agent.display_name, "total": order.total, "cur": order.currency,
+        "lines": lines}
+    sync = KommoSync.objects.create(
+        kind="order_confirmed", order=order, lead_kommo_id=lead.kommo_id,
+        idempotency_key=f"order-{order.pk}-confirmed",
+        payload={"status_id": account.confirmed_status_id, "pipeline_id": account.confirmed_pipeline_id,
+                 "price": int(order.total) if order.total == int(order.total) else float(order.total), "note": note},
+    )
+    from crm.tasks import drain_kommo_outbox
+
+    transaction.on_commit(drain_kommo_outbox.enqueue)
+    return sync
+
+
+def _backoff(attempts: int) -> timedelta:
+    seconds = min(1800.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+    return timedelta(seconds=seconds)
+
+
+def _claim(now: datetime) -> KommoSync | None:
+    """The oldest active row, leased to this worker; None when the oldest is not due yet (order matters)."""
+    oldest = KommoSync.objects.filter(state__in=ACTIVE).order_by("id").first()
+    if oldest is None or oldest.next_attempt_at > now:
+        return None
+    claimed = KommoSync.objects.filter(pk=oldest.pk, state__in=ACTIVE, next_attempt_at=oldest.next_attempt_at).update(
+        next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
+    if not claimed:
+        return None  # another worker took it; it will carry on
+    oldest.refresh_from_db()
+    return oldest
+
+
+def _deliver(client: KommoClient, sync: KommoSync) -> None:
+    payload, done = sync.payload, list(sync.done_steps)
+    if "stage" not in done:
+        fields = {"status_id": payload["status_id"], "price": payload["price"]}
+        if payload.get("pipeline_id"):
+            fields["pipeline_id"] = payload["pipeline_id"]
+        client.update_lead(sync.lead_kommo_id, fields)
+        done.append("stage")
+        KommoSync.objects.filter(pk=sync.pk).update(done_steps=done)
+    if "note" not in done:
+        # A previous attempt may have created the note and then lost the answer (timeout): look before adding.
+        if "note_attempted" not in done or not client.lead_has_note(sync.lead_kommo_id, sync.marker):
+            done.append("note_attempted")
+            KommoSync.objects.filter(pk=sync.pk).update(done_steps=done)
+            client.add_lead_note(sync.lead_kommo_id, f"{payload['note']}\n{sync.marker}",
+                                 request_id=sync.idempotency_key)
+        done.append("note")
+        KommoSync.objects.filter(pk=sync.pk).update(done_steps=done)
+
+
+@dataclass(frozen=True)
+class DrainResult:
+    delivered: int
+    failed: int
+    retry_at: datetime | None
+
+
+def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
+    """Delivers due rows oldest first. Safe to run concurrently and to repeat."""
+    from crm.actions import client_for
+    from orders.models import OrderEvent
+
+    account = KommoAccount.current()
+    if account is None:
+        return DrainResult(0, 0, None)
+    delivered = failed = 0
+    retry_at = None
+    with client_for(account) as client:
+        for _ in range(limit):
+            now = timezone.now()
+            sync = _claim(now)
+            if sync is None:
+                nxt = KommoSync.objects.filter(state__in=ACTIVE).order_by("id").values_list("next_attempt_at",
+                                                                                           flat=True).first()
+                retry_at = nxt if nxt is not None and nxt > now else None
+                break
+            try:
+                _deliver(client, sync)
+            except KommoError as exc:
+                final = not exc.retryable or sync.attempts >= settings.KOMMO_SYNC_MAX_ATTEMPTS
+                state = KommoSync.State.FAILED if final else KommoSync.State.RETRYING
+                retry = now + _backoff(sync.attempts)
+                KommoSync.objects.filter(pk=sync.pk).update(
+                    state=state, last_error=f"{type(exc).__name__}: {exc.detail}"[:2000],
+                    next_attempt_at=retry)
+                if sync.order_id:
+                    OrderEvent.objects.create(order_id=sync.order_id, kind="kommo_sync_failed" if final else
+                                              "kommo_sync_retry", data={"error": exc.detail[:500],
+                                                                        "attempt": sync.attempts})
+                if final:
+                    failed += 1
+                    continue  # a row Kommo refuses must not block the ones behind it
+                retry_at = retry
+                break  # Kommo is unavailable: keep the order, try again later
+            KommoSync.objects.filter(pk=sync.pk).update(state=KommoSync.State.SYNCED, synced_at=timezone.now(),
+                                                        last_error="")
+            if sync.order_id:
+                OrderEvent.objects.create(order_id=sync.order_id, kind="kommo_synced", data={"attempt": sync.attempts})
+            delivered += 1
+    return DrainResult(delivered, failed, retry_at)
+
+
+def check_retry_syncs(acting_user: User, *, sync_ids: list[int] | None = None) -> int:
+    """Puts failed rows back in line (one, several, or all when `sync_ids` is None)."""
+    require_perm(acting_user, Perm.INTEGRATIONS_MANAGE)
+    qs = KommoSync.objects.filter(state=KommoSync.State.FAILED)
+    if sync_ids is not None:
+        qs = qs.filter(pk__in=sync_ids)
+        if not qs.exists():
+            raise ActionError("nothing_to_retry", _("No hay sincronizaciones fallidas con esos ids."))
+    with transaction.atomic():
+        ids = list(qs.values_list("pk", flat=True))
+        KommoSync.objects.filter(pk__in=ids).update(state=KommoSync.State.PENDING, attempts=0,
+                                                    next_attempt_at=timezone.now(), last_error="")
+        audit.record(actor=acting_user, action="kommo.sync_retried", changes={"ids": ids})
+        from crm.tasks import drain_kommo_outbox
+
+        transaction.on_commit(drain_kommo_outbox.enqueue)
+    return len(ids)
+
+
+def sync_status(order_id: int) -> str | None:
+    state = KommoSync.objects.filter(order_id=order_id).order_by("-id").values_list("state", flat=True).first()
+    return state
+
+
+def pending_count() -> int:
+    return KommoSync.objects.filter(Q(state__in=ACTIVE)).count()

@@ -1,0 +1,223 @@
+"""Orders: built as drafts on the call screen, confirmed against live stock in one transaction that also
+writes the Kommo outbox row and the outgoing webhook events. One transition function (do_transition_order)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.actions import require_perm
+from accounts.models import User
+from accounts.roles import Perm
+from catalog.actions import do_return_stock, do_take_stock
+from catalog.models import Product
+from core import audit
+from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from orders.choices import ORDER_TRANSITIONS, OrderState
+from orders.models import Order, OrderEvent, OrderLine
+
+MAX_LINE_QUANTITY = 10_000
+
+
+def access_order(acting_user: User, order_id: int, *, lock: bool = False) -> Order:
+    require_perm(acting_user, Perm.ORDERS_VIEW)
+    qs = Order.objects.select_related("customer", "lead", "agent")
+    if lock:
+        qs = Order.objects.select_for_update()
+    order = qs.filter(pk=order_id).first()
+    if order is None or (not acting_user.has_perm_code(Perm.ORDERS_MANAGE) and acting_user.role == "agente"
+                         and order.agent_id != acting_user.pk):
+        raise NotFoundError("order_not_found", _("El pedido no existe."))
+    return order
+
+
+def do_transition_order(order: Order, *, to: OrderState, acting_user: User | None, data: dict[str, Any] | None = None
+                        ) -> bool:
+    """The one transition function of orders (the caller holds the row lock)."""
+    current = OrderState(order.state)
+    if current == to:
+        return False
+    if to not in ORDER_TRANSITIONS[current]:
+        raise InvalidTransition("invalid_transition", _("Un pedido %(a)s no puede pasar a %(b)s.")
+                                % {"a": current.label, "b": to.label})
+    now = timezone.now()
+    order.state = to.value
+    stamp = {OrderState.CONFIRMED: "confirmed_at", OrderState.DISPATCHED: "dispatched_at",
+             OrderState.CANCELLED: "cancelled_at"}[to]
+    setattr(order, stamp, now)
+    order.save()
+    OrderEvent.objects.create(order=order, kind=f"state:{to.value}", actor=acting_user,
+                              data={"from": current.value, "to": to.value, **(data or {})})
+    audit.record(actor=acting_user, action=f"order.{to.value}", target=order,
+                 changes={"state": [current.value, to.value], **(data or {})})
+    return True
+
+
+def _resolve_lines(lines: Iterable[tuple[str, int]]) -> list[tuple[Product, int]]:
+    wanted: dict[str, int] = {}
+    for sku, quantity in lines:
+        if not isinstance(quantity, int) or quantity <= 0 or quantity > MAX_LINE_QUANTITY:
+            raise ActionError("invalid_quantity", _("Cantidad inválida para %s.") % sku, field="lines")
+        wanted[sku.strip()] = wanted.get(sku.strip(), 0) + quantity
+    products = {p.sku: p for p in Product.objects.filter(sku__in=wanted)}
+    missing = [sku for sku in wanted if sku not in products]
+    if missing:
+        raise ActionError("unknown_product", _("Productos desconocidos: %s") % ", ".join(missing), field="lines",
+                          skus=missing)
+    inactive = [sku for sku in wanted if not products[sku].is_active]
+    if inactive:
+        raise ActionError("inactive_product", _("Productos inactivos: %s") % ", ".join(inactive), field="lines")
+    return [(products[sku], qty) for sku, qty in wanted.items()]
+
+
+def _check_available(resolved: Sequence[tuple[Product, int]]) -> None:
+    """Builder-time check (the authoritative one runs under row locks at confirmation)."""
+    short = [{"sku": p.sku, "requested": q, "available": p.stock_available} for p, q in resolved
+             if q > p.stock_available]
+    if short:
+        raise ConflictError("insufficient_stock", _("Solo hay disponibles: %s.")
+                            % ", ".join(f"{s['sku']} → {s['available']}" for s in short), short_lines=short)
+
+
+def _write_lines(order: Order, resolved: Sequence[tuple[Product, int]]) -> None:
+    order.lines.all().delete()
+    OrderLine.objects.bulk_create([
+        OrderLine(order=order, product=p, sku=p.sku, name=p.name, unit_price=p.price, quantity=q,
+                  line_total=p.price * q) for p, q in resolved])
+    order.total = sum((p.price * q for p, q in resolved), Decimal(0))
+    order.save(update_fields=["total"])
+
+
+@transaction.atomic
+def check_create_order(acting_user: User, *, lead_id: int, lines: Iterable[tuple[str, int]] = ()) -> Order:
+    require_perm(acting_user, Perm.ORDERS_CREATE)
+    from leads.actions import access_lead
+
+    lead = access_lead(acting_user, lead_id)
+    if lead.customer is None:
+        raise ActionError("lead_without_customer", _("El lead no tiene cliente; no se puede crear un pedido."))
+    resolved = _resolve_lines(lines)
+    _check_available(resolved)
+    order = Order.objects.create(lead=lead, customer=lead.customer, agent=acting_user, currency=settings.CURRENCY)
+    _write_lines(order, resolved)
+    OrderEvent.objects.create(order=order, kind="created", actor=acting_user,
+                              data={"lines": [[p.sku, q] for p, q in resolved]})
+    audit.record(actor=acting_user, action="order.created", target=order)
+    return order
+
+
+def check_set_lines(acting_user: User, order_id: int, *, lines: Iterable[tuple[str, int]]) -> Order:
+    """Replaces a draft's lines (the builder posts the whole list); quantities above availability are refused."""
+    with transaction.atomic():
+        order = access_order(acting_user, order_id, lock=True)
+        if order.state != OrderState.DRAFT:
+            raise ConflictError("not_draft", _("Solo se pueden editar pedidos en borrador."))
+        resolved = _resolve_lines(lines)
+        _check_available(resolved)
+        _write_lines(order, resolved)
+        OrderEvent.objects.create(order=order, kind="lines", actor=acting_user,
+                                  data={"lines": [[p.sku, q] for p, q in resolved]})
+    return order
+
+
+def delivery_errors(order: Order) -> dict[str, str]:
+    from leads.models import LeadSettings
+
+    c = order.customer
+    errors = {}
+    if not c.name.strip():
+        errors["name"] = _("Falta el nombre completo.")
+    if not c.phones.exists():
+        errors["phones"] = _("Falta un teléfono válido.")
+    if not c.address.strip():
+        errors["address"] = _("Falta la dirección de entrega.")
+    if not c.city.strip():
+        errors["city"] = _("Falta la ciudad.")
+    if not c.department.strip():
+        errors["department"] = _("Falta el departamento / estado.")
+    if LeadSettings.load().require_document and not c.document_id.strip():
+        errors["document_id"] = _("Falta el documento de identidad.")
+    return errors
+
+
+def check_confirm_order(acting_user: User, order_id: int) -> Order:
+    """Confirms a draft in one transaction: delivery data validated, stock taken under row locks (every short
+    line reported at once), delivery data snapshotted, history and audit written, and the Kommo outbox row and
+    outgoing webhook events stored — so the order and what we owe other systems commit or roll back together.
+    Deliveries start after commit."""
+    require_perm(acting_user, Perm.ORDERS_CREATE)
+    with transaction.atomic():
+        order = access_order(acting_user, order_id, lock=True)
+        if order.state != OrderState.DRAFT:
+            raise ConflictError("not_draft", _("El pedido ya no está en borrador (%s).") % order.get_state_display())
+        lines = list(order.lines.select_related("product"))
+        if not lines:
+            raise ActionError("empty_order", _("Agregue al menos un producto."), field="lines")
+        errors = delivery_errors(order)
+        if errors:
+            raise ActionError("delivery_incomplete", " ".join(errors.values()), errors=errors)
+        do_take_stock([(line.product_id, line.quantity) for line in lines], order=order, acting_user=acting_user)
+        c = order.customer
+        phone = c.phones.first()
+        order.delivery_name, order.delivery_phone = c.name, phone.e164 if phone else ""
+        order.delivery_address, order.delivery_city = c.address, c.city
+        order.delivery_department, order.delivery_document = c.department, c.document_id
+        # Prices are those shown on the draft; a price change in between is applied here (one source: catalog).
+        for line in lines:
+            line.unit_price, line.line_total = line.product.price, line.product.price * line.quantity
+        OrderLine.objects.bulk_update(lines, ["unit_price", "line_total"])
+        order.total = sum((line.line_total for line in lines), Decimal(0))
+        do_transition_order(order, to=OrderState.CONFIRMED, acting_user=acting_user, data={"total": str(order.total)})
+        from crm.sync import do_queue_order_sync
+        from webhooks.actions import do_queue_event
+
+        do_queue_order_sync(order)
+        do_queue_event("order.confirmed", order_payload(order))
+    return order
+
+
+def check_cancel_order(acting_user: User, order_id: int, *, reason: str) -> Order:
+    with transaction.atomic():
+        order = access_order(acting_user, order_id, lock=True)
+        if order.state != OrderState.DRAFT and not acting_user.has_perm_code(Perm.ORDERS_MANAGE):
+            raise PermissionDeniedError("forbidden", _("Solo un supervisor puede cancelar un pedido confirmado."))
+        if not reason.strip():
+            raise ActionError("reason_required", _("Indique el motivo de la cancelación."), field="reason")
+        was_confirmed = order.state == OrderState.CONFIRMED
+        order.cancel_reason = reason.strip()[:250]
+        do_transition_order(order, to=OrderState.CANCELLED, acting_user=acting_user, data={"reason": reason})
+        if was_confirmed:
+            do_return_stock(order, acting_user=acting_user, reason=f"{order.number}: {reason}"[:250])
+            from webhooks.actions import do_queue_event
+
+            do_queue_event("order.cancelled", order_payload(order))
+    return order
+
+
+def check_dispatch_order(acting_user: User, order_id: int) -> Order:
+    require_perm(acting_user, Perm.ORDERS_MANAGE)
+    with transaction.atomic():
+        order = access_order(acting_user, order_id, lock=True)
+        do_transition_order(order, to=OrderState.DISPATCHED, acting_user=acting_user)
+    return order
+
+
+def order_payload(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.pk, "number": order.number, "state": order.state, "currency": order.currency,
+        "total": str(order.total), "lead_kommo_id": order.lead.kommo_id if order.lead else None,
+        "customer": {"id": order.customer_id, "name": order.delivery_name or order.customer.name,
+                     "phone": order.delivery_phone, "address": order.delivery_address, "city": order.delivery_city,
+                     "department": order.delivery_department, "document": order.delivery_document},
+        "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity, "unit_price": str(line.unit_price),
+                   "line_total": str(line.line_total)} for line in order.lines.all()],
+        "agent": order.agent.username, "confirmed_at": order.confirmed_at.isoformat() if order.confirmed_at else None,
+        "cancel_reason": order.cancel_reason,
+    }
+

@@ -1,0 +1,117 @@
+"""Outgoing signed webhooks: queued in the caller's transaction, delivered by the worker with retries."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.actions import require_perm
+from accounts.models import User
+from accounts.roles import Perm
+from core import audit
+from core.errors import ActionError, NotFoundError
+from webhooks.client import post_event
+from webhooks.models import EVENTS, WebhookEndpoint, WebhookMessage
+
+EVENT_CODES = [code for code, _label in EVENTS]
+LEASE = timedelta(seconds=60)
+
+
+def do_queue_event(event: str, payload: dict[str, Any]) -> list[WebhookMessage]:
+    """One message per active endpoint subscribed to `event`; delivery starts after commit."""
+    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if event in e.events]
+    messages = WebhookMessage.objects.bulk_create(
+        [WebhookMessage(endpoint=e, event=event, payload=payload) for e in endpoints])
+    if messages:
+        from webhooks.tasks import deliver_webhooks
+
+        transaction.on_commit(deliver_webhooks.enqueue)
+    return messages
+
+
+@transaction.atomic
+def check_save_endpoint(acting_user: User, *, url: str, events: Iterable[str], description: str = "",
+                        is_active: bool = True, endpoint_id: int | None = None) -> WebhookEndpoint:
+    require_perm(acting_user, Perm.INTEGRATIONS_MANAGE)
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError as exc:
+        raise ActionError("invalid_url", _("URL inválida."), field="url") from exc
+    chosen = sorted(set(events))
+    unknown = [e for e in chosen if e not in EVENT_CODES]
+    if unknown or not chosen:
+        raise ActionError("invalid_events", _("Elija eventos entre: %s.") % ", ".join(EVENT_CODES), field="events")
+    endpoint = (WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first() if endpoint_id
+                else WebhookEndpoint())
+    if endpoint is None:
+        raise NotFoundError("endpoint_not_found", _("El webhook no existe."))
+    endpoint.url, endpoint.events, endpoint.description, endpoint.is_active = url, chosen, description, is_active
+    endpoint.save()
+    audit.record(actor=acting_user, action="webhook_endpoint.saved", target=endpoint,
+                 changes={"url": url, "events": chosen, "active": is_active})
+    return endpoint
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+def do_deliver_due(*, limit: int = 100) -> int:
+    """Delivers due messages, each claimed with a compare-and-set lease (safe with several workers)."""
+    sent = 0
+    for _ in range(limit):
+        now = timezone.now()
+        message = (WebhookMessage.objects.filter(state__in=[WebhookMessage.State.PENDING,
+                                                            WebhookMessage.State.RETRYING],
+                                                 next_attempt_at__lte=now)
+                   .select_related("endpoint").order_by("id").first())
+        if message is None:
+            break
+        if not WebhookMessage.objects.filter(pk=message.pk, next_attempt_at=message.next_attempt_at).update(
+                next_attempt_at=now + LEASE, attempts=F("attempts") + 1):
+            continue
+        attempt = post_event(message.endpoint.url, secret=message.endpoint.secret, event=message.event,
+                             event_id=str(message.event_id), payload=message.payload)
+        attempts = message.attempts + 1
+        if attempt.ok:
+            WebhookMessage.objects.filter(pk=message.pk).update(
+                state=WebhookMessage.State.DELIVERED, delivered_at=timezone.now(), last_status=attempt.status,
+                last_error="")
+            sent += 1
+            continue
+        final = attempts >= settings.WEBHOOK_MAX_ATTEMPTS
+        WebhookMessage.objects.filter(pk=message.pk).update(
+            state=WebhookMessage.State.FAILED if final else WebhookMessage.State.RETRYING,
+            last_status=attempt.status, last_error=attempt.error[:2000], next_attempt_at=now + _backoff(attempts))
+    return sent
+
+
+def next_due_at() -> Any:
+    return (WebhookMessage.objects.filter(state__in=[WebhookMessage.State.PENDING, WebhookMessage.State.RETRYING])
+            .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first())
+
+
+def check_retry_messages(acting_user: User, *, message_ids: list[int] | None = None) -> int:
+    require_perm(acting_user, Perm.INTEGRATIONS_MANAGE)
+    qs = WebhookMessage.objects.filter(state=WebhookMessage.State.FAILED)
+    if message_ids is not None:
+        qs = qs.filter(pk__in=message_ids)
+    with transaction.atomic():
+        ids = list(qs.values_list("pk", flat=True))
+        WebhookMessage.objects.filter(pk__in=ids).update(state=WebhookMessage.State.PENDING, attempts=0,
+                                                         next_attempt_at=timezone.now())
+        audit.record(actor=acting_user, action="webhook.retried", changes={"ids": ids})
+        from webhooks.tasks import deliver_webhooks
+
+        transaction.on_commit(deliver_webhooks.enqueue)
+    return len(ids)

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+EVENTS = [("order.confirmed", _("Pedido confirmado")), ("order.cancelled", _("Pedido cancelado"))]
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of another system (billing, logistics) that receives signed events."""
+
+    url = models.URLField(_("URL"), max_length=500)
+    events = models.JSONField(_("eventos"), default=list)
+    secret = models.CharField(_("secreto de firma"), max_length=100, default=new_secret)
+    description = models.CharField(_("descripción"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("activo"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("webhook saliente")
+        verbose_name_plural = _("webhooks salientes")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class WebhookMessage(models.Model):
+    """One event for one endpoint (outbox row). `event_id` is unique and sent with every attempt, so the
+    receiver can deduplicate retries."""
+
+    class State(models.TextChoices):
+        PENDING = "pendiente", _("Pendiente")
+        DELIVERED = "entregado", _("Entregado")
+        RETRYING = "reintentando", _("Reintentando")
+        FAILED = "fallido", _("Fallido")
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="messages")
+    event = models.CharField(max_length=40)
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    payload = models.JSONField()
+    state = models.CharField(max_length=14, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["state", "next_attempt_at", "id"], name="webhookmsg_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint_id} {self.state}"

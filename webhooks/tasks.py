@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from django.tasks import task
+from django.utils import timezone
+
+
+@task(queue_name="default")
+def deliver_webhooks() -> int:
+    """Delivers due outgoing webhooks; re-enqueues itself for the next retry (the periodic job is the net)."""
+    from webhooks.actions import do_deliver_due, next_due_at
+
+    sent = do_deliver_due()
+    due = next_due_at()
+    if due is not None and due > timezone.now():
+        deliver_webhooks.using(run_after=due).enqueue()
+    return sent
