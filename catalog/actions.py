@@ -18,6 +18,8 @@ from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
 from orders.models import Order
 
+MAX_PRICE = Decimal(10) ** 12
+
 
 @dataclass(frozen=True)
 class ShortLine:
@@ -34,7 +36,10 @@ def parse_price(value: object) -> Decimal:
         price = Decimal(str(value).strip().replace(",", "."))
     except (InvalidOperation, ValueError) as exc:
         raise ActionError("invalid_price", _("Precio inválido: %s") % value, field="price") from exc
-    if price < 0 or price.as_tuple().exponent < -2:  # type: ignore[operator]
+    # NaN/Infinity would crash the comparisons below (500 instead of 400); MAX_PRICE is what the column holds
+    # (max_digits=14, decimal_places=2), so PostgreSQL never sees a numeric overflow.
+    if (not price.is_finite() or price < 0 or price >= MAX_PRICE
+            or price.as_tuple().exponent < -2):  # type: ignore[operator]
         raise ActionError("invalid_price", _("Precio inválido: %s") % value, field="price")
     return price.quantize(Decimal("0.01"))
 
@@ -65,7 +70,7 @@ def check_save_product(
         errors["price"] = exc.message
     if initial_stock < 0:
         errors["stock"] = _("El stock inicial no puede ser negativo.")
-    clash = Product.objects.filter(sku=sku).exclude(pk=product_id).exists() if sku else False
+    clash = bool(sku) and Product.objects.filter(sku=sku).exclude(pk=product_id or 0).exists()
     if clash:
         errors["sku"] = _("Ya existe un producto con el SKU %s.") % sku
     if errors:
@@ -79,9 +84,10 @@ def check_save_product(
             do_receive_stock(product.pk, quantity=initial_stock, reason=_("Stock inicial"), acting_user=acting_user)
             product.refresh_from_db()
         return product
-    product = Product.objects.select_for_update().filter(pk=product_id).first()
-    if product is None:
+    found = Product.objects.select_for_update().filter(pk=product_id).first()
+    if found is None:
         raise NotFoundError("product_not_found", _("El producto no existe."))
+    product = found
     changes = {}
     for field, value in (("sku", sku), ("name", name), ("price", price_value), ("description", description),
                          ("category", category), ("is_active", is_active)):
@@ -104,6 +110,32 @@ def do_receive_stock(product_id: int, *, quantity: int, reason: str, acting_user
     return product
 
 
+def access_product(acting_user: User, *, product_id: int | None = None, sku: str | None = None) -> Product:
+    """The product by id or SKU for someone who may see the catalog (404 otherwise)."""
+    require_perm(acting_user, Perm.CATALOG_VIEW)
+    qs = Product.objects.filter(pk=product_id) if product_id is not None else Product.objects.filter(sku=sku or "")
+    found = qs.first()
+    if found is None:
+        raise NotFoundError("product_not_found", _("El producto no existe."))
+    return found
+
+
+def check_receive_stock(acting_user: User, product_id: int, *, quantity: int, reason: str) -> Product:
+    """Goods arrived (a supplier delivery): a receipt in the ledger, with a reason and an audit entry."""
+    require_perm(acting_user, Perm.CATALOG_MANAGE)
+    if quantity <= 0:
+        raise ActionError("invalid_quantity", _("La cantidad recibida debe ser mayor que cero."), field="quantity")
+    if not reason.strip():
+        raise ActionError("reason_required", _("Indique el motivo de la entrada."), field="reason")
+    with transaction.atomic():
+        if not Product.objects.filter(pk=product_id).exists():
+            raise NotFoundError("product_not_found", _("El producto no existe."))
+        product = do_receive_stock(product_id, quantity=quantity, reason=reason.strip(), acting_user=acting_user)
+        audit.record(actor=acting_user, action="stock.received", target=product,
+                     changes={"quantity": quantity, "reason": reason.strip()})
+    return product
+
+
 def check_adjust_stock(acting_user: User, product_id: int, *, delta: int = 0, set_aside_delta: int = 0,
                        reason: str) -> Product:
     """A manual correction (count, breakage) or a change of units set aside; a reason is required."""
@@ -112,6 +144,15 @@ def check_adjust_stock(acting_user: User, product_id: int, *, delta: int = 0, se
         raise ActionError("reason_required", _("Indique el motivo del ajuste."), field="reason")
     if not delta and not set_aside_delta:
         raise ActionError("nothing_to_adjust", _("El ajuste no cambia nada."), field="delta")
+    return do_adjust_stock(product_id, delta=delta, set_aside_delta=set_aside_delta, reason=reason,
+                           acting_user=acting_user)
+
+
+def do_adjust_stock(product_id: int, *, delta: int, set_aside_delta: int = 0, reason: str,
+                    acting_user: User | None) -> Product:
+    """Writes an adjustment under the row lock (ConflictError if it would leave stock negative or more set
+    aside than on hand). Callers check permissions: check_adjust_stock, and the CSV importer (which also runs
+    from manage.py without a user)."""
     with transaction.atomic():
         product = Product.objects.select_for_update().filter(pk=product_id).first()
         if product is None:

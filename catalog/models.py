@@ -44,15 +44,15 @@ class Product(models.Model):
     def __str__(self) -> str:
         return f"{self.sku} · {self.name}"
 
-    @property
-    def stock_available(self) -> int:
-        return max(0, self.stock_on_hand - self.stock_reserved)
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.search_name = fold(self.name)[:200]
         if kwargs.get("update_fields") is not None and "name" in kwargs["update_fields"]:
             kwargs["update_fields"] = {*kwargs["update_fields"], "search_name"}
         super().save(*args, **kwargs)
+
+    @property
+    def stock_available(self) -> int:
+        return max(0, self.stock_on_hand - self.stock_reserved)
 
 
 class MovementKind(models.TextChoices):

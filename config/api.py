@@ -3,8 +3,11 @@
 from ninja import NinjaAPI
 
 from accounts.api import router as accounts_router
+from catalog.api import router as catalog_router
 from core.api import API_AUTH, install_error_handlers
 from leads.api import router as leads_router
+from orders.api import router as orders_router
+from webhooks.api import router as webhooks_router
 
 api = NinjaAPI(
     title="Centralita API",
@@ -19,3 +22,6 @@ api = NinjaAPI(
 install_error_handlers(api)
 api.add_router("", accounts_router)
 api.add_router("", leads_router)
+api.add_router("", catalog_router)
+api.add_router("", orders_router)
+api.add_router("", webhooks_router)

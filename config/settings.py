@@ -192,6 +192,7 @@ X_FRAME_OPTIONS = "DENY"
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "es")
 LANGUAGES = [("es", _("Español")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "America/Bogota")
 USE_I18N = True
 USE_TZ = True
@@ -209,7 +210,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
 
 # --- Product settings -----------------------------------------------------------------------------
@@ -226,6 +227,8 @@ CURRENCY = env_str("CURRENCY", "COP")
 KOMMO_SYNC_MAX_ATTEMPTS = env_int("KOMMO_SYNC_MAX_ATTEMPTS", 12)
 # Outgoing webhooks: attempts before a message is parked as failed.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+# Kommo client: first retry delay in seconds within one call (doubles per attempt, 4 attempts).
+KOMMO_CLIENT_BACKOFF = float(env_str("KOMMO_CLIENT_BACKOFF", "0.5"))
 # Kommo: override https://{subdomain}.kommo.com (a local fake Kommo in tests and demo mode).
 KOMMO_BASE_URL = env_str("KOMMO_BASE_URL")
 KOMMO_OAUTH_URL = env_str("KOMMO_OAUTH_URL", "https://www.kommo.com/oauth")

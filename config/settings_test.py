@@ -17,6 +17,7 @@ SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never in production
 WHITENOISE_AUTOREFRESH = True
+KOMMO_CLIENT_BACKOFF = 0.02  # the fake Kommo answers at once; retries need no real waiting in tests
 # Explicit test DB name: the forked live server must open the same database (STACK.md pitfall 9);
 # for SQLite it must be a file the child process can see.
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "main")

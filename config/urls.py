@@ -14,5 +14,9 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("crm.urls")),
     path("", include("customers.urls")),
+    path("", include("catalog.urls")),
+    path("", include("orders.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("crm.sync_urls")),
     path("", include("core.urls")),
 ]

@@ -24,6 +24,8 @@ class NavItem:
 NAVIGATION: list[NavItem] = [
     NavItem("core:home", _("Inicio"), "⌂"),
     NavItem("leads:queue", _("Cola de llamadas"), "☎", Perm.LEADS_VIEW),
+    NavItem("orders:list", _("Pedidos"), "🧾", Perm.ORDERS_VIEW),
+    NavItem("catalog:product_list", _("Productos y stock"), "📦", Perm.CATALOG_VIEW),
     NavItem("accounts:presence", _("Equipo en vivo"), "◉", Perm.PRESENCE_VIEW_ALL),
     NavItem("leads:templates", _("Notas predefinidas"), "✎", Perm.LEADS_SUPERVISE),
     NavItem("leads:settings", _("Configuración de la cola"), "⚙", Perm.LEADS_SUPERVISE),
@@ -33,6 +35,8 @@ NAVIGATION: list[NavItem] = [
     NavItem("accounts:team_list", _("Equipos y horarios"), "▦", Perm.TEAMS_MANAGE, "admin"),
     NavItem("core:settings", _("Organización"), "✎", Perm.SETTINGS_MANAGE, "admin"),
     NavItem("crm:settings", _("Kommo"), "⇄", Perm.CRM_MANAGE, "admin"),
+    NavItem("sync:list", _("Sincronización con Kommo"), "⟳", Perm.INTEGRATIONS_MANAGE, "admin"),
+    NavItem("webhooks:endpoints", _("Webhooks salientes"), "↗", Perm.INTEGRATIONS_MANAGE, "admin"),
     NavItem("core:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),
     NavItem("core:system", _("Estado del sistema"), "⚙", Perm.SYSTEM_STATUS, "admin"),
 ]

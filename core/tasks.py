@@ -20,6 +20,18 @@ def enqueue_on_commit(task_obj: Any, /, *args: Any, **kwargs: Any) -> None:
     transaction.on_commit(partial(task_obj.enqueue, *args, **kwargs))
 
 
+def enqueue_later(task_obj: Any, when: Any, /, *args: Any) -> bool:
+    """Enqueue to run at `when` when the backend can defer; otherwise do nothing and return False (the periodic
+    jobs in core.schedule are the safety net; only the in-process ImmediateBackend cannot defer)."""
+    from django.tasks import task_backends
+
+    backend = task_backends[task_obj.backend]
+    if not backend.supports_defer:
+        return False
+    task_obj.using(run_after=when).enqueue(*args)
+    return True
+
+
 def touch_heartbeat(process: str) -> None:
     Heartbeat.objects.update_or_create(process=process, defaults={"seen_at": timezone.now()})
 

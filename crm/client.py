@@ -173,7 +173,7 @@ class KommoClient:
         on_tokens: Callable[[Tokens], None] | None = None,
         limiter: RateLimiter | None = None,
         max_attempts: int = 4,
-        backoff: float = 0.5,
+        backoff: float | None = None,
         max_wait: float = 10.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -181,7 +181,7 @@ class KommoClient:
         self.on_tokens = on_tokens
         self.limiter = limiter or limiter_for(credentials.subdomain)
         self.max_attempts = max_attempts
-        self.backoff = backoff
+        self.backoff = settings.KOMMO_CLIENT_BACKOFF if backoff is None else backoff
         self.max_wait = max_wait
         self.http = httpx.Client(
             base_url=credentials.base_url.rstrip("/"),

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -113,7 +113,7 @@ def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
     delivered = failed = 0
     retry_at = None
     with client_for(account) as client:
-        for _ in range(limit):
+        for _slot in range(limit):
             now = timezone.now()
             sync = _claim(now)
             if sync is None:
@@ -173,3 +173,25 @@ def sync_status(order_id: int) -> str | None:
 
 def pending_count() -> int:
     return KommoSync.objects.filter(Q(state__in=ACTIVE)).count()
+
+
+# The admin page and the API list the rows that need a person first.
+ATTENTION_ORDER = (KommoSync.State.FAILED, KommoSync.State.RETRYING, KommoSync.State.PENDING, KommoSync.State.SYNCED)
+
+
+def outbox_rows(*, state: str | None = None) -> QuerySet[KommoSync]:
+    """Outbox rows for the integrations page and API: one state newest first, or (no state) every row with
+    failed, then retrying, then pending, then synced. The unfiltered order sorts on an expression, which
+    scans the table; acceptable for an admin page, and the per-state views use the (state, …) index."""
+    qs = KommoSync.objects.defer("payload", "done_steps")
+    if state:
+        return qs.filter(state=state).order_by("-id")
+    rank = Case(*(When(state=s, then=Value(i)) for i, s in enumerate(ATTENTION_ORDER)),
+                default=Value(len(ATTENTION_ORDER)))
+    return qs.order_by(rank, "-id")
+
+
+def state_counts() -> dict[str, int]:
+    """Rows per state (every state present, zero included), in one grouped query."""
+    counts = dict(KommoSync.objects.order_by().values_list("state").annotate(n=Count("id")))
+    return {s.value: counts.get(s.value, 0) for s in KommoSync.State}

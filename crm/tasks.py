@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.tasks import task
 from django.utils import timezone
 
+from core.tasks import enqueue_later
 from crm.client import KommoError
 
 
@@ -23,7 +24,7 @@ def process_kommo_webhook(delivery_id: int) -> str:
     except KommoError:
         attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 1
         delay = min(600.0, 2.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1)  # noqa: S311 - jitter
-        process_kommo_webhook.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(delivery_id)
+        enqueue_later(process_kommo_webhook, timezone.now() + timedelta(seconds=delay), delivery_id)
         return "retrying"
 
 
@@ -35,6 +36,6 @@ def drain_kommo_outbox() -> dict[str, object]:
 
     result = do_drain_kommo_outbox()
     if result.retry_at is not None:
-        drain_kommo_outbox.using(run_after=result.retry_at).enqueue()
+        enqueue_later(drain_kommo_outbox, result.retry_at)
     return {"delivered": result.delivered, "failed": result.failed,
             "retry_at": result.retry_at.isoformat() if result.retry_at else None}

@@ -136,7 +136,7 @@ NOT_VALID_CHOICE = "The value you selected is not a valid choice."
 TOO_MANY_REQUESTS = "You have sent too many requests in a given amount of time. Please try again later."
 OAUTH_PROBLEM_TYPE = "https://developers.amocrm.ru/v3/errors/OAuthProblemJson"
 OAUTH_PROBLEM_TITLE = "Некорректный запрос"  # Kommo's own (Russian) texts
-OAUTH_PROBLEM_DETAIL = "В запросе отсутствует ряд параметров или параметры невалидны"  # noqa: RUF001
+OAUTH_PROBLEM_DETAIL = "В запросе отсутствует ряд параметров или параметры невалидны"
 
 
 def _now() -> int:

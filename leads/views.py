@@ -145,7 +145,16 @@ def _detail_context(request: HttpRequest, lead: Lead, note_form: NoteForm, custo
         "templates": NoteTemplate.objects.filter(is_active=True).prefetch_related("tags"),
         "extra_fields": extra, "held_by_other": held_by_other,
         "can_work": user.has_perm_code(Perm.LEADS_WORK), "can_supervise": user.has_perm_code(Perm.LEADS_SUPERVISE),
+        "order_panel": _order_panel(user, lead),
     }
+
+
+def _order_panel(user: User, lead: Lead) -> dict[str, Any] | None:
+    if not user.has_perm_code(Perm.ORDERS_VIEW) or lead.customer is None:
+        return None
+    from orders.views import panel_context
+
+    return panel_context(user, lead)
 
 
 @require_POST

@@ -18,13 +18,11 @@ CLOSE_UNAUTHENTICATED = 4401
 
 def _schedule_auto_offline(user_id: int) -> None:
     from accounts.tasks import auto_offline
+    from core.tasks import enqueue_later
 
     delay = settings.AUTO_OFFLINE_SECONDS
-    if delay <= 0:
-        return
-    if settings.TASK_BACKEND == "immediate":  # cannot defer; the grace period is what makes this safe
-        return
-    auto_offline.using(run_after=timezone.now() + timedelta(seconds=delay)).enqueue(user_id)
+    if delay > 0:  # never immediately: the grace period is what lets a page reload keep the agent online
+        enqueue_later(auto_offline, timezone.now() + timedelta(seconds=delay), user_id)
 
 
 class UserEventsConsumer(AsyncJsonWebsocketConsumer):

@@ -69,7 +69,7 @@ def _backoff(attempts: int) -> timedelta:
 def do_deliver_due(*, limit: int = 100) -> int:
     """Delivers due messages, each claimed with a compare-and-set lease (safe with several workers)."""
     sent = 0
-    for _ in range(limit):
+    for _slot in range(limit):
         now = timezone.now()
         message = (WebhookMessage.objects.filter(state__in=[WebhookMessage.State.PENDING,
                                                             WebhookMessage.State.RETRYING],
@@ -115,3 +115,20 @@ def check_retry_messages(acting_user: User, *, message_ids: list[int] | None = N
 
         transaction.on_commit(deliver_webhooks.enqueue)
     return len(ids)
+
+
+def access_endpoint(acting_user: User, endpoint_id: int) -> WebhookEndpoint:
+    require_perm(acting_user, Perm.INTEGRATIONS_MANAGE)
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id).first()
+    if endpoint is None:
+        raise NotFoundError("endpoint_not_found", _("El webhook no existe."))
+    return endpoint
+
+
+def check_retry_endpoint_messages(acting_user: User, *, endpoint_id: int) -> int:
+    """Puts every failed message of one endpoint back in line (e.g. after the receiver's outage)."""
+    endpoint = access_endpoint(acting_user, endpoint_id)
+    ids = list(endpoint.messages.filter(state=WebhookMessage.State.FAILED).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    return check_retry_messages(acting_user, message_ids=ids)

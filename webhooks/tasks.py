@@ -3,6 +3,8 @@ from __future__ import annotations
 from django.tasks import task
 from django.utils import timezone
 
+from core.tasks import enqueue_later
+
 
 @task(queue_name="default")
 def deliver_webhooks() -> int:
@@ -12,5 +14,5 @@ def deliver_webhooks() -> int:
     sent = do_deliver_due()
     due = next_due_at()
     if due is not None and due > timezone.now():
-        deliver_webhooks.using(run_after=due).enqueue()
+        enqueue_later(deliver_webhooks, due)
     return sent

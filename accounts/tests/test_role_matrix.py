@@ -28,6 +28,7 @@ def _page_patterns() -> list[tuple[str, URLPattern]]:
 
 
 PAGES = _page_patterns()
+AGENT_SCOPED = {"orders:detail", "orders:confirm", "orders:draft_lines", "orders:cancel"}
 ALL_PAGES = [name for name, _p in PAGES]
 
 
@@ -49,8 +50,20 @@ def ids(db):
     holiday = Holiday.objects.create(team=team, date="2026-12-25", name="Navidad")
     lead = Lead.objects.create(kommo_id=1, name="Lead de prueba", in_queue=True)
     delivery = WebhookDelivery.objects.create(body="x", state="failed")
+    from crm.models import KommoSync
+    from orders.models import Order
+    from orders.tests.factories import product, ready_lead
+    from webhooks.models import WebhookEndpoint, WebhookMessage
+
+    item = product("ROLE-1")
+    order_lead = ready_lead()
+    order = Order.objects.create(lead=order_lead, customer=order_lead.customer, agent=other)
+    endpoint = WebhookEndpoint.objects.create(url="https://billing.example/hook", events=["order.confirmed"])
+    message = WebhookMessage.objects.create(endpoint=endpoint, event="order.confirmed", payload={}, state="fallido")
+    sync = KommoSync.objects.create(lead_kommo_id=1, idempotency_key="role-matrix", state="fallido")
     return {"user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk, "token_id": 999999,
-            "lead_id": lead.pk, "delivery_id": delivery.pk}
+            "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
+            "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk}
 
 
 def _url(name: str, ids: dict[str, int]) -> str:
@@ -73,13 +86,18 @@ def test_page_access_by_role(role, page, ids, make_user, client_for):
         response = client.post(_url(page, ids))
         # then a forbidden action answers 403; an allowed one gets past the permission check (an empty
         # submission may then be redirected or refused as invalid, never 403 or a server error)
-        if allowed:
+        if allowed and role == Role.AGENTE and page in AGENT_SCOPED:
+            assert response.status_code in {302, 404}, (role, page, response.status_code)
+        elif allowed:
             assert response.status_code in {200, 302, 400}, (role, page, response.status_code)
         else:
             assert response.status_code == 403, (role, page, response.status_code)
         return
-    # then the server answers by the matrix (an allowed page may redirect, e.g. the OAuth callback)
-    if allowed:
+    # then the server answers by the matrix (an allowed page may redirect, e.g. the OAuth callback); agents may
+    # open orders pages but only see their own orders: someone else's answers 404, as if it did not exist
+    if allowed and role == Role.AGENTE and page in AGENT_SCOPED:
+        assert response.status_code == 404, (role, page, response.status_code)
+    elif allowed:
         assert response.status_code in {200, 302}, (role, page, response.status_code)
     else:
         assert response.status_code == 403, (role, page)

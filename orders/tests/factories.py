@@ -18,7 +18,8 @@ def product(sku: str, *, price: str = "10000", stock: int = 10, name: str | None
 def ready_lead(**kwargs: object) -> Lead:
     """A lead whose customer has complete delivery data."""
     lead = LeadFactory(**kwargs)
-    customer: Customer = lead.customer
+    customer = lead.customer
+    assert isinstance(customer, Customer)
     customer.name, customer.address, customer.city, customer.department = (
         "Lucía Peña", "Cra 7 # 45-10", "Bogotá", "Cundinamarca")
     customer.save()

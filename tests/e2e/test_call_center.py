@@ -3,41 +3,15 @@ with a predefined note, and the other agent's page shows it taken — all withou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from django.test import override_settings
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from accounts.roles import Role
-from accounts.tests.factories import DEFAULT_PASSWORD, UserFactory
+from accounts.tests.factories import UserFactory
 from leads.actions import check_save_note_template
+from tests.e2e.conftest import login
 
 pytestmark = [pytest.mark.e2e]
-
-
-@pytest.fixture
-def live_with_kommo(kommo_account: Any, fake_kommo: Any, django_db_blocker: Any, transactional_db: Any,
-                    request: pytest.FixtureRequest) -> Iterator[str]:
-    # The forked server processes webhooks in-process (ImmediateBackend) so the test needs no worker;
-    # the worker path is covered by tests/integration/test_worker_to_browser.py.
-    immediate = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
-                             "QUEUES": ["default", "crm", "messaging"]}}
-    with override_settings(TASKS=immediate, KOMMO_DEMO=True):
-        live = request.getfixturevalue("asgi_live_server")
-        fake_kommo.state.subscribe_webhook(f"{live}/integrations/kommo/webhook/{kommo_account.webhook_secret}/",
-                                           ["add_lead", "update_lead", "status_lead", "delete_lead"])
-        yield live
-
-
-def login(browser: Browser, base: str, username: str) -> Page:
-    page = browser.new_context().new_page()
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    return page
 
 
 def test_simulated_lead_appears_live_and_is_taken_with_a_predefined_note(live_with_kommo: str, browser: Browser):

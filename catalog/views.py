@@ -1,0 +1,228 @@
+"""Catalog pages: product list, create/edit with the stock panel, CSV import and export. Thin adapters over
+catalog.actions and catalog.importer. The product search feeds the order builder on the call screen."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.roles import Perm
+from catalog import actions
+from catalog.forms import (
+    AdjustStockForm,
+    ImportForm,
+    NewProductForm,
+    ProductFilterForm,
+    ProductForm,
+    ReceiveStockForm,
+)
+from catalog.importer import FORMULA_PREFIXES, import_products_csv
+from catalog.models import Product
+from catalog.selectors import page_of, product_queryset, recent_movements, search_products
+from core.errors import ActionError
+from core.permissions import forbidden, perm_required
+
+PAGE_SIZE = 50
+MOVEMENTS_SHOWN = 50
+EXPORT_COLUMNS = ["sku", "name", "description", "category", "price", "active", "stock_on_hand", "stock_reserved",
+                  "stock_available"]
+
+
+@perm_required(Perm.CATALOG_VIEW)
+def product_search(request: HttpRequest) -> HttpResponse:
+    """Typeahead for the order builder: active products by name or SKU with live availability."""
+    products = search_products(request.GET.get("q", ""), limit=12)
+    return render(request, "catalog/_search_results.html", {"products": products,
+                                                              "lead_id": request.GET.get("lead", "")})
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _show_errors(form: forms.Form, exc: ActionError) -> None:
+    """An action's field errors next to their inputs; the rest at the top of the form."""
+    errors: dict[str, str] = exc.details.get("errors") or {}
+    if not errors:
+        errors = {exc.details.get("field") or "": exc.message}
+    for field, message in errors.items():
+        form.add_error(field if field in form.fields else None, message)
+
+
+@perm_required(Perm.CATALOG_VIEW)
+def product_list(request: HttpRequest) -> HttpResponse:
+    form = ProductFilterForm(request.GET or None)
+    try:
+        page = max(1, int(request.GET.get("page", "1")))
+    except ValueError:
+        page = 1
+    products, has_next = page_of(product_queryset(form.filters()), page, PAGE_SIZE)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "catalog/product_list.html", {
+        "form": form, "products": products, "page": page, "has_next": has_next, "query": query.urlencode(),
+        "currency": settings.CURRENCY, "can_manage": _user(request).has_perm_code(Perm.CATALOG_MANAGE)})
+
+
+@perm_required(Perm.CATALOG_MANAGE)
+def product_create(request: HttpRequest) -> HttpResponse:
+    form = NewProductForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            product = actions.check_save_product(
+                _user(request), sku=d["sku"], name=d["name"], price=d["price"], description=d["description"],
+                category=d["category"], is_active=d["is_active"], initial_stock=d["initial_stock"] or 0)
+        except ActionError as exc:
+            _show_errors(form, exc)
+            status = exc.status
+        else:
+            messages.success(request, _("Producto creado."))
+            return redirect("catalog:product_detail", product_id=product.pk)
+    return render(request, "catalog/product_new.html", {"form": form, "currency": settings.CURRENCY},
+                  status=status if request.method == "POST" else 200)
+
+
+def _product_initial(product: Product) -> dict[str, Any]:
+    return {"sku": product.sku, "name": product.name, "price": product.price, "category": product.category,
+            "description": product.description, "is_active": product.is_active}
+
+
+def _detail(request: HttpRequest, product: Product, *, form: ProductForm | None = None,
+            adjust_form: AdjustStockForm | None = None, receive_form: ReceiveStockForm | None = None,
+            status: int = 200) -> HttpResponse:
+    return render(request, "catalog/product_detail.html", {
+        "product": product, "currency": settings.CURRENCY,
+        "can_manage": _user(request).has_perm_code(Perm.CATALOG_MANAGE),
+        "form": form or ProductForm(initial=_product_initial(product)),
+        "adjust_form": adjust_form or AdjustStockForm(prefix="adjust"),
+        "receive_form": receive_form or ReceiveStockForm(prefix="receive"),
+        "movements": recent_movements(product.pk, limit=MOVEMENTS_SHOWN), "movements_shown": MOVEMENTS_SHOWN,
+    }, status=status)
+
+
+@perm_required(Perm.CATALOG_VIEW)
+def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
+    """Everyone with CATALOG_VIEW sees the product and its ledger; saving the form needs CATALOG_MANAGE."""
+    user = _user(request)
+    try:
+        product = actions.access_product(user, product_id=product_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    if request.method != "POST":
+        return _detail(request, product)
+    if not user.has_perm_code(Perm.CATALOG_MANAGE):
+        return forbidden(request)
+    form = ProductForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, product, form=form, status=400)
+    d = form.cleaned_data
+    try:
+        actions.check_save_product(user, product_id=product.pk, sku=d["sku"], name=d["name"], price=d["price"],
+                                   description=d["description"], category=d["category"], is_active=d["is_active"])
+    except ActionError as exc:
+        _show_errors(form, exc)
+        return _detail(request, product, form=form, status=exc.status)
+    messages.success(request, _("Producto guardado."))
+    return redirect("catalog:product_detail", product_id=product.pk)
+
+
+@require_POST
+@perm_required(Perm.CATALOG_MANAGE)
+def product_adjust(request: HttpRequest, product_id: int) -> HttpResponse:
+    user = _user(request)
+    try:
+        product = actions.access_product(user, product_id=product_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    form = AdjustStockForm(request.POST, prefix="adjust")
+    if not form.is_valid():
+        return _detail(request, product, adjust_form=form, status=400)
+    d = form.cleaned_data
+    try:
+        actions.check_adjust_stock(user, product.pk, delta=d["delta"], set_aside_delta=d["set_aside_delta"],
+                                   reason=d["reason"])
+    except ActionError as exc:
+        _show_errors(form, exc)
+        return _detail(request, product, adjust_form=form, status=exc.status)
+    messages.success(request, _("Stock ajustado."))
+    return redirect("catalog:product_detail", product_id=product.pk)
+
+
+@require_POST
+@perm_required(Perm.CATALOG_MANAGE)
+def product_receive(request: HttpRequest, product_id: int) -> HttpResponse:
+    user = _user(request)
+    try:
+        product = actions.access_product(user, product_id=product_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    form = ReceiveStockForm(request.POST, prefix="receive")
+    if not form.is_valid():
+        return _detail(request, product, receive_form=form, status=400)
+    try:
+        actions.check_receive_stock(user, product.pk, quantity=form.cleaned_data["quantity"],
+                                    reason=form.cleaned_data["reason"])
+    except ActionError as exc:
+        _show_errors(form, exc)
+        return _detail(request, product, receive_form=form, status=exc.status)
+    messages.success(request, _("Entrada registrada."))
+    return redirect("catalog:product_detail", product_id=product.pk)
+
+
+@perm_required(Perm.CATALOG_MANAGE)
+def product_import(request: HttpRequest) -> HttpResponse:
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            report = import_products_csv(form.cleaned_data["file"], acting_user=_user(request),
+                                         dry_run=form.cleaned_data["dry_run"])
+            if report.ok and not report.dry_run:
+                messages.success(request, _("Importación completada."))
+        status = 200 if form.is_valid() and report is not None and report.ok else 400
+    return render(request, "catalog/product_import.html", {"form": form, "report": report}, status=status)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _cell(value: str) -> str:
+    """Text a spreadsheet would run as a formula gets an apostrophe (the importer removes it again)."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+
+
+# perm_required is typed for HttpResponse; a StreamingHttpResponse is served just the same.
+@perm_required(Perm.CATALOG_VIEW)
+def product_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered products as CSV, streamed. UTF-8 with a BOM so that Excel shows accents correctly; the
+    columns can be edited and imported back (the stock_reserved/stock_available columns are ignored there)."""
+    filters = ProductFilterForm(request.GET or None).filters()
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)
+        for p in product_queryset(filters).iterator(chunk_size=500):
+            yield writer.writerow([_cell(p.sku), _cell(p.name), _cell(p.description), _cell(p.category), p.price,
+                                   "si" if p.is_active else "no", p.stock_on_hand, p.stock_reserved,
+                                   p.stock_available])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localdate().strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="productos-{stamp}.csv"'
+    return response

@@ -1,0 +1,161 @@
+"""/api/v1/orders…: the same actions as the call screen."""
+
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
+
+from accounts.roles import Perm
+from core.api import ErrorOut, PageNumberPagination, api_require, api_user
+from orders import actions
+from orders.models import Order
+from orders.selectors import OrderFilters, order_queryset
+
+router = Router(tags=["orders"])
+
+
+class LineIn(Schema):
+    sku: str
+    quantity: int = Field(..., gt=0)
+
+
+class OrderIn(Schema):
+    lead_id: int
+    lines: list[LineIn] = Field(default_factory=list)
+
+
+class LinesIn(Schema):
+    lines: list[LineIn]
+
+
+class CancelIn(Schema):
+    reason: str
+
+
+class LineOut(Schema):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: str
+    line_total: str
+
+
+class ShortLineOut(Schema):
+    sku: str
+    requested: int
+    available: int
+
+
+class ConflictOut(ErrorOut):
+    short_lines: list[ShortLineOut] | None = None
+
+
+class OrderOut(Schema):
+    id: int
+    number: str
+    state: str = Field(..., description="borrador | confirmado | despachado | cancelado")
+    lead_id: int | None
+    customer_id: int
+    agent: str
+    currency: str
+    total: str
+    lines: list[LineOut]
+    kommo_sync: str | None = Field(None, description="pendiente | sincronizado | reintentando | fallido, or null")
+    delivery: dict[str, str]
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+
+    @staticmethod
+    def resolve_agent(obj: Any) -> str:
+        return obj["agent"] if isinstance(obj, dict) else obj.agent.username
+
+    @staticmethod
+    def resolve_total(obj: Any) -> str:
+        return str(obj["total"] if isinstance(obj, dict) else obj.total)
+
+    @staticmethod
+    def resolve_lines(obj: Any) -> list[dict[str, Any]]:
+        return obj["lines"] if isinstance(obj, dict) else _out(obj)["lines"]
+
+    @staticmethod
+    def resolve_kommo_sync(obj: Any) -> str | None:
+        return obj["kommo_sync"] if isinstance(obj, dict) else _out(obj)["kommo_sync"]
+
+    @staticmethod
+    def resolve_delivery(obj: Any) -> dict[str, str]:
+        return obj["delivery"] if isinstance(obj, dict) else _out(obj)["delivery"]
+
+
+def _out(order: Order) -> dict[str, Any]:
+    syncs = sorted(order.kommo_syncs.all(), key=lambda s: s.pk)
+    return {
+        "id": order.pk, "number": order.number, "state": order.state, "lead_id": order.lead_id,
+        "customer_id": order.customer_id, "agent": order.agent.username, "currency": order.currency,
+        "total": str(order.total), "kommo_sync": syncs[-1].state if syncs else None,
+        "lines": [{"sku": li.sku, "name": li.name, "quantity": li.quantity, "unit_price": str(li.unit_price),
+                   "line_total": str(li.line_total)} for li in order.lines.all()],
+        "delivery": {"name": order.delivery_name, "phone": order.delivery_phone, "address": order.delivery_address,
+                     "city": order.delivery_city, "department": order.delivery_department,
+                     "document": order.delivery_document},
+        "created_at": order.created_at, "confirmed_at": order.confirmed_at, "cancelled_at": order.cancelled_at,
+    }
+
+
+def _reload(order_id: int) -> dict[str, Any]:
+    return _out(Order.objects.select_related("agent").prefetch_related("lines", "kommo_syncs").get(pk=order_id))
+
+
+@router.post("/orders", response={201: OrderOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ConflictOut},
+             summary="Create a draft order for a lead")
+def create_order(request: HttpRequest, payload: OrderIn) -> Any:
+    order = actions.check_create_order(api_user(request), lead_id=payload.lead_id,
+                                       lines=[(li.sku, li.quantity) for li in payload.lines])
+    return Status(201, _reload(order.pk))
+
+
+@router.get("/orders", response=list[OrderOut], summary="Orders (agents see their own)")
+@paginate(PageNumberPagination)
+def list_orders(request: HttpRequest, state: str = "", agent: str = "", q: str = "",  # noqa: PLR0917
+                date_from: date | None = None, date_to: date | None = None) -> QuerySet[Order]:
+    user = api_require(request, Perm.ORDERS_VIEW)
+    qs = order_queryset(user, OrderFilters(state=state, agent=agent, q=q, date_from=date_from, date_to=date_to))
+    return qs.prefetch_related("lines", "kommo_syncs")
+
+
+@router.get("/orders/{order_id}", response={200: OrderOut, 403: ErrorOut, 404: ErrorOut}, summary="An order")
+def get_order(request: HttpRequest, order_id: int) -> Any:
+    actions.access_order(api_user(request), order_id)
+    return _reload(order_id)
+
+
+@router.put("/orders/{order_id}/lines", response={200: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ConflictOut},
+            summary="Replace a draft's lines")
+def set_lines(request: HttpRequest, order_id: int, payload: LinesIn) -> Any:
+    actions.check_set_lines(api_user(request), order_id, lines=[(li.sku, li.quantity) for li in payload.lines])
+    return _reload(order_id)
+
+
+@router.post("/orders/{order_id}/confirm", response={200: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ConflictOut},
+             summary="Confirm (409 with short_lines listing every line that cannot be met)")
+def confirm_order(request: HttpRequest, order_id: int) -> Any:
+    actions.check_confirm_order(api_user(request), order_id)
+    return _reload(order_id)
+
+
+@router.post("/orders/{order_id}/cancel", response={200: OrderOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
+                                                    409: ErrorOut}, summary="Cancel (stock returns via the ledger)")
+def cancel_order(request: HttpRequest, order_id: int, payload: CancelIn) -> Any:
+    actions.check_cancel_order(api_user(request), order_id, reason=payload.reason)
+    return _reload(order_id)
+
+
+@router.post("/orders/{order_id}/dispatch", response={200: OrderOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+             summary="Mark dispatched")
+def dispatch_order(request: HttpRequest, order_id: int) -> Any:
+    actions.check_dispatch_order(api_user(request), order_id)
+    return _reload(order_id)

@@ -1,0 +1,196 @@
+"""Order pages: the builder on the call screen (htmx fragments), the orders list/detail, CSV export."""
+
+from __future__ import annotations
+
+import csv
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.roles import Perm
+from core.errors import ActionError
+from core.permissions import perm_required
+from crm.models import KommoSync
+from leads.actions import access_lead
+from leads.models import Lead
+from orders import actions
+from orders.choices import OrderState
+from orders.forms import CancelForm, OrderFilterForm
+from orders.models import Order
+from orders.selectors import OrderFilters, order_queryset
+
+
+def panel_context(user: User, lead: Lead, *, error: str = "", short_lines: Any = None) -> dict[str, Any]:
+    draft = (Order.objects.filter(lead=lead, agent=user, state=OrderState.DRAFT).prefetch_related("lines")
+             .order_by("-id").first())
+    others = (Order.objects.filter(lead=lead).exclude(state=OrderState.DRAFT).order_by("-id")
+              .prefetch_related("kommo_syncs")[:10])
+    return {"lead": lead, "draft": draft, "other_orders": others, "order_error": error,
+            "short_lines": short_lines or [], "currency": settings.CURRENCY,
+            "can_order": user.has_perm_code(Perm.ORDERS_CREATE)}
+
+
+def _panel(request: HttpRequest, lead: Lead, **kwargs: Any) -> HttpResponse:
+    return render(request, "orders/_order_panel.html",
+                  panel_context(request.user, lead, **kwargs))  # type: ignore[arg-type]
+
+
+def _lines_of(order: Order | None) -> list[tuple[str, int]]:
+    return [(line.sku, line.quantity) for line in order.lines.all()] if order else []
+
+
+@require_POST
+@perm_required(Perm.ORDERS_CREATE)
+def draft_add(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        lead = access_lead(user, int(request.POST.get("lead_id", "0")))
+        quantity = int(request.POST.get("quantity", "1"))
+    except (ActionError, ValueError):
+        return HttpResponse(_("Lead o cantidad inválidos."), status=400)
+    sku = request.POST.get("sku", "")
+    draft = Order.objects.filter(lead=lead, agent=user, state=OrderState.DRAFT).order_by("-id").first()
+    lines = dict(_lines_of(draft))
+    lines[sku] = lines.get(sku, 0) + quantity
+    try:
+        if draft is None:
+            actions.check_create_order(user, lead_id=lead.pk, lines=list(lines.items()))
+        else:
+            actions.check_set_lines(user, draft.pk, lines=list(lines.items()))
+    except ActionError as exc:
+        return _panel(request, lead, error=exc.message, short_lines=exc.details.get("short_lines"))
+    return _panel(request, lead)
+
+
+@require_POST
+@perm_required(Perm.ORDERS_CREATE)
+def draft_lines(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Quantities edited in the builder (`qty-<sku>` fields; 0 removes the line)."""
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        order = actions.access_order(user, order_id)
+        lines = []
+        for line in order.lines.all():
+            quantity = int(request.POST.get(f"qty-{line.sku}", line.quantity))
+            if quantity > 0 and request.POST.get("remove") != line.sku:
+                lines.append((line.sku, quantity))
+        actions.check_set_lines(user, order.pk, lines=lines)
+    except ValueError:
+        return HttpResponse(_("Cantidad inválida."), status=400)
+    except ActionError as exc:
+        if exc.code == "order_not_found":
+            return HttpResponse(exc.message, status=404)
+        assert order.lead is not None
+        return _panel(request, order.lead, error=exc.message, short_lines=exc.details.get("short_lines"))
+    assert order.lead is not None
+    return _panel(request, order.lead)
+
+
+@require_POST
+@perm_required(Perm.ORDERS_CREATE)
+def confirm(request: HttpRequest, order_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        order = actions.access_order(user, order_id)
+    except ActionError:
+        return HttpResponse(status=404)
+    try:
+        actions.check_confirm_order(user, order.pk)
+    except ActionError as exc:
+        errors = exc.details.get("errors") or {}
+        message = exc.message if not errors else _("Complete los datos del cliente: %s") % " ".join(errors.values())
+        messages.error(request, message)
+    else:
+        messages.success(request, _("Pedido %(n)s confirmado. Kommo se actualiza en segundo plano.")
+                         % {"n": order.number})
+    return redirect("leads:detail", lead_id=order.lead_id) if order.lead_id else redirect("orders:detail",
+                                                                                          order_id=order.pk)
+
+
+@perm_required(Perm.ORDERS_VIEW)
+def order_list(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = OrderFilterForm(request.GET or None)
+    filters = form.filters() if form.is_valid() else OrderFilters()
+    page = Paginator(order_queryset(user, filters), 50).get_page(request.GET.get("page"))
+    syncs = dict(KommoSync.objects.filter(order__in=[o.pk for o in page]).values_list("order_id", "state"))
+    return render(request, "orders/list.html", {"form": form, "page": page, "syncs": syncs,
+                                                "query": request.GET.urlencode()})
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@perm_required(Perm.ORDERS_VIEW)
+def order_export(request: HttpRequest) -> StreamingHttpResponse:
+    """CSV of the filtered orders, one row per order line, streamed (no size limit in memory)."""
+    user: User = request.user  # type: ignore[assignment]
+    form = OrderFilterForm(request.GET or None)
+    filters = form.filters() if form.is_valid() else OrderFilters()
+    writer = csv.writer(_Echo())
+    header = ["order", "state", "created_at", "confirmed_at", "agent", "customer", "phone", "city", "department",
+              "sku", "product", "quantity", "unit_price", "line_total", "order_total", "currency", "kommo_lead"]
+
+    def rows() -> Any:
+        yield "\ufeff" + writer.writerow(header)
+        for order in order_queryset(user, filters).prefetch_related("lines").iterator(chunk_size=500):
+            for line in order.lines.all():
+                yield writer.writerow([
+                    order.number, order.state, order.created_at.isoformat(),
+                    order.confirmed_at.isoformat() if order.confirmed_at else "", order.agent.username,
+                    order.customer.name, order.delivery_phone, order.delivery_city, order.delivery_department,
+                    line.sku, line.name, line.quantity, line.unit_price, line.line_total, order.total, order.currency,
+                    order.lead.kommo_id if order.lead else ""])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="pedidos.csv"'
+    return response
+
+
+@perm_required(Perm.ORDERS_VIEW)
+def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        order = actions.access_order(user, order_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    return render(request, "orders/detail.html", {
+        "order": order, "lines": order.lines.all(), "events": order.events.select_related("actor"),
+        "sync": order.kommo_syncs.order_by("-id").first(), "cancel_form": CancelForm(),
+        "can_manage": user.has_perm_code(Perm.ORDERS_MANAGE),
+    })
+
+
+@require_POST
+@perm_required(Perm.ORDERS_VIEW)
+def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
+    form = CancelForm(request.POST)
+    try:
+        if form.is_valid():
+            actions.check_cancel_order(request.user, order_id, reason=form.cleaned_data["reason"])  # type: ignore[arg-type]
+            messages.success(request, _("Pedido cancelado; el stock volvió a la bodega."))
+        else:
+            messages.error(request, _("Indique el motivo de la cancelación."))
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    return redirect("orders:detail", order_id=order_id)
+
+
+@require_POST
+@perm_required(Perm.ORDERS_MANAGE)
+def order_dispatch(request: HttpRequest, order_id: int) -> HttpResponse:
+    try:
+        actions.check_dispatch_order(request.user, order_id)  # type: ignore[arg-type]
+        messages.success(request, _("Pedido despachado."))
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    return redirect("orders:detail", order_id=order_id)
