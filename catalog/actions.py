@@ -223,7 +223,9 @@ def _notify_stock(products: Iterable[Product]) -> None:
     from leads.actions import queue_audience
     from realtime.events import send_event_on_commit
 
+    from realtime.events import is_muted
+
     payload = [{"id": p.pk, "sku": p.sku, "available": max(0, p.stock_on_hand - p.stock_reserved)}
                for p in products]
-    if payload:
+    if payload and not is_muted():
         send_event_on_commit({"type": "stock", "op": "update", "products": payload}, user_ids=queue_audience())

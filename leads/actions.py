@@ -20,7 +20,7 @@ from customers.actions import do_upsert_customer
 from customers.models import Tag
 from leads.choices import WORK_STATUS_TRANSITIONS, LeadEventKind, Outcome, WorkStatus
 from leads.models import Lead, LeadEvent, LeadNote, LeadSettings, NoteTemplate
-from realtime.events import send_event_on_commit
+from realtime.events import is_muted, send_event_on_commit
 
 NOTE_MAX_LENGTH = 5000
 
@@ -56,7 +56,8 @@ def lead_payload(lead: Lead, op: str = "upsert") -> dict[str, Any]:
 
 
 def _broadcast(lead: Lead, op: str = "upsert") -> None:
-    send_event_on_commit(lead_payload(lead, op), user_ids=queue_audience())
+    if not is_muted():
+        send_event_on_commit(lead_payload(lead, op), user_ids=queue_audience())
 
 
 def _event(lead: Lead, kind: LeadEventKind, *, actor: User | None = None, data: dict[str, Any] | None = None,

@@ -39,11 +39,16 @@ LAST = ["Peña", "Muñoz", "Quispe", "Hernández", "Ospina", "Zúñiga", "Casta�
         "Villaseñor", "Rojas", "Salazar", "Mamani", "Londoño", "Ávila", "Echeverría", "Cárdenas"]
 CITIES = [("Bogotá", "Cundinamarca"), ("Medellín", "Antioquia"), ("Cali", "Valle del Cauca"),
           ("Barranquilla", "Atlántico"), ("Bucaramanga", "Santander"), ("Pereira", "Risaralda")]
-LEADS_BY_SCALE = {"small": 40, "large": 2000}
+LEADS_BY_SCALE = {"small": 40, "large": 1000}
+
+
+MOBILE_PREFIXES = ["300", "301", "302", "304", "305", "310", "311", "312", "313", "314", "315", "316", "317",
+                   "318", "319", "320", "321", "322", "323", "350", "351"]
 
 
 def _phone(rng: random.Random) -> str:
-    return f"+57 3{rng.randint(0, 2)}{rng.randint(0, 9)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
+    """A valid Colombian mobile number, written the way people type it."""
+    return f"+57 {rng.choice(MOBILE_PREFIXES)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
 
 
 def _kommo_lead(account: KommoAccount | None, name: str, contact: Mapping[str, object]) -> int | None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -20,6 +22,17 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 _last_event_id = 0
+_muted: ContextVar[bool] = ContextVar("centralita_realtime_muted", default=False)
+
+
+@contextmanager
+def muted() -> Iterator[None]:
+    """No realtime events inside (bulk jobs such as seed_demo: nobody watches, thousands of events cost time)."""
+    token = _muted.set(True)
+    try:
+        yield
+    finally:
+        _muted.reset(token)
 
 
 def next_event_id() -> int:
@@ -33,12 +46,18 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def is_muted() -> bool:
+    return _muted.get()
+
+
 def send_event_on_commit(event: Mapping[str, Any], *, user_ids: Iterable[int]) -> None:
     """Queue `event` for the given users once the current transaction commits (at once outside one).
 
     The payload is round-tripped through JSON here, inside the action, so bad data fails loudly in
     the caller rather than silently in the channel layer.
     """
+    if _muted.get():
+        return
     payload = json.loads(json.dumps({**event, "event_id": next_event_id()}))
     recipients = sorted(set(user_ids))
     if not recipients:

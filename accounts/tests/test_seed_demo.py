@@ -41,15 +41,18 @@ def snapshot() -> tuple[list[tuple[str, str, str, str, list[str], list[str]]], i
 
 
 def wipe() -> None:
+    """Empties what the seeders write, children first (notes, orders and movements protect their parents).
+    Faster than `flush`, which also re-runs post_migrate for every app."""
+    from catalog.models import Product, StockMovement
+    from crm.models import KommoSync
     from customers.models import Customer, MarketingList, Tag
     from leads.models import Lead, LeadNote, NoteTemplate
+    from orders.models import Order
+    from webhooks.models import WebhookMessage
 
-    LeadNote.objects.all().delete()  # notes protect their authors
-    Lead.objects.all().delete()
-    Customer.objects.all().delete()
-    NoteTemplate.objects.all().delete()
-    Tag.objects.all().delete()
-    MarketingList.objects.all().delete()
+    for model in (WebhookMessage, KommoSync, StockMovement, Order, Product, LeadNote, Lead, NoteTemplate, Customer,
+                  Tag, MarketingList):
+        model.objects.all().delete()
     User.objects.all().delete()  # cascades to availability events, memberships and skills
     Team.objects.all().delete()  # cascades to business hours
     Skill.objects.all().delete()

@@ -40,6 +40,7 @@ from accounts.models import AvailabilityEvent, BusinessHours, Holiday, Skill, Te
 from accounts.roles import Role
 from core import audit
 from core.request_context import RequestOrigin, reset_origin, set_origin
+from realtime.events import muted
 
 DEMO_PASSWORD: Final = "centralita2026"  # noqa: S105 - the documented demo login, printed on purpose
 EMAIL_DOMAIN: Final = "demo.centralita.example"
@@ -370,8 +371,9 @@ class Command(BaseCommand):
                 raise CommandError(f"These demo usernames already exist: {', '.join(taken)}. Nothing was changed.")
             origin = set_origin(RequestOrigin(via="command"))
             try:
-                for seeder in SEEDERS:
-                    seeder(seeder_rng(seed, seeder), scale, self.stdout)
+                with muted():  # nobody watches a seed; thousands of events would only cost time
+                    for seeder in SEEDERS:
+                        seeder(seeder_rng(seed, seeder), scale, self.stdout)
                 audit.record(actor=None, action="demo.seeded", actor_username="manage.py seed_demo", changes={
                     "seed": seed, "scale": scale, "users": User.objects.count(),
                     "availability_events": AvailabilityEvent.objects.count(),
