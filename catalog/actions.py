@@ -221,9 +221,7 @@ def do_return_stock(order: Order, *, acting_user: User | None, reason: str) -> N
 def _notify_stock(products: Iterable[Product]) -> None:
     """Agents building orders see availability change live (after commit)."""
     from leads.actions import queue_audience
-    from realtime.events import send_event_on_commit
-
-    from realtime.events import is_muted
+    from realtime.events import is_muted, send_event_on_commit
 
     payload = [{"id": p.pk, "sku": p.sku, "available": max(0, p.stock_on_hand - p.stock_reserved)}
                for p in products]

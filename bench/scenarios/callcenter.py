@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from bench import harness
 from bench.harness import Sample, Samples, Scenario, live_server, timed_requests
@@ -72,8 +72,6 @@ DEFAULT_BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
 # "Siguiente lead" at a realistic pace: 100 agents pressing, all together, this many times a second.
 PACED_RATE = 20.0
 
-T = TypeVar("T")
-
 # Filled by ensure_leads() / ensure_account(); one worker builds the data set once for every scenario here.
 _state: dict[str, Any] = {}
 
@@ -102,7 +100,7 @@ def _create_staff() -> None:
     _state.update(agents=agents, supervisor_id=supervisor.pk, supervisor_token=supervisor_token)
 
 
-def _build_chunk(rng: random.Random, start: int, count: int, now: Any, tag_ids: list[int],
+def _build_chunk(rng: random.Random, start: int, count: int, *, now: Any, tag_ids: list[int],
                  list_ids: list[int]) -> None:
     from core.text import fold
     from customers.models import Customer, CustomerEmail, CustomerPhone
@@ -145,7 +143,7 @@ def _build_chunk(rng: random.Random, start: int, count: int, now: Any, tag_ids: 
         number = start + offset
         entered = now - timedelta(seconds=rng.uniform(0, span))
         first, last = names[offset]
-        name = f"{rng.choice(PRODUCTS)} – {first} {last}"
+        name = f"{rng.choice(PRODUCTS)} - {first} {last}"
         lead = Lead(kommo_id=10_000_000 + number, name=name, search_name=fold(name)[:250], customer_id=customer.pk,
                     price=Decimal(rng.randrange(50_000, 5_000_000, 1000)), pipeline_id=KOMMO_PIPELINE,
                     status_id=KOMMO_TO_CALL_STATUS, stage_name="Ventas / Para Llamar",
@@ -200,7 +198,7 @@ def ensure_leads(size: int) -> None:
         tag_ids = list(Tag.objects.values_list("pk", flat=True))
         list_ids = list(MarketingList.objects.values_list("pk", flat=True))
         for start in range(0, size, BATCH):
-            _build_chunk(rng, start, min(BATCH, size - start), now, tag_ids, list_ids)
+            _build_chunk(rng, start, min(BATCH, size - start), now=now, tag_ids=tag_ids, list_ids=list_ids)
             if start and start % 50_000 == 0:
                 _log(f"  callcenter: {start} leads ({time.perf_counter() - started:.0f} s)")
     build_seconds = time.perf_counter() - started
@@ -306,6 +304,93 @@ def run_queue_api(n: int) -> list[Sample]:
     return timed_requests(lambda: client.get("/api/v1/leads/queue", {"page_size": "50"}), n)
 
 
+# --- live server helpers -------------------------------------------------------------------------------
+
+SERVER_STARTUP_TIMEOUT = 120.0  # daphne's first start on a loaded 2-vCPU machine can exceed the default 30 s
+
+
+@contextlib.contextmanager
+def _environ(overrides: dict[str, str | None]) -> Iterator[None]:
+    """Environment for the live server (it inherits os.environ; None removes a variable), restored after."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    for key, value in overrides.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextlib.contextmanager
+def _server(overrides: dict[str, str | None] | None = None) -> Iterator[str]:
+    with _environ(overrides or {}), live_server(startup_timeout=SERVER_STARTUP_TIMEOUT) as base_url:
+        yield base_url
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _daphne_pids() -> list[int]:
+    me = os.getpid()
+    pids: list[int] = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{me}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{me}/task/{task}/children") as children:
+                pids += [int(pid) for pid in children.read().split()]
+    found = []
+    for pid in pids:
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            if b"daphne" in cmdline.read():
+                found.append(pid)
+    return found
+
+
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return sum(values) - idle, sum(values)
+
+
+class _CpuMeter:
+    """Where the CPU went during a timed phase: the daphne process, this process (the httpx clients) and the
+    whole machine (PostgreSQL, other processes). Logged per request, to explain a throughput ceiling."""
+
+    def __init__(self) -> None:
+        self.pids = _daphne_pids()
+        self.server0 = sum(_cpu_seconds(pid) for pid in self.pids)
+        self.client0 = sum(os.times()[:2])
+        self.machine0 = _machine_busy()
+        self.t0 = time.perf_counter()
+
+    def report(self, label: str, requests: int) -> None:
+        wall = time.perf_counter() - self.t0
+        server = sum(_cpu_seconds(pid) for pid in self.pids) - self.server0
+        client = sum(os.times()[:2]) - self.client0
+        busy, total = (a - b for a, b in zip(_machine_busy(), self.machine0, strict=True))
+        cpus = os.cpu_count() or 1
+        _log(f"  callcenter: {label}: CPU per request: daphne {server / requests * 1000:.2f} ms, "
+             f"bench clients {client / requests * 1000:.2f} ms, other processes (database…) "
+             f"{max(0.0, busy / os.sysconf('SC_CLK_TCK') - server - client) / requests * 1000:.2f} ms; "
+             f"machine {busy / total * 100 if total else 0:.0f}% busy over {wall:.1f} s on {cpus} CPUs")
+
+
+def _in_threads[T](count: int, target: Callable[[int], T]) -> list[T]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(target, range(count)))
+
+
 # --- "Siguiente lead" ------------------------------------------------------------------------------------
 
 
@@ -322,23 +407,22 @@ def run_next_lead(n: int) -> list[Sample]:
 
     agent = _state["agents"][0]
     client = Client(headers={"Authorization": f"Bearer {agent['token']}"})
-    seen: set[int] = set()
+    claims = _Claims()
 
     def claim() -> tuple[float, int]:
         with CaptureQueriesContext(connection) as queries:
             t0 = time.perf_counter()
             response = client.post("/api/v1/leads/next")
             elapsed = time.perf_counter() - t0
+        sql = len(queries.captured_queries)  # now: the next request resets the query log
         if response.status_code != 200:
             raise RuntimeError(f"next lead: HTTP {response.status_code} {response.content[:200]!r}")
         lead_id = int(response.json()["id"])
-        if lead_id in seen:
-            raise RuntimeError(f"next lead gave lead {lead_id} twice")
-        seen.add(lead_id)
+        claims.add(lead_id, 0)
         noted = client.post(f"/api/v1/leads/{lead_id}/notes", _note(lead_id), content_type="application/json")
         if noted.status_code != 201:
             raise RuntimeError(f"note on {lead_id}: HTTP {noted.status_code} {noted.content[:200]!r}")
-        return elapsed, len(queries.captured_queries)
+        return elapsed, sql
 
     for _ in range(harness.WARMUP):
         claim()
@@ -348,12 +432,8 @@ def run_next_lead(n: int) -> list[Sample]:
         elapsed, sql = claim()
         samples.append(Sample(elapsed, sql))
     samples.wall_seconds = time.perf_counter() - started
+    claims.verify()
     return samples
-
-
-def _in_threads(count: int, target: Callable[[int], T]) -> list[T]:
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(target, range(count)))
 
 
 class _Claims:
@@ -376,7 +456,8 @@ class _Claims:
 
         doubles = {lead: agents for lead, agents in self.by_lead.items() if len(agents) > 1}
         if doubles:
-            raise RuntimeError(f"double reservations: {len(doubles)} leads given twice, e.g. {list(doubles.items())[:5]}")
+            raise RuntimeError(f"double reservations: {len(doubles)} leads given twice, "
+                               f"e.g. {list(doubles.items())[:5]}")
         agents = _state["agents"]
         expected = {lead: agents[given[0]]["id"] for lead, given in self.by_lead.items()}
         held = dict(Lead.objects.filter(pk__in=expected).values_list("pk", "held_by_id"))
@@ -412,11 +493,24 @@ def _claim_and_note(client: Any, claims: _Claims, agent_index: int) -> float:
     return elapsed
 
 
-def _warm_up_next(base_url: str, claims: _Claims) -> None:
+def _run_agents(n: int, agent_loop: Callable[[str, int, _Claims], list[float]], label: str,
+                overrides: dict[str, str | None] | None = None) -> list[Sample]:
+    """Every agent on its own thread and token against one live server; then the double-reservation check."""
     agents = _state["agents"]
-    for i in range(harness.WARMUP):
-        with _agent_client(base_url, agents[i % len(agents)]) as client:
-            _claim_and_note(client, claims, i % len(agents))
+    claims = _Claims()
+    with _server(overrides) as base_url:
+        for i in range(harness.WARMUP):  # sequential warm-up claims (checked with the rest)
+            with _agent_client(base_url, agents[i % len(agents)]) as client:
+                _claim_and_note(client, claims, i % len(agents))
+        meter = _CpuMeter()
+        samples = Samples()
+        started = time.perf_counter()
+        for latencies in _in_threads(len(agents), lambda index: agent_loop(base_url, index, claims)):
+            samples.extend(Sample(latency, None) for latency in latencies)
+        samples.wall_seconds = time.perf_counter() - started
+        meter.report(label, len(samples) * 2)  # a claim and a note per sample
+    claims.verify()
+    return samples
 
 
 def run_next_lead_burst(n: int) -> list[Sample]:
@@ -425,75 +519,54 @@ def run_next_lead_burst(n: int) -> list[Sample]:
     agents = _state["agents"]
     rounds = max(1, math.ceil(n / len(agents)))
     barrier = threading.Barrier(len(agents))
-    claims = _Claims()
-    with live_server() as base_url:
-        _warm_up_next(base_url, claims)
 
-        def agent(index: int) -> list[float]:
-            latencies = []
-            try:
-                with _agent_client(base_url, agents[index]) as client:
-                    for _ in range(rounds):
-                        barrier.wait(timeout=300)
-                        latencies.append(_claim_and_note(client, claims, index))
-            except BaseException:
-                barrier.abort()
-                raise
-            return latencies
+    def agent(base_url: str, index: int, claims: _Claims) -> list[float]:
+        latencies = []
+        try:
+            with _agent_client(base_url, agents[index]) as client:
+                for _ in range(rounds):
+                    barrier.wait(timeout=600)
+                    latencies.append(_claim_and_note(client, claims, index))
+        except BaseException:
+            barrier.abort()
+            raise
+        return latencies
 
-        samples = Samples()
-        started = time.perf_counter()
-        for latencies in _in_threads(len(agents), agent):
-            samples.extend(Sample(latency, None) for latency in latencies)
-        samples.wall_seconds = time.perf_counter() - started
-    claims.verify()
-    return samples
+    return _run_agents(n, agent, "next lead, bursts of 100 (per claim + note)")
+
+
+def _paced(n: int, overrides: dict[str, str | None] | None, label: str) -> list[Sample]:
+    agents = _state["agents"]
+    per_agent = max(1, math.ceil(n / len(agents)))
+    mean_think = len(agents) / PACED_RATE
+
+    def agent(base_url: str, index: int, claims: _Claims) -> list[float]:
+        rng = random.Random(1000 + index)
+        latencies = []
+        with _agent_client(base_url, agents[index]) as client:
+            for _ in range(per_agent):
+                time.sleep(rng.expovariate(1 / mean_think))
+                latencies.append(_claim_and_note(client, claims, index))
+        return latencies
+
+    return _run_agents(n, agent, label, overrides)
 
 
 def run_next_lead_paced(n: int) -> list[Sample]:
     """100 agents (own token each) against a live server, each pressing at random moments (exponential
     think time) so that all of them together press PACED_RATE times a second; each notes its lead."""
-    agents = _state["agents"]
-    per_agent = max(1, math.ceil(n / len(agents)))
-    mean_think = len(agents) / PACED_RATE
-    claims = _Claims()
-    with live_server() as base_url:
-        _warm_up_next(base_url, claims)
+    return _paced(n, None, f"next lead paced {PACED_RATE:g}/s, in-memory channel layer (per claim + note)")
 
-        def agent(index: int) -> list[float]:
-            rng = random.Random(1000 + index)
-            latencies = []
-            with _agent_client(base_url, agents[index]) as client:
-                for _ in range(per_agent):
-                    time.sleep(rng.expovariate(1 / mean_think))
-                    latencies.append(_claim_and_note(client, claims, index))
-            return latencies
 
-        samples = Samples()
-        started = time.perf_counter()
-        for latencies in _in_threads(len(agents), agent):
-            samples.extend(Sample(latency, None) for latency in latencies)
-        samples.wall_seconds = time.perf_counter() - started
-    claims.verify()
-    return samples
+def run_next_lead_paced_layer(n: int) -> list[Sample]:
+    """As next_lead_paced, with the channel layer the installation would really use (CHANNEL_LAYER unset:
+    channels-lite on SQLite, channels-postgres on PostgreSQL): every claim and note is broadcast to the
+    101 users who can see the queue."""
+    return _paced(n, {"CHANNEL_LAYER": None},
+                  f"next lead paced {PACED_RATE:g}/s, default channel layer (per claim + note)")
 
 
 # --- Kommo webhook intake ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def _environ(overrides: dict[str, str]) -> Iterator[None]:
-    """Environment for the live server (it inherits os.environ), restored afterwards."""
-    saved = {key: os.environ.get(key) for key in overrides}
-    os.environ.update(overrides)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 _next_kommo_lead = [60_000_000]
@@ -508,7 +581,7 @@ def _webhook_bodies(count: int) -> list[str]:
         lead_id = _next_kommo_lead[0]
         _next_kommo_lead[0] += 1
         action = rng.choice(["add", "status", "update"])
-        name = f"{rng.choice(PRODUCTS)} – {rng.choice(FIRST)} {rng.choice(LAST)}"
+        name = f"{rng.choice(PRODUCTS)} - {rng.choice(FIRST)} {rng.choice(LAST)}"
         bodies.append(body(lead_item(action, 0, lead_id=lead_id, status_id=KOMMO_TO_CALL_STATUS, name=name,
                                      updated_at=1726572758 + lead_id % 100_000, tags=rng.sample(TAGS, 1),
                                      old_status_id=67548600 if action == "status" else None)))
@@ -520,8 +593,7 @@ def _redis_for_rq() -> str:
 
     url = os.environ.get("BENCH_REDIS_URL", DEFAULT_BENCH_REDIS_URL)
     try:
-        conn = redis.Redis.from_url(url, socket_connect_timeout=2)
-        size = conn.dbsize()
+        size = redis.Redis.from_url(url, socket_connect_timeout=2).dbsize()
     except redis.RedisError as exc:
         raise RuntimeError(f"Redis is not reachable at {url} (set BENCH_REDIS_URL): {exc}") from exc
     if size:
@@ -529,82 +601,8 @@ def _redis_for_rq() -> str:
     return url
 
 
-def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
-    """`threads` httpx clients POST distinct Kommo webhooks (form-encoded) to a live server whose task
-    backend is `backend`; then checks one WebhookDelivery row per 200 and one queued task per row."""
-    import httpx
-    from django.db.models import Count, Max
-
-    from crm.models import WebhookDelivery
-
-    n = max(n, INTAKE_MIN_N)
-    overrides = {"TASK_BACKEND": backend}
-    redis_url = None
-    if backend == "rq":
-        redis_url = _redis_for_rq()
-        overrides["REDIS_URL"] = redis_url
-    before_id = WebhookDelivery.objects.aggregate(m=Max("id"))["m"] or 0
-    tasks_before = _queued_tasks(backend, redis_url)
-    bodies = _webhook_bodies(harness.WARMUP + n)
-    path = f"/integrations/kommo/webhook/{WEBHOOK_SECRET}/"
-    headers = {"Content-Type": FORM}
-    lock = threading.Lock()
-    pending = iter(bodies[harness.WARMUP:])
-    accepted = [0]
-
-    def post(client: httpx.Client, raw: str) -> float:
-        t0 = time.perf_counter()
-        response = client.post(path, content=raw.encode(), headers=headers)
-        elapsed = time.perf_counter() - t0
-        if response.status_code != 200:
-            raise RuntimeError(f"webhook: HTTP {response.status_code} {response.text[:200]}")
-        with lock:
-            accepted[0] += 1
-        return elapsed
-
-    def worker(_index: int) -> list[float]:
-        latencies = []
-        with httpx.Client(base_url=base_url, timeout=60) as client:
-            while True:
-                with lock:
-                    raw = next(pending, None)
-                if raw is None:
-                    return latencies
-                latencies.append(post(client, raw))
-
-    try:
-        with _environ(overrides), live_server() as base_url:
-            with httpx.Client(base_url=base_url, timeout=60) as client:
-                for raw in bodies[:harness.WARMUP]:
-                    post(client, raw)
-            samples = Samples()
-            started = time.perf_counter()
-            for latencies in _in_threads(threads, worker):
-                samples.extend(Sample(latency, None) for latency in latencies)
-            samples.wall_seconds = time.perf_counter() - started
-        # Acceptance means stored (one row per 200, no duplicate) and queued (one task per row).
-        rows = WebhookDelivery.objects.filter(pk__gt=before_id)
-        stored = rows.count()
-        duplicates = rows.values("body").annotate(c=Count("id")).filter(c__gt=1).count()
-        not_received = rows.exclude(state=WebhookDelivery.State.RECEIVED).count()
-        queued = _queued_tasks(backend, redis_url) - tasks_before
-    finally:
-        if redis_url:
-            import redis
-
-            redis.Redis.from_url(redis_url).flushdb()
-    _log(f"  callcenter: intake {backend}/{threads} threads: {accepted[0]} accepted, {stored} rows, "
-         f"{duplicates} duplicate bodies, {queued if queued is not None else '?'} tasks queued")
-    if stored != accepted[0] or duplicates or not_received or stored != len(bodies):
-        raise RuntimeError(f"intake: {accepted[0]} accepted but {stored} rows stored ({duplicates} duplicate "
-                           f"bodies, {not_received} not 'received')")
-    if queued is not None and queued != stored:
-        raise RuntimeError(f"intake: {stored} deliveries stored but {queued} tasks queued")
-    return samples
-
-
 def _queued_tasks(backend: str, redis_url: str | None) -> int | None:
-    """Tasks the task backend holds (None for dummy: it lives in the server's memory)."""
+    """Tasks the task backend holds (None for dummy: it keeps them in the server's memory)."""
     if backend == "db":
         from django_tasks_db.models import DBTaskResult
 
@@ -616,11 +614,101 @@ def _queued_tasks(backend: str, redis_url: str | None) -> int | None:
     return None
 
 
+def _check_intake(before_id: int, accepted: int, expected: int, queued: int | None, label: str) -> None:
+    """Acceptance means stored (one row per 200, no duplicate body) and queued (one task per row)."""
+    from django.db.models import Count
+
+    from crm.models import WebhookDelivery
+
+    rows = WebhookDelivery.objects.filter(pk__gt=before_id)
+    stored = rows.count()
+    duplicates = rows.values("body").annotate(c=Count("id")).filter(c__gt=1).count()
+    not_received = rows.exclude(state=WebhookDelivery.State.RECEIVED).count()
+    _log(f"  callcenter: {label}: {accepted} accepted (200), {stored} rows stored, {duplicates} duplicate bodies, "
+         f"{'(in server memory)' if queued is None else queued} tasks queued")
+    if stored != accepted or accepted != expected or duplicates or not_received:
+        raise RuntimeError(f"intake: {accepted}/{expected} accepted but {stored} rows stored ({duplicates} "
+                           f"duplicate bodies, {not_received} not 'received')")
+    if queued is not None and queued != stored:
+        raise RuntimeError(f"intake: {stored} deliveries stored but {queued} tasks queued")
+
+
+def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
+    """`threads` httpx clients POST distinct Kommo webhooks (form-encoded) to a live server whose task
+    backend is `backend`; then checks one WebhookDelivery row per 200 and one queued task per row."""
+    import httpx
+    from django.db.models import Max
+
+    from crm.models import WebhookDelivery
+
+    n = max(n, INTAKE_MIN_N)
+    overrides: dict[str, str | None] = {"TASK_BACKEND": backend}
+    redis_url = _redis_for_rq() if backend == "rq" else None
+    if redis_url:
+        overrides["REDIS_URL"] = redis_url
+    before_id = WebhookDelivery.objects.aggregate(m=Max("id"))["m"] or 0
+    tasks_before = _queued_tasks(backend, redis_url)
+    bodies = _webhook_bodies(harness.WARMUP + n)
+    path = f"/integrations/kommo/webhook/{WEBHOOK_SECRET}/"
+    lock = threading.Lock()
+    pending = iter(bodies[harness.WARMUP:])
+    accepted = [0]
+
+    def post(client: httpx.Client, raw: str) -> float:
+        t0 = time.perf_counter()
+        response = client.post(path, content=raw.encode(), headers={"Content-Type": FORM})
+        elapsed = time.perf_counter() - t0
+        if response.status_code != 200:
+            raise RuntimeError(f"webhook: HTTP {response.status_code} {response.text[:200]}")
+        with lock:
+            accepted[0] += 1
+        return elapsed
+
+    def worker(base_url: str) -> list[float]:
+        latencies: list[float] = []
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            while True:
+                with lock:
+                    raw = next(pending, None)
+                if raw is None:
+                    return latencies
+                latencies.append(post(client, raw))
+
+    label = f"intake TASK_BACKEND={backend}, {threads} threads"
+    try:
+        with _server(overrides) as base_url:
+            with httpx.Client(base_url=base_url, timeout=60) as client:
+                for raw in bodies[:harness.WARMUP]:
+                    post(client, raw)
+            meter = _CpuMeter()
+            samples = Samples()
+            started = time.perf_counter()
+            for latencies in _in_threads(threads, lambda _index: worker(base_url)):
+                samples.extend(Sample(latency, None) for latency in latencies)
+            samples.wall_seconds = time.perf_counter() - started
+            meter.report(label, n)
+        after = _queued_tasks(backend, redis_url)
+        queued = None if after is None or tasks_before is None else after - tasks_before
+    finally:
+        if redis_url:
+            import redis
+
+            redis.Redis.from_url(redis_url).flushdb()  # it was empty before (_redis_for_rq)
+    _check_intake(before_id, accepted[0], len(bodies), queued, label)
+    return samples
+
+
 def run_healthz_ceiling(n: int) -> list[Sample]:
     """The same live server and client answering GET /healthz (full middleware chain, no database): the
-    ceiling of requests per second on this machine, whatever the view does."""
-    with live_server() as base_url:
-        return harness.concurrent_requests(base_url, "/healthz", n=max(n, INTAKE_MIN_N), threads=16)
+    requests per second this machine gives to any view, whatever the view does."""
+    with _server() as base_url:
+        for _ in range(harness.WARMUP):
+            harness.concurrent_requests(base_url, "/healthz", n=1, threads=1, warmup=0)
+        meter = _CpuMeter()
+        count = max(n, INTAKE_MIN_N)
+        samples = harness.concurrent_requests(base_url, "/healthz", n=count, threads=16, warmup=0)
+        meter.report("healthz, 16 threads", count)
+    return samples
 
 
 def _setup_intake(_size: int) -> None:
@@ -662,6 +750,11 @@ SCENARIOS = [
         name="callcenter.next_lead_paced",
         description=f"POST /api/v1/leads/next, live server, 100 agents pressing {PACED_RATE:g} times/s in total",
         setup=ensure_leads, run=run_next_lead_paced, size=SIZE,
+    ),
+    Scenario(
+        name="callcenter.next_lead_paced_layer",
+        description="next_lead_paced with the default channel layer (channels-lite / channels-postgres)",
+        setup=ensure_leads, run=run_next_lead_paced_layer, size=SIZE,
     ),
     Scenario(
         name="callcenter.healthz_ceiling",
