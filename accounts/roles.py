@@ -39,6 +39,9 @@ class Perm(models.TextChoices):
     ORDERS_CREATE = "orders.create", _("Crear y confirmar pedidos desde la pantalla de llamada")
     ORDERS_MANAGE = "orders.manage", _("Despachar y cancelar pedidos")
     INTEGRATIONS_MANAGE = "integrations.manage", _("Sincronizaciones fallidas y webhooks salientes")
+    INBOX_WORK = "inbox.work", _("Atender conversaciones: responder, notas, tareas, cerrar con motivo")
+    INBOX_SUPERVISE = "inbox.supervise", _("Asignar y transferir cualquier conversación; revisión semanal de cierres")
+    INBOX_MANAGE = "inbox.manage", _("Configurar bandejas y categorías")
 
 
 R = Role
@@ -52,13 +55,13 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Perm]]] = {
     ),
     R.SUPERVISOR: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
                              P.LEADS_VIEW, P.LEADS_WORK, P.LEADS_SUPERVISE, P.CATALOG_VIEW, P.CATALOG_MANAGE,
-                             P.ORDERS_VIEW, P.ORDERS_CREATE, P.ORDERS_MANAGE}),
+                             P.ORDERS_VIEW, P.ORDERS_CREATE, P.ORDERS_MANAGE, P.INBOX_WORK, P.INBOX_SUPERVISE}),
     R.DIRECTOR_VENTAS: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
                                   P.LEADS_VIEW, P.CATALOG_VIEW, P.ORDERS_VIEW, P.ORDERS_MANAGE}),
     R.ANALISTA: frozenset({P.USERS_VIEW, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.CATALOG_VIEW,
                            P.ORDERS_VIEW}),
     R.AGENTE: frozenset({P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.LEADS_WORK, P.CATALOG_VIEW,
-                         P.ORDERS_VIEW, P.ORDERS_CREATE}),  # agents see their own orders only
+                         P.ORDERS_VIEW, P.ORDERS_CREATE, P.INBOX_WORK}),  # agents see their own orders only
 }
 
 

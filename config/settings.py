@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "catalog",
     "orders",
     "webhooks",
+    "inbox",
 ]
 
 MIDDLEWARE = [
@@ -229,6 +230,10 @@ KOMMO_SYNC_MAX_ATTEMPTS = env_int("KOMMO_SYNC_MAX_ATTEMPTS", 12)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
 # Kommo client: first retry delay in seconds within one call (doubles per attempt, 4 attempts).
 KOMMO_CLIENT_BACKOFF = float(env_str("KOMMO_CLIENT_BACKOFF", "0.5"))
+# Inbox: a customer writing again within this many days reopens the resolved conversation (new cycle).
+INBOX_REOPEN_DAYS = env_int("INBOX_REOPEN_DAYS", 7)
+# Minutes an assigned conversation may wait for the agent's first answer before returning to the pool.
+INBOX_FIRST_ANSWER_MINUTES = env_int("INBOX_FIRST_ANSWER_MINUTES", 15)
 # Kommo: override https://{subdomain}.kommo.com (a local fake Kommo in tests and demo mode).
 KOMMO_BASE_URL = env_str("KOMMO_BASE_URL")
 KOMMO_OAUTH_URL = env_str("KOMMO_OAUTH_URL", "https://www.kommo.com/oauth")

@@ -1,0 +1,591 @@
+"""The unified inbox's rules (seeds 003/004 of the mission), enforced in one place.
+
+One transition function (do_transition_conversation) with a declared table; every change writes a
+ConversationEvent; realtime events go out after commit to the people who can see the conversation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.actions import require_perm
+from accounts.choices import Availability
+from accounts.models import User, business_hours_open
+from accounts.roles import ROLE_PERMISSIONS, Perm, Role
+from core import audit
+from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from customers.actions import do_upsert_customer
+from inbox.choices import (
+    CONVERSATION_TRANSITIONS,
+    OPEN_STATES,
+    Channel,
+    CloseReason,
+    ConversationState,
+    DeliveryStatus,
+    MessageKind,
+    Priority,
+    TaskStatus,
+)
+from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, Task
+from realtime.events import is_muted, send_event_on_commit
+
+S = ConversationState
+MIN_COMMENT = 20  # a "descriptive comment" (context, actions, next steps…) is more than a word or two
+MENTION = re.compile(r"@([\w.\-]+)")
+
+
+# --- audience and events ---------------------------------------------------------------------------
+
+
+def audience(conversation: Conversation) -> list[int]:
+    """Who sees a conversation live: its assignee, and every user who may work or supervise the inbox."""
+    roles = [r.value for r, perms in ROLE_PERMISSIONS.items()
+             if Perm.INBOX_SUPERVISE in perms or Perm.INBOX_WORK in perms]
+    ids = set(User.objects.filter(is_active=True, can_login=True, role__in=roles).values_list("pk", flat=True))
+    if conversation.assignee_id:
+        ids.add(conversation.assignee_id)
+    return sorted(ids)
+
+
+def conversation_payload(c: Conversation) -> dict[str, Any]:
+    return {"id": c.pk, "state": c.state, "inbox": c.inbox.code,
+            "assignee": c.assignee.username if c.assignee else None,
+            "priority": c.priority, "channel": c.channel, "customer": c.customer.name,
+            "last_message_preview": c.last_message_preview, "awaiting_reply": c.awaiting_reply,
+            "last_activity_at": c.last_activity_at.isoformat(), "cycle": c.cycle}
+
+
+def _emit(c: Conversation, op: str, **extra: Any) -> None:
+    if not is_muted():
+        send_event_on_commit({"type": "conversation", "op": op, "conversation": conversation_payload(c), **extra},
+                             user_ids=audience(c))
+
+
+def _event(c: Conversation, kind: str, *, actor: User | None, comment: str = "", **data: Any) -> ConversationEvent:
+    return ConversationEvent.objects.create(conversation=c, cycle=c.cycle, kind=kind, actor=actor, comment=comment,
+                                            data=data)
+
+
+# --- access -------------------------------------------------------------------------------------------
+
+
+def access_conversation(acting_user: User, conversation_id: int, *, lock: bool = False) -> Conversation:
+    require_perm(acting_user, Perm.INBOX_WORK)
+    qs = Conversation.objects.select_for_update() if lock else Conversation.objects.all()
+    c = qs.select_related("customer", "inbox", "assignee").filter(pk=conversation_id).first() if not lock else \
+        qs.filter(pk=conversation_id).first()
+    if c is None:
+        raise NotFoundError("conversation_not_found", _("La conversación no existe."))
+    return c
+
+
+def _may_act(acting_user: User, c: Conversation) -> None:
+    """The responsible agent acts on their conversation; supervisors on any; others may not take it over."""
+    if acting_user.has_perm_code(Perm.INBOX_SUPERVISE):
+        return
+    if c.assignee_id not in (None, acting_user.pk):
+        raise PermissionDeniedError("not_assignee", _("Esta conversación es de %s.") %
+                                    (c.assignee.display_name if c.assignee else "?"))
+
+
+def _descriptive(comment: str) -> str:
+    comment = (comment or "").strip()
+    if len(comment) < MIN_COMMENT:
+        raise ActionError("comment_required", _(
+            "Escriba un comentario descriptivo (contexto, acciones realizadas, próximos pasos, datos faltantes, "
+            "canal externo): al menos %d caracteres.") % MIN_COMMENT, field="comment")
+    return comment
+
+
+# --- the state machine ------------------------------------------------------------------------------
+
+
+def do_transition_conversation(c: Conversation, *, to: ConversationState, acting_user: User | None,
+                               comment: str = "", reason: str = "", waiting_until: datetime | None = None) -> bool:
+    """The one transition function (the caller holds the row lock). Returns False when nothing changes."""
+    current = ConversationState(c.state)
+    if current == to:
+        return False
+    if to not in CONVERSATION_TRANSITIONS[current]:
+        raise InvalidTransition("invalid_transition", _("Una conversación %(a)s no puede pasar a %(b)s.")
+                                % {"a": current.label, "b": to.label},
+                                allowed=sorted(s.value for s in CONVERSATION_TRANSITIONS[current]))
+    now = timezone.now()
+    fields = ["state", "last_activity_at"]
+    if current == S.RESOLVED:  # reopening: a new cycle keeps metrics honest
+        c.cycle += 1
+        c.closed_at, c.close_reason, c.close_comment, c.first_response_at = None, "", "", None
+        fields += ["cycle", "closed_at", "close_reason", "close_comment", "first_response_at"]
+    if to == S.RESOLVED:
+        c.closed_at, c.close_reason, c.close_comment = now, reason, comment
+        fields += ["closed_at", "close_reason", "close_comment"]
+    c.waiting_until = waiting_until if to == S.ON_HOLD else None
+    fields.append("waiting_until")
+    c.state, c.last_activity_at = to.value, now
+    c.save(update_fields=fields)
+    _event(c, "state", actor=acting_user, comment=comment, **{"from": current.value, "to": to.value,
+                                                               "reason": reason})
+    _emit(c, "state")
+    return True
+
+
+# --- intake (channel adapters and the API channel call this) --------------------------------------
+
+
+def _global_inbox() -> Inbox:
+    inbox = Inbox.objects.filter(is_global=True).first()
+    if inbox is None:
+        inbox = Inbox.objects.create(name="Global", code="global", is_global=True, auto_assign=False)
+    return inbox
+
+
+def do_receive_inbound(
+    *, channel: str, body: str, customer_name: str = "", phones: Iterable[str] = (), emails: Iterable[str] = (),
+    inbox_code: str | None = None, external_id: str = "", subject: str = "", attachments: list[Any] | None = None,
+    received_at: datetime | None = None,
+) -> tuple[Conversation, Message, bool]:
+    """A customer's message: continues their open conversation on that channel, reopens a recently resolved one
+    (new cycle), or starts a new one (in Global unless an inbox is given). Idempotent on `external_id` (channels
+    redeliver). Returns (conversation, message, created_now)."""
+    if channel not in Channel.values:
+        raise ActionError("invalid_channel", _("Canal desconocido: %s") % channel, field="channel")
+    if not body.strip() and not attachments:
+        raise ActionError("empty_message", _("El mensaje está vacío."), field="message")
+    if external_id:
+        existing = Message.objects.filter(external_id=external_id).select_related("conversation").first()
+        if existing is not None:
+            return existing.conversation, existing, False
+    now = received_at or timezone.now()
+    with transaction.atomic():
+        customer = do_upsert_customer(name=customer_name, phones=phones, emails=emails)
+        inbox = Inbox.objects.filter(code=inbox_code).first() if inbox_code else None
+        if inbox_code and inbox is None:
+            raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % inbox_code, field="inbox")
+        c = (Conversation.objects.select_for_update().filter(customer=customer, channel=channel,
+                                                             state__in=[s.value for s in OPEN_STATES])
+             .order_by("-last_activity_at").first())
+        new = False
+        if c is None:
+            recent = (Conversation.objects.select_for_update()
+                      .filter(customer=customer, channel=channel, state=S.RESOLVED,
+                              closed_at__gte=now - timedelta(days=settings.INBOX_REOPEN_DAYS))
+                      .order_by("-closed_at").first())
+            if recent is not None:
+                c = recent
+                do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
+            else:
+                c = Conversation.objects.create(customer=customer, channel=channel, inbox=inbox or _global_inbox(),
+                                                subject=subject[:250], created_at=now, last_activity_at=now)
+                new = True
+                _event(c, "created", actor=None, channel=channel)
+        try:
+            with transaction.atomic():
+                message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.INBOUND,
+                                                 body=body, attachments=attachments or [], external_id=external_id,
+                                                 created_at=now)
+        except IntegrityError:  # the same external id raced in: the other delivery stored it
+            message = Message.objects.get(external_id=external_id)
+            return message.conversation, message, False
+        c.last_customer_message_at, c.last_activity_at = now, now
+        c.awaiting_reply, c.last_message_preview = True, body[:200]
+        update = ["last_customer_message_at", "last_activity_at", "awaiting_reply", "last_message_preview"]
+        c.save(update_fields=update)
+        if c.state == S.ON_HOLD:
+            do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_replied")
+        if c.assignee_id is None and c.inbox.auto_assign and not c.inbox.is_global:
+            do_auto_assign(c)
+        _emit(c, "message", message={"id": message.pk, "kind": message.kind, "body": body[:500]})
+    return c, message, new
+
+
+# --- assignment ---------------------------------------------------------------------------------------
+
+
+def open_load() -> dict[int, int]:
+    return dict(Conversation.objects.filter(state__in=[s.value for s in OPEN_STATES], assignee__isnull=False)
+                .values_list("assignee").annotate(n=Count("pk")).values_list("assignee", "n"))
+
+
+def candidates(inbox: Inbox, *, at: datetime | None = None) -> list[User]:
+    """Agents who may receive a conversation of `inbox` now: members of its teams, working the inbox,
+    available, inside their team's business hours, with the inbox's skill when it requires one."""
+    at = at or timezone.now()
+    open_teams = [t.pk for t in inbox.teams.all() if business_hours_open(t, at)]  # one check per team, not per agent
+    if not open_teams:
+        return []
+    roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.INBOX_WORK in perms]
+    qs = User.objects.filter(is_active=True, can_login=True, role__in=roles, availability=Availability.AVAILABLE,
+                             teams__in=open_teams).distinct()
+    if inbox.skill_id:
+        qs = qs.filter(skills=inbox.skill_id)
+    return list(qs.order_by("pk"))
+
+
+def pick_agent(inbox: Inbox, *, at: datetime | None = None) -> User | None:
+    """Least loaded relative to capacity, never above it; ties go to whoever was assigned least recently."""
+    load = open_load()
+    pool = [u for u in candidates(inbox, at=at) if load.get(u.pk, 0) < u.capacity]
+    if not pool:
+        return None
+    last = dict(ConversationEvent.objects.filter(kind="assigned", data__to__in=[u.pk for u in pool])
+                .values_list("data__to").annotate(m=Count("pk")).values_list("data__to", "m"))
+    return min(pool, key=lambda u: (load.get(u.pk, 0) / max(u.capacity, 1), load.get(u.pk, 0),
+                                    last.get(u.pk, 0), u.pk))
+
+
+def _assign(c: Conversation, assignee: User | None, *, acting_user: User | None, comment: str = "",
+            kind: str = "assigned") -> None:
+    previous = c.assignee_id
+    c.assignee = assignee
+    c.team = next(iter(t for t in assignee.teams.all() if t in c.inbox.teams.all()), c.team) if assignee else c.team
+    c.save(update_fields=["assignee", "team"])
+    _event(c, kind, actor=acting_user, comment=comment, **{"from": previous, "to": assignee.pk if assignee else None})
+    if assignee is not None and c.state == S.NEW:
+        do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="assigned")
+    _emit(c, "assigned")
+
+
+def do_auto_assign(c: Conversation) -> User | None:
+    agent = pick_agent(c.inbox)
+    if agent is not None:
+        _assign(c, agent, acting_user=None)
+    return agent
+
+
+def check_assign(acting_user: User, conversation_id: int, *, assignee: str | int | None) -> Conversation:
+    """Supervisors assign anyone; an agent may only take an unowned conversation for themself."""
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        target = None
+        if assignee is not None:
+            target = (User.objects.filter(pk=assignee) if str(assignee).isdigit()
+                      else User.objects.filter(username=assignee)).first()
+            if target is None or not target.has_perm_code(Perm.INBOX_WORK):
+                raise ActionError("invalid_assignee", _("El usuario no existe o no atiende conversaciones."),
+                                  field="assignee")
+        taking_for_self = target is not None and target.pk == acting_user.pk and c.assignee_id in (None, target.pk)
+        if not acting_user.has_perm_code(Perm.INBOX_SUPERVISE) and not taking_for_self:
+            raise PermissionDeniedError("forbidden", _("Solo puede tomar conversaciones sin dueño."))
+        if target is None and not c.inbox.is_global and c.state in OPEN_STATES:
+            raise ActionError("owner_required", _("Fuera de Global toda conversación abierta tiene un responsable."))
+        if (target.pk if target else None) != c.assignee_id:
+            _assign(c, target, acting_user=acting_user)
+    return c
+
+
+def check_transfer(acting_user: User, conversation_id: int, *, comment: str, to_user: str | None = None,
+                   to_inbox: str | None = None, category_id: int | None = None) -> Conversation:
+    """Moves the conversation to another agent and/or inbox, with the internal note the guide requires."""
+    comment = _descriptive(comment)
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        if to_inbox:
+            inbox = Inbox.objects.filter(code=to_inbox).first()
+            if inbox is None:
+                raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % to_inbox, field="to_inbox")
+            category = InboxCategory.objects.filter(pk=category_id, inbox=inbox).first() if category_id else None
+            _event(c, "moved", actor=acting_user, comment=comment, **{"from": c.inbox.code, "to": inbox.code,
+                                                                      "category": category.name if category else None})
+            c.inbox, c.category = inbox, category
+            c.save(update_fields=["inbox", "category"])
+        target = None
+        if to_user:
+            target = User.objects.filter(username=to_user).first()
+            if target is None or not target.has_perm_code(Perm.INBOX_WORK):
+                raise ActionError("invalid_assignee", _("El usuario no existe o no atiende conversaciones."),
+                                  field="to_user")
+        elif to_inbox and not c.inbox.is_global and c.inbox.auto_assign:
+            target = pick_agent(c.inbox)
+        if target is not None and target.pk != c.assignee_id:
+            _assign(c, target, acting_user=acting_user, comment=comment, kind="transferred")
+        elif target is None and not c.inbox.is_global:
+            if c.assignee_id is None:
+                raise ActionError("owner_required", _("Indique a quién se transfiere: fuera de Global toda "
+                                                      "conversación tiene un responsable."), field="to_user")
+        elif c.inbox.is_global and c.assignee_id is not None and not to_user:
+            _assign(c, None, acting_user=acting_user, comment=comment, kind="transferred")
+        Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                               body=_("Transferencia: %s") % comment)
+    return c
+
+
+# --- messages, notes, handled elsewhere ---------------------------------------------------------------
+
+
+def check_send_reply(acting_user: User, conversation_id: int, *, body: str) -> Message:
+    body = body.strip()
+    if not body:
+        raise ActionError("empty_message", _("La respuesta está vacía."), field="body")
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        if c.state == S.RESOLVED:
+            do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="agent_wrote_again")
+        if c.assignee_id is None:
+            _assign(c, acting_user, acting_user=acting_user)
+        now = timezone.now()
+        status = DeliveryStatus.SENT if c.channel in (Channel.API, Channel.PHONE) else DeliveryStatus.QUEUED
+        message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND,
+                                         author=acting_user, body=body, delivery_status=status, created_at=now)
+        c.first_response_at = c.first_response_at or now
+        c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
+        c.last_message_preview = body[:200]
+        c.save(update_fields=["first_response_at", "last_agent_message_at", "last_activity_at", "awaiting_reply",
+                              "last_message_preview"])
+        # Answered: now the conversation waits for the customer (an escalated one stays with the supervisor).
+        if c.state == S.NEW:
+            do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="replied")
+        if c.state == S.PENDING:
+            do_transition_conversation(c, to=S.ON_HOLD, acting_user=acting_user, reason="replied")
+        _emit(c, "message", message={"id": message.pk, "kind": message.kind, "body": body[:500]})
+    return message
+
+
+def check_add_note(acting_user: User, conversation_id: int, *, body: str) -> Message:
+    """An internal note (never sent to the customer). @usuario mentions notify those users live."""
+    body = body.strip()
+    if not body:
+        raise ActionError("empty_message", _("La nota está vacía."), field="body")
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                                      body=body)
+        mentioned = list(User.objects.filter(username__in=MENTION.findall(body), is_active=True))
+        if mentioned:
+            _event(c, "mention", actor=acting_user, users=[u.username for u in mentioned], note=note.pk)
+            if not is_muted():
+                send_event_on_commit({"type": "mention", "op": "new", "conversation_id": c.pk,
+                                      "by": acting_user.display_name, "body": body[:300]},
+                                     user_ids=[u.pk for u in mentioned])
+        c.last_activity_at = timezone.now()
+        c.save(update_fields=["last_activity_at"])
+        _emit(c, "message", message={"id": note.pk, "kind": note.kind, "body": body[:500]})
+    return note
+
+
+def check_mark_handled_outside(acting_user: User, conversation_id: int, *, external_channel: str,
+                               comment: str) -> Conversation:
+    """Attended by phone, personal WhatsApp or external email: documented with a descriptive comment."""
+    comment = _descriptive(comment)
+    if not external_channel.strip():
+        raise ActionError("channel_required", _("Indique el canal externo."), field="external_channel")
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        _event(c, "handled_outside", actor=acting_user, comment=comment, channel=external_channel.strip())
+        Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                               body=_("Atendida fuera del CRM (%(ch)s): %(c)s") % {"ch": external_channel, "c": comment})
+    return c
+
+
+# --- closing -------------------------------------------------------------------------------------------
+
+
+def satisfied_reasons(c: Conversation, comment: str = "") -> list[str]:
+    """Closure reasons that hold right now for the conversation's current cycle."""
+    reasons = []
+    if Message.objects.filter(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND).exists():
+        reasons.append(CloseReason.ANSWERED.value)
+    documented = ConversationEvent.objects.filter(conversation=c, cycle=c.cycle, kind="handled_outside").exists()
+    if documented or len(comment.strip()) >= MIN_COMMENT:
+        reasons.append(CloseReason.DERIVED_DOCUMENTED.value)
+    if c.ticket_ref or Task.objects.filter(conversation=c, cycle=c.cycle).exclude(status=TaskStatus.CANCELLED).exists():
+        reasons.append(CloseReason.TASK_CREATED.value)
+    if comment.strip():
+        reasons.append(CloseReason.CUSTOMER_CONFIRMED.value)
+    return reasons
+
+
+def check_close_conversation(acting_user: User, conversation_id: int, *, reason: str, comment: str = "") -> Conversation:
+    """Resolves a conversation only for one of the four documented reasons, so closing "to clean the inbox" is
+    impossible: `answered` needs an outbound message in this cycle; `derived_documented` a descriptive comment (or
+    a documented external handling); `task_created` a linked task or ticket; `customer_confirmed` a comment saying
+    what the customer confirmed. A refusal (409) lists the reasons that would be accepted now."""
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        possible = satisfied_reasons(c, comment)
+        if reason not in CloseReason.values or reason not in possible:
+            labels = ", ".join(f"{r} ({CloseReason(r).label})" for r in possible) or _("ninguno todavía: responda al "
+                                                                                     "cliente, cree una tarea o "
+                                                                                     "documente la atención")
+            raise ConflictError("close_needs_reason", _("No se puede cerrar con ese motivo. Motivos posibles ahora: "
+                                                        "%s.") % labels, accepted_reasons=possible,
+                                all_reasons=CloseReason.values)
+        do_transition_conversation(c, to=S.RESOLVED, acting_user=acting_user, comment=comment.strip(), reason=reason)
+        audit.record(actor=acting_user, action="conversation.closed", target=c,
+                     changes={"reason": reason, "cycle": c.cycle})
+    return c
+
+
+def check_transition(acting_user: User, conversation_id: int, *, to: str, reason: str = "", comment: str = "",
+                     waiting_until: datetime | None = None) -> Conversation:
+    """The generic state change (API `transition`): closing and escalating go through their own rules."""
+    try:
+        target = ConversationState(to)
+    except ValueError as exc:
+        raise ActionError("invalid_state", _("Estado desconocido: %s") % to, field="to") from exc
+    if target == S.RESOLVED:
+        return check_close_conversation(acting_user, conversation_id, reason=reason, comment=comment)
+    if target == S.ESCALATED:
+        return check_escalate(acting_user, conversation_id, comment=comment)
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        do_transition_conversation(c, to=target, acting_user=acting_user, comment=comment,
+                                   waiting_until=waiting_until)
+    return c
+
+
+def check_escalate(acting_user: User, conversation_id: int, *, comment: str) -> Conversation:
+    """Hands the conversation to a supervisor (the least loaded available one) with the required comment."""
+    comment = _descriptive(comment)
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        load = open_load()
+        supervisors = list(User.objects.filter(role=Role.SUPERVISOR, is_active=True))
+        supervisor = min(supervisors, key=lambda u: (u.availability != Availability.AVAILABLE,
+                                                     load.get(u.pk, 0), u.pk), default=None)
+        do_transition_conversation(c, to=S.ESCALATED, acting_user=acting_user, comment=comment, reason="escalated")
+        if supervisor is not None:
+            _assign(c, supervisor, acting_user=acting_user, comment=comment, kind="escalated")
+    return c
+
+
+# --- tasks and associations -----------------------------------------------------------------------
+
+
+def check_create_task(acting_user: User, conversation_id: int, *, title: str, responsible: str | None = None,
+                      due_at: datetime | None = None) -> Task:
+    if not title.strip():
+        raise ActionError("missing_fields", _("Escriba la tarea."), field="title")
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        owner = User.objects.filter(username=responsible).first() if responsible else acting_user
+        if owner is None:
+            raise ActionError("invalid_responsible", _("Responsable desconocido."), field="responsible")
+        task = Task.objects.create(conversation=c, cycle=c.cycle, title=title.strip()[:250], responsible=owner,
+                                   due_at=due_at, created_by=acting_user)
+        _event(c, "task", actor=acting_user, task=task.pk, title=task.title, responsible=owner.username)
+    return task
+
+
+def check_set_task_status(acting_user: User, task_id: int, *, status: str) -> Task:
+    if status not in TaskStatus.values:
+        raise ActionError("invalid_status", _("Estado de tarea inválido."), field="status")
+    with transaction.atomic():
+        task = Task.objects.select_for_update().filter(pk=task_id).first()
+        if task is None:
+            raise NotFoundError("task_not_found", _("La tarea no existe."))
+        access_conversation(acting_user, task.conversation_id)
+        task.status = status
+        task.save(update_fields=["status"])
+    return task
+
+
+def check_set_associations(acting_user: User, conversation_id: int, *, company: str | None = None,
+                           ticket_ref: str | None = None, priority: str | None = None,
+                           tags: Iterable[str] | None = None) -> Conversation:
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        changes: dict[str, Any] = {}
+        if company is not None and company != c.company:
+            changes["company"], c.company = [c.company, company], company.strip()[:200]
+        if ticket_ref is not None and ticket_ref != c.ticket_ref:
+            changes["ticket_ref"], c.ticket_ref = [c.ticket_ref, ticket_ref], ticket_ref.strip()[:100]
+        if priority is not None and priority != c.priority:
+            if priority not in Priority.values:
+                raise ActionError("invalid_priority", _("Prioridad inválida."), field="priority")
+            changes["priority"], c.priority = [c.priority, priority], priority
+        c.save()
+        if tags is not None:
+            from customers.models import Tag
+
+            c.tags.set([Tag.objects.get_or_create(name=t.strip()[:60])[0] for t in tags if t.strip()])
+        if changes:
+            _event(c, "updated", actor=acting_user, **changes)
+    return c
+
+
+# --- duplicates, pool, review -------------------------------------------------------------------------
+
+
+def duplicates_of(c: Conversation) -> list[Conversation]:
+    return list(Conversation.objects.filter(customer=c.customer_id, channel=c.channel,
+                                            state__in=[s.value for s in OPEN_STATES]).exclude(pk=c.pk))
+
+
+def check_merge_conversations(acting_user: User, *, keep_id: int, merge_id: int) -> Conversation:
+    """Folds a duplicate open conversation (same customer and channel) into another; its messages, tasks and
+    history move over and it is resolved as a duplicate."""
+    require_perm(acting_user, Perm.INBOX_WORK)
+    if keep_id == merge_id:
+        raise ActionError("same_conversation", _("No se puede fusionar una conversación consigo misma."))
+    with transaction.atomic():
+        pair = {c.pk: c for c in Conversation.objects.select_for_update().filter(pk__in=[keep_id, merge_id])}
+        if len(pair) != 2:
+            raise NotFoundError("conversation_not_found", _("La conversación no existe."))
+        keep, gone = pair[keep_id], pair[merge_id]
+        if (keep.customer_id, keep.channel) != (gone.customer_id, gone.channel):
+            raise ActionError("not_duplicates", _("Solo se fusionan conversaciones del mismo cliente y canal."))
+        Message.objects.filter(conversation=gone).update(conversation=keep, cycle=keep.cycle)
+        Task.objects.filter(conversation=gone).update(conversation=keep, cycle=keep.cycle)
+        _event(keep, "merged", actor=acting_user, merged=gone.pk)
+        gone.state, gone.closed_at, gone.close_reason = S.RESOLVED, timezone.now(), CloseReason.DERIVED_DOCUMENTED
+        gone.close_comment = _("Fusionada en la conversación #%s (duplicada).") % keep.pk
+        gone.save(update_fields=["state", "closed_at", "close_reason", "close_comment"])
+        _event(gone, "merged_into", actor=acting_user, into=keep.pk)
+    return keep
+
+
+def do_return_stale_to_pool(*, now: datetime | None = None) -> int:
+    """Assigned conversations whose agent went offline, or that waited too long for the first answer, go back to
+    the pool and are reassigned automatically when possible. Safe to repeat."""
+    now = now or timezone.now()
+    stale = Conversation.objects.filter(state__in=[S.NEW, S.PENDING], assignee__isnull=False,
+                                        first_response_at__isnull=True).filter(
+        Q(assignee__availability=Availability.OFFLINE)
+        | Q(last_activity_at__lt=now - timedelta(minutes=settings.INBOX_FIRST_ANSWER_MINUTES)))
+    moved = 0
+    for c_id in list(stale.values_list("pk", flat=True)[:200]):
+        with transaction.atomic():
+            c = Conversation.objects.select_for_update().select_related("inbox").get(pk=c_id)
+            if c.first_response_at is not None or c.assignee_id is None:
+                continue
+            _assign(c, None, acting_user=None, kind="returned_to_pool")
+            if c.inbox.auto_assign and not c.inbox.is_global:
+                agent = pick_agent(c.inbox, at=now)
+                if agent is not None and agent.pk != c.assignee_id:
+                    _assign(c, agent, acting_user=None)
+            moved += 1
+    return moved
+
+
+def check_review_closure(acting_user: User, conversation_id: int, *, cycle: int, verdict: str,
+                         feedback: str = "") -> ClosureReview:
+    require_perm(acting_user, Perm.INBOX_SUPERVISE)
+    if verdict not in ClosureReview.Verdict.values:
+        raise ActionError("invalid_verdict", _("Veredicto inválido."), field="verdict")
+    if verdict == ClosureReview.Verdict.WRONG and not feedback.strip():
+        raise ActionError("feedback_required", _("Explique al agente por qué el cierre es incorrecto."),
+                          field="feedback")
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id)
+        review, _created = ClosureReview.objects.update_or_create(
+            conversation=c, cycle=cycle, defaults={"reviewer": acting_user, "verdict": verdict,
+                                                   "feedback": feedback.strip()})
+        _event(c, "reviewed", actor=acting_user, comment=feedback.strip(), verdict=verdict, reviewed_cycle=cycle)
+        audit.record(actor=acting_user, action="conversation.closure_reviewed", target=c,
+                     changes={"cycle": cycle, "verdict": verdict})
+    return review

@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Skill, Team
+from customers.models import Customer, Tag
+from inbox.choices import (
+    Channel,
+    CloseReason,
+    ConversationState,
+    DeliveryStatus,
+    MessageKind,
+    Priority,
+    TaskStatus,
+)
+
+
+class Inbox(models.Model):
+    """A bandeja: Global (entry point) or a team's inbox. Conversations outside Global always have an owner."""
+
+    name = models.CharField(_("nombre"), max_length=100, unique=True)
+    code = models.SlugField(_("código"), max_length=50, unique=True)
+    is_global = models.BooleanField(_("bandeja de entrada global"), default=False)
+    teams = models.ManyToManyField(Team, blank=True, related_name="inboxes", verbose_name=_("equipos miembros"))
+    skill = models.ForeignKey(Skill, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                              verbose_name=_("habilidad requerida para la asignación automática"))
+    auto_assign = models.BooleanField(_("asignación automática"), default=True)
+    sort = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("bandeja")
+        verbose_name_plural = _("bandejas")
+        ordering = ["sort", "name"]
+        constraints = [models.UniqueConstraint(fields=["is_global"], condition=Q(is_global=True),
+                                               name="inbox_single_global")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class InboxCategory(models.Model):
+    inbox = models.ForeignKey(Inbox, on_delete=models.CASCADE, related_name="categories")
+    name = models.CharField(_("nombre"), max_length=100)
+    sort = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("categoría")
+        verbose_name_plural = _("categorías")
+        ordering = ["inbox", "sort", "name"]
+        constraints = [models.UniqueConstraint(fields=["inbox", "name"], name="category_unique_per_inbox")]
+
+    def __str__(self) -> str:
+        return f"{self.inbox} / {self.name}"
+
+
+class Conversation(models.Model):
+    """One customer conversation on one channel. `cycle` counts reopenings: each cycle has its own first
+    response and closure, so a reopened conversation never inflates or hides response-time metrics."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
+    channel = models.CharField(_("canal"), max_length=12, choices=Channel.choices)
+    inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="conversations")
+    category = models.ForeignKey(InboxCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="assigned_conversations", verbose_name=_("responsable"))
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    priority = models.CharField(_("prioridad"), max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="conversations")
+    state = models.CharField(_("estado"), max_length=10, choices=ConversationState.choices,
+                             default=ConversationState.NEW)
+    subject = models.CharField(_("asunto"), max_length=250, blank=True)
+    waiting_until = models.DateTimeField(_("en espera hasta"), null=True, blank=True)
+    cycle = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_message_at = models.DateTimeField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=20, choices=CloseReason.choices, blank=True)
+    close_comment = models.TextField(blank=True)
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    awaiting_reply = models.BooleanField(default=True, help_text="the last message is the customer's")
+    company = models.CharField(_("empresa"), max_length=200, blank=True)
+    ticket_ref = models.CharField(_("referencia de ticket"), max_length=100, blank=True)
+    external_ref = models.CharField(max_length=200, blank=True, db_index=True)  # channel thread id
+
+    class Meta:
+        verbose_name = _("conversación")
+        verbose_name_plural = _("conversaciones")
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=ConversationState.values), name="conversation_state_valid"),
+            models.CheckConstraint(condition=Q(priority__in=Priority.values), name="conversation_priority_valid"),
+        ]
+        indexes = [
+            # The inbox list: keyset over (last_activity_at, id) inside the common filters.
+            models.Index(fields=["inbox", "state", "-last_activity_at", "-id"], name="conv_inbox_state_idx"),
+            models.Index(fields=["assignee", "state", "-last_activity_at", "-id"], name="conv_assignee_state_idx"),
+            models.Index(fields=["-last_activity_at", "-id"], name="conv_activity_idx"),
+            models.Index(fields=["customer", "channel", "state"], name="conv_customer_channel_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.customer_id} {self.channel}"
+
+
+class Message(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    cycle = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=8, choices=MessageKind.choices)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    body = models.TextField()
+    attachments = models.JSONField(default=list, blank=True)
+    delivery_status = models.CharField(max_length=10, choices=DeliveryStatus.choices, blank=True)
+    delivery_error = models.CharField(max_length=300, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "-created_at", "-id"], name="message_conv_time_idx")]
+        constraints = [models.UniqueConstraint(fields=["external_id"], condition=~Q(external_id=""),
+                                               name="message_external_id_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind}"
+
+
+class ConversationEvent(models.Model):
+    """Append-only history: state changes, assignments, transfers, moves, closures and reviews."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="events")
+    cycle = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["conversation", "created_at"], name="convevent_conv_time_idx"),
+                   models.Index(fields=["kind", "created_at"], name="convevent_kind_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.kind}"
+
+
+class Task(models.Model):
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="tasks")
+    cycle = models.PositiveIntegerField(default=1)
+    title = models.CharField(_("tarea"), max_length=250)
+    responsible = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="inbox_tasks")
+    due_at = models.DateTimeField(_("vence"), null=True, blank=True)
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["status", "due_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ClosureReview(models.Model):
+    """A supervisor's verdict on one closed cycle (the weekly closure review)."""
+
+    class Verdict(models.TextChoices):
+        CORRECT = "correcto", _("Correcto")
+        WRONG = "incorrecto", _("Cierre incorrecto")
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="reviews")
+    cycle = models.PositiveIntegerField()
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    verdict = models.CharField(max_length=10, choices=Verdict.choices)
+    feedback = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["conversation", "cycle"], name="review_once_per_cycle")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id}/{self.cycle} {self.verdict}"
