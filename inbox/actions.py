@@ -384,7 +384,8 @@ def check_mark_handled_outside(acting_user: User, conversation_id: int, *, exter
         _may_act(acting_user, c)
         _event(c, "handled_outside", actor=acting_user, comment=comment, channel=external_channel.strip())
         Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
-                               body=_("Atendida fuera del CRM (%(ch)s): %(c)s") % {"ch": external_channel, "c": comment})
+                               body=_("Atendida fuera del CRM (%(ch)s): %(c)s")
+                               % {"ch": external_channel, "c": comment})
     return c
 
 
@@ -406,7 +407,8 @@ def satisfied_reasons(c: Conversation, comment: str = "") -> list[str]:
     return reasons
 
 
-def check_close_conversation(acting_user: User, conversation_id: int, *, reason: str, comment: str = "") -> Conversation:
+def check_close_conversation(acting_user: User, conversation_id: int, *, reason: str,
+                             comment: str = "") -> Conversation:
     """Resolves a conversation only for one of the four documented reasons, so closing "to clean the inbox" is
     impossible: `answered` needs an outbound message in this cycle; `derived_documented` a descriptive comment (or
     a documented external handling); `task_created` a linked task or ticket; `customer_confirmed` a comment saying

@@ -55,7 +55,7 @@ fi
 pids+=($!)
 $PY manage.py run_scheduler &
 pids+=($!)
-.venv/bin/daphne -b "$HOST" -p "$PORT" --proxy-headers config.asgi:application &
+.venv/bin/daphne -b "$HOST" -p "$PORT" --proxy-headers --access-log data/access.log config.asgi:application &
 pids+=($!)
 
 for _ in $(seq 1 100); do

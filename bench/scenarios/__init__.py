@@ -7,8 +7,8 @@ registry (names for --scenario) without configuring Django; imports go inside se
 from __future__ import annotations
 
 from bench.harness import Scenario
-from bench.scenarios import callcenter, foundation
+from bench.scenarios import callcenter, foundation, orders
 
-MODULES = (foundation, callcenter)
+MODULES = (foundation, callcenter, orders)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

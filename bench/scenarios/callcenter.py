@@ -18,9 +18,11 @@ accepted webhook (and one queued task per row) for the intake.
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import os
 import random
+import re
 import sys
 import threading
 import time
@@ -69,8 +71,9 @@ FORM = "application/x-www-form-urlencoded"
 INTAKE_MIN_N = 3000
 # Redis for TASK_BACKEND=rq: a database the scenario may empty afterwards (it refuses a non-empty one).
 DEFAULT_BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
-# "Siguiente lead" at a realistic pace: 100 agents pressing, all together, this many times a second.
-PACED_RATE = 20.0
+# "Siguiente lead" at a realistic pace: 100 agents pressing, all together, this many times a second (each agent
+# once every 50 s on average: a short call and its note; real calls last minutes).
+PACED_RATE = 2.0
 
 # Filled by ensure_leads() / ensure_account(); one worker builds the data set once for every scenario here.
 _state: dict[str, Any] = {}
@@ -330,7 +333,11 @@ def _environ(overrides: dict[str, str | None]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _server(overrides: dict[str, str | None] | None = None) -> Iterator[str]:
-    with _environ(overrides or {}), live_server(startup_timeout=SERVER_STARTUP_TIMEOUT) as base_url:
+    """A live daphne server. DB_CONN_MAX_AGE is 0 unless BENCH_DB_CONN_MAX_AGE says otherwise: under ASGI every
+    request runs on a new thread, so the default 60 leaves one open PostgreSQL connection per past request
+    until max_connections is exhausted (see docs/benchmarks.md, "Call-center queue")."""
+    env = {"DB_CONN_MAX_AGE": os.environ.get("BENCH_DB_CONN_MAX_AGE", "0"), **(overrides or {})}
+    with _environ(env), live_server(startup_timeout=SERVER_STARTUP_TIMEOUT) as base_url:
         yield base_url
 
 
@@ -386,6 +393,29 @@ class _CpuMeter:
              f"machine {busy / total * 100 if total else 0:.0f}% busy over {wall:.1f} s on {cpus} CPUs")
 
 
+def _error_summary(response: Any) -> str:
+    """HTTP status and, for a DEBUG 500 page, the exception line (the server's log is not at hand)."""
+    text = response.text
+    if text.startswith("Traceback"):  # DEBUG API errors: a plain-text traceback, the exception last
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith(" ")]
+        return f"HTTP {response.status_code} {lines[-1][:300] if lines else ''}"
+    match = re.search(r'<pre class="exception_value">(.*?)</pre>', text, re.S)
+    title = re.search(r"<title>(.*?)</title>", text, re.S)
+    if match or title:
+        detail = " ".join(html.unescape((title.group(1) if title else "") + ": " + (match.group(1) if match else ""))
+                          .split())
+        return f"HTTP {response.status_code} {detail[:300]}"
+    return f"HTTP {response.status_code} {text[:200]}"
+
+
+def _release_bench_connection() -> None:
+    """The bench process's own database connection is not part of the system under test: close it before a
+    load phase so that it does not count against PostgreSQL's max_connections."""
+    from django.db import connections
+
+    connections.close_all()
+
+
 def _in_threads[T](count: int, target: Callable[[int], T]) -> list[T]:
     with ThreadPoolExecutor(max_workers=count) as pool:
         return list(pool.map(target, range(count)))
@@ -437,27 +467,48 @@ def run_next_lead(n: int) -> list[Sample]:
 
 
 class _Claims:
-    """Leads returned by /api/v1/leads/next, per agent, across a scenario (warm-up included)."""
+    """Leads returned by /api/v1/leads/next, per agent, across a scenario (warm-up included), and the
+    requests the server failed (5xx: counted and reported, not timed)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_lead: dict[int, list[int]] = {}
+        self.failures: list[str] = []
+        self.unnoted: set[int] = set()  # claimed, but the note failed: the agent's next press returns it again
 
     def add(self, lead_id: int, agent_index: int) -> None:
         with self.lock:
             self.by_lead.setdefault(lead_id, []).append(agent_index)
 
+    def fail(self, message: str, unnoted: int | None = None) -> None:
+        with self.lock:
+            self.failures.append(message)
+            if unnoted is not None:
+                self.unnoted.add(unnoted)
+
+    def report_failures(self, label: str) -> None:
+        if self.failures:
+            kinds: dict[str, int] = {}
+            for message in self.failures:
+                kinds[message] = kinds.get(message, 0) + 1
+            _log(f"  callcenter: {label}: {len(self.failures)} requests FAILED (not timed): "
+                 + "; ".join(f"{count}x {message}" for message, count in kinds.items()))
+
     def verify(self) -> None:
-        """Zero double reservations: no lead given twice (to two agents, or to one), every claimed lead held
-        in the database by the agent it was given to, and at most one `held via next` event per lead."""
+        """Zero double reservations: no lead given to two agents (nor twice to one, unless its note failed),
+        every claimed lead held in the database by the agent it was given to, and at most one `held via next`
+        event per lead."""
         from django.db.models import Count
 
         from leads.models import Lead, LeadEvent
 
-        doubles = {lead: agents for lead, agents in self.by_lead.items() if len(agents) > 1}
+        doubles = {lead: given for lead, given in self.by_lead.items() if len(set(given)) > 1}
         if doubles:
-            raise RuntimeError(f"double reservations: {len(doubles)} leads given twice, "
+            raise RuntimeError(f"double reservations: {len(doubles)} leads given to two agents, "
                                f"e.g. {list(doubles.items())[:5]}")
+        repeats = [lead for lead, given in self.by_lead.items() if len(given) > 1 and lead not in self.unnoted]
+        if repeats:
+            raise RuntimeError(f"{len(repeats)} noted leads given again to the same agent, e.g. {repeats[:5]}")
         agents = _state["agents"]
         expected = {lead: agents[given[0]]["id"] for lead, given in self.by_lead.items()}
         held = dict(Lead.objects.filter(pk__in=expected).values_list("pk", "held_by_id"))
@@ -478,18 +529,24 @@ def _agent_client(base_url: str, agent: dict[str, Any]) -> Any:
     return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {agent['token']}"}, timeout=120)
 
 
-def _claim_and_note(client: Any, claims: _Claims, agent_index: int) -> float:
-    """POST /leads/next (timed) then a note on the lead (untimed); returns the /next latency."""
+def _claim_and_note(client: Any, claims: _Claims, agent_index: int) -> float | None:
+    """POST /leads/next (timed) then a note on the lead (untimed); returns the /next latency, or None when
+    the server failed the claim (5xx, recorded in `claims`)."""
     t0 = time.perf_counter()
     response = client.post("/api/v1/leads/next")
     elapsed = time.perf_counter() - t0
+    if response.status_code >= 500:
+        claims.fail(f"next: {_error_summary(response)}")
+        return None
     if response.status_code != 200:
-        raise RuntimeError(f"next lead: HTTP {response.status_code} {response.text[:200]}")
+        raise RuntimeError(f"next lead: {_error_summary(response)}")
     lead_id = int(response.json()["id"])
     claims.add(lead_id, agent_index)
     noted = client.post(f"/api/v1/leads/{lead_id}/notes", json=_note(lead_id))
-    if noted.status_code != 201:
-        raise RuntimeError(f"note on {lead_id}: HTTP {noted.status_code} {noted.text[:200]}")
+    if noted.status_code >= 500:
+        claims.fail(f"note: {_error_summary(noted)}", unnoted=lead_id)
+    elif noted.status_code != 201:
+        raise RuntimeError(f"note on {lead_id}: {_error_summary(noted)}")
     return elapsed
 
 
@@ -502,6 +559,7 @@ def _run_agents(n: int, agent_loop: Callable[[str, int, _Claims], list[float]], 
         for i in range(harness.WARMUP):  # sequential warm-up claims (checked with the rest)
             with _agent_client(base_url, agents[i % len(agents)]) as client:
                 _claim_and_note(client, claims, i % len(agents))
+        _release_bench_connection()
         meter = _CpuMeter()
         samples = Samples()
         started = time.perf_counter()
@@ -509,6 +567,7 @@ def _run_agents(n: int, agent_loop: Callable[[str, int, _Claims], list[float]], 
             samples.extend(Sample(latency, None) for latency in latencies)
         samples.wall_seconds = time.perf_counter() - started
         meter.report(label, len(samples) * 2)  # a claim and a note per sample
+    claims.report_failures(label)
     claims.verify()
     return samples
 
@@ -526,7 +585,9 @@ def run_next_lead_burst(n: int) -> list[Sample]:
             with _agent_client(base_url, agents[index]) as client:
                 for _ in range(rounds):
                     barrier.wait(timeout=600)
-                    latencies.append(_claim_and_note(client, claims, index))
+                    elapsed = _claim_and_note(client, claims, index)
+                    if elapsed is not None:
+                        latencies.append(elapsed)
         except BaseException:
             barrier.abort()
             raise
@@ -546,7 +607,9 @@ def _paced(n: int, overrides: dict[str, str | None] | None, label: str) -> list[
         with _agent_client(base_url, agents[index]) as client:
             for _ in range(per_agent):
                 time.sleep(rng.expovariate(1 / mean_think))
-                latencies.append(_claim_and_note(client, claims, index))
+                elapsed = _claim_and_note(client, claims, index)
+                if elapsed is not None:
+                    latencies.append(elapsed)
         return latencies
 
     return _run_agents(n, agent, label, overrides)
@@ -653,13 +716,17 @@ def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
     lock = threading.Lock()
     pending = iter(bodies[harness.WARMUP:])
     accepted = [0]
+    failures = _Claims()  # only its failure log: a 5xx is not an acceptance (Kommo would redeliver)
 
-    def post(client: httpx.Client, raw: str) -> float:
+    def post(client: httpx.Client, raw: str) -> float | None:
         t0 = time.perf_counter()
         response = client.post(path, content=raw.encode(), headers={"Content-Type": FORM})
         elapsed = time.perf_counter() - t0
+        if response.status_code >= 500:
+            failures.fail(_error_summary(response))
+            return None
         if response.status_code != 200:
-            raise RuntimeError(f"webhook: HTTP {response.status_code} {response.text[:200]}")
+            raise RuntimeError(f"webhook: {_error_summary(response)}")
         with lock:
             accepted[0] += 1
         return elapsed
@@ -672,7 +739,9 @@ def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
                     raw = next(pending, None)
                 if raw is None:
                     return latencies
-                latencies.append(post(client, raw))
+                elapsed = post(client, raw)
+                if elapsed is not None:
+                    latencies.append(elapsed)
 
     label = f"intake TASK_BACKEND={backend}, {threads} threads"
     try:
@@ -680,6 +749,7 @@ def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
             with httpx.Client(base_url=base_url, timeout=60) as client:
                 for raw in bodies[:harness.WARMUP]:
                     post(client, raw)
+            _release_bench_connection()
             meter = _CpuMeter()
             samples = Samples()
             started = time.perf_counter()
@@ -694,7 +764,8 @@ def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
             import redis
 
             redis.Redis.from_url(redis_url).flushdb()  # it was empty before (_redis_for_rq)
-    _check_intake(before_id, accepted[0], len(bodies), queued, label)
+    failures.report_failures(label)
+    _check_intake(before_id, accepted[0], len(bodies) - len(failures.failures), queued, label)
     return samples
 
 
