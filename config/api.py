@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from accounts.api import router as accounts_router
 from catalog.api import router as catalog_router
 from core.api import API_AUTH, install_error_handlers
+from inbox.api import router as inbox_router
 from leads.api import router as leads_router
 from orders.api import router as orders_router
 from webhooks.api import router as webhooks_router
@@ -25,3 +26,4 @@ api.add_router("", leads_router)
 api.add_router("", catalog_router)
 api.add_router("", orders_router)
 api.add_router("", webhooks_router)
+api.add_router("", inbox_router)

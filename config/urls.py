@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("customers.urls")),
     path("", include("catalog.urls")),
     path("", include("orders.urls")),
+    path("", include("inbox.urls")),
     path("", include("webhooks.urls")),
     path("", include("crm.sync_urls")),
     path("", include("core.urls")),

@@ -23,6 +23,7 @@ class NavItem:
 # Later issues append their pages here; the menu shows only what the role may open.
 NAVIGATION: list[NavItem] = [
     NavItem("core:home", _("Inicio"), "⌂"),
+    NavItem("inbox:list", _("Bandeja"), "✉", Perm.INBOX_WORK),
     NavItem("leads:queue", _("Cola de llamadas"), "☎", Perm.LEADS_VIEW),
     NavItem("orders:list", _("Pedidos"), "🧾", Perm.ORDERS_VIEW),
     NavItem("catalog:product_list", _("Productos y stock"), "📦", Perm.CATALOG_VIEW),

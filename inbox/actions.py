@@ -83,9 +83,16 @@ def access_conversation(acting_user: User, conversation_id: int, *, lock: bool =
     qs = Conversation.objects.select_for_update() if lock else Conversation.objects.all()
     c = qs.select_related("customer", "inbox", "assignee").filter(pk=conversation_id).first() if not lock else \
         qs.filter(pk=conversation_id).first()
-    if c is None:
+    if c is None or (not acting_user.has_perm_code(Perm.INBOX_SUPERVISE) and c.assignee_id != acting_user.pk
+                     and not visible_to(acting_user, c.pk)):
         raise NotFoundError("conversation_not_found", _("La conversación no existe."))
     return c
+
+
+def visible_to(user: User, conversation_id: int) -> bool:
+    from inbox.selectors import visible
+
+    return visible(user).filter(pk=conversation_id).exists()
 
 
 def _may_act(acting_user: User, c: Conversation) -> None:

@@ -61,7 +61,12 @@ def ids(db):
     endpoint = WebhookEndpoint.objects.create(url="https://billing.example/hook", events=["order.confirmed"])
     message = WebhookMessage.objects.create(endpoint=endpoint, event="order.confirmed", payload={}, state="fallido")
     sync = KommoSync.objects.create(lead_kommo_id=1, idempotency_key="role-matrix", state="fallido")
-    return {"user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk, "token_id": 999999,
+    from inbox.actions import do_receive_inbound
+
+    conversation, _message, _created = do_receive_inbound(channel="api", body="hola", customer_name="Ana",
+                                                          phones=["+573009998877"])
+    return {"conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
+            "token_id": 999999,
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
             "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk}
 
@@ -126,6 +131,10 @@ API_ROUTES = [
     ("get", "/api/v1/me", None, None, 200),
     ("post", "/api/v1/me/availability", {"availability": "ocupado"}, Perm.PRESENCE_SET_OWN, 200),
     ("get", "/api/v1/leads/queue", None, Perm.LEADS_VIEW, 200),
+    ("get", "/api/v1/conversations", None, Perm.INBOX_WORK, 200),
+    ("get", "/api/v1/conversations/{conversation_id}", None, Perm.INBOX_WORK, 200),
+    ("post", "/api/v1/conversations", {"customer": {"name": "Beto", "phone": "3001112299"}, "message": "hola"},
+     Perm.INBOX_WORK, 201),
     ("get", "/api/v1/leads/{lead_id}", None, Perm.LEADS_VIEW, 200),
     ("post", "/api/v1/leads/{lead_id}/notes", {"text": "Llamé", "outcome": "parcial"}, Perm.LEADS_WORK, 201),
     ("post", "/api/v1/leads/next", None, Perm.LEADS_WORK, 200),

@@ -23,8 +23,8 @@ BOGOTA = ZoneInfo("America/Bogota")
 @pytest.fixture
 def ventas():
     team = TeamFactory(code="ventas", name="Ventas")
-    inbox = Inbox.objects.create(name="Ventas", code="ventas", auto_assign=True)
-    inbox.teams.add(team)
+    inbox, _created = Inbox.objects.get_or_create(code="ventas", defaults={"name": "Ventas", "auto_assign": True})
+    inbox.teams.set([team])
     return inbox
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from accounts.roles import Role
 from accounts.tests.factories import UserFactory
@@ -15,6 +15,13 @@ from orders.tests.factories import product
 from tests.e2e.conftest import login
 
 pytestmark = [pytest.mark.e2e]
+
+
+def search_for(page: Page, text: str, sku: str) -> None:
+    """Type in the typeahead and wait until its (debounced) requests have settled on the results."""
+    page.fill("#product-search", text)
+    expect(page.locator(f"[data-stock-sku='{sku}']")).to_be_visible()
+    page.wait_for_load_state("networkidle")
 
 
 def test_order_from_the_call_screen_moves_the_kommo_lead_once(live_with_kommo: str, fake_kommo: Any,
@@ -40,17 +47,17 @@ def test_order_from_the_call_screen_moves_the_kommo_lead_once(live_with_kommo: s
     expect(page.locator(".messages")).to_contain_text("Datos del cliente actualizados")
 
     # and adds two Plan Hogar and tries two routers where only one is in stock
-    page.fill("#product-search", "plan")
+    search_for(page, "plan", "PH-001")
     page.locator("[data-stock-sku='PH-001'] [data-quantity]").fill("2")
     page.click("[data-add='PH-001']")
     expect(page.get_by_test_id("draft-total")).to_contain_text("178.000,00")
-    page.fill("#product-search", "router")
+    search_for(page, "router", "RT-002")
     expect(page.locator("[data-stock-sku='RT-002']")).to_contain_text("1 disponibles")
     page.locator("[data-stock-sku='RT-002'] [data-quantity]").evaluate("el => { el.removeAttribute('max'); }")
     page.locator("[data-stock-sku='RT-002'] [data-quantity]").fill("2")
     page.click("[data-add='RT-002']")
     expect(page.get_by_test_id("order-error")).to_contain_text("disponibles 1 de 2")
-    page.fill("#product-search", "router")
+    search_for(page, "router", "RT-002")
     page.click("[data-add='RT-002']")  # quantity 1
     expect(page.get_by_test_id("draft-total")).to_contain_text("328.000,00")
 

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+
+from inbox.models import Conversation
+
+pytestmark = pytest.mark.django_db
+
+
+def test_api_channel_conversation_reply_and_close_flow(agent, api_client_for):
+    api = api_client_for(agent)
+    created = api.post("/api/v1/conversations", {"customer": {"name": "Ana", "phone": "3001234567"},
+                                                 "message": "Hola, ¿tienen envíos a Cali?"},
+                       content_type="application/json")
+    assert created.status_code == 201
+    cid = created.json()["id"]
+    again = api.post("/api/v1/conversations", {"customer": {"name": "Ana", "phone": "+57 300 123 4567"},
+                                               "message": "¿Hola?"}, content_type="application/json")
+    assert again.status_code == 200 and again.json()["id"] == cid
+    refused = api.post(f"/api/v1/conversations/{cid}/transition", {"to": "resuelta", "reason": "answered"},
+                       content_type="application/json")
+    assert refused.status_code == 409 and refused.json()["accepted_reasons"] == []
+    api.post(f"/api/v1/conversations/{cid}/assign", {"assignee": agent.username}, content_type="application/json")
+    note = api.post(f"/api/v1/conversations/{cid}/messages", {"kind": "note", "body": "revisar cobertura"},
+                    content_type="application/json")
+    assert note.status_code == 201
+    reply = api.post(f"/api/v1/conversations/{cid}/messages", {"kind": "reply", "body": "¡Sí, a todo el país!"},
+                     content_type="application/json")
+    assert reply.json()["state"] == "en_espera"
+    closed = api.post(f"/api/v1/conversations/{cid}/transition", {"to": "resuelta", "reason": "answered"},
+                      content_type="application/json")
+    assert closed.status_code == 200 and closed.json()["state"] == "resuelta"
+    kinds = [i["kind"] for i in closed.json()["timeline"] if i["type"] == "message"]
+    assert kinds == ["inbound", "inbound", "note", "outbound"]
+
+
+def test_list_filters_and_keyset_pagination(supervisor, api_client_for, django_assert_max_num_queries):
+    from inbox.actions import do_receive_inbound
+
+    for i in range(25):
+        do_receive_inbound(channel="whatsapp", body=f"mensaje {i}", customer_name=f"Cliente {i}",
+                           phones=[f"+5731{i:08d}"])
+    api = api_client_for(supervisor)
+    api.get("/api/v1/conversations?page_size=5")
+    with django_assert_max_num_queries(6):
+        first = api.get("/api/v1/conversations?page_size=10&state=nueva").json()
+    seen = [c["id"] for c in first["results"]]
+    page = first
+    while page["next"]:
+        page = api.get(page["next"]).json()
+        seen += [c["id"] for c in page["results"]]
+    assert len(seen) == len(set(seen)) == 25 == Conversation.objects.count()
+    unowned = api.get("/api/v1/conversations?unowned=true&page_size=100").json()
+    assert len(unowned["results"]) == 25

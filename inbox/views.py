@@ -1,0 +1,156 @@
+"""Inbox pages: the unified list and the conversation screen. Thin adapters over inbox.actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.roles import Perm
+from core.errors import ActionError
+from core.permissions import perm_required
+from inbox import actions
+from inbox.choices import CloseReason
+from inbox.forms import CloseForm, InboxFilterForm, ReplyForm, TaskForm, TransferForm
+from inbox.models import Inbox
+from inbox.selectors import InboxFilters, filtered, page, timeline
+
+
+def _inboxes() -> list[tuple[str, str]]:
+    return list(Inbox.objects.values_list("code", "name"))
+
+
+@perm_required(Perm.INBOX_WORK)
+def conversation_list(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    data = request.GET.copy() if request.GET else {"state": "open"}
+    form = InboxFilterForm(data, inboxes=_inboxes())
+    f = InboxFilters(state="open")
+    if form.is_valid():
+        d = form.cleaned_data
+        f = InboxFilters(inbox=d["inbox"], state=d["state"], agent=d["agent"], channel=d["channel"],
+                         priority=d["priority"], tag=d["tag"], unowned=d["unowned"], unanswered=d["unanswered"],
+                         q=d["q"])
+    rows, nxt = page(filtered(user, f), after=request.GET.get("after", ""), size=50)
+    query = request.GET.copy()
+    query.pop("after", None)
+    template = "inbox/_rows.html" if request.htmx else "inbox/list.html"  # type: ignore[attr-defined]
+    return render(request, template, {"form": form, "rows": rows, "next_cursor": nxt, "query": query.urlencode()})
+
+
+@perm_required(Perm.INBOX_WORK)
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        c = actions.access_conversation(user, conversation_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    transfer = TransferForm()
+    transfer.fields["to_inbox"].choices = [("", "—"), *_inboxes()]  # type: ignore[attr-defined]
+    return render(request, "inbox/detail.html", {
+        "c": c, "timeline": timeline(c), "reply_form": ReplyForm(), "close_form": CloseForm(),
+        "transfer_form": transfer, "task_form": TaskForm(), "tasks": c.tasks.select_related("responsible"),
+        "possible_reasons": actions.satisfied_reasons(c), "all_reasons": CloseReason.choices,
+        "other_conversations": c.customer.conversations.exclude(pk=c.pk).order_by("-last_activity_at")[:10],
+        "duplicates": actions.duplicates_of(c), "leads": c.customer.leads.order_by("-created_at")[:5],
+        "orders": c.customer.orders.order_by("-created_at")[:5],
+        "can_supervise": user.has_perm_code(Perm.INBOX_SUPERVISE),
+    })
+
+
+def _back(conversation_id: int) -> HttpResponse:
+    return redirect("inbox:detail", conversation_id=conversation_id)
+
+
+def _run(request: HttpRequest, conversation_id: int, fn: Any, ok: str) -> HttpResponse:
+    try:
+        fn()
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, ok)
+    return _back(conversation_id)
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = ReplyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Escriba el mensaje."))
+        return _back(conversation_id)
+    d = form.cleaned_data
+    if d["kind"] == "note":
+        return _run(request, conversation_id, lambda: actions.check_add_note(user, conversation_id, body=d["body"]),
+                    _("Nota interna guardada (el cliente no la ve)."))
+    return _run(request, conversation_id, lambda: actions.check_send_reply(user, conversation_id, body=d["body"]),
+                _("Respuesta enviada al cliente."))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def take(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    assignee = request.POST.get("assignee") or user.username
+    return _run(request, conversation_id, lambda: actions.check_assign(user, conversation_id, assignee=assignee),
+                _("Responsable actualizado."))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def close(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = CloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Elija el motivo de cierre."))
+        return _back(conversation_id)
+    return _run(request, conversation_id, lambda: actions.check_close_conversation(
+        user, conversation_id, reason=form.cleaned_data["reason"], comment=form.composed()),
+        _("Conversación resuelta."))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def transfer(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = TransferForm(request.POST)
+    form.fields["to_inbox"].choices = [("", "—"), *_inboxes()]  # type: ignore[attr-defined]
+    if not form.is_valid():
+        messages.error(request, _("Revise el formulario de transferencia."))
+        return _back(conversation_id)
+    d = form.cleaned_data
+    return _run(request, conversation_id, lambda: actions.check_transfer(
+        user, conversation_id, comment=form.composed(), to_user=d["to_user"] or None, to_inbox=d["to_inbox"] or None),
+        _("Conversación transferida."))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def escalate(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = TransferForm(request.POST)
+    form.fields["to_inbox"].choices = [("", "—")]  # type: ignore[attr-defined]
+    form.is_valid()
+    return _run(request, conversation_id, lambda: actions.check_escalate(user, conversation_id,
+                                                                         comment=form.composed()),
+                _("Escalada a un supervisor."))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def add_task(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = TaskForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Escriba la tarea."))
+        return _back(conversation_id)
+    d = form.cleaned_data
+    return _run(request, conversation_id, lambda: actions.check_create_task(
+        user, conversation_id, title=d["title"], responsible=d["responsible"] or None, due_at=d["due_at"]),
+        _("Tarea creada y vinculada."))
