@@ -29,6 +29,8 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 "Safety net for the Kommo outbox: rows due after an outage go out even if a deferred task is lost."),
     PeriodicJob("deliver_webhooks", "webhooks.tasks.deliver_webhooks", timedelta(seconds=30),
                 "Safety net for outgoing signed webhooks (same reason)."),
+    PeriodicJob("return_stale_conversations", "inbox.tasks.return_stale_conversations", timedelta(seconds=60),
+                "Conversations held by an agent who went offline or did not answer in time return to the pool."),
     PeriodicJob("prune_channel_layer", "core.tasks.prune_channel_layer", timedelta(minutes=5),
                 "The SQLite channel layer keeps delivered and expired messages until cleaned."),
 )

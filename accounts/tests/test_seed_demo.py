@@ -50,8 +50,10 @@ def wipe() -> None:
     from orders.models import Order
     from webhooks.models import WebhookMessage
 
-    for model in (WebhookMessage, KommoSync, StockMovement, Order, Product, LeadNote, Lead, NoteTemplate, Customer,
-                  Tag, MarketingList):
+    from inbox.models import Conversation, Task
+
+    for model in (WebhookMessage, KommoSync, StockMovement, Order, Product, LeadNote, Lead, NoteTemplate, Task,
+                  Conversation, Customer, Tag, MarketingList):
         model.objects.all().delete()
     User.objects.all().delete()  # cascades to availability events, memberships and skills
     Team.objects.all().delete()  # cascades to business hours
