@@ -24,6 +24,7 @@ class NavItem:
 NAVIGATION: list[NavItem] = [
     NavItem("core:home", _("Inicio"), "⌂"),
     NavItem("inbox:list", _("Bandeja"), "✉", Perm.INBOX_WORK),
+    NavItem("inbox:review", _("Revisión de cierres"), "✓", Perm.INBOX_SUPERVISE),
     NavItem("leads:queue", _("Cola de llamadas"), "☎", Perm.LEADS_VIEW),
     NavItem("orders:list", _("Pedidos"), "🧾", Perm.ORDERS_VIEW),
     NavItem("catalog:product_list", _("Productos y stock"), "📦", Perm.CATALOG_VIEW),
@@ -36,6 +37,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("accounts:team_list", _("Equipos y horarios"), "▦", Perm.TEAMS_MANAGE, "admin"),
     NavItem("core:settings", _("Organización"), "✎", Perm.SETTINGS_MANAGE, "admin"),
     NavItem("crm:settings", _("Kommo"), "⇄", Perm.CRM_MANAGE, "admin"),
+    NavItem("inbox:admin_inboxes", _("Bandejas"), "✉", Perm.INBOX_MANAGE, "admin"),
     NavItem("sync:list", _("Sincronización con Kommo"), "⟳", Perm.INTEGRATIONS_MANAGE, "admin"),
     NavItem("webhooks:endpoints", _("Webhooks salientes"), "↗", Perm.INTEGRATIONS_MANAGE, "admin"),
     NavItem("core:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),

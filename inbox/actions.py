@@ -35,7 +35,7 @@ from inbox.choices import (
     Priority,
     TaskStatus,
 )
-from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, Task
+from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView, Task
 from realtime.events import is_muted, send_event_on_commit
 
 S = ConversationState
@@ -598,3 +598,205 @@ def check_review_closure(acting_user: User, conversation_id: int, *, cycle: int,
         audit.record(actor=acting_user, action="conversation.closure_reviewed", target=c,
                      changes={"cycle": cycle, "verdict": verdict})
     return review
+
+
+# --- saved inbox views ---------------------------------------------------------------------------------
+
+SAVED_VIEWS_MAX = 50  # a personal shortcut list, not a report library: bounded so the fragment stays small
+SAVED_VIEW_QUERY_MAX = 500
+
+
+def _clean_view_query(query: str) -> str:
+    """Keeps only the inbox list's filter parameters (never the page cursor), in a stable order. Empty values
+    stay: `state=` means "all states", while no parameters at all means the list's default (open ones)."""
+    from django.http import QueryDict
+
+    from inbox.forms import InboxFilterForm
+
+    raw = QueryDict(query.strip().lstrip("?"))
+    clean = QueryDict(mutable=True)
+    for key in InboxFilterForm.base_fields:
+        if key in raw:
+            clean.setlist(key, [v.strip() for v in raw.getlist(key)])
+    return clean.urlencode()
+
+
+def check_save_view(acting_user: User, *, name: str, query: str) -> SavedView:
+    """Saves the inbox list's current filters under a name for this user. Saving again under a name the user
+    already has (case-insensitive) replaces that view's filters. No audit entry: a personal shortcut changes
+    nobody's data or access."""
+    require_perm(acting_user, Perm.INBOX_WORK)
+    name = _clean_name(name, max_length=80)
+    clean = _clean_view_query(query)
+    if len(clean) > SAVED_VIEW_QUERY_MAX:
+        raise ActionError("query_too_long", _("Los filtros son demasiado largos para guardarlos."), field="query")
+    with transaction.atomic():
+        existing = _same_name(SavedView.objects.select_for_update().filter(user=acting_user), name)
+        if existing is not None:
+            existing.name, existing.query = name, clean
+            existing.save(update_fields=["name", "query"])
+            return existing
+        if SavedView.objects.filter(user=acting_user).count() >= SAVED_VIEWS_MAX:
+            raise ActionError("too_many_views", _("Puede guardar hasta %d vistas: borre alguna primero.")
+                              % SAVED_VIEWS_MAX)
+        try:
+            with transaction.atomic():
+                return SavedView.objects.create(user=acting_user, name=name, query=clean)
+        except IntegrityError as exc:  # the same name saved twice at once (double click): the other one won
+            raise ConflictError("view_exists", _("Ya tiene una vista con ese nombre."), field="name") from exc
+
+
+def check_delete_view(acting_user: User, view_id: int) -> None:
+    """Deletes one of the user's own saved views; someone else's answers as if it did not exist."""
+    require_perm(acting_user, Perm.INBOX_WORK)
+    deleted, _rows = SavedView.objects.filter(pk=view_id, user=acting_user).delete()
+    if not deleted:
+        raise NotFoundError("view_not_found", _("La vista guardada no existe."))
+
+
+# --- inbox administration ------------------------------------------------------------------------------
+
+
+def access_inbox(acting_user: User, inbox_id: int, *, lock: bool = False) -> Inbox:
+    require_perm(acting_user, Perm.INBOX_MANAGE)
+    qs = Inbox.objects.select_for_update() if lock else Inbox.objects.all()
+    inbox = qs.filter(pk=inbox_id).first()
+    if inbox is None:
+        raise NotFoundError("inbox_not_found", _("La bandeja no existe."))
+    return inbox
+
+
+def _same_name[M: (SavedView, Inbox, InboxCategory)](qs: Iterable[M], name: str) -> M | None:
+    """The row of `qs` named `name` ignoring case. Compared in Python because SQLite's case-insensitive match
+    only folds ASCII ("Garantías" vs "GARANTÍAS"); every caller's set is small (a user's views, the inboxes,
+    one inbox's categories)."""
+    folded = name.casefold()
+    return next((row for row in qs if row.name.casefold() == folded), None)
+
+
+def _clean_name(name: str, *, max_length: int) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ActionError("name_required", _("El nombre es obligatorio."), field="name")
+    if len(name) > max_length:
+        raise ActionError("name_too_long", _("El nombre es demasiado largo (máximo %d caracteres).") % max_length,
+                          field="name")
+    return name
+
+
+@transaction.atomic
+def check_save_inbox(acting_user: User, *, inbox_id: int | None = None, name: str, code: str = "",
+                     auto_assign: bool, skill_id: int | None = None, team_ids: Iterable[int] = ()) -> Inbox:
+    """Creates an inbox (`inbox_id` None) or edits one: name, automatic assignment, required skill and member
+    teams. The code is fixed once created (channels and the API route by it), and no inbox becomes or stops
+    being Global here: Global is the common entry point and never assigns automatically."""
+    from django.db.models import Max
+    from django.utils.text import slugify
+
+    from accounts.models import Skill, Team
+
+    require_perm(acting_user, Perm.INBOX_MANAGE)
+    inbox = access_inbox(acting_user, inbox_id, lock=True) if inbox_id is not None else None
+    name = _clean_name(name, max_length=100)
+    if _same_name(Inbox.objects.exclude(pk=inbox.pk) if inbox else Inbox.objects.all(), name) is not None:
+        raise ConflictError("inbox_exists", _("Ya existe una bandeja con ese nombre."), field="name")
+    skill = None
+    if skill_id is not None:
+        skill = Skill.objects.filter(pk=skill_id).first()
+        if skill is None:
+            raise ActionError("invalid_skill", _("La habilidad no existe."), field="skill")
+    wanted = sorted(set(team_ids))
+    teams = list(Team.objects.filter(pk__in=wanted))
+    if len(teams) != len(wanted):
+        raise ActionError("invalid_team", _("Algún equipo no existe."), field="teams")
+    if inbox is not None and inbox.is_global and auto_assign:
+        raise ActionError("global_no_auto_assign", _("La bandeja Global es la entrada común: no asigna "
+                                                     "automáticamente."), field="auto_assign")
+    if inbox is None:
+        code = slugify(code or name)[:50]
+        if not code:
+            raise ActionError("code_required", _("Indique un código (letras, números y guiones)."), field="code")
+        if Inbox.objects.filter(code=code).exists():
+            raise ConflictError("inbox_code_exists", _("Ya existe una bandeja con ese código."), field="code")
+        sort = (Inbox.objects.aggregate(m=Max("sort"))["m"] or 0) + 1
+        try:
+            with transaction.atomic():
+                inbox = Inbox.objects.create(name=name, code=code, auto_assign=auto_assign, skill=skill, sort=sort)
+        except IntegrityError as exc:  # created at the same moment by someone else
+            raise ConflictError("inbox_exists", _("Ya existe una bandeja con ese nombre o código."),
+                                field="name") from exc
+        inbox.teams.set(teams)
+        audit.record(actor=acting_user, action="inbox.created", target=inbox, changes={
+            "name": name, "code": code, "auto_assign": auto_assign, "skill": skill.code if skill else None,
+            "teams": wanted})
+        return inbox
+    changes: dict[str, list[Any]] = {}
+    if name != inbox.name:
+        changes["name"], inbox.name = [inbox.name, name], name
+    if auto_assign != inbox.auto_assign:
+        changes["auto_assign"], inbox.auto_assign = [inbox.auto_assign, auto_assign], auto_assign
+    if (skill.pk if skill else None) != inbox.skill_id:
+        changes["skill"] = [inbox.skill.code if inbox.skill else None, skill.code if skill else None]
+        inbox.skill = skill
+    if changes:
+        try:
+            with transaction.atomic():
+                inbox.save()
+        except IntegrityError as exc:
+            raise ConflictError("inbox_exists", _("Ya existe una bandeja con ese nombre."), field="name") from exc
+    current = sorted(inbox.teams.values_list("pk", flat=True))
+    if current != wanted:
+        inbox.teams.set(teams)
+        changes["teams"] = [current, wanted]
+    if changes:
+        audit.record(actor=acting_user, action="inbox.updated", target=inbox, changes=changes)
+    return inbox
+
+
+@transaction.atomic
+def check_save_category(acting_user: User, *, inbox_id: int, name: str,
+                        category_id: int | None = None) -> InboxCategory:
+    """Adds a category to an inbox (`category_id` None) or renames one of its categories. Names are unique per
+    inbox, ignoring case."""
+    from django.db.models import Max
+
+    inbox = access_inbox(acting_user, inbox_id, lock=True)  # serializes category edits of one inbox
+    name = _clean_name(name, max_length=100)
+    category = None
+    if category_id is not None:
+        category = InboxCategory.objects.filter(pk=category_id, inbox=inbox).first()
+        if category is None:
+            raise NotFoundError("category_not_found", _("La categoría no existe."))
+    siblings = InboxCategory.objects.filter(inbox=inbox)
+    if _same_name(siblings.exclude(pk=category.pk) if category else siblings, name) is not None:
+        raise ConflictError("category_exists", _("Esta bandeja ya tiene una categoría con ese nombre."),
+                            field="name")
+    if category is None:
+        sort = (inbox.categories.aggregate(m=Max("sort"))["m"] or 0) + 1
+        category = InboxCategory.objects.create(inbox=inbox, name=name, sort=sort)
+        audit.record(actor=acting_user, action="inbox.category_created", target=inbox,
+                     changes={"category": [None, name]})
+    elif category.name != name:
+        old = category.name
+        category.name = name
+        category.save(update_fields=["name"])
+        audit.record(actor=acting_user, action="inbox.category_renamed", target=inbox,
+                     changes={"category": [old, name]})
+    return category
+
+
+@transaction.atomic
+def check_delete_category(acting_user: User, *, inbox_id: int, category_id: int) -> None:
+    """Deletes a category no conversation uses. (A conversation filed under it in the same instant keeps working:
+    the foreign key is SET_NULL, so the worst case is an uncategorized conversation, never a broken one.)"""
+    inbox = access_inbox(acting_user, inbox_id, lock=True)
+    category = InboxCategory.objects.filter(pk=category_id, inbox=inbox).first()
+    if category is None:
+        raise NotFoundError("category_not_found", _("La categoría no existe."))
+    used = Conversation.objects.filter(category=category).count()
+    if used:
+        raise ConflictError("category_in_use", _("No se puede borrar «%(name)s»: la usan %(n)d conversaciones.")
+                            % {"name": category.name, "n": used}, conversations=used)
+    name = category.name
+    category.delete()
+    audit.record(actor=acting_user, action="inbox.category_deleted", target=inbox, changes={"category": [name, None]})

@@ -188,3 +188,21 @@ class ClosureReview(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id}/{self.cycle} {self.verdict}"
+
+
+class SavedView(models.Model):
+    """A user's named inbox filter: the list's query string, replayed as a link (`/inbox/?<query>`)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="inbox_saved_views")
+    name = models.CharField(_("nombre"), max_length=80)
+    query = models.CharField(_("filtros"), max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("vista guardada")
+        verbose_name_plural = _("vistas guardadas")
+        ordering = ["name", "id"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_view_unique_name_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.name}"

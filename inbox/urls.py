@@ -1,6 +1,6 @@
 from django.urls import path
 
-from inbox import views
+from inbox import admin_views, review, saved_views, views
 
 app_name = "inbox"
 urlpatterns = [
@@ -12,4 +12,10 @@ urlpatterns = [
     path("inbox/<int:conversation_id>/transfer", views.transfer, name="transfer"),
     path("inbox/<int:conversation_id>/escalate", views.escalate, name="escalate"),
     path("inbox/<int:conversation_id>/tasks", views.add_task, name="task"),
+    path("inbox/review/", review.closure_review, name="review"),
+    path("inbox/review/verdict", review.review_verdict, name="review_verdict"),
+    path("inbox/saved-views/", saved_views.save_view, name="save_view"),
+    path("inbox/saved-views/<int:view_id>/delete", saved_views.delete_view, name="delete_view"),
+    path("inbox/settings/", admin_views.inbox_list, name="admin_inboxes"),
+    path("inbox/settings/<int:inbox_id>/", admin_views.inbox_edit, name="admin_inbox"),
 ]

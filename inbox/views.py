@@ -18,6 +18,7 @@ from inbox import actions
 from inbox.choices import CloseReason
 from inbox.forms import CloseForm, InboxFilterForm, ReplyForm, TaskForm, TransferForm
 from inbox.models import Inbox
+from inbox.saved_views import saved_views_context
 from inbox.selectors import InboxFilters, filtered, page, timeline
 
 
@@ -40,7 +41,8 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("after", None)
     template = "inbox/_rows.html" if request.htmx else "inbox/list.html"  # type: ignore[attr-defined]
-    return render(request, template, {"form": form, "rows": rows, "next_cursor": nxt, "query": query.urlencode()})
+    return render(request, template, {"form": form, "rows": rows, "next_cursor": nxt, "query": query.urlencode(),
+                                      **saved_views_context(user)})
 
 
 @perm_required(Perm.INBOX_WORK)

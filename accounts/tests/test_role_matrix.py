@@ -68,7 +68,8 @@ def ids(db):
     return {"conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "token_id": 999999,
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
-            "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk}
+            "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk,
+            "inbox_id": conversation.inbox_id, "view_id": 999999}
 
 
 def _url(name: str, ids: dict[str, int]) -> str:
