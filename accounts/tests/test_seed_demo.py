@@ -46,11 +46,10 @@ def wipe() -> None:
     from catalog.models import Product, StockMovement
     from crm.models import KommoSync
     from customers.models import Customer, MarketingList, Tag
+    from inbox.models import Conversation, Task
     from leads.models import Lead, LeadNote, NoteTemplate
     from orders.models import Order
     from webhooks.models import WebhookMessage
-
-    from inbox.models import Conversation, Task
 
     for model in (WebhookMessage, KommoSync, StockMovement, Order, Product, LeadNote, Lead, NoteTemplate, Task,
                   Conversation, Customer, Tag, MarketingList):
