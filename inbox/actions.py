@@ -800,3 +800,29 @@ def check_delete_category(acting_user: User, *, inbox_id: int, category_id: int)
     name = category.name
     category.delete()
     audit.record(actor=acting_user, action="inbox.category_deleted", target=inbox, changes={"category": [name, None]})
+
+
+# --- collision warning ----------------------------------------------------------------------------------
+
+VIEWING_TTL = 45  # seconds; pages announce themselves every 20 s
+
+
+def check_viewing(acting_user: User, conversation_id: int) -> list[str]:
+    """Records that `acting_user` has the conversation open and tells everyone who has it open who else does,
+    so two agents never answer the same customer unknowingly. Kept in the cache (shared through Redis at scale)."""
+    from django.core.cache import cache
+
+    try:
+        access_conversation(acting_user, conversation_id)
+    except ActionError:
+        return []
+    key = f"inbox:viewing:{conversation_id}"
+    now = timezone.now().timestamp()
+    viewers = {int(k): v for k, v in (cache.get(key) or {}).items() if now - v[1] < VIEWING_TTL}
+    viewers[acting_user.pk] = (acting_user.display_name, now)
+    cache.set(key, viewers, VIEWING_TTL)
+    names = sorted(name for name, _stamp in viewers.values())
+    if not is_muted():
+        send_event_on_commit({"type": "viewing", "op": "update", "conversation_id": conversation_id,
+                              "viewers": names}, user_ids=list(viewers))
+    return names

@@ -50,9 +50,15 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await sync_to_async(_schedule_auto_offline)(self.user_id)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
             await sync_to_async(presence.touch_connection)(self.channel_name)
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "viewing" and isinstance(content.get("conversation_id"), int):
+            from inbox.actions import check_viewing
+
+            await sync_to_async(check_viewing)(self.scope["user"], content["conversation_id"])
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])

@@ -246,3 +246,13 @@ def test_weekly_review_verdict_requires_feedback_when_wrong(agent, supervisor):
     assert review.verdict == "incorrecto"
     with pytest.raises(PermissionDeniedError):
         actions.check_review_closure(agent, c.pk, cycle=1, verdict="correcto")
+
+
+def test_two_agents_viewing_see_each_other(agent, make_user, settings):
+    from django.core.cache import cache
+
+    other = make_user(Role.AGENTE)
+    c, _m, _ = inbound()
+    cache.clear()
+    assert actions.check_viewing(agent, c.pk) == [agent.display_name]
+    assert actions.check_viewing(other, c.pk) == sorted([agent.display_name, other.display_name])

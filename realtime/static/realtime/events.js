@@ -25,6 +25,9 @@
       setState("connected");
       body.dispatchEvent(new CustomEvent("centralita:resync"));
     };
+    window.centralitaSend = function (message) {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    };
     socket.onmessage = function (msg) {
       let event;
       try { event = JSON.parse(msg.data); } catch (e) { return; }
