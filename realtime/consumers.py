@@ -58,7 +58,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         elif content.get("type") == "viewing" and isinstance(content.get("conversation_id"), int):
             from inbox.actions import check_viewing
 
-            await sync_to_async(check_viewing)(self.scope["user"], content["conversation_id"])
+            await sync_to_async(check_viewing)(self.scope["user"], content["conversation_id"])  # type: ignore[arg-type]
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])

@@ -72,8 +72,8 @@ INTAKE_MIN_N = 3000
 # Redis for TASK_BACKEND=rq: a database the scenario may empty afterwards (it refuses a non-empty one).
 DEFAULT_BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
 # "Siguiente lead" at a realistic pace: 100 agents pressing, all together, this many times a second (each agent
-# once every 50 s on average: a short call and its note; real calls last minutes).
-PACED_RATE = 2.0
+# once every 33 s on average: a short call and its note; real calls last minutes).
+PACED_RATE = 3.0
 
 # Filled by ensure_leads() / ensure_account(); one worker builds the data set once for every scenario here.
 _state: dict[str, Any] = {}
@@ -597,16 +597,25 @@ def run_next_lead_burst(n: int) -> list[Sample]:
 
 
 def _paced(n: int, overrides: dict[str, str | None] | None, label: str) -> list[Sample]:
+    """Open loop: n presses at Poisson-distributed moments, PACED_RATE a second in total, dealt round-robin
+    to the agents (an agent still busy with its previous lead presses as soon as it is done)."""
     agents = _state["agents"]
-    per_agent = max(1, math.ceil(n / len(agents)))
-    mean_think = len(agents) / PACED_RATE
+    rng = random.Random(5)
+    moments, moment = [], 0.0
+    for _ in range(max(n, len(agents))):
+        moment += rng.expovariate(PACED_RATE)
+        moments.append(moment)
+    origin: list[float] = []
+    lock = threading.Lock()
 
     def agent(base_url: str, index: int, claims: _Claims) -> list[float]:
-        rng = random.Random(1000 + index)
+        with lock:
+            if not origin:
+                origin.append(time.perf_counter())
         latencies = []
         with _agent_client(base_url, agents[index]) as client:
-            for _ in range(per_agent):
-                time.sleep(rng.expovariate(1 / mean_think))
+            for due in moments[index::len(agents)]:
+                time.sleep(max(0.0, origin[0] + due - time.perf_counter()))
                 elapsed = _claim_and_note(client, claims, index)
                 if elapsed is not None:
                     latencies.append(elapsed)
@@ -616,8 +625,8 @@ def _paced(n: int, overrides: dict[str, str | None] | None, label: str) -> list[
 
 
 def run_next_lead_paced(n: int) -> list[Sample]:
-    """100 agents (own token each) against a live server, each pressing at random moments (exponential
-    think time) so that all of them together press PACED_RATE times a second; each notes its lead."""
+    """100 agents (own token each) against a live server, pressing at random moments, PACED_RATE times a second
+    all together; each notes the lead it got (untimed)."""
     return _paced(n, None, f"next lead paced {PACED_RATE:g}/s, in-memory channel layer (per claim + note)")
 
 
