@@ -171,22 +171,6 @@ def check_rotate_webhook_secret(acting_user: User) -> KommoAccount:
     return account
 
 
-# --- intake (runs in the web request: store, answer, queue) ------------------------------------------
-
-
-def do_store_webhook(*, body: str, content_type: str, remote_addr: str | None,
-                     state: str = WebhookDelivery.State.RECEIVED, error: str = "") -> WebhookDelivery:
-    """Stores the raw body first; processing is queued after commit so the sender gets its 200 fast."""
-    with transaction.atomic():
-        delivery = WebhookDelivery.objects.create(body=body, content_type=content_type[:100], remote_addr=remote_addr,
-                                                  state=state, error=error)
-        if state == WebhookDelivery.State.RECEIVED:
-            from crm.tasks import process_kommo_webhook
-
-            transaction.on_commit(lambda: process_kommo_webhook.enqueue(delivery.pk))
-    return delivery
-
-
 # --- processing (runs in the worker) -----------------------------------------------------------------
 
 

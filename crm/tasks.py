@@ -29,6 +29,23 @@ def process_kommo_webhook(delivery_id: int) -> str:
 
 
 @task(queue_name="crm")
+def process_kommo_webhooks(delivery_ids: list[int]) -> dict[str, int]:
+    """One task per intake batch: processes each delivery (idempotent); a delivery Kommo could not be read for
+    stays `received` and gets its own retrying task."""
+    from crm.actions import do_process_webhook
+
+    counts: dict[str, int] = {}
+    for delivery_id in delivery_ids:
+        try:
+            outcome = do_process_webhook(delivery_id)
+        except KommoError:
+            enqueue_later(process_kommo_webhook, timezone.now() + timedelta(seconds=2), delivery_id)
+            outcome = "retrying"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
+@task(queue_name="crm")
 def drain_kommo_outbox() -> dict[str, object]:
     """Delivers the Kommo outbox. When Kommo is unavailable it re-enqueues itself for the next due time; the
     periodic job in core.schedule is the safety net, so an outage never depends on one deferred task."""

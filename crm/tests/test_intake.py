@@ -34,7 +34,7 @@ def test_valid_webhook_is_stored_raw_answered_200_and_queued(client, account, dj
     delivery = WebhookDelivery.objects.get()
     assert delivery.body == raw and delivery.state == "received"
     (queued,) = default_task_backend.results
-    assert queued.task.name == "process_kommo_webhook" and queued.args == [delivery.pk]
+    assert queued.task.name == "process_kommo_webhooks" and queued.args == [[delivery.pk]]
 
 
 def test_wrong_secret_is_404_and_stores_nothing(client, account):

@@ -10,7 +10,7 @@ from django.tasks import default_task_backend
 from accounts.roles import Role
 from core.errors import ConflictError
 from crm.models import WebhookDelivery
-from crm.tasks import process_kommo_webhook
+from crm.tasks import process_kommo_webhook, process_kommo_webhooks
 from fakes.kommo import STATUS_SALE_CONFIRMED, STATUS_TO_CALL, encode_webhook
 from leads import actions
 from leads.models import Lead, LeadEvent
@@ -29,7 +29,11 @@ def deliver(client, account, fake, entity_action_items, capture) -> list[str]:
         with capture(execute=True):
             assert client.post(f"/integrations/kommo/webhook/{account.webhook_secret}/", raw,
                                content_type=FORM).status_code == 200
-    results = [process_kommo_webhook.call(*r.args) for r in list(default_task_backend.results)]
+    results: list[str] = []
+    for queued in list(default_task_backend.results):
+        if queued.task.name == "process_kommo_webhooks":
+            counts = process_kommo_webhooks.call(*queued.args)
+            results += [outcome for outcome, n in counts.items() for _ in range(n)]
     return results
 
 
