@@ -65,6 +65,14 @@ class Lead(models.Model):
             models.Index(fields=["work_status", "queue_entered_at"], condition=Q(in_queue=True),
                          name="lead_queue_status_idx"),
             models.Index(fields=["held_by", "work_status"], name="lead_held_idx"),
+            # "Siguiente lead": the next unheld open lead in queue order, and "a lead I took but never noted".
+            # Without these SQLite (and PostgreSQL at some sizes) walks every unheld row and sorts it.
+            models.Index(fields=["contacted", "queue_sort_at", "id"],
+                         condition=Q(in_queue=True, closed_at__isnull=True, held_by__isnull=True),
+                         name="lead_next_unheld_idx"),
+            models.Index(fields=["held_by", "held_at", "id"],
+                         condition=Q(in_queue=True, closed_at__isnull=True, notes_count=0),
+                         name="lead_taken_unnoted_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(work_status__in=WorkStatus.values), name="lead_work_status_valid"),
