@@ -53,10 +53,18 @@ def queue(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "leads": rows, "page": page, "has_next": has_next, "query": query.urlencode(),
-               "page_size": PAGE_SIZE, "operators": User.objects.filter(held_leads__isnull=False).distinct()
-               .values_list("username", flat=True)}
+               "page_size": PAGE_SIZE, "operators": _operators()}
     template = "leads/_queue_rows.html" if request.htmx else "leads/queue.html"  # type: ignore[attr-defined]
     return render(request, template, context)
+
+
+def _operators() -> list[str]:
+    """Who can hold leads, for the operator filter (by role: joining users to 300,000 leads cost ~100 ms)."""
+    from accounts.roles import ROLE_PERMISSIONS
+
+    roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.LEADS_WORK in perms]
+    return list(User.objects.filter(is_active=True, role__in=roles).order_by("username")
+                .values_list("username", flat=True)[:500])
 
 
 @require_POST
