@@ -18,6 +18,7 @@ from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no data/ (git ignores it); SQLite needs the folder
 
 # --- Mode and secrets -------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", default=False)
