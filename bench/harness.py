@@ -44,7 +44,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/test"
-BENCH_DB_NAME = "bench_centralita"
+# BENCH_PG_DB: another name, so that two people benchmarking on one server do not drop each other's database.
+BENCH_DB_NAME = os.environ.get("BENCH_PG_DB", "bench_centralita")
 DEFAULT_N = 300
 DEFAULT_WARMUP = 20
 DATABASES = ("sqlite", "postgres")
