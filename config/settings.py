@@ -57,6 +57,9 @@ INSTALLED_APPS = [
     "orders",
     "webhooks",
     "inbox",
+    "connectors.whatsapp",
+    "connectors.mail",
+    "connectors.webchat",
 ]
 
 MIDDLEWARE = [

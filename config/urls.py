@@ -18,6 +18,9 @@ urlpatterns = [
     path("", include("orders.urls")),
     path("", include("inbox.urls")),
     path("", include("webhooks.urls")),
+    path("", include("connectors.whatsapp.urls")),
+    path("", include("connectors.mail.urls")),
+    path("", include("connectors.webchat.urls")),
     path("", include("crm.sync_urls")),
     path("", include("core.urls")),
 ]

@@ -23,7 +23,10 @@ from accounts.models import User, business_hours_open
 from accounts.roles import ROLE_PERMISSIONS, Perm, Role
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from core.tasks import enqueue_on_commit
 from customers.actions import do_upsert_customer
+from customers.models import Customer
+from inbox import outbound
 from inbox.choices import (
     CONVERSATION_TRANSITIONS,
     OPEN_STATES,
@@ -36,6 +39,7 @@ from inbox.choices import (
     TaskStatus,
 )
 from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView, Task
+from inbox.tasks import deliver_outbound
 from realtime.events import is_muted, send_event_on_commit
 
 S = ConversationState
@@ -158,11 +162,17 @@ def _global_inbox() -> Inbox:
 def do_receive_inbound(
     *, channel: str, body: str, customer_name: str = "", phones: Iterable[str] = (), emails: Iterable[str] = (),
     inbox_code: str | None = None, external_id: str = "", subject: str = "", attachments: list[Any] | None = None,
-    received_at: datetime | None = None,
+    received_at: datetime | None = None, conversation_id: int | None = None, channel_ref: str = "",
+    meta: dict[str, Any] | None = None, customer_id: int | None = None,
 ) -> tuple[Conversation, Message, bool]:
     """A customer's message: continues their open conversation on that channel, reopens a recently resolved one
     (new cycle), or starts a new one (in Global unless an inbox is given). Idempotent on `external_id` (channels
-    redeliver). Returns (conversation, message, created_now)."""
+    redeliver). Returns (conversation, message, created_now).
+
+    Connectors may pass `conversation_id` (a thread they recognised, e.g. an email reply) to continue that
+    conversation, `customer_id` when they already know the customer (a web chat visitor), `channel_ref` to pin
+    the conversation to one connector endpoint (a WhatsApp number, a mailbox, a web chat site) and `meta` with
+    channel details kept on the message (message type, headers, location…)."""
     if channel not in Channel.values:
         raise ActionError("invalid_channel", _("Canal desconocido: %s") % channel, field="channel")
     if not body.strip() and not attachments:
@@ -173,32 +183,47 @@ def do_receive_inbound(
             return existing.conversation, existing, False
     now = received_at or timezone.now()
     with transaction.atomic():
-        customer = do_upsert_customer(name=customer_name, phones=phones, emails=emails)
+        threaded = (Conversation.objects.select_for_update().select_related("customer")
+                    .filter(pk=conversation_id).first() if conversation_id else None)
+        if threaded is not None:
+            customer = threaded.customer
+        elif customer_id is not None:
+            customer = Customer.objects.get(pk=customer_id)
+        else:
+            customer = do_upsert_customer(name=customer_name, phones=phones, emails=emails)
         inbox = Inbox.objects.filter(code=inbox_code).first() if inbox_code else None
         if inbox_code and inbox is None:
             raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % inbox_code, field="inbox")
-        c = (Conversation.objects.select_for_update().filter(customer=customer, channel=channel,
-                                                             state__in=[s.value for s in OPEN_STATES])
-             .order_by("-last_activity_at").first())
+        c = threaded
+        if c is not None and c.state == S.RESOLVED:
+            do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
+        open_qs = Conversation.objects.select_for_update().filter(customer=customer, channel=channel,
+                                                                  state__in=[s.value for s in OPEN_STATES])
+        if channel_ref:
+            open_qs = open_qs.filter(channel_ref=channel_ref)
+        if c is None:
+            c = open_qs.order_by("-last_activity_at").first()
         new = False
         if c is None:
             recent = (Conversation.objects.select_for_update()
                       .filter(customer=customer, channel=channel, state=S.RESOLVED,
-                              closed_at__gte=now - timedelta(days=settings.INBOX_REOPEN_DAYS))
+                              closed_at__gte=now - timedelta(days=settings.INBOX_REOPEN_DAYS),
+                              **({"channel_ref": channel_ref} if channel_ref else {}))
                       .order_by("-closed_at").first())
             if recent is not None:
                 c = recent
                 do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
             else:
                 c = Conversation.objects.create(customer=customer, channel=channel, inbox=inbox or _global_inbox(),
-                                                subject=subject[:250], created_at=now, last_activity_at=now)
+                                                subject=subject[:250], created_at=now, last_activity_at=now,
+                                                channel_ref=channel_ref)
                 new = True
                 _event(c, "created", actor=None, channel=channel)
         try:
             with transaction.atomic():
                 message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.INBOUND,
                                                  body=body, attachments=attachments or [], external_id=external_id,
-                                                 created_at=now)
+                                                 created_at=now, meta=meta or {})
         except IntegrityError:  # the same external id raced in: the other delivery stored it
             message = Message.objects.get(external_id=external_id)
             return message.conversation, message, False
@@ -329,21 +354,30 @@ def check_transfer(acting_user: User, conversation_id: int, *, comment: str, to_
 # --- messages, notes, handled elsewhere ---------------------------------------------------------------
 
 
-def check_send_reply(acting_user: User, conversation_id: int, *, body: str) -> Message:
+def check_send_reply(acting_user: User, conversation_id: int, *, body: str, attachments: list[Any] | None = None,
+                     meta: dict[str, Any] | None = None) -> Message:
+    """An answer to the customer. Connectors with rules of their own (WhatsApp's 24-hour window) register a
+    guard in inbox.outbound and refuse here, before anything is stored."""
     body = body.strip()
-    if not body:
+    if not body and not attachments:
         raise ActionError("empty_message", _("La respuesta está vacía."), field="body")
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
+        guard = outbound.guard_for(c.channel)
+        if guard is not None:
+            guard(c, body, meta or {})
         if c.state == S.RESOLVED:
             do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="agent_wrote_again")
         if c.assignee_id is None:
             _assign(c, acting_user, acting_user=acting_user)
         now = timezone.now()
-        status = DeliveryStatus.SENT if c.channel in (Channel.API, Channel.PHONE) else DeliveryStatus.QUEUED
+        status = DeliveryStatus.QUEUED if outbound.has_sender(c.channel) else DeliveryStatus.SENT
         message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND,
-                                         author=acting_user, body=body, delivery_status=status, created_at=now)
+                                         author=acting_user, body=body, delivery_status=status, created_at=now,
+                                         attachments=attachments or [], meta=meta or {})
+        if status == DeliveryStatus.QUEUED:
+            enqueue_on_commit(deliver_outbound, message.pk)
         c.first_response_at = c.first_response_at or now
         c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
         c.last_message_preview = body[:200]
@@ -356,6 +390,35 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str) -> M
             do_transition_conversation(c, to=S.ON_HOLD, acting_user=acting_user, reason="replied")
         _emit(c, "message", message={"id": message.pk, "kind": message.kind, "body": body[:500]})
     return message
+
+
+_DELIVERY_RANK = {DeliveryStatus.QUEUED: 0, DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2,
+                  DeliveryStatus.READ: 3, DeliveryStatus.FAILED: 4}
+
+
+def do_update_delivery_status(message_id: int, *, status: str, error: str = "", external_id: str = "") -> bool:
+    """A connector reports what happened to an outbound message. Statuses only move forward (a channel may report
+    "read" before "delivered": the late "delivered" changes nothing); "failed" is final. Returns True on change."""
+    new = DeliveryStatus(status)
+    with transaction.atomic():
+        m = Message.objects.select_for_update().select_related("conversation").filter(pk=message_id).first()
+        if m is None:
+            return False
+        fields: list[str] = []
+        if external_id and m.external_id != external_id:
+            m.external_id = external_id
+            fields.append("external_id")
+        current = DeliveryStatus(m.delivery_status) if m.delivery_status else DeliveryStatus.QUEUED
+        if current != DeliveryStatus.FAILED and _DELIVERY_RANK[new] > _DELIVERY_RANK[current]:
+            m.delivery_status, m.delivery_error = new.value, error[:300]
+            fields += ["delivery_status", "delivery_error"]
+        if not fields:
+            return False
+        m.save(update_fields=fields)
+        if "delivery_status" in fields:
+            _emit(m.conversation, "delivery", message={"id": m.pk, "status": m.delivery_status,
+                                                       "error": m.delivery_error})
+    return "delivery_status" in fields
 
 
 def check_add_note(acting_user: User, conversation_id: int, *, body: str) -> Message:

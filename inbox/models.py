@@ -88,6 +88,9 @@ class Conversation(models.Model):
     company = models.CharField(_("empresa"), max_length=200, blank=True)
     ticket_ref = models.CharField(_("referencia de ticket"), max_length=100, blank=True)
     external_ref = models.CharField(max_length=200, blank=True, db_index=True)  # channel thread id
+    # The connector endpoint the conversation lives on ("wa:<phone number id>", "mail:<mailbox id>",
+    # "webchat:<site id>"), so replies leave through the same number/address/site the customer wrote to.
+    channel_ref = models.CharField(max_length=100, blank=True)
 
     class Meta:
         verbose_name = _("conversación")
@@ -119,6 +122,7 @@ class Message(models.Model):
     delivery_status = models.CharField(max_length=10, choices=DeliveryStatus.choices, blank=True)
     delivery_error = models.CharField(max_length=300, blank=True)
     external_id = models.CharField(max_length=200, blank=True)
+    meta = models.JSONField(default=dict, blank=True)  # channel details: message type, headers, location…
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -1,0 +1,42 @@
+"""Outbound delivery through channel connectors, without the inbox depending on them.
+
+Each connector app registers, in its AppConfig.ready(), a sender for its channel: a function taking a Message id
+that delivers it to the outside world (WhatsApp Cloud API, SMTP, the web chat visitor's socket) and reports the
+result through `inbox.actions.do_update_delivery_status`. The inbox schedules delivery after commit; channels
+without a sender (api, phone) are "sent" as soon as they are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inbox.models import Conversation
+
+Sender = Callable[[int], None]
+# A guard refuses an outbound message before it is stored (raise core.errors.ActionError with the reason).
+Guard = Callable[["Conversation", str, dict[str, Any]], None]
+
+_SENDERS: dict[str, Sender] = {}
+_GUARDS: dict[str, Guard] = {}
+
+
+def register_sender(channel: str, sender: Sender) -> None:
+    _SENDERS[channel] = sender
+
+
+def sender_for(channel: str) -> Sender | None:
+    return _SENDERS.get(channel)
+
+
+def has_sender(channel: str) -> bool:
+    return channel in _SENDERS
+
+
+def register_guard(channel: str, guard: Guard) -> None:
+    _GUARDS[channel] = guard
+
+
+def guard_for(channel: str) -> Guard | None:
+    return _GUARDS.get(channel)
