@@ -42,6 +42,7 @@ class Perm(models.TextChoices):
     INBOX_WORK = "inbox.work", _("Atender conversaciones: responder, notas, tareas, cerrar con motivo")
     INBOX_SUPERVISE = "inbox.supervise", _("Asignar y transferir cualquier conversación; revisión semanal de cierres")
     INBOX_MANAGE = "inbox.manage", _("Configurar bandejas y categorías")
+    CHANNELS_MANAGE = "channels.manage", _("Conectar canales: números de WhatsApp, buzones de correo, chat web")
 
 
 R = Role
