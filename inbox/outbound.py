@@ -40,3 +40,15 @@ def register_guard(channel: str, guard: Guard) -> None:
 
 def guard_for(channel: str) -> Guard | None:
     return _GUARDS.get(channel)
+
+
+def channel_templates(channel: str) -> dict[str, list[str]]:
+    """Template extension points of the conversation page: a connector app may provide
+    `<channel>/_message_body.html` (how one message renders: media, sanitized HTML, location…),
+    `<channel>/_compose_extra.html` (above the reply box: WhatsApp's 24-hour window and template picker) and
+    `<channel>/_sidebar.html`; the inbox's defaults are used otherwise."""
+    return {
+        "body_templates": [f"{channel}/_message_body.html", "inbox/_message_body.html"],
+        "compose_templates": [f"{channel}/_compose_extra.html", "inbox/_empty.html"],
+        "sidebar_templates": [f"{channel}/_sidebar.html", "inbox/_empty.html"],
+    }

@@ -109,7 +109,8 @@ def timeline(c: Conversation, *, limit: int = 100) -> list[dict[str, object]]:
                   .order_by("-created_at", "-id")[:limit])
     items: list[dict[str, object]] = [
         {"type": "message", "kind": m.kind, "id": m.pk, "at": m.created_at, "author": m.author.username
-         if m.author else None, "body": m.body, "cycle": m.cycle, "delivery_status": m.delivery_status}
+         if m.author else None, "body": m.body, "cycle": m.cycle, "delivery_status": m.delivery_status,
+         "delivery_error": m.delivery_error, "attachments": m.attachments, "meta": m.meta}
         for m in messages]
     items += [{"type": "event", "kind": e.kind, "id": e.pk, "at": e.created_at,
                "author": e.actor.username if e.actor else None, "data": e.data, "comment": e.comment,

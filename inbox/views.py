@@ -14,7 +14,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
-from inbox import actions
+from inbox import actions, outbound
 from inbox.choices import CloseReason
 from inbox.forms import CloseForm, InboxFilterForm, ReplyForm, TaskForm, TransferForm
 from inbox.models import Inbox
@@ -62,6 +62,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         "duplicates": actions.duplicates_of(c), "leads": c.customer.leads.order_by("-created_at")[:5],
         "orders": c.customer.orders.order_by("-created_at")[:5],
         "can_supervise": user.has_perm_code(Perm.INBOX_SUPERVISE),
+        **outbound.channel_templates(c.channel),
     })
 
 
