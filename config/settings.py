@@ -208,6 +208,12 @@ STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS: list[Path] = []
 WHITENOISE_USE_FINDERS = True  # serve straight from app static dirs; no collectstatic needed to run
 
+# Uploaded and downloaded files (message attachments). Never served publicly: inbox.attachments serves them
+# after checking the conversation is visible to the user.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+ATTACHMENT_MAX_BYTES = int(env_str("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
+
 # --- Logging -------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

@@ -26,3 +26,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_centralita_{_worker}"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+# Attachments written by tests go to a throwaway folder, never to data/media.
+import tempfile  # noqa: E402
+
+MEDIA_ROOT = __import__("pathlib").Path(tempfile.mkdtemp(prefix="centralita-test-media-"))

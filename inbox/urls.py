@@ -12,6 +12,7 @@ urlpatterns = [
     path("inbox/<int:conversation_id>/transfer", views.transfer, name="transfer"),
     path("inbox/<int:conversation_id>/escalate", views.escalate, name="escalate"),
     path("inbox/<int:conversation_id>/tasks", views.add_task, name="task"),
+    path("inbox/attachments/<int:inbound_id>/<int:index>", views.attachment, name="attachment"),
     path("inbox/review/", review.closure_review, name="review"),
     path("inbox/review/verdict", review.review_verdict, name="review_verdict"),
     path("inbox/saved-views/", saved_views.save_view, name="save_view"),

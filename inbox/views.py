@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -157,3 +158,23 @@ def add_task(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return _run(request, conversation_id, lambda: actions.check_create_task(
         user, conversation_id, title=d["title"], responsible=d["responsible"] or None, due_at=d["due_at"]),
         _("Tarea creada y vinculada."))
+
+
+@perm_required(Perm.INBOX_WORK)
+def attachment(request: HttpRequest, inbound_id: int, index: int) -> HttpResponseBase:
+    """Serves one stored attachment to a user who may see its conversation (never a public media URL)."""
+    from django.core.files.storage import default_storage
+    from django.http import FileResponse, Http404
+
+    from inbox.models import Message
+
+    user: User = request.user  # type: ignore[assignment]
+    m = Message.objects.filter(pk=inbound_id).only("conversation_id", "attachments").first()
+    if m is None or not actions.visible_to(user, m.conversation_id) or index >= len(m.attachments or []):
+        raise Http404
+    a = m.attachments[index]
+    if not a.get("path") or not default_storage.exists(a["path"]):
+        raise Http404
+    inline = str(a.get("content_type", "")).startswith(("image/", "audio/"))
+    return FileResponse(default_storage.open(a["path"], "rb"), as_attachment=not inline,
+                        filename=a.get("name") or "archivo", content_type=a.get("content_type"))

@@ -62,14 +62,16 @@ def ids(db):
     message = WebhookMessage.objects.create(endpoint=endpoint, event="order.confirmed", payload={}, state="fallido")
     sync = KommoSync.objects.create(lead_kommo_id=1, idempotency_key="role-matrix", state="fallido")
     from inbox.actions import do_receive_inbound
+    from inbox.attachments import store_attachment
 
-    conversation, _message, _created = do_receive_inbound(channel="api", body="hola", customer_name="Ana",
-                                                          phones=["+573009998877"])
+    attached = store_attachment(conversation_id=0, name="nota.txt", content_type="text/plain", data=b"hola")
+    conversation, inbound, _created = do_receive_inbound(channel="api", body="hola", customer_name="Ana",
+                                                         phones=["+573009998877"], attachments=[attached])
     return {"conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "token_id": 999999,
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
             "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk,
-            "inbox_id": conversation.inbox_id, "view_id": 999999}
+            "inbox_id": conversation.inbox_id, "view_id": 999999, "inbound_id": inbound.pk, "index": 0}
 
 
 def _url(name: str, ids: dict[str, int]) -> str:
