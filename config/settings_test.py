@@ -4,6 +4,8 @@ DATABASE_URL / REDIS_URL still choose SQLite or PostgreSQL (and Redis) for the w
 """
 
 import os
+import tempfile
+from pathlib import Path
 
 os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("TASK_BACKEND", "dummy")
@@ -28,6 +30,4 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 # Attachments written by tests go to a throwaway folder, never to data/media.
-import tempfile  # noqa: E402
-
-MEDIA_ROOT = __import__("pathlib").Path(tempfile.mkdtemp(prefix="centralita-test-media-"))
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="centralita-test-media-"))
