@@ -220,10 +220,10 @@ def do_return_stock(order: Order, *, acting_user: User | None, reason: str) -> N
 
 def _notify_stock(products: Iterable[Product]) -> None:
     """Agents building orders see availability change live (after commit)."""
-    from leads.actions import queue_audience
+    from realtime import topics
     from realtime.events import is_muted, send_event_on_commit
 
     payload = [{"id": p.pk, "sku": p.sku, "available": max(0, p.stock_on_hand - p.stock_reserved)}
                for p in products]
     if payload and not is_muted():
-        send_event_on_commit({"type": "stock", "op": "update", "products": payload}, user_ids=queue_audience())
+        send_event_on_commit({"type": "stock", "op": "update", "products": payload}, topics=[topics.STOCK])

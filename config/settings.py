@@ -113,6 +113,14 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+elif env_int("DB_POOL_SIZE", 16) > 0:
+    # Under ASGI every request may run on a different thread: persistent per-thread connections (CONN_MAX_AGE)
+    # pile up until PostgreSQL refuses more. A psycopg pool per process bounds them (Django docs, "Connection
+    # pool"); DB_POOL_SIZE=0 falls back to DB_CONN_MAX_AGE (e.g. behind PgBouncer).
+    _db["CONN_MAX_AGE"] = 0
+    _db["CONN_HEALTH_CHECKS"] = False
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DB_POOL_SIZE", 16),
+                                             "timeout": 10}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")

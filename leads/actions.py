@@ -13,23 +13,19 @@ from django.utils.translation import gettext as _
 
 from accounts.actions import require_perm
 from accounts.models import User
-from accounts.roles import ROLE_PERMISSIONS, Perm
+from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError
 from customers.actions import do_upsert_customer
 from customers.models import Tag
 from leads.choices import WORK_STATUS_TRANSITIONS, LeadEventKind, Outcome, WorkStatus
 from leads.models import Lead, LeadEvent, LeadNote, LeadSettings, NoteTemplate
+from realtime import topics
 from realtime.events import is_muted, send_event_on_commit
 
 NOTE_MAX_LENGTH = 5000
 
 # --- audience and payloads ---------------------------------------------------------------------------
-
-
-def queue_audience() -> list[int]:
-    roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.LEADS_VIEW in perms]
-    return list(User.objects.filter(is_active=True, can_login=True, role__in=roles).values_list("pk", flat=True))
 
 
 def lead_payload(lead: Lead, op: str = "upsert") -> dict[str, Any]:
@@ -57,7 +53,7 @@ def lead_payload(lead: Lead, op: str = "upsert") -> dict[str, Any]:
 
 def _broadcast(lead: Lead, op: str = "upsert") -> None:
     if not is_muted():
-        send_event_on_commit(lead_payload(lead, op), user_ids=queue_audience())
+        send_event_on_commit(lead_payload(lead, op), topics=[topics.LEADS])
 
 
 def _event(lead: Lead, kind: LeadEventKind, *, actor: User | None = None, data: dict[str, Any] | None = None,
@@ -380,10 +376,10 @@ def check_next_lead(acting_user: User) -> Lead | None:
 
     with transaction.atomic():
         mine = (Lead.objects.filter(held_by=acting_user, in_queue=True, notes_count=0, closed_at__isnull=True)
-                .order_by("held_at", "id").first())
+                .select_related("customer", "held_by").order_by("held_at", "id").first())
         if mine is not None:
             return mine
-        candidates = open_queue().filter(held_by__isnull=True)
+        candidates = open_queue().filter(held_by__isnull=True).select_related("customer")
         if connection.vendor == "postgresql":
             candidates = candidates.select_for_update(skip_locked=True, of=("self",))
         lead = candidates.first()

@@ -115,12 +115,14 @@ def _lead(lead: Lead) -> dict[str, Any]:
             "queue_entered_at": lead.queue_entered_at, "closed_at": lead.closed_at, "customer": _customer(lead)}
 
 
-def _detail(lead_id: int) -> dict[str, Any]:
-    lead = Lead.objects.select_related("customer", "held_by").get(pk=lead_id)
+def _detail(lead_id: int, *, lead: Lead | None = None) -> dict[str, Any]:
+    """The lead with its notes. Pass `lead` when the caller already holds it with customer and held_by loaded."""
+    if lead is None:
+        lead = Lead.objects.select_related("customer", "held_by").get(pk=lead_id)
     prefetch_related_objects([lead], "customer__phones", "customer__emails", "customer__tags", "tags")
     notes = [{"id": n.pk, "author": n.author.username, "text": n.text, "outcome": n.outcome,
               "template_id": n.template_id, "created_at": n.created_at}
-             for n in lead.notes.select_related("author")[:200]]
+             for n in lead.notes.select_related("author")[:200]] if lead.notes_count else []
     return {**_lead(lead), "notes": notes, "tags": sorted(t.name for t in lead.tags.all())}
 
 
@@ -158,7 +160,7 @@ def next_lead(request: HttpRequest) -> Any:
     lead = actions.check_next_lead(api_user(request))
     if lead is None:
         return HttpResponse(status=204)
-    return _detail(lead.pk)
+    return _detail(lead.pk, lead=lead)
 
 
 @router.get("/leads/{lead_id}", response={200: LeadDetailOut, 403: ErrorOut, 404: ErrorOut}, summary="A lead")

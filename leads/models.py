@@ -38,8 +38,10 @@ class Lead(models.Model):
     left_queue_at = models.DateTimeField(null=True, blank=True)
     deleted_in_kommo = models.BooleanField(default=False)
     work_status = models.CharField(_("estado"), max_length=12, choices=WorkStatus.choices, default=WorkStatus.NONE)
+    # No plain index: lead_held_idx below is partial (held rows only). A full index on held_by made SQLite's
+    # planner pick it for "held_by IS NULL" (nearly every row) in "Siguiente lead" instead of lead_next_unheld_idx.
     held_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                related_name="held_leads", verbose_name=_("tomado por"))
+                                related_name="held_leads", verbose_name=_("tomado por"), db_index=False)
     held_at = models.DateTimeField(null=True, blank=True)
     # Queue order: never contacted first (by arrival), then by oldest last contact. Two NOT NULL columns
     # instead of `last_note_at NULLS FIRST`, which SQLite cannot index.
@@ -62,9 +64,12 @@ class Lead(models.Model):
             # The queue's default order (never contacted first, then oldest contact) over open leads.
             models.Index(fields=["contacted", "queue_sort_at", "id"],
                          condition=Q(in_queue=True, closed_at__isnull=True), name="lead_queue_open_idx"),
-            models.Index(fields=["work_status", "queue_entered_at"], condition=Q(in_queue=True),
-                         name="lead_queue_status_idx"),
-            models.Index(fields=["held_by", "work_status"], name="lead_held_idx"),
+            # A status filter in queue order (work_status = X ORDER BY contacted, queue_sort_at, id): an ordered
+            # index scan that stops after one page instead of sorting every lead in that status.
+            models.Index(fields=["work_status", "contacted", "queue_sort_at", "id"], condition=Q(in_queue=True),
+                         name="lead_queue_status_order_idx"),
+            models.Index(fields=["held_by", "work_status"], condition=Q(held_by__isnull=False),
+                         name="lead_held_idx"),
             # "Siguiente lead": the next unheld open lead in queue order, and "a lead I took but never noted".
             # Without these SQLite (and PostgreSQL at some sizes) walks every unheld row and sorts it.
             models.Index(fields=["contacted", "queue_sort_at", "id"],

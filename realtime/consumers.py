@@ -11,7 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from realtime import presence
-from realtime.events import user_group
+from realtime.events import topic_group, user_group
+from realtime.topics import topics_for
 
 CLOSE_UNAUTHENTICATED = 4401
 
@@ -28,6 +29,7 @@ def _schedule_auto_offline(user_id: int) -> None:
 class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
     user_id: int | None = None
+    topics: list[str] = []
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -37,6 +39,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         self.user_id = user.pk
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.topics = [topic_group(t) for t in topics_for(user)]  # type: ignore[arg-type]  # resolved lazy User
+        for group in self.topics:
+            await self.channel_layer.group_add(group, self.channel_name)
         await sync_to_async(presence.register_connection)(user.pk, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "op": "connected", "user_id": user.pk})
@@ -44,6 +49,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.group is not None and self.user_id is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            for group in self.topics:
+                await self.channel_layer.group_discard(group, self.channel_name)
             await sync_to_async(presence.drop_connection)(self.channel_name)
             # If this was the user's last tab, a deferred task sets them offline after a grace period
             # (a page reload reconnects well within it).

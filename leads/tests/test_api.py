@@ -76,3 +76,18 @@ def test_close_and_template_endpoints(agent, supervisor, api_client_for):
     assert noted["customer"]["tags"] == ["rellamar"] and noted["notes"][0]["outcome"] == "parcial"
     closed = api.post(f"/api/v1/leads/{lead.pk}/close", {}, content_type="application/json")
     assert closed.status_code == 200 and closed.json()["status"] == "completado"
+
+
+def test_next_lead_api_takes_the_lead_in_a_bounded_number_of_queries(agent, api_client_for,
+                                                                      django_assert_max_num_queries):
+    # given a queue of leads and an agent who already used the API once (token stamped, settings created)
+    for lead in LeadFactory.create_batch(5):
+        with_phone(lead.customer, f"+5730013{lead.pk:05d}")
+    api = api_client_for(agent)
+    api.get("/api/v1/leads/queue?page_size=1")
+    # when they ask for the next lead
+    with django_assert_max_num_queries(14) as captured:
+        response = api.post("/api/v1/leads/next")
+    # then they get it, held for them, without per-note or per-tag queries for a lead nobody has noted yet
+    assert response.status_code == 200 and response.json()["held_by"] == agent.username
+    assert not any("leads_leadnote" in q["sql"] for q in captured.captured_queries)

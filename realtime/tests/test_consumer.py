@@ -93,3 +93,46 @@ def test_auto_offline_leaves_connected_or_offline_users_alone(agent, make_user):
     gone.refresh_from_db()
     assert results == [False, True, False]
     assert agent.availability == "disponible" and gone.availability == "desconectado"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_queue_event_reaches_every_agent_through_one_topic_message(agent, supervisor, monkeypatch):
+    from channels.layers import get_channel_layer
+
+    from leads.models import Lead
+    from realtime.events import send_event_on_commit
+
+    layer = get_channel_layer()
+    sent: list[str] = []
+    original = layer.group_send
+
+    async def counting_group_send(group: str, message: dict[str, object]) -> None:
+        sent.append(group)
+        await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting_group_send)
+
+    async def scenario() -> list[dict[str, object]]:
+        # given an agent and a supervisor connected to their event sockets
+        sockets = []
+        for user in (agent, supervisor):
+            communicator = WebsocketCommunicator(app, "/ws/events/")
+            communicator.scope["user"] = user
+            connected, _ = await communicator.connect()
+            assert connected
+            await communicator.receive_json_from()
+            sockets.append(communicator)
+        # when a lead event is broadcast to the queue topic
+        lead = await sync_to_async(Lead.objects.create)(kommo_id=77, name="Lead 77", in_queue=True)
+        sent.clear()  # connecting may announce presence; count only the broadcast
+        await sync_to_async(send_event_on_commit)({"type": "lead", "op": "upsert", "lead": {"id": lead.pk}},
+                                                  topics=["leads"])
+        events = [await s.receive_json_from(timeout=3) for s in sockets]
+        for s in sockets:
+            await s.disconnect()
+        return events
+
+    events = async_to_sync(scenario)()
+    # then both receive it, and the layer carried one message for the topic instead of one per user
+    assert [e["type"] for e in events] == ["lead", "lead"]
+    assert sent == ["topic.leads"]
