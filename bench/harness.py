@@ -148,45 +148,67 @@ def timed_requests(
 # --- a real server and concurrent clients ------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def web_processes() -> int:
+    """BENCH_WEB_PROCESSES: how many daphne processes serve the live server (default 1)."""
+    return max(1, int(os.environ.get("BENCH_WEB_PROCESSES", "1")))
 
 
 @contextlib.contextmanager
-def live_server(*, startup_timeout: float = 30.0) -> Iterator[str]:
-    """A daphne process serving config.asgi on a free port with this process's environment (so the
-    worker's DATABASE_URL); yields its base URL. Commit the data set first: it is another process."""
+def live_server(*, startup_timeout: float = 30.0, processes: int | None = None) -> Iterator[str]:
+    """Daphne serving config.asgi on a free port with this process's environment (so the worker's
+    DATABASE_URL); yields its base URL. Commit the data set first: it is another process.
+
+    With several processes (BENCH_WEB_PROCESSES, or `processes`) this process binds the listening socket and
+    every daphne adopts it (`--fd`): the kernel hands each connection to one of them, as under systemd socket
+    activation — how one host uses all its cores for one port (docs/deployment.md)."""
     import httpx
 
-    port = _free_port()
+    count = processes or web_processes()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    listener.set_inheritable(True)
+    port = listener.getsockname()[1]
     base_url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+    stack = contextlib.ExitStack()
+    logs = [stack.enter_context(tempfile.TemporaryFile(mode="w+")) for _ in range(count)]  # noqa: SIM115
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "config.asgi:application"],
             cwd=REPO_ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT,
+            pass_fds=(listener.fileno(),),
         )
-        try:
-            deadline = time.monotonic() + startup_timeout
-            while True:
+        for log in logs
+    ]
+    try:
+        deadline = time.monotonic() + startup_timeout
+        ready = False
+        while not ready:
+            for proc, log in zip(procs, logs, strict=True):
                 if proc.poll() is not None:
                     log.seek(0)
                     raise RuntimeError(f"daphne exited with {proc.returncode}:\n{log.read()[-2000:]}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not answer /healthz within {startup_timeout:.0f} s")
+            with contextlib.suppress(httpx.HTTPError):
+                ready = httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+            if not ready and time.monotonic() > deadline:
+                raise RuntimeError(f"daphne did not answer /healthz within {startup_timeout:.0f} s")
+            if not ready:
                 time.sleep(0.2)
-            yield base_url
-        finally:
+        if count > 1:
+            time.sleep(2.0)  # the other processes finish importing Django before the load starts
+        yield base_url
+    finally:
+        for proc in procs:
             proc.terminate()
+        for proc in procs:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        listener.close()
+        stack.close()
 
 
 def concurrent_requests(
@@ -327,6 +349,22 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _profiled(name: str, run: Callable[[int], Any], n: int) -> Any:
+    """BENCH_PROFILE=DIR writes a cProfile of each scenario's measured part to DIR/<scenario>.prof (in-process
+    scenarios only: a live server is another process)."""
+    folder = os.environ.get("BENCH_PROFILE")
+    if not folder:
+        return run(n)
+    import cProfile
+
+    profile = cProfile.Profile()
+    try:
+        return profile.runcall(run, n)
+    finally:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        profile.dump_stats(str(Path(folder) / f"{name}.prof"))
+
+
 def worker_main(args: argparse.Namespace) -> int:
     global WARMUP  # noqa: PLW0603 — set once, before any scenario runs
     WARMUP = args.warmup
@@ -355,7 +393,7 @@ def worker_main(args: argparse.Namespace) -> int:
             scenario.setup(size)
             setup_seconds = time.perf_counter() - t0
             _log(f"[{args.db}] {name}: data set ready ({size} rows, {setup_seconds:.1f} s), measuring n={args.n}…")
-            summary = summarize(scenario.run(args.n))
+            summary = summarize(_profiled(scenario.name, scenario.run, args.n))
         except Exception as exc:  # one broken scenario must not hide the others' figures
             traceback.print_exc()
             results.append({"scenario": name, "database": args.db, "size": size, "error": repr(exc)})

@@ -33,7 +33,7 @@ LEASE = timedelta(seconds=90)  # longer than the client's worst case (4 attempts
 ACTIVE = (KommoSync.State.PENDING, KommoSync.State.RETRYING)
 
 
-def do_queue_order_sync(order: Any) -> KommoSync | None:
+def do_queue_order_sync(order: Any, *, lines: Any = None) -> KommoSync | None:
     """Outbox row for a confirmed order: move the lead to "Venta Confirmada", set its price to the order
     total, and add a note with the order summary. No row when the order has no Kommo lead or Kommo is not
     connected (the order page then says "sin sincronización")."""
@@ -41,10 +41,11 @@ def do_queue_order_sync(order: Any) -> KommoSync | None:
     lead = order.lead
     if account is None or lead is None or account.confirmed_status_id is None:
         return None
-    lines = "\n".join(f"• {line.quantity} × {line.name} ({line.sku}) = {line.line_total}" for line in order.lines.all())
+    rows = order.lines.all() if lines is None else lines
+    summary = "\n".join(f"• {line.quantity} × {line.name} ({line.sku}) = {line.line_total}" for line in rows)
     note = _("Pedido %(n)s confirmado en Centralita por %(agent)s.\nTotal: %(total)s %(cur)s\n%(lines)s") % {
         "n": order.number, "agent": order.agent.display_name, "total": order.total, "cur": order.currency,
-        "lines": lines}
+        "lines": summary}
     sync = KommoSync.objects.create(
         kind="order_confirmed", order=order, lead_kommo_id=lead.kommo_id,
         idempotency_key=f"order-{order.pk}-confirmed",

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,8 +29,8 @@ MAX_LINE_QUANTITY = 10_000
 def access_order(acting_user: User, order_id: int, *, lock: bool = False) -> Order:
     require_perm(acting_user, Perm.ORDERS_VIEW)
     qs = Order.objects.select_related("customer", "lead", "agent")
-    if lock:
-        qs = Order.objects.select_for_update()
+    if lock:  # lock only the order row; customer, lead and agent come along in the same statement
+        qs = qs.select_for_update(of=("self",))
     order = qs.filter(pk=order_id).first()
     if order is None or (not acting_user.has_perm_code(Perm.ORDERS_MANAGE) and acting_user.role == "agente"
                          and order.agent_id != acting_user.pk):
@@ -133,7 +134,7 @@ def delivery_errors(order: Order) -> dict[str, str]:
     errors = {}
     if not c.name.strip():
         errors["name"] = _("Falta el nombre completo.")
-    if not c.phones.exists():
+    if not c.phones.all():  # prefetched by the confirmation, which reuses the first phone
         errors["phones"] = _("Falta un teléfono válido.")
     if not c.address.strip():
         errors["address"] = _("Falta la dirección de entrega.")
@@ -159,26 +160,29 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
         lines = list(order.lines.select_related("product"))
         if not lines:
             raise ActionError("empty_order", _("Agregue al menos un producto."), field="lines")
+        prefetch_related_objects([order.customer], "phones")
         errors = delivery_errors(order)
         if errors:
             raise ActionError("delivery_incomplete", " ".join(errors.values()), errors=errors)
         do_take_stock([(line.product_id, line.quantity) for line in lines], order=order, acting_user=acting_user)
         c = order.customer
-        phone = c.phones.first()
+        phone = next(iter(c.phones.all()), None)
         order.delivery_name, order.delivery_phone = c.name, phone.e164 if phone else ""
         order.delivery_address, order.delivery_city = c.address, c.city
         order.delivery_department, order.delivery_document = c.department, c.document_id
         # Prices are those shown on the draft; a price change in between is applied here (one source: catalog).
-        for line in lines:
+        repriced = [line for line in lines if line.unit_price != line.product.price]
+        for line in repriced:
             line.unit_price, line.line_total = line.product.price, line.product.price * line.quantity
-        OrderLine.objects.bulk_update(lines, ["unit_price", "line_total"])
+        if repriced:
+            OrderLine.objects.bulk_update(repriced, ["unit_price", "line_total"])
         order.total = sum((line.line_total for line in lines), Decimal(0))
         do_transition_order(order, to=OrderState.CONFIRMED, acting_user=acting_user, data={"total": str(order.total)})
         from crm.sync import do_queue_order_sync
         from webhooks.actions import do_queue_event
 
-        do_queue_order_sync(order)
-        do_queue_event("order.confirmed", order_payload(order))
+        do_queue_order_sync(order, lines=lines)
+        do_queue_event("order.confirmed", lambda: order_payload(order, lines=lines))
     return order
 
 
@@ -208,7 +212,7 @@ def check_dispatch_order(acting_user: User, order_id: int) -> Order:
     return order
 
 
-def order_payload(order: Order) -> dict[str, Any]:
+def order_payload(order: Order, *, lines: Sequence[OrderLine] | None = None) -> dict[str, Any]:
     return {
         "id": order.pk, "number": order.number, "state": order.state, "currency": order.currency,
         "total": str(order.total), "lead_kommo_id": order.lead.kommo_id if order.lead else None,
@@ -216,7 +220,7 @@ def order_payload(order: Order) -> dict[str, Any]:
                      "phone": order.delivery_phone, "address": order.delivery_address, "city": order.delivery_city,
                      "department": order.delivery_department, "document": order.delivery_document},
         "lines": [{"sku": line.sku, "name": line.name, "quantity": line.quantity, "unit_price": str(line.unit_price),
-                   "line_total": str(line.line_total)} for line in order.lines.all()],
+                   "line_total": str(line.line_total)} for line in (order.lines.all() if lines is None else lines)],
         "agent": order.agent.username, "confirmed_at": order.confirmed_at.isoformat() if order.confirmed_at else None,
         "cancel_reason": order.cancel_reason,
     }

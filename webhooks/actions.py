@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -27,11 +27,15 @@ EVENT_CODES = [code for code, _label in EVENTS]
 LEASE = timedelta(seconds=60)
 
 
-def do_queue_event(event: str, payload: dict[str, Any]) -> list[WebhookMessage]:
-    """One message per active endpoint subscribed to `event`; delivery starts after commit."""
+def do_queue_event(event: str, payload: dict[str, Any] | Callable[[], dict[str, Any]]) -> list[WebhookMessage]:
+    """One message per active endpoint subscribed to `event`; delivery starts after commit. `payload` may be a
+    callable: it is only built when someone subscribes (most installations have no endpoints)."""
     endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if event in e.events]
+    if not endpoints:
+        return []
+    body = payload() if callable(payload) else payload
     messages = WebhookMessage.objects.bulk_create(
-        [WebhookMessage(endpoint=e, event=event, payload=payload) for e in endpoints])
+        [WebhookMessage(endpoint=e, event=event, payload=body) for e in endpoints])
     if messages:
         from webhooks.tasks import deliver_webhooks
 
