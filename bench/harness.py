@@ -63,9 +63,14 @@ class Sample(NamedTuple):
 
 
 class Samples(list[Sample]):
-    """The samples of one run; `wall_seconds` is the loop's wall time (throughput = n / wall)."""
+    """The samples of one run; `wall_seconds` is the loop's wall time (throughput = n / wall).
+
+    A load generator outside Python (wrk) reports its latency distribution, not each request: its run returns
+    the distribution's quantiles as samples and sets `requests` to the number of requests really answered, which
+    then gives n and the throughput."""
 
     wall_seconds: float | None = None
+    requests: int | None = None
 
 
 @dataclass(frozen=True)
@@ -96,8 +101,9 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
         raise ValueError("no samples")
     wall = getattr(samples, "wall_seconds", None) or sum(latencies)
     sqls = [s.sql for s in samples if s.sql is not None]
+    count = getattr(samples, "requests", None) or len(latencies)
     return {
-        "n": len(latencies),
+        "n": count,
         "median_ms": percentile(latencies, 50) * 1000,
         "p95_ms": percentile(latencies, 95) * 1000,
         "p99_ms": percentile(latencies, 99) * 1000,
@@ -105,7 +111,7 @@ def summarize(samples: Sequence[Sample]) -> dict[str, Any]:
         "max_ms": max(latencies) * 1000,
         "mean_ms": statistics.fmean(latencies) * 1000,
         "wall_seconds": wall,
-        "throughput_rps": len(latencies) / wall if wall > 0 else 0.0,
+        "throughput_rps": count / wall if wall > 0 else 0.0,
         "sql_median": statistics.median(sqls) if sqls else None,
         "sql_min": min(sqls) if sqls else None,
         "sql_max": max(sqls) if sqls else None,
@@ -209,6 +215,77 @@ def live_server(*, startup_timeout: float = 30.0, processes: int | None = None) 
                 proc.wait()
         listener.close()
         stack.close()
+
+
+WRK_SCRIPT = """
+bodies = {}
+counter = 0
+init = function(args)
+  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end
+  stride = tonumber(args[2]); offset = tonumber(args[3])
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = args[4]
+end
+request = function()
+  -- each thread walks its own slice of the bodies: every request body is distinct
+  local body = bodies[offset + counter * stride + 1]
+  counter = counter + 1
+  return wrk.format(nil, nil, nil, body)
+end
+done = function(summary, latency, requests)
+  local out = io.open(os.getenv("WRK_RESULT"), "w")
+  out:write(string.format("requests %d\\n", summary.requests))
+  out:write(string.format("duration_us %d\\n", summary.duration))
+  out:write(string.format("errors %d %d %d %d %d\\n", summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.status, summary.errors.timeout))
+  for i = 1, 1000 do out:write(string.format("q %d\\n", latency:percentile(i / 10))) end
+  out:close()
+end
+"""
+
+
+def wrk_post(url: str, bodies: Sequence[str], *, connections: int, seconds: float, content_type: str,
+             threads: int = 1) -> tuple[Samples, dict[str, int]]:
+    """POSTs distinct bodies to `url` with wrk (C, event loop: the load generator takes a fraction of a core,
+    where Python clients took one). Each wrk thread gets its own slice of the bodies, so no body is sent twice
+    while there are enough of them. Returns the latency quantiles (0.1 % steps) as samples with the number of
+    requests answered, and wrk's error counters."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed (Debian: apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        script, data, result = Path(tmp, "post.lua"), Path(tmp, "bodies.txt"), Path(tmp, "result.txt")
+        script.write_text(WRK_SCRIPT)
+        data.write_text("\n".join(bodies) + "\n")
+        # one wrk process per slice (wrk's threads share one Lua init): the simplest way to give each its own
+        runs = [subprocess.Popen(
+            [wrk, "-t1", f"-c{max(1, connections // threads)}", f"-d{seconds:g}s", "--timeout", "10s",
+             "-s", str(script), url, "--", str(data), str(threads), str(offset), content_type],
+            env={**os.environ, "WRK_RESULT": f"{result}.{offset}"}, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True) for offset in range(threads)]
+        outputs = [run.communicate()[0] for run in runs]
+        samples = Samples()
+        errors = {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}
+        requests = 0
+        duration = 0.0
+        for offset, output in enumerate(outputs):
+            path = Path(f"{result}.{offset}")
+            if not path.exists():
+                raise RuntimeError(f"wrk failed:\n{output[-2000:]}")
+            for line in path.read_text().splitlines():
+                key, *values = line.split()
+                if key == "requests":
+                    requests += int(values[0])
+                elif key == "duration_us":
+                    duration = max(duration, int(values[0]) / 1e6)
+                elif key == "errors":
+                    for name, value in zip(errors, values, strict=True):
+                        errors[name] += int(value)
+                elif key == "q":
+                    samples.append(Sample(int(values[0]) / 1e6, None))
+        samples.requests = requests
+        samples.wall_seconds = duration
+        return samples, errors
 
 
 def concurrent_requests(

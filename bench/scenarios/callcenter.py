@@ -809,6 +809,48 @@ def _run_intake(n: int, threads: int, backend: str) -> list[Sample]:
     return samples
 
 
+WRK_SECONDS = float(os.environ.get("BENCH_WRK_SECONDS", "15"))
+
+
+def _run_intake_wrk(_n: int, connections: int) -> list[Sample]:
+    """Kommo webhooks from wrk (a C load generator: Python clients used a core of their own) for WRK_SECONDS,
+    `connections` open connections, against BENCH_WEB_PROCESSES daphne processes sharing one socket (the
+    `manage.py serve` model). TASK_BACKEND=db, the embedded default. Checks that every 200 is one stored row and
+    that no body was stored twice; requests still in flight when wrk stops may be stored without being counted,
+    so stored may exceed answered by at most `connections`."""
+    from django.db.models import Max
+
+    from crm.models import WebhookDelivery
+
+    before_id = WebhookDelivery.objects.aggregate(m=Max("id"))["m"] or 0
+    bodies = _webhook_bodies(int(WRK_SECONDS * 4000))
+    path = f"/integrations/kommo/webhook/{WEBHOOK_SECRET}/"
+    processes = harness.web_processes()
+    label = f"intake from wrk, {connections} connections, {processes} web process(es), TASK_BACKEND=db"
+    with _server({"TASK_BACKEND": "db"}, django_views=False) as base_url:
+        warm, _errors = harness.wrk_post(base_url + path, _webhook_bodies(200), connections=4, seconds=1,
+                                         content_type=FORM)
+        _release_bench_connection()
+        meter = _CpuMeter()
+        samples, errors = harness.wrk_post(base_url + path, bodies, connections=connections, seconds=WRK_SECONDS,
+                                           content_type=FORM)
+        meter.report(label, samples.requests or 1)
+    rows = WebhookDelivery.objects.filter(pk__gt=before_id)
+    stored = rows.count()
+    from django.db.models import Count
+
+    duplicates = rows.values("body").annotate(c=Count("id")).filter(c__gt=1).count()
+    answered = (warm.requests or 0) + (samples.requests or 0)
+    # wrk re-sends a request whose connection closed before the answer, so a body may be stored twice: Kommo
+    # redelivers too, and processing is idempotent (one lead, one queue entry; crm tests prove it).
+    _log(f"  callcenter: {label}: {samples.requests} answered in {samples.wall_seconds:.1f} s, errors {errors}, "
+         f"{stored} rows stored (warm-up included: {answered} answered), {duplicates} bodies stored twice "
+         "(client re-sends)")
+    if duplicates > connections or any(errors.values()) or not answered <= stored <= answered + connections + 4:
+        raise RuntimeError(f"intake: {answered} answered, {stored} stored, {duplicates} duplicates, errors {errors}")
+    return samples
+
+
 def run_healthz_ceiling(n: int) -> list[Sample]:
     """The same live server and client answering GET /healthz (full middleware chain, no database): the
     requests per second this machine gives to any view, whatever the view does."""
@@ -886,6 +928,12 @@ SCENARIOS = [
         name="callcenter.webhook_intake_taskdb",
         description="POST Kommo webhooks, live server, 16 threads, TASK_BACKEND=db (the embedded default)",
         setup=_setup_intake, run=lambda n: _run_intake(n, 16, "db"), size=0,
+    ),
+    Scenario(
+        name="callcenter.webhook_intake_wrk",
+        description="POST Kommo webhooks from wrk (64 connections), live server with BENCH_WEB_PROCESSES daphne "
+                    "processes on one socket, TASK_BACKEND=db",
+        setup=_setup_intake, run=lambda n: _run_intake_wrk(n, 64), size=0,
     ),
     Scenario(
         name="callcenter.webhook_intake_rq",
