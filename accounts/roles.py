@@ -43,6 +43,10 @@ class Perm(models.TextChoices):
     INBOX_SUPERVISE = "inbox.supervise", _("Asignar y transferir cualquier conversación; revisión semanal de cierres")
     INBOX_MANAGE = "inbox.manage", _("Configurar bandejas y categorías")
     CHANNELS_MANAGE = "channels.manage", _("Conectar canales: números de WhatsApp, buzones de correo, chat web")
+    REPORTS_VIEW = "reports.view", _("Ver el tablero y los reportes (los agentes, solo sus propios números)")
+    REPORTS_VIEW_ALL = "reports.view_all", _("Ver los números de todos los agentes y equipos")
+    REPORTS_EXPORT = "reports.export", _("Exportar los datos detallados (una fila por conversación)")
+    HISTORY_IMPORT = "history.import", _("Importar el historial de conversaciones y ventas")
 
 
 R = Role
@@ -52,17 +56,19 @@ ROLE_PERMISSIONS: Final[Mapping[Role, frozenset[Perm]]] = {
     R.ADMIN: frozenset(Perm),
     R.GERENTE: frozenset(
         {P.USERS_VIEW, P.AUDIT_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.SYSTEM_STATUS,
-         P.LEADS_VIEW, P.CATALOG_VIEW, P.ORDERS_VIEW}
+         P.LEADS_VIEW, P.CATALOG_VIEW, P.ORDERS_VIEW, P.REPORTS_VIEW, P.REPORTS_VIEW_ALL}
     ),
     R.SUPERVISOR: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
                              P.LEADS_VIEW, P.LEADS_WORK, P.LEADS_SUPERVISE, P.CATALOG_VIEW, P.CATALOG_MANAGE,
-                             P.ORDERS_VIEW, P.ORDERS_CREATE, P.ORDERS_MANAGE, P.INBOX_WORK, P.INBOX_SUPERVISE}),
+                             P.ORDERS_VIEW, P.ORDERS_CREATE, P.ORDERS_MANAGE, P.INBOX_WORK, P.INBOX_SUPERVISE,
+                             P.REPORTS_VIEW, P.REPORTS_VIEW_ALL}),
     R.DIRECTOR_VENTAS: frozenset({P.USERS_VIEW, P.PRESENCE_VIEW_ALL, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN,
-                                  P.LEADS_VIEW, P.CATALOG_VIEW, P.ORDERS_VIEW, P.ORDERS_MANAGE}),
+                                  P.LEADS_VIEW, P.CATALOG_VIEW, P.ORDERS_VIEW, P.ORDERS_MANAGE, P.REPORTS_VIEW,
+                                  P.REPORTS_VIEW_ALL}),
     R.ANALISTA: frozenset({P.USERS_VIEW, P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.CATALOG_VIEW,
-                           P.ORDERS_VIEW}),
+                           P.ORDERS_VIEW, P.REPORTS_VIEW, P.REPORTS_VIEW_ALL, P.REPORTS_EXPORT, P.HISTORY_IMPORT}),
     R.AGENTE: frozenset({P.PRESENCE_SET_OWN, P.API_TOKENS_OWN, P.LEADS_VIEW, P.LEADS_WORK, P.CATALOG_VIEW,
-                         P.ORDERS_VIEW, P.ORDERS_CREATE, P.INBOX_WORK}),  # agents see their own orders only
+                         P.ORDERS_VIEW, P.ORDERS_CREATE, P.INBOX_WORK, P.REPORTS_VIEW}),  # own orders/numbers only
 }
 
 
