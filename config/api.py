@@ -8,6 +8,7 @@ from core.api import API_AUTH, install_error_handlers
 from inbox.api import router as inbox_router
 from leads.api import router as leads_router
 from orders.api import router as orders_router
+from reports.api import router as reports_router
 from webhooks.api import router as webhooks_router
 
 api = NinjaAPI(
@@ -27,3 +28,4 @@ api.add_router("", catalog_router)
 api.add_router("", orders_router)
 api.add_router("", webhooks_router)
 api.add_router("", inbox_router)
+api.add_router("", reports_router)

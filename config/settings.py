@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "connectors.whatsapp",
     "connectors.mail",
     "connectors.webchat",
+    "reports",
 ]
 
 MIDDLEWARE = [

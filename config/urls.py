@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("connectors.whatsapp.urls")),
     path("", include("connectors.mail.urls")),
     path("", include("connectors.webchat.urls")),
+    path("", include("reports.urls")),
     path("", include("crm.sync_urls")),
     path("", include("core.urls")),
 ]
