@@ -1,0 +1,155 @@
+// Shared chart helpers for every report page (lead flow now, the dashboard later). Charts are drawn with the
+// vendored Chart.js from the same JSON rows the API serves, in the Okabe–Ito palette (distinguishable with
+// the common colour-vision deficiencies), with type large enough for a projector and no animation (a chart
+// exported right after a filter change must not be caught half drawn). A chart exports as PNG (on white, so
+// it pastes into slides and documents), and any rows export as CSV in the browser (UTF-8 with BOM, commas).
+//
+//   CentralitaCharts.fromRows(canvas, {type: "bar", rows, label: "operator_name",
+//                                      series: [{key: "calls", label: "Llamadas"}]});
+//   CentralitaCharts.toPng(canvas, "chart.png");
+//   CentralitaCharts.downloadCsv(rows, ["operator", "calls"], "table.csv");
+//   <button data-chart-png="canvas-id" data-filename="x.png"> works once bindDownloads(document) ran.
+(function () {
+  "use strict";
+  if (!window.Chart) return;
+
+  // Okabe & Ito (2008), "Color Universal Design"; grey for "no value / unclassified".
+  const PALETTE = Object.freeze({
+    blue: "#0072B2", orange: "#E69F00", green: "#009E73", vermillion: "#D55E00",
+    skyBlue: "#56B4E9", purple: "#CC79A7", yellow: "#F0E442", black: "#000000", grey: "#999999",
+  });
+  // Series order: the strongest contrasts against white and against each other come first.
+  const SERIES = [PALETTE.blue, PALETTE.orange, PALETTE.green, PALETTE.vermillion, PALETTE.purple,
+    PALETTE.skyBlue, PALETTE.black, PALETTE.yellow];
+  const INK = "#1b1f24";
+
+  Chart.defaults.font.size = 16;
+  Chart.defaults.font.family = getComputedStyle(document.body).fontFamily || Chart.defaults.font.family;
+  Chart.defaults.color = INK;
+  Chart.defaults.animation = false;
+  Chart.defaults.maintainAspectRatio = false;
+  Chart.defaults.plugins.legend.position = "bottom";
+  Chart.defaults.plugins.legend.labels.boxWidth = 18;
+  Chart.defaults.plugins.tooltip.titleFont = { size: 16, weight: "bold" };
+  Chart.defaults.plugins.tooltip.bodyFont = { size: 16 };
+
+  // A PNG from toDataURL() is transparent by default: black text on a dark slide would vanish.
+  const whiteBackground = {
+    id: "centralitaWhiteBackground",
+    beforeDraw: function (chart) {
+      const ctx = chart.canvas.getContext("2d");
+      ctx.save();
+      ctx.globalCompositeOperation = "destination-over";
+      ctx.fillStyle = "#ffffff";
+      ctx.fillRect(0, 0, chart.canvas.width, chart.canvas.height);
+      ctx.restore();
+    },
+  };
+
+  function locale() {
+    return document.documentElement.lang || navigator.language || "es";
+  }
+
+  function pick(row, key) {
+    return typeof key === "function" ? key(row) : row[key];
+  }
+
+  // spec: {type: "bar" | "doughnut" | "line", rows: [...], label: key | fn(row),
+  //        series: [{key: key | fn(row), label, color?}], colors?: [per-row colors, for doughnuts],
+  //        yTitle?, xTitle?, horizontal?, formatValue?: fn(number) -> string, options?: extra Chart.js options}
+  function fromRows(canvas, spec) {
+    const existing = Chart.getChart(canvas);
+    if (existing) existing.destroy();
+    const rows = spec.rows || [];
+    const round = spec.type === "doughnut" || spec.type === "pie";
+    const datasets = spec.series.map(function (s, i) {
+      const color = s.color || SERIES[i % SERIES.length];
+      const data = rows.map(function (r) { const v = pick(r, s.key); return v === undefined ? null : v; });
+      if (round) {
+        return { label: s.label || "", data: data, borderColor: "#ffffff", borderWidth: 2,
+          backgroundColor: spec.colors || rows.map(function (_r, j) { return SERIES[j % SERIES.length]; }) };
+      }
+      return { label: s.label || "", data: data, backgroundColor: color, borderColor: color, borderWidth: 1,
+        maxBarThickness: 56 };
+    });
+    const format = spec.formatValue || function (v) { return new Intl.NumberFormat(locale()).format(v); };
+    const options = {
+      locale: locale(),
+      responsive: true,
+      plugins: {
+        legend: { display: round || datasets.length > 1 },
+        tooltip: { callbacks: { label: function (ctx) {
+          const v = ctx.raw;
+          const name = round ? ctx.label : ctx.dataset.label;
+          return (name ? name + ": " : "") + (v === null ? "—" : format(v));
+        } } },
+      },
+    };
+    if (!round) {
+      const valueAxis = spec.horizontal ? "x" : "y";
+      const categoryAxis = spec.horizontal ? "y" : "x";
+      options.indexAxis = spec.horizontal ? "y" : "x";
+      options.scales = {};
+      options.scales[valueAxis] = { beginAtZero: true, grid: { color: "#d0d5db" },
+        ticks: { precision: spec.formatValue ? undefined : 0, callback: function (v) { return format(v); } },
+        title: { display: !!spec.yTitle, text: spec.yTitle || "" } };
+      options.scales[categoryAxis] = { grid: { display: false }, title: { display: !!spec.xTitle, text: spec.xTitle || "" } };
+    }
+    const chart = new Chart(canvas, {
+      type: spec.type,
+      data: { labels: rows.map(function (r) { return pick(r, spec.label); }), datasets: datasets },
+      options: Object.assign(options, spec.options || {}),
+      plugins: [whiteBackground],
+    });
+    canvas.dataset.chartRows = String(rows.length);
+    return chart;
+  }
+
+  function download(href, filename) {
+    const a = document.createElement("a");
+    a.href = href;
+    a.download = filename;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  function toPng(canvas, filename) {
+    download(canvas.toDataURL("image/png"), filename || (canvas.id || "grafico") + ".png");
+  }
+
+  function csvCell(value) {
+    if (value === null || value === undefined) return "";
+    const s = String(value);
+    return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+  }
+
+  // Same format as the server's reports/exports.py: header row, commas, CRLF, empty cell for null.
+  function toCsv(rows, columns) {
+    const lines = [columns.map(csvCell).join(",")];
+    rows.forEach(function (r) { lines.push(columns.map(function (c) { return csvCell(r[c]); }).join(",")); });
+    return lines.join("\r\n") + "\r\n";
+  }
+
+  function downloadCsv(rows, columns, filename) {
+    const blob = new Blob(["\ufeff" + toCsv(rows, columns)], { type: "text/csv;charset=utf-8" });
+    const url = URL.createObjectURL(blob);
+    download(url, filename || "datos.csv");
+    setTimeout(function () { URL.revokeObjectURL(url); }, 0);
+  }
+
+  // Delegated, so buttons inside fragments swapped in later keep working.
+  function bindDownloads(root) {
+    root.addEventListener("click", function (ev) {
+      const button = ev.target.closest("[data-chart-png]");
+      if (!button) return;
+      const canvas = document.getElementById(button.dataset.chartPng);
+      if (canvas) toPng(canvas, button.dataset.filename);
+    });
+  }
+
+  window.CentralitaCharts = Object.freeze({
+    PALETTE: PALETTE, SERIES: SERIES, fromRows: fromRows, toPng: toPng, toCsv: toCsv,
+    downloadCsv: downloadCsv, bindDownloads: bindDownloads,
+  });
+})();

@@ -1,0 +1,64 @@
+// Lead-flow report page: draws the four charts from the JSON embedded in the results fragment (exactly what
+// GET /api/v1/reports/lead-flow returns). A filter change swaps the fragment (htmx); the observer redraws.
+(function () {
+  "use strict";
+  const results = document.getElementById("leadflow-results");
+  const CC = window.CentralitaCharts;
+  if (!results || !CC) return;
+  const P = CC.PALETTE;
+  // Colour carries meaning only redundantly (legend, labels, table): green/vermillion stay apart for
+  // protanopes and deuteranopes in this palette, and "No clasificado" is neutral grey.
+  const OUTCOME_COLORS = { positivo: P.green, negativo: P.vermillion, parcial: P.orange, no_clasificado: P.grey };
+
+  function json(id) {
+    const el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  function render() {
+    const data = json("leadflow-data");
+    const t = json("leadflow-labels");
+    if (!data || !t) return;
+    const lang = document.documentElement.lang || "es";
+    const minutes = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
+    CC.fromRows(document.getElementById("chart-operators"), {
+      type: "bar", rows: data.by_operator, label: "operator_name", xTitle: t.operators,
+      series: [
+        { key: "calls", label: t.calls, color: P.blue },
+        { key: "unique_leads", label: t.unique_leads, color: P.orange },
+        { key: "closed", label: t.closed, color: P.green },
+      ],
+    });
+    CC.fromRows(document.getElementById("chart-hours"), {
+      type: "bar", rows: data.by_hour, xTitle: t.hour,
+      label: function (r) { return String(r.hour).padStart(2, "0"); },
+      series: [{ key: "calls", label: t.calls, color: P.blue }],
+    });
+    CC.fromRows(document.getElementById("chart-outcomes"), {
+      type: "doughnut", rows: data.outcomes, label: "label",
+      colors: data.outcomes.map(function (r) { return OUTCOME_COLORS[r.outcome] || P.grey; }),
+      series: [{ key: "calls", label: t.calls }],
+    });
+    const toMinutes = function (key) {
+      return function (r) { return r[key] === null ? null : r[key] / 60; };
+    };
+    CC.fromRows(document.getElementById("chart-speed"), {
+      type: "bar", rows: data.by_operator.filter(function (r) { return r.speed_to_lead_count > 0; }),
+      label: "operator_name", yTitle: t.minutes, xTitle: t.operators,
+      formatValue: function (v) { return minutes.format(v); },
+      series: [
+        { key: toMinutes("speed_to_lead_median_seconds"), label: t.speed_median, color: P.blue },
+        { key: toMinutes("speed_to_lead_mean_seconds"), label: t.speed_mean, color: P.orange },
+      ],
+    });
+  }
+
+  let pending = false;
+  new MutationObserver(function () {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(function () { pending = false; render(); });
+  }).observe(results, { childList: true });
+  CC.bindDownloads(document);
+  render();
+})();

@@ -1,0 +1,91 @@
+"""Browser test: the lead-flow report draws its charts from the API's JSON, follows a filter change without a
+reload, and downloads a chart as PNG and a table as CSV."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Browser, Page, expect
+
+from accounts.roles import Role
+from accounts.tests.factories import UserFactory
+from leads.tests.factories import LeadFactory
+from reports.tests.leadflow_data import LeadNoteFactory
+from tests.e2e.conftest import login
+
+pytestmark = [pytest.mark.e2e]
+
+
+def chart_data(page: Page, canvas_id: str) -> dict[str, Any]:
+    """What Chart.js actually holds for the canvas (labels and the first dataset), once it has drawn."""
+    page.wait_for_function(f"window.Chart && Chart.getChart(document.getElementById('{canvas_id}'))")
+    return page.evaluate(f"""() => {{
+        const chart = Chart.getChart(document.getElementById('{canvas_id}'));
+        return {{labels: chart.data.labels, data: chart.data.datasets[0].data,
+                 width: chart.canvas.width, height: chart.canvas.height}};
+    }}""")
+
+
+def test_leadflow_charts_filter_and_downloads(asgi_live_server: str, browser: Browser, tmp_path: Path):
+    base = asgi_live_server
+    # given two agents' calls within the default window (the last 30 days)
+    ana = UserFactory(username="ana", role=Role.AGENTE, full_name="Ana Operadora")
+    beto = UserFactory(username="beto", role=Role.AGENTE, full_name="Beto Operador")
+    UserFactory(username="sara", role=Role.SUPERVISOR, full_name="Sara Supervisora")
+    now = timezone.now()
+    for author, minutes, outcome in ((ana, 30, "positivo"), (ana, 20, "negativo"), (beto, 10, "parcial")):
+        lead = LeadFactory(queue_entered_at=now - timedelta(minutes=minutes + 5))
+        LeadNoteFactory(lead=lead, author=author, created_at=now - timedelta(minutes=minutes), outcome=outcome)
+
+    # when the supervisor opens the report from the menu
+    page = login(browser, base, "sara")
+    page.click("nav >> text=Reportes")
+    expect(page).to_have_url(f"{base}/reportes/leads/")
+
+    # then the KPI cards and the four charts show the data
+    expect(page.get_by_test_id("kpi-calls")).to_have_text("3")
+    expect(page.get_by_test_id("kpi-unique-leads")).to_have_text("3")
+    operators = chart_data(page, "chart-operators")
+    assert operators["labels"] == ["Ana Operadora", "Beto Operador"]
+    assert operators["data"] == [2, 1]
+    assert operators["width"] > 0 and operators["height"] > 0
+    assert sum(chart_data(page, "chart-hours")["data"]) == 3
+    assert chart_data(page, "chart-outcomes")["data"] == [1, 1, 1, 0]
+    speed = chart_data(page, "chart-speed")
+    assert speed["labels"] == ["Ana Operadora", "Beto Operador"] and speed["data"] == [5, 5]  # minutes
+
+    # when she picks one operator
+    page.select_option("#id_operator", "beto")
+
+    # then the numbers and the charts follow without a page load, and the URL keeps the filter
+    expect(page.get_by_test_id("kpi-calls")).to_have_text("1")
+    page.wait_for_function("Chart.getChart(document.getElementById('chart-operators')).data.labels.length === 1")
+    assert chart_data(page, "chart-operators")["labels"] == ["Beto Operador"]
+    assert chart_data(page, "chart-outcomes")["data"] == [0, 0, 1, 0]
+    expect(page).to_have_url(re.compile(r"[?&]operator=beto"))
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+
+    # when she downloads the operators table as CSV and the hours chart as PNG
+    with page.expect_download() as csv_download:
+        page.get_by_test_id("csv-by_operator").click()
+    with page.expect_download() as png_download:
+        page.click("[data-chart-png='chart-hours']")
+
+    # then the CSV holds the filtered table (UTF-8 with BOM) and the PNG is an image
+    csv_path = tmp_path / "operadores.csv"
+    csv_download.value.save_as(csv_path)
+    lines = csv_path.read_bytes().decode("utf-8").splitlines()
+    assert lines[0].startswith("\ufeffoperator,operator_name,calls")
+    assert lines[1].startswith("beto,Beto Operador,1,1,0,0,0,1,0,300.0,300.0,1")
+    assert len(lines) == 2
+    png_path = tmp_path / "horas.png"
+    png_download.value.save_as(png_path)
+    assert png_download.value.suggested_filename == "flujo-de-leads-por-hora.png"
+    assert png_path.read_bytes().startswith(b"\x89PNG")
+    # and the shared helper writes the same CSV dialect in the browser (quotes, empty nulls, CRLF)
+    assert page.evaluate("CentralitaCharts.toCsv([{a: 'Peña, J', b: null}], ['a', 'b'])") == 'a,b\r\n"Peña, J",\r\n'
