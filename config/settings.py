@@ -223,6 +223,22 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
 ATTACHMENT_MAX_BYTES = int(env_str("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
 
+# --- Outgoing system mail (notifications: assignment, mention, task due) -----------------------------
+# Customer email goes through each mailbox's own SMTP (connectors.mail); this is Centralita's own mail.
+# Without SMTP_HOST notifications are written to the log (console backend) instead of being lost silently.
+SMTP_HOST = env_str("SMTP_HOST")
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {"host": SMTP_HOST, "port": env_int("SMTP_PORT", 587), "username": env_str("SMTP_USER"),
+                    "password": env_str("SMTP_PASSWORD"), "use_tls": env_bool("SMTP_TLS", True),
+                    "timeout": 20},
+    } if SMTP_HOST else {"BACKEND": "django.core.mail.backends.console.EmailBackend"},
+}
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Centralita <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+MAIL_CA_FILE = env_str("MAIL_CA_FILE") or None  # a private CA for mail servers with their own certificate
+
 # --- Logging -------------------------------------------------------------------------------------
 LOGGING = {
     "version": 1,

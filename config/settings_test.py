@@ -28,6 +28,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["TEST"] = {"NAME": f"test_centralita_{_worker}"}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # No pool in tests: live-server threads would keep pooled connections open across the flush between
+    # transactional tests (TRUNCATE then waits on them). The pool is exercised by the benchmarks and
+    # core/tests/test_settings_env.py checks it is configured.
+    DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 
 # Attachments written by tests go to a throwaway folder, never to data/media.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="centralita-test-media-"))
