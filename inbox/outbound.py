@@ -8,7 +8,9 @@ without a sender (api, phone) are "sent" as soon as they are stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +22,22 @@ Guard = Callable[["Conversation", str, dict[str, Any]], None]
 
 _SENDERS: dict[str, Sender] = {}
 _GUARDS: dict[str, Guard] = {}
+_suppressed: ContextVar[bool] = ContextVar("centralita_outbound_suppressed", default=False)
+
+
+@contextmanager
+def suppressed() -> Iterator[None]:
+    """Replies written inside are stored as already sent: no guard, no delivery. For data that describes the
+    past or a demo (seed_demo, history import) — never for a reply a customer should receive."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
+
+def is_suppressed() -> bool:
+    return _suppressed.get()
 
 
 def register_sender(channel: str, sender: Sender) -> None:
@@ -27,11 +45,11 @@ def register_sender(channel: str, sender: Sender) -> None:
 
 
 def sender_for(channel: str) -> Sender | None:
-    return _SENDERS.get(channel)
+    return None if _suppressed.get() else _SENDERS.get(channel)
 
 
 def has_sender(channel: str) -> bool:
-    return channel in _SENDERS
+    return channel in _SENDERS and not _suppressed.get()
 
 
 def register_guard(channel: str, guard: Guard) -> None:
@@ -39,7 +57,7 @@ def register_guard(channel: str, guard: Guard) -> None:
 
 
 def guard_for(channel: str) -> Guard | None:
-    return _GUARDS.get(channel)
+    return None if _suppressed.get() else _GUARDS.get(channel)
 
 
 def channel_templates(channel: str) -> dict[str, list[str]]:

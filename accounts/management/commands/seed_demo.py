@@ -40,6 +40,7 @@ from accounts.models import AvailabilityEvent, BusinessHours, Holiday, Skill, Te
 from accounts.roles import Role
 from core import audit
 from core.request_context import RequestOrigin, reset_origin, set_origin
+from inbox import outbound
 from realtime.events import muted
 
 DEMO_PASSWORD: Final = "centralita2026"  # noqa: S105 - the documented demo login, printed on purpose
@@ -371,7 +372,9 @@ class Command(BaseCommand):
                 raise CommandError(f"These demo usernames already exist: {', '.join(taken)}. Nothing was changed.")
             origin = set_origin(RequestOrigin(via="command"))
             try:
-                with muted():  # nobody watches a seed; thousands of events would only cost time
+                # nobody watches a seed (thousands of events would only cost time), and demo replies describe the
+                # past: they are stored as sent, never delivered to a real WhatsApp number or mailbox
+                with muted(), outbound.suppressed():
                     for seeder in SEEDERS:
                         seeder(seeder_rng(seed, seeder), scale, self.stdout)
                 audit.record(actor=None, action="demo.seeded", actor_username="manage.py seed_demo", changes={
