@@ -6,6 +6,7 @@ ConversationEvent; realtime events go out after commit to the people who can see
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -26,13 +27,15 @@ from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundE
 from core.tasks import enqueue_on_commit
 from customers.actions import do_upsert_customer
 from customers.models import Customer
-from inbox import outbound
+from inbox import notifications, outbound
 from inbox.choices import (
     CONVERSATION_TRANSITIONS,
     OPEN_STATES,
     Channel,
     CloseReason,
+    ConversationOutcome,
     ConversationState,
+    CustomerState,
     DeliveryStatus,
     MessageKind,
     Priority,
@@ -63,6 +66,7 @@ def audience(conversation: Conversation) -> list[int]:
 def conversation_payload(c: Conversation) -> dict[str, Any]:
     return {"id": c.pk, "state": c.state, "inbox": c.inbox.code,
             "assignee": c.assignee.username if c.assignee else None,
+            "assignee_name": c.assignee.display_name if c.assignee else None,
             "priority": c.priority, "channel": c.channel, "customer": c.customer.name,
             "last_message_preview": c.last_message_preview, "awaiting_reply": c.awaiting_reply,
             "last_activity_at": c.last_activity_at.isoformat(), "cycle": c.cycle}
@@ -72,6 +76,34 @@ def _emit(c: Conversation, op: str, **extra: Any) -> None:
     if not is_muted():
         send_event_on_commit({"type": "conversation", "op": op, "conversation": conversation_payload(c), **extra},
                              user_ids=audience(c))
+
+
+PAYLOAD_BODY_MAX = 4000  # longer bodies travel cut (`truncated`); the page shows the whole text on reload
+
+
+def message_payload(m: Message) -> dict[str, Any]:
+    """A new message in realtime events: the timeline item the conversation page inserts without reloading
+    (inbox.selectors.message_item, JSON-ready; attachments as their download links, never storage paths)."""
+    from django.urls import reverse
+
+    from inbox.selectors import message_item
+
+    item = message_item(m)
+    body = m.body or ""
+    meta = m.meta if len(json.dumps(m.meta or {}, default=str)) <= 2000 else {}
+    item.update(at=m.created_at.isoformat(), body=body[:PAYLOAD_BODY_MAX], truncated=len(body) > PAYLOAD_BODY_MAX,
+                meta=meta, attachments=[
+                    {"name": a.get("name") or "", "content_type": a.get("content_type") or "",
+                     "url": reverse("inbox:attachment", args=[m.pk, i]) if a.get("path") else ""}
+                    for i, a in enumerate(m.attachments or []) if isinstance(a, dict)])
+    return item
+
+
+def event_payload(e: ConversationEvent) -> dict[str, Any]:
+    """A history row (state change, assignment, transfer…) as the timeline item the page inserts."""
+    from inbox.selectors import event_item
+
+    return {**event_item(e), "at": e.created_at.isoformat()}
 
 
 def _event(c: Conversation, kind: str, *, actor: User | None, comment: str = "", **data: Any) -> ConversationEvent:
@@ -138,14 +170,16 @@ def do_transition_conversation(c: Conversation, *, to: ConversationState, acting
         fields += ["cycle", "closed_at", "close_reason", "close_comment", "first_response_at"]
     if to == S.RESOLVED:
         c.closed_at, c.close_reason, c.close_comment = now, reason, comment
-        fields += ["closed_at", "close_reason", "close_comment"]
+        # the dashboard's resolution time: from the conversation's start to its latest closure
+        c.resolution_seconds = max(0, int((now - c.created_at).total_seconds()))
+        fields += ["closed_at", "close_reason", "close_comment", "resolution_seconds"]
     c.waiting_until = waiting_until if to == S.ON_HOLD else None
     fields.append("waiting_until")
     c.state, c.last_activity_at = to.value, now
     c.save(update_fields=fields)
-    _event(c, "state", actor=acting_user, comment=comment, **{"from": current.value, "to": to.value,
-                                                               "reason": reason})
-    _emit(c, "state")
+    ev = _event(c, "state", actor=acting_user, comment=comment, **{"from": current.value, "to": to.value,
+                                                                    "reason": reason})
+    _emit(c, "state", item=event_payload(ev))
     return True
 
 
@@ -235,7 +269,7 @@ def do_receive_inbound(
             do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_replied")
         if c.assignee_id is None and c.inbox.auto_assign and not c.inbox.is_global:
             do_auto_assign(c)
-        _emit(c, "message", message={"id": message.pk, "kind": message.kind, "body": body[:500]})
+        _emit(c, "message", message=message_payload(message))
     return c, message, new
 
 
@@ -280,10 +314,15 @@ def _assign(c: Conversation, assignee: User | None, *, acting_user: User | None,
     c.assignee = assignee
     c.team = next(iter(t for t in assignee.teams.all() if t in c.inbox.teams.all()), c.team) if assignee else c.team
     c.save(update_fields=["assignee", "team"])
-    _event(c, kind, actor=acting_user, comment=comment, **{"from": previous, "to": assignee.pk if assignee else None})
+    ev = _event(c, kind, actor=acting_user, comment=comment,
+                **{"from": previous, "to": assignee.pk if assignee else None})
     if assignee is not None and c.state == S.NEW:
         do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="assigned")
-    _emit(c, "assigned")
+    _emit(c, "assigned", item=event_payload(ev))
+    if assignee is not None and assignee.pk != previous and not is_muted() and (
+            acting_user is None or acting_user.pk != assignee.pk):  # taking it yourself needs no email
+        notifications.notify("assigned", user_ids=[assignee.pk], conversation_id=c.pk,
+                             actor_id=acting_user.pk if acting_user else None)
 
 
 def do_auto_assign(c: Conversation) -> User | None:
@@ -346,8 +385,9 @@ def check_transfer(acting_user: User, conversation_id: int, *, comment: str, to_
                                                       "conversación tiene un responsable."), field="to_user")
         elif c.inbox.is_global and c.assignee_id is not None and not to_user:
             _assign(c, None, acting_user=acting_user, comment=comment, kind="transferred")
-        Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
-                               body=_("Transferencia: %s") % comment)
+        note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                                      body=_("Transferencia: %s") % comment)
+        _emit(c, "message", message=message_payload(note))
     return c
 
 
@@ -379,16 +419,19 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
         if status == DeliveryStatus.QUEUED:
             enqueue_on_commit(deliver_outbound, message.pk)
         c.first_response_at = c.first_response_at or now
+        if c.first_response_seconds is None:  # the dashboard's first response: the conversation's, not the cycle's
+            c.first_response_seconds = max(0, int((now - c.created_at).total_seconds()))
         c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
         c.last_message_preview = body[:200]
-        c.save(update_fields=["first_response_at", "last_agent_message_at", "last_activity_at", "awaiting_reply",
+        c.save(update_fields=["first_response_at", "first_response_seconds", "last_agent_message_at",
+                              "last_activity_at", "awaiting_reply",
                               "last_message_preview"])
         # Answered: now the conversation waits for the customer (an escalated one stays with the supervisor).
         if c.state == S.NEW:
             do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="replied")
         if c.state == S.PENDING:
             do_transition_conversation(c, to=S.ON_HOLD, acting_user=acting_user, reason="replied")
-        _emit(c, "message", message={"id": message.pk, "kind": message.kind, "body": body[:500]})
+        _emit(c, "message", message=message_payload(message))
     return message
 
 
@@ -437,9 +480,11 @@ def check_add_note(acting_user: User, conversation_id: int, *, body: str) -> Mes
                 send_event_on_commit({"type": "mention", "op": "new", "conversation_id": c.pk,
                                       "by": acting_user.display_name, "body": body[:300]},
                                      user_ids=[u.pk for u in mentioned])
+                notifications.notify("mention", user_ids=[u.pk for u in mentioned if u.pk != acting_user.pk],
+                                     conversation_id=c.pk, actor_id=acting_user.pk, note_id=note.pk)
         c.last_activity_at = timezone.now()
         c.save(update_fields=["last_activity_at"])
-        _emit(c, "message", message={"id": note.pk, "kind": note.kind, "body": body[:500]})
+        _emit(c, "message", message=message_payload(note))
     return note
 
 
@@ -478,7 +523,7 @@ def satisfied_reasons(c: Conversation, comment: str = "") -> list[str]:
 
 
 def check_close_conversation(acting_user: User, conversation_id: int, *, reason: str,
-                             comment: str = "") -> Conversation:
+                             comment: str = "", outcome: str = "", customer_state: str = "") -> Conversation:
     """Resolves a conversation only for one of the four documented reasons, so closing "to clean the inbox" is
     impossible: `answered` needs an outbound message in this cycle; `derived_documented` a descriptive comment (or
     a documented external handling); `task_created` a linked task or ticket; `customer_confirmed` a comment saying
@@ -494,21 +539,76 @@ def check_close_conversation(acting_user: User, conversation_id: int, *, reason:
             raise ConflictError("close_needs_reason", _("No se puede cerrar con ese motivo. Motivos posibles ahora: "
                                                         "%s.") % labels, accepted_reasons=possible,
                                 all_reasons=CloseReason.values)
+        _set_classification(c, outcome=outcome, customer_state=customer_state)
         do_transition_conversation(c, to=S.RESOLVED, acting_user=acting_user, comment=comment.strip(), reason=reason)
         audit.record(actor=acting_user, action="conversation.closed", target=c,
-                     changes={"reason": reason, "cycle": c.cycle})
+                     changes={"reason": reason, "cycle": c.cycle, "outcome": c.outcome})
+    return c
+
+
+def _set_classification(c: Conversation, *, outcome: str | None, customer_state: str | None) -> None:
+    """The result of the conversation and the customer's state, for the performance dashboard."""
+    if outcome and outcome not in ConversationOutcome.values:
+        raise ActionError("invalid_outcome", _("Resultado inválido. Use: %s.") % ", ".join(ConversationOutcome.values),
+                          field="outcome")
+    if customer_state and customer_state not in CustomerState.values:
+        raise ActionError("invalid_customer_state", _("Estado del cliente inválido. Use: %s.")
+                          % ", ".join(CustomerState.values), field="customer_state")
+    fields = []
+    if outcome and outcome != c.outcome:
+        c.outcome = outcome
+        fields.append("outcome")
+    if customer_state and customer_state != c.customer_state:
+        c.customer_state = customer_state
+        fields.append("customer_state")
+    if fields:
+        c.save(update_fields=fields)
+
+
+def sale_conversation(customer_id: int) -> Conversation | None:
+    """The conversation a sale to this customer belongs to (orders.actions.do_record_sales)."""
+    open_one = (Conversation.objects.filter(customer_id=customer_id, state__in=[s.value for s in OPEN_STATES])
+                .order_by("-last_activity_at", "-id").first())
+    if open_one is not None:
+        return open_one
+    since = timezone.now() - timedelta(days=settings.SALE_CONVERSATION_DAYS)
+    return (Conversation.objects.filter(customer_id=customer_id, state=S.RESOLVED, closed_at__gte=since)
+            .order_by("-closed_at", "-id").first())
+
+
+def do_note_sale(c: Conversation) -> None:
+    """A sale came out of this conversation: unless an agent classified it already, its result is "generó
+    venta" and the customer "convertido"."""
+    c.outcome = c.outcome or ConversationOutcome.SALE
+    c.customer_state = c.customer_state or CustomerState.CONVERTED
+    c.save(update_fields=["outcome", "customer_state"])
+
+
+def check_classify_conversation(acting_user: User, conversation_id: int, *, outcome: str = "",
+                                customer_state: str = "") -> Conversation:
+    """Sets the conversation's result and the customer's state (sidebar of the conversation page)."""
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        before = (c.outcome, c.customer_state)
+        _set_classification(c, outcome=outcome, customer_state=customer_state)
+        if before != (c.outcome, c.customer_state):
+            _event(c, "classified", actor=acting_user, outcome=c.outcome, customer_state=c.customer_state)
+            _emit(c, "classified")
     return c
 
 
 def check_transition(acting_user: User, conversation_id: int, *, to: str, reason: str = "", comment: str = "",
-                     waiting_until: datetime | None = None) -> Conversation:
+                     waiting_until: datetime | None = None, outcome: str = "",
+                     customer_state: str = "") -> Conversation:
     """The generic state change (API `transition`): closing and escalating go through their own rules."""
     try:
         target = ConversationState(to)
     except ValueError as exc:
         raise ActionError("invalid_state", _("Estado desconocido: %s") % to, field="to") from exc
     if target == S.RESOLVED:
-        return check_close_conversation(acting_user, conversation_id, reason=reason, comment=comment)
+        return check_close_conversation(acting_user, conversation_id, reason=reason, comment=comment,
+                                        outcome=outcome, customer_state=customer_state)
     if target == S.ESCALATED:
         return check_escalate(acting_user, conversation_id, comment=comment)
     with transaction.atomic():
@@ -617,6 +717,8 @@ def check_merge_conversations(acting_user: User, *, keep_id: int, merge_id: int)
         gone.state, gone.closed_at, gone.close_reason = S.RESOLVED, timezone.now(), CloseReason.DERIVED_DOCUMENTED
         gone.close_comment = _("Fusionada en la conversación #%s (duplicada).") % keep.pk
         gone.save(update_fields=["state", "closed_at", "close_reason", "close_comment"])
+        keep.last_activity_at = timezone.now()
+        keep.save(update_fields=["last_activity_at"])  # its messages changed: saving lets reports recount it
         _event(gone, "merged_into", actor=acting_user, into=keep.pk)
     return keep
 

@@ -72,6 +72,10 @@ class TransitionIn(Schema):
     reason: str = Field("", description="answered | derived_documented | task_created | customer_confirmed")
     comment: str = ""
     waiting_until: datetime | None = None
+    outcome: str = Field("", description="when closing, optional: genero_venta | resuelta | escalada | "
+                                         "cerrada_sin_solucion (the dashboard's result)")
+    customer_state: str = Field("", description="when closing, optional: interesado | en_seguimiento | convertido | "
+                                                "no_interesado")
 
 
 class TransferIn(Schema):
@@ -160,7 +164,8 @@ def assign(request: HttpRequest, conversation_id: int, payload: AssignIn) -> Any
              summary="Change state; closing needs a reason (409 lists the reasons that would be accepted)")
 def transition(request: HttpRequest, conversation_id: int, payload: TransitionIn) -> Any:
     actions.check_transition(api_user(request), conversation_id, to=payload.to, reason=payload.reason,
-                             comment=payload.comment, waiting_until=payload.waiting_until)
+                             comment=payload.comment, waiting_until=payload.waiting_until, outcome=payload.outcome,
+                             customer_state=payload.customer_state)
     return _detail(conversation_id)
 
 

@@ -7,8 +7,14 @@ class InboxConfig(AppConfig):
     verbose_name = _("Bandeja unificada")
 
     def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
         from accounts.management.commands.seed_demo import SEEDERS
+        from inbox import search
         from inbox.demo import seed_inbox
+
+        # Re-creates the SQLite search triggers a later migration's table rebuild would drop (inbox/search.py).
+        post_migrate.connect(search.post_migrate_handler, sender=self, dispatch_uid="inbox_search_schema")
 
         if seed_inbox not in SEEDERS:
             SEEDERS.append(seed_inbox)

@@ -72,3 +72,24 @@ class TaskStatus(models.TextChoices):
     OPEN = "abierta", _("Abierta")
     DONE = "completada", _("Completada")
     CANCELLED = "cancelada", _("Cancelada")
+
+
+class ConversationOutcome(models.TextChoices):
+    """How the conversation ended, for the performance dashboard (issue 7); success = sale or resolved."""
+
+    SALE = "genero_venta", _("Generó venta")
+    RESOLVED = "resuelta", _("Resuelta")
+    ESCALATED = "escalada", _("Escalada")
+    UNSOLVED = "cerrada_sin_solucion", _("Cerrada sin solución")
+
+
+SUCCESSFUL_OUTCOMES: Final = frozenset({ConversationOutcome.SALE, ConversationOutcome.RESOLVED})
+
+
+class CustomerState(models.TextChoices):
+    """Where the customer stands after this conversation (the dashboard's "Estados de clientes y leads")."""
+
+    INTERESTED = "interesado", _("Interesado")
+    FOLLOW_UP = "en_seguimiento", _("En seguimiento")
+    CONVERTED = "convertido", _("Convertido")
+    NOT_INTERESTED = "no_interesado", _("No interesado")

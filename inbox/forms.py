@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from inbox.choices import Channel, CloseReason, ConversationState, Priority
+from inbox.choices import Channel, CloseReason, ConversationOutcome, ConversationState, CustomerState, Priority
 
 
 class InboxFilterForm(forms.Form):
@@ -48,6 +48,17 @@ class CommentFields(forms.Form):
 
 class CloseForm(CommentFields):
     reason = forms.ChoiceField(label=_("Motivo de cierre"), choices=CloseReason.choices)
+    outcome = forms.ChoiceField(label=_("Resultado"), required=False,
+                                choices=[("", "—"), *ConversationOutcome.choices])
+    customer_state = forms.ChoiceField(label=_("Estado del cliente"), required=False,
+                                       choices=[("", "—"), *CustomerState.choices])
+
+
+class ClassifyForm(forms.Form):
+    outcome = forms.ChoiceField(label=_("Resultado"), required=False,
+                                choices=[("", "—"), *ConversationOutcome.choices])
+    customer_state = forms.ChoiceField(label=_("Estado del cliente"), required=False,
+                                       choices=[("", "—"), *CustomerState.choices])
 
 
 class TransferForm(CommentFields):

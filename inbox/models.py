@@ -11,7 +11,9 @@ from customers.models import Customer, Tag
 from inbox.choices import (
     Channel,
     CloseReason,
+    ConversationOutcome,
     ConversationState,
+    CustomerState,
     DeliveryStatus,
     MessageKind,
     Priority,
@@ -91,6 +93,14 @@ class Conversation(models.Model):
     # The connector endpoint the conversation lives on ("wa:<phone number id>", "mail:<mailbox id>",
     # "webchat:<site id>"), so replies leave through the same number/address/site the customer wrote to.
     channel_ref = models.CharField(max_length=100, blank=True)
+    # Reporting facts (issue 7). Live conversations fill them from their own timestamps and the closing form;
+    # imported history brings them from the company's old exports (import_history, keyed by import_ref).
+    import_ref = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(_("resultado"), max_length=20, choices=ConversationOutcome.choices, blank=True)
+    customer_state = models.CharField(_("estado del cliente"), max_length=16, choices=CustomerState.choices,
+                                      blank=True)
+    first_response_seconds = models.PositiveIntegerField(null=True, blank=True)
+    resolution_seconds = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("conversación")
@@ -98,6 +108,8 @@ class Conversation(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(state__in=ConversationState.values), name="conversation_state_valid"),
             models.CheckConstraint(condition=Q(priority__in=Priority.values), name="conversation_priority_valid"),
+            models.UniqueConstraint(fields=["import_ref"], condition=~Q(import_ref=""),
+                                    name="conversation_import_ref_unique"),
         ]
         indexes = [
             # The inbox list: keyset over (last_activity_at, id) inside the common filters.

@@ -9,6 +9,7 @@ urlpatterns = [
     path("inbox/<int:conversation_id>/messages", views.post_message, name="message"),
     path("inbox/<int:conversation_id>/take", views.take, name="take"),
     path("inbox/<int:conversation_id>/close", views.close, name="close"),
+    path("inbox/<int:conversation_id>/classify", views.classify, name="classify"),
     path("inbox/<int:conversation_id>/transfer", views.transfer, name="transfer"),
     path("inbox/<int:conversation_id>/escalate", views.escalate, name="escalate"),
     path("inbox/<int:conversation_id>/tasks", views.add_task, name="task"),

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,15 +18,25 @@ from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
 from inbox import actions, outbound
-from inbox.choices import CloseReason
-from inbox.forms import CloseForm, InboxFilterForm, ReplyForm, TaskForm, TransferForm
+from inbox.choices import CloseReason, ConversationState, DeliveryStatus
+from inbox.forms import ClassifyForm, CloseForm, InboxFilterForm, ReplyForm, TaskForm, TransferForm
 from inbox.models import Inbox
 from inbox.saved_views import saved_views_context
 from inbox.selectors import InboxFilters, filtered, page, timeline
 
+TIMELINE_PAGE = 50
+
 
 def _inboxes() -> list[tuple[str, str]]:
     return list(Inbox.objects.values_list("code", "name"))
+
+
+def inbox_labels() -> dict[str, Any]:
+    """What the pages' scripts need to render realtime changes in the user's language (json_script)."""
+    return {"states": {k: str(v) for k, v in ConversationState.choices},
+            "delivery": {k: str(v) for k, v in DeliveryStatus.choices},
+            "note": _("Nota interna"), "unowned": _("sin dueño"), "awaiting": _("espera respuesta"),
+            "truncated": _("Mensaje largo: recargue la página para verlo completo.")}
 
 
 @perm_required(Perm.INBOX_WORK)
@@ -42,8 +54,10 @@ def conversation_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("after", None)
     template = "inbox/_rows.html" if request.htmx else "inbox/list.html"  # type: ignore[attr-defined]
-    return render(request, template, {"form": form, "rows": rows, "next_cursor": nxt, "query": query.urlencode(),
-                                      **saved_views_context(user)})
+    context = {"form": form, "rows": rows, "next_cursor": nxt, "query": query.urlencode()}
+    if not request.htmx:  # type: ignore[attr-defined]  # the rows fragment needs neither
+        context |= {"inbox_labels": inbox_labels(), **saved_views_context(user)}
+    return render(request, template, context)
 
 
 @perm_required(Perm.INBOX_WORK)
@@ -55,14 +69,25 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         return render(request, "404.html", status=404)
     transfer = TransferForm()
     transfer.fields["to_inbox"].choices = [("", "—"), *_inboxes()]  # type: ignore[attr-defined]
+    # The newest TIMELINE_PAGE items (a link opens the older ones): the page costs the same for 20 or 2,000 messages.
+    before = parse_datetime(request.GET.get("antes", "")) if request.GET.get("antes") else None
+    items = timeline(c, limit=TIMELINE_PAGE, before=before)
+    delivery = dict(DeliveryStatus.choices)
+    for item in items:
+        if item["type"] == "message" and item["delivery_status"]:
+            item["delivery_label"] = delivery.get(str(item["delivery_status"]), item["delivery_status"])
+    prefetch_related_objects([c.customer], "phones", "emails", "tags")  # the page and connector sidebars share them
     return render(request, "inbox/detail.html", {
-        "c": c, "timeline": timeline(c), "reply_form": ReplyForm(), "close_form": CloseForm(),
+        "c": c, "timeline": items, "reply_form": ReplyForm(), "close_form": CloseForm(),
+        "classify_form": ClassifyForm(initial={"outcome": c.outcome, "customer_state": c.customer_state}),
+        "older": items[0]["at"] if len(items) >= TIMELINE_PAGE else None, "showing_older": before is not None,
         "transfer_form": transfer, "task_form": TaskForm(), "tasks": c.tasks.select_related("responsible"),
         "possible_reasons": actions.satisfied_reasons(c), "all_reasons": CloseReason.choices,
         "other_conversations": c.customer.conversations.exclude(pk=c.pk).order_by("-last_activity_at")[:10],
         "duplicates": actions.duplicates_of(c), "leads": c.customer.leads.order_by("-created_at")[:5],
         "orders": c.customer.orders.order_by("-created_at")[:5],
         "can_supervise": user.has_perm_code(Perm.INBOX_SUPERVISE),
+        "inbox_labels": inbox_labels(),
         **outbound.channel_templates(c.channel),
     })
 
@@ -115,8 +140,22 @@ def close(request: HttpRequest, conversation_id: int) -> HttpResponse:
         messages.error(request, _("Elija el motivo de cierre."))
         return _back(conversation_id)
     return _run(request, conversation_id, lambda: actions.check_close_conversation(
-        user, conversation_id, reason=form.cleaned_data["reason"], comment=form.composed()),
+        user, conversation_id, reason=form.cleaned_data["reason"], comment=form.composed(),
+        outcome=form.cleaned_data["outcome"], customer_state=form.cleaned_data["customer_state"]),
         _("Conversación resuelta."))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def classify(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    form = ClassifyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Resultado o estado del cliente inválido."))
+        return _back(conversation_id)
+    return _run(request, conversation_id, lambda: actions.check_classify_conversation(
+        user, conversation_id, outcome=form.cleaned_data["outcome"],
+        customer_state=form.cleaned_data["customer_state"]), _("Clasificación guardada."))
 
 
 @require_POST

@@ -39,7 +39,7 @@ def test_inbound_auto_assigned_answered_and_closed_with_a_reason(asgi_live_serve
 
     # then it appears in the agent's open inbox, already assigned to her
     row = page.locator(f"tr[data-conversation-id='{conversation.pk}']")
-    expect(row).to_contain_text("valeria", timeout=10_000)
+    expect(row).to_contain_text("Valeria Agente", timeout=10_000)  # the owner's name, as the page renders it
     page.click(f"tr[data-conversation-id='{conversation.pk}'] a")
     expect(page.get_by_test_id("assignee")).to_have_text("Valeria Agente")
 
