@@ -1,0 +1,562 @@
+"""WhatsApp connection, templates and webhook processing (the worker side of the intake).
+
+HTTP to Meta happens only through connectors.whatsapp.client and never inside a database transaction (a slow
+Graph API must not hold row locks). Inbound messages and statuses go into the inbox through its actions
+(`do_receive_inbound`, `do_update_delivery_status`); this module never writes inbox rows itself.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.actions import require_perm
+from accounts.models import User
+from accounts.roles import Perm
+from connectors.whatsapp import conf, intake
+from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable, post_signed_webhook
+from connectors.whatsapp.inbound import e164, render, wa_timestamp
+from connectors.whatsapp.models import (
+    MessageTemplate,
+    StatusReceipt,
+    WebhookDelivery,
+    WhatsappContact,
+    WhatsappNumber,
+)
+from core import audit
+from core.errors import ActionError, NotFoundError
+from core.tasks import enqueue_on_commit
+from inbox.choices import DeliveryStatus, MessageKind
+from inbox.models import Conversation, Inbox, Message
+
+logger = logging.getLogger(__name__)
+STATUS_MAP = {"sent": DeliveryStatus.SENT, "delivered": DeliveryStatus.DELIVERED, "read": DeliveryStatus.READ,
+              "played": DeliveryStatus.READ, "failed": DeliveryStatus.FAILED}
+STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 3, "failed": 4}
+CALLBACK_PREFIX = "centralita:"  # biz_opaque_callback_data of our sends: statuses map back even before the wamid
+D = WebhookDelivery.State
+
+
+def client_for(number: WhatsappNumber, **kwargs: Any) -> GraphClient:
+    return GraphClient(base_url=number.base_url or conf.default_base_url(), token=number.access_token, **kwargs)
+
+
+def webhook_url(number: WhatsappNumber) -> str:
+    return f"{settings.SITE_URL.rstrip('/')}{intake.PREFIX}{number.phone_number_id}/"
+
+
+# --- connecting ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectResult:
+    number: WhatsappNumber
+    webhook_url: str
+    verify_token: str
+    created: bool
+    templates: int | None  # approved templates synced, None when the sync failed
+    templates_error: str
+
+
+def _resolve_inbox(name: str) -> Inbox | None:
+    name = name.strip()
+    if not name:
+        return None
+    inbox = Inbox.objects.filter(Q(code=name) | Q(name__iexact=name)).first()
+    if inbox is None:
+        raise ActionError("unknown_inbox", _("No existe la bandeja «%s».") % name, field="inbox")
+    return inbox
+
+
+def check_connect_number(
+    acting_user: User | None,
+    *,
+    phone_number_id: str,
+    waba_id: str,
+    token: str = "",
+    app_secret: str = "",
+    verify_token: str = "",
+    inbox: str = "",
+    base_url: str = "",
+    sync_templates: bool = True,
+) -> ConnectResult:
+    """Checks the credentials (GET the phone number through the Graph API) and saves the number.
+
+    Connecting an already connected phone-number id updates it; a blank token, app secret or verify token then
+    keeps the stored one (pages never show secrets back). A new number without a verify token gets a random one.
+    `acting_user` None = the management command."""
+    if acting_user is not None:
+        require_perm(acting_user, Perm.CHANNELS_MANAGE)
+    phone_number_id, waba_id = phone_number_id.strip(), waba_id.strip()
+    if not phone_number_id.isdigit():
+        raise ActionError("invalid_phone_number_id", _("El identificador del número debe tener solo dígitos."),
+                          field="phone_number_id")
+    if not waba_id.isdigit():
+        raise ActionError("invalid_waba_id", _("El identificador de la cuenta (WABA) debe tener solo dígitos."),
+                          field="waba_id")
+    existing = WhatsappNumber.objects.filter(phone_number_id=phone_number_id).first()
+    token = token.strip() or (existing.access_token if existing else "")
+    app_secret = app_secret.strip() or (existing.app_secret if existing else "")
+    verify_token = verify_token.strip() or (existing.verify_token if existing else secrets.token_urlsafe(24))
+    if not token:
+        raise ActionError("missing_token", _("Falta el token de acceso."), field="token")
+    if not app_secret:
+        raise ActionError("missing_app_secret", _("Falta la clave secreta de la app."), field="app_secret")
+    target_inbox = _resolve_inbox(inbox)
+    base_url = base_url.strip().rstrip("/")
+    try:
+        with GraphClient(base_url=base_url or conf.default_base_url(), token=token) as graph:
+            info = graph.get_phone_number(phone_number_id)
+    except GraphError as exc:
+        raise ActionError("whatsapp_error", _("WhatsApp respondió: %s") % exc.text) from exc
+    with transaction.atomic():
+        number = (WhatsappNumber.objects.select_for_update().filter(phone_number_id=phone_number_id).first()
+                  or WhatsappNumber(phone_number_id=phone_number_id))
+        created = number.pk is None
+        number.waba_id, number.access_token, number.app_secret = waba_id, token, app_secret
+        number.verify_token, number.inbox, number.base_url = verify_token, target_inbox, base_url
+        number.display_phone_number = info.display_phone_number or number.display_phone_number
+        number.verified_name = info.verified_name or number.verified_name
+        number.is_active, number.connected_at = True, timezone.now()
+        number.save()
+        # Never the secrets: the audit log is readable by auditors who must not be able to sign webhooks.
+        audit.record(actor=acting_user, action="whatsapp.connected", target=number, actor_username="manage.py",
+                     changes={"phone_number_id": phone_number_id, "waba_id": waba_id,
+                              "inbox": target_inbox.code if target_inbox else None, "base_url": base_url,
+                              "display_phone_number": number.display_phone_number})
+    intake.forget(phone_number_id)
+    synced, sync_error = None, ""
+    if sync_templates:
+        try:
+            synced = do_sync_templates(number)
+        except GraphError as exc:
+            sync_error = exc.text
+        number.refresh_from_db()
+    return ConnectResult(number=number, webhook_url=webhook_url(number), verify_token=verify_token,
+                         created=created, templates=synced, templates_error=sync_error)
+
+
+def access_number(acting_user: User, number_id: int) -> WhatsappNumber:
+    require_perm(acting_user, Perm.CHANNELS_MANAGE)
+    number = WhatsappNumber.objects.filter(pk=number_id).first()
+    if number is None:
+        raise NotFoundError("number_not_found", _("El número de WhatsApp no existe."))
+    return number
+
+
+def check_set_number_active(acting_user: User, number_id: int, *, active: bool) -> WhatsappNumber:
+    """Deactivating stops intake (webhooks then answer 404) and sending; history and contacts stay."""
+    number = access_number(acting_user, number_id)
+    with transaction.atomic():
+        changed = WhatsappNumber.objects.filter(pk=number.pk).exclude(is_active=active).update(is_active=active)
+        if changed:
+            audit.record(actor=acting_user, action="whatsapp.activated" if active else "whatsapp.deactivated",
+                         target=number)
+    intake.forget(number.phone_number_id)
+    number.is_active = active
+    return number
+
+
+# --- templates ---------------------------------------------------------------------------------------------
+
+
+def do_sync_templates(number: WhatsappNumber) -> int:
+    """Replaces the WABA's templates with what the Graph API lists; returns how many are approved.
+    Raises GraphError (recorded on the number) when Meta cannot be read."""
+    try:
+        with client_for(number) as graph:
+            items = graph.templates(number.waba_id)
+    except GraphError as exc:
+        WhatsappNumber.objects.filter(waba_id=number.waba_id).update(templates_sync_error=exc.text[:300])
+        raise
+    now = timezone.now()
+    seen: set[tuple[str, str]] = set()
+    with transaction.atomic():
+        for item in items:
+            name, language = str(item.get("name") or ""), str(item.get("language") or "")
+            if not name or not language or (name, language) in seen:
+                continue
+            seen.add((name, language))
+            MessageTemplate.objects.update_or_create(
+                waba_id=number.waba_id, name=name, language=language,
+                defaults={"template_id": str(item.get("id") or ""), "status": str(item.get("status") or ""),
+                          "category": str(item.get("category") or ""),
+                          "parameter_format": str(item.get("parameter_format") or "POSITIONAL").upper(),
+                          "components": item.get("components") or [], "synced_at": now})
+        stale = MessageTemplate.objects.filter(waba_id=number.waba_id).exclude(synced_at=now)
+        stale.delete()
+        WhatsappNumber.objects.filter(waba_id=number.waba_id).update(templates_synced_at=now, templates_sync_error="")
+    return MessageTemplate.objects.filter(waba_id=number.waba_id, status__iexact="APPROVED").count()
+
+
+def check_sync_templates(acting_user: User, number_id: int) -> int:
+    number = access_number(acting_user, number_id)
+    try:
+        count = do_sync_templates(number)
+    except GraphError as exc:
+        raise ActionError("whatsapp_error", _("WhatsApp respondió: %s") % exc.text) from exc
+    audit.record(actor=acting_user, action="whatsapp.templates_synced", target=number, changes={"approved": count})
+    return count
+
+
+def do_sync_all_templates() -> dict[str, int | str]:
+    """The periodic job: one sync per WhatsApp Business Account (numbers of one WABA share its templates)."""
+    results: dict[str, int | str] = {}
+    for number in WhatsappNumber.objects.filter(is_active=True).order_by("id"):
+        if number.waba_id in results:
+            continue
+        try:
+            results[number.waba_id] = do_sync_templates(number)
+        except GraphError as exc:
+            results[number.waba_id] = exc.text
+    return results
+
+
+def check_send_template(acting_user: User, conversation_id: int, *, template_id: int,
+                        values: dict[str, str]) -> Message:
+    """Sends an approved template (allowed outside the 24-hour window) through the inbox's check_send_reply, with
+    the template in the message's meta; the body stored is the text the customer will read."""
+    from connectors.whatsapp.message_templates import build_send, unsupported_reason, variables
+    from connectors.whatsapp.window import number_for
+    from inbox.actions import access_conversation, check_send_reply
+
+    c = access_conversation(acting_user, conversation_id)
+    if c.channel != "whatsapp":
+        raise ActionError("not_whatsapp", _("Esta conversación no es de WhatsApp."))
+    number = number_for(c)
+    if number is None or not number.is_active:
+        raise ActionError("whatsapp_not_connected", _("No hay un número de WhatsApp conectado para esta conversación."))
+    template = MessageTemplate.objects.filter(pk=template_id, waba_id=number.waba_id).first()
+    if template is None or not template.is_approved:
+        raise ActionError("template_not_approved", _("La plantilla no existe o no está aprobada."), field="template")
+    reason = unsupported_reason(template)
+    if reason:
+        raise ActionError("template_unsupported", _("Esta plantilla no se puede enviar desde aquí: %s.") % reason)
+    clean = {key: str(values.get(key) or "").strip()[:1024] for key in variables(template)}
+    missing = [key for key, value in clean.items() if not value]
+    if missing:
+        raise ActionError("template_variables", _("Complete las variables de la plantilla: %s.")
+                          % ", ".join(f"{{{{{k}}}}}" for k in missing), field="template")
+    send = build_send(template, clean)
+    return check_send_reply(acting_user, conversation_id, body=send.body, meta=send.meta)
+
+
+# --- demo ----------------------------------------------------------------------------------------------------
+
+
+def check_simulate_inbound(acting_user: User, number_id: int, *, name: str, phone: str, text: str) -> int:
+    """Demo mode: a signed webhook, shaped like Meta's, POSTed to our own endpoint (so it goes through the real
+    signature check, intake, worker and inbox). Returns the HTTP status our endpoint answered."""
+    number = access_number(acting_user, number_id)
+    if not conf.demo_mode():
+        raise ActionError("demo_only", _("La simulación solo está disponible en modo demo."))
+    wa_id = e164(phone).lstrip("+")
+    if len(wa_id) < 8 or not text.strip():
+        raise ActionError("invalid_simulation", _("Indique un teléfono válido y un mensaje."))
+    payload = {"object": "whatsapp_business_account", "entry": [{"id": number.waba_id, "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": number.display_phone_number,
+                         "phone_number_id": number.phone_number_id},
+            "contacts": [{"profile": {"name": name.strip()}, "wa_id": wa_id}],
+            "messages": [{"from": wa_id, "id": f"wamid.sim{secrets.token_hex(16)}",
+                          "timestamp": str(int(time.time())), "type": "text", "text": {"body": text.strip()}}]}}]}]}
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    try:
+        return post_signed_webhook(webhook_url(number), body, number.app_secret)
+    except OSError as exc:
+        raise ActionError("simulation_failed", _("No se pudo enviar el webhook simulado: %s") % exc) from exc
+
+
+# --- webhook processing (runs in the worker) -------------------------------------------------------------------
+
+
+class Retry(Exception):
+    """The delivery could not be completed now (Meta unavailable for a media download): try again later."""
+
+
+def do_process_delivery(delivery_id: int) -> str:
+    """Processes one stored webhook. Safe to repeat: a processed delivery is skipped, inbound messages are
+    idempotent on their wamid and statuses on (wamid, status). Raises Retry when Meta is unavailable (the
+    delivery stays `received`; after the attempt limit it is marked failed)."""
+    with transaction.atomic():
+        # No select_related here: PostgreSQL cannot lock the nullable side of an outer join (number may be NULL).
+        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+        if delivery is None or delivery.state != D.RECEIVED:
+            return "skipped"
+        delivery.attempts += 1
+        delivery.save(update_fields=["attempts"])
+    try:
+        payload = json.loads(delivery.body)
+    except ValueError as exc:
+        _finish(delivery, D.FAILED, f"invalid JSON: {exc}")
+        return "failed"
+    if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
+        _finish(delivery, D.PROCESSED, f"ignored: object {payload.get('object') if isinstance(payload, dict) else '?'}")
+        return "ignored"
+    processor = _Processor(delivery)
+    try:
+        processor.run(payload)
+    except GraphUnavailable as exc:
+        final = delivery.attempts >= conf.processing_max_attempts()
+        _finish(delivery, D.FAILED if final else D.RECEIVED, f"WhatsApp unavailable: {exc.text}")
+        if final:
+            return "failed"
+        raise Retry(exc.text) from exc
+    problems = processor.problems
+    _finish(delivery, D.FAILED if processor.failed else D.PROCESSED, "; ".join(problems)[:2000])
+    return "failed" if processor.failed else "processed"
+
+
+def _finish(delivery: WebhookDelivery, state: str, error: str) -> None:
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        state=state, error=error[:2000], processed_at=timezone.now() if state != D.RECEIVED else None)
+
+
+class _Processor:
+    """Walks entry[] → changes[] → value of one delivery; collects problems instead of stopping at the first."""
+
+    def __init__(self, delivery: WebhookDelivery) -> None:
+        self.delivery = delivery
+        self.problems: list[str] = []
+        self.failed = False
+        self.clients: dict[int, GraphClient] = {}
+
+    def run(self, payload: dict[str, Any]) -> None:
+        try:
+            for entry in payload.get("entry") or []:
+                for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+                    if isinstance(change, dict):
+                        self.change(change)
+        finally:
+            for client in self.clients.values():
+                client.close()
+
+    def client(self, number: WhatsappNumber) -> GraphClient:
+        if number.pk not in self.clients:
+            self.clients[number.pk] = client_for(number)
+        return self.clients[number.pk]
+
+    def change(self, change: dict[str, Any]) -> None:
+        raw = change.get("value")
+        value: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if change.get("field") != "messages":
+            self.problems.append(f"ignored field {change.get('field')!r}")
+            return
+        pnid = str((value.get("metadata") or {}).get("phone_number_id") or "")
+        number = WhatsappNumber.objects.select_related("inbox").filter(phone_number_id=pnid, is_active=True).first()
+        signed_by = self.delivery.number
+        # The signature proves who sent the body (the holder of the URL number's app secret); it may only speak
+        # for numbers of that same Meta app, never inject messages into another app's number.
+        if number is None or signed_by is None or number.app_secret != signed_by.app_secret:
+            self.problems.append(f"ignored change for number {pnid or '?'} (not connected with this app)")
+            return
+        profiles = {str(c.get("wa_id")): str((c.get("profile") or {}).get("name") or "")
+                    for c in value.get("contacts") or [] if isinstance(c, dict)}
+        for item in value.get("messages") or []:
+            if isinstance(item, dict):
+                self.inbound(number, item, profiles)
+        for item in value.get("statuses") or []:
+            if isinstance(item, dict):
+                do_record_status(item)
+        for error in value.get("errors") or []:
+            self.problems.append(f"Meta reported: {error}")
+
+    def inbound(self, number: WhatsappNumber, item: dict[str, Any], profiles: dict[str, str]) -> None:
+        try:
+            do_receive_whatsapp_message(number, item, profile_name=profiles.get(str(item.get("from")), ""),
+                                        graph=lambda: self.client(number))
+        except ActionError as exc:
+            self.failed = True
+            self.problems.append(f"message {item.get('id')}: {exc.message}")
+
+
+def _conversation_hint(number: WhatsappNumber, contact: WhatsappContact | None) -> int:
+    """The conversation a new message will most likely join: only names the attachments' storage folder."""
+    if contact is None or contact.customer_id is None:
+        return 0
+    found = (Conversation.objects.filter(customer_id=contact.customer_id, channel="whatsapp",
+                                         channel_ref=number.channel_ref).order_by("-last_activity_at")
+             .values_list("pk", flat=True).first())
+    return found or 0
+
+
+def do_receive_whatsapp_message(number: WhatsappNumber, item: dict[str, Any], *, profile_name: str,
+                                graph: Any) -> str:
+    """One inbound message → the inbox (customer by E.164 phone, conversation pinned to this number). Media is
+    downloaded (GET /{media-id}, then its URL with the token) before the message is stored. Idempotent on the
+    wamid: a redelivery changes nothing and downloads nothing. Raises GraphUnavailable when Meta is down."""
+    from inbox.actions import do_receive_inbound
+    from inbox.attachments import store_attachment
+
+    wamid, wa_id = str(item.get("id") or ""), str(item.get("from") or "")
+    if not wamid or not wa_id:
+        raise ActionError("invalid_message", "message without id or sender")
+    if Message.objects.filter(external_id=wamid).exists():
+        return "duplicate"
+    rendered = render(item)
+    if rendered.ignore:
+        return "ignored"
+    received_at = wa_timestamp(item.get("timestamp"))
+    contact = WhatsappContact.objects.filter(number=number, wa_id=wa_id).first()
+    attachments: list[dict[str, Any]] = []
+    if rendered.media is not None:
+        try:
+            data, info = graph().download_media(rendered.media.media_id, max_bytes=settings.ATTACHMENT_MAX_BYTES)
+            attachments.append(store_attachment(
+                conversation_id=_conversation_hint(number, contact), name=rendered.media.filename,
+                content_type=str(info.get("mime_type") or rendered.media.mime_type), data=data))
+        except GraphUnavailable:
+            raise
+        except (GraphError, ActionError) as exc:  # expired media, too large: the agent sees why
+            text = exc.text if isinstance(exc, GraphError) else exc.message
+            rendered.meta["media_error"] = text
+            rendered.body = f"{rendered.body}\n" + _("(no se pudo descargar el archivo: %s)") % text
+    with transaction.atomic():
+        conversation, _message, _created = do_receive_inbound(
+            channel="whatsapp", body=rendered.body, customer_name=profile_name or (contact.profile_name if contact
+                                                                                   else ""),
+            phones=[e164(wa_id)], customer_id=contact.customer_id if contact and contact.customer_id else None,
+            external_id=wamid, channel_ref=number.channel_ref, meta=rendered.meta, attachments=attachments,
+            inbox_code=number.inbox.code if number.inbox else None, received_at=received_at)
+        _touch_contact(number, wa_id, customer_id=conversation.customer_id, profile_name=profile_name,
+                       at=received_at)
+    return "stored"
+
+
+def _touch_contact(number: WhatsappNumber, wa_id: str, *, customer_id: int, profile_name: str, at: Any) -> None:
+    """Opens or refreshes the 24-hour window; a late redelivery of an older message never moves it back."""
+    contact, created = WhatsappContact.objects.select_for_update().get_or_create(
+        number=number, wa_id=wa_id,
+        defaults={"customer_id": customer_id, "profile_name": profile_name[:200], "last_inbound_at": at})
+    if created:
+        return
+    fields = []
+    if contact.last_inbound_at is None or at > contact.last_inbound_at:
+        contact.last_inbound_at = at
+        fields.append("last_inbound_at")
+    if contact.customer_id != customer_id:
+        contact.customer_id = customer_id
+        fields.append("customer")
+    if profile_name and contact.profile_name != profile_name[:200]:
+        contact.profile_name = profile_name[:200]
+        fields.append("profile_name")
+    if fields:
+        contact.save(update_fields=fields)
+
+
+# --- statuses ----------------------------------------------------------------------------------------------
+
+
+def _status_error(item: dict[str, Any]) -> str:
+    errors = [e for e in item.get("errors") or [] if isinstance(e, dict)]
+    if not errors:
+        return ""
+    e = errors[0]
+    details = str((e.get("error_data") or {}).get("details") or "") if isinstance(e.get("error_data"), dict) else ""
+    title = str(e.get("title") or e.get("message") or "")
+    return (f"({e.get('code')}) {title}" + (f": {details}" if details and details != title else ""))[:300]
+
+
+def _message_for(wamid: str, callback: str) -> int | None:
+    found = Message.objects.filter(external_id=wamid, kind=MessageKind.OUTBOUND).values_list("pk", flat=True).first()
+    if found is None and callback.startswith(CALLBACK_PREFIX) and callback[len(CALLBACK_PREFIX):].isdigit():
+        found = (Message.objects.filter(pk=int(callback[len(CALLBACK_PREFIX):]), kind=MessageKind.OUTBOUND)
+                 .values_list("pk", flat=True).first())
+    return found
+
+
+def do_record_status(item: dict[str, Any]) -> str:
+    """sent / delivered / read / failed for one of our messages. Idempotent on (wamid, status); out-of-order
+    arrival is the inbox's rule (statuses only move forward, failed is final). A status for a wamid we cannot
+    map yet is kept pending and applied when the sender stores that wamid."""
+    from inbox.actions import do_update_delivery_status
+
+    wamid, status = str(item.get("id") or ""), str(item.get("status") or "")
+    mapped = STATUS_MAP.get(status)
+    if not wamid or mapped is None:
+        return "ignored"
+    error = _status_error(item) if mapped == DeliveryStatus.FAILED else ""
+    message_id = _message_for(wamid, str(item.get("biz_opaque_callback_data") or ""))
+    try:
+        with transaction.atomic():
+            receipt, created = StatusReceipt.objects.get_or_create(
+                wamid=wamid, status=status,
+                defaults={"message_id": message_id, "error": error, "reported_at": wa_timestamp(item.get("timestamp"))})
+    except IntegrityError:  # the same status raced in from a parallel redelivery
+        return "duplicate"
+    if not created and (receipt.applied or message_id is None):
+        return "duplicate"
+    if message_id is None:
+        return "pending"
+    do_update_delivery_status(message_id, status=mapped.value, error=error)
+    StatusReceipt.objects.filter(pk=receipt.pk).update(applied=True, message_id=message_id)
+    return "applied"
+
+
+def do_apply_pending_statuses(message_id: int, wamids: list[str]) -> int:
+    """Statuses that overtook our send's response, now that the wamids are known (oldest rank first)."""
+    from inbox.actions import do_update_delivery_status
+
+    pending = sorted(StatusReceipt.objects.filter(wamid__in=wamids, applied=False),
+                     key=lambda r: STATUS_RANK.get(r.status, 0))
+    for receipt in pending:
+        do_update_delivery_status(message_id, status=STATUS_MAP[receipt.status].value, error=receipt.error)
+        StatusReceipt.objects.filter(pk=receipt.pk).update(applied=True, message_id=message_id)
+    return len(pending)
+
+
+# --- admin actions on deliveries, and the safety net ------------------------------------------------------------
+
+
+@transaction.atomic
+def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery:
+    require_perm(acting_user, Perm.CHANNELS_MANAGE)
+    delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+    if delivery is None:
+        raise NotFoundError("delivery_not_found", _("El webhook no existe."))
+    if delivery.state == D.REJECTED:
+        raise ActionError("rejected_delivery", _("Un webhook rechazado por su firma no se procesa nunca."))
+    if delivery.state == D.FAILED:
+        delivery.state, delivery.error = D.RECEIVED, ""
+        delivery.save(update_fields=["state", "error"])
+        from connectors.whatsapp.tasks import process_whatsapp_webhooks
+
+        enqueue_on_commit(process_whatsapp_webhooks, [delivery.pk])
+        audit.record(actor=acting_user, action="whatsapp.webhook_retried", target=delivery)
+    return delivery
+
+
+def do_safety_net(*, now: Any = None) -> dict[str, int]:
+    """Work whose task was lost (a worker died, a deferred task vanished) is picked up again; old unmatched
+    status receipts (messages sent from outside Centralita) are pruned."""
+    from connectors.whatsapp.models import OutboundSend
+    from connectors.whatsapp.tasks import process_whatsapp_webhooks, retry_whatsapp_send
+
+    now = now or timezone.now()
+    # Never picked up after 2 minutes, or still unfinished after an hour (its deferred retry was lost). A delivery
+    # queued twice is harmless: the second run finds it processed.
+    stuck = list(WebhookDelivery.objects.filter(state=D.RECEIVED)
+                 .filter(Q(attempts=0, received_at__lt=now - timedelta(minutes=2))
+                         | Q(received_at__lt=now - timedelta(hours=1)))
+                 .order_by("id").values_list("pk", flat=True)[:500])
+    if stuck:
+        process_whatsapp_webhooks.enqueue(stuck)
+    due = list(OutboundSend.objects.filter(state=OutboundSend.State.RETRYING,
+                                           next_attempt_at__lt=now - timedelta(seconds=30))
+               .values_list("message_id", flat=True)[:200])
+    for message_id in due:
+        retry_whatsapp_send.enqueue(message_id)
+    pruned, _ = StatusReceipt.objects.filter(applied=False, created_at__lt=now - timedelta(days=7)).delete()
+    return {"deliveries": len(stuck), "sends": len(due), "pruned_receipts": pruned}

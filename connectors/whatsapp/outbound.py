@@ -1,0 +1,193 @@
+"""The outbound sender registered with inbox.outbound: delivers an agent's reply through POST /{phone-number-id}/
+messages (contract §6) and reports the result with inbox.actions.do_update_delivery_status.
+
+Runs in the worker (inbox.tasks.deliver_outbound, queue "messaging"), never inside a transaction while calling
+Meta. Guarantees:
+* **Idempotent.** A message already sent or failed is skipped; a lease on its OutboundSend row keeps two workers
+  from sending it at once; parts already accepted by Meta (their wamids are recorded one by one) are never sent
+  again on a retry.
+* **Bounded retries.** 429/5xx/throttling are retried in the call (client.py), then by a deferred task with
+  exponential backoff and jitter; after WHATSAPP_SEND_MAX_ATTEMPTS the message is marked failed with Meta's text.
+  Any other Graph error (131047 window closed, 131030, 132000…) fails the message at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from connectors.whatsapp import conf
+from connectors.whatsapp.actions import CALLBACK_PREFIX, client_for, do_apply_pending_statuses
+from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable
+from connectors.whatsapp.models import OutboundSend, WhatsappNumber
+from connectors.whatsapp.window import contact_for, number_for
+from core.errors import ActionError
+from core.tasks import enqueue_later
+from inbox.choices import DeliveryStatus, MessageKind
+from inbox.models import Message
+
+logger = logging.getLogger(__name__)
+LEASE = timedelta(minutes=5)  # longer than one attempt can take (4 tries × 20 s read timeout per part)
+TEXT_LIMIT = 4096  # Cloud API maximum for text.body
+CAPTIONED = frozenset({"image", "video", "document"})
+
+
+@dataclass(frozen=True)
+class Part:
+    """One WhatsApp message of an inbox message: `payload` is the type-specific part; `upload` an attachment to
+    upload first (its media id goes into payload[kind]["id"])."""
+
+    kind: str
+    payload: dict[str, Any]
+    upload: dict[str, Any] | None = None
+
+
+def media_kind(content_type: str) -> str:
+    if content_type in ("image/jpeg", "image/png"):
+        return "image"
+    if content_type == "image/webp":
+        return "sticker"
+    if content_type.startswith("video/"):
+        return "video"
+    if content_type.startswith("audio/"):
+        return "audio"
+    return "document"
+
+
+def _parts(m: Message) -> list[Part]:
+    template = m.meta.get("template") if isinstance(m.meta, dict) else None
+    if isinstance(template, dict):
+        return [Part("template", {"type": "template", "template": template})]
+    body = m.body.strip()
+    parts: list[Part] = []
+    for attachment in m.attachments or []:
+        kind = media_kind(str(attachment.get("content_type") or ""))
+        content: dict[str, Any] = {}
+        if attachment.get("url") and not attachment.get("path"):
+            content["link"] = attachment["url"]
+        if kind == "document":
+            content["filename"] = str(attachment.get("name") or "archivo")
+        if body and kind in CAPTIONED:
+            content["caption"], body = body[:1024], body[1024:].strip()
+        parts.append(Part(kind, {"type": kind, kind: content}, None if content.get("link") else attachment))
+    while body:
+        chunk, body = body[:TEXT_LIMIT], body[TEXT_LIMIT:]
+        parts.append(Part("text", {"type": "text", "text": {"preview_url": False, "body": chunk}}))
+    return parts
+
+
+def _recipient(m: Message, number: WhatsappNumber) -> str:
+    contact = contact_for(m.conversation, number)
+    if contact is not None:
+        return contact.wa_id
+    phone = m.conversation.customer.phones.values_list("e164", flat=True).first()
+    return phone.lstrip("+") if phone else ""
+
+
+def _claim(m: Message) -> OutboundSend | None:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            row, _created = OutboundSend.objects.select_for_update().get_or_create(message=m)
+            if row.state in (OutboundSend.State.SENT, OutboundSend.State.FAILED):
+                return None
+            if row.lease_until is not None and row.lease_until > now:
+                return None  # another worker is sending it right now
+            row.attempts += 1
+            row.lease_until = now + LEASE
+            row.save(update_fields=["attempts", "lease_until", "updated_at"])
+            return row
+    except IntegrityError:  # another worker created the row at the same instant: it sends
+        return None
+
+
+def _fail(row: OutboundSend, m: Message, error: str) -> str:
+    from inbox.actions import do_update_delivery_status
+
+    with transaction.atomic():
+        OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.FAILED, last_error=error[:300],
+                                                      lease_until=None, next_attempt_at=None,
+                                                      updated_at=timezone.now())
+        do_update_delivery_status(m.pk, status=DeliveryStatus.FAILED, error=error,
+                                  external_id=row.wamids[0] if row.wamids else "")
+    return "failed"
+
+
+def _retry_or_fail(row: OutboundSend, m: Message, exc: GraphError) -> str:
+    from connectors.whatsapp.tasks import retry_whatsapp_send
+
+    if row.attempts >= conf.send_max_attempts():
+        return _fail(row, m, exc.text)
+    delay = min(600.0, 5.0 * 2 ** (row.attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+    when = timezone.now() + timedelta(seconds=delay)
+    OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.RETRYING, last_error=exc.text[:300],
+                                                  lease_until=None, next_attempt_at=when, updated_at=timezone.now())
+    enqueue_later(retry_whatsapp_send, when, m.pk)  # the periodic safety net covers a backend that cannot defer
+    return "retrying"
+
+
+def _send_parts(graph: GraphClient, *, row: OutboundSend, m: Message, number: WhatsappNumber, to: str,
+                parts: list[Part]) -> None:
+    from inbox.attachments import read_attachment
+
+    for index, part in enumerate(parts):
+        if index < len(row.wamids):
+            continue  # Meta already took this part on an earlier attempt
+        payload = {**part.payload, part.kind: dict(part.payload[part.kind])}
+        if part.upload is not None:
+            data = read_attachment(part.upload)
+            payload[part.kind]["id"] = graph.upload_media(
+                number.phone_number_id, data=data, filename=str(part.upload.get("name") or "archivo"),
+                content_type=str(part.upload.get("content_type") or "application/octet-stream"))
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **payload,
+                   "biz_opaque_callback_data": f"{CALLBACK_PREFIX}{m.pk}"}
+        reply_to = m.meta.get("reply_to") if isinstance(m.meta, dict) else None
+        if reply_to and index == 0:
+            payload["context"] = {"message_id": str(reply_to)}
+        wamid = graph.send_message(number.phone_number_id, payload)
+        row.wamids.append(wamid)
+        OutboundSend.objects.filter(pk=row.pk).update(wamids=row.wamids, updated_at=timezone.now())
+
+
+def send_outbound(message_id: int) -> str:  # noqa: PLR0911 - one exit per outcome reads best here
+    """The sender (inbox.outbound.register_sender("whatsapp", …)). Returns what happened, for the task result."""
+    from inbox.actions import do_update_delivery_status
+
+    m = Message.objects.select_related("conversation", "conversation__customer").filter(pk=message_id).first()
+    if m is None or m.kind != MessageKind.OUTBOUND:
+        return "skipped"
+    if m.delivery_status not in ("", DeliveryStatus.QUEUED):
+        return "already"
+    row = _claim(m)
+    if row is None:
+        return "skipped"
+    number = number_for(m.conversation)
+    if number is None or not number.is_active:
+        return _fail(row, m, _("El número de WhatsApp de esta conversación no está conectado."))
+    to = _recipient(m, number)
+    parts = _parts(m)
+    if not to or not parts:
+        return _fail(row, m, _("No hay destinatario o contenido para enviar por WhatsApp."))
+    try:
+        with client_for(number) as graph:
+            _send_parts(graph, row=row, m=m, number=number, to=to, parts=parts)
+    except GraphUnavailable as exc:
+        logger.warning("whatsapp send %s: %s (attempt %d)", m.pk, exc.text, row.attempts)
+        return _retry_or_fail(row, m, exc)
+    except GraphError as exc:
+        return _fail(row, m, exc.text)
+    except (OSError, ActionError) as exc:  # the stored attachment is gone or unreadable
+        return _fail(row, m, _("No se pudo leer el adjunto: %s") % exc)
+    with transaction.atomic():
+        OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.SENT, lease_until=None,
+                                                      last_error="", next_attempt_at=None, updated_at=timezone.now())
+        do_update_delivery_status(m.pk, status=DeliveryStatus.SENT, external_id=row.wamids[0])
+        do_apply_pending_statuses(m.pk, row.wamids)
+    return "sent"
