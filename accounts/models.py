@@ -111,6 +111,8 @@ class User(AbstractUser):
         _("puede iniciar sesión"), default=True,
         help_text=_("Falso para perfiles importados del historial que no son usuarios del sistema."),
     )
+    # The agent's id in imported history (import_history's agent_id), so re-imports find the same profile.
+    import_ref = models.CharField(max_length=64, blank=True)
 
     objects = CentralitaUserManager()  # type: ignore[misc]
 
@@ -121,6 +123,7 @@ class User(AbstractUser):
         constraints = [
             models.CheckConstraint(condition=Q(role__in=Role.values), name="user_role_valid"),
             models.CheckConstraint(condition=Q(availability__in=Availability.values), name="user_availability_valid"),
+            models.UniqueConstraint(fields=["import_ref"], condition=~Q(import_ref=""), name="user_import_ref_unique"),
         ]
 
     def __str__(self) -> str:

@@ -52,12 +52,16 @@ class Customer(models.Model):
     marketing_lists = models.ManyToManyField(MarketingList, blank=True, related_name="customers",
                                              verbose_name=_("listas de marketing"))
     extra = models.JSONField(_("datos adicionales"), default=dict, blank=True)
+    # The customer's id in imported history (import_history's customer_id), so re-imports find the same person.
+    import_ref = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = _("cliente")
         verbose_name_plural = _("clientes")
+        constraints = [models.UniqueConstraint(fields=["import_ref"], condition=~Q(import_ref=""),
+                                               name="customer_import_ref_unique")]
 
     def __str__(self) -> str:
         return self.name

@@ -21,7 +21,7 @@ from catalog.models import Product
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from orders.choices import ORDER_TRANSITIONS, OrderState
-from orders.models import Order, OrderEvent, OrderLine
+from orders.models import Order, OrderEvent, OrderLine, Sale
 
 MAX_LINE_QUANTITY = 10_000
 
@@ -178,12 +178,29 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
             OrderLine.objects.bulk_update(repriced, ["unit_price", "line_total"])
         order.total = sum((line.line_total for line in lines), Decimal(0))
         do_transition_order(order, to=OrderState.CONFIRMED, acting_user=acting_user, data={"total": str(order.total)})
+        do_record_sales(order, lines)
         from crm.sync import do_queue_order_sync
         from webhooks.actions import do_queue_event
 
         do_queue_order_sync(order, lines=lines)
         do_queue_event("order.confirmed", lambda: order_payload(order, lines=lines))
     return order
+
+
+def do_record_sales(order: Order, lines: Sequence[OrderLine]) -> list[Sale]:
+    """One Sale per line for the dashboard, linked to the customer's current conversation: an open one (most
+    recent activity first), else one resolved within SALE_CONVERSATION_DAYS. Without such a conversation the
+    sales are kept but no chart counts them (the pinned definitions count sales through their conversation)."""
+    from inbox.actions import do_note_sale, sale_conversation
+
+    conversation = sale_conversation(order.customer_id)
+    sales = Sale.objects.bulk_create([
+        Sale(order=order, conversation=conversation, product_id=line.product_id, product_ref=line.sku,
+             product_name=line.name, quantity=line.quantity, unit_price=line.unit_price, amount=line.line_total)
+        for line in lines])
+    if conversation is not None:
+        do_note_sale(conversation)  # also saves it, which tells reports to recount it with these sales
+    return sales
 
 
 def check_cancel_order(acting_user: User, order_id: int, *, reason: str) -> Order:
@@ -198,6 +215,8 @@ def check_cancel_order(acting_user: User, order_id: int, *, reason: str) -> Orde
         do_transition_order(order, to=OrderState.CANCELLED, acting_user=acting_user, data={"reason": reason})
         if was_confirmed:
             do_return_stock(order, acting_user=acting_user, reason=f"{order.number}: {reason}"[:250])
+            for sale in Sale.objects.filter(order=order):  # one by one: each deletion tells reports to recount
+                sale.delete()
             from webhooks.actions import do_queue_event
 
             do_queue_event("order.cancelled", order_payload(order))

@@ -91,3 +91,32 @@ class OrderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} {self.kind}"
+
+
+class Sale(models.Model):
+    """One sold product line: the unit of the dashboard's sales figures (issue 7). A confirmed order writes one
+    per order line, linked to the customer's current conversation (a cancelled order deletes them); imported
+    history writes them from its sales file, keyed by `import_ref` (sale_id). Sales without a conversation are
+    kept but counted by no dashboard chart: every definition counts sales in the window of their conversation."""
+
+    import_ref = models.CharField(max_length=64, blank=True)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="sales")
+    conversation = models.ForeignKey("inbox.Conversation", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="sales")
+    product = models.ForeignKey(Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    product_ref = models.CharField(max_length=64, blank=True)
+    product_name = models.CharField(max_length=200, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    amount = models.DecimalField(max_digits=16, decimal_places=2)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("venta")
+        verbose_name_plural = _("ventas")
+        constraints = [models.UniqueConstraint(fields=["import_ref"], condition=~Q(import_ref=""),
+                                               name="sale_import_ref_unique")]
+        indexes = [models.Index(fields=["conversation"], name="sale_conversation_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.product_name} × {self.quantity}"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
@@ -116,3 +116,253 @@ def lead_flow(request: HttpRequest, query: Query[LeadFlowQuery]) -> Any:
     if query.table is not None and query.format == "csv":
         return leadflow_csv(report, query.table)
     return leadflow_payload(report)
+
+
+# --- the performance dashboard ----------------------------------------------------------------------------------
+
+
+class AgentVolumeRow(Schema):
+    agent_id: int
+    agent_name: str
+    conversations: int = Field(..., description="Conversations in the window assigned to the agent")
+    successful: int = Field(..., description="Those with outcome genero_venta or resuelta")
+    success_rate: float | None = Field(..., description="successful / conversations (0–1)")
+
+
+class AgentResponseRow(Schema):
+    agent_id: int
+    agent_name: str
+    avg_first_response_seconds: float | None = Field(..., description="Mean over the conversations where known")
+    avg_resolution_seconds: float | None = Field(..., description="Mean over the conversations where known")
+
+
+class SalesConversations(Schema):
+    closed: int = Field(..., description="Conversations in the window with a closed_at")
+    with_sale: int = Field(..., description="Of those, with at least one sale")
+    without_sale: int
+    conversion_rate: float | None = Field(..., description="with_sale / closed")
+
+
+class RevenueRow(Schema):
+    agent_id: int
+    agent_name: str
+    revenue: str = Field(..., description="Sum of the sales' amount, decimal string")
+
+
+class CustomerStatesRow(Schema):
+    bucket: date = Field(..., description="First day of the bucket (may precede `start`)")
+    interesado: int
+    en_seguimiento: int
+    convertido: int
+    no_interesado: int
+
+
+class RetentionRow(Schema):
+    month: str = Field(..., description="YYYY-MM")
+    active: int
+    new: int
+    returning: int
+    returning_rate: float | None
+
+
+class ActivityRow(Schema):
+    bucket: date
+    started: int = Field(..., description="Conversations started in the bucket (and the window)")
+    resolved: int = Field(..., description="State resuelta with closed_at in the bucket and the window")
+
+
+class SalesByChannelRow(Schema):
+    bucket: date = Field(..., description="Bucket of the conversation's start")
+    channel: str
+    sales: int = Field(..., description="Number of sales rows")
+
+
+class Kpis(Schema):
+    avg_first_response_seconds: float | None = Field(..., description="Target: under 1 h")
+    avg_reply_seconds: float | None = Field(..., description="Customer message → next agent reply; target < 4 h")
+    unanswered_open: int = Field(..., description="Open conversations in the window with no agent response; target 0")
+    closed_without_response: int = Field(..., description="Closed with no agent response; target 0")
+    avg_resolution_seconds: float | None = Field(..., description="Target: under 48 h")
+    resolved_within_48h_rate: float | None = Field(..., description="Share of known resolution times ≤ 48 h")
+
+
+class DashboardOut(Schema):
+    start: date
+    end: date
+    granularity: Literal["day", "week", "month"]
+    time_zone: str
+    agent_volume: list[AgentVolumeRow] | None = None
+    agent_response_times: list[AgentResponseRow] | None = None
+    sales_conversations: SalesConversations | None = None
+    revenue_by_agent: list[RevenueRow] | None = None
+    customer_states: list[CustomerStatesRow] | None = None
+    retention: list[RetentionRow] | None = None
+    daily_activity: list[ActivityRow] | None = None
+    sales_by_channel: list[SalesByChannelRow] | None = None
+    kpis: Kpis | None = None
+
+
+class DashboardQuery(Schema):
+    start: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
+    end: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
+    granularity: Literal["day", "week", "month"] = "week"
+    team: int | None = None
+    inbox: int | None = None
+    channel: str = ""
+    agent: int | None = Field(None, description="user id; forced to the caller without reports.view_all")
+    format: Literal["json", "csv"] = "json"
+    chart: str | None = Field(None, description="with format=csv: the chart whose rows to export")
+
+
+def dashboard_query(request: HttpRequest, query: DashboardQuery) -> tuple[Any, Any]:
+    from reports.dashboard import check_dashboard_filters
+
+    user = api_require(request, Perm.REPORTS_VIEW)
+    return user, check_dashboard_filters(user, start=query.start, end=query.end, granularity=query.granularity,
+                                         team=query.team, inbox=query.inbox, channel=query.channel,
+                                         agent=query.agent)
+
+
+@router.get(
+    "/reports/dashboard", response={200: DashboardOut, 400: ErrorOut, 403: ErrorOut},
+    url_name="reports_dashboard",
+    summary="The performance dashboard: 8 charts and the KPIs, under the pinned definitions",
+    description="Definitions: docs/reports.md (Tablero). A conversation is in the window when it started in it; "
+                "sales count in the window of their conversation; the two-year horizon applies to everything. "
+                "Each role gets the charts it may see (keys of other charts are absent); users without "
+                "`reports.view_all` get their own conversations only. `format=csv&chart=<key>` returns that "
+                "chart's rows as CSV.",
+    openapi_extra=_CSV_OPENAPI,
+)
+def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
+    from reports.dashboard import CHARTS, charts_for
+    from reports.dashboard import dashboard as build
+
+    user, filters = dashboard_query(request, query)
+    allowed = charts_for(user)
+    if query.format == "csv":
+        if query.chart not in allowed or query.chart not in CHARTS:
+            raise ActionError("invalid_chart", _("Indique un gráfico: %s.") % ", ".join(sorted(allowed)),
+                              field="chart")
+        data = build(filters, charts=[query.chart])[query.chart]
+        rows = [data] if isinstance(data, dict) else data
+        columns = list(rows[0]) if rows else []
+        return csv_response(rows=rows, columns=columns,
+                            filename=f"{query.chart}_{filters.start}_{filters.end}.csv")
+    # Served as built (not through the schema): a role's hidden charts are absent keys, while a null inside a
+    # chart (a rate with no denominator) must stay null. DashboardOut documents the shape.
+    return JsonResponse(build(filters, charts=allowed))
+
+
+# --- drill-down and the per-conversation export -----------------------------------------------------------------
+
+
+class FiltersQuery(Schema):
+    start: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
+    end: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
+    team: int | None = None
+    inbox: int | None = None
+    channel: str = Field("", description="a conversation channel (whatsapp, email, …)")
+    agent: int | None = Field(None, description="user id; forced to the caller without reports.view_all")
+
+
+class DrillQuery(FiltersQuery):
+    granularity: Literal["day", "week", "month"] = "week"
+    chart: str = Field(..., description="agent_volume, agent_response_times, sales_conversations, revenue_by_agent, "
+                                        "customer_states, retention, daily_activity, sales_by_channel or kpis")
+    series: str = Field("", description="the point's series (default: the chart's first); see docs/reports.md")
+    bucket: date | None = Field(None, description="first day of the point's bucket (retention: of the month); "
+                                                  "required for the charts over time")
+    agent_id: int | None = Field(None, description="the point's agent; required for the per-agent charts")
+    page: int = Field(1, ge=1)
+
+
+class DrillRow(Schema):
+    conversation_id: int
+    customer_id: int
+    customer_name: str
+    agent_id: int | None
+    agent_name: str
+    channel: str
+    state: str
+    state_label: str
+    outcome: str
+    outcome_label: str
+    started_at: datetime
+    closed_at: datetime | None
+    sales: int = Field(..., description="Sale rows of the conversation")
+    revenue: str = Field(..., description="Sum of their amounts, decimal string")
+
+
+class DrillOut(Schema):
+    chart: str
+    series: str
+    bucket: date | None
+    agent_id: int | None
+    count: int = Field(..., description="Conversations behind the point (customers, for customer_states and "
+                                        "retention: one conversation each)")
+    page: int
+    pages: int
+    page_size: int
+    next: str | None
+    previous: str | None
+    results: list[DrillRow]
+
+
+def _filters(request: HttpRequest, query: FiltersQuery, perm: Perm, granularity: str = "week") -> tuple[Any, Any]:
+    from reports.dashboard import check_dashboard_filters
+
+    user = api_require(request, perm)
+    return user, check_dashboard_filters(user, start=query.start, end=query.end, granularity=granularity,
+                                         team=query.team, inbox=query.inbox, channel=query.channel,
+                                         agent=query.agent)
+
+
+@router.get(
+    "/reports/dashboard/conversations", response={200: DrillOut, 400: ErrorOut, 403: ErrorOut},
+    url_name="reports_dashboard_conversations",
+    summary="The conversations behind one point of a dashboard chart (50 per page, most recent first)",
+    description="Same filters as /reports/dashboard, plus the point: `chart`, `series`, `bucket` (charts over "
+                "time), `agent_id` (per-agent charts); for sales_by_channel the point's channel is `channel`. "
+                "Rows follow exactly the chart's definition, so `count` is the number on the chart (sales_by_channel"
+                ": the sum of the rows' `sales`). Users without `reports.view_all` only get their own conversations.",
+)
+def dashboard_conversations(request: HttpRequest, query: Query[DrillQuery]) -> Any:
+    from reports.dashboard import charts_for
+    from reports.drilldown import check_drill_point, drill_page
+
+    user, filters = _filters(request, query, Perm.REPORTS_VIEW, query.granularity)
+    point = check_drill_point(filters, charts_for(user), chart=query.chart, series=query.series,
+                              bucket=query.bucket, agent_id=query.agent_id)
+    body = drill_page(filters, point, page=query.page)
+
+    def link(n: int) -> str:
+        params = request.GET.copy()
+        params["page"] = str(n)
+        return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+    body["next"] = link(query.page + 1) if query.page < body["pages"] else None
+    body["previous"] = link(query.page - 1) if query.page > 1 else None
+    return body
+
+
+@router.get(
+    "/reports/conversations.csv", response={400: ErrorOut, 403: ErrorOut},
+    url_name="reports_conversations_csv",
+    summary="Every conversation of the window, one row each (CSV, streamed)",
+    description="Permission `reports.export`. The conversations that started in the window (the dashboard's "
+                "filters), in id order, with their reporting facts plus customer_name and agent_name. UTF-8 with "
+                "BOM, comma-separated, header row; streamed in chunks, so any size downloads in bounded memory.",
+    openapi_extra=_CSV_OPENAPI,
+)
+def conversations_csv(request: HttpRequest, query: Query[FiltersQuery]) -> Any:
+    from django.core.handlers.asgi import ASGIRequest
+
+    from reports.drilldown import EXPORT_COLUMNS, aexport_rows, export_rows
+    from reports.exports import streaming_csv_response
+
+    _user, filters = _filters(request, query, Perm.REPORTS_EXPORT)
+    return streaming_csv_response(
+        columns=EXPORT_COLUMNS, rows=export_rows(filters),
+        arows=aexport_rows(filters) if isinstance(request, ASGIRequest) else None,
+        filename=f"conversaciones_{filters.start}_{filters.end}.csv")

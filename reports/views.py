@@ -1,4 +1,5 @@
-"""Report pages: thin adapters over the selectors in reports/leadflow.py."""
+"""Report pages: thin adapters over the selectors (reports/leadflow.py, reports/dashboard.py) and the import
+actions (reports/actions.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,36 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django import forms
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
-from accounts.models import User
+from accounts.models import Team, User
 from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
+from inbox.models import Inbox
+from reports.actions import do_start_history_import
 from reports.api import leadflow_payload
+from reports.dashboard import DashboardFilters, charts_for, check_dashboard_filters
+from reports.dashboard_ui import (
+    CHART_INFO,
+    GRANULARITY_LABELS,
+    IMPORT_STAGES,
+    KPI_CARDS,
+    channel_labels,
+    dashboard_agents,
+    dashboard_channels,
+    import_columns,
+    page_config,
+)
+from reports.importer import CONVERSATION_ALIASES, CONVERSATION_REQUIRED, SALE_ALIASES, SALE_REQUIRED
 from reports.leadflow import MAX_DAYS, check_leadflow_filters, lead_flow_report, leadflow_operators
+from reports.models import ImportJob
 
 
 def _date(value: str | None) -> date | None:
@@ -64,3 +84,113 @@ def leadflow(request: HttpRequest) -> HttpResponse:
     }
     template = "reports/_leadflow_results.html" if request.htmx else "reports/leadflow.html"  # type: ignore[attr-defined]
     return render(request, template, context)
+
+
+# --- the performance dashboard ----------------------------------------------------------------------------------
+
+
+def _int(value: str | None, field: str) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ActionError("invalid_number", _("Valor inválido en %s.") % field) from exc
+
+
+def _dashboard_filters(user: User, params: QueryDict) -> tuple[DashboardFilters, str]:
+    try:
+        return check_dashboard_filters(
+            user, start=_date(params.get("start")), end=_date(params.get("end")),
+            granularity=params.get("granularity") or "week", team=_int(params.get("team"), "team"),
+            inbox=_int(params.get("inbox"), "inbox"), channel=params.get("channel") or "",
+            agent=_int(params.get("agent"), "agent")), ""
+    except ActionError as exc:
+        return check_dashboard_filters(user), exc.message
+
+
+def _filter_query(f: DashboardFilters, *, see_all: bool) -> dict[str, str]:
+    """The filters as URL parameters (what the page puts in its address and its download links)."""
+    query = {"start": f.start.isoformat(), "end": f.end.isoformat(), "granularity": f.granularity}
+    if see_all:
+        query |= {k: str(v) for k, v in (("team", f.team), ("inbox", f.inbox), ("agent", f.agent)) if v}
+    if f.channel:
+        query["channel"] = f.channel
+    return query
+
+
+@perm_required(Perm.REPORTS_VIEW)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The page and its filters; the browser fetches the numbers from the API (the same JSON, with the session)
+    and draws them, so a filter change updates the charts without reloading."""
+    user: User = request.user  # type: ignore[assignment]
+    filters, error = _dashboard_filters(user, request.GET)
+    see_all = user.has_perm_code(Perm.REPORTS_VIEW_ALL)
+    allowed = charts_for(user)
+    query = _filter_query(filters, see_all=see_all)
+    api_url = reverse("api:reports_dashboard")
+    export_url = reverse("api:reports_conversations_csv")
+    channels = channel_labels(dashboard_channels())
+    charts = [c for c in CHART_INFO if c.key in allowed]
+    context: dict[str, Any] = {
+        "filters": filters, "error": error, "see_all": see_all, "time_zone": settings.TIME_ZONE,
+        "charts": [{"info": c, "csv_url": f"{api_url}?{urlencode({**query, 'format': 'csv', 'chart': c.key})}"}
+                   for c in charts],
+        "kpis": KPI_CARDS if "kpis" in allowed else (), "granularities": GRANULARITY_LABELS,
+        "channels": sorted(channels.items(), key=lambda kv: kv[1]),
+        "teams": Team.objects.order_by("name").values_list("pk", "name") if see_all else [],
+        "inboxes": Inbox.objects.order_by("sort", "name").values_list("pk", "name") if see_all else [],
+        "agents": dashboard_agents() if see_all else [],
+        "can_export": user.has_perm_code(Perm.REPORTS_EXPORT),
+        "can_import": user.has_perm_code(Perm.HISTORY_IMPORT),
+        "export_url": f"{export_url}?{urlencode({k: v for k, v in query.items() if k != 'granularity'})}",
+        "json_url": f"{api_url}?{urlencode(query)}",
+        "config": page_config(charts=[c.key for c in charts], api=api_url,
+                              drill_api=reverse("api:reports_dashboard_conversations"), export_api=export_url,
+                              inbox_url=reverse("inbox:detail", kwargs={"conversation_id": 0}), channels=channels),
+    }
+    return render(request, "reports/dashboard.html", context)
+
+
+# --- history import -----------------------------------------------------------------------------------------
+
+
+class HistoryImportForm(forms.Form):
+    conversations = forms.FileField(label=_l("Conversaciones (CSV)"))
+    sales = forms.FileField(label=_l("Ventas (CSV, opcional)"), required=False)
+    skip_invalid = forms.BooleanField(
+        label=_l("Omitir las filas inválidas"), required=False,
+        help_text=_l("Importa las filas correctas y lista las inválidas. Sin marcar, una sola fila inválida "
+                     "detiene la importación y no se guarda nada."))
+
+
+def _import_context(form: HistoryImportForm) -> dict[str, Any]:
+    return {"form": form, "jobs": ImportJob.objects.select_related("created_by")[:20],
+            "conversation_columns": import_columns(CONVERSATION_ALIASES, CONVERSATION_REQUIRED),
+            "sale_columns": import_columns(SALE_ALIASES, SALE_REQUIRED)}
+
+
+@perm_required(Perm.HISTORY_IMPORT)
+def history_import(request: HttpRequest) -> HttpResponse:
+    form = HistoryImportForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                job = do_start_history_import(
+                    request.user,  # type: ignore[arg-type]
+                    conversations=form.cleaned_data["conversations"], sales=form.cleaned_data["sales"],
+                    skip_invalid=form.cleaned_data["skip_invalid"])
+            except ActionError as exc:
+                form.add_error(None, exc.message)
+            else:
+                return redirect("reports:import_job", job_id=job.pk)
+        status = 400
+    return render(request, "reports/import.html", _import_context(form), status=status)
+
+
+@perm_required(Perm.HISTORY_IMPORT)
+def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_object_or_404(ImportJob.objects.select_related("created_by"), pk=job_id)
+    template = "reports/_import_job.html" if request.htmx else "reports/import_job.html"  # type: ignore[attr-defined]
+    return render(request, template, {"job": job, "stage_label": IMPORT_STAGES.get(job.stage, job.stage)})

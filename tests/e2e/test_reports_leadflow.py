@@ -42,9 +42,11 @@ def test_leadflow_charts_filter_and_downloads(asgi_live_server: str, browser: Br
         lead = LeadFactory(queue_entered_at=now - timedelta(minutes=minutes + 5))
         LeadNoteFactory(lead=lead, author=author, created_at=now - timedelta(minutes=minutes), outcome=outcome)
 
-    # when the supervisor opens the report from the menu
+    # when the supervisor opens the report from the menu (Reportes is the dashboard, which links to it)
     page = login(browser, base, "sara")
     page.click("nav >> text=Reportes")
+    expect(page).to_have_url(f"{base}/reportes/")
+    page.get_by_test_id("link-leadflow").click()
     expect(page).to_have_url(f"{base}/reportes/leads/")
 
     # then the KPI cards and the four charts show the data

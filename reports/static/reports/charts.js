@@ -1,11 +1,14 @@
-// Shared chart helpers for every report page (lead flow now, the dashboard later). Charts are drawn with the
-// vendored Chart.js from the same JSON rows the API serves, in the Okabe–Ito palette (distinguishable with
-// the common colour-vision deficiencies), with type large enough for a projector and no animation (a chart
-// exported right after a filter change must not be caught half drawn). A chart exports as PNG (on white, so
-// it pastes into slides and documents), and any rows export as CSV in the browser (UTF-8 with BOM, commas).
+// Shared chart helpers for every report page (the lead-flow report and the performance dashboard). Charts are
+// drawn with the vendored Chart.js from the same JSON rows the API serves, in the Okabe–Ito palette
+// (distinguishable with the common colour-vision deficiencies), with type large enough for a projector and no
+// animation (a chart exported right after a filter change must not be caught half drawn). A chart exports as
+// PNG (on white, so it pastes into slides and documents), and any rows export as CSV in the browser (UTF-8 with
+// BOM, commas).
 //
 //   CentralitaCharts.fromRows(canvas, {type: "bar", rows, label: "operator_name",
 //                                      series: [{key: "calls", label: "Llamadas"}]});
+//   Options for the dashboard: stacked (bars or areas), area (filled lines), tooltipFooter(row) -> text,
+//   onPoint(row, series, index) when a bar, point or slice is clicked (the pointer shows it is clickable).
 //   CentralitaCharts.toPng(canvas, "chart.png");
 //   CentralitaCharts.downloadCsv(rows, ["operator", "calls"], "table.csv");
 //   <button data-chart-png="canvas-id" data-filename="x.png"> works once bindDownloads(document) ran.
@@ -22,6 +25,8 @@
   const SERIES = [PALETTE.blue, PALETTE.orange, PALETTE.green, PALETTE.vermillion, PALETTE.purple,
     PALETTE.skyBlue, PALETTE.black, PALETTE.yellow];
   const INK = "#1b1f24";
+  // Lines differ by marker too, not only by colour (and survive a black-and-white printout).
+  const POINT_STYLES = ["circle", "rect", "triangle", "rectRot", "crossRot", "star", "rectRounded", "cross"];
 
   Chart.defaults.font.size = 16;
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily || Chart.defaults.font.family;
@@ -54,9 +59,11 @@
     return typeof key === "function" ? key(row) : row[key];
   }
 
-  // spec: {type: "bar" | "doughnut" | "line", rows: [...], label: key | fn(row),
+  // spec: {type: "bar" | "doughnut" | "pie" | "line", rows: [...], label: key | fn(row),
   //        series: [{key: key | fn(row), label, color?}], colors?: [per-row colors, for doughnuts],
-  //        yTitle?, xTitle?, horizontal?, formatValue?: fn(number) -> string, options?: extra Chart.js options}
+  //        yTitle?, xTitle?, horizontal?, formatValue?: fn(number) -> string, options?: extra Chart.js options,
+  //        stacked?, area?, legend?: bool, formatTick?: fn(number) -> string (axis; default formatValue),
+  //        tooltipFooter?: fn(row) -> string, onPoint?: fn(row, series, index)}
   function fromRows(canvas, spec) {
     const existing = Chart.getChart(canvas);
     if (existing) existing.destroy();
@@ -69,6 +76,11 @@
         return { label: s.label || "", data: data, borderColor: "#ffffff", borderWidth: 2,
           backgroundColor: spec.colors || rows.map(function (_r, j) { return SERIES[j % SERIES.length]; }) };
       }
+      if (spec.type === "line") {
+        return { label: s.label || "", data: data, borderColor: color, backgroundColor: spec.area ? color + "B3" : color,
+          borderWidth: 3, pointStyle: POINT_STYLES[i % POINT_STYLES.length], pointRadius: 5, pointHoverRadius: 8,
+          pointBackgroundColor: color, tension: 0, fill: spec.area ? (spec.stacked && i > 0 ? "-1" : "origin") : false };
+      }
       return { label: s.label || "", data: data, backgroundColor: color, borderColor: color, borderWidth: 1,
         maxBarThickness: 56 };
     });
@@ -77,23 +89,40 @@
       locale: locale(),
       responsive: true,
       plugins: {
-        legend: { display: round || datasets.length > 1 },
+        legend: { display: spec.legend !== undefined ? spec.legend : round || datasets.length > 1 },
         tooltip: { callbacks: { label: function (ctx) {
           const v = ctx.raw;
           const name = round ? ctx.label : ctx.dataset.label;
           return (name ? name + ": " : "") + (v === null ? "—" : format(v));
+        }, footer: function (items) {
+          return spec.tooltipFooter && items.length ? spec.tooltipFooter(rows[items[0].dataIndex]) : "";
         } } },
       },
     };
+    if (spec.onPoint) {
+      options.onClick = function (_event, elements) {
+        if (!elements.length) return;
+        const el = elements[0];
+        spec.onPoint(rows[el.index], round ? spec.series[0] : spec.series[el.datasetIndex], el.index);
+      };
+      options.onHover = function (event, elements) {
+        event.native.target.style.cursor = elements.length ? "pointer" : "default";
+      };
+    }
     if (!round) {
       const valueAxis = spec.horizontal ? "x" : "y";
       const categoryAxis = spec.horizontal ? "y" : "x";
       options.indexAxis = spec.horizontal ? "y" : "x";
       options.scales = {};
       options.scales[valueAxis] = { beginAtZero: true, grid: { color: "#d0d5db" },
-        ticks: { precision: spec.formatValue ? undefined : 0, callback: function (v) { return format(v); } },
+        ticks: { precision: spec.formatValue ? undefined : 0, callback: function (v) { return (spec.formatTick || format)(v); } },
         title: { display: !!spec.yTitle, text: spec.yTitle || "" } };
       options.scales[categoryAxis] = { grid: { display: false }, title: { display: !!spec.xTitle, text: spec.xTitle || "" } };
+      if (spec.stacked) {
+        options.scales[valueAxis].stacked = true;
+        options.scales[categoryAxis].stacked = true;
+      }
+      if (spec.type === "line") options.interaction = { mode: "nearest", intersect: true };
     }
     const chart = new Chart(canvas, {
       type: spec.type,

@@ -1,0 +1,424 @@
+"""History import (issue 7): the company's past conversations and sales from Kommo/Sheets CSV exports.
+
+Two phases. `parse_history` reads and validates every row, collecting every bad row with its line number and
+reason; nothing is written while any row is bad (unless `skip_invalid`). `do_import_history` then upserts agents,
+customers, conversations and sales by their ids in the files — into the same tables the live system writes —
+and rebuilds the dashboard's rollups before returning, so the dashboard shows the history at once.
+
+Rows become:
+* agents → users found by `import_ref` (agent_id); unknown ones are created as profiles without login;
+* customers → customers found by `import_ref` (customer_id);
+* conversations → conversations in the "Historial importado" inbox (so 100,000 old "activa" rows never flood the
+  live inbox), state activa → pendiente (nueva without agent), resuelta, escalada;
+* sales → orders.Sale rows linked to their conversation.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Final
+
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.roles import Role
+from core.bulk import bulk_insert
+from core.text import fold
+from customers.models import Customer
+from inbox.choices import ConversationOutcome, ConversationState, CustomerState
+from inbox.models import Conversation, Inbox
+from orders.models import Sale
+from reports import rollups
+
+CONVERSATION_ALIASES: Final = {
+    "conversation_id": "id_conversacion", "customer_id": "id_cliente", "customer_name": "nombre_cliente",
+    "started_at": "fecha_inicio", "closed_at": "fecha_cierre", "state": "estado", "channel": "canal",
+    "agent_id": "id_agente", "agent_name": "nombre_agente", "first_response_seconds": "tiempo_respuesta_inicial",
+    "resolution_seconds": "tiempo_resolucion", "outcome": "resultado", "customer_state": "estado_cliente",
+    "agent_comments": "comentarios_agente",
+}
+SALE_ALIASES: Final = {
+    "sale_id": "id_venta", "product_id": "id_producto", "product_name": "nombre_producto",
+    "conversation_id": "id_conversacion", "quantity": "cantidad", "unit_price": "precio_unitario", "amount": "monto",
+}
+CONVERSATION_REQUIRED: Final = ("conversation_id", "customer_id", "started_at", "state", "channel")
+SALE_REQUIRED: Final = ("sale_id", "conversation_id", "amount")
+STATES: Final = {"activa": "activa", "resuelta": ConversationState.RESOLVED.value,
+                 "escalada": ConversationState.ESCALATED.value}
+OUTCOMES: Final = {fold(v.replace("_", " ")): v for v in ConversationOutcome.values} | {
+    fold(str(label)): value for value, label in [("genero_venta", "Generó venta"),
+                                                 ("cerrada_sin_solucion", "Cerrada sin solución")]}
+CUSTOMER_STATES: Final = {fold(v.replace("_", " ")): v for v in CustomerState.values} | {
+    "cliente con venta": CustomerState.CONVERTED.value, "inactivo": CustomerState.NOT_INTERESTED.value}
+CHANNELS: Final = {
+    "whatsapp": "whatsapp", "wa": "whatsapp", "email": "email", "e-mail": "email", "correo": "email",
+    "mail": "email", "correo electronico": "email", "web": "webchat", "webchat": "webchat", "web chat": "webchat",
+    "chat web": "webchat", "chat": "webchat", "telefono": "phone", "phone": "phone", "llamada": "phone",
+    "api": "api",
+}
+HISTORY_INBOX: Final = "historial"
+BATCH: Final = 5000
+
+
+class HistoryFileError(Exception):
+    """A file that cannot be imported: every bad row, with its line number and reason."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass
+class ConversationRow:
+    line: int
+    ref: str
+    customer_ref: str
+    customer_name: str
+    started_at: datetime
+    closed_at: datetime | None
+    state: str
+    channel: str
+    agent_ref: str
+    agent_name: str
+    first_response_seconds: int | None
+    resolution_seconds: int | None
+    outcome: str
+    customer_state: str
+    comments: str
+
+
+@dataclass
+class SaleRow:
+    line: int
+    ref: str
+    conversation_ref: str
+    product_ref: str
+    product_name: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+
+
+@dataclass
+class ParsedHistory:
+    conversations: list[ConversationRow] = field(default_factory=list)
+    sales: list[SaleRow] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    conversations: int
+    sales: int
+    agents_created: int
+    customers_created: int
+    skipped: list[str]
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+def _header_key(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", fold(name.strip()))
+
+
+def _rows(path: Path, aliases: dict[str, str], required: tuple[str, ...], label: str,
+          ) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row keyed by canonical column) for each data row; the header is line 1. A multi-line quoted
+    cell counts every physical line, so a reported line is where the row starts in the file."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise HistoryFileError([_("%s: el archivo está vacío.") % label]) from None
+        known = {_header_key(k): k for k in aliases} | {_header_key(v): k for k, v in aliases.items()}
+        columns = [known.get(_header_key(h)) for h in header]
+        missing = [c for c in required if c not in columns]
+        if missing:
+            raise HistoryFileError([_("%(file)s: faltan columnas obligatorias: %(cols)s.") % {
+                "file": label, "cols": ", ".join(f"{c} ({aliases[c]})" for c in missing)}])
+        line = reader.line_num + 1
+        for record in reader:
+            start, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in record):
+                continue
+            yield start, {c: (record[i].strip() if i < len(record) else "") for i, c in enumerate(columns) if c}
+
+
+def _datetime(value: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(_("%(col)s no es una fecha ISO 8601: «%(v)s»") % {"col": name, "v": value}) from None
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.get_current_timezone())
+    return moment
+
+
+def _seconds(value: str, name: str) -> int | None:
+    if not value:
+        return None
+    try:
+        seconds = Decimal(value.replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": value}) from None
+    if seconds < 0:
+        raise ValueError(_("%(col)s es negativo: %(v)s") % {"col": name, "v": value})
+    return int(seconds.to_integral_value())
+
+
+def _money(value: str, name: str) -> Decimal:
+    try:
+        amount = Decimal(value.replace(" ", ""))
+    except InvalidOperation:
+        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": value}) from None
+    if not amount.is_finite():
+        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": value})
+    return amount.quantize(Decimal("0.01"))
+
+
+def _enum(value: str, choices: dict[str, str], name: str) -> str:
+    if not value:
+        return ""
+    key = fold(value.replace("_", " "))
+    if key not in choices:
+        raise ValueError(_("%(col)s desconocido: «%(v)s» (valores: %(ok)s)") % {
+            "col": name, "v": value, "ok": ", ".join(sorted(set(choices.values())))})
+    return choices[key]
+
+
+def normalize_channel(value: str) -> str:
+    key = fold(value)
+    if key in CHANNELS:
+        return CHANNELS[key]
+    return re.sub(r"[^a-z0-9]+", "", key)[:12] or "otro"
+
+
+def _conversation(line: int, row: dict[str, str]) -> ConversationRow:
+    for name in CONVERSATION_REQUIRED:
+        if not row.get(name):
+            raise ValueError(_("falta %s") % name)
+    started = _datetime(row["started_at"], "started_at")
+    closed = _datetime(row["closed_at"], "closed_at") if row.get("closed_at") else None
+    if closed is not None and closed < started:
+        raise ValueError(_("closed_at es anterior a started_at"))
+    state = _enum(row["state"], STATES, "state")
+    return ConversationRow(
+        line=line, ref=row["conversation_id"][:64], customer_ref=row["customer_id"][:64],
+        customer_name=row.get("customer_name", "")[:200], started_at=started, closed_at=closed, state=state,
+        channel=normalize_channel(row["channel"]), agent_ref=row.get("agent_id", "")[:64],
+        agent_name=row.get("agent_name", "")[:150],
+        first_response_seconds=_seconds(row.get("first_response_seconds", ""), "first_response_seconds"),
+        resolution_seconds=_seconds(row.get("resolution_seconds", ""), "resolution_seconds"),
+        outcome=_enum(row.get("outcome", ""), OUTCOMES, "outcome"),
+        customer_state=_enum(row.get("customer_state", ""), CUSTOMER_STATES, "customer_state"),
+        comments=row.get("agent_comments", ""),
+    )
+
+
+def _sale(line: int, row: dict[str, str]) -> SaleRow:
+    for name in SALE_REQUIRED:
+        if not row.get(name):
+            raise ValueError(_("falta %s") % name)
+    amount = _money(row["amount"], "amount")
+    quantity = 1
+    if row.get("quantity"):
+        try:
+            quantity = int(Decimal(row["quantity"]))
+        except InvalidOperation:
+            raise ValueError(_("quantity no es un número: «%s»") % row["quantity"]) from None
+        if quantity <= 0:
+            raise ValueError(_("quantity debe ser positiva"))
+    unit_price = _money(row["unit_price"], "unit_price") if row.get("unit_price") else amount / quantity
+    return SaleRow(line=line, ref=row["sale_id"][:64], conversation_ref=row["conversation_id"][:64],
+                   product_ref=row.get("product_id", "")[:64], product_name=row.get("product_name", "")[:200],
+                   quantity=quantity, unit_price=unit_price.quantize(Decimal("0.01")), amount=amount)
+
+
+def parse_history(conversations: Path, sales: Path | None = None) -> ParsedHistory:
+    parsed = ParsedHistory()
+    seen: set[str] = set()
+    conv_label, sale_label = conversations.name, sales.name if sales else ""
+    for line, row in _rows(conversations, CONVERSATION_ALIASES, CONVERSATION_REQUIRED, conv_label):
+        try:
+            item = _conversation(line, row)
+            if item.ref in seen:
+                raise ValueError(_("conversation_id repetido: %s") % item.ref)
+        except ValueError as exc:
+            parsed.errors.append(_("%(file)s línea %(n)d: %(why)s") % {"file": conv_label, "n": line, "why": exc})
+            continue
+        seen.add(item.ref)
+        parsed.conversations.append(item)
+    if sales is not None:
+        sale_refs: set[str] = set()
+        pending: list[SaleRow] = []
+        for line, row in _rows(sales, SALE_ALIASES, SALE_REQUIRED, sale_label):
+            try:
+                sale = _sale(line, row)
+                if sale.ref in sale_refs:
+                    raise ValueError(_("sale_id repetido: %s") % sale.ref)
+            except ValueError as exc:
+                parsed.errors.append(_("%(file)s línea %(n)d: %(why)s") % {"file": sale_label, "n": line, "why": exc})
+                continue
+            sale_refs.add(sale.ref)
+            pending.append(sale)
+        # A sale must name a conversation of this file (a valid row) or one imported before.
+        unknown = {s.conversation_ref for s in pending} - seen
+        known_before = set(Conversation.objects.filter(import_ref__in=unknown).values_list("import_ref", flat=True))
+        for sale in pending:
+            if sale.conversation_ref in seen or sale.conversation_ref in known_before:
+                parsed.sales.append(sale)
+            else:
+                parsed.errors.append(_("%(file)s línea %(n)d: conversation_id desconocido: %(ref)s") % {
+                    "file": sale_label, "n": sale.line, "ref": sale.conversation_ref})
+    return parsed
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+
+def _history_inbox() -> Inbox:
+    inbox, _created = Inbox.objects.get_or_create(
+        code=HISTORY_INBOX, defaults={"name": "Historial importado", "auto_assign": False})
+    return inbox
+
+
+def _agents(rows: list[ConversationRow]) -> tuple[dict[str, int], int]:
+    wanted = {r.agent_ref: r.agent_name for r in rows if r.agent_ref}
+    found = dict(User.objects.filter(import_ref__in=list(wanted)).values_list("import_ref", "pk"))
+    unusable = make_password(None)
+    created = [User(username=f"hist-{re.sub(r'[^a-z0-9]+', '-', fold(ref))[:40].strip('-') or 'agente'}-{i}",
+                    full_name=name or ref, role=Role.AGENTE, can_login=False, is_active=True, password=unusable,
+                    import_ref=ref)
+               for i, (ref, name) in enumerate(sorted(wanted.items())) if ref not in found]
+    taken = set(User.objects.filter(username__in=[u.username for u in created]).values_list("username", flat=True))
+    for user in created:
+        if user.username in taken:
+            user.username = f"{user.username}-{timezone.now():%Y%m%d%H%M%S}"
+    User.objects.bulk_create(created)
+    found.update(User.objects.filter(import_ref__in=[u.import_ref for u in created]).values_list("import_ref", "pk"))
+    return found, len(created)
+
+
+def _customers(rows: list[ConversationRow]) -> tuple[dict[str, int], int]:
+    names: dict[str, str] = {}
+    for r in rows:
+        names[r.customer_ref] = r.customer_name or names.get(r.customer_ref, "")
+    found: dict[str, int] = {}
+    refs = list(names)
+    for start in range(0, len(refs), BATCH):
+        found.update(Customer.objects.filter(import_ref__in=refs[start:start + BATCH])
+                     .values_list("import_ref", "pk"))
+    new = [ref for ref in refs if ref not in found]
+    bulk_insert(Customer, ({"name": names[ref] or _("Cliente %s") % ref, "search_name": fold(names[ref] or ref),
+                            "import_ref": ref} for ref in new))
+    for start in range(0, len(new), BATCH):
+        found.update(Customer.objects.filter(import_ref__in=new[start:start + BATCH]).values_list("import_ref", "pk"))
+    return found, len(new)
+
+
+CONVERSATION_FIELDS: Final = ("customer_id", "channel", "inbox_id", "assignee_id", "state", "created_at",
+                              "closed_at", "last_activity_at", "first_response_at", "first_response_seconds",
+                              "resolution_seconds", "outcome", "customer_state", "close_comment", "awaiting_reply")
+
+
+def _conversation_values(r: ConversationRow, *, customer: int, agent: int | None, inbox: int) -> dict[str, Any]:
+    state = r.state
+    if state == "activa":
+        state = ConversationState.PENDING.value if agent else ConversationState.NEW.value
+    return {
+        "customer_id": customer, "channel": r.channel, "inbox_id": inbox, "assignee_id": agent, "state": state,
+        "created_at": r.started_at, "closed_at": r.closed_at, "last_activity_at": r.closed_at or r.started_at,
+        "first_response_at": (r.started_at + timedelta(seconds=r.first_response_seconds)
+                              if r.first_response_seconds is not None else None),
+        "first_response_seconds": r.first_response_seconds, "resolution_seconds": r.resolution_seconds,
+        "outcome": r.outcome, "customer_state": r.customer_state, "close_comment": r.comments,
+        "awaiting_reply": False,
+    }
+
+
+def _write_conversations(rows: list[ConversationRow], customers: dict[str, int], agents: dict[str, int],
+                         progress: Callable[[str, int, int], None]) -> dict[str, int]:
+    inbox = _history_inbox().pk
+    refs = [r.ref for r in rows]
+    existing: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(refs), BATCH):
+        for row in Conversation.objects.filter(import_ref__in=refs[start:start + BATCH]).values(
+                "pk", "import_ref", *CONVERSATION_FIELDS):
+            existing[row["import_ref"]] = row
+    creating: list[dict[str, Any]] = []
+    updating: list[Conversation] = []
+    for i, r in enumerate(rows):
+        values = _conversation_values(r, customer=customers[r.customer_ref], agent=agents.get(r.agent_ref),
+                                      inbox=inbox)
+        old = existing.get(r.ref)
+        if old is None:
+            creating.append({"import_ref": r.ref, **values})
+        elif any(old[k] != v for k, v in values.items()):
+            updating.append(Conversation(pk=old["pk"], import_ref=r.ref, **values))
+        if len(creating) >= BATCH:
+            bulk_insert(Conversation, creating)
+            creating = []
+            progress("conversations", i + 1, len(rows))
+    bulk_insert(Conversation, creating)
+    Conversation.objects.bulk_update(updating, list(CONVERSATION_FIELDS), batch_size=1000)
+    progress("conversations", len(rows), len(rows))
+    ids: dict[str, int] = {}
+    for start in range(0, len(refs), BATCH):
+        ids.update(Conversation.objects.filter(import_ref__in=refs[start:start + BATCH])
+                   .values_list("import_ref", "pk"))
+    return ids
+
+
+def _write_sales(rows: list[SaleRow], conversations: dict[str, int]) -> None:
+    missing = {r.conversation_ref for r in rows} - set(conversations)
+    conversations = {**conversations, **dict(Conversation.objects.filter(import_ref__in=missing)
+                                             .values_list("import_ref", "pk"))}
+    refs = [r.ref for r in rows]
+    existing: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(refs), BATCH):
+        for row in Sale.objects.filter(import_ref__in=refs[start:start + BATCH]).values(
+                "pk", "import_ref", "conversation_id", "product_ref", "product_name", "quantity", "unit_price",
+                "amount"):
+            existing[row["import_ref"]] = dict(row)
+    creating: list[dict[str, Any]] = []
+    updating: list[Sale] = []
+    for r in rows:
+        values = {"conversation_id": conversations[r.conversation_ref], "product_ref": r.product_ref,
+                  "product_name": r.product_name, "quantity": r.quantity, "unit_price": r.unit_price,
+                  "amount": r.amount}
+        old = existing.get(r.ref)
+        if old is None:
+            creating.append({"import_ref": r.ref, **values})
+        elif any(old[k] != v for k, v in values.items()):
+            updating.append(Sale(pk=old["pk"], import_ref=r.ref, **values))
+    bulk_insert(Sale, creating)
+    Sale.objects.bulk_update(updating, ["conversation_id", "product_ref", "product_name", "quantity", "unit_price",
+                                        "amount"], batch_size=1000)
+
+
+def do_import_history(parsed: ParsedHistory, *, skip_invalid: bool = False,
+                      progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
+    """Writes a parsed history (all or nothing) and rebuilds the rollups. Refuses when rows are bad unless
+    `skip_invalid`, in which case the good rows are imported and the bad ones returned in `skipped`."""
+    if parsed.errors and not skip_invalid:
+        raise HistoryFileError(parsed.errors)
+    report = progress or (lambda _stage, _done, _total: None)
+    with transaction.atomic():
+        agents, agents_created = _agents(parsed.conversations)
+        customers, customers_created = _customers(parsed.conversations)
+        ids = _write_conversations(parsed.conversations, customers, agents, report)
+        _write_sales(parsed.sales, ids)
+        rollups.rebuild_all(progress=lambda done, total: report("rollups", done, total))
+    return ImportResult(conversations=len(parsed.conversations), sales=len(parsed.sales),
+                        agents_created=agents_created, customers_created=customers_created, skipped=parsed.errors)
