@@ -7,6 +7,10 @@ export PYTHONDONTWRITEBYTECODE :=
 
 setup:
 	@scripts/bootstrap.sh
+	@command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || { \
+	  if [ "$$(id -u)" = "0" ]; then echo "installing Debian dovecot-imapd for the email tests (a real IMAP server)…"; \
+	    (apt-get install -y -qq dovecot-imapd >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq dovecot-imapd >/dev/null)); \
+	  else echo "dovecot-imapd is missing: install Debian's dovecot-imapd package (email tests need it)"; fi; }
 
 run:
 	@scripts/run.sh

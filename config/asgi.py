@@ -18,11 +18,15 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 
+from connectors.webchat.routing import with_webchat_websocket
+from connectors.whatsapp.intake import WhatsappIntakeApp
 from crm.intake import IntakeApp
 from realtime.routing import websocket_urlpatterns
 
 application = ProtocolTypeRouter({
-    # Kommo webhooks take a fast route (no middleware, group commit); everything else is Django.
-    "http": IntakeApp(django_asgi_app),
-    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),  # type: ignore[arg-type]
+    # Kommo and WhatsApp webhooks take fast routes (no middleware, group commit); everything else is Django.
+    "http": WhatsappIntakeApp(IntakeApp(django_asgi_app)),
+    # Staff sockets are same-origin only; the web chat visitors' socket checks each site's allowed origins itself.
+    "websocket": with_webchat_websocket(
+        AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),  # type: ignore[arg-type]
 })

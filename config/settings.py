@@ -223,6 +223,16 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
 ATTACHMENT_MAX_BYTES = int(env_str("ATTACHMENT_MAX_BYTES", str(25 * 1024 * 1024)))
 
+# A confirmed order's sales count for the customer's open conversation, else for one resolved this many days ago
+# at most (the dashboard counts sales through their conversation).
+SALE_CONVERSATION_DAYS = env_int("SALE_CONVERSATION_DAYS", 30)
+
+# Conversations older than the dashboard's two-year horizon: "keep" (archived in place, excluded from reports)
+# or "delete" (a daily job removes them).
+RETENTION_MODE = env_str("RETENTION_MODE", "keep")
+if RETENTION_MODE not in {"keep", "delete"}:
+    raise ImproperlyConfigured(f"RETENTION_MODE must be keep or delete, got {RETENTION_MODE!r}")
+
 # --- Outgoing system mail (notifications: assignment, mention, task due) -----------------------------
 # Customer email goes through each mailbox's own SMTP (connectors.mail); this is Centralita's own mail.
 # Without SMTP_HOST notifications are written to the log (console backend) instead of being lost silently.

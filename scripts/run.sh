@@ -35,6 +35,18 @@ if [ -z "${KOMMO_BASE_URL:-}" ] && [ "${KOMMO_DEMO:-1}" = "1" ]; then
   pids+=($!)
   for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$KOMMO_PORT/_fake/health" >/dev/null 2>&1 && break; sleep 0.1; done
 fi
+# Demo WhatsApp: unless a real Graph API is configured (WHATSAPP_BASE_URL), a local fake Cloud API stands in: replies
+# go to it, its status webhooks tick them, and "Simular mensaje de WhatsApp" (Settings → WhatsApp) makes a customer write.
+WHATSAPP_DEMO_NUMBER=106540352242922
+if [ -z "${WHATSAPP_BASE_URL:-}" ] && [ "${WHATSAPP_DEMO:-1}" = "1" ]; then
+  export WHATSAPP_DEMO=1
+  WHATSAPP_PORT="${WHATSAPP_PORT:-8012}"
+  $PY -m fakes.whatsapp --host 127.0.0.1 --port "$WHATSAPP_PORT" --token demo-whatsapp-token \
+      --app-secret demo-whatsapp-app-secret --phone-number-id "$WHATSAPP_DEMO_NUMBER" --auto-status sent,delivered,read \
+      --webhook-url "$SITE_URL/integrations/whatsapp/webhook/$WHATSAPP_DEMO_NUMBER/" &
+  pids+=($!)
+  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$WHATSAPP_PORT/_fake/health" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 
 $PY manage.py migrate --noinput -v0
 if [ "$($PY manage.py shell -v 0 -c 'from accounts.models import User; print(User.objects.exists())')" = "False" ]; then
@@ -45,10 +57,16 @@ if [ "$($PY manage.py shell -v 0 -c 'from accounts.models import User; print(Use
   echo "centralita: empty database, loading demo data (seed_demo --seed 1)…"
   $PY manage.py seed_demo --seed 1
 fi
+# After the demo data: its "whatsapp" conversations were not written through a number, so no window applies to them.
+if [ "${WHATSAPP_DEMO:-}" = "1" ] && [ "$($PY manage.py shell -v 0 -c 'from connectors.whatsapp.models import WhatsappNumber; print(WhatsappNumber.objects.exists())')" = "False" ]; then
+  $PY manage.py whatsapp_connect --phone-number-id "$WHATSAPP_DEMO_NUMBER" --waba-id 102290129340398 \
+      --token demo-whatsapp-token --app-secret demo-whatsapp-app-secret --verify-token demo-verify-token \
+      --base-url "http://127.0.0.1:$WHATSAPP_PORT"
+fi
 
 
 if [ -n "${REDIS_URL:-}" ] && [ "${TASK_BACKEND:-rq}" = "rq" ]; then
-  $PY manage.py rqworker default crm messaging --job-class django_tasks_rq.Job --with-scheduler &
+  $PY manage.py rqworker default crm messaging --job-class django_tasks_rq.Job --worker-class rq.worker.SimpleWorker --with-scheduler &
 else
   $PY manage.py db_worker --queue-name '*' --no-reload --interval 0.5 &
 fi
@@ -68,6 +86,8 @@ cat <<MSG
   Demo users (password for all: centralita2026):
     admin (Administrador) · gerente (Gerente general) · supervisora (Supervisora)
     director (Director de ventas) · analista (Analista de datos) · agente1 … agente8 (Agentes)
+  Web chat demo (be the visitor there, answer in the inbox):  http://$HOST:$PORT/webchat/demo/
+  WhatsApp demo (a customer writes): admin → Settings → WhatsApp → "Simular mensaje de WhatsApp"
   Press Ctrl-C to stop the server, the worker and the scheduler.
 
 MSG

@@ -67,8 +67,26 @@ def ids(db):
     attached = store_attachment(conversation_id=0, name="nota.txt", content_type="text/plain", data=b"hola")
     conversation, inbound, _created = do_receive_inbound(channel="api", body="hola", customer_name="Ana",
                                                          phones=["+573009998877"], attachments=[attached])
+    from connectors.webchat.models import ChatSite
+
+    chat_site = ChatSite.objects.create(name="Sitio de prueba")
+    from connectors.mail.models import Mailbox
+
+    mailbox = Mailbox.objects.create(address="soporte@example.com")  # no IMAP/SMTP: "test"/"poll" answer at once
+    from connectors.whatsapp.models import WebhookDelivery as WhatsappDelivery
+    from connectors.whatsapp.models import WhatsappNumber
+
+    # base_url on the discard port: the allowed roles' "Sincronizar plantillas" fails fast and redirects
+    wa_number = WhatsappNumber.objects.create(phone_number_id="1", waba_id="2", access_token="t", app_secret="s",
+                                              verify_token="v", base_url="http://127.0.0.1:9")
+    wa_delivery = WhatsappDelivery.objects.create(number=wa_number, body="{}", state="failed")
+    from reports.models import ImportJob
+
+    import_job = ImportJob.objects.create(conversations_file="imports/role-matrix.csv")
     return {"conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
-            "token_id": 999999,
+            "job_id": import_job.pk,
+            "number_id": wa_number.pk, "wa_delivery_id": wa_delivery.pk,
+            "token_id": 999999, "site_id": chat_site.pk, "mailbox_id": mailbox.pk,
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
             "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk,
             "inbox_id": conversation.inbox_id, "view_id": 999999, "inbound_id": inbound.pk, "index": 0}
@@ -146,6 +164,13 @@ API_ROUTES = [
     ("get", "/api/v1/predefined-notes", None, Perm.LEADS_VIEW, 200),
     ("post", "/api/v1/predefined-notes", {"title": "Llamar", "text": "Llamar mañana", "tags": ["rellamar"]},
      Perm.LEADS_SUPERVISE, 201),
+    ("get", "/api/v1/reports/lead-flow", None, Perm.REPORTS_VIEW, 200),
+    ("get", "/api/v1/reports/lead-flow?format=csv&table=by_operator", None, Perm.REPORTS_VIEW, 200),
+    ("get", "/api/v1/reports/dashboard", None, Perm.REPORTS_VIEW, 200),
+    ("get", "/api/v1/reports/dashboard?format=csv&chart=daily_activity", None, Perm.REPORTS_VIEW, 200),
+    ("get", "/api/v1/reports/dashboard/conversations?chart=kpis&series=unanswered_open", None, Perm.REPORTS_VIEW,
+     200),
+    ("get", "/api/v1/reports/conversations.csv", None, Perm.REPORTS_EXPORT, 200),
 ]
 
 

@@ -936,6 +936,12 @@ SCENARIOS = [
         setup=_setup_intake, run=lambda n: _run_intake_wrk(n, 64), size=0,
     ),
     Scenario(
+        name="callcenter.webhook_intake_wrk16",
+        description="POST Kommo webhooks from wrk (16 connections), live server with BENCH_WEB_PROCESSES daphne "
+                    "processes on one socket, TASK_BACKEND=db",
+        setup=_setup_intake, run=lambda n: _run_intake_wrk(n, 16), size=0,
+    ),
+    Scenario(
         name="callcenter.webhook_intake_rq",
         description="POST Kommo webhooks, live server, 16 threads, TASK_BACKEND=rq on Redis (BENCH_REDIS_URL)",
         setup=_setup_intake, run=lambda n: _run_intake(n, 16, "rq"), size=0,
