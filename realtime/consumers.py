@@ -68,4 +68,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await sync_to_async(check_viewing)(self.scope["user"], content["conversation_id"])  # type: ignore[arg-type]
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
-        await self.send_json(message["event"])
+        text = message.get("text")
+        if text:
+            await self.send(text_data=text)
+        else:
+            await self.send_json(message["event"])
