@@ -31,8 +31,10 @@ migrations-check: setup
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 
 # Lint, types, migrations, then the whole suite (unit, integration, browser) on the configured database.
+# Two pytest workers (pytest-xdist): each gets its own test database (config/settings_test.py).
+PYTEST_WORKERS ?= 2
 test: setup chromium lint typecheck migrations-check
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The suite alone, for the edit-test loop.
 test-fast: setup
