@@ -49,8 +49,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, Self
+from types import FrameType
+from typing import Any
+
+from fakes.server import LoopbackServer
 
 JSONDict = dict[str, Any]
 
@@ -2274,63 +2276,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
 
-class FakeKommoServer:
+class FakeKommoServer(LoopbackServer):
     """The fake on a loopback port in a daemon thread; a context manager.
 
     ``with FakeKommoServer(subdomain="demo", token="tok") as fk:`` → ``fk.base_url``, ``fk.state``.
     Extra keyword arguments go to :class:`FakeKommo` (``client_id``, ``retry_schedule``, ``rate_limit``, ...).
     """
 
+    name = "fake-kommo"
+
     def __init__(self, subdomain: str = DEFAULT_SUBDOMAIN, token: str | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, state: FakeKommo | None = None, verbose: bool = False, **options: Any) -> None:
         self.state = state if state is not None else FakeKommo(subdomain, token, **options)
-        self.host = host
-        self.port = port
-        self.verbose = verbose
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port, verbose=verbose)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _bind(self) -> _HTTPServer:
-        self._httpd = _HTTPServer((self.host, self.port), self.state, verbose=self.verbose)
-        self.port = int(self._httpd.server_address[1])
-        return self._httpd
-
-    def start(self) -> Self:
-        httpd = self._bind()
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-kommo-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in the calling thread until :meth:`stop` (from another thread) or KeyboardInterrupt."""
-        httpd = self._httpd or self._bind()
-        try:
-            httpd.serve_forever(poll_interval=0.2)
-        finally:
-            httpd.server_close()
-            self.state.close()
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.state.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def make_httpd(self) -> _HTTPServer:
+        return _HTTPServer((self.host, self.port), self.state, verbose=self.verbose)
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -57,8 +57,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
-from typing import Any, Self
+from types import FrameType
+from typing import Any
+
+from fakes.server import LoopbackServer
 
 JSONDict = dict[str, Any]
 
@@ -805,61 +807,23 @@ def _maybe_json(body: bytes, content_type: str | None) -> Any:
         return None
 
 
-class FakeWhatsappServer:
+class FakeWhatsappServer(LoopbackServer):
     """The fake on a loopback port in a daemon thread; a context manager.
 
     ``with FakeWhatsappServer(token="tok", app_secret="s") as fw:`` → ``fw.base_url``, ``fw.state``.
     Extra keyword arguments go to :class:`FakeWhatsapp` (``window_mode``, ``auto_status``, ``webhook_url``…).
     """
 
+    name = "fake-whatsapp"
+
     def __init__(self, token: str = "fake-whatsapp-token", app_secret: str = "fake-app-secret", *,  # noqa: S107
                  host: str = "127.0.0.1", port: int = 0, state: FakeWhatsapp | None = None, verbose: bool = False,
                  **options: Any) -> None:
         self.state = state if state is not None else FakeWhatsapp(token, app_secret, **options)
-        self.host, self.port, self.verbose = host, port, verbose
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__(host=host, port=port, verbose=verbose)
 
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def _bind(self) -> _HTTPServer:
-        self._httpd = _HTTPServer((self.host, self.port), self.state, verbose=self.verbose)
-        self.port = int(self._httpd.server_address[1])
-        return self._httpd
-
-    def start(self) -> Self:
-        httpd = self._bind()
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=f"fake-whatsapp-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        httpd = self._httpd or self._bind()
-        try:
-            httpd.serve_forever(poll_interval=0.2)
-        finally:
-            httpd.server_close()
-            self.state.close()
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is not None:
-            httpd.shutdown()
-            httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.state.close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    def make_httpd(self) -> _HTTPServer:
+        return _HTTPServer((self.host, self.port), self.state, verbose=self.verbose)
 
 
 # --------------------------------------------------------------------------------------------------------------
