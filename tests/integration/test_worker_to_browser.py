@@ -106,7 +106,11 @@ def stack(request: pytest.FixtureRequest, transactional_db: Any) -> Iterator[dic
             yield {"mode": request.param, "log": log}
         finally:
             worker.terminate()
-            worker.wait(10)
+            try:  # a graceful stop finishes the current poll and closes the layer's pool; slow on a busy CI box
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(10)
 
 
 @pytest.fixture
