@@ -26,6 +26,7 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 _last_event_id = 0
+SEND_TIMEOUT_SECONDS = 5.0
 _muted: ContextVar[bool] = ContextVar("centralita_realtime_muted", default=False)
 
 
@@ -84,11 +85,14 @@ def _send_now_rollback_unsafe(payload: dict[str, Any], groups: list[str]) -> Non
     async def fan_out() -> None:
         # One trip into the event loop for all recipients (measured: one async_to_sync per recipient cost ~1 ms
         # each, i.e. ~100 ms per event with 100 agents watching the queue).
-        await asyncio.gather(*(layer.group_send(group, message) for group in groups))
+        # Bounded: a layer that cannot reach its backend (seen: a channels-postgres pool retrying a connection)
+        # must not hold the request or the worker's task — and with it a graceful shutdown — forever.
+        await asyncio.wait_for(asyncio.gather(*(layer.group_send(group, message) for group in groups)),
+                               timeout=SEND_TIMEOUT_SECONDS)
 
     try:
         async_to_sync(fan_out)()
     except Exception:
-        # A broken channel layer must not fail the request whose data is already committed;
+        # A broken or stuck channel layer must not fail the request whose data is already committed;
         # clients resync from snapshots on reconnect.
         logger.exception("realtime event %s/%s not delivered", payload.get("type"), payload.get("op"))

@@ -136,3 +136,26 @@ def test_queue_event_reaches_every_agent_through_one_topic_message(agent, superv
     # then both receive it, and the layer carried one message for the topic instead of one per user
     assert [e["type"] for e in events] == ["lead", "lead"]
     assert sent == ["topic.leads"]
+
+
+def test_a_stuck_channel_layer_does_not_hold_the_sender(monkeypatch):
+    import time
+
+    from channels.layers import get_channel_layer
+
+    from realtime import events
+
+    # given a channel layer whose group_send never returns (a backend it cannot reach)
+    layer = get_channel_layer()
+
+    async def never(group: str, message: dict[str, object]) -> None:
+        import asyncio
+
+        await asyncio.sleep(3600)
+
+    monkeypatch.setattr(layer, "group_send", never)
+    monkeypatch.setattr(events, "SEND_TIMEOUT_SECONDS", 0.2)
+    # when an event is sent / then the sender gets control back after the bounded wait, without an exception
+    started = time.monotonic()
+    events._send_now_rollback_unsafe({"type": "lead", "op": "upsert"}, ["topic.leads"])
+    assert time.monotonic() - started < 2
