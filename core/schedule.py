@@ -46,6 +46,8 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     PeriodicJob("refresh_reports", "reports.tasks.refresh_reports", timedelta(seconds=20),
                 "Dashboard rollups stay within a minute of the live data (the dashboard also folds pending changes "
                 "in before it reads); crossing midnight trims the two-year horizon."),
+    PeriodicJob("fail_abandoned_imports", "reports.tasks.fail_abandoned_imports", timedelta(minutes=30),
+                "A history import whose worker died would show \"procesando\" forever; it ends as failed instead."),
     PeriodicJob("apply_retention", "reports.tasks.apply_retention", timedelta(hours=24),
                 "RETENTION_MODE=delete removes conversations older than the two-year horizon."),
     PeriodicJob("prune_channel_layer", "core.tasks.prune_channel_layer", timedelta(minutes=5),

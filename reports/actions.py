@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -189,3 +190,20 @@ def do_run_import_job(job_id: int) -> ImportJob | None:
     finally:
         progress.close()
     return ImportJob.objects.get(pk=job_id)
+
+
+ABANDONED_AFTER: Final = timedelta(hours=2)  # longer than any import measured (1M rows: ~6 min) with room
+
+
+def do_fail_abandoned_imports(*, now: datetime | None = None) -> int:
+    """Jobs left "procesando" by a worker that died (nothing updated them for ABANDONED_AFTER) end as failed, so
+    the page stops polling and says why; the import's own transaction was rolled back with the worker."""
+    now = now or timezone.now()
+    stale = ImportJob.objects.filter(state=ImportJob.State.PROCESSING, updated_at__lt=now - ABANDONED_AFTER)
+    failed = 0
+    for job in stale:
+        _finish(job.pk, ImportJob.State.FAILED,
+                errors=[*job.errors, _("La importación se interrumpió (el proceso de fondo se detuvo); no se "
+                                       "importó nada. Vuelva a subir los archivos.")])
+        failed += 1
+    return failed

@@ -28,3 +28,10 @@ def run_history_import(job_id: int) -> str | None:
 
     job = do_run_import_job(job_id)
     return job.state if job is not None else None
+
+
+@task()
+def fail_abandoned_imports() -> int:
+    from reports.actions import do_fail_abandoned_imports
+
+    return do_fail_abandoned_imports()

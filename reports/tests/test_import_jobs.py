@@ -249,3 +249,26 @@ def test_on_postgresql_progress_inside_the_import_transaction_is_visible_at_once
     finally:
         progress.close()
         other.close()
+
+
+def test_a_job_abandoned_by_a_dead_worker_ends_as_failed(tmp_path, analyst, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.actions import do_fail_abandoned_imports
+
+    # given a job a worker took ("procesando") and then nothing updated for three hours, and one updated just now
+    client = client_for(analyst)
+    start(client, tmp_path, GOOD)
+    start(client, tmp_path, GOOD)
+    old, fresh = ImportJob.objects.order_by("pk")
+    ImportJob.objects.filter(pk=old.pk).update(state="procesando", updated_at=timezone.now() - timedelta(hours=3))
+    ImportJob.objects.filter(pk=fresh.pk).update(state="procesando", updated_at=timezone.now())
+    # when the periodic job runs
+    assert do_fail_abandoned_imports() == 1
+    # then only the abandoned one is failed, with the reason the page shows
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert old.state == "fallido" and "se interrumpió" in old.errors[-1]
+    assert fresh.state == "procesando"
