@@ -154,6 +154,26 @@ def timed_requests(
 # --- a real server and concurrent clients ------------------------------------------------------
 
 
+@contextlib.contextmanager
+def environ(overrides: dict[str, str | None]) -> Iterator[None]:
+    """Environment for live processes started inside (they inherit os.environ; None removes a variable), restored
+    after."""
+    saved = {key: os.environ.get(key) for key in overrides}
+    for key, value in overrides.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def web_processes() -> int:
     """BENCH_WEB_PROCESSES: how many daphne processes serve the live server (default 1)."""
     return max(1, int(os.environ.get("BENCH_WEB_PROCESSES", "1")))

@@ -313,24 +313,6 @@ def run_queue_api(n: int) -> list[Sample]:
 SERVER_STARTUP_TIMEOUT = 120.0  # daphne's first start on a loaded 2-vCPU machine can exceed the default 30 s
 
 
-@contextlib.contextmanager
-def _environ(overrides: dict[str, str | None]) -> Iterator[None]:
-    """Environment for the live server (it inherits os.environ; None removes a variable), restored after."""
-    saved = {key: os.environ.get(key) for key in overrides}
-    for key, value in overrides.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
 
 @contextlib.contextmanager
 def _server(overrides: dict[str, str | None] | None = None, *, django_views: bool = True) -> Iterator[str]:
@@ -343,7 +325,7 @@ def _server(overrides: dict[str, str | None] | None = None, *, django_views: boo
     if django_views or "BENCH_DB_CONN_MAX_AGE" in os.environ:
         env["DB_CONN_MAX_AGE"] = os.environ.get("BENCH_DB_CONN_MAX_AGE", "0")
     env.update(overrides or {})
-    with _environ(env), live_server(startup_timeout=SERVER_STARTUP_TIMEOUT) as base_url:
+    with harness.environ(env), live_server(startup_timeout=SERVER_STARTUP_TIMEOUT) as base_url:
         yield base_url
 
 

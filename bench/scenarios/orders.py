@@ -326,17 +326,9 @@ def _verify_stock(label: str) -> None:
 def _server() -> Iterator[str]:
     """A live daphne server with DB_CONN_MAX_AGE=0 (BENCH_DB_CONN_MAX_AGE overrides it): under ASGI every request
     runs on a thread of its own, so persistent connections would pile up, one per past request."""
-    key = "DB_CONN_MAX_AGE"
-    saved = os.environ.get(key)
-    os.environ[key] = os.environ.get("BENCH_DB_CONN_MAX_AGE", "0")
-    try:
-        with live_server(startup_timeout=SERVER_STARTUP_TIMEOUT) as base_url:
-            yield base_url
-    finally:
-        if saved is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = saved
+    with harness.environ({"DB_CONN_MAX_AGE": os.environ.get("BENCH_DB_CONN_MAX_AGE", "0")}), \
+            live_server(startup_timeout=SERVER_STARTUP_TIMEOUT) as base_url:
+        yield base_url
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -182,28 +182,11 @@ async def _blast(targets: list[tuple[str, int]], bodies: list[tuple[bytes, str, 
 # --- live processes ----------------------------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _environ(overrides: dict[str, str | None]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in overrides}
-    for key, value in overrides.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
 
 @contextlib.contextmanager
 def _servers(count: int, overrides: dict[str, str | None]) -> Iterator[list[tuple[str, int]]]:
     """`count` independent daphne processes (what `web` scaled to N processes is), each on its own port."""
-    with contextlib.ExitStack() as stack, _environ(overrides):
+    with contextlib.ExitStack() as stack, harness.environ(overrides):
         urls = [stack.enter_context(live_server(startup_timeout=SERVER_STARTUP_TIMEOUT)) for _ in range(count)]
         yield [("127.0.0.1", int(url.rsplit(":", 1)[1])) for url in urls]
 
@@ -217,7 +200,7 @@ def _worker(overrides: dict[str, str | None], backend: str, worker_class: str = 
             "--with-scheduler", *(["--worker-class", worker_class] if worker_class else [])] if backend == "rq" else
            [sys.executable, "manage.py", "db_worker", "--queue-name", "messaging", "--interval", interval,
             "--no-reload", "--no-startup-delay"])
-    with _environ(overrides), tempfile.TemporaryFile(mode="w+") as log:
+    with harness.environ(overrides), tempfile.TemporaryFile(mode="w+") as log:
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT)
         try:
             time.sleep(2.0)
