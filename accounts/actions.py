@@ -31,6 +31,7 @@ from accounts.models import (
 from accounts.roles import Perm, Role
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from core.models import AvailabilityOnLogin, SiteSettings
 from realtime.events import send_event_on_commit
 
 # --- permission helpers -------------------------------------------------------------------------
@@ -246,6 +247,20 @@ def check_set_own_language(acting_user: User, *, language: str) -> User:
     return user
 
 
+@transaction.atomic
+def check_set_own_notifications(acting_user: User, *, notify_browser: bool, notify_sound: bool) -> User:
+    user = User.objects.select_for_update().get(pk=acting_user.pk)
+    changes = {field: [getattr(user, field), value]
+               for field, value in (("notify_browser", notify_browser), ("notify_sound", notify_sound))
+               if getattr(user, field) != value}
+    if changes:
+        for field, (_old, new) in changes.items():
+            setattr(user, field, new)
+        user.save(update_fields=list(changes))
+        audit.record(actor=acting_user, action="user.notifications_changed", target=user, changes=changes)
+    return user
+
+
 # --- availability (state machine) ----------------------------------------------------------------
 
 
@@ -299,6 +314,19 @@ def do_change_availability(user_id: int, *, to: str, acting_user: User | None) -
                      changes={"availability": [current.value, target.value]})
         send_event_on_commit(presence_payload(user), user_ids=presence_audience(user))
     return user
+
+
+def do_apply_availability_on_login(user: User) -> User:
+    """A person signed in: make them Disponible unless the organization keeps the previous state.
+
+    Without this agents came back "Desconectado" (logout and the idle timeout set it) and silently got no work.
+    Goes through the transition function, so the presence event, history row and audit entry are the usual ones.
+    """
+    if not user.has_perm_code(Perm.PRESENCE_SET_OWN):
+        return user
+    if SiteSettings.load().availability_on_login != AvailabilityOnLogin.AVAILABLE:
+        return user
+    return do_change_availability(user.pk, to=Availability.AVAILABLE, acting_user=user)
 
 
 def check_change_availability(acting_user: User, user_id: int, *, to: str) -> User:

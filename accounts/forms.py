@@ -104,5 +104,11 @@ class LanguageForm(forms.Form):
     language = forms.ChoiceField(label=_("Idioma"), choices=Language.choices)
 
 
+class NotificationsForm(forms.Form):
+    notify_sound = forms.BooleanField(label=_("Sonido corto"), required=False)
+    notify_browser = forms.BooleanField(label=_("Aviso del navegador (también con la pestaña en segundo plano)"),
+                                        required=False)
+
+
 class ApiTokenForm(forms.Form):
     name = forms.CharField(label=_("Nombre del token"), max_length=100)

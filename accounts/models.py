@@ -111,6 +111,14 @@ class User(AbstractUser):
         _("puede iniciar sesión"), default=True,
         help_text=_("Falso para perfiles importados del historial que no son usuarios del sistema."),
     )
+    notify_browser = models.BooleanField(
+        _("avisos del navegador"), default=False,
+        help_text=_("Mostrar un aviso del navegador con cada conversación nueva, mención o respuesta de un cliente."),
+    )
+    notify_sound = models.BooleanField(
+        _("sonido de aviso"), default=False,
+        help_text=_("Reproducir un sonido corto con cada conversación nueva, mención o respuesta de un cliente."),
+    )
     # The agent's id in imported history (import_history's agent_id), so re-imports find the same profile.
     import_ref = models.CharField(max_length=64, blank=True)
 

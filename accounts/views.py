@@ -23,6 +23,7 @@ from accounts.forms import (
     BusinessHoursForm,
     HolidayForm,
     LanguageForm,
+    NotificationsForm,
     SetPasswordForm,
     SkillForm,
     TeamEditForm,
@@ -86,6 +87,8 @@ def profile(request: HttpRequest) -> HttpResponse:
     token_form = ApiTokenForm(request.POST if request.POST.get("form") == "token" else None)
     lang_form = LanguageForm(request.POST if request.POST.get("form") == "language" else None,
                              initial={"language": user.language})
+    notify_form = NotificationsForm(request.POST if request.POST.get("form") == "notifications" else None,
+                                    initial={"notify_sound": user.notify_sound, "notify_browser": user.notify_browser})
     if request.method == "POST":
         if request.POST.get("form") == "token" and token_form.is_valid():
             _token, new_token = actions.check_create_api_token(user, name=token_form.cleaned_data["name"])
@@ -93,8 +96,12 @@ def profile(request: HttpRequest) -> HttpResponse:
         elif request.POST.get("form") == "language" and lang_form.is_valid():
             actions.check_set_own_language(user, language=lang_form.cleaned_data["language"])
             return redirect("accounts:profile")
+        elif request.POST.get("form") == "notifications" and notify_form.is_valid():
+            actions.check_set_own_notifications(user, **notify_form.cleaned_data)
+            messages.success(request, _("Preferencias de aviso guardadas."))
+            return redirect("accounts:profile")
     return render(request, "accounts/profile.html", {
-        "token_form": token_form, "lang_form": lang_form, "new_token": new_token,
+        "token_form": token_form, "lang_form": lang_form, "notify_form": notify_form, "new_token": new_token,
         "tokens": ApiToken.objects.filter(user=user, revoked_at__isnull=True),
     })
 

@@ -250,13 +250,33 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 MAIL_CA_FILE = env_str("MAIL_CA_FILE") or None  # a private CA for mail servers with their own certificate
 
 # --- Logging -------------------------------------------------------------------------------------
+# LOG_FILE: also write LOG_LEVEL and above to this file (one file per process; `make run` uses data/*.log).
+# LOG_CONSOLE_LEVEL: the console's own threshold, so `make run` keeps its terminal to warnings and errors while
+# the task chatter goes to the files.
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FILE = env_str("LOG_FILE")
+_log_handlers: dict[str, dict[str, Any]] = {
+    "console": {"class": "logging.StreamHandler", "formatter": "plain",
+                "level": env_str("LOG_CONSOLE_LEVEL", "NOTSET")},
+}
+if LOG_FILE:
+    _log_handlers["file"] = {"class": "logging.FileHandler", "formatter": "plain", "filename": LOG_FILE,
+                             "encoding": "utf-8"}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {**_log_handlers, "mail_admins": {"level": "ERROR", "filters": ["require_debug_false"],
+                                                  "class": "django.utils.log.AdminEmailHandler"}},
+    "root": {"handlers": list(_log_handlers), "level": LOG_LEVEL},
+    "loggers": {
+        # Django's default "django" logger has a console handler of its own (DEBUG only) that ignores
+        # LOG_CONSOLE_LEVEL and printed every task the worker ran; its records go through the root handlers.
+        "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
+        "django.channels.server": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }
 
 # --- Product settings -----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.http import HttpRequest
@@ -50,6 +51,49 @@ NAVIGATION: list[NavItem] = [
 ]
 
 
+HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+INK, WHITE = "#1b1f24", "#ffffff"
+AA_TEXT = 4.5  # WCAG 2 AA contrast for normal-size text
+
+
+def _luminance(hex_color: str) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def _darken(hex_color: str, factor: float) -> str:
+    r, g, b = (round(int(hex_color[i:i + 2], 16) * factor) for i in (1, 3, 5))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def brand_style(color: str) -> str:
+    """The CSS custom properties for the organization's colour, or "" to keep the stylesheet's defaults.
+
+    An empty or malformed value used to produce `--brand: ;`, which invalidates the variable, and the primary
+    button went white on white. `--brand-ink` is the text on the brand colour (white or near-black, whichever
+    passes AA); `--brand-text` is the colour darkened until links in it pass AA on white.
+    """
+    color = (color or "").strip()
+    if not HEX_COLOR.match(color):
+        return ""
+    color = color.lower()
+    ink = WHITE if contrast(color, WHITE) >= contrast(color, INK) else INK
+    text, factor = color, 1.0
+    while contrast(text, WHITE) < AA_TEXT and factor > 0:
+        factor = round(factor - 0.05, 2)
+        text = _darken(color, factor)
+    return f"--brand: {color}; --brand-ink: {ink}; --brand-text: {text};"
+
+
 def navigation(request: HttpRequest) -> dict[str, object]:
     user = request.user
     if not user.is_authenticated:
@@ -63,9 +107,14 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         url = reverse(item.url_name)
         active = path == url if url == "/" else path.startswith(url)
         items.append({"url": url, "label": item.label, "icon": item.icon, "active": active,
-                      "section": item.section})
+                      "section": item.section, "key": item.url_name})
     return {
         "site": site,
+        # base.html reads `organization`: views may put their own `site` in the context (LoginView's RequestSite,
+        # a web-chat site) and that one wins over a context processor's.
+        "organization": site,
+        "brand_style": brand_style(site.brand_color),
+        "can_work_inbox": user.has_perm_code(Perm.INBOX_WORK),
         "nav_items": [i for i in items if i["section"] == "main"],
         "nav_admin_items": [i for i in items if i["section"] == "admin"],
     }

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.models import AvailabilityOnLogin
+
 
 class SiteSettingsForm(forms.Form):
     company_name = forms.CharField(label=_("Nombre de la empresa"), max_length=120)
@@ -8,3 +10,12 @@ class SiteSettingsForm(forms.Form):
                                          choices=[("es", "Español"), ("en", "English")])
     brand_color = forms.CharField(label=_("Color de marca"), max_length=7,
                                   widget=forms.TextInput(attrs={"type": "color"}))
+    availability_on_login = forms.ChoiceField(
+        label=_("Disponibilidad al iniciar sesión"), choices=AvailabilityOnLogin.choices,
+        widget=forms.RadioSelect, required=False,
+        help_text=_("Con «Disponible», quien inicia sesión empieza a recibir conversaciones y llamadas de inmediato."),
+    )
+
+    def clean_availability_on_login(self) -> str | None:
+        # Missing (an older form or API client) means "leave it as it is", not an error.
+        return self.cleaned_data.get("availability_on_login") or None

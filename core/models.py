@@ -80,6 +80,11 @@ class Heartbeat(models.Model):
         return f"{self.process} @ {self.seen_at:%H:%M:%S}"
 
 
+class AvailabilityOnLogin(models.TextChoices):
+    AVAILABLE = "disponible", _("Disponible")
+    KEEP = "mantener", _("Mantener el estado anterior")
+
+
 class SiteSettings(models.Model):
     """Organization-wide settings edited in the app by administrators (one row, pk=1)."""
 
@@ -91,6 +96,11 @@ class SiteSettings(models.Model):
     brand_color = models.CharField(
         _("color de marca"), max_length=7, default="#0b5cad",
         help_text=_("Color hexadecimal, p. ej. #0b5cad. Se usa en la barra lateral y los botones."),
+    )
+    availability_on_login = models.CharField(
+        _("disponibilidad al iniciar sesión"), max_length=16, choices=AvailabilityOnLogin.choices,
+        default=AvailabilityOnLogin.AVAILABLE,
+        help_text=_("Disponible: quien inicia sesión empieza a recibir conversaciones sin tener que acordarse."),
     )
     updated_at = models.DateTimeField(auto_now=True)
 

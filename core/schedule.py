@@ -2,6 +2,9 @@
 
 The scheduler only enqueues; the worker of the configured backend (database queue or RQ) runs the
 job, so the same schedule works in embedded and scale mode. Later issues append to SCHEDULE.
+
+`label` and `reason` are what the system page shows (Spanish sources, translated lazily); `name` and `task`
+are machine identifiers and stay out of visible text.
 """
 
 from __future__ import annotations
@@ -9,47 +12,98 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.utils.translation import gettext as _gettext
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_stubs_ext import StrOrPromise
+
 
 @dataclass(frozen=True)
 class PeriodicJob:
     name: str
     task: str  # dotted path of a django.tasks Task
     every: timedelta
-    reason: str
+    reason: StrOrPromise
+    label: StrOrPromise = ""
+
+    @property
+    def cadence(self) -> str:
+        """How often, in the current language: "cada 30 segundos", "cada hora"."""
+        seconds = int(self.every.total_seconds())
+        if seconds % 86400 == 0:
+            n, text = seconds // 86400, ngettext("cada día", "cada %(n)d días", seconds // 86400)
+        elif seconds % 3600 == 0:
+            n, text = seconds // 3600, ngettext("cada hora", "cada %(n)d horas", seconds // 3600)
+        elif seconds % 60 == 0:
+            n, text = seconds // 60, ngettext("cada minuto", "cada %(n)d minutos", seconds // 60)
+        else:
+            n, text = seconds, ngettext("cada segundo", "cada %(n)d segundos", seconds)
+        return text % {"n": n} if "%(n)d" in text else text
+
+    @property
+    def title(self) -> str:
+        return str(self.label) if self.label else _gettext("Tarea periódica")
 
 
 SCHEDULE: tuple[PeriodicJob, ...] = (
     PeriodicJob("worker_heartbeat", "core.tasks.worker_heartbeat", timedelta(seconds=30),
-                "Lets /readyz and the system page tell whether a worker is consuming the queue."),
+                label=_("Latido del procesador de tareas"),
+                reason=_("Permite que /readyz y esta página sepan si un procesador está atendiendo la cola.")),
     PeriodicJob("prune_login_failures", "core.tasks.prune_login_failures", timedelta(hours=6),
-                "Login failures older than 30 days are not needed for throttling."),
+                label=_("Limpieza de inicios de sesión fallidos"),
+                reason=_("Los intentos fallidos de más de 30 días ya no sirven para frenar ataques.")),
     PeriodicJob("prune_finished_task_results", "core.tasks.prune_finished_task_results", timedelta(hours=1),
-                "The database queue keeps finished results; a week is enough to debug."),
+                label=_("Limpieza de resultados de tareas"),
+                reason=_("La cola en base de datos guarda los resultados terminados; una semana basta"
+                         " para investigar.")),
     PeriodicJob("drain_kommo_outbox", "crm.tasks.drain_kommo_outbox", timedelta(seconds=30),
-                "Safety net for the Kommo outbox: rows due after an outage go out even if a deferred task is lost."),
+                label=_("Envío pendiente a Kommo"),
+                reason=_("Red de seguridad de la bandeja de salida de Kommo: lo que quedó pendiente "
+                         "tras una caída se envía aunque se haya perdido la tarea diferida.")),
     PeriodicJob("deliver_webhooks", "webhooks.tasks.deliver_webhooks", timedelta(seconds=30),
-                "Safety net for outgoing signed webhooks (same reason)."),
+                label=_("Envío de webhooks salientes"),
+                reason=_("Red de seguridad de los webhooks firmados que enviamos (por el mismo motivo).")),
     PeriodicJob("return_stale_conversations", "inbox.tasks.return_stale_conversations", timedelta(seconds=60),
-                "Conversations held by an agent who went offline or did not answer in time return to the pool."),
+                label=_("Devolución de conversaciones a la cola"),
+                reason=_("Las conversaciones de un agente que se desconectó o no respondió a tiempo "
+                         "vuelven a la cola.")),
     PeriodicJob("sync_whatsapp_templates", "connectors.whatsapp.tasks.sync_whatsapp_templates", timedelta(hours=1),
-                "Templates get approved or paused in Meta's UI; the conversation's picker must show the current ones."),
+                label=_("Sincronización de plantillas de WhatsApp"),
+                reason=_("Las plantillas se aprueban o pausan en Meta; el selector de la conversación"
+                         " debe mostrar las vigentes.")),
     PeriodicJob("whatsapp_safety_net", "connectors.whatsapp.tasks.whatsapp_safety_net", timedelta(minutes=1),
-                "WhatsApp webhooks and sends whose task was lost (worker died, deferred task gone) are retried."),
+                label=_("Reintentos de WhatsApp"),
+                reason=_("Se reintentan los webhooks y envíos de WhatsApp cuya tarea se perdió "
+                         "(procesador caído, tarea diferida perdida).")),
     PeriodicJob("poll_mailboxes", "connectors.mail.tasks.poll_due_mailboxes", timedelta(seconds=15),
-                "IMAP mailboxes whose polling interval passed are polled (each mailbox sets its own interval)."),
+                label=_("Lectura de buzones de correo"),
+                reason=_("Se leen los buzones IMAP cuyo intervalo de consulta ya pasó (cada buzón define el suyo).")),
     PeriodicJob("retry_mail", "connectors.mail.tasks.retry_mail", timedelta(minutes=1),
-                "Outbound emails due for a retry and webhook mails whose processing failed or was lost."),
+                label=_("Reintentos de correo"),
+                reason=_("Correos salientes que toca reintentar y correos de webhook cuyo "
+                         "procesamiento falló o se perdió.")),
     PeriodicJob("notify_due_tasks", "connectors.mail.tasks.notify_due_tasks", timedelta(minutes=1),
-                "The responsible of a task that fell due gets an email (once per due date)."),
+                label=_("Aviso de tareas vencidas"),
+                reason=_("El responsable de una tarea vencida recibe un correo (una vez por fecha de vencimiento).")),
     PeriodicJob("prune_mail_log", "connectors.mail.tasks.prune_mail_log", timedelta(hours=24),
-                "Raw webhook bodies are kept a week to debug, intake log rows three months."),
+                label=_("Limpieza del registro de correo"),
+                reason=_("Los cuerpos de webhooks se guardan una semana para investigar, y el "
+                         "registro de entrada tres meses.")),
     PeriodicJob("refresh_reports", "reports.tasks.refresh_reports", timedelta(seconds=20),
-                "Dashboard rollups stay within a minute of the live data (the dashboard also folds pending changes "
-                "in before it reads); crossing midnight trims the two-year horizon."),
+                label=_("Actualización de los informes"),
+                reason=_("Los totales del tablero van como mucho un minuto detrás de los datos (el "
+                         "tablero además suma los cambios pendientes antes de leer); al pasar la "
+                         "medianoche se recorta el horizonte de dos años.")),
     PeriodicJob("fail_abandoned_imports", "reports.tasks.fail_abandoned_imports", timedelta(minutes=30),
-                "A history import whose worker died would show \"procesando\" forever; it ends as failed instead."),
+                label=_("Cierre de importaciones abandonadas"),
+                reason=_("Una importación del historial cuyo procesador murió mostraría «procesando» "
+                         "para siempre; termina como fallida.")),
     PeriodicJob("apply_retention", "reports.tasks.apply_retention", timedelta(hours=24),
-                "RETENTION_MODE=delete removes conversations older than the two-year horizon."),
+                label=_("Retención de datos"),
+                reason=_("Con RETENTION_MODE=delete se borran las conversaciones anteriores al "
+                         "horizonte de dos años.")),
     PeriodicJob("prune_channel_layer", "core.tasks.prune_channel_layer", timedelta(minutes=5),
-                "The SQLite channel layer keeps delivered and expired messages until cleaned."),
+                label=_("Limpieza de la capa de tiempo real"),
+                reason=_("La capa de tiempo real en SQLite guarda los mensajes entregados y vencidos "
+                         "hasta que se limpian.")),
 )

@@ -51,7 +51,10 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @perm_required(Perm.AUDIT_VIEW)
 def audit(request: HttpRequest) -> HttpResponse:
-    entries = AuditLog.objects.all()
+    """The audit log as sentences (core.describe); action codes stay in the `title` attribute and the API."""
+    from core.describe import annotate_audit
+
+    entries = AuditLog.objects.select_related("actor")
     q_action = request.GET.get("action", "").strip()
     q_user = request.GET.get("user", "").strip()
     if q_action:
@@ -59,6 +62,9 @@ def audit(request: HttpRequest) -> HttpResponse:
     if q_user:
         entries = entries.filter(actor_username__icontains=q_user)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    page.object_list = rows  # the template iterates these annotated rows, not a fresh query
+    annotate_audit(rows)
     return render(request, "core/audit.html", {"page": page, "q_action": q_action, "q_user": q_user})
 
 
@@ -67,7 +73,7 @@ def site_settings(request: HttpRequest) -> HttpResponse:
     current = SiteSettings.load()
     form = SiteSettingsForm(request.POST or None, initial={
         "company_name": current.company_name, "default_language": current.default_language,
-        "brand_color": current.brand_color})
+        "brand_color": current.brand_color, "availability_on_login": current.availability_on_login})
     if request.method == "POST" and form.is_valid():
         try:
             check_update_site_settings(request.user, **form.cleaned_data)  # type: ignore[arg-type]

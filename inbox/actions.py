@@ -41,7 +41,9 @@ from inbox.choices import (
     Priority,
     TaskStatus,
 )
+from inbox.describe import event_texts
 from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView, Task
+from inbox.people import can_take
 from inbox.tasks import deliver_outbound
 from realtime.events import is_muted, send_event_on_commit
 
@@ -103,7 +105,8 @@ def event_payload(e: ConversationEvent) -> dict[str, Any]:
     """A history row (state change, assignment, transfer…) as the timeline item the page inserts."""
     from inbox.selectors import event_item
 
-    return {**event_item(e), "at": e.created_at.isoformat()}
+    # The sentence in every language: one payload goes to agents who read Spanish and English.
+    return {**event_item(e), "at": e.created_at.isoformat(), "texts": event_texts(e)}
 
 
 def _event(c: Conversation, kind: str, *, actor: User | None, comment: str = "", **data: Any) -> ConversationEvent:
@@ -169,7 +172,8 @@ def do_transition_conversation(c: Conversation, *, to: ConversationState, acting
         c.closed_at, c.close_reason, c.close_comment, c.first_response_at = None, "", "", None
         fields += ["cycle", "closed_at", "close_reason", "close_comment", "first_response_at"]
     if to == S.RESOLVED:
-        c.closed_at, c.close_reason, c.close_comment = now, reason, comment
+        c.closed_at, c.close_reason, c.close_comment, c.waiting_since = now, reason, comment, None
+        fields.append("waiting_since")
         # the dashboard's resolution time: from the conversation's start to its latest closure
         c.resolution_seconds = max(0, int((now - c.created_at).total_seconds()))
         fields += ["closed_at", "close_reason", "close_comment", "resolution_seconds"]
@@ -262,8 +266,11 @@ def do_receive_inbound(
             message = Message.objects.get(external_id=external_id)
             return message.conversation, message, False
         c.last_customer_message_at, c.last_activity_at = now, now
+        if c.waiting_since is None or not c.awaiting_reply:  # the wait starts at the first unanswered message
+            c.waiting_since = now
         c.awaiting_reply, c.last_message_preview = True, body[:200]
-        update = ["last_customer_message_at", "last_activity_at", "awaiting_reply", "last_message_preview"]
+        update = ["last_customer_message_at", "last_activity_at", "awaiting_reply", "last_message_preview",
+                  "waiting_since"]
         c.save(update_fields=update)
         if c.state == S.ON_HOLD:
             do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_replied")
@@ -338,11 +345,12 @@ def check_assign(acting_user: User, conversation_id: int, *, assignee: str | int
         c = access_conversation(acting_user, conversation_id, lock=True)
         target = None
         if assignee is not None:
-            target = (User.objects.filter(pk=assignee) if str(assignee).isdigit()
-                      else User.objects.filter(username=assignee)).first()
+            target = _user_ref(assignee)
             if target is None or not target.has_perm_code(Perm.INBOX_WORK):
                 raise ActionError("invalid_assignee", _("El usuario no existe o no atiende conversaciones."),
                                   field="assignee")
+        if target is not None and target.pk != c.assignee_id:
+            _require_can_take(target, c.inbox, field="assignee")
         taking_for_self = target is not None and target.pk == acting_user.pk and c.assignee_id in (None, target.pk)
         if not acting_user.has_perm_code(Perm.INBOX_SUPERVISE) and not taking_for_self:
             raise PermissionDeniedError("forbidden", _("Solo puede tomar conversaciones sin dueño."))
@@ -353,29 +361,57 @@ def check_assign(acting_user: User, conversation_id: int, *, assignee: str | int
     return c
 
 
-def check_transfer(acting_user: User, conversation_id: int, *, comment: str, to_user: str | None = None,
+def _user_ref(ref: str | int) -> User | None:
+    """A person named by id (the pickers) or by username (the API and older clients)."""
+    qs = User.objects.filter(pk=int(ref)) if str(ref).isdigit() else User.objects.filter(username=str(ref))
+    return qs.first()
+
+
+def _require_can_take(target: User, inbox: Inbox, *, field: str) -> None:
+    """Refuses to hand a conversation to someone who would not see it (inbox.people explains why)."""
+    if can_take(target, inbox):
+        return
+    theirs = sorted({i.name for i in Inbox.objects.filter(teams__members=target).distinct()})
+    if theirs:
+        raise ActionError("assignee_cannot_take", _(
+            "%(name)s no atiende la bandeja «%(inbox)s» y no vería la conversación. Elija a alguien de esa bandeja "
+            "o transfiérala también a una bandeja de %(name)s (%(theirs)s).")
+            % {"name": target.display_name, "inbox": inbox.name, "theirs": ", ".join(theirs)}, field=field)
+    raise ActionError("assignee_cannot_take", _(
+        "%(name)s no atiende la bandeja «%(inbox)s» ni ninguna otra: elija a alguien de esa bandeja.")
+        % {"name": target.display_name, "inbox": inbox.name}, field=field)
+
+
+def check_transfer(acting_user: User, conversation_id: int, *, comment: str, to_user: str | int | None = None,
                    to_inbox: str | None = None, category_id: int | None = None) -> Conversation:
-    """Moves the conversation to another agent and/or inbox, with the internal note the guide requires."""
+    """Moves the conversation to another agent and/or inbox, with the internal note the guide requires. The new
+    owner must work the destination inbox (inbox.people.can_take): a transfer never hands a conversation to
+    someone who could not see it."""
     comment = _descriptive(comment)
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
+        destination = c.inbox
         if to_inbox:
-            inbox = Inbox.objects.filter(code=to_inbox).first()
-            if inbox is None:
+            found = Inbox.objects.filter(code=to_inbox).first()
+            if found is None:
                 raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % to_inbox, field="to_inbox")
+            destination = found
+        target = None
+        if to_user:
+            target = _user_ref(to_user)
+            if target is None or not target.has_perm_code(Perm.INBOX_WORK):
+                raise ActionError("invalid_assignee", _("El usuario no existe o no atiende conversaciones."),
+                                  field="to_user")
+            _require_can_take(target, destination, field="to_user")
+        if to_inbox and destination.pk != c.inbox_id:
+            inbox = destination
             category = InboxCategory.objects.filter(pk=category_id, inbox=inbox).first() if category_id else None
             _event(c, "moved", actor=acting_user, comment=comment, **{"from": c.inbox.code, "to": inbox.code,
                                                                       "category": category.name if category else None})
             c.inbox, c.category = inbox, category
             c.save(update_fields=["inbox", "category"])
-        target = None
-        if to_user:
-            target = User.objects.filter(username=to_user).first()
-            if target is None or not target.has_perm_code(Perm.INBOX_WORK):
-                raise ActionError("invalid_assignee", _("El usuario no existe o no atiende conversaciones."),
-                                  field="to_user")
-        elif to_inbox and not c.inbox.is_global and c.inbox.auto_assign:
+        if not to_user and to_inbox and not c.inbox.is_global and c.inbox.auto_assign:
             target = pick_agent(c.inbox)
         if target is not None and target.pk != c.assignee_id:
             _assign(c, target, acting_user=acting_user, comment=comment, kind="transferred")
@@ -422,10 +458,9 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
         if c.first_response_seconds is None:  # the dashboard's first response: the conversation's, not the cycle's
             c.first_response_seconds = max(0, int((now - c.created_at).total_seconds()))
         c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
-        c.last_message_preview = body[:200]
+        c.last_message_preview, c.waiting_since = body[:200], None
         c.save(update_fields=["first_response_at", "first_response_seconds", "last_agent_message_at",
-                              "last_activity_at", "awaiting_reply",
-                              "last_message_preview"])
+                              "last_activity_at", "awaiting_reply", "last_message_preview", "waiting_since"])
         # Answered: now the conversation waits for the customer (an escalated one stays with the supervisor).
         if c.state == S.NEW:
             do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="replied")
@@ -644,7 +679,7 @@ def check_create_task(acting_user: User, conversation_id: int, *, title: str, re
         raise ActionError("missing_fields", _("Escriba la tarea."), field="title")
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
-        owner = User.objects.filter(username=responsible).first() if responsible else acting_user
+        owner = _user_ref(responsible) if responsible else acting_user
         if owner is None:
             raise ActionError("invalid_responsible", _("Responsable desconocido."), field="responsible")
         task = Task.objects.create(conversation=c, cycle=c.cycle, title=title.strip()[:250], responsible=owner,

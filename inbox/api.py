@@ -1,16 +1,22 @@
-"""/api/v1/conversations…: the API channel and the same actions as the inbox pages."""
+"""/api/v1/conversations…, /api/v1/tasks…: the API channel and the same actions as the inbox pages.
+
+Everything the inbox UI does is here too, through the same actions: the handlers parse, call one action and
+serialize; permissions and rules live in the actions (inbox.actions, inbox.task_actions, inbox.bulk).
+"""
 
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
 
 from accounts.roles import Perm
-from core.api import ErrorOut, api_require, api_user
-from inbox import actions
-from inbox.models import Conversation
+from core.api import ErrorOut, PageNumberPagination, api_require, api_user
+from inbox import actions, bulk, task_actions
+from inbox.models import Conversation, Task
 from inbox.selectors import InboxFilters, filtered, page, timeline
 
 router = Router(tags=["inbox"])
@@ -129,6 +135,38 @@ def list_conversations(  # noqa: PLR0917 - ninja maps each query parameter to an
     return {"next": link, "results": [_out(c) for c in rows]}
 
 
+class BulkIn(Schema):
+    ids: list[int] = Field(..., description=f"conversation ids, at most {bulk.BULK_MAX}")
+    op: str = Field(..., description="assign | move | tag | close")
+    assignee: int | None = Field(None, description="assign: user id (null unassigns, only in Global)")
+    inbox: str | None = Field(None, description="move: the target inbox's code")
+    tag: str | None = Field(None, description="tag: the tag to add")
+    reason: str | None = Field(None, description="close: answered | derived_documented | task_created | "
+                                                 "customer_confirmed")
+    comment: str = Field("", description="move: descriptive comment (required); close: comment")
+
+
+class BulkFailureOut(Schema):
+    id: int
+    error: str
+
+
+class BulkOut(Schema):
+    ok: list[int]
+    failed: list[BulkFailureOut]
+
+
+# Declared before /conversations/{conversation_id}: ninja's path parameters match any text, so "bulk" would
+# resolve to that route (and answer 405) if it came first.
+@router.post("/conversations/bulk", response={200: BulkOut, 400: ErrorOut, 403: ErrorOut},
+             summary="One action on many conversations, each on its own: refusals are listed, the rest is done")
+def bulk_action(request: HttpRequest, payload: BulkIn) -> Any:
+    result = bulk.check_bulk(api_user(request), conversation_ids=payload.ids, op=payload.op,
+                             assignee_id=payload.assignee, inbox_code=payload.inbox, tag=payload.tag,
+                             reason=payload.reason, comment=payload.comment)
+    return {"ok": result.ok, "failed": [{"id": cid, "error": error} for cid, error in result.failed]}
+
+
 @router.get("/conversations/{conversation_id}", response={200: ConversationDetailOut, 403: ErrorOut, 404: ErrorOut},
             summary="A conversation with its timeline (messages, notes, assignments, transfers, state changes)")
 def get_conversation(request: HttpRequest, conversation_id: int) -> Any:
@@ -175,3 +213,140 @@ def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn) ->
     actions.check_transfer(api_user(request), conversation_id, comment=payload.comment, to_user=payload.to_user,
                            to_inbox=payload.to_inbox, category_id=payload.category_id)
     return _detail(conversation_id)
+
+
+class PriorityIn(Schema):
+    priority: str = Field(..., description="baja | normal | alta | urgente")
+
+
+class TagsIn(Schema):
+    tags: list[str] = Field(..., description="the conversation's whole tag list (replaces the current one)")
+
+
+class AssociationsIn(Schema):
+    company: str | None = Field(None, description="absent or null keeps the current value")
+    ticket_ref: str | None = Field(None, description="absent or null keeps the current value")
+
+
+class HandledOutsideIn(Schema):
+    external_channel: str = Field(..., description="where it was attended: phone, personal WhatsApp, email…")
+    comment: str = Field(..., description="descriptive: context, what was done, next steps")
+
+
+@router.post("/conversations/{conversation_id}/priority",
+             response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+def set_priority(request: HttpRequest, conversation_id: int, payload: PriorityIn) -> Any:
+    actions.check_set_associations(api_user(request), conversation_id, priority=payload.priority)
+    return _detail(conversation_id)
+
+
+@router.put("/conversations/{conversation_id}/tags",
+            response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+            summary="Replace the conversation's tags (unknown tags are created)")
+def set_tags(request: HttpRequest, conversation_id: int, payload: TagsIn) -> Any:
+    actions.check_set_associations(api_user(request), conversation_id, tags=payload.tags)
+    return _detail(conversation_id)
+
+
+@router.patch("/conversations/{conversation_id}/associations",
+              response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+              summary="The company and the external ticket the conversation belongs to")
+def set_associations(request: HttpRequest, conversation_id: int, payload: AssociationsIn) -> Any:
+    actions.check_set_associations(api_user(request), conversation_id, company=payload.company,
+                                   ticket_ref=payload.ticket_ref)
+    return _detail(conversation_id)
+
+
+@router.post("/conversations/{conversation_id}/handled-outside",
+             response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+             summary="Document that the customer was attended outside the CRM (a closure reason then holds)")
+def handled_outside(request: HttpRequest, conversation_id: int, payload: HandledOutsideIn) -> Any:
+    actions.check_mark_handled_outside(api_user(request), conversation_id,
+                                       external_channel=payload.external_channel, comment=payload.comment)
+    return _detail(conversation_id)
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    username: str
+    availability: str
+    availability_label: str
+    open_load: int = Field(..., description="open conversations assigned now")
+    capacity: int
+    inboxes: list[str]
+
+
+@router.get("/conversations/{conversation_id}/assignable", response={200: list[PersonOut], 403: ErrorOut,
+                                                                      404: ErrorOut},
+            summary="People who can take this conversation, best candidates first (search with `q`)")
+def assignable(request: HttpRequest, conversation_id: int, q: str = "") -> Any:
+    from inbox.people import assignable_people
+
+    c = actions.access_conversation(api_user(request), conversation_id)
+    return assignable_people(c, q=q)
+
+
+# --- tasks -----------------------------------------------------------------------------------------------
+
+
+class UserRefOut(Schema):
+    id: int
+    username: str
+    name: str
+
+
+class TaskOut(Schema):
+    id: int
+    conversation: int
+    cycle: int
+    title: str
+    status: str = Field(..., description="abierta | completada | cancelada")
+    due_at: datetime | None
+    responsible: UserRefOut
+    created_by: str | None = Field(..., description="username")
+    created_at: datetime
+
+    @staticmethod
+    def resolve_conversation(obj: Task) -> int:
+        return obj.conversation_id
+
+    @staticmethod
+    def resolve_responsible(obj: Task) -> dict[str, Any]:
+        return {"id": obj.responsible.pk, "username": obj.responsible.username,
+                "name": obj.responsible.display_name}
+
+    @staticmethod
+    def resolve_created_by(obj: Task) -> str | None:
+        return obj.created_by.username if obj.created_by is not None else None
+
+
+class ReassignTaskIn(Schema):
+    responsible: int = Field(..., description="user id")
+
+
+@router.get("/tasks", response=list[TaskOut],
+            summary="Tasks of the conversations the caller can see, open first, then by due date")
+@paginate(PageNumberPagination)
+def list_tasks(request: HttpRequest, conversation: int | None = None, status: str = "",
+               mine: bool = False) -> QuerySet[Task]:
+    return task_actions.tasks_for(api_user(request), conversation_id=conversation, status=status or None, mine=mine)
+
+
+@router.post("/tasks/{task_id}/complete", response={200: TaskOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut})
+def complete_task(request: HttpRequest, task_id: int) -> Any:
+    return _task(task_actions.check_complete_task(api_user(request), task_id).pk)
+
+
+@router.post("/tasks/{task_id}/reopen", response={200: TaskOut, 403: ErrorOut, 404: ErrorOut})
+def reopen_task(request: HttpRequest, task_id: int) -> Any:
+    return _task(task_actions.check_reopen_task(api_user(request), task_id).pk)
+
+
+@router.post("/tasks/{task_id}/reassign", response={200: TaskOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
+def reassign_task(request: HttpRequest, task_id: int, payload: ReassignTaskIn) -> Any:
+    return _task(task_actions.check_reassign_task(api_user(request), task_id, responsible_id=payload.responsible).pk)
+
+
+def _task(task_id: int) -> Task:
+    return Task.objects.select_related("responsible", "created_by").get(pk=task_id)

@@ -8,16 +8,21 @@ from inbox.choices import Channel, CloseReason, ConversationOutcome, Conversatio
 
 class InboxFilterForm(forms.Form):
     q = forms.CharField(required=False, widget=forms.TextInput(attrs={
-        "type": "search", "placeholder": _("Texto, cliente, teléfono, correo o etiqueta")}))
-    inbox = forms.ChoiceField(required=False)
-    state = forms.ChoiceField(required=False, choices=[("open", _("Abiertas")), ("", _("Todas")),
-                                                       *ConversationState.choices])
-    agent = forms.CharField(required=False)
-    channel = forms.ChoiceField(required=False, choices=[("", _("Todos los canales")), *Channel.choices])
-    priority = forms.ChoiceField(required=False, choices=[("", _("Toda prioridad")), *Priority.choices])
-    tag = forms.CharField(required=False)
+        "type": "search", "placeholder": _("Buscar texto, cliente, teléfono…")}), label=_("Buscar"))
+    inbox = forms.ChoiceField(required=False, label=_("Bandeja"))
+    state = forms.ChoiceField(required=False, label=_("Estado"), choices=[
+        ("open", _("Abiertas")), ("", _("Todos los estados")), *ConversationState.choices])
+    agent = forms.CharField(required=False, label=_("Responsable"))
+    channel = forms.ChoiceField(required=False, label=_("Canal"),
+                                choices=[("", _("Todos los canales")), *Channel.choices])
+    priority = forms.ChoiceField(required=False, label=_("Prioridad"),
+                                 choices=[("", _("Toda prioridad")), *Priority.choices])
+    tag = forms.CharField(required=False, label=_("Etiqueta"))
     unowned = forms.BooleanField(required=False, label=_("Sin dueño"))
     unanswered = forms.BooleanField(required=False, label=_("Sin respuesta"))
+    sort = forms.ChoiceField(required=False, label=_("Orden"), choices=[
+        ("", _("Automático")), ("waiting", _("Espera más larga primero")), ("priority", _("Prioridad")),
+        ("activity", _("Actividad más reciente"))])
 
     def __init__(self, *args: object, inboxes: list[tuple[str, str]] | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -62,12 +67,45 @@ class ClassifyForm(forms.Form):
 
 
 class TransferForm(CommentFields):
-    to_user = forms.CharField(label=_("Agente"), required=False)
+    to_user = forms.CharField(label=_("Agente"), required=False, max_length=150)
     to_inbox = forms.ChoiceField(label=_("Bandeja"), required=False)
 
 
 class TaskForm(forms.Form):
     title = forms.CharField(label=_("Tarea"), max_length=250)
-    responsible = forms.CharField(label=_("Responsable (usuario)"), required=False)
+    responsible = forms.CharField(label=_("Responsable"), required=False, max_length=150)
     due_at = forms.DateTimeField(label=_("Vence"), required=False,
                                  widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
+class AssociationsForm(forms.Form):
+    company = forms.CharField(label=_("Empresa"), required=False, max_length=200)
+    ticket_ref = forms.CharField(label=_("Referencia de ticket"), required=False, max_length=100)
+
+
+class HandledOutsideForm(forms.Form):
+    external_channel = forms.CharField(label=_("Canal externo"), max_length=100, widget=forms.TextInput(
+        attrs={"placeholder": _("Teléfono, WhatsApp personal, correo…")}))
+    comment = forms.CharField(label=_("Comentario"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class BulkForm(forms.Form):
+    """The list's bulk bar: the selected ids and one action with its parameters."""
+
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), required=True)
+    op = forms.ChoiceField(label=_("Acción"), choices=[("assign", _("Asignar")), ("move", _("Mover a bandeja")),
+                                                        ("tag", _("Etiquetar")), ("close", _("Resolver"))])
+    assignee = forms.IntegerField(required=False)
+    to_inbox = forms.CharField(required=False, max_length=50)
+    tag = forms.CharField(required=False, max_length=60)
+    reason = forms.ChoiceField(required=False, choices=[("", "—"), *CloseReason.choices])
+    comment = forms.CharField(required=False, max_length=4000)
+
+    def clean_ids(self) -> list[int]:
+        return list(self.cleaned_data["ids"])
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["ids"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.valid_value = lambda value: str(value).isdigit()  # type: ignore[method-assign]

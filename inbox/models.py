@@ -87,6 +87,9 @@ class Conversation(models.Model):
     close_comment = models.TextField(blank=True)
     last_message_preview = models.CharField(max_length=200, blank=True)
     awaiting_reply = models.BooleanField(default=True, help_text="the last message is the customer's")
+    # Since when the customer has been waiting for an answer (their first unanswered message); empty once an agent
+    # answers or the conversation is resolved. The list's "oldest waiting first" order and the waiting time per row.
+    waiting_since = models.DateTimeField(_("esperando desde"), null=True, blank=True)
     company = models.CharField(_("empresa"), max_length=200, blank=True)
     ticket_ref = models.CharField(_("referencia de ticket"), max_length=100, blank=True)
     external_ref = models.CharField(max_length=200, blank=True, db_index=True)  # channel thread id
@@ -117,6 +120,8 @@ class Conversation(models.Model):
             models.Index(fields=["assignee", "state", "-last_activity_at", "-id"], name="conv_assignee_state_idx"),
             models.Index(fields=["-last_activity_at", "-id"], name="conv_activity_idx"),
             models.Index(fields=["customer", "channel", "state"], name="conv_customer_channel_idx"),
+            models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx",
+                         condition=Q(waiting_since__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
 
 from accounts.models import User
 from accounts.roles import Perm
 from inbox import search
-from inbox.choices import OPEN_STATES
+from inbox.choices import OPEN_STATES, PRIORITY_RANK, ConversationState
 from inbox.models import Conversation, ConversationEvent, Inbox, Message
 
 
@@ -95,6 +96,99 @@ def page(qs: QuerySet[Conversation], *, after: str = "", size: int = 50) -> tupl
     return rows[:size], nxt
 
 
+# --- the workspace list: orders with keyset cursors -------------------------------------------------------
+
+PRIORITY_KEY = Case(*(When(priority=p.value, then=Value(rank)) for p, rank in PRIORITY_RANK.items()),
+                    default=Value(1), output_field=IntegerField())
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool = False
+    nulls_last: bool = False  # ascending keys only: rows without a value come after every row with one
+
+
+SORTS: dict[str, tuple[SortKey, ...]] = {
+    # the customer who has waited longest for an answer first; conversations nobody waits on come last
+    "waiting": (SortKey("waiting_since", nulls_last=True), SortKey("id")),
+    "priority": (SortKey("prio", descending=True), SortKey("waiting_since", nulls_last=True), SortKey("id")),
+    "activity": (SortKey("last_activity_at", descending=True), SortKey("id", descending=True)),
+    # the SLA issue adds ("sla", (SortKey("sla_due_at", nulls_last=True), SortKey("id"))) here
+}
+
+
+def default_sort(f: InboxFilters) -> str:
+    """Unowned and new conversations are a queue: oldest waiting first. Everything else: latest activity."""
+    return "waiting" if f.unowned or f.state == "nueva" else "activity"
+
+
+def _after(keys: tuple[SortKey, ...], values: list[object]) -> Q:
+    """Rows strictly after `values` in the order `keys` (lexicographic, NULLS LAST where declared)."""
+    condition = Q(pk__in=[])
+    equal = Q()
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            after = Q(pk__in=[])  # nothing sorts after a NULL in a NULLS LAST key, except equal NULLs below
+            same = Q(**{f"{key.field}__isnull": True})
+        else:
+            after = Q(**{f"{key.field}__{'lt' if key.descending else 'gt'}": value})
+            if key.nulls_last:
+                after |= Q(**{f"{key.field}__isnull": True})
+            same = Q(**{key.field: value})
+        condition |= equal & after
+        equal &= same
+    return condition
+
+
+def _cursor_values(row: Conversation, keys: tuple[SortKey, ...]) -> list[object]:
+    out: list[object] = []
+    for key in keys:
+        value = getattr(row, key.field)
+        out.append(value.isoformat() if isinstance(value, datetime) else value)
+    return out
+
+
+def sorted_page(qs: QuerySet[Conversation], *, sort: str, after: str = "",
+                size: int = 50) -> tuple[list[Conversation], str | None]:
+    """Keyset pages in any of SORTS: page 200 costs what page 1 costs, in every order."""
+    keys = SORTS.get(sort) or SORTS["activity"]
+    if any(k.field == "prio" for k in keys):
+        qs = qs.annotate(prio=PRIORITY_KEY)
+    if after:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(after.encode()).decode())
+            values = [datetime.fromisoformat(v) if k.field.endswith(("_at", "_since")) and v is not None else v
+                      for k, v in zip(keys, raw, strict=True)]
+            qs = qs.filter(_after(keys, values))
+        except (ValueError, TypeError, UnicodeDecodeError):
+            pass  # a mangled cursor shows the first page rather than an error
+    order = [F(k.field).desc() if k.descending else F(k.field).asc(nulls_last=k.nulls_last) for k in keys]
+    rows = list(qs.select_related("customer", "inbox", "assignee", "category").order_by(*order)[:size + 1])
+    nxt = None
+    if len(rows) > size:
+        nxt = base64.urlsafe_b64encode(json.dumps(_cursor_values(rows[size - 1], keys)).encode()).decode()
+    return rows[:size], nxt
+
+
+def counts(user: User) -> dict[str, object]:
+    """Open conversations per inbox (and how many have no owner) and per state, as the user sees them: the
+    workspace's folder list. Two grouped queries over the open rows only."""
+    qs = visible(user).filter(state__in=[s.value for s in OPEN_STATES])
+    per_inbox = {inbox_id: {"open": n, "unowned": unowned} for inbox_id, n, unowned in (
+        qs.values("inbox_id").order_by().annotate(n=Count("pk"), unowned=Count("pk", filter=Q(assignee__isnull=True)))
+        .values_list("inbox_id", "n", "unowned"))}
+    per_state = dict(qs.values_list("state").annotate(n=Count("pk")).values_list("state", "n").order_by())
+    mine = qs.filter(assignee=user).count()
+    inboxes = [{"code": i.code, "name": i.name, "open": per_inbox.get(i.pk, {}).get("open", 0),
+                "unowned": per_inbox.get(i.pk, {}).get("unowned", 0)} for i in Inbox.objects.all()
+               if user.has_perm_code(Perm.INBOX_SUPERVISE) or i.pk in per_inbox or i.is_global]
+    state_rows = [(st.value, {"label": st.label, "n": per_state.get(st.value, 0)})
+                  for st in ConversationState if st in OPEN_STATES]
+    return {"inboxes": inboxes, "states": per_state, "state_rows": state_rows, "mine": mine,
+            "unowned_total": sum(i["unowned"] for i in per_inbox.values()), "open": sum(per_state.values())}
+
+
 def message_item(m: Message) -> dict[str, object]:
     """One message as a timeline item (the page's template and the realtime event share this shape)."""
     author = m.author if m.author_id else None
@@ -110,13 +204,16 @@ def event_item(e: ConversationEvent) -> dict[str, object]:
             "author": actor.username if actor else None, "data": e.data, "comment": e.comment, "cycle": e.cycle}
 
 
-def timeline(c: Conversation, *, limit: int = 100, before: datetime | None = None) -> list[dict[str, object]]:
-    """The newest `limit` messages and events (older than `before`, when given) merged by time: two queries and
-    the same work whatever the conversation's length."""
+def timeline(c: Conversation, *, limit: int = 100, before: datetime | None = None,
+             since: datetime | None = None) -> list[dict[str, object]]:
+    """The newest `limit` messages and events (older than `before`, or from `since` on, when given) merged by
+    time: two queries and the same work whatever the conversation's length."""
     message_qs = Message.objects.filter(conversation=c)
     event_qs = ConversationEvent.objects.filter(conversation=c)
     if before is not None:
         message_qs, event_qs = message_qs.filter(created_at__lt=before), event_qs.filter(created_at__lt=before)
+    if since is not None:
+        message_qs, event_qs = message_qs.filter(created_at__gte=since), event_qs.filter(created_at__gte=since)
     messages = list(message_qs.select_related("author").order_by("-created_at", "-id")[:limit])
     events = list(event_qs.select_related("actor").order_by("-created_at", "-id")[:limit])
     items = [message_item(m) for m in messages] + [event_item(e) for e in events]

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -55,7 +57,17 @@ class CustomerForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    to_user = forms.CharField(label=_("Operador"), max_length=150)
+    """`to_user` is the id chosen in the people picker; without JavaScript the typed `q` (a username) stands in."""
+
+    to_user = forms.CharField(label=_("Operador"), max_length=150, required=False)
+    q = forms.CharField(required=False, max_length=150)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["to_user"] = (data.get("to_user") or data.get("q") or "").strip()
+        if not data["to_user"]:
+            raise forms.ValidationError(_("Elija a quién reasignar el lead de la lista."))
+        return data
 
 
 class NoteTemplateForm(forms.Form):

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
+from accounts.models import Team, User
+from accounts.roles import ROLE_PERMISSIONS, Perm
 from core.text import fold
 from customers.models import Customer, CustomerEmail, CustomerPhone
 from customers.phones import looks_like_phone, normalize_email, normalize_phone
@@ -98,3 +100,32 @@ def page_of(qs: QuerySet[Lead], page: int, size: int) -> tuple[list[Lead], bool]
     start = (page - 1) * size
     rows = list(qs[start:start + size + 1])
     return rows[:size], len(rows) > size
+
+
+AVAILABILITY_RANK = ("disponible", "ocupado", "ausente", "desconectado")
+
+
+def lead_workers() -> QuerySet[User]:
+    """People who may hold a lead: the same rule as `check_reassign_lead` (active, with leads.work), minus the
+    profiles imported from history that cannot log in."""
+    roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.LEADS_WORK in perms]
+    return User.objects.filter(is_active=True, can_login=True, role__in=roles)
+
+
+def reassign_candidates(*, q: str = "", exclude_id: int | None = None, limit: int = 20) -> list[User]:
+    """Who a supervisor can hand a lead to, best first: available people, then the least loaded. Each carries
+    `open_leads` (leads they hold that are not closed) and its active teams prefetched: two queries in all."""
+    qs = lead_workers()
+    if exclude_id is not None:
+        qs = qs.exclude(pk=exclude_id)
+    q = q.strip()
+    if q:
+        qs = qs.filter(Q(full_name__icontains=q) | Q(username__icontains=q)
+                       | Q(teams__name__icontains=q, teams__is_active=True)).distinct()
+    rank = Case(*(When(availability=a, then=Value(i)) for i, a in enumerate(AVAILABILITY_RANK)),
+                default=Value(len(AVAILABILITY_RANK)))
+    still_open = Q(held_leads__work_status__in=[WorkStatus.NONE, WorkStatus.IN_PROGRESS])
+    qs = (qs.annotate(open_leads=Count("held_leads", filter=still_open, distinct=True), availability_rank=rank)
+          .prefetch_related(Prefetch("teams", queryset=Team.objects.filter(is_active=True)))
+          .order_by("availability_rank", "open_leads", "full_name", "username"))
+    return list(qs[:limit])

@@ -11,6 +11,7 @@ urlpatterns = [
     path("call-center-queue/leads/<int:lead_id>/release", views.release, name="release"),
     path("call-center-queue/leads/<int:lead_id>/reassign", views.reassign, name="reassign"),
     path("call-center-queue/leads/<int:lead_id>/reopen", views.reopen, name="reopen"),
+    path("call-center-queue/leads/<int:lead_id>/people", views.people, name="people"),
     path("call-center-queue/predefined-notes", views.templates, name="templates"),
     path("call-center-queue/settings", views.queue_settings, name="settings"),
 ]

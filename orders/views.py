@@ -22,6 +22,7 @@ from leads.actions import access_lead
 from leads.models import Lead
 from orders import actions
 from orders.choices import OrderState
+from orders.describe import annotate_order_events
 from orders.forms import CancelForm, OrderFilterForm
 from orders.models import Order
 from orders.selectors import OrderFilters, order_queryset
@@ -37,9 +38,28 @@ def panel_context(user: User, lead: Lead, *, error: str = "", short_lines: Any =
             "can_order": user.has_perm_code(Perm.ORDERS_CREATE)}
 
 
-def _panel(request: HttpRequest, lead: Lead, **kwargs: Any) -> HttpResponse:
-    return render(request, "orders/_order_panel.html",
-                  panel_context(request.user, lead, **kwargs))  # type: ignore[arg-type]
+def _panel(request: HttpRequest, lead: Lead, *, status: int = 200, feedback: str = "", **kwargs: Any
+           ) -> HttpResponse:
+    context = panel_context(request.user, lead, **kwargs)  # type: ignore[arg-type]
+    context["feedback"] = feedback
+    return render(request, "orders/_order_panel.html", context, status=status)
+
+
+def _refused(request: HttpRequest, lead: Lead, exc: ActionError) -> HttpResponse:
+    """A refused change: the panel again with the reason (every short line for a stock shortfall) next to the
+    lines, or, without JavaScript, the call screen with the reason on top."""
+    errors = exc.details.get("errors") or {}
+    message = exc.message if not errors else _("Complete los datos del cliente: %s") % " ".join(errors.values())
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.error(request, message)
+        return redirect("leads:detail", lead_id=lead.pk)
+    return _panel(request, lead, status=exc.status, error=message, short_lines=exc.details.get("short_lines"))
+
+
+def _changed(request: HttpRequest, lead: Lead) -> HttpResponse:
+    if not request.htmx:  # type: ignore[attr-defined]
+        return redirect("leads:detail", lead_id=lead.pk)
+    return _panel(request, lead)
 
 
 def _lines_of(order: Order | None) -> list[tuple[str, int]]:
@@ -65,8 +85,8 @@ def draft_add(request: HttpRequest) -> HttpResponse:
         else:
             actions.check_set_lines(user, draft.pk, lines=list(lines.items()))
     except ActionError as exc:
-        return _panel(request, lead, error=exc.message, short_lines=exc.details.get("short_lines"))
-    return _panel(request, lead)
+        return _refused(request, lead, exc)
+    return _changed(request, lead)
 
 
 @require_POST
@@ -88,9 +108,9 @@ def draft_lines(request: HttpRequest, order_id: int) -> HttpResponse:
         if exc.code == "order_not_found":
             return HttpResponse(exc.message, status=404)
         assert order.lead is not None
-        return _panel(request, order.lead, error=exc.message, short_lines=exc.details.get("short_lines"))
+        return _refused(request, order.lead, exc)
     assert order.lead is not None
-    return _panel(request, order.lead)
+    return _changed(request, order.lead)
 
 
 @require_POST
@@ -101,17 +121,21 @@ def confirm(request: HttpRequest, order_id: int) -> HttpResponse:
         order = actions.access_order(user, order_id)
     except ActionError:
         return HttpResponse(status=404)
+    if order.lead is None:  # an order made outside the call screen: its own page
+        try:
+            actions.check_confirm_order(user, order.pk)
+        except ActionError as exc:
+            messages.error(request, exc.message)
+        return redirect("orders:detail", order_id=order.pk)
     try:
         actions.check_confirm_order(user, order.pk)
     except ActionError as exc:
-        errors = exc.details.get("errors") or {}
-        message = exc.message if not errors else _("Complete los datos del cliente: %s") % " ".join(errors.values())
-        messages.error(request, message)
-    else:
-        messages.success(request, _("Pedido %(n)s confirmado. Kommo se actualiza en segundo plano.")
-                         % {"n": order.number})
-    return redirect("leads:detail", lead_id=order.lead_id) if order.lead_id else redirect("orders:detail",
-                                                                                          order_id=order.pk)
+        return _refused(request, order.lead, exc)
+    done = _("Pedido %(n)s confirmado. Kommo se actualiza en segundo plano.") % {"n": order.number}
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, done)
+        return redirect("leads:detail", lead_id=order.lead.pk)
+    return _panel(request, order.lead, feedback=done)
 
 
 @perm_required(Perm.ORDERS_VIEW)
@@ -163,8 +187,10 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         order = actions.access_order(user, order_id)
     except ActionError:
         return render(request, "404.html", status=404)
+    events = list(order.events.select_related("actor"))
+    annotate_order_events(events)  # sentences with names; kinds stay in the API
     return render(request, "orders/detail.html", {
-        "order": order, "lines": order.lines.all(), "events": order.events.select_related("actor"),
+        "order": order, "lines": order.lines.all(), "events": events,
         "sync": order.kommo_syncs.order_by("-id").first(), "cancel_form": CancelForm(),
         "can_manage": user.has_perm_code(Perm.ORDERS_MANAGE),
     })

@@ -173,6 +173,7 @@ def test_reopening_starts_a_new_cycle(agent):
 
 def test_transfer_and_escalation_need_a_descriptive_comment(agent, supervisor, ventas):
     other = available_agent()
+    agent.teams.add(*ventas.teams.all())  # the fallback target must work the inbox too
     c, _m, _ = inbound(inbox_code="ventas")
     owner = c.assignee
     with pytest.raises(ActionError) as exc:
@@ -198,6 +199,7 @@ def test_only_the_owner_or_a_supervisor_acts(agent, make_user):
 
 
 def test_outside_global_every_open_conversation_has_an_owner(supervisor, agent, ventas):
+    agent.teams.add(*ventas.teams.all())
     c, _m, _ = inbound(inbox_code="ventas")
     actions.check_assign(supervisor, c.pk, assignee=agent.username)
     with pytest.raises(ActionError) as exc:

@@ -43,8 +43,8 @@ def test_order_from_the_call_screen_moves_the_kommo_lead_once(live_with_kommo: s
     page.fill("#id_address", "Carrera 7 # 45-10, apto 301")
     page.fill("#id_city", "Bogotá")
     page.fill("#id_department", "Cundinamarca")
-    page.click("#customer-form button")
-    expect(page.locator(".messages")).to_contain_text("Datos del cliente actualizados")
+    page.click("#save-customer")
+    expect(page.locator("#call-feedback")).to_contain_text("Datos del cliente actualizados")
 
     # and adds two Plan Hogar and tries two routers where only one is in stock
     search_for(page, "plan", "PH-001")
@@ -64,7 +64,7 @@ def test_order_from_the_call_screen_moves_the_kommo_lead_once(live_with_kommo: s
     # then confirming records the order and Kommo gets exactly one stage change and one note
     fake_kommo.state.clear_requests()
     page.click("#confirm-order")
-    expect(page.locator(".messages")).to_contain_text("confirmado")
+    expect(page.locator("#call-feedback")).to_contain_text("confirmado")
     expect(page.get_by_test_id("lead-orders")).to_contain_text("Sincronizado", timeout=10_000)
     lead_path = f"/api/v4/leads/{remote['id']}"
     writes = [(r["method"], r["path"]) for r in fake_kommo.state.requests if r["method"] in ("PATCH", "POST")]

@@ -1,8 +1,27 @@
-// Page behaviour shared by every screen. Presence: any element with data-presence-user="<id>" shows that
-// user's availability and is updated live from "centralita:presence" events.
+// Page behaviour shared by every screen.
+// - Presence: any element with data-presence-user="<id>" shows that user's availability and is updated live from
+//   "centralita:presence" events; the top bar's "not receiving work" notice follows the same events.
+// - Navigation drawer for narrow screens (the menu button in the top bar).
+// - Unread work: new assignments, customer replies in my conversations and mentions since this tab opened, shown in
+//   the document title and on the "Bandeja" menu item; optional sound and browser notification (Mi perfil).
 (function () {
   "use strict";
   const body = document.body;
+  const me = {
+    id: Number(body.dataset.userId || 0),
+    username: body.dataset.username || "",
+    sound: body.dataset.notifySound === "on",
+    browser: body.dataset.notifyBrowser === "on",
+  };
+
+  // --- presence -------------------------------------------------------------------------------------------
+  function updateNotice(e) {
+    const notice = document.querySelector('[data-avail-notice="' + e.user_id + '"]');
+    if (!notice) return;
+    notice.hidden = e.availability === "disponible";
+    const text = notice.querySelector("[data-avail-notice-text]");
+    if (text && notice.dataset.template) text.textContent = notice.dataset.template.replace("__STATE__", e.label);
+  }
   body.addEventListener("centralita:presence", function (ev) {
     const e = ev.detail;
     document.querySelectorAll('[data-presence-user="' + e.user_id + '"]').forEach(function (el) {
@@ -15,7 +34,168 @@
       el.classList.add("flash");
       setTimeout(function () { el.classList.remove("flash"); }, 1300);
     });
+    if (e.user_id === me.id) updateNotice(e);
   });
+
+  // --- navigation drawer (≤ 800 px) -------------------------------------------------------------------------
+  const shell = document.querySelector(".shell");
+  const toggle = document.querySelector(".menu-toggle");
+  const sidebar = document.getElementById("sidebar");
+  function setNav(open, returnFocus) {
+    if (!shell || !toggle) return;
+    shell.classList.toggle("nav-open", open);
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) {
+      const first = sidebar && sidebar.querySelector("a");
+      if (first) setTimeout(function () { first.focus(); }, 50); // after the drawer became visible
+    } else if (returnFocus) {
+      toggle.focus();
+    }
+  }
+  if (toggle) {
+    toggle.addEventListener("click", function () { setNav(!shell.classList.contains("nav-open"), false); });
+    document.querySelectorAll("[data-nav-close]").forEach(function (el) {
+      el.addEventListener("click", function () { setNav(false, true); });
+    });
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && shell.classList.contains("nav-open")) { ev.preventDefault(); setNav(false, true); }
+    });
+    window.matchMedia("(min-width: 801px)").addEventListener("change", function (mq) {
+      if (mq.matches) setNav(false, false);
+    });
+  }
+
+  // --- unread work ------------------------------------------------------------------------------------------
+  // Client-side and per tab on purpose: sessionStorage survives navigation inside the tab, and opening the
+  // conversation (its page, or in place in the inbox) clears it.
+  const STORE = "centralita.unread." + me.id;
+  const baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
+  function load() {
+    try { return JSON.parse(sessionStorage.getItem(STORE) || "{}") || {}; } catch (e) { return {}; }
+  }
+  function save(unread) {
+    try { sessionStorage.setItem(STORE, JSON.stringify(unread)); } catch (e) { /* storage full or disabled */ }
+    render(unread);
+  }
+  function render(unread) {
+    const n = Object.keys(unread).length;
+    document.title = n ? "(" + n + ") " + baseTitle : baseTitle;
+    document.querySelectorAll("[data-unread-count]").forEach(function (el) {
+      el.hidden = n === 0;
+      el.textContent = n ? String(n) : "";
+      el.title = n ? n + " " + (body.dataset.labelUnread || "") : "";
+    });
+  }
+  function openConversationId() {
+    const m = location.pathname.match(/^\/inbox\/(\d+)\/?$/);
+    return m ? Number(m[1]) : null;
+  }
+  function markRead(id) {
+    const unread = load();
+    if (unread[id]) { delete unread[id]; save(unread); }
+  }
+  const lastAlert = {};
+  function markUnread(id, reason, text) {
+    if (!id) return;
+    if (openConversationId() === id && document.visibilityState === "visible") return; // looking at it already
+    const unread = load();
+    const isNew = !unread[id];
+    unread[id] = reason;
+    save(unread);
+    // An inbound message that routes a conversation to me arrives as "assigned" and "message": alert once.
+    const now = Date.now();
+    if (!isNew && lastAlert[id] && now - lastAlert[id] < 3000) return;
+    lastAlert[id] = now;
+    alertUser(reason, text, id);
+  }
+
+  let audio = null;
+  function ensureAudio() {
+    const Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Ctx) audio = new Ctx();
+  }
+  // Browsers only let a page make sound after a user gesture, so the context is created on the first one.
+  ["pointerdown", "keydown"].forEach(function (t) {
+    document.addEventListener(t, function () { if (me.sound) ensureAudio(); }, { once: true });
+  });
+  function beep() {
+    if (!audio) return;
+    if (audio.state === "suspended") audio.resume();
+    const t = audio.currentTime;
+    [[880, 0], [1320, 0.12]].forEach(function (note) {  // two short rising tones
+      const osc = audio.createOscillator();
+      const gain = audio.createGain();
+      osc.type = "sine";
+      osc.frequency.value = note[0];
+      gain.gain.setValueAtTime(0.0001, t + note[1]);
+      gain.gain.exponentialRampToValueAtTime(0.2, t + note[1] + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + note[1] + 0.18);
+      osc.connect(gain).connect(audio.destination);
+      osc.start(t + note[1]);
+      osc.stop(t + note[1] + 0.2);
+    });
+  }
+
+  function alertUser(reason, text, id) {
+    if (me.sound) beep();
+    if (!me.browser || !("Notification" in window) || Notification.permission !== "granted") return;
+    if (document.visibilityState === "visible" && document.hasFocus()) return; // the title and badge suffice
+    const title = body.dataset["labelNotify" + reason.charAt(0).toUpperCase() + reason.slice(1)] || "Centralita";
+    try {
+      const n = new Notification(title, { body: text || "", tag: "centralita-conversation-" + id });
+      n.onclick = function () { window.focus(); location.href = "/inbox/" + id + "/"; n.close(); };
+    } catch (e) { /* some browsers only allow notifications from a service worker */ }
+  }
+
+  if (me.id) {
+    const opened = openConversationId();
+    if (opened) markRead(opened); else render(load());
+    body.addEventListener("centralita:conversation", function (ev) {
+      const e = ev.detail || {};
+      const c = e.conversation || {};
+      if (!c.id) return;
+      const mine = c.assignee === me.username;
+      if (e.op === "assigned") {
+        const byMe = e.item && e.item.author === me.username; // taking a conversation is not news
+        if (mine && !byMe) markUnread(c.id, "assigned", c.customer);
+        else markRead(c.id); // moved to someone else: no longer my work
+      } else if (e.op === "message" && mine && e.message && e.message.kind === "inbound") {
+        markUnread(c.id, "message", c.customer + ": " + (e.message.body || "").slice(0, 120));
+      }
+    });
+    body.addEventListener("centralita:mention", function (ev) {
+      const e = ev.detail || {};
+      markUnread(e.conversation_id, "mention", (e.by ? e.by + ": " : "") + (e.body || "").slice(0, 120));
+    });
+    body.addEventListener("centralita:conversation-opened", function (ev) {
+      if (ev.detail && ev.detail.id) markRead(Number(ev.detail.id));
+    });
+    // Another tab of this user cannot share sessionStorage; when this tab regains sight of an open
+    // conversation page, that conversation counts as read.
+    document.addEventListener("visibilitychange", function () {
+      const id = openConversationId();
+      if (id && document.visibilityState === "visible") markRead(id);
+    });
+  }
+
+  // Buttons on Mi perfil: ask for notification permission only when the person clicks.
+  document.querySelectorAll("[data-notify-permission]").forEach(function (btn) {
+    const status = document.querySelector("[data-notify-permission-status]");
+    function show() {
+      if (!status) return;
+      const p = "Notification" in window ? Notification.permission : "unsupported";
+      status.textContent = status.dataset["label" + p.charAt(0).toUpperCase() + p.slice(1)] || p;
+    }
+    show();
+    btn.addEventListener("click", function () {
+      if (!("Notification" in window)) { show(); return; }
+      Notification.requestPermission().then(show);
+    });
+  });
+  document.querySelectorAll("[data-notify-test-sound]").forEach(function (btn) {
+    btn.addEventListener("click", function () { ensureAudio(); beep(); });
+  });
+
   // Keyboard: "g h" goes home; "/" focuses the first search box on the page.
   let last = "";
   document.addEventListener("keydown", function (ev) {

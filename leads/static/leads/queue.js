@@ -7,6 +7,14 @@
   const template = document.getElementById("queue-row-template");
   const banner = document.getElementById("new-leads");
   let newCount = 0;
+  // The page's SHORT_DATETIME_FORMAT (config/formats): d/m/Y H:i in Spanish, Y-m-d H:i in English.
+  function shortDateTime(iso) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})/.exec(iso);
+    if (!m) return iso;
+    return document.documentElement.lang === "es"
+      ? m[3] + "/" + m[2] + "/" + m[1] + " " + m[4] + ":" + m[5]
+      : m[1] + "-" + m[2] + "-" + m[3] + " " + m[4] + ":" + m[5];
+  }
   function fill(row, lead) {
     const set = function (key, value) {
       const el = row.querySelector('[data-f="' + key + '"]');
@@ -45,7 +53,7 @@
       fresh.dataset.leadId = lead.id;
       fill(fresh, lead);
       const arrived = fresh.querySelector('[data-f="arrived"]');
-      if (arrived) arrived.textContent = (lead.queue_entered_at || "").slice(0, 16).replace("T", " ");
+      if (arrived) arrived.textContent = shortDateTime(lead.queue_entered_at || "");
       tbody.appendChild(fresh);
     } else if (banner) {
       newCount += 1;

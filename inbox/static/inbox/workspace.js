@@ -1,0 +1,533 @@
+// The agent workspace: list | conversation | context, live and in place.
+// - Forms marked data-inplace are sent by htmx (swap "none"): the server answers only the regions that changed
+//   (inbox/_inplace.html: out-of-band header, new timeline items, the list row, a status line) and the page
+//   never reloads. A button with its own formaction (a connector's special send) keeps the normal submit.
+// - "centralita:conversation" realtime events update the list row, the folder counts and the open
+//   conversation (new messages, history sentences in the reader's language, state and owner) without requests.
+// - People pickers (inbox/_picker.html) are comboboxes whose options come from the server.
+// - Keyboard: j/k, Enter, r, n, a, e, Ctrl+Enter, /, ? (inbox/workspace.html lists them).
+// Everything is delegated from document, so it keeps working after htmx swaps and history restores.
+(function () {
+  "use strict";
+  const labelsNode = document.getElementById("inbox-labels");
+  const labels = labelsNode ? JSON.parse(labelsNode.textContent) : { states: {}, delivery: {}, units: {} };
+  const lang = (document.documentElement.lang || "es").slice(0, 2);
+  const OPEN = ["nueva", "pendiente", "en_espera", "escalada"];
+  const TICKS = { queued: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠" };
+  window.centralitaInbox = window.centralitaInbox || {};
+  window.centralitaInbox.bodyRenderers = window.centralitaInbox.bodyRenderers || {};
+
+  function $(sel, root) { return (root || document).querySelector(sel); }
+  function $$(sel, root) { return Array.from((root || document).querySelectorAll(sel)); }
+  function workspace() { return document.getElementById("workspace"); }
+  function pane() { return $("#conversation-pane .conv"); }
+  function currentId() { const p = pane(); return p ? Number(p.dataset.conversation) : 0; }
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+  function flash(text, isError) {
+    const box = document.getElementById("ws-flash");
+    if (!box) return;
+    box.textContent = text || "";
+    box.classList.toggle("is-error", !!isError);
+  }
+  let flashTimer = null;
+  document.addEventListener("htmx:after:swap", function () {
+    clearTimeout(flashTimer);
+    flashTimer = setTimeout(function () {
+      const box = document.getElementById("ws-flash");
+      if (box && !box.classList.contains("is-error")) box.textContent = "";
+    }, 6000);
+  });
+
+  // --- relative times ----------------------------------------------------------------------------------
+  function shortWait(iso) {
+    const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+    const u = labels.units || {};
+    if (!isFinite(seconds)) return "";
+    if (seconds < 60) return u.lt || "<1 min";
+    if (seconds < 3600) return (u.min || "%d min").replace("%d", Math.floor(seconds / 60));
+    if (seconds < 86400) return (u.h || "%d h").replace("%d", Math.floor(seconds / 3600));
+    return (u.d || "%d d").replace("%d", Math.floor(seconds / 86400));
+  }
+  function refreshWaits() {
+    $$(".ws-wait[data-since]").forEach(function (node) {
+      node.textContent = (labels.waiting || "%s").replace("%s", shortWait(node.dataset.since));
+    });
+  }
+  setInterval(refreshWaits, 60000);
+  let formatter = null;
+  function timeNode(iso) {
+    const node = el("time");
+    node.setAttribute("datetime", iso || "");
+    const date = new Date(iso);
+    if (isNaN(date.getTime())) return node;
+    try {
+      formatter = formatter || new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "short" });
+      node.textContent = formatter.format(date);
+    } catch (e) { node.textContent = date.toLocaleString(); }
+    return node;
+  }
+
+  // --- in-place forms ------------------------------------------------------------------------------------
+  document.addEventListener("submit", function (ev) {
+    const form = ev.target;
+    if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-inplace") || !window.htmx) return;
+    if (ev.submitter && ev.submitter.hasAttribute("formaction")) return; // a connector's own endpoint
+    ev.preventDefault();
+    const err = document.getElementById("err-" + form.id);
+    if (err) err.textContent = "";
+    window.htmx.ajax("POST", form.getAttribute("action"), { source: form, swap: "none" });
+  });
+  document.addEventListener("htmx:after:request", function (ev) {
+    const ctx = ev.detail && ev.detail.ctx;
+    const form = ctx && ctx.sourceElement;
+    if (!form || !(form instanceof HTMLFormElement) || !form.hasAttribute("data-inplace")) return;
+    const ok = ctx.response && ctx.response.status < 400;
+    if (!ok) return;
+    if (form.hasAttribute("data-reset")) {
+      const kind = form.querySelector("input[name=kind]:checked");
+      const keep = kind ? kind.value : null;
+      form.reset();
+      if (keep) { const again = form.querySelector("input[name=kind][value='" + keep + "']"); if (again) again.checked = true; }
+      $$("[data-picker-value]", form).forEach(function (i) { i.value = ""; });
+    }
+    const dialog = form.closest("dialog");
+    if (dialog && dialog.open) dialog.close();
+    if (form.hasAttribute("data-bulk")) { clearSelection(); refetchRows(); }
+  });
+  document.addEventListener("htmx:error", function (ev) {
+    const ctx = ev.detail && ev.detail.ctx;
+    if (ctx && ctx.sourceElement && ctx.sourceElement.closest && ctx.sourceElement.closest("#workspace")) {
+      flash(labels.error, true);
+    }
+  });
+  document.addEventListener("change", function (ev) {
+    const form = ev.target.form;
+    if (form && form.hasAttribute("data-autosubmit")) form.requestSubmit();
+  });
+
+  // --- dialogs ---------------------------------------------------------------------------------------------
+  document.addEventListener("click", function (ev) {
+    const opener = ev.target.closest("[data-dialog]");
+    if (opener) {
+      const dialog = document.getElementById(opener.dataset.dialog);
+      if (dialog && !dialog.open) {
+        dialog.showModal();
+        const first = dialog.querySelector("input:not([type=hidden]):not([disabled]), select, textarea");
+        if (first) first.focus();
+      }
+      return;
+    }
+    if (ev.target.closest("[data-close-dialog]")) {
+      const dialog = ev.target.closest("dialog");
+      if (dialog) dialog.close();
+    }
+    const action = ev.target.closest("[data-action]");
+    if (!action) return;
+    if (action.dataset.action === "shortcuts") { openShortcuts(); }
+    else if (action.dataset.action === "back") { ev.preventDefault(); backToList(); }
+    else if (action.dataset.action === "clear-selection") { clearSelection(); }
+  });
+  function openShortcuts() {
+    const dialog = document.getElementById("shortcuts-dialog");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+  function backToList() {
+    const ws = workspace();
+    if (ws) ws.classList.remove("has-conversation");
+    const url = (ws && ws.dataset.listUrl || "/inbox/") + location.search;
+    history.pushState({ htmx: true }, "", url);
+    const row = $(".ws-row.is-selected .ws-row-link");
+    if (row) row.focus();
+  }
+
+  // --- people pickers -------------------------------------------------------------------------------------
+  function pickerOf(node) { return node && node.closest ? node.closest("[data-picker]") : null; }
+  function options(picker) { return $$(".picker-option", picker); }
+  function setActive(picker, option) {
+    const input = $("[role=combobox]", picker);
+    options(picker).forEach(function (o) { o.setAttribute("aria-selected", String(o === option)); });
+    if (option) { input.setAttribute("aria-activedescendant", option.id); option.scrollIntoView({ block: "nearest" }); }
+  }
+  function openList(picker, open) {
+    const list = $(".picker-options", picker);
+    const input = $("[role=combobox]", picker);
+    if (!list || !input) return;
+    list.hidden = !open;
+    input.setAttribute("aria-expanded", String(open));
+  }
+  function choose(picker, option) {
+    if (!option || option.getAttribute("aria-disabled") === "true") return;
+    $("[data-picker-value]", picker).value = option.dataset.value;
+    $("[role=combobox]", picker).value = option.dataset.label;
+    openList(picker, false);
+  }
+  document.addEventListener("htmx:after:swap", function (ev) {
+    const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
+    const picker = pickerOf(target);
+    if (picker && target.classList.contains("picker-options")) {
+      openList(picker, options(picker).length > 0 || !!$(".picker-empty", picker));
+      setActive(picker, options(picker)[0] || null);
+    }
+  });
+  document.addEventListener("click", function (ev) {
+    const option = ev.target.closest(".picker-option");
+    if (option) { choose(pickerOf(option), option); return; }
+    $$("[data-picker]").forEach(function (p) { if (!p.contains(ev.target)) openList(p, false); });
+  });
+  document.addEventListener("keydown", function (ev) {
+    const picker = pickerOf(ev.target);
+    if (!picker || ev.target.getAttribute("role") !== "combobox") return;
+    const all = options(picker);
+    const active = all.find(function (o) { return o.getAttribute("aria-selected") === "true"; });
+    const index = all.indexOf(active);
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      ev.preventDefault();
+      openList(picker, true);
+      const next = all[Math.min(all.length - 1, Math.max(0, index + (ev.key === "ArrowDown" ? 1 : -1)))];
+      setActive(picker, next || null);
+    } else if (ev.key === "Enter" && !$(".picker-options", picker).hidden) {
+      ev.preventDefault();
+      choose(picker, active || all[0]);
+    } else if (ev.key === "Escape" && !$(".picker-options", picker).hidden) {
+      ev.preventDefault();
+      ev.stopPropagation();
+      openList(picker, false);
+    } else if (ev.key.length === 1 || ev.key === "Backspace") {
+      $("[data-picker-value]", picker).value = ""; // typing again means choosing again
+    }
+  }, true);
+
+  // --- list: selection, bulk bar, live rows ----------------------------------------------------------------
+  function rows() { return $$("#inbox-list .ws-row"); }
+  function checked() { return $$("#inbox-list .ws-check:checked"); }
+  function updateBulk() {
+    const form = document.getElementById("bulk-form");
+    if (!form) return;
+    const n = checked().length;
+    form.hidden = n === 0;
+    const count = $("[data-bulk-count]", form);
+    if (count) count.textContent = String(n);
+    const op = $("[data-bulk-op]", form);
+    $$("[data-bulk-for]", form).forEach(function (field) {
+      const show = field.dataset.bulkFor.split(" ").indexOf(op ? op.value : "") >= 0;
+      field.hidden = !show;
+      $$("input, select, textarea", field).forEach(function (i) { i.disabled = !show; });
+    });
+  }
+  function clearSelection() { checked().forEach(function (c) { c.checked = false; }); updateBulk(); }
+  document.addEventListener("change", function (ev) {
+    if (ev.target.matches(".ws-check, [data-bulk-op]")) updateBulk();
+  });
+  function marked() { return $("#inbox-list .ws-row.is-marked") || $("#inbox-list .ws-row.is-selected"); }
+  function mark(row) {
+    rows().forEach(function (r) { r.classList.toggle("is-marked", r === row); });
+    if (row) { const link = $(".ws-row-link", row); if (link) link.focus({ preventScroll: false }); }
+  }
+  function move(step) {
+    const all = rows();
+    if (!all.length) return;
+    const index = all.indexOf(marked());
+    mark(all[Math.min(all.length - 1, Math.max(0, index < 0 ? 0 : index + step))]);
+  }
+  function selectRow(id) {
+    rows().forEach(function (r) { r.classList.toggle("is-selected", Number(r.dataset.conversationId) === id); });
+  }
+
+  let refetchTimer = null;
+  let lastRefetch = 0;
+  let refetching = false;
+  function firstPage() { return !new URLSearchParams(location.search).get("after"); }
+  function refetchRows() {
+    clearTimeout(refetchTimer);
+    refetchTimer = setTimeout(function () {
+      if (refetching || !window.htmx) { refetchRows(); return; }
+      refetching = true;
+      lastRefetch = Date.now();
+      const done = function () { refetching = false; selectRow(currentId()); };
+      const url = (workspace() ? workspace().dataset.listUrl : "/inbox/") + location.search;
+      window.htmx.ajax("GET", url, { target: "#inbox-rows", swap: "innerHTML" }).then(done, done);
+    }, Math.max(1000, lastRefetch + 3000 - Date.now()));
+  }
+  let countsTimer = null;
+  function refreshCounts() {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(function () { document.body.dispatchEvent(new CustomEvent("centralita:counts")); }, 1500);
+  }
+  function filters() {
+    const form = document.getElementById("inbox-filters");
+    const f = {};
+    if (form) new FormData(form).forEach(function (value, key) { f[key] = String(value); });
+    return f;
+  }
+  function isOpen(c) { return OPEN.indexOf(c.state) >= 0; }
+  function mayMatch(c, f) { // false when the conversation is certainly outside the filters
+    const me = workspace() ? workspace().dataset.me : "";
+    if (f.inbox && c.inbox !== f.inbox) return false;
+    if (f.state === "open" ? !isOpen(c) : (f.state && c.state !== f.state)) return false;
+    if (f.agent && c.assignee !== (f.agent === "me" ? me : f.agent)) return false;
+    if (f.channel && c.channel !== f.channel) return false;
+    if (f.priority && c.priority !== f.priority) return false;
+    if (f.unowned && (c.assignee || !isOpen(c))) return false;
+    if (f.unanswered && (!c.awaiting_reply || !isOpen(c))) return false;
+    return true;
+  }
+  function updateRow(row, c) {
+    const preview = $("[data-f=preview]", row);
+    if (preview) {
+      const text = c.last_message_preview || "";
+      preview.textContent = text.length > 110 ? text.slice(0, 109) + "…" : text;
+    }
+    const owner = $("[data-f=assignee]", row);
+    if (owner) {
+      owner.replaceChildren();
+      if (c.assignee_name) owner.textContent = c.assignee_name;
+      else if (isOpen(c)) owner.appendChild(el("span", "badge badge-unowned", labels.unowned));
+    }
+    const state = $("[data-f=state]", row);
+    if (state) { state.textContent = labels.states[c.state] || c.state; state.className = "badge state-" + c.state; }
+    row.dataset.state = c.state;
+    row.classList.toggle("is-waiting", !!c.awaiting_reply && isOpen(c));
+    row.classList.add("flash");
+    setTimeout(function () { row.classList.remove("flash"); }, 1300);
+  }
+
+  // --- the open conversation -------------------------------------------------------------------------------
+  function timeline() { return document.getElementById("timeline"); }
+  function setTicks(span, status, error) {
+    span.className = "delivery delivery-" + status;
+    span.dataset.f = "delivery";
+    span.dataset.status = status;
+    span.textContent = TICKS[status] || "";
+    span.title = (labels.delivery[status] || status) + (error ? ": " + error : "");
+    span.setAttribute("aria-label", labels.delivery[status] || status);
+  }
+  function plainBody(container, m) {
+    const div = el("div");
+    String(m.body || "").split("\n").forEach(function (line, index) {
+      if (index) div.appendChild(el("br"));
+      div.appendChild(document.createTextNode(line));
+    });
+    if (m.truncated) { div.appendChild(document.createTextNode("… ")); div.appendChild(el("small", "muted", labels.truncated)); }
+    container.appendChild(div);
+    const files = (m.attachments || []).filter(function (a) { return a && a.name; });
+    if (!files.length) return;
+    const list = el("ul", "attachments");
+    files.forEach(function (a) {
+      const li = el("li");
+      if (a.url) { const link = el("a", null, a.name); link.href = a.url; li.appendChild(link); }
+      else li.appendChild(document.createTextNode(a.name));
+      list.appendChild(li);
+    });
+    container.appendChild(list);
+  }
+  function messageNode(m, channel, customer) {
+    const li = el("li", "msg-" + m.kind);
+    li.dataset.kind = m.kind;
+    li.dataset.item = "message-" + m.id;
+    const head = el("small", "muted");
+    const who = m.author_name || m.author || "";
+    if (m.kind === "inbound") head.appendChild(document.createTextNode(customer));
+    else if (m.kind === "note") head.appendChild(document.createTextNode("🔒 " + (labels.note || "") + " · " + who));
+    else head.appendChild(document.createTextNode("↩ " + who));
+    head.appendChild(document.createTextNode(" · "));
+    head.appendChild(timeNode(m.at));
+    if (m.delivery_status) {
+      head.appendChild(document.createTextNode(" · "));
+      const ticks = el("span");
+      setTicks(ticks, m.delivery_status, m.delivery_error);
+      head.appendChild(ticks);
+    }
+    li.appendChild(head);
+    const render = window.centralitaInbox.bodyRenderers[channel];
+    let done = false;
+    if (typeof render === "function") { try { done = render(li, m) !== false; } catch (e) { done = false; } }
+    if (!done) plainBody(li, m);
+    return li;
+  }
+  function eventNode(e) {
+    const li = el("li", "event");
+    li.dataset.item = "event-" + e.id;
+    const head = el("small", "muted");
+    head.appendChild(timeNode(e.at));
+    head.appendChild(document.createTextNode(" · "));
+    const texts = e.texts || {};
+    head.appendChild(el("span", null, texts[lang] || texts.es || ""));
+    head.lastChild.dataset.f = "text";
+    li.appendChild(head);
+    return li;
+  }
+  function nearBottom() {
+    const box = document.getElementById("conv-scroll");
+    return !box || box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+  }
+  function toBottom() {
+    const box = document.getElementById("conv-scroll");
+    if (box) box.scrollTop = box.scrollHeight;
+  }
+  function insert(node) {
+    const list = timeline();
+    if (!list || new URLSearchParams(location.search).has("antes")) return;
+    if (list.querySelector('[data-item="' + node.dataset.item + '"]')) return; // already shown
+    const stick = nearBottom();
+    list.appendChild(node);
+    node.classList.add("flash");
+    setTimeout(function () { node.classList.remove("flash"); }, 1300);
+    if (stick) toBottom();
+  }
+  function dedupe() { // an in-place answer and the realtime event may both bring the same item
+    const list = timeline();
+    if (!list) return;
+    const seen = new Set();
+    $$("[data-item]", list).forEach(function (node) {
+      if (seen.has(node.dataset.item)) node.remove(); else seen.add(node.dataset.item);
+    });
+  }
+  function badges(c) {
+    const state = $('#conversation-pane [data-testid="conversation-state"]');
+    if (state && c.state) { state.textContent = labels.states[c.state] || c.state; state.className = "badge state-" + c.state; }
+    const owner = $('#conversation-pane [data-testid="assignee"]');
+    if (owner) owner.textContent = c.assignee_name || labels.unowned || "—";
+  }
+  function opened() {
+    const p = pane();
+    const ws = workspace();
+    if (ws) ws.classList.toggle("has-conversation", !!p);
+    if (!p) return;
+    const id = Number(p.dataset.conversation);
+    selectRow(id);
+    toBottom();
+    if (p.dataset.title) document.title = document.title.replace(/^(\(\d+\) )?.*? · /, "$1" + p.dataset.title + " · ");
+    document.body.dispatchEvent(new CustomEvent("centralita:conversation-opened", { detail: { id: id } }));
+    announce();
+  }
+
+  document.addEventListener("htmx:after:swap", function (ev) {
+    const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
+    if (target && target.id === "conversation-pane") {
+      opened();
+      const title = document.getElementById("conv-title");
+      if (title) { title.setAttribute("tabindex", "-1"); title.focus({ preventScroll: true }); }
+    }
+    dedupe();
+    refreshWaits();
+  });
+
+  document.body.addEventListener("centralita:conversation", function (ev) {
+    const d = ev.detail;
+    const c = d.conversation;
+    if (!c) return;
+    refreshCounts();
+    // the list
+    const list = document.getElementById("inbox-list");
+    if (list) {
+      const f = filters();
+      const row = document.getElementById("row-" + c.id);
+      if (!row) { if (mayMatch(c, f) && firstPage()) refetchRows(); }
+      else if (!mayMatch(c, f) && c.id !== currentId()) row.remove();
+      else {
+        updateRow(row, c);
+        const sort = list.dataset.sort;
+        if (d.op === "message" && firstPage() && sort === "activity" && list.firstElementChild !== row) list.prepend(row);
+        else if (d.op === "message" && sort !== "activity") refetchRows();
+      }
+    }
+    // the open conversation
+    if (c.id !== currentId()) return;
+    const p = pane();
+    if (d.op === "delivery" && d.message) {
+      const ticks = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"] [data-f="delivery"]');
+      if (ticks) setTicks(ticks, d.message.status, d.message.error);
+    } else if (d.message && d.message.id) {
+      insert(messageNode(d.message, p.dataset.channel, p.dataset.customer));
+    }
+    if (d.item && d.item.id) insert(eventNode(d.item));
+    badges(c);
+  });
+
+  // Resync after a reconnect: events sent while the socket was down are lost, so re-read the list and the
+  // open conversation once (server-rendered fragments).
+  let connections = 0;
+  const loadedAt = Date.now();
+  document.body.addEventListener("centralita:resync", function () {
+    connections += 1;
+    announce();
+    if (connections === 1 && Date.now() - loadedAt < 5000) return; // the first connection follows the load
+    refetchRows();
+    refreshCounts();
+    const id = currentId();
+    if (id && window.htmx) {
+      window.htmx.ajax("GET", "/inbox/" + id + "/", { target: "#conversation-pane", swap: "innerHTML" });
+    }
+  });
+
+  // Collision warning: announce "I have this open" every 20 s and show who else does.
+  function announce() { const id = currentId(); if (id && window.centralitaSend) window.centralitaSend({ type: "viewing", conversation_id: id }); }
+  setInterval(announce, 20000);
+  document.body.addEventListener("centralita:viewing", function (ev) {
+    const banner = document.getElementById("collision");
+    if (!banner || ev.detail.conversation_id !== currentId()) return;
+    const others = (ev.detail.viewers || []).filter(function (n) { return n !== banner.dataset.me; });
+    banner.hidden = others.length === 0;
+    $("[data-names]", banner).textContent = others.join(", ");
+  });
+
+  // --- composer --------------------------------------------------------------------------------------------
+  document.addEventListener("change", function (ev) {
+    if (ev.target.name !== "kind" || !ev.target.closest("#reply-form")) return;
+    const note = ev.target.value === "note";
+    const form = ev.target.closest("form");
+    $("[data-hint-reply]", form).hidden = note;
+    $("[data-hint-note]", form).hidden = !note;
+    form.classList.toggle("is-note", note);
+  });
+  function compose(kind) {
+    const form = document.getElementById("reply-form");
+    if (!form) return;
+    const radio = form.querySelector("input[name=kind][value=" + kind + "]");
+    if (radio && !radio.checked) { radio.checked = true; radio.dispatchEvent(new Event("change", { bubbles: true })); }
+    const box = document.getElementById("reply-body");
+    if (box) box.focus();
+  }
+
+  // --- keyboard --------------------------------------------------------------------------------------------
+  document.addEventListener("keydown", function (ev) {
+    const tag = (ev.target.tagName || "").toLowerCase();
+    const typing = ["input", "textarea", "select"].indexOf(tag) >= 0 || ev.target.isContentEditable;
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === "Enter" && ev.target.form && ev.target.form.hasAttribute("data-inplace")) {
+      ev.preventDefault();
+      ev.target.form.requestSubmit();
+      return;
+    }
+    if (typing) {
+      if (ev.key === "Escape" && tag === "textarea") ev.target.blur();
+      return;
+    }
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || document.querySelector("dialog[open]")) return;
+    const key = ev.key;
+    if (key === "j" || key === "k") { ev.preventDefault(); move(key === "j" ? 1 : -1); }
+    else if (key === "Enter" && ev.target.closest && !ev.target.closest("a, button") && marked()) {
+      ev.preventDefault(); const link = $(".ws-row-link", marked()); if (link) link.click();
+    }
+    else if (key === "r" && currentId()) { ev.preventDefault(); compose("reply"); }
+    else if (key === "n" && currentId()) { ev.preventDefault(); compose("note"); }
+    else if (key === "a" && currentId()) {
+      ev.preventDefault();
+      const assign = document.getElementById("open-assign");
+      const takeButton = document.getElementById("take");
+      if (assign) assign.click(); else if (takeButton) takeButton.click();
+    }
+    else if (key === "e" && currentId()) { ev.preventDefault(); const b = document.getElementById("open-close"); if (b) b.click(); }
+    else if (key === "/") { ev.preventDefault(); const q = document.getElementById("id_q"); if (q) q.focus(); }
+    else if (key === "?") { ev.preventDefault(); openShortcuts(); }
+  });
+
+  // first paint
+  updateBulk();
+  refreshWaits();
+  if (pane()) opened();
+})();
