@@ -108,6 +108,10 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         active = path == url if url == "/" else path.startswith(url)
         items.append({"url": url, "label": item.label, "icon": item.icon, "active": active,
                       "section": item.section, "key": item.url_name})
+    # Only the most specific match is the current page (/inbox/review/ is "Revisión de cierres", not "Bandeja").
+    matches = [i for i in items if i["active"]]
+    for i in matches:
+        i["active"] = len(str(i["url"])) == max(len(str(m["url"])) for m in matches)
     return {
         "site": site,
         # base.html reads `organization`: views may put their own `site` in the context (LoginView's RequestSite,

@@ -695,7 +695,7 @@ def describe_audit(entry: AuditLog, *, lookups: AuditLookups | None = None) -> s
     if sentence is not None:
         try:
             return sentence(context)
-        except (TypeError, ValueError, KeyError):
+        except (TypeError, ValueError, KeyError, AttributeError):
             # An entry written before its action's shape changed: fall back to the generic sentence. Only
             # the action code is logged (changes may hold personal data).
             logger.warning("audit entry %s (%s) did not fit its sentence", entry.pk, entry.action)
@@ -709,7 +709,7 @@ def describe_audit(entry: AuditLog, *, lookups: AuditLookups | None = None) -> s
         text = _("Cambio registrado")
     try:
         rest = context.rest()
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, AttributeError):
         rest = ""
     return f"{text}: {rest}" if rest else text
 

@@ -163,7 +163,7 @@ def sorted_page(qs: QuerySet[Conversation], *, sort: str, after: str = "",
             qs = qs.filter(_after(keys, values))
         except (ValueError, TypeError, UnicodeDecodeError):
             pass  # a mangled cursor shows the first page rather than an error
-    order = [F(k.field).desc() if k.descending else F(k.field).asc(nulls_last=k.nulls_last) for k in keys]
+    order = [F(k.field).desc() if k.descending else F(k.field).asc(nulls_last=k.nulls_last or None) for k in keys]
     rows = list(qs.select_related("customer", "inbox", "assignee", "category").order_by(*order)[:size + 1])
     nxt = None
     if len(rows) > size:

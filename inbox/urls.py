@@ -14,6 +14,7 @@ urlpatterns = [
     path("inbox/<int:conversation_id>/escalate", views.escalate, name="escalate"),
     path("inbox/<int:conversation_id>/tasks", views.add_task, name="task"),
     path("inbox/<int:conversation_id>/people", views.people, name="people"),
+    path("inbox/<int:conversation_id>/close-form", views.close_form, name="close_form"),
     path("inbox/<int:conversation_id>/priority", views.priority, name="priority"),
     path("inbox/<int:conversation_id>/tags", views.tags, name="tags"),
     path("inbox/<int:conversation_id>/associations", views.associations, name="associations"),

@@ -164,7 +164,7 @@ def _timeline_items(c: Conversation, *, before: datetime | None = None, since: d
 def _header_context(user: User, c: Conversation) -> dict[str, Any]:
     """What inbox/_conv_header.html needs: the facts, the actions this user may take and their dialogs."""
     can_supervise = user.has_perm_code(Perm.INBOX_SUPERVISE)
-    return {"c": c, "close_form": CloseForm(), "close_options": close_options(c), "inbox_choices": _inboxes(),
+    return {"c": c, "close_form": CloseForm(auto_id="close-%s"), "close_options": close_options(c), "inbox_choices": _inboxes(),
             "priorities": Priority.choices, "can_supervise": can_supervise,
             "can_act": can_supervise or c.assignee_id in (None, user.pk), "now": timezone.now()}
 
@@ -173,7 +173,8 @@ def _side_context(c: Conversation) -> dict[str, Any]:
     """What inbox/_context.html needs: the customer, their leads, orders, other conversations, the tasks."""
     prefetch_related_objects([c.customer], "phones", "emails", "tags")  # the page and connector sidebars share them
     return {
-        "classify_form": ClassifyForm(initial={"outcome": c.outcome, "customer_state": c.customer_state}),
+        "classify_form": ClassifyForm(auto_id="classify-%s",
+                                      initial={"outcome": c.outcome, "customer_state": c.customer_state}),
         "associations_form": AssociationsForm(initial={"company": c.company, "ticket_ref": c.ticket_ref}),
         "handled_form": HandledOutsideForm(), "tasks": _tasks(c),
         "other_conversations": list(c.customer.conversations.exclude(pk=c.pk).order_by("-last_activity_at")[:10]),
@@ -212,6 +213,18 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
     if _targets(request, PANE):
         return render(request, "inbox/_conversation.html", context)
     return _workspace(request, user, context)
+
+
+@perm_required(Perm.INBOX_WORK)
+def close_form(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The close dialog's reasons as they stand now (re-read each time the dialog opens)."""
+    user: User = request.user  # type: ignore[assignment]
+    try:
+        c = actions.access_conversation(user, conversation_id)
+    except ActionError as exc:
+        return HttpResponse(exc.message, status=404)
+    return render(request, "inbox/_close_form_body.html", {"c": c, "close_options": close_options(c),
+                                                            "close_form": CloseForm(auto_id="close-%s")})
 
 
 @perm_required(Perm.INBOX_WORK)
@@ -314,7 +327,7 @@ def take(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     assignee = request.POST.get("assignee") or user.pk
     return _run(request, conversation_id, lambda: actions.check_assign(user, conversation_id, assignee=assignee),
-                _("Responsable actualizado."), regions=frozenset({"header", "row", "context"}))
+                _("Responsable actualizado."), regions=frozenset({"header", "row", "context", "dialogs"}))
 
 
 @require_POST
@@ -327,7 +340,7 @@ def close(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return _run(request, conversation_id, lambda: actions.check_close_conversation(
         user, conversation_id, reason=form.cleaned_data["reason"], comment=form.composed(),
         outcome=form.cleaned_data["outcome"], customer_state=form.cleaned_data["customer_state"]),
-        _("Conversación resuelta."), regions=frozenset({"header", "row", "context"}))
+        _("Conversación resuelta."), regions=frozenset({"header", "row", "context", "dialogs"}))
 
 
 @require_POST
@@ -354,7 +367,7 @@ def transfer(request: HttpRequest, conversation_id: int) -> HttpResponse:
     d = form.cleaned_data
     return _run(request, conversation_id, lambda: actions.check_transfer(
         user, conversation_id, comment=form.composed(), to_user=d["to_user"] or None, to_inbox=d["to_inbox"] or None),
-        _("Conversación transferida."), regions=frozenset({"header", "row", "context"}))
+        _("Conversación transferida."), regions=frozenset({"header", "row", "context", "dialogs"}))
 
 
 @require_POST
@@ -366,7 +379,7 @@ def escalate(request: HttpRequest, conversation_id: int) -> HttpResponse:
     form.is_valid()
     return _run(request, conversation_id, lambda: actions.check_escalate(user, conversation_id,
                                                                          comment=form.composed()),
-                _("Escalada a un supervisor."), regions=frozenset({"header", "row", "context"}))
+                _("Escalada a un supervisor."), regions=frozenset({"header", "row", "context", "dialogs"}))
 
 
 @require_POST

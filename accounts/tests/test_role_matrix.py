@@ -83,13 +83,17 @@ def ids(db):
     from reports.models import ImportJob
 
     import_job = ImportJob.objects.create(conversations_file="imports/role-matrix.csv")
+    from inbox.models import Task
+
+    task = Task.objects.create(conversation=conversation, title="Llamar", responsible=other)
     return {"conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "job_id": import_job.pk,
             "number_id": wa_number.pk, "wa_delivery_id": wa_delivery.pk,
             "token_id": 999999, "site_id": chat_site.pk, "mailbox_id": mailbox.pk,
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
             "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk,
-            "inbox_id": conversation.inbox_id, "view_id": 999999, "inbound_id": inbound.pk, "index": 0}
+            "inbox_id": conversation.inbox_id, "view_id": 999999, "inbound_id": inbound.pk, "index": 0,
+            "task_id": task.pk}
 
 
 def _url(name: str, ids: dict[str, int]) -> str:

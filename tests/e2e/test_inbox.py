@@ -38,25 +38,34 @@ def test_inbound_auto_assigned_answered_and_closed_with_a_reason(asgi_live_serve
     conversation = Conversation.objects.get(pk=response.json()["id"])
 
     # then it appears in the agent's open inbox, already assigned to her
-    row = page.locator(f"tr[data-conversation-id='{conversation.pk}']")
+    row = page.locator(f"li[data-conversation-id='{conversation.pk}']")
     expect(row).to_contain_text("Valeria Agente", timeout=10_000)  # the owner's name, as the page renders it
-    page.click(f"tr[data-conversation-id='{conversation.pk}'] a")
+    page.click(f"li[data-conversation-id='{conversation.pk}'] a.ws-row-link")
     expect(page.get_by_test_id("assignee")).to_have_text("Valeria Agente")
 
-    # closing before answering is refused, with the reasons that would be accepted
-    page.click("text=Resolver")
-    page.select_option("#close-form select[name=reason]", "answered")
-    page.click("#close-conversation")
-    expect(page.locator(".messages")).to_contain_text("No se puede cerrar con ese motivo")
+    # before answering, "answered" is not offered as a reason, and the dialog says why
+    page.evaluate("window.__stillTheSamePage = 'sí'")
+    page.click("#open-close")
+    dialog = page.locator("#close-dialog")
+    expect(dialog).to_be_visible()
+    assert dialog.locator("input[name=reason][value=answered]").count() == 0
+    expect(dialog.locator(".reasons-off")).to_contain_text("Aún no hay una respuesta al cliente")
+    assert dialog.locator("input[name=reason]:checked").count() == 0  # nothing preselected
+    dialog.locator("[data-close-dialog]").click()
 
     # she answers; the reply shows as a reply (not a note), the conversation waits for the customer
     page.fill("#reply-body", "¡Hola Ramiro! Sí, la instalación está incluida.")
     page.click("#send-reply")
     expect(page.locator("#timeline .msg-outbound")).to_contain_text("la instalación está incluida")
     expect(page.get_by_test_id("conversation-state")).to_have_text("En espera")
+    expect(page.locator("#reply-body")).to_have_value("")  # the composer is ready for the next message
 
-    # now closing with "answered" is accepted
-    page.click("text=Resolver")
-    page.select_option("#close-form select[name=reason]", "answered")
+    # now "answered" is offered and closing with it is accepted, all without reloading the page
+    page.click("#open-close")
+    page.check("#close-dialog input[name=reason][value=answered]")
     page.click("#close-conversation")
     expect(page.get_by_test_id("conversation-state")).to_have_text("Resuelta")
+    expect(page.locator("#close-dialog")).to_be_hidden()
+    assert page.evaluate("window.__stillTheSamePage") == "sí"
+    conversation.refresh_from_db()
+    assert conversation.state == "resuelta" and conversation.close_reason == "answered"

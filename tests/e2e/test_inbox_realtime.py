@@ -49,8 +49,8 @@ def test_conversation_page_patches_itself_from_events(asgi_live_server: str, bro
                     json={"kind": "note", "body": "Ojo: cliente mayorista"}).status_code == 201
     note = page.locator("#timeline li.msg-note").last
     expect(note).to_contain_text("Ojo: cliente mayorista", timeout=10_000)
-    expect(note).to_contain_text("integracion")
-    expect(page.locator('#timeline li.event[data-item^="event-"]').last).to_contain_text("assigned")
+    expect(note).to_contain_text("Integración")  # the author's name, never a username
+    expect(page.locator('#timeline li.event[data-item^="event-"]').last).to_contain_text("asignó la conversación")
 
     # the page never navigated: the marker and the draft are still there
     assert page.evaluate("window.__stillTheSamePage") == "sí"
@@ -63,7 +63,7 @@ def test_conversation_page_patches_itself_from_events(asgi_live_server: str, bro
     page.goto(f"{asgi_live_server}/inbox/")
     expect(page.locator("#realtime-state")).to_have_attribute("data-state", "connected", timeout=10_000)
     page.evaluate("window.__stillTheSamePage = 'lista'")
-    row = page.locator(f"tr[data-conversation-id='{c.pk}']")
+    row = page.locator(f"li[data-conversation-id='{c.pk}']")
     expect(row).to_be_visible()
     api.post("/api/v1/conversations", json={"customer": {"name": "Ramiro Núñez", "phone": "+573105550000"},
                                             "message": "¿Siguen ahí?", "channel": "whatsapp"})

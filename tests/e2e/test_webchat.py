@@ -55,9 +55,9 @@ def test_visitor_and_agent_chat_live_with_typing_both_ways(live: str, browser: B
 
     # then the conversation appears live in the agent's inbox, and she opens it
     conversation = Conversation.objects.get(channel="webchat")
-    row = agent.locator(f"tr[data-conversation-id='{conversation.pk}']")
+    row = agent.locator(f"li[data-conversation-id='{conversation.pk}']")
     expect(row).to_contain_text("Lucía Visitante", timeout=10_000)
-    row.locator("a").first.click()
+    row.locator("a.ws-row-link").click()
     expect(agent.locator("#timeline .msg-inbound")).to_contain_text("envíos a Cali")
     expect(agent.locator("#realtime-state")).to_have_attribute("data-state", "connected", timeout=10_000)
 

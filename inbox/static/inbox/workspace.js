@@ -73,11 +73,20 @@
   }
 
   // --- in-place forms ------------------------------------------------------------------------------------
+  // What each form sent, so a success clears only fields still holding it: someone who already started the next
+  // message while the answer was on its way keeps what they typed.
+  const sent = new WeakMap();
+  function fields(form) {
+    return Array.from(form.elements).filter(function (f) {
+      return f.name && f.name !== "csrfmiddlewaretoken" && ["radio", "checkbox", "hidden", "submit", "button"].indexOf(f.type) < 0;
+    });
+  }
   document.addEventListener("submit", function (ev) {
     const form = ev.target;
     if (!(form instanceof HTMLFormElement) || !form.hasAttribute("data-inplace") || !window.htmx) return;
     if (ev.submitter && ev.submitter.hasAttribute("formaction")) return; // a connector's own endpoint
     ev.preventDefault();
+    sent.set(form, fields(form).map(function (f) { return [f, f.value]; }));
     const err = document.getElementById("err-" + form.id);
     if (err) err.textContent = "";
     window.htmx.ajax("POST", form.getAttribute("action"), { source: form, swap: "none" });
@@ -89,10 +98,7 @@
     const ok = ctx.response && ctx.response.status < 400;
     if (!ok) return;
     if (form.hasAttribute("data-reset")) {
-      const kind = form.querySelector("input[name=kind]:checked");
-      const keep = kind ? kind.value : null;
-      form.reset();
-      if (keep) { const again = form.querySelector("input[name=kind][value='" + keep + "']"); if (again) again.checked = true; }
+      (sent.get(form) || []).forEach(function (pair) { if (pair[0].value === pair[1]) pair[0].value = ""; });
       $$("[data-picker-value]", form).forEach(function (i) { i.value = ""; });
     }
     const dialog = form.closest("dialog");
@@ -116,9 +122,22 @@
     if (opener) {
       const dialog = document.getElementById(opener.dataset.dialog);
       if (dialog && !dialog.open) {
-        dialog.showModal();
-        const first = dialog.querySelector("input:not([type=hidden]):not([disabled]), select, textarea");
-        if (first) first.focus();
+        const fresh = dialog.querySelector("[data-refresh-url]");
+        if (fresh && window.htmx) {
+          // The close reasons depend on what happened since the page was drawn: the old ones cannot be focused
+          // or chosen (inert) until the fresh ones arrive, so a fast key press never lands on a stale reason.
+          fresh.inert = true;
+          fresh.setAttribute("aria-busy", "true");
+          dialog.showModal();
+          // (its own source element: htmx queues requests per source, and body's queue holds the list refreshes;
+          // the swap handler below makes it usable again, and a failed request leaves the old reasons usable)
+          const failed = function () { if (fresh.inert) freshReady(fresh); };
+          window.htmx.ajax("GET", fresh.dataset.refreshUrl, { source: fresh, target: fresh, swap: "innerHTML",
+            headers: { "HX-Target": "div#" + fresh.id } }).then(failed, failed);
+        } else {
+          dialog.showModal();
+          focusFirst(dialog);
+        }
       }
       return;
     }
@@ -132,6 +151,20 @@
     else if (action.dataset.action === "back") { ev.preventDefault(); backToList(); }
     else if (action.dataset.action === "clear-selection") { clearSelection(); }
   });
+  function freshReady(fresh) {
+    fresh.inert = false;
+    fresh.removeAttribute("aria-busy");
+    const dialog = fresh.closest("dialog");
+    if (dialog && dialog.open) focusFirst(dialog);
+  }
+  document.addEventListener("htmx:after:swap", function (ev) {
+    const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
+    if (target && target.hasAttribute && target.hasAttribute("data-refresh-url")) freshReady(target);
+  });
+  function focusFirst(dialog) {
+    const first = dialog.querySelector("input:not([type=hidden]):not([disabled]), select, textarea");
+    if (first) first.focus();
+  }
   function openShortcuts() {
     const dialog = document.getElementById("shortcuts-dialog");
     if (dialog && !dialog.open) dialog.showModal();
@@ -170,6 +203,7 @@
     const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
     const picker = pickerOf(target);
     if (picker && target.classList.contains("picker-options")) {
+      delete picker.dataset.stale;
       openList(picker, options(picker).length > 0 || !!$(".picker-empty", picker));
       setActive(picker, options(picker)[0] || null);
     }
@@ -190,15 +224,17 @@
       openList(picker, true);
       const next = all[Math.min(all.length - 1, Math.max(0, index + (ev.key === "ArrowDown" ? 1 : -1)))];
       setActive(picker, next || null);
-    } else if (ev.key === "Enter" && !$(".picker-options", picker).hidden) {
+    } else if (ev.key === "Enter" && (picker.dataset.stale || !$(".picker-options", picker).hidden)) {
       ev.preventDefault();
-      choose(picker, active || all[0]);
+      // options still showing an earlier search must not be chosen: wait for the answer to what was typed
+      if (!picker.dataset.stale) choose(picker, active || all[0]);
     } else if (ev.key === "Escape" && !$(".picker-options", picker).hidden) {
       ev.preventDefault();
       ev.stopPropagation();
       openList(picker, false);
     } else if (ev.key.length === 1 || ev.key === "Backspace") {
       $("[data-picker-value]", picker).value = ""; // typing again means choosing again
+      picker.dataset.stale = "1";
     }
   }, true);
 
@@ -223,16 +259,31 @@
   document.addEventListener("change", function (ev) {
     if (ev.target.matches(".ws-check, [data-bulk-op]")) updateBulk();
   });
-  function marked() { return $("#inbox-list .ws-row.is-marked") || $("#inbox-list .ws-row.is-selected"); }
+  // The row j/k marked, by conversation id: the list refreshes live, and the mark (and the keyboard focus on it)
+  // must survive the new rows.
+  let markedId = 0;
+  function marked() {
+    return (markedId && document.getElementById("row-" + markedId)) || $("#inbox-list .ws-row.is-selected");
+  }
   function mark(row) {
+    markedId = row ? Number(row.dataset.conversationId) : 0;
     rows().forEach(function (r) { r.classList.toggle("is-marked", r === row); });
     if (row) { const link = $(".ws-row-link", row); if (link) link.focus({ preventScroll: false }); }
   }
+  document.addEventListener("htmx:after:swap", function (ev) {
+    const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
+    if (!target || target.id !== "inbox-rows" || !markedId) return;
+    const row = document.getElementById("row-" + markedId);
+    if (!row) return;
+    row.classList.add("is-marked");
+    if (document.activeElement === document.body) { const link = $(".ws-row-link", row); if (link) link.focus(); }
+  });
   function move(step) {
     const all = rows();
     if (!all.length) return;
     const index = all.indexOf(marked());
     mark(all[Math.min(all.length - 1, Math.max(0, index < 0 ? 0 : index + step))]);
+    selectRow(currentId());
   }
   function selectRow(id) {
     rows().forEach(function (r) { r.classList.toggle("is-selected", Number(r.dataset.conversationId) === id); });
@@ -250,7 +301,11 @@
       lastRefetch = Date.now();
       const done = function () { refetching = false; selectRow(currentId()); };
       const url = (workspace() ? workspace().dataset.listUrl : "/inbox/") + location.search;
-      window.htmx.ajax("GET", url, { target: "#inbox-rows", swap: "innerHTML" }).then(done, done);
+      // htmx.ajax computes HX-Target from its source element, so name the target for the server explicitly
+      const rowsBox = document.getElementById("inbox-rows");
+      if (!rowsBox) { done(); return; }
+      window.htmx.ajax("GET", url, { source: rowsBox, target: rowsBox, swap: "innerHTML",
+        headers: { "HX-Target": "div#inbox-rows" } }).then(done, done);
     }, Math.max(1000, lastRefetch + 3000 - Date.now()));
   }
   let countsTimer = null;
@@ -387,6 +442,25 @@
       if (seen.has(node.dataset.item)) node.remove(); else seen.add(node.dataset.item);
     });
   }
+  // Drop items the realtime event already inserted before htmx appends the answer's items (no flicker of doubles).
+  document.addEventListener("htmx:before:swap", function (ev) {
+    if (!ev.detail || !ev.detail.tasks) return;
+    // never replace a dialog the person is using (an answer to an earlier action may arrive while it is open)
+    for (let i = ev.detail.tasks.length - 1; i >= 0; i--) {
+      const t = ev.detail.tasks[i];
+      const node = typeof t.target === "string" ? document.querySelector(t.target) : t.target;
+      if (t.type === "oob" && node && node.querySelector && node.querySelector("dialog[open]")) ev.detail.tasks.splice(i, 1);
+    }
+    const list = timeline();
+    if (!list) return;
+    ev.detail.tasks.forEach(function (task) {
+      const target = typeof task.target === "string" ? document.querySelector(task.target) : task.target;
+      if (target !== list || !task.fragment) return;
+      Array.from(task.fragment.querySelectorAll("[data-item]")).forEach(function (node) {
+        if (list.querySelector('[data-item="' + node.dataset.item + '"]')) node.remove();
+      });
+    });
+  });
   function badges(c) {
     const state = $('#conversation-pane [data-testid="conversation-state"]');
     if (state && c.state) { state.textContent = labels.states[c.state] || c.state; state.className = "badge state-" + c.state; }
@@ -410,8 +484,13 @@
     const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
     if (target && target.id === "conversation-pane") {
       opened();
+      // Move focus into the newly opened conversation unless the person is already working in it (a shortcut
+      // pressed while htmx settles the swap must keep its focus).
       const title = document.getElementById("conv-title");
-      if (title) { title.setAttribute("tabindex", "-1"); title.focus({ preventScroll: true }); }
+      if (title && !target.contains(document.activeElement)) {
+        title.setAttribute("tabindex", "-1");
+        title.focus({ preventScroll: true });
+      }
     }
     dedupe();
     refreshWaits();
@@ -461,7 +540,9 @@
     refreshCounts();
     const id = currentId();
     if (id && window.htmx) {
-      window.htmx.ajax("GET", "/inbox/" + id + "/", { target: "#conversation-pane", swap: "innerHTML" });
+      const paneBox = document.getElementById("conversation-pane");
+      window.htmx.ajax("GET", "/inbox/" + id + "/", { source: paneBox, target: paneBox, swap: "innerHTML",
+        headers: { "HX-Target": "section#conversation-pane" } });
     }
   });
 
@@ -504,7 +585,9 @@
       return;
     }
     if (typing) {
-      if (ev.key === "Escape" && tag === "textarea") ev.target.blur();
+      // Escape leaves the text box; prevented so the browser does not turn it into a close request for a
+      // dialog that the next shortcut opens.
+      if (ev.key === "Escape" && tag === "textarea" && !ev.target.closest("dialog")) { ev.preventDefault(); ev.target.blur(); }
       return;
     }
     if (ev.ctrlKey || ev.metaKey || ev.altKey || document.querySelector("dialog[open]")) return;
