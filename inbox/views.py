@@ -164,8 +164,8 @@ def _timeline_items(c: Conversation, *, before: datetime | None = None, since: d
 def _header_context(user: User, c: Conversation) -> dict[str, Any]:
     """What inbox/_conv_header.html needs: the facts, the actions this user may take and their dialogs."""
     can_supervise = user.has_perm_code(Perm.INBOX_SUPERVISE)
-    return {"c": c, "close_form": CloseForm(auto_id="close-%s"), "close_options": close_options(c), "inbox_choices": _inboxes(),
-            "priorities": Priority.choices, "can_supervise": can_supervise,
+    return {"c": c, "close_form": CloseForm(auto_id="close-%s"), "close_options": close_options(c),
+            "inbox_choices": _inboxes(), "priorities": Priority.choices, "can_supervise": can_supervise,
             "can_act": can_supervise or c.assignee_id in (None, user.pk), "now": timezone.now()}
 
 
