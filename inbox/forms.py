@@ -25,6 +25,7 @@ class InboxFilterForm(forms.Form):
         ("activity", _("Actividad más reciente"))])
 
     def __init__(self, *args: object, inboxes: list[tuple[str, str]] | None = None, **kwargs: object) -> None:
+        kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         field = self.fields["inbox"]
         assert isinstance(field, forms.ChoiceField)

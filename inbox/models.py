@@ -120,8 +120,9 @@ class Conversation(models.Model):
             models.Index(fields=["assignee", "state", "-last_activity_at", "-id"], name="conv_assignee_state_idx"),
             models.Index(fields=["-last_activity_at", "-id"], name="conv_activity_idx"),
             models.Index(fields=["customer", "channel", "state"], name="conv_customer_channel_idx"),
-            models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx",
-                         condition=Q(waiting_since__isnull=False)),
+            # "Oldest waiting first": its order (ASC NULLS LAST, id) is the btree's own, so the list walks it and
+            # stops at the page's last row; conversations nobody waits on (NULL) sit at its end.
+            models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx"),
         ]
 
     def __str__(self) -> str:

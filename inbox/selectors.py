@@ -119,8 +119,10 @@ SORTS: dict[str, tuple[SortKey, ...]] = {
 
 
 def default_sort(f: InboxFilters) -> str:
-    """Unowned and new conversations are a queue: oldest waiting first. Everything else: latest activity."""
-    return "waiting" if f.unowned or f.state == "nueva" else "activity"
+    """Open work is a queue: the customer who has waited longest comes first (conversations nobody waits on after
+    them). A text search, resolved or all conversations read better by latest activity."""
+    open_view = f.state == "open" or f.state in {s.value for s in OPEN_STATES}
+    return "waiting" if (open_view or f.unowned or f.unanswered) and not f.q else "activity"
 
 
 def _after(keys: tuple[SortKey, ...], values: list[object]) -> Q:

@@ -1,11 +1,10 @@
-"""The index behind "oldest waiting first": partial (only conversations that wait), built CONCURRENTLY on
+"""The index behind "oldest waiting first" (ASC NULLS LAST, id: the btree's own order), built CONCURRENTLY on
 PostgreSQL so an installation with data keeps taking messages while it builds."""
 
 from django.contrib.postgres.operations import AddIndexConcurrently
 from django.db import migrations, models
 
-INDEX = models.Index(condition=models.Q(waiting_since__isnull=False), fields=["waiting_since", "id"],
-                     name="conv_waiting_idx")
+INDEX = models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx")
 
 
 class PortableAddIndexConcurrently(AddIndexConcurrently):
