@@ -151,6 +151,17 @@ def _cursor_values(row: Conversation, keys: tuple[SortKey, ...]) -> list[object]
     return out
 
 
+def _decode_sorted_cursor(after: str, keys: tuple[SortKey, ...]) -> list[object] | None:
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(after.encode()).decode())
+        return [datetime.fromisoformat(v) if k.field.endswith(("_at", "_since")) and v is not None else v
+                for k, v in zip(keys, raw, strict=True)]
+    except (ValueError, TypeError, UnicodeDecodeError):
+        pass
+    legacy = decode_cursor(after) if keys == SORTS["activity"] else None  # `page()`'s cursors (API, old links)
+    return list(legacy) if legacy is not None else None
+
+
 def sorted_page(qs: QuerySet[Conversation], *, sort: str, after: str = "",
                 size: int = 50) -> tuple[list[Conversation], str | None]:
     """Keyset pages in any of SORTS: page 200 costs what page 1 costs, in every order."""
@@ -158,13 +169,9 @@ def sorted_page(qs: QuerySet[Conversation], *, sort: str, after: str = "",
     if any(k.field == "prio" for k in keys):
         qs = qs.annotate(prio=PRIORITY_KEY)
     if after:
-        try:
-            raw = json.loads(base64.urlsafe_b64decode(after.encode()).decode())
-            values = [datetime.fromisoformat(v) if k.field.endswith(("_at", "_since")) and v is not None else v
-                      for k, v in zip(keys, raw, strict=True)]
+        values = _decode_sorted_cursor(after, keys)
+        if values is not None:  # a mangled cursor shows the first page rather than an error
             qs = qs.filter(_after(keys, values))
-        except (ValueError, TypeError, UnicodeDecodeError):
-            pass  # a mangled cursor shows the first page rather than an error
     order = [F(k.field).desc() if k.descending else F(k.field).asc(nulls_last=k.nulls_last or None) for k in keys]
     rows = list(qs.select_related("customer", "inbox", "assignee", "category").order_by(*order)[:size + 1])
     nxt = None

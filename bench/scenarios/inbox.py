@@ -401,12 +401,23 @@ def _session(user_pk: int) -> Any:
     return client
 
 
+def _run_list_open(n: int, who: str) -> list[Sample]:
+    """The workspace's default view: open conversations, the customer who waited longest first."""
+    user = _state["agents"][0] if who == "agent" else _state["supervisor_id"]
+    client = _session(user)
+    response = client.get("/inbox/")
+    rows = response.content.count(b'<li class="ws-row')
+    if response.status_code != 200 or rows == 0:
+        raise RuntimeError(f"inbox open list ({who}): HTTP {response.status_code}, {rows} rows")
+    return timed_requests(lambda: client.get("/inbox/"), n)
+
+
 def _run_list_page(n: int, page_number: int) -> list[Sample]:
     after, actual = _cursor_for_page(page_number, 50)
     client = _session(_state["agents"][0])
     params = {**LIST_FILTER, **({"after": after} if after else {})}
     response = client.get("/inbox/", params)
-    rows = response.content.count(b"<tr data-conversation-id=")
+    rows = response.content.count(b'<li class="ws-row')
     if response.status_code != 200 or rows != 50:
         raise RuntimeError(f"inbox list page {actual}: HTTP {response.status_code}, {rows} rows")
     return timed_requests(lambda: client.get("/inbox/", params), n)
@@ -609,6 +620,10 @@ SCENARIOS = [
     _scenario("list_page_p1", "GET /inbox/?inbox=ventas&state=resuelta&agent=me (HTML, 50 rows), page 1",
               lambda n: _run_list_page(n, 1)),
     _scenario("list_page_p200", "the same HTML list, page 200 (keyset cursor)", lambda n: _run_list_page(n, 200)),
+    _scenario("list_open_waiting_agent", "GET /inbox/ as an agent: open conversations, longest wait first (HTML)",
+              lambda n: _run_list_open(n, "agent")),
+    _scenario("list_open_waiting_supervisor", "GET /inbox/ as a supervisor: every open conversation, longest "
+              "wait first (HTML)", lambda n: _run_list_open(n, "supervisor")),
     _scenario("search_order", "GET /api/v1/conversations?q=PED-<n> (a code in one conversation's messages)",
               lambda n: _run_search(n, "order")),
     _scenario("search_word", "?q=factura | garantía | 'descuento volumen' | técnico (common words)",

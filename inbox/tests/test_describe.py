@@ -37,8 +37,10 @@ def assert_readable(text: str, *, ids: set[int], codes: set[str], spanish: bool)
         if not spanish and code.isalpha():
             continue  # "task", "state"… are plain words in English; codes with _ . - are never words
         assert not re.search(rf"(?<![\w]){re.escape(code)}(?![\w])", text), f"code {code!r} in {text!r}"
-    for mark in ("{", "}", "[", "]", "'", "<", ">"):
+    for mark in ("{", "}", "[", "]", "<", ">"):
         assert mark not in text, f"repr mark {mark!r} in {text!r}"
+    # a quote that is not an apostrophe inside a word ("conversation's") is a Python repr leaking through
+    assert not re.search(r"(?<![A-Za-z])'|'(?![A-Za-z])", text), f"repr quote in {text!r}"
     if spanish:
         assert not ENGLISH.search(text), f"English in {text!r}"
 
