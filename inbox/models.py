@@ -123,6 +123,9 @@ class Conversation(models.Model):
             # "Oldest waiting first": its order (ASC NULLS LAST, id) is the btree's own, so the list walks it and
             # stops at the page's last row; conversations nobody waits on (NULL) sit at its end.
             models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx"),
+            # The folder counts: open rows only, counted from the index (inbox.selectors.counts).
+            models.Index(fields=["state", "inbox", "assignee"], name="conv_open_counts_idx",
+                         condition=Q(state__in=["nueva", "pendiente", "en_espera", "escalada"])),
         ]
 
     def __str__(self) -> str:

@@ -66,3 +66,23 @@ def test_no_sideways_scroll_on_a_desktop(asgi_live_server: str, browser: Browser
         for page in pages.values():
             page.context.close()
     assert not overflowing, "\n".join(overflowing)
+
+
+def test_every_page_fits_a_phone(asgi_live_server: str, browser: Browser):
+    """Every main page at 390x844 (the issue: "every page must work at 390×844 without horizontal scrolling"):
+    the same walk as on a desktop, each role signed in once."""
+    world = build_world("es")
+    pages: dict[str | None, Page] = {}
+    overflowing = []
+    try:
+        for screen in SCREENS:
+            if screen.user not in pages:
+                pages[screen.user] = open_as(browser, asgi_live_server, screen.user, viewport=PHONE)
+            page = pages[screen.user]
+            visit(page, world.url(asgi_live_server, screen))
+            if not page.evaluate(NO_OVERFLOW):
+                overflowing.append(f"{screen.name}: {overflow_report(page)}")
+    finally:
+        for page in pages.values():
+            page.context.close()
+    assert not overflowing, "\n".join(overflowing)
