@@ -4,7 +4,7 @@ from ninja import NinjaAPI
 
 from accounts.api import router as accounts_router
 from catalog.api import router as catalog_router
-from core.api import API_AUTH, install_error_handlers
+from core.api import API_AUTH, StrictJsonParser, install_error_handlers
 from inbox.api import router as inbox_router
 from leads.api import router as leads_router
 from orders.api import router as orders_router
@@ -17,6 +17,7 @@ api = NinjaAPI(
     description="REST API of Centralita. Authenticate with `Authorization: Bearer <token>` "
     "(create tokens in *Mi perfil* or with `manage.py create_api_token USERNAME`).",
     auth=API_AUTH,
+    parser=StrictJsonParser(),
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url="/docs",

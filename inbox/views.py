@@ -502,6 +502,12 @@ def attachment(request: HttpRequest, inbound_id: int, index: int) -> HttpRespons
     a = m.attachments[index]
     if not a.get("path") or not default_storage.exists(a["path"]):
         raise Http404
-    inline = str(a.get("content_type", "")).startswith(("image/", "audio/"))
-    return FileResponse(default_storage.open(a["path"], "rb"), as_attachment=not inline,
-                        filename=a.get("name") or "archivo", content_type=a.get("content_type"))
+    from inbox.attachments import ATTACHMENT_CSP, serving
+
+    content_type, inline = serving(a.get("content_type"))
+    # FileResponse quotes the name (RFC 5987 filename*= for non-ASCII), so CR/LF or quotes cannot inject headers
+    response = FileResponse(default_storage.open(a["path"], "rb"), as_attachment=not inline,
+                            filename=a.get("name") or "archivo", content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
+    return response

@@ -20,6 +20,7 @@ from catalog.actions import do_return_stock, do_take_stock
 from catalog.models import Product
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from leads.models import Lead
 from orders.choices import ORDER_TRANSITIONS, OrderState
 from orders.models import Order, OrderEvent, OrderLine, Sale
 
@@ -58,6 +59,17 @@ def do_transition_order(order: Order, *, to: OrderState, acting_user: User | Non
     audit.record(actor=acting_user, action=f"order.{to.value}", target=order,
                  changes={"state": [current.value, to.value], **(data or {})})
     return True
+
+
+def _check_lead_not_held_by_other(*, order_lead: Lead | None, acting_user: User) -> None:
+    """Selling on a lead obeys the same hold rule as writing a note on it: a user bound by reservation cannot
+    create, edit or confirm an order on a lead another operator holds (409 `lead_held`). The rule lives in
+    leads.actions; we call it rather than restate it so both stay in step."""
+    if order_lead is None:
+        return
+    from leads.actions import _check_not_held_by_other
+
+    _check_not_held_by_other(order_lead, acting_user)
 
 
 def _resolve_lines(lines: Iterable[tuple[str, int]]) -> list[tuple[Product, int]]:
@@ -101,6 +113,7 @@ def check_create_order(acting_user: User, *, lead_id: int, lines: Iterable[tuple
     from leads.actions import access_lead
 
     lead = access_lead(acting_user, lead_id)
+    _check_lead_not_held_by_other(order_lead=lead, acting_user=acting_user)
     if lead.customer is None:
         raise ActionError("lead_without_customer", _("El lead no tiene cliente; no se puede crear un pedido."))
     resolved = _resolve_lines(lines)
@@ -119,6 +132,7 @@ def check_set_lines(acting_user: User, order_id: int, *, lines: Iterable[tuple[s
         order = access_order(acting_user, order_id, lock=True)
         if order.state != OrderState.DRAFT:
             raise ConflictError("not_draft", _("Solo se pueden editar pedidos en borrador."))
+        _check_lead_not_held_by_other(order_lead=order.lead, acting_user=acting_user)
         resolved = _resolve_lines(lines)
         _check_available(resolved)
         _write_lines(order, resolved)
@@ -157,6 +171,7 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
         order = access_order(acting_user, order_id, lock=True)
         if order.state != OrderState.DRAFT:
             raise ConflictError("not_draft", _("El pedido ya no está en borrador (%s).") % order.get_state_display())
+        _check_lead_not_held_by_other(order_lead=order.lead, acting_user=acting_user)
         lines = list(order.lines.select_related("product"))
         if not lines:
             raise ActionError("empty_order", _("Agregue al menos un producto."), field="lines")
