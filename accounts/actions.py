@@ -87,6 +87,20 @@ def _resolve_teams(codes_or_ids: Iterable[str | int]) -> list[Team]:
     return teams
 
 
+class NotOnlyWhitespacePasswordValidator:
+    """Django's validators accept "          " (long enough, not common, not numeric). Listed in
+    AUTH_PASSWORD_VALIDATORS so every path that validates (our actions, PasswordChangeForm, createsuperuser,
+    changepassword, the Django admin) refuses it too."""
+
+    def validate(self, password: str, user: object = None) -> None:
+        if not password.strip():
+            raise ValidationError(_("La contraseña no puede estar formada solo por espacios."),
+                                  code="password_only_whitespace")
+
+    def get_help_text(self) -> str:
+        return _("Su contraseña no puede estar formada solo por espacios.")
+
+
 def _validate_password(password: str, user: User | None = None) -> None:
     try:
         password_validation.validate_password(password, user)
@@ -223,7 +237,10 @@ def check_update_user(
 
 
 @transaction.atomic
-def check_set_password(acting_user: User, user_id: int, *, password: str) -> User:
+def check_set_password(acting_user: User, user_id: int, *, password: str) -> tuple[User, int]:
+    """Sets a password (the user's own change or an admin's reset) and revokes every live API token of that
+    user: a token must not outlive the password that was current when it was issued (someone who learned the
+    old password may have minted one). Returns the user and how many tokens were revoked, for the message."""
     user = access_user(acting_user, user_id, perm=Perm.USERS_MANAGE, lock=True)
     if user.pk != acting_user.pk:
         require_perm(acting_user, Perm.USERS_MANAGE)
@@ -231,7 +248,9 @@ def check_set_password(acting_user: User, user_id: int, *, password: str) -> Use
     user.set_password(password)
     user.save(update_fields=["password"])
     audit.record(actor=acting_user, action="user.password_set", target=user)
-    return user
+    tokens = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True).order_by("pk")
+    revoked = [do_revoke_api_token(token, acting_user=acting_user, reason="password_changed") for token in tokens]
+    return user, len(revoked)
 
 
 @transaction.atomic
@@ -467,10 +486,16 @@ def check_revoke_api_token(acting_user: User, token_id: int) -> ApiToken:
     token = ApiToken.objects.select_for_update().filter(pk=token_id).first()
     if token is None or (token.user_id != acting_user.pk and not acting_user.has_perm_code(Perm.USERS_MANAGE)):
         raise NotFoundError("token_not_found", _("El token no existe."))
+    return do_revoke_api_token(token, acting_user=acting_user)
+
+
+def do_revoke_api_token(token: ApiToken, *, acting_user: User | None, reason: str = "") -> ApiToken:
+    """Revokes one token (the caller holds its row lock); revoking twice changes nothing and audits once."""
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        audit.record(actor=acting_user, action="api_token.revoked", target=token)
+        audit.record(actor=acting_user, action="api_token.revoked", target=token,
+                     changes={"reason": reason} if reason else None)
     return token
 
 

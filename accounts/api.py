@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -141,9 +142,12 @@ def patch_user(request: HttpRequest, user_id: int, payload: UserPatchIn):  # typ
     data = payload.dict(exclude_unset=True)
     password = data.pop("password", None)
     acting = api_user(request)
-    actions.check_update_user(acting, user_id, **data)
-    if password is not None:
-        actions.check_set_password(acting, user_id, password=password)
+    # One transaction: a refused password (400) must not leave the other fields of the same PATCH applied.
+    # A new password also revokes the user's API tokens (check_set_password), the caller's own included.
+    with transaction.atomic():
+        actions.check_update_user(acting, user_id, **data)
+        if password is not None:
+            actions.check_set_password(acting, user_id, password=password)
     return _users_qs().get(pk=user_id)
 
 

@@ -47,7 +47,9 @@ class UserCreateForm(forms.Form):
     language = forms.ChoiceField(label=_("Idioma"), choices=Language.choices, initial=Language.ES)
     teams = forms.ModelMultipleChoiceField(label=_("Equipos"), queryset=Team.objects.filter(is_active=True),
                                            required=False, widget=forms.CheckboxSelectMultiple)
-    password = forms.CharField(label=_("Contraseña inicial"), widget=forms.PasswordInput, min_length=8)
+    # strip=False like Django's own password fields: a password is taken as typed, spaces included, and the
+    # validators (AUTH_PASSWORD_VALIDATORS, run by the action) decide; the length rule lives there too.
+    password = forms.CharField(label=_("Contraseña inicial"), widget=forms.PasswordInput, strip=False)
 
 
 class UserEditForm(forms.Form):
@@ -64,7 +66,7 @@ class UserEditForm(forms.Form):
 
 
 class SetPasswordForm(forms.Form):
-    password = forms.CharField(label=_("Nueva contraseña"), widget=forms.PasswordInput)
+    password = forms.CharField(label=_("Nueva contraseña"), widget=forms.PasswordInput, strip=False)
 
 
 class TeamForm(forms.Form):

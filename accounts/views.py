@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from accounts import actions
@@ -43,6 +44,14 @@ def _form_error(form: Any, exc: ActionError) -> None:
     form.add_error(field if field in form.fields else None, exc.message)
 
 
+def _password_set_message(revoked_tokens: int) -> str:
+    if not revoked_tokens:
+        return _("Contraseña actualizada.")
+    return ngettext("Contraseña actualizada. Se revocó su token de API.",
+                    "Contraseña actualizada. Se revocaron sus %(count)d tokens de API.",
+                    revoked_tokens) % {"count": revoked_tokens}
+
+
 class CentralitaLoginView(LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
@@ -69,13 +78,13 @@ def password_change(request: HttpRequest) -> HttpResponse:
     form = PasswordChangeForm(request.user, request.POST or None)  # type: ignore[arg-type]
     if request.method == "POST" and form.is_valid():
         try:
-            user = actions.check_set_password(request.user, request.user.pk,  # type: ignore[arg-type]
-                                              password=form.cleaned_data["new_password1"])
+            user, revoked = actions.check_set_password(request.user, request.user.pk,  # type: ignore[arg-type]
+                                                       password=form.cleaned_data["new_password1"])
         except ActionError as exc:
             _form_error(form, exc)
         else:
             update_session_auth_hash(request, user)
-            messages.success(request, _("Contraseña actualizada."))
+            messages.success(request, _password_set_message(revoked))
             return redirect("accounts:profile")
     return render(request, "registration/password_change_form.html", {"form": form})
 
@@ -110,11 +119,13 @@ def profile(request: HttpRequest) -> HttpResponse:
 @perm_required()
 def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     try:
-        actions.check_revoke_api_token(request.user, token_id)  # type: ignore[arg-type]
+        token = actions.check_revoke_api_token(request.user, token_id)  # type: ignore[arg-type]
     except ActionError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("Token revocado."))
+        if token.user_id != request.user.pk:  # an admin revoking from the user's edit page goes back there
+            return redirect("accounts:user_edit", user_id=token.user_id)
     return redirect("accounts:profile")
 
 
@@ -193,9 +204,10 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
         try:
             if "password" in request.POST:
                 if password_form.is_valid():
-                    actions.check_set_password(request.user, target.pk,  # type: ignore[arg-type]
-                                               password=password_form.cleaned_data["password"])
-                    messages.success(request, _("Contraseña actualizada."))
+                    _user, revoked = actions.check_set_password(
+                        request.user, target.pk, password=password_form.cleaned_data["password"],  # type: ignore[arg-type]
+                    )
+                    messages.success(request, _password_set_message(revoked))
                     return redirect("accounts:user_edit", user_id=target.pk)
             elif form.is_valid():
                 d = form.cleaned_data
@@ -210,6 +222,7 @@ def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
             _form_error(password_form if "password" in request.POST else form, exc)
     return render(request, "accounts/user_form.html", {
         "form": form, "password_form": password_form, "target": target,
+        "tokens": ApiToken.objects.filter(user=target, revoked_at__isnull=True),
         "title": _("Editar usuario %s") % target.username,
     })
 

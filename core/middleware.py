@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 
 from core.request_context import RequestOrigin, reset_origin, set_origin
 
@@ -25,3 +26,30 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             reset_origin(token)
+
+
+class ApiJsonErrorsMiddleware:
+    """Errors Django answers itself under /api/ (unknown path, a crash outside a view) become the JSON envelope.
+
+    Errors inside API views are mapped by `core.api.install_error_handlers`; this catches what never
+    reached ninja, so an API client never has to parse an HTML page.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not request.path.startswith("/api/") or response.get("Content-Type", "").startswith("application/json"):
+            return response
+        if response.status_code == 404:
+            return JsonResponse({"detail": _("No se encontró el recurso solicitado."), "code": "not_found"},
+                                status=404)
+        if response.status_code == 405:
+            allowed = JsonResponse({"detail": _("Método no permitido."), "code": "method_not_allowed"}, status=405)
+            allowed["Allow"] = response.get("Allow", "")
+            return allowed
+        if response.status_code == 500:
+            return JsonResponse({"detail": _("Error interno del servidor. Inténtelo de nuevo más tarde."),
+                                 "code": "server_error"}, status=500)
+        return response

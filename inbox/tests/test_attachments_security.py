@@ -91,6 +91,8 @@ def test_other_agents_get_404(client):
 
     assert client.get(reverse("inbox:attachment", args=[message.pk, 0])).status_code == 404
     assert client.get(reverse("inbox:attachment", args=[message.pk, 1])).status_code == 404
+    client.force_login(UserFactory(role=Role.SUPERVISOR))
+    assert client.get(reverse("inbox:attachment", args=[message.pk, 0])).status_code == 200
 
 
 @pytest.mark.parametrize("template", ["inbox/_message_body.html", "email/_message_body.html",

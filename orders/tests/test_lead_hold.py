@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.roles import Role
 from core.errors import ConflictError
+from leads.models import Lead
 from orders import actions
 from orders.choices import OrderState
 from orders.models import Order
@@ -15,7 +17,7 @@ from orders.tests.factories import product, ready_lead
 pytestmark = pytest.mark.django_db
 
 
-def _held_by(lead, user) -> None:  # type: ignore[no-untyped-def]
+def _held_by(lead: Lead, user: User) -> None:
     lead.held_by, lead.held_at = user, timezone.now()
     lead.save(update_fields=["held_by", "held_at"])
 

@@ -69,7 +69,7 @@ def test_no_sideways_scroll_on_a_desktop(asgi_live_server: str, browser: Browser
 
 
 def test_every_page_fits_a_phone(asgi_live_server: str, browser: Browser):
-    """Every main page at 390x844 (the issue: "every page must work at 390×844 without horizontal scrolling"):
+    """Every main page at 390x844 (the issue: "every page must work at 390x844 without horizontal scrolling"):
     the same walk as on a desktop, each role signed in once."""
     world = build_world("es")
     pages: dict[str | None, Page] = {}
