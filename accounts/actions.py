@@ -7,12 +7,13 @@ import datetime
 import secrets
 from collections.abc import Iterable
 from datetime import time, timedelta
+from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -517,14 +518,32 @@ def authenticate_api_token(raw: str) -> User | None:
 # --- login throttling and audit ------------------------------------------------------------------
 
 
-def login_throttled(username: str, ip: str | None) -> bool:
+LoginThrottle = Literal["username_ip", "ip", "username"]
+
+
+def login_throttled(username: str, ip: str | None) -> LoginThrottle | None:
+    """Which limit refuses a login attempt now, if any (counted over the last LOGIN_LOCKOUT_SECONDS).
+
+    The tight limit is per (username, address): a stranger typing a colleague's name five times locks only
+    themselves out, never the colleague at their own desk. An address gets room for a shared office NAT across
+    usernames; a username gets a high backstop across all addresses against a spread-out guessing run.
+    Nothing here touches sessions: a user already logged in elsewhere stays logged in.
+    """
     since = timezone.now() - timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-    recent = LoginFailure.objects.filter(created_at__gte=since)
-    limit = settings.LOGIN_FAILURE_LIMIT
-    if recent.filter(username__iexact=username).count() >= limit:
-        return True
-    # An address gets more room than one username (offices share a NAT), but not unlimited.
-    return bool(ip) and recent.filter(ip=ip).count() >= limit * 4
+    same_ip = Q(ip=ip) if ip else Q(ip__isnull=True)
+    same_user = Q(username__iexact=username)
+    counts = LoginFailure.objects.filter(same_ip | same_user, created_at__gte=since).aggregate(
+        pair=Count("pk", filter=same_ip & same_user),
+        ip=Count("pk", filter=same_ip),
+        username=Count("pk", filter=same_user),
+    )
+    if counts["pair"] >= settings.LOGIN_FAILURE_LIMIT:
+        return "username_ip"
+    if counts["ip"] >= settings.LOGIN_IP_FAILURE_LIMIT:
+        return "ip"
+    if counts["username"] >= settings.LOGIN_USERNAME_FAILURE_LIMIT:
+        return "username"
+    return None
 
 
 def record_login_failure(username: str, ip: str | None) -> None:

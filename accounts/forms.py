@@ -18,14 +18,20 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         "invalid_login": _("Usuario o contraseña incorrectos. Revise los datos e intente de nuevo."),
         "throttled": _("Demasiados intentos fallidos. Espere unos minutos antes de volver a intentarlo."),
+        "throttled_ip": _("Demasiados intentos fallidos desde esta dirección. Espere unos minutos antes de volver "
+                          "a intentarlo."),
+        "throttled_username": _("Demasiados intentos fallidos para este usuario desde distintas direcciones. Espere "
+                                "unos minutos o pida ayuda a un administrador."),
         "inactive": _("Esta cuenta está desactivada."),
     }
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request) if self.request is not None else None
-        if username and login_throttled(username, ip):
-            raise forms.ValidationError(self.error_messages["throttled"], code="throttled")
+        throttle = login_throttled(username, ip) if username else None
+        if throttle is not None:
+            key = {"username_ip": "throttled", "ip": "throttled_ip", "username": "throttled_username"}[throttle]
+            raise forms.ValidationError(self.error_messages[key], code="throttled")
         try:
             return super().clean()
         except forms.ValidationError:

@@ -7,6 +7,7 @@ See docs/configuration.md for every variable.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,16 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Reverse proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto are believed; empty: the headers are
+# ignored and the TCP peer is the client (core.request_context.resolve_client_ip, docs/deployment.md).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or CIDR network") from _exc
+# Only from a trusted proxy: core.middleware.TrustedProxyHeadersMiddleware strips the header from anyone else.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
 
 # --- Applications ---------------------------------------------------------------------------------
 INSTALLED_APPS = [
@@ -64,6 +75,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.TrustedProxyHeadersMiddleware",  # first: the scheme must be settled before anything reads it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -196,9 +208,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "accounts.actions.NotOnlyWhitespacePasswordValidator"},  # Django's four accept "          "
 ]
-# Login throttling: after LOGIN_FAILURE_LIMIT failures for one username (or one address) within
-# LOGIN_LOCKOUT_SECONDS, further attempts are refused until the window passes.
+# Login throttling within LOGIN_LOCKOUT_SECONDS: LOGIN_FAILURE_LIMIT failures for one username from one address,
+# LOGIN_IP_FAILURE_LIMIT from one address across usernames, LOGIN_USERNAME_FAILURE_LIMIT for one username from all
+# addresses (a backstop high enough that a stranger cannot lock a colleague out by typing their name five times).
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20)
+LOGIN_USERNAME_FAILURE_LIMIT = env_int("LOGIN_USERNAME_FAILURE_LIMIT", 50)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)

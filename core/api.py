@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, cast
+from typing import Annotated, Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -55,6 +55,9 @@ API_AUTH = [BearerTokenAuth(), SessionCsrfAuth()]
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Beyond any page a client can reach; keeps OFFSET inside a 64-bit integer for every page size.
 MAX_PAGE = 1_000_000
+# An id or count in a query string, bounded like the database's bigint: a larger number is a 400 on every database
+# (SQLite overflows, PostgreSQL would quietly compare it and answer nothing).
+DbInt = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 
 
 class InvalidBody(ValueError):

@@ -250,7 +250,16 @@ class _Formatter:
 
     def changes(self, changes: Mapping[str, Any], *, skip: Iterable[str] = ()) -> str:
         skipped = set(skip)
-        return "; ".join(self.change(k, v) for k, v in changes.items() if k not in skipped)
+        return "; ".join(self.change(k, v) for k, v in sorted(changes.items(), key=lambda kv: self.order(kv[0]))
+                         if k not in skipped)
+
+    def order(self, key: str) -> tuple[int, str]:
+        """The model's own field order, then the rest by name: the same sentence whatever order the database kept
+        the JSON keys in (PostgreSQL's jsonb reorders them)."""
+        meta = self.model._meta if self.model is not None else None
+        fields = ([f.name for f in meta.concrete_fields] + [f.name for f in meta.many_to_many]
+                  + [f.name for f in meta.get_fields()]) if meta is not None else []
+        return (fields.index(key), "") if key in fields else (len(fields), key)
 
 
 def _choice_label(model: type[models.Model] | None, key: str, value: object) -> str | None:

@@ -5,12 +5,37 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
-from core.request_context import RequestOrigin, reset_origin, set_origin
+from core.request_context import (
+    RequestOrigin,
+    peer_is_trusted_proxy,
+    reset_origin,
+    resolve_client_ip,
+    set_origin,
+)
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # REMOTE_ADDR only: X-Forwarded-For is trusted only behind a configured proxy (docs/deployment.md).
-    return request.META.get("REMOTE_ADDR") or None
+    """The one place a request's client address is read: login throttling, rate limits, audit, intake rows.
+
+    X-Forwarded-For counts only when the direct peer is in TRUSTED_PROXIES (docs/deployment.md).
+    """
+    return resolve_client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+class TrustedProxyHeadersMiddleware:
+    """Drops X-Forwarded-Proto unless a trusted proxy sent the request, so SECURE_PROXY_SSL_HEADER cannot be forged.
+
+    Daphne runs without --proxy-headers (it would trust the left-most, client-written address), so the scheme
+    behind a TLS-terminating proxy comes from this header instead. Must run before SecurityMiddleware.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not peer_is_trusted_proxy(request.META.get("REMOTE_ADDR")):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)
 
 
 class RequestContextMiddleware:

@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections, transaction
 from django.utils.crypto import constant_time_compare
 
+from core.request_context import client_ip_from_scope
 from crm.models import KommoAccount, WebhookDelivery
 from crm.webhooks import WebhookParseError, peek_account
 
@@ -171,11 +172,11 @@ class IntakeApp:
         body = b"".join(chunks).decode("utf-8", errors="replace")
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").decode("latin-1")
-        client = scope.get("client")
+        client_ip = client_ip_from_scope(scope)  # X-Forwarded-For only from a trusted proxy (TRUSTED_PROXIES)
         account = await sync_to_async(current_account)()
         decision = decide(account, secret, body)
         if decision.store:
-            await self.writer.store(Incoming(body, content_type, client[0] if client else None, decision))
+            await self.writer.store(Incoming(body, content_type, client_ip, decision))
         if decision.status == 200:
             await _respond(send, 200, b"", b"text/plain")
         elif decision.status == 404:

@@ -23,12 +23,28 @@ def normalize_phone(raw: str, region: str | None = None) -> str | None:
     candidates = [text] if text.startswith("+") else [text, "+" + _DIGITS.sub("", text)]
     for candidate in candidates:
         try:
-            number = phonenumbers.parse(candidate, region)
+            number = _drop_mexican_mobile_prefix(phonenumbers.parse(candidate, region))
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_possible_number(number) and phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return None
+
+
+def _drop_mexican_mobile_prefix(number: phonenumbers.PhoneNumber) -> phonenumbers.PhoneNumber:
+    """`+52 1 55 1234 5678` → `+52 55 1234 5678`.
+
+    Mexico dropped the "1" mobile prefix in 2019 and phonenumbers rejects it, but WhatsApp still sends wa_ids
+    `521` + 10 digits; without this, those customers were saved without a phone and duplicated the Kommo contact
+    (+52 + 10 digits). Mexican national numbers never start with 1, so the prefix is unambiguous.
+
+    Argentina needs nothing here: phonenumbers already turns `+54 11 15 2345 6789` and `011 15 2345-6789` into the
+    mobile form `+54 9 11 2345 6789`, which is what WhatsApp sends (`549…`). A number written without the 9 or the
+    15 (`+54 11 2345 6789`) is a landline to phonenumbers and stays a different number."""
+    national = str(number.national_number)
+    if number.country_code == 52 and len(national) == 11 and national.startswith("1"):
+        return phonenumbers.PhoneNumber(country_code=52, national_number=int(national[1:]))
+    return number
 
 
 def looks_like_phone(text: str) -> bool:

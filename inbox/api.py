@@ -14,7 +14,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from accounts.roles import Perm
-from core.api import ErrorOut, PageNumberPagination, api_require, api_user
+from core.api import DbInt, ErrorOut, PageNumberPagination, api_require, api_user
 from inbox import actions, bulk, task_actions
 from inbox.models import Conversation, Task
 from inbox.selectors import InboxFilters, filtered, page, timeline
@@ -328,7 +328,7 @@ class ReassignTaskIn(Schema):
 @router.get("/tasks", response=list[TaskOut],
             summary="Tasks of the conversations the caller can see, open first, then by due date")
 @paginate(PageNumberPagination)
-def list_tasks(request: HttpRequest, conversation: int | None = None, status: str = "",
+def list_tasks(request: HttpRequest, conversation: DbInt | None = None, status: str = "",
                mine: bool = False) -> QuerySet[Task]:
     return task_actions.tasks_for(api_user(request), conversation_id=conversation, status=status or None, mine=mine)
 

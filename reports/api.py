@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from accounts.roles import Perm
-from core.api import ErrorOut, api_require
+from core.api import DbInt, ErrorOut, api_require
 from core.errors import ActionError
 from reports.exports import csv_response
 from reports.leadflow import LeadFlowReport, check_leadflow_filters, lead_flow_report
@@ -206,10 +206,10 @@ class DashboardQuery(Schema):
     start: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
     end: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
     granularity: Literal["day", "week", "month"] = "week"
-    team: int | None = None
-    inbox: int | None = None
+    team: DbInt | None = None
+    inbox: DbInt | None = None
     channel: str = ""
-    agent: int | None = Field(None, description="user id; forced to the caller without reports.view_all")
+    agent: DbInt | None = Field(None, description="user id; forced to the caller without reports.view_all")
     format: Literal["json", "csv"] = "json"
     chart: str | None = Field(None, description="with format=csv: the chart whose rows to export")
 
@@ -260,10 +260,10 @@ def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
 class FiltersQuery(Schema):
     start: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
     end: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
-    team: int | None = None
-    inbox: int | None = None
+    team: DbInt | None = None
+    inbox: DbInt | None = None
     channel: str = Field("", description="a conversation channel (whatsapp, email, …)")
-    agent: int | None = Field(None, description="user id; forced to the caller without reports.view_all")
+    agent: DbInt | None = Field(None, description="user id; forced to the caller without reports.view_all")
 
 
 class DrillQuery(FiltersQuery):

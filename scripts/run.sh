@@ -80,7 +80,7 @@ fi
 pids+=($!)
 LOG_FILE=data/scheduler.log $PY manage.py run_scheduler >>data/scheduler.log &
 pids+=($!)
-LOG_FILE=data/web.log .venv/bin/daphne -b "$HOST" -p "$PORT" --proxy-headers --access-log data/access.log \
+LOG_FILE=data/web.log .venv/bin/daphne -b "$HOST" -p "$PORT" --access-log data/access.log \
     config.asgi:application >>data/web.log &
 pids+=($!)
 

@@ -172,7 +172,27 @@ def test_login_throttle_window(settings):
     with time_machine.travel(datetime(2026, 11, 21, 10, 0, tzinfo=BOGOTA), tick=False) as traveller:
         for _ in range(3):
             actions.record_login_failure("ana", "10.0.0.1")
-        assert actions.login_throttled("ana", "10.0.0.9")
-        assert not actions.login_throttled("beto", "10.0.0.9")
+        assert actions.login_throttled("ana", "10.0.0.1") == "username_ip"
+        assert actions.login_throttled("ANA", "10.0.0.1") == "username_ip"
+        # the same name from another address, and another name from the same address, are not locked
+        assert actions.login_throttled("ana", "10.0.0.9") is None
+        assert actions.login_throttled("beto", "10.0.0.1") is None
         traveller.shift(601)
-        assert not actions.login_throttled("ana", "10.0.0.9")
+        assert actions.login_throttled("ana", "10.0.0.1") is None
+
+
+def test_login_throttle_per_address_and_per_username_backstop(settings):
+    settings.LOGIN_FAILURE_LIMIT = 5
+    settings.LOGIN_IP_FAILURE_LIMIT = 4
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 6
+    for n in range(4):
+        actions.record_login_failure(f"user{n}", "10.0.0.1")
+    assert actions.login_throttled("nadie", "10.0.0.1") == "ip"
+    assert actions.login_throttled("nadie", "10.0.0.2") is None
+    for n in range(6):
+        actions.record_login_failure("ana", f"10.1.0.{n}")
+    assert actions.login_throttled("ana", "10.2.0.1") == "username"
+    # an unknown address (no peer) is one bucket of its own, not a free pass
+    for _ in range(4):
+        actions.record_login_failure("beto", None)
+    assert actions.login_throttled("carla", None) == "ip"

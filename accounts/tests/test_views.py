@@ -98,3 +98,63 @@ def test_password_change_keeps_session_and_audits(agent, client_for):
 def test_presence_page_lists_agents(supervisor, agent, client_for):
     response = client_for(supervisor).get(reverse("accounts:presence"))
     assert f'data-testid="presence-{agent.username}"' in response.content.decode()
+
+
+# --- throttling that cannot be turned against the user (issue 12) ---------------------------------------------
+
+
+def _login(client: Client, username: str, password: str) -> str:
+    return client.post(reverse("accounts:login"), {"username": username, "password": password}).content.decode()
+
+
+def test_an_attackers_failures_from_another_address_do_not_lock_the_user_out(agent, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXIES = []
+    attacker = Client(REMOTE_ADDR="203.0.113.66", HTTP_X_FORWARDED_FOR="198.51.100.1")  # spoofed header: ignored
+    for _ in range(10):
+        _login(attacker, agent.username, "mal")
+    assert "Demasiados intentos fallidos" in _login(attacker, agent.username, DEFAULT_PASSWORD)
+    # the agent at their own desk still gets in with the right password
+    user = Client(REMOTE_ADDR="198.51.100.1")
+    response = user.post(reverse("accounts:login"), {"username": agent.username, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302 and user.session["_auth_user_id"] == str(agent.pk)
+
+
+def test_one_address_is_limited_across_usernames_even_when_it_varies_the_header(agent, settings):
+    settings.LOGIN_FAILURE_LIMIT = 5
+    settings.LOGIN_IP_FAILURE_LIMIT = 4
+    settings.TRUSTED_PROXIES = []
+    for n in range(4):
+        spraying = Client(REMOTE_ADDR="203.0.113.66", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}")
+        assert "Usuario o contraseña incorrectos" in _login(spraying, f"usuario{n}", "mal")
+    page = _login(Client(REMOTE_ADDR="203.0.113.66", HTTP_X_FORWARDED_FOR="198.51.100.99"), agent.username,
+                  DEFAULT_PASSWORD)
+    assert "Demasiados intentos fallidos desde esta dirección" in page
+    # another address is unaffected
+    other = Client(REMOTE_ADDR="203.0.113.67")
+    assert other.post(reverse("accounts:login"),
+                      {"username": agent.username, "password": DEFAULT_PASSWORD}).status_code == 302
+
+
+def test_behind_a_trusted_proxy_each_client_address_is_throttled_separately(agent, settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    for _ in range(3):
+        _login(Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.66"), agent.username, "mal")
+    page = _login(Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.66"), agent.username,
+                  DEFAULT_PASSWORD)
+    assert "Demasiados intentos fallidos" in page  # prepending a made-up address does not escape the limit
+    user = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.1")
+    assert user.post(reverse("accounts:login"),
+                     {"username": agent.username, "password": DEFAULT_PASSWORD}).status_code == 302
+
+
+def test_username_backstop_refuses_logins_but_keeps_existing_sessions(agent, settings, client_for):
+    settings.LOGIN_FAILURE_LIMIT = 3
+    settings.LOGIN_USERNAME_FAILURE_LIMIT = 6
+    logged_in = client_for(agent)
+    for n in range(6):
+        _login(Client(REMOTE_ADDR=f"203.0.113.{n + 1}"), agent.username, "mal")
+    page = _login(Client(REMOTE_ADDR="198.51.100.1"), agent.username, DEFAULT_PASSWORD)
+    assert "Demasiados intentos fallidos para este usuario" in page
+    assert logged_in.get("/").status_code == 200

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from connectors.mail.models import InboundMail, Mailbox, OutboundMail
-from connectors.mail.parsing import ParsedMail, classify, parse, parse_form, postmark_to_mime
+from connectors.mail.parsing import DsnRecipient, ParsedMail, classify, parse, parse_form, postmark_to_mime
 from connectors.mail.quoting import html_to_text, split_html, split_text
 from connectors.mail.threads import ThreadMatch, external_id, find_thread
 from core.errors import ActionError, NotFoundError, PermissionDeniedError
@@ -58,20 +58,57 @@ def _finish(log: InboundMail, status: str, *, reason: str = "", conversation_id:
     return log
 
 
-def _record_bounce(mailbox: Mailbox, mail: ParsedMail, reason: str) -> int | None:
-    """A delivery report about a mail we sent marks that message failed (the agent sees it did not arrive)."""
+def _record_bounce(mailbox: Mailbox, mail: ParsedMail, reason: str) -> tuple[int | None, str]:
+    """A delivery report about a mail we sent: a permanent failure marks that message failed (the agent sees it
+    did not arrive); a delay notice (RFC 3464 `Action: delayed`, 4.x.x: "mailbox full", greylisting) only leaves
+    a warning on it, because the server keeps trying and an agent who resent would duplicate the answer.
+    Returns (conversation id, the InboundMail reason)."""
     from inbox.actions import do_update_delivery_status
 
     ids = [*mail.reported_message_ids, *mail.in_reply_to, *mail.references]
     sent = OutboundMail.objects.filter(rfc_message_id__in=ids).select_related("message").first() if ids else None
+    failed = [r for r in mail.dsn if r.failed]
+    if mail.dsn and not failed:
+        # A structured report without a failure: delayed (or delivered/relayed) — never a failed message.
+        delayed = [r for r in mail.dsn if r.delayed]
+        if not delayed:
+            return (sent.message.conversation_id if sent else None), f"{reason} ({mail.dsn[0].action or '?'})"
+        if sent is not None:
+            _record_delay(sent, delayed[0])
+        return (sent.message.conversation_id if sent else None), f"{reason} (delayed)"
     if sent is None:
-        return None
-    diagnostic = next((m.group(1).strip() for a in mail.attachments if a.content_type == "message/delivery-status"
-                       if (m := _DIAGNOSTIC.search(a.data.decode("utf-8", errors="replace")))), reason)
+        return None, reason
+    diagnostic = (next((r.diagnostic for r in failed if r.diagnostic), "")
+                  or next((m.group(1).strip() for a in mail.attachments if a.content_type == "message/delivery-status"
+                           if (m := _DIAGNOSTIC.search(a.data.decode("utf-8", errors="replace")))), reason))
     error = _("Rebotado por el servidor del destinatario: %s") % diagnostic
     OutboundMail.objects.filter(pk=sent.pk).update(state=OutboundMail.State.FAILED, last_error=error[:500])
     do_update_delivery_status(sent.message_id, status="failed", error=error)
-    return sent.message.conversation_id
+    return sent.message.conversation_id, reason
+
+
+def _record_delay(sent: OutboundMail, report: DsnRecipient) -> None:
+    """Keeps the delay on the message (meta["delivery_warning"], and the delivery error text shown beside its
+    status) without touching the status. The inbox has no action for a warning, so the row is updated here, under
+    its lock; a message already failed keeps its own error."""
+    from inbox.models import Message
+
+    detail = " ".join(p for p in (report.status, report.diagnostic) if p) or report.action
+    warning = _("Entrega demorada: %s") % detail
+    OutboundMail.objects.filter(pk=sent.pk).update(last_error=warning[:500])
+    with transaction.atomic():
+        message = Message.objects.select_for_update().filter(pk=sent.message_id).first()
+        if message is None:
+            return
+        meta = dict(message.meta) if isinstance(message.meta, dict) else {}
+        meta["delivery_warning"] = {"kind": "delayed", "status": report.status, "recipient": report.recipient,
+                                    "diagnostic": report.diagnostic[:300], "at": timezone.now().isoformat()}
+        message.meta = meta
+        fields = ["meta"]
+        if message.delivery_status != "failed":
+            message.delivery_error = warning[:300]
+            fields.append("delivery_error")
+        message.save(update_fields=fields)
 
 
 def _store_attachments(mail: ParsedMail, conversation_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -104,7 +141,7 @@ def do_ingest(mailbox: Mailbox, raw: bytes, *, log: InboundMail,
     kind, reason = classify(mail)
     thread = find_thread(mailbox, mail, envelope_recipients=envelope_recipients)
     if kind == "bounce":
-        conversation_id = _record_bounce(mailbox, mail, reason)
+        conversation_id, reason = _record_bounce(mailbox, mail, reason)
         return _finish(log, S.BOUNCE, reason=reason,
                        conversation_id=conversation_id or (thread.conversation_id if thread else None))
     if kind == "auto_reply":  # logged (and linked to its thread) but never a customer reply: SLA clocks keep running

@@ -35,6 +35,26 @@ class ParsedAttachment:
     inline: bool = False
 
 
+@dataclass(frozen=True)
+class DsnRecipient:
+    """One per-recipient block of a delivery report (RFC 3464 §2.3): `action` is failed / delayed / delivered /
+    relayed / expanded, `status` the enhanced code (`5.2.2`, `4.2.2`)."""
+
+    recipient: str
+    action: str
+    status: str
+    diagnostic: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """Only a permanent failure fails our message; `delayed` (4.x.x) means the server is still trying."""
+        return self.action == "failed" or (not self.action and self.status.startswith("5"))
+
+    @property
+    def delayed(self) -> bool:
+        return self.action == "delayed" or (not self.action and self.status.startswith("4"))
+
+
 @dataclass
 class ParsedMail:
     message_id: str
@@ -56,6 +76,8 @@ class ParsedMail:
     report_type: str = ""
     # Message-IDs found in a delivery report's copy of the original message (to mark our send as failed).
     reported_message_ids: list[str] = field(default_factory=list)
+    # The per-recipient blocks of a message/delivery-status part (empty for heuristic bounces).
+    dsn: list[DsnRecipient] = field(default_factory=list)
     raw_sha256: str = ""
 
     @property
@@ -140,6 +162,27 @@ def _bytes_of(part: Message) -> bytes:
     return payload if isinstance(payload, bytes) else b""
 
 
+_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
+
+
+def _dsn_recipients(part: Message) -> list[DsnRecipient]:
+    """The per-recipient field blocks (those with Action or Final-Recipient) of a message/delivery-status part."""
+    blocks = part.get_payload()
+    found = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, Message):
+            continue
+        action = _header(block, "Action").strip().lower()
+        recipient = _header(block, "Final-Recipient") or _header(block, "Original-Recipient")
+        if not action and not recipient:
+            continue  # the per-message block (Reporting-MTA, Arrival-Date)
+        status = _STATUS.search(_header(block, "Status"))
+        found.append(DsnRecipient(recipient=recipient.split(";", 1)[-1].strip(), action=action,
+                                  status=status.group(1) if status else "",
+                                  diagnostic=" ".join(_header(block, "Diagnostic-Code").split())))
+    return found
+
+
 def parse(raw: bytes) -> ParsedMail:
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     from_pairs = _addresses(msg, "From") or _addresses(msg, "Sender")
@@ -166,6 +209,7 @@ def parse(raw: bytes) -> ParsedMail:
 
     attachments: list[ParsedAttachment] = []
     reported: list[str] = []
+    dsn: list[DsnRecipient] = []
     for index, part in enumerate(_walk(msg), start=1):
         if id(part) in body_parts or (part.is_multipart()
                                       and part.get_content_type() not in {"message/rfc822", "message/delivery-status"}):
@@ -177,7 +221,7 @@ def parse(raw: bytes) -> ParsedMail:
             original = email.message_from_bytes(inner, policy=email.policy.default)
             reported += message_ids(_header(original, "Message-ID"))
         elif ctype == "message/delivery-status":
-            pass
+            dsn += _dsn_recipients(part)
         elif ctype.startswith("text/") and disposition != "attachment" and not part.get_filename():
             continue  # an alternative body we did not choose (e.g. text/enriched), not a file
         data = _bytes_of(part)
@@ -197,7 +241,7 @@ def parse(raw: bytes) -> ParsedMail:
         subject=" ".join(_header(msg, "Subject").split())[:250], date=date, text=text, html=html,
         attachments=attachments, headers=headers, content_type=msg.get_content_type(),
         report_type=str(msg.get_param("report-type") or "").lower(), reported_message_ids=reported,
-        raw_sha256=hashlib.sha256(raw).hexdigest(),
+        dsn=dsn, raw_sha256=hashlib.sha256(raw).hexdigest(),
     )
 
 

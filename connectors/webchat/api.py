@@ -31,6 +31,7 @@ from connectors.webchat.selectors import (
 )
 from connectors.webchat.tokens import sign_visitor
 from core.errors import ActionError
+from core.middleware import client_ip
 
 MAX_BODY = 32_768  # bytes; a 2,000-character message in JSON is far below
 View = Callable[[HttpRequest, ChatSite], HttpResponse]
@@ -92,8 +93,8 @@ def _visitor(request: HttpRequest, site: ChatSite) -> Any:
 
 
 def _client_key(request: HttpRequest) -> str:
-    # REMOTE_ADDR is the client's address under daphne --proxy-headers behind the documented proxy.
-    return str(request.META.get("REMOTE_ADDR", ""))
+    # The resolved client address (X-Forwarded-For only from TRUSTED_PROXIES), so a visitor cannot pick its own key.
+    return client_ip(request) or ""
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:

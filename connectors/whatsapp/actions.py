@@ -26,7 +26,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from connectors.whatsapp import conf, intake
 from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable, post_signed_webhook
-from connectors.whatsapp.inbound import e164, render, wa_timestamp
+from connectors.whatsapp.inbound import e164, render, sender_of, wa_timestamp
 from connectors.whatsapp.models import (
     MessageTemplate,
     StatusReceipt,
@@ -362,8 +362,13 @@ class _Processor:
         if number is None or signed_by is None or number.app_secret != signed_by.app_secret:
             self.problems.append(f"ignored change for number {pnid or '?'} (not connected with this app)")
             return
-        profiles = {str(c.get("wa_id")): str((c.get("profile") or {}).get("name") or "")
-                    for c in value.get("contacts") or [] if isinstance(c, dict)}
+        profiles: dict[str, str] = {}
+        for c in value.get("contacts") or []:
+            if isinstance(c, dict):
+                name = str((c.get("profile") or {}).get("name") or "")
+                for key in (c.get("wa_id"), c.get("user_id")):  # a username-only user has no wa_id
+                    if key:
+                        profiles[str(key)] = name
         for item in value.get("messages") or []:
             if isinstance(item, dict):
                 self.inbound(number, item, profiles)
@@ -375,7 +380,8 @@ class _Processor:
 
     def inbound(self, number: WhatsappNumber, item: dict[str, Any], profiles: dict[str, str]) -> None:
         try:
-            do_receive_whatsapp_message(number, item, profile_name=profiles.get(str(item.get("from")), ""),
+            wa_id, user_id = sender_of(item)
+            do_receive_whatsapp_message(number, item, profile_name=profiles.get(wa_id or user_id, ""),
                                         graph=lambda: self.client(number))
         except ActionError as exc:
             self.failed = True
@@ -396,11 +402,17 @@ def do_receive_whatsapp_message(number: WhatsappNumber, item: dict[str, Any], *,
                                 graph: Any) -> str:
     """One inbound message → the inbox (customer by E.164 phone, conversation pinned to this number). Media is
     downloaded (GET /{media-id}, then its URL with the token) before the message is stored. Idempotent on the
-    wamid: a redelivery changes nothing and downloads nothing. Raises GraphUnavailable when Meta is down."""
+    wamid: a redelivery changes nothing and downloads nothing. Raises GraphUnavailable when Meta is down.
+
+    A user who hides their phone behind a username sends only `from_user_id` (business-scoped user id): the
+    contact is then keyed by that id (WhatsappContact.wa_id holds it, replies go to it as `recipient`) and the
+    customer has no phone; their next messages find them through that contact."""
     from inbox.actions import do_receive_inbound
     from inbox.attachments import store_attachment
 
-    wamid, wa_id = str(item.get("id") or ""), str(item.get("from") or "")
+    wamid = str(item.get("id") or "")
+    phone_id, user_id = sender_of(item)
+    wa_id = phone_id or user_id  # the phone stays the key when Meta sends both, as before the rollout
     if not wamid or not wa_id:
         raise ActionError("invalid_message", "message without id or sender")
     if Message.objects.filter(external_id=wamid).exists():
@@ -427,7 +439,8 @@ def do_receive_whatsapp_message(number: WhatsappNumber, item: dict[str, Any], *,
         conversation, _message, _created = do_receive_inbound(
             channel="whatsapp", body=rendered.body, customer_name=profile_name or (contact.profile_name if contact
                                                                                    else ""),
-            phones=[e164(wa_id)], customer_id=contact.customer_id if contact and contact.customer_id else None,
+            phones=[e164(phone_id)] if phone_id else [],
+            customer_id=contact.customer_id if contact and contact.customer_id else None,
             external_id=wamid, channel_ref=number.channel_ref, meta=rendered.meta, attachments=attachments,
             inbox_code=number.inbox.code if number.inbox else None, received_at=received_at)
         _touch_contact(number, wa_id, customer_id=conversation.customer_id, profile_name=profile_name,

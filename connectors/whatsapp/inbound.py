@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import phonenumbers
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from customers.phones import normalize_phone
 
 MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 DEFAULT_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "video/mp4": "mp4",
@@ -57,13 +58,18 @@ def wa_timestamp(value: Any) -> datetime:
 
 
 def e164(wa_id: str) -> str:
-    """`5511999990000` → `+5511999990000` (formatted by phonenumbers when it parses; digits kept otherwise)."""
+    """`5511999990000` → `+5511999990000`, normalized like every stored phone (customers.phones: Mexico's legacy
+    `521…` wa_ids become `+52…`); digits kept with a `+` when it is not a valid number."""
     digits = "".join(ch for ch in wa_id if ch.isdigit())
-    try:
-        number = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
-        return "+" + digits
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return normalize_phone("+" + digits) or "+" + digits
+
+
+def sender_of(item: dict[str, Any]) -> tuple[str, str]:
+    """(wa_id, business-scoped user id) of an inbound message; either may be empty.
+
+    Since Meta's usernames rollout a user who hides their phone arrives with `from_user_id` (BSUID, e.g.
+    `US.13491208655302741918`) and no `from`; `contacts[].user_id` carries the same id."""
+    return str(item.get("from") or "").strip(), str(item.get("from_user_id") or "").strip()
 
 
 def _media(kind: str, item: dict[str, Any], wamid: str) -> Rendered:
@@ -192,7 +198,10 @@ def render(item: dict[str, Any]) -> Rendered:
     else:
         rendered = _unsupported(item, kind)
     rendered.meta["type"] = kind
-    rendered.meta["wa_id"] = str(item.get("from") or "")
+    wa_id, user_id = sender_of(item)
+    rendered.meta["wa_id"] = wa_id
+    if user_id:
+        rendered.meta["user_id"] = user_id
     for key in ("context", "referral"):
         if isinstance(item.get(key), dict):
             rendered.meta[key] = item[key]

@@ -30,6 +30,7 @@ from django.db import close_old_connections, connection, transaction
 
 from connectors.whatsapp.models import WebhookDelivery, WhatsappNumber
 from connectors.whatsapp.signing import signature_valid
+from core.request_context import client_ip_from_scope
 
 logger = logging.getLogger(__name__)
 PREFIX = "/integrations/whatsapp/webhook/"
@@ -260,8 +261,8 @@ class WhatsappIntakeApp:
             number = await sync_to_async(_secrets.load)(phone_number_id)
         decision = decide(number, signature, body, too_large=too_large)
         if decision.store and number is not None:
-            client = scope.get("client")
-            await self.writer.store(Incoming(number.pk, body, client[0] if client else None, decision))
+            # X-Forwarded-For only from a trusted proxy (TRUSTED_PROXIES)
+            await self.writer.store(Incoming(number.pk, body, client_ip_from_scope(scope), decision))
         if decision.status == 200:
             await _respond(send, 200, b"", b"text/plain")
         else:

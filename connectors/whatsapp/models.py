@@ -44,14 +44,15 @@ class WhatsappNumber(models.Model):
 
 
 class WhatsappContact(models.Model):
-    """A customer as seen by one business number: their `wa_id` (digits, no +) and the 24-hour window clock.
+    """A customer as seen by one business number: their `wa_id` (digits, no +; or, for a user known only by
+    username, the business-scoped user id) and the 24-hour window clock.
 
     `last_inbound_at` is the time of the customer's newest message to this number (Meta's timestamp, so a late
     redelivery never moves it backwards). Replies go to `wa_id`, which may differ from how the phone is written
     elsewhere (e.g. Mexico's +521 prefix)."""
 
     number = models.ForeignKey(WhatsappNumber, on_delete=models.CASCADE, related_name="contacts")
-    wa_id = models.CharField(max_length=32)
+    wa_id = models.CharField(max_length=160)  # digits, or a business-scoped user id (CC. + up to 128 chars)
     customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+")
     profile_name = models.CharField(max_length=200, blank=True)

@@ -83,6 +83,12 @@ def _parts(m: Message) -> list[Part]:
     return parts
 
 
+def recipient_field(to: str) -> dict[str, str]:
+    """The raw wa_id as Meta sent it goes in `to` (a Mexican `521…` stays as is); a business-scoped user id
+    (`US.1349…`, a user known only by username) goes in `recipient`, which the send API takes instead of `to`."""
+    return {"to": to} if to.isdigit() else {"recipient": to}
+
+
 def _recipient(m: Message, number: WhatsappNumber) -> str:
     contact = contact_for(m.conversation, number)
     if contact is not None:
@@ -146,8 +152,8 @@ def _send_parts(graph: GraphClient, *, row: OutboundSend, m: Message, number: Wh
             payload[part.kind]["id"] = graph.upload_media(
                 number.phone_number_id, data=data, filename=str(part.upload.get("name") or "archivo"),
                 content_type=str(part.upload.get("content_type") or "application/octet-stream"))
-        payload = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, **payload,
-                   "biz_opaque_callback_data": f"{CALLBACK_PREFIX}{m.pk}"}
+        payload = {"messaging_product": "whatsapp", "recipient_type": "individual", **recipient_field(to),
+                   **payload, "biz_opaque_callback_data": f"{CALLBACK_PREFIX}{m.pk}"}
         reply_to = m.meta.get("reply_to") if isinstance(m.meta, dict) else None
         if reply_to and index == 0:
             payload["context"] = {"message_id": str(reply_to)}

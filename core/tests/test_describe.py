@@ -238,11 +238,11 @@ def test_audit_sentences(world):
                                        "Mendoza a Lucía Peña")
     assert text["lead_settings.updated"] == (
         "Fernanda Cárdenas cambió la configuración de la cola de leads: roles con reserva: Agente (operador) → "
-        "Agente (operador), Supervisor(a) de agentes; limitar la cola a estas listas: — → Clientes VIP; datos extra "
-        "del cliente a mostrar: — → cumpleaños")
+        "Agente (operador), Supervisor(a) de agentes; datos extra del cliente a mostrar: — → cumpleaños; limitar la "
+        "cola a estas listas: — → Clientes VIP")  # the model's field order, whatever order the database kept
     assert text["mail.mailbox_updated"] == (
-        "Fernanda Cárdenas cambió el buzón de correo ventas@example.com: servidor IMAP: imap.old.example → "
-        "imap.example.com; activo: Sí → No; contraseña SMTP: se cambió")
+        "Fernanda Cárdenas cambió el buzón de correo ventas@example.com: activo: Sí → No; servidor IMAP: "
+        "imap.old.example → imap.example.com; contraseña SMTP: se cambió")
     assert text["order.confirmado"] == "Raúl Mendoza confirmó el pedido P-000077 por 325.000"
     assert text["kommo.sync_retried"] == "Fernanda Cárdenas reintentó 2 sincronizaciones con Kommo"
     assert text["demo.seeded"] == "El sistema cargó los datos de demostración"

@@ -291,3 +291,30 @@ def test_a_visitor_never_reads_someone_elses_conversation(client, site, online_a
 
 def test_history_requires_a_token(widget):
     assert widget.get("messages").status_code == 401
+
+
+def test_visitor_limit_keys_on_the_real_address_not_a_spoofed_header(client, site, settings, online_agent):
+    settings.WEBCHAT_LIMITS = {"visitor": (2, 3600)}
+    settings.TRUSTED_PROXIES = []
+
+    def join(forwarded_for: str) -> int:
+        return client.post(f"/webchat/api/v1/visitors?site={site.token}", {"name": "Bot"},
+                           content_type="application/json", HTTP_ORIGIN=ORIGIN, REMOTE_ADDR="203.0.113.80",
+                           HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    # a script inventing a new X-Forwarded-For per request is still one address
+    assert [join(f"198.51.100.{n}") for n in range(3)] == [201, 201, 429]
+
+
+def test_visitor_limit_behind_a_trusted_proxy_counts_each_client(client, site, settings, online_agent):
+    settings.WEBCHAT_LIMITS = {"visitor": (1, 3600)}
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+
+    def join(forwarded_for: str) -> int:
+        return client.post(f"/webchat/api/v1/visitors?site={site.token}", {"name": "Ana"},
+                           content_type="application/json", HTTP_ORIGIN=ORIGIN, REMOTE_ADDR="10.0.0.2",
+                           HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+    assert join("198.51.100.21") == 201
+    assert join("198.51.100.22") == 201  # another customer behind the same proxy
+    assert join("1.2.3.4, 198.51.100.21") == 429  # the first one again, with a made-up address prepended

@@ -39,7 +39,9 @@ class Command(BaseCommand):
             raise CommandError(f"cannot listen on {options['bind']}:{options['port']}: {exc}") from exc
         listener.listen(2048)
         listener.set_inheritable(True)
-        command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()), "--proxy-headers"]
+        # No --proxy-headers: daphne would replace the peer with the left-most (client-written) X-Forwarded-For
+        # entry. The app resolves the client itself, trusting only TRUSTED_PROXIES (core.request_context).
+        command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno())]
         if options["access_log"]:
             command += ["--access-log", options["access_log"]]
         command.append("config.asgi:application")

@@ -67,6 +67,7 @@
   function choose(p, option) {
     p.chosen.value = option.dataset.userId;
     p.input.value = option.dataset.name;
+    p.input.dataset.picked = "1";  // a search answer still on its way must not reopen the list
     setOpen(p, false);
   }
   document.addEventListener("keydown", function (ev) {
@@ -81,6 +82,8 @@
       if (!all.length) return;
       const next = ev.key === "ArrowDown" ? Math.min(index + 1, all.length - 1) : Math.max(index - 1, 0);
       activate(p, all[next]);
+    } else if (ev.key === "Enter" && p.input.dataset.stale) {
+      ev.preventDefault();  // the options still show an earlier search: wait for the answer to what was typed
     } else if (ev.key === "Enter" && !p.list.hidden && current) {
       ev.preventDefault();  // pick the person; a second Enter submits the form
       choose(p, current);
@@ -91,7 +94,10 @@
   });
   document.addEventListener("input", function (ev) {
     const p = parts();
-    if (p && ev.target === p.input) p.chosen.value = "";  // typing again undoes the previous pick
+    if (!p || ev.target !== p.input) return;
+    p.chosen.value = "";  // typing again undoes the previous pick
+    delete p.input.dataset.picked;
+    p.input.dataset.stale = "1";
   });
   document.addEventListener("mousedown", function (ev) {
     const option = ev.target.closest && ev.target.closest("#reassign-options [role=option]");
@@ -104,10 +110,12 @@
     const p = parts();
     if (p && ev.target === p.input) setTimeout(function () { setOpen(p, false); }, 150);
   });
-  document.addEventListener("htmx:after:swap", function () {
+  document.addEventListener("htmx:after:swap", function (ev) {
     const p = parts();
-    if (!p) return;
-    if (document.activeElement === p.input && p.list.children.length) {
+    const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
+    if (!p || target !== p.list) return;
+    delete p.input.dataset.stale;
+    if (document.activeElement === p.input && p.list.children.length && !p.input.dataset.picked) {
       setOpen(p, true);
       activate(p, null);
     }
