@@ -203,7 +203,11 @@
     const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
     const picker = pickerOf(target);
     if (picker && target.classList.contains("picker-options")) {
-      delete picker.dataset.stale;
+      // only the answer to what is typed now makes the options current (an earlier search may answer last)
+      let asked = null;
+      try { asked = new URL(ev.detail.ctx.request.action, location.href).searchParams.get("q"); } catch (e) { asked = null; }
+      const box = $("[role=combobox]", picker);
+      if (asked === null || !box || asked === box.value) delete picker.dataset.stale;
       openList(picker, options(picker).length > 0 || !!$(".picker-empty", picker));
       setActive(picker, options(picker)[0] || null);
     }

@@ -114,7 +114,10 @@
     const p = parts();
     const target = ev.detail && ev.detail.ctx && ev.detail.ctx.target;
     if (!p || target !== p.list) return;
-    delete p.input.dataset.stale;
+    // only the answer to what is typed now makes the options current (an earlier search may answer last)
+    let asked = null;
+    try { asked = new URL(ev.detail.ctx.request.action, location.href).searchParams.get("q"); } catch (e) { asked = null; }
+    if (asked === null || asked === p.input.value) delete p.input.dataset.stale;
     if (document.activeElement === p.input && p.list.children.length && !p.input.dataset.picked) {
       setOpen(p, true);
       activate(p, null);
