@@ -71,16 +71,19 @@ class RateLimiter(Protocol):
 class LocalRateLimiter:
     """Sliding-window limiter with even spacing, for one process (embedded mode runs one worker)."""
 
-    def __init__(self, rate: int = RATE_PER_SECOND, period: float = WINDOW_SECONDS) -> None:
+    def __init__(self, rate: int = RATE_PER_SECOND, period: float = WINDOW_SECONDS, *,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        # `clock` and `sleep` are injectable so tests drive a virtual clock instead of sleeping and measuring.
         self.rate, self.period = rate, period
         self.spacing = period / rate
+        self.clock, self.sleep = clock, sleep
         self._stamps: list[float] = []
         self._lock = threading.Lock()
 
     def acquire(self) -> None:
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self.clock()
                 self._stamps = [t for t in self._stamps if now - t < self.period]
                 last = self._stamps[-1] if self._stamps else None
                 if len(self._stamps) < self.rate and (last is None or now - last >= self.spacing):
@@ -89,7 +92,7 @@ class LocalRateLimiter:
                 wait = self.spacing - (now - last) if last is not None else 0.0
                 if len(self._stamps) >= self.rate:
                     wait = max(wait, self.period - (now - self._stamps[0]))
-            time.sleep(max(wait, 0.001))
+            self.sleep(max(wait, 0.001))
 
 
 # Sliding-window log in one atomic script, timed by the Redis server's clock so every machine agrees.

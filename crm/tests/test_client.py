@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -88,17 +89,55 @@ def test_401_without_oauth_is_an_auth_error(fk):
         client(fk, token="revoked").get_account()
 
 
-def test_rate_limit_never_exceeds_7_per_second(fk):
-    # given the fake's own 7 rps limiter, which answers 429 to any excess
-    c = client(fk)
-    started = time.monotonic()
+class VirtualClock:
+    """Time that moves only when the limiter sleeps: the schedule is exact whatever the machine is doing."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_rate_limit_never_exceeds_7_per_second():
+    # given the limiter on a virtual clock
+    clock = VirtualClock()
+    limiter = LocalRateLimiter(clock=clock, sleep=clock.sleep)
+    # when 70 calls ask for a slot as fast as they can
+    stamps = []
+    for _ in range(70):
+        limiter.acquire()
+        stamps.append(clock.now)
+    # then no window of Kommo's second (plus the limiter's margin for jitter) ever holds more than 7 calls,
+    # the calls are evenly spaced, and the sustained rate stays just under 7 per second
+    for i, start in enumerate(stamps):
+        assert sum(1 for t in stamps[i:] if t - start < 1.0) <= 7
+    assert min(b - a for a, b in itertools.pairwise(stamps)) >= limiter.spacing - 1e-9
+    assert 6.5 < (len(stamps) - 1) / (stamps[-1] - stamps[0]) < 7.0
+
+
+def test_every_kommo_call_waits_for_the_limiter(fk):
+    # given a limiter that records each slot it grants (on a virtual clock: nothing sleeps)
+    clock = VirtualClock()
+
+    class Recording(LocalRateLimiter):
+        granted = 0
+
+        def acquire(self) -> None:
+            super().acquire()
+            Recording.granted += 1
+
+    c = client(fk, limiter=Recording(clock=clock, sleep=clock.sleep))
+    fk.state.configure(rate_limit=None)  # the real spacing is the limiter's (tested above), not the wall clock's
+    # when the client makes 21 calls
     for _ in range(21):
         c.get_account()
-    elapsed = time.monotonic() - started
-    # then 21 calls took at least 2 s and Kommo never had to refuse one
-    assert elapsed >= 2.0
-    assert fk.state.rate_limit_violations == 0
-    assert all(r["status"] == 200 for r in fk.state.requests)
+    # then each HTTP call took one slot, and Kommo answered every one
+    assert Recording.granted == 21
+    assert len(fk.state.requests) == 21 and all(r["status"] == 200 for r in fk.state.requests)
 
 
 def test_contacts_and_stages(fk):
