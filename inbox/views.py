@@ -29,6 +29,7 @@ from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
 from inbox import actions, bulk, outbound, task_actions
+from inbox.attachments import ATTACHMENT_CSP, serving
 from inbox.choices import CloseReason, ConversationState, DeliveryStatus, Priority
 from inbox.describe import annotate_timeline
 from inbox.forms import (
@@ -502,8 +503,6 @@ def attachment(request: HttpRequest, inbound_id: int, index: int) -> HttpRespons
     a = m.attachments[index]
     if not a.get("path") or not default_storage.exists(a["path"]):
         raise Http404
-    from inbox.attachments import ATTACHMENT_CSP, serving
-
     content_type, inline = serving(a.get("content_type"))
     # FileResponse quotes the name (RFC 5987 filename*= for non-ASCII), so CR/LF or quotes cannot inject headers
     response = FileResponse(default_storage.open(a["path"], "rb"), as_attachment=not inline,

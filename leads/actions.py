@@ -228,7 +228,7 @@ def reservation_applies(user: User) -> bool:
     return user.role in (LeadSettings.load().reservation_roles or [])
 
 
-def _check_not_held_by_other(lead: Lead, user: User) -> None:
+def check_not_held_by_other(lead: Lead, user: User) -> None:
     if lead.held_by_id is not None and lead.held_by_id != user.pk and reservation_applies(user):
         raise ConflictError(
             "lead_held", _("Este lead lo tiene %(name)s. Pida a un supervisor que lo libere o reasigne.")
@@ -271,7 +271,7 @@ def check_add_note(
                           field="outcome")
     with transaction.atomic():
         lead = access_lead(acting_user, lead_id, lock=True)
-        _check_not_held_by_other(lead, acting_user)
+        check_not_held_by_other(lead, acting_user)
         if lead.work_status == WorkStatus.DONE:
             raise ConflictError("lead_closed", _("El lead está cerrado; un supervisor puede reabrirlo."))
         now = timezone.now()
@@ -306,7 +306,7 @@ def check_close_lead(acting_user: User, lead_id: int, *, text: str = "", outcome
         check_add_note(acting_user, lead_id, text=text, outcome=outcome or Outcome.UNCLASSIFIED)
     with transaction.atomic():
         lead = access_lead(acting_user, lead_id, lock=True)
-        _check_not_held_by_other(lead, acting_user)
+        check_not_held_by_other(lead, acting_user)
         if lead.notes_count == 0:
             raise ActionError("close_needs_note", _("Agregue una nota antes de cerrar el lead."), field="text")
         if not do_transition_lead(lead, to=WorkStatus.DONE, acting_user=acting_user, reason="closed"):

@@ -206,7 +206,7 @@ def _post_customer(request: HttpRequest, lead: Lead) -> HttpResponse:
         if form.is_valid():
             if not user.has_perm_code(Perm.LEADS_WORK):
                 raise ActionError("forbidden", _("No tiene permiso para realizar esta acción."))
-            actions._check_not_held_by_other(lead, user)
+            actions.check_not_held_by_other(lead, user)
             d = form.cleaned_data
             do_update_customer(lead.customer.pk, acting_user=user, name=d["name"], document_id=d["document_id"],
                                address=d["address"], city=d["city"], department=d["department"], notes=d["notes"],

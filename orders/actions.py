@@ -65,11 +65,10 @@ def _check_lead_not_held_by_other(*, order_lead: Lead | None, acting_user: User)
     """Selling on a lead obeys the same hold rule as writing a note on it: a user bound by reservation cannot
     create, edit or confirm an order on a lead another operator holds (409 `lead_held`). The rule lives in
     leads.actions; we call it rather than restate it so both stay in step."""
-    if order_lead is None:
-        return
-    from leads.actions import _check_not_held_by_other
+    if order_lead is not None:
+        from leads.actions import check_not_held_by_other  # orders↔leads import cycle: issue 14 removes it
 
-    _check_not_held_by_other(order_lead, acting_user)
+        check_not_held_by_other(order_lead, acting_user)
 
 
 def _resolve_lines(lines: Iterable[tuple[str, int]]) -> list[tuple[Product, int]]:
