@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: run test test-fast lint typecheck bench lock messages migrations-check setup chromium clean
+.PHONY: run test test-fast faults fuzz lint typecheck bench lock messages migrations-check setup chromium clean
 
 setup:
 	@scripts/bootstrap.sh
@@ -35,6 +35,17 @@ migrations-check: setup
 PYTEST_WORKERS ?= 2
 test: setup chromium lint typecheck migrations-check
 	.venv/bin/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+# Fault injection alone (also part of `make test`): real workers killed with SIGKILL mid-send and mid-import, the
+# fake vendors down / slow / answering 5xx, PostgreSQL restarted under load, SQLite busy past its timeout, the
+# supervisor restarting what died. Each ends asserting on the database: nothing lost, nothing doubled.
+faults: setup
+	.venv/bin/pytest -p no:randomly -m faults $(PYTEST_ARGS)
+
+# The property-based fuzz tests (tests/fuzz: every API operation, the webhook intakes) searching harder than
+# `make test` does: FUZZ_EXAMPLES examples per operation (default 200; `make test` runs 8). See docs/api.md.
+fuzz: setup
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest -n $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)
 
 # The suite alone, for the edit-test loop.
 test-fast: setup

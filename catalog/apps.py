@@ -8,6 +8,7 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.management.commands.seed_demo import SEEDERS
+        from catalog import checks  # noqa: F401 - registers the data check on SKUs
         from catalog.demo import seed_catalog
 
         if seed_catalog not in SEEDERS:

@@ -4,6 +4,7 @@ from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 
+from catalog.actions import MAX_STOCK
 from catalog.selectors import ProductFilters
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024  # ~50,000 product rows; a bigger file belongs to manage.py import_products
@@ -26,7 +27,8 @@ class ProductFilterForm(forms.Form):
 
 
 class ProductForm(forms.Form):
-    sku = forms.CharField(label=_("SKU"), max_length=64)
+    sku = forms.CharField(label=_("SKU"), max_length=64,
+                          help_text=_("Letras, números, espacios y signos como - _ . # +; sin «/» ni «\\»."))
     name = forms.CharField(label=_("Nombre"), max_length=200)
     price = forms.CharField(label=_("Precio unitario"), max_length=20,
                             help_text=_("Con coma o punto decimal, hasta 2 decimales."))
@@ -36,20 +38,22 @@ class ProductForm(forms.Form):
 
 
 class NewProductForm(ProductForm):
-    initial_stock = forms.IntegerField(label=_("Stock inicial"), min_value=0, initial=0, required=False,
+    initial_stock = forms.IntegerField(label=_("Stock inicial"), min_value=0, max_value=MAX_STOCK, initial=0,
+                                       required=False,
                                        help_text=_("Se registra como una entrada en el historial de stock."))
 
 
 class AdjustStockForm(forms.Form):
-    delta = forms.IntegerField(label=_("Cambio en bodega"), initial=0,
+    delta = forms.IntegerField(label=_("Cambio en bodega"), initial=0, min_value=-MAX_STOCK, max_value=MAX_STOCK,
                                help_text=_("Positivo suma unidades, negativo las resta (conteo, daño, pérdida)."))
-    set_aside_delta = forms.IntegerField(label=_("Cambio en apartado"), initial=0,
+    set_aside_delta = forms.IntegerField(label=_("Cambio en apartado"), initial=0, min_value=-MAX_STOCK,
+                                         max_value=MAX_STOCK,
                                          help_text=_("Unidades en bodega que no se pueden vender."))
     reason = forms.CharField(label=_("Motivo"), max_length=250)
 
 
 class ReceiveStockForm(forms.Form):
-    quantity = forms.IntegerField(label=_("Cantidad recibida"), min_value=1)
+    quantity = forms.IntegerField(label=_("Cantidad recibida"), min_value=1, max_value=MAX_STOCK)
     reason = forms.CharField(label=_("Motivo"), max_length=250,
                              widget=forms.TextInput(attrs={"placeholder": _("Ej.: factura del proveedor 1234")}))
 

@@ -194,6 +194,8 @@ def product_import(request: HttpRequest) -> HttpResponse:
             if report.ok and not report.dry_run:
                 messages.success(request, _("Importación completada."))
         status = 200 if form.is_valid() and report is not None and report.ok else 400
+        if report is not None and report.partial:
+            status = 409  # stopped by a concurrent change; what was written before it stays (docs/user-guide.md)
     return render(request, "catalog/product_import.html", {"form": form, "report": report}, status=status)
 
 

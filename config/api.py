@@ -1,21 +1,21 @@
 """The /api/v1/ application: one NinjaAPI, one router per domain app."""
 
-from ninja import NinjaAPI
-
 from accounts.api import router as accounts_router
 from catalog.api import router as catalog_router
-from core.api import API_AUTH, StrictJsonParser, install_error_handlers
+from core.api import API_AUTH, CentralitaAPI, StrictJsonParser, install_error_handlers
 from inbox.api import router as inbox_router
 from leads.api import router as leads_router
 from orders.api import router as orders_router
 from reports.api import router as reports_router
 from webhooks.api import router as webhooks_router
 
-api = NinjaAPI(
+api = CentralitaAPI(
     title="Centralita API",
     version="1",
     description="REST API of Centralita. Authenticate with `Authorization: Bearer <token>` "
-    "(create tokens in *Mi perfil* or with `manage.py create_api_token USERNAME`).",
+    "(create tokens in *Mi perfil* or with `manage.py create_api_token USERNAME`). Every error answers the JSON "
+    "envelope `ErrorOut` (`detail`, `code`, and `field` or `errors` when a field is at fault); request bodies "
+    "refuse fields the schema does not declare. Validation rules and limits: docs/api.md.",
     auth=API_AUTH,
     parser=StrictJsonParser(),
     urls_namespace="api",

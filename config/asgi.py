@@ -20,13 +20,15 @@ from channels.security.websocket import AllowedHostsOriginValidator
 
 from connectors.webchat.routing import with_webchat_websocket
 from connectors.whatsapp.intake import WhatsappIntakeApp
+from core.access_log import AccessLogMiddleware
 from crm.intake import IntakeApp
 from realtime.routing import websocket_urlpatterns
 
-application = ProtocolTypeRouter({
+# Outermost: the access log sees every request, the fast webhook routes included, and never writes a secret path.
+application = AccessLogMiddleware(ProtocolTypeRouter({
     # Kommo and WhatsApp webhooks take fast routes (no middleware, group commit); everything else is Django.
     "http": WhatsappIntakeApp(IntakeApp(django_asgi_app)),
     # Staff sockets are same-origin only; the web chat visitors' socket checks each site's allowed origins itself.
     "websocket": with_webchat_websocket(
         AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),  # type: ignore[arg-type]
-})
+}))

@@ -10,16 +10,22 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
 from config.env import env_bool, env_int, env_list, env_str
+from core.crypto import check_fernet_keys, fernet_key_from_secret
+from core.fileperms import make_private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)  # a fresh clone has no data/ (git ignores it); SQLite needs the folder
+# A fresh clone has no data/ (git ignores it); SQLite needs the folder. It holds the database, logs and attachments:
+# owner-only (0700), and SQLite files are made 0600 when opened (core.fileperms).
+make_private_dir(DATA_DIR)
 
 # --- Mode and secrets -------------------------------------------------------------------------
 DEBUG = env_bool("DEBUG", default=False)
@@ -30,6 +36,19 @@ if not SECRET_KEY:
             "SECRET_KEY is not set: set SECRET_KEY in the environment, or DEBUG=1 for development mode."
         )
     SECRET_KEY = "centralita-development-only-key-never-use-in-production"  # noqa: S105
+
+# Secrets at rest (vendor tokens, passwords): Fernet keys, comma-separated; the first encrypts, all decrypt
+# (rotation: prepend a new key, run `manage.py rotate_encryption_keys`, then drop the old one). docs/security.md.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEY", [])
+if not FIELD_ENCRYPTION_KEYS:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "FIELD_ENCRYPTION_KEY is not set: set it to a Fernet key (python -c \"from cryptography.fernet import "
+            "Fernet; print(Fernet.generate_key().decode())\"), or DEBUG=1 for development mode."
+        )
+    # Development only: a key derived from SECRET_KEY, so `make run` and the tests need no setup.
+    FIELD_ENCRYPTION_KEYS = [fernet_key_from_secret(SECRET_KEY)]
+check_fernet_keys("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEYS)
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if DEBUG else [])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -77,6 +96,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "core.middleware.TrustedProxyHeadersMiddleware",  # first: the scheme must be settled before anything reads it
     "django.middleware.security.SecurityMiddleware",
+    # Adds the policy (SECURE_CSP) to every answer that has none of its own; attachments keep their sandbox CSP.
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -89,9 +110,15 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "core.middleware.RequestContextMiddleware",
     "core.middleware.ApiJsonErrorsMiddleware",
+    "core.middleware.SecretDecryptionErrorMiddleware",  # last: a wrong FIELD_ENCRYPTION_KEY answers 503, not 500
 ]
 # Largest request body (JSON, form fields; uploaded files do not count). The API answers 413 beyond it.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Longest texts accepted, in characters, on every path (pages, API, imports); docs/api.md "Limits". Like peers:
+# WhatsApp refuses a text message over 4,096 characters; an email reply may carry a long quoted thread.
+MESSAGE_MAX_LENGTH = 10_000  # a message on the API and phone channels, and any channel not listed below
+MESSAGE_MAX_LENGTH_BY_CHANNEL = {"whatsapp": 4_096, "email": 100_000, "webchat": 2_000}
+NOTE_MAX_LENGTH = 5_000  # an internal note on a conversation or a lead
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -106,6 +133,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",  # {{ csp_nonce }} for the few inline blocks
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "core.context_processors.navigation",
@@ -127,7 +155,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        # Seconds a statement waits for another process's write lock before "database is locked"; the worker
+        # and the scheduler retry past that (docs/operations.md), so a long import delays them, never kills them.
+        "timeout": env_int("SQLITE_BUSY_TIMEOUT", 20),
     }
 elif env_int("DB_POOL_SIZE", 16) > 0:
     # Under ASGI every request may run on a different thread: persistent per-thread connections (CONN_MAX_AGE)
@@ -215,11 +245,27 @@ LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20)
 LOGIN_USERNAME_FAILURE_LIMIT = env_int("LOGIN_USERNAME_FAILURE_LIMIT", 50)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900)
+
+# --- HTTPS, cookies and security headers (docs/deployment.md, "Production security settings") --------------
+# Cookies are Secure unless DEBUG. Redirects and HSTS are switched on from the environment in production, where
+# `manage.py check --deploy` is clean with the values that page lists (core/tests/test_deploy_checks.py).
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=SESSION_COOKIE_SECURE)
+# Behind a TLS-terminating proxy this needs TRUSTED_PROXIES (which sets SECURE_PROXY_SSL_HEADER above): without
+# it every request looks like plain HTTP and is redirected forever.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=False)
+# Load balancers and container health checks probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Sent on HTTPS answers only. Browsers remember it for this long and refuse plain HTTP meanwhile: start low
+# (3600), raise to a year (31536000) once everything works; subdomains and preload commit the whole domain.
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"  # conversation and lead URLs never leak to links followed off-site
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"  # and CSP frame-ancestors 'none': no page of ours is meant to be framed
 
 # --- Internationalisation --------------------------------------------------------------------------
 LANGUAGE_CODE = env_str("LANGUAGE_CODE", "es")
@@ -274,20 +320,32 @@ MAIL_CA_FILE = env_str("MAIL_CA_FILE") or None  # a private CA for mail servers 
 # the task chatter goes to the files.
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FILE = env_str("LOG_FILE")
+# Every handler drops secret webhook paths from what it writes (core.access_log.RedactSecretPaths).
 _log_handlers: dict[str, dict[str, Any]] = {
     "console": {"class": "logging.StreamHandler", "formatter": "plain",
-                "level": env_str("LOG_CONSOLE_LEVEL", "NOTSET")},
+                "level": env_str("LOG_CONSOLE_LEVEL", "NOTSET"), "filters": ["redact_secret_paths"]},
 }
 if LOG_FILE:
     _log_handlers["file"] = {"class": "logging.FileHandler", "formatter": "plain", "filename": LOG_FILE,
-                             "encoding": "utf-8"}
+                             "encoding": "utf-8", "filters": ["redact_secret_paths"]}
+# ACCESS_LOG_FILE: the HTTP access log (core.access_log, logger centralita.access; secret webhook paths never appear)
+# goes to this file only; unset, its lines go wherever LOG_LEVEL INFO lines go (the console, LOG_FILE).
+ACCESS_LOG_FILE = env_str("ACCESS_LOG_FILE")
+_access_logger: dict[str, Any] = {"level": "INFO"}
+if ACCESS_LOG_FILE:
+    _access_logger.update(handlers=["access_file"], propagate=False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
-    "handlers": {**_log_handlers, "mail_admins": {"level": "ERROR", "filters": ["require_debug_false"],
-                                                  "class": "django.utils.log.AdminEmailHandler"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "access": {"format": "%(asctime)s %(message)s"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+                "redact_secret_paths": {"()": "core.access_log.RedactSecretPaths"}},
+    "handlers": {**_log_handlers, "mail_admins": {"level": "ERROR",
+                                                  "filters": ["require_debug_false", "redact_secret_paths"],
+                                                  "class": "django.utils.log.AdminEmailHandler"},
+                 **({"access_file": {"class": "logging.FileHandler", "formatter": "access",
+                                     "filename": ACCESS_LOG_FILE, "encoding": "utf-8"}} if ACCESS_LOG_FILE else {})},
     "root": {"handlers": list(_log_handlers), "level": LOG_LEVEL},
     "loggers": {
         # Django's default "django" logger has a console handler of its own (DEBUG only) that ignores
@@ -295,6 +353,7 @@ LOGGING = {
         "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         "django.channels.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "centralita.access": _access_logger,
     },
 }
 
@@ -323,3 +382,36 @@ KOMMO_BASE_URL = env_str("KOMMO_BASE_URL")
 KOMMO_OAUTH_URL = env_str("KOMMO_OAUTH_URL", "https://www.kommo.com/oauth")
 # Demo mode: `make run` starts a fake Kommo and enables the "Simular lead" button.
 KOMMO_DEMO = env_bool("KOMMO_DEMO", default=False)
+
+# --- Content-Security-Policy (docs/security.md) -------------------------------------------------------------
+# Scripts and styles come only from our own static files: no inline scripts or event-handler attributes, no
+# eval, no style="" attributes (core/tests/test_csp.py scans every template). The one inline block, the brand
+# colour in base.html, carries the per-request nonce. Attachments answer with a sandbox CSP of their own, which
+# the middleware leaves alone (it never replaces a header a view set).
+
+
+def _origin(url: str, *, websocket: bool = False) -> list[str]:
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme) if websocket else parts.scheme
+    return [f"{scheme}://{parts.netloc}"] if scheme and parts.netloc else []
+
+
+_CSP_POLICY: dict[str, list[str]] = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", "blob:"],
+    # 'self' covers ws(s):// on the same host in current browsers; the public address is listed for older ones.
+    "connect-src": [CSP.SELF, *_origin(SITE_URL, websocket=True)],
+    "frame-ancestors": [CSP.NONE],  # the web-chat widget is a script on the customer's page, never a frame
+    # Browsers also apply form-action to the redirect a form answers with: connecting Kommo by OAuth posts the
+    # settings form, which redirects to Kommo's consent page.
+    "form-action": [CSP.SELF, *_origin(KOMMO_OAUTH_URL)],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+# CSP_REPORT_ONLY=1: browsers report violations in the console instead of blocking (a way out if a browser
+# extension or a proxy's injected script breaks a page, while it is fixed).
+CSP_REPORT_ONLY = env_bool("CSP_REPORT_ONLY", default=False)
+SECURE_CSP = {} if CSP_REPORT_ONLY else _CSP_POLICY
+SECURE_CSP_REPORT_ONLY = _CSP_POLICY if CSP_REPORT_ONLY else {}

@@ -1,7 +1,8 @@
-"""Writes for core: organization settings."""
+"""Writes for core: organization settings, re-encrypting stored secrets."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 from django.db import transaction
@@ -10,10 +11,12 @@ from django.utils.translation import gettext as _
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
-from core import audit
+from core import audit, crypto
 from core.errors import ActionError
+from core.fields import LookupHashField, encrypted_fields
 from core.models import AvailabilityOnLogin, SiteSettings
 
+logger = logging.getLogger(__name__)
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -47,3 +50,31 @@ def check_update_site_settings(
         current.save()
         audit.record(actor=acting_user, action="settings.updated", target=current, changes=changes)
     return current
+
+
+def do_rotate_encryption_keys() -> dict[str, int]:
+    """Re-encrypts every stored secret with the first FIELD_ENCRYPTION_KEY and rewrites the lookup hashes with it;
+    returns the rows rewritten per model ("crm.KommoAccount": 1, …). Safe to repeat.
+
+    Each model is rewritten in one transaction with its rows locked, so a concurrent save cannot be overwritten
+    with an older value. Raises core.crypto.SecretDecryptionError (nothing of that model written) when a value
+    opens with none of the keys. Run by an operator (`manage.py rotate_encryption_keys`), so it is logged rather
+    than written to the audit log, which records what people do in the app."""
+    rewritten: dict[str, int] = {}
+    for model, fields, hashes in encrypted_fields():
+        sources = {name: model._meta.get_field(name) for name in hashes}
+        count = 0
+        with transaction.atomic():
+            for row in model._default_manager.select_for_update().only("pk", *fields).order_by("pk"):
+                values: dict[str, str | None] = {name: getattr(row, name) for name in fields}
+                if not any(values.values()):
+                    continue
+                for name, field in sources.items():
+                    assert isinstance(field, LookupHashField)
+                    raw = values.get(field.source)
+                    values[name] = crypto.lookup_hash(raw) if raw else None
+                model._default_manager.filter(pk=row.pk).update(**values)
+                count += 1
+        rewritten[model._meta.label] = count
+    logger.info("secrets re-encrypted with the first FIELD_ENCRYPTION_KEY: %s", rewritten)
+    return rewritten

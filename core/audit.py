@@ -21,8 +21,22 @@ def record(
     changes: dict[str, Any] | None = None,
     actor_username: str = "",
 ) -> AuditLog:
+    entry = build(actor=actor, action=action, target=target, changes=changes, actor_username=actor_username)
+    entry.save()
+    return entry
+
+
+def build(
+    *,
+    actor: User | None,
+    action: str,
+    target: models.Model | None = None,
+    changes: dict[str, Any] | None = None,
+    actor_username: str = "",
+) -> AuditLog:
+    """An unsaved entry, for writers of many rows at once (AuditLog.objects.bulk_create, e.g. a catalog import)."""
     origin = current_origin()
-    return AuditLog.objects.create(
+    return AuditLog(
         actor=actor if actor is not None and actor.pk else None,
         actor_username=(actor.get_username() if actor is not None else actor_username)[:150],
         action=action,

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
+from core.crypto import SecretDecryptionError
 from core.request_context import (
     RequestOrigin,
     peer_is_trusted_proxy,
@@ -12,6 +14,8 @@ from core.request_context import (
     resolve_client_ip,
     set_origin,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -78,3 +82,23 @@ class ApiJsonErrorsMiddleware:
             return JsonResponse({"detail": _("Error interno del servidor. Inténtelo de nuevo más tarde."),
                                  "code": "server_error"}, status=500)
         return response
+
+
+class SecretDecryptionErrorMiddleware:
+    """A stored secret that no FIELD_ENCRYPTION_KEY opens (a wrong or missing key after a deploy) answers 503 with
+    a sentence, and logs one line naming the field and the fix, instead of a 500 with a stack trace. Last in
+    MIDDLEWARE, so its process_exception runs first. API views are covered by core.api's handler."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, SecretDecryptionError):
+            return None
+        logger.error("%s", exception)
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": exception.user_message(), "code": exception.code}, status=503)
+        return HttpResponse(exception.user_message(), status=503, content_type="text/plain; charset=utf-8")

@@ -23,3 +23,34 @@ class PortableAddIndexConcurrently(AddIndexConcurrently):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
         else:
             migrations.AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+def encrypt_secrets(model: str, fields: tuple[str, ...]) -> migrations.RunPython:
+    """A data migration for secrets at rest: encrypts the existing plaintext values of `fields` (EncryptedTextFields
+    of `model`, "app_label.ModelName") and fills the LookupHashFields computed from them. Safe to repeat.
+
+    Reading through the historical model decrypts (or passes legacy plaintext through), saving encrypts with the
+    first FIELD_ENCRYPTION_KEY. The reverse writes the plaintext back with plain SQL, so the reversed schema
+    migration returns to the original columns with their original values."""
+    app_label, model_name = model.split(".")
+
+    def hash_fields(model_class: Any) -> list[str]:
+        return [f.name for f in model_class._meta.concrete_fields if getattr(f, "source", None) in fields]
+
+    def forwards(apps: Any, schema_editor: Any) -> None:
+        model_class = apps.get_model(app_label, model_name)
+        update = [*fields, *hash_fields(model_class)]
+        for row in model_class._default_manager.using(schema_editor.connection.alias).iterator(chunk_size=200):
+            row.save(update_fields=update)
+
+    def backwards(apps: Any, schema_editor: Any) -> None:
+        model_class = apps.get_model(app_label, model_name)
+        meta, qn = model_class._meta, schema_editor.quote_name
+        columns = [meta.get_field(name).column for name in fields]
+        sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(c)} = %s' for c in columns)} "  # noqa: S608
+               f"WHERE {qn(meta.pk.column)} = %s")
+        with schema_editor.connection.cursor() as cursor:
+            for row in model_class._default_manager.using(schema_editor.connection.alias).iterator(chunk_size=200):
+                cursor.execute(sql, [*(getattr(row, name) for name in fields), row.pk])
+
+    return migrations.RunPython(forwards, backwards, elidable=False)

@@ -60,6 +60,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Envío pendiente a Kommo"),
                 reason=_("Red de seguridad de la bandeja de salida de Kommo: lo que quedó pendiente "
                          "tras una caída se envía aunque se haya perdido la tarea diferida.")),
+    PeriodicJob("kommo_safety_net", "crm.tasks.kommo_safety_net", timedelta(minutes=1),
+                label=_("Reintentos de webhooks de Kommo"),
+                reason=_("Kommo no reenvía lo que ya respondimos: un webhook recibido cuya tarea se perdió "
+                         "(procesador caído) se vuelve a procesar pasado un minuto.")),
     PeriodicJob("deliver_webhooks", "webhooks.tasks.deliver_webhooks", timedelta(seconds=30),
                 label=_("Envío de webhooks salientes"),
                 reason=_("Red de seguridad de los webhooks firmados que enviamos (por el mismo motivo).")),
@@ -94,10 +98,11 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 reason=_("Los totales del tablero van como mucho un minuto detrás de los datos (el "
                          "tablero además suma los cambios pendientes antes de leer); al pasar la "
                          "medianoche se recorta el horizonte de dos años.")),
-    PeriodicJob("fail_abandoned_imports", "reports.tasks.fail_abandoned_imports", timedelta(minutes=30),
-                label=_("Cierre de importaciones abandonadas"),
+    PeriodicJob("recover_abandoned_imports", "reports.tasks.recover_abandoned_imports", timedelta(minutes=10),
+                label=_("Reanudación de importaciones interrumpidas"),
                 reason=_("Una importación del historial cuyo procesador murió mostraría «procesando» "
-                         "para siempre; termina como fallida.")),
+                         "para siempre; vuelve a la cola una vez (importar es idempotente) y, si se "
+                         "interrumpe de nuevo, termina como fallida.")),
     PeriodicJob("apply_retention", "reports.tasks.apply_retention", timedelta(hours=24),
                 label=_("Retención de datos"),
                 reason=_("Con RETENTION_MODE=delete se borran las conversaciones anteriores al "

@@ -6,7 +6,7 @@ import contextlib
 import logging
 from datetime import datetime
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -33,12 +33,22 @@ def claim(job: PeriodicJob, now: datetime) -> bool:
 
 
 def tick(now: datetime | None = None) -> list[str]:
-    """Enqueue every due job once; returns the names enqueued."""
+    """Enqueue every due job once; returns the names enqueued.
+
+    Each job's claim and enqueue commit together: if either fails (SQLite locked by a long import, PostgreSQL or
+    Redis gone) the slot stays due and the next tick takes it, instead of a claimed slot whose job never ran. With
+    RQ the enqueue is in Redis, so a commit failing after it can enqueue a slot twice; the tasks are idempotent.
+    Only due rows are claimed, so an idle tick writes nothing (no write lock every second on SQLite).
+    """
     now = now or timezone.now()
     ensure_rows(now)
+    due = set(PeriodicRun.objects.filter(next_run_at__lte=now).values_list("name", flat=True))
     enqueued = []
     for job in SCHEDULE:
-        if claim(job, now):
-            import_string(job.task).enqueue()
-            enqueued.append(job.name)
+        if job.name not in due:
+            continue
+        with transaction.atomic():
+            if claim(job, now):
+                import_string(job.task).enqueue()
+                enqueued.append(job.name)
     return enqueued

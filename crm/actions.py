@@ -4,12 +4,15 @@ never inside a database transaction (a slow Kommo must not hold row locks)."""
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -17,6 +20,7 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core import audit
+from core.crypto import mask
 from core.errors import ActionError
 from crm.client import Credentials, KommoClient, KommoError, Stage, Tokens, contact_values
 from crm.models import KommoAccount, WebhookDelivery
@@ -24,6 +28,7 @@ from crm.webhooks import LeadItem, WebhookParseError, parse_kommo_webhook
 
 logger = logging.getLogger(__name__)
 MAX_PROCESSING_ATTEMPTS = 8
+PROCESSING_LEASE = timedelta(minutes=5)  # an attempt reads a few leads from Kommo (7 rps): far less than this
 WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "restore_lead"]
 
 
@@ -73,8 +78,10 @@ class ConnectResult:
     webhook_url: str
 
 
-def webhook_url(account: KommoAccount) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}/integrations/kommo/webhook/{account.webhook_secret}/"
+def webhook_url(account: KommoAccount, *, masked: bool = False) -> str:
+    """The URL Kommo posts to; `masked` shows only the secret's last characters (pages, after the first view)."""
+    secret = mask(account.webhook_secret) if masked else account.webhook_secret
+    return f"{settings.SITE_URL.rstrip('/')}/integrations/kommo/webhook/{secret}/"
 
 
 def check_connect_kommo(
@@ -94,10 +101,16 @@ def check_connect_kommo(
     """Checks the credentials against the API, resolves both stages by name or id, and saves the account.
 
     With `token` the account uses a long-lived token; with client id/secret (and an authorization `code`
-    from the OAuth flow) it exchanges the code for rotating tokens.
+    from the OAuth flow) it exchanges the code for rotating tokens. Reconnecting with a blank token or client
+    secret keeps the stored one (pages never show secrets back).
     """
     if acting_user is not None:
         require_perm(acting_user, Perm.CRM_MANAGE)
+    stored = KommoAccount.objects.filter(pk=1).first()
+    if stored is not None and not token and not client_id and stored.auth_mode == KommoAccount.AuthMode.LONG_LIVED:
+        token = stored.long_lived_token
+    if stored is not None and client_id and not client_secret and client_id == stored.client_id:
+        client_secret = stored.client_secret
     subdomain = subdomain.strip()
     if not subdomain:
         raise ActionError("missing_fields", _("El subdominio es obligatorio."), field="subdomain")
@@ -226,17 +239,55 @@ def _apply_lead_item(account: KommoAccount, client: KommoClient, item: LeadItem)
     )
 
 
-def do_process_webhook(delivery_id: int) -> str:
-    """Processes one stored delivery. Safe to repeat: a processed delivery is skipped, and every lead
-    change it applies is idempotent. Raises KommoError when Kommo is unavailable (the task retries)."""
+class RetryWebhook(Exception):
+    """Kommo is unavailable: the delivery stays `received` and should be tried again at `retry_at`."""
+
+    def __init__(self, detail: str, *, retry_at: datetime) -> None:
+        super().__init__(detail)
+        self.retry_at = retry_at
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    return timedelta(seconds=min(600.0, 2.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1))  # noqa: S311
+
+
+def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
+    """Starts an attempt: the delivery, or why not ("skipped": finished or gone; "busy": an attempt is running).
+
+    While a delivery is `received`, `processed_at` is its lease (no migration needed for it): an attempt in
+    progress holds it PROCESSING_LEASE ahead with an empty `error`; a delivery waiting for its retry holds its
+    retry time with the reason in `error`. The retry task may start early (tests run deferred tasks at once);
+    a second concurrent attempt may not. The safety net reads the same column."""
+    now = timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or delivery.state != WebhookDelivery.State.RECEIVED:
             return "skipped"
+        if delivery.processed_at is not None and delivery.processed_at > now and not delivery.error:
+            return "busy"
+        if delivery.attempts >= MAX_PROCESSING_ATTEMPTS:  # earlier attempts died with their worker
+            delivery.state, delivery.processed_at = WebhookDelivery.State.FAILED, now
+            delivery.error = _("Se abandonó tras %d intentos interrumpidos.") % delivery.attempts
+            delivery.save(update_fields=["state", "processed_at", "error"])
+            return "failed"
         delivery.attempts += 1
-        delivery.save(update_fields=["attempts"])
-    account = KommoAccount.current()
+        delivery.processed_at, delivery.error = now + PROCESSING_LEASE, ""
+        delivery.save(update_fields=["attempts", "processed_at", "error"])
+    return delivery
+
+
+def do_process_webhook(delivery_id: int) -> str:
+    """Processes one stored delivery and records the outcome on it: `processed`, or `failed` with the reason
+    (unparseable body, Kommo refused, or any unexpected error: logged, never raised, so a batch always moves on
+    to the next delivery). Safe to repeat: a finished delivery is skipped, an attempt in progress is not
+    doubled, and every lead change it applies is idempotent. Raises RetryWebhook when Kommo is unavailable (the
+    delivery stays `received` until the retry; after MAX_PROCESSING_ATTEMPTS it fails)."""
+    claimed = _claim_delivery(delivery_id)
+    if isinstance(claimed, str):
+        return claimed
+    delivery = claimed
     try:
+        account = KommoAccount.current()
         if account is None:
             raise ActionError("not_connected", "Kommo is not connected")
         parsed = parse_kommo_webhook(delivery.body)
@@ -248,21 +299,40 @@ def do_process_webhook(delivery_id: int) -> str:
         return "failed"
     except KommoError as exc:
         final = not exc.retryable or delivery.attempts >= MAX_PROCESSING_ATTEMPTS
-        _finish(delivery, WebhookDelivery.State.FAILED if final else WebhookDelivery.State.RECEIVED,
-                f"{type(exc).__name__}: {exc.detail}")
+        error = f"{type(exc).__name__}: {exc.detail}"
         if final:
+            _finish(delivery, WebhookDelivery.State.FAILED, error)
             return "failed"
-        raise
+        retry_at = timezone.now() + _retry_delay(delivery.attempts)
+        _finish(delivery, WebhookDelivery.State.RECEIVED, error, lease=retry_at)
+        raise RetryWebhook(error, retry_at=retry_at) from exc
     except ActionError as exc:
         _finish(delivery, WebhookDelivery.State.FAILED, exc.message)
+        return "failed"
+    except Exception as exc:  # a bug or bad data (RecursionError, DataError…): this delivery fails, not the batch
+        logger.exception("kommo webhook %s failed", delivery.pk)
+        _finish(delivery, WebhookDelivery.State.FAILED, f"unexpected error: {type(exc).__name__}: {exc}")
         return "failed"
     _finish(delivery, WebhookDelivery.State.PROCESSED, "")
     return "processed"
 
 
-def _finish(delivery: WebhookDelivery, state: str, error: str) -> None:
+def _finish(delivery: WebhookDelivery, state: str, error: str, *, lease: datetime | None = None) -> None:
+    """Records the outcome; `lease` (a `received` delivery only) is when its retry is due."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        state=state, error=error[:2000], processed_at=timezone.now() if state != "received" else None)
+        state=state, error=error.replace("\x00", "\ufffd")[:2000],
+        processed_at=lease if state == WebhookDelivery.State.RECEIVED else timezone.now())
+
+
+def stuck_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """The safety net's query: `received` deliveries whose task was lost. Never tried and received more than a
+    minute ago, or whose attempt's lease (or retry time) passed more than a minute ago (the deferred retry had
+    its chance). Queuing one twice is harmless: the second run finds it finished or busy."""
+    now = now or timezone.now()
+    grace = now - timedelta(minutes=1)
+    return list(WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED)
+                .filter(Q(processed_at__isnull=True, received_at__lt=grace) | Q(processed_at__lt=grace))
+                .order_by("id").values_list("pk", flat=True)[:limit])
 
 
 @transaction.atomic
@@ -272,8 +342,8 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
     if delivery is None:
         raise ActionError("delivery_not_found", _("El webhook no existe."))
     if delivery.state in (WebhookDelivery.State.FAILED, WebhookDelivery.State.REJECTED):
-        delivery.state, delivery.error = WebhookDelivery.State.RECEIVED, ""
-        delivery.save(update_fields=["state", "error"])
+        delivery.state, delivery.error, delivery.processed_at = WebhookDelivery.State.RECEIVED, "", None
+        delivery.save(update_fields=["state", "error", "processed_at"])
         from crm.tasks import process_kommo_webhook
 
         transaction.on_commit(lambda: process_kommo_webhook.enqueue(delivery.pk))

@@ -9,10 +9,13 @@ class KommoConnectForm(forms.Form):
                                 help_text=_("«miempresa» en miempresa.kommo.com"))
     auth_mode = forms.ChoiceField(label=_("Autenticación"), choices=KommoAccount.AuthMode.choices)
     token = forms.CharField(label=_("Token de larga duración"), required=False,
-                            widget=forms.PasswordInput(render_value=False))
+                            widget=forms.PasswordInput(render_value=False),
+                            help_text=_("Al reconectar, vacío = conservar el guardado."))
     client_id = forms.CharField(label=_("ID de integración (OAuth)"), required=False)
     client_secret = forms.CharField(label=_("Clave secreta (OAuth)"), required=False,
-                                    widget=forms.PasswordInput(render_value=False))
+                                    widget=forms.PasswordInput(render_value=False),
+                                    help_text=_("Al reconectar con el mismo ID de integración, vacío = conservar la "
+                                                "guardada."))
     redirect_uri = forms.URLField(label=_("URI de redirección (OAuth)"), required=False,
                                   help_text=_("…/integrations/kommo/oauth/callback/ de este sitio"))
     base_url = forms.URLField(label=_("URL base de la API (opcional)"), required=False,

@@ -4,6 +4,10 @@ Kommo waits 2 s and retries or disables a slow endpoint, and a busy account send
 (`IntakeApp`, mounted in config/asgi.py ahead of Django) skips the middleware stack and **group-commits**: requests
 arriving within a few milliseconds are stored in one transaction, and each is answered 200 only after its raw
 body is committed ("stored before answered" holds for every request). One processing task is queued per batch.
+
+One request can never cost the others of its batch their answer: if the batch's single insert fails, each request
+is stored on its own and only the one that cannot be stored gets a 500 (Kommo retries it). The worker then
+processes and records each delivery on its own (crm.tasks).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, transaction
 from django.utils.crypto import constant_time_compare
 
 from core.request_context import client_ip_from_scope
@@ -86,18 +90,44 @@ class Incoming:
     decision: Decision
 
 
-def store_batch(items: list[Incoming]) -> list[int]:
-    """Stores raw bodies in one transaction; queues one processing task for the accepted ones after commit."""
+def _row(item: Incoming) -> WebhookDelivery:
+    # NUL cannot be stored in a PostgreSQL text column and never belongs in a form body: it is replaced.
+    return WebhookDelivery(body=item.body.replace("\x00", "\ufffd"), content_type=item.content_type[:100],
+                           remote_addr=item.remote_addr, state=item.decision.state, error=item.decision.error)
+
+
+def _store(items: list[Incoming]) -> list[int]:
     with transaction.atomic():
-        rows = WebhookDelivery.objects.bulk_create([
-            WebhookDelivery(body=i.body, content_type=i.content_type[:100], remote_addr=i.remote_addr,
-                            state=i.decision.state, error=i.decision.error) for i in items])
+        rows = WebhookDelivery.objects.bulk_create([_row(i) for i in items])
         accepted = [r.pk for r in rows if r.state == WebhookDelivery.State.RECEIVED]
         if accepted:
             from crm.tasks import process_kommo_webhooks
 
             transaction.on_commit(lambda: process_kommo_webhooks.enqueue(accepted))
     return [r.pk for r in rows]
+
+
+def store_batch(items: list[Incoming]) -> list[int | None]:
+    """Stores raw bodies in one transaction; queues one processing task for the accepted ones after commit.
+    If that fails, each is stored on its own (None = this one could not be stored; one alone re-raises)."""
+    try:
+        return list(_store(items))
+    except DatabaseError:
+        if len(items) == 1:
+            raise
+        logger.warning("kommo webhook batch of %d not stored at once; storing each on its own", len(items))
+    ids: list[int | None] = []
+    last: DatabaseError | None = None
+    for item in items:
+        try:
+            ids.extend(_store([item]))
+        except DatabaseError as exc:
+            logger.exception("kommo webhook not stored")
+            ids.append(None)
+            last = exc
+    if last is not None and all(pk is None for pk in ids):
+        raise last  # the database itself is in trouble, not one request: the caller resets the connection
+    return ids
 
 
 class GroupCommitWriter:
@@ -137,11 +167,15 @@ class GroupCommitWriter:
                         future.set_exception(exc)
                 continue
             for (_item, future), pk in zip(batch, ids, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if pk is None:  # this request alone gets a 500 and Kommo retries it
+                    future.set_exception(DatabaseError("webhook not stored"))
+                else:
                     future.set_result(pk)
 
 
-def _store_batch_in_thread(items: list[Incoming]) -> list[int]:
+def _store_batch_in_thread(items: list[Incoming]) -> list[int | None]:
     close_old_connections()
     return store_batch(items)
 

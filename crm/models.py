@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedTextField
+
 
 def new_webhook_secret() -> str:
     return secrets.token_urlsafe(24)
@@ -17,6 +19,9 @@ class KommoAccount(models.Model):
 
     Kommo's account webhooks are unsigned, so the webhook URL carries `webhook_secret` (unguessable) and
     every delivery's `account[subdomain]`/`account[id]` must match this row.
+
+    Tokens, the client secret and the webhook secret are encrypted at rest (core.fields.EncryptedTextField); pages
+    show them masked, and the webhook URL in full only once, right after connecting or rotating.
     """
 
     class AuthMode(models.TextChoices):
@@ -29,15 +34,16 @@ class KommoAccount(models.Model):
     account_id = models.BigIntegerField(_("id de cuenta"), null=True, blank=True)
     auth_mode = models.CharField(_("autenticación"), max_length=12, choices=AuthMode.choices,
                                  default=AuthMode.LONG_LIVED)
-    long_lived_token = models.TextField(_("token de larga duración"), blank=True)
+    long_lived_token = EncryptedTextField(_("token de larga duración"), blank=True)
     client_id = models.CharField(_("ID de integración (client_id)"), max_length=100, blank=True)
-    client_secret = models.CharField(_("clave secreta (client_secret)"), max_length=200, blank=True)
+    client_secret = EncryptedTextField(_("clave secreta (client_secret)"), max_length=200, blank=True)
     redirect_uri = models.URLField(_("URI de redirección"), blank=True)
-    access_token = models.TextField(blank=True)
-    refresh_token = models.TextField(blank=True)
+    access_token = EncryptedTextField(blank=True)
+    refresh_token = EncryptedTextField(blank=True)
     access_expires_at = models.DateTimeField(null=True, blank=True)
     oauth_state = models.CharField(max_length=64, blank=True)
-    webhook_secret = models.CharField(max_length=64, default=new_webhook_secret, unique=True)
+    # Compared in Python against the singleton row (crm.intake.decide), never filtered on: encrypted, not hashed.
+    webhook_secret = EncryptedTextField(max_length=64, default=new_webhook_secret)
     to_call_pipeline_id = models.BigIntegerField(_("embudo de «Para Llamar»"), null=True, blank=True)
     to_call_status_id = models.BigIntegerField(_("etapa «Para Llamar»"), null=True, blank=True)
     to_call_stage_name = models.CharField(max_length=120, blank=True)

@@ -4,6 +4,12 @@ Written in the same transaction as the order (do_queue_order_sync); delivered by
 (do_drain_kommo_outbox), which claims one row at a time with a compare-and-set lease so several workers never
 deliver the same row at once, and stops at the first retryable failure so that, after an outage, rows still go
 out in the order they were written.
+
+The lease lives in `next_attempt_at` (claiming moves it LEASE ahead and counts the attempt), so a row whose worker
+was killed mid-delivery is claimed again by the next drain once the lease expires (the periodic drain runs every
+30 s): nothing stays in flight. Re-delivery cannot double anything: the stage move is naturally idempotent, each
+step is recorded in `done_steps` as soon as Kommo accepted it, and before re-adding a note whose answer was lost
+the drain looks for the row's marker on the lead (Kommo has no idempotency key for notes).
 """
 
 from __future__ import annotations
@@ -123,17 +129,24 @@ def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
                 retry_at = nxt if nxt is not None and nxt > now else None
                 break
             try:
+                if sync.attempts > settings.KOMMO_SYNC_MAX_ATTEMPTS:  # the last attempts died with their worker
+                    raise KommoError(_("Se abandonó tras %d intentos interrumpidos.") % (sync.attempts - 1))
                 _deliver(client, sync)
-            except KommoError as exc:
-                final = not exc.retryable or sync.attempts >= settings.KOMMO_SYNC_MAX_ATTEMPTS
+            except Exception as exc:
+                if isinstance(exc, KommoError):
+                    retryable, detail, error = exc.retryable, exc.detail, f"{type(exc).__name__}: {exc.detail}"
+                else:  # a bug or bad data in this row: retried like an outage, then parked; never a dead drain
+                    logger.exception("kommo sync %s failed", sync.pk)
+                    retryable, detail = True, f"{type(exc).__name__}: {exc}"
+                    error = f"unexpected error: {detail}"
+                final = not retryable or sync.attempts >= settings.KOMMO_SYNC_MAX_ATTEMPTS
                 state = KommoSync.State.FAILED if final else KommoSync.State.RETRYING
                 retry = now + _backoff(sync.attempts)
-                KommoSync.objects.filter(pk=sync.pk).update(
-                    state=state, last_error=f"{type(exc).__name__}: {exc.detail}"[:2000],
-                    next_attempt_at=retry)
+                KommoSync.objects.filter(pk=sync.pk).update(state=state, last_error=error[:2000],
+                                                            next_attempt_at=retry)
                 if sync.order_id:
                     OrderEvent.objects.create(order_id=sync.order_id, kind="kommo_sync_failed" if final else
-                                              "kommo_sync_retry", data={"error": exc.detail[:500],
+                                              "kommo_sync_retry", data={"error": detail[:500],
                                                                         "attempt": sync.attempts})
                 if final:
                     failed += 1

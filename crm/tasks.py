@@ -2,47 +2,59 @@
 
 from __future__ import annotations
 
-import random
-from datetime import timedelta
+import logging
 
 from django.tasks import task
-from django.utils import timezone
 
 from core.tasks import enqueue_later
-from crm.client import KommoError
+
+logger = logging.getLogger(__name__)
+
+
+def _process_one(delivery_id: int) -> str:
+    """One delivery, isolated from the others of its batch: do_process_webhook records every failure on the
+    delivery itself; anything that still escapes (the database went away mid-attempt) is logged and the
+    delivery stays `received` for the safety net."""
+    from crm.actions import RetryWebhook, do_process_webhook
+
+    try:
+        return do_process_webhook(delivery_id)
+    except RetryWebhook as retry:
+        enqueue_later(process_kommo_webhook, retry.retry_at, delivery_id)  # the safety net covers the rest
+        return "retrying"
+    except Exception:
+        logger.exception("kommo webhook %s: processing interrupted", delivery_id)
+        return "interrupted"
 
 
 @task(queue_name="crm")
 def process_kommo_webhook(delivery_id: int) -> str:
     """Safe to repeat (see do_process_webhook). When Kommo is unavailable the delivery stays `received` and
     this task re-enqueues itself with exponential backoff and jitter, up to the attempt limit."""
-    from crm.actions import do_process_webhook
-    from crm.models import WebhookDelivery
-
-    try:
-        return do_process_webhook(delivery_id)
-    except KommoError:
-        attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 1
-        delay = min(600.0, 2.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1)  # noqa: S311 - jitter
-        enqueue_later(process_kommo_webhook, timezone.now() + timedelta(seconds=delay), delivery_id)
-        return "retrying"
+    return _process_one(delivery_id)
 
 
 @task(queue_name="crm")
 def process_kommo_webhooks(delivery_ids: list[int]) -> dict[str, int]:
-    """One task per intake batch: processes each delivery (idempotent); a delivery Kommo could not be read for
-    stays `received` and gets its own retrying task."""
-    from crm.actions import do_process_webhook
-
+    """One task per intake batch: each delivery is processed and recorded on its own, so one bad body never
+    strands the others; a delivery Kommo could not be read for gets its own retrying task."""
     counts: dict[str, int] = {}
     for delivery_id in delivery_ids:
-        try:
-            outcome = do_process_webhook(delivery_id)
-        except KommoError:
-            enqueue_later(process_kommo_webhook, timezone.now() + timedelta(seconds=2), delivery_id)
-            outcome = "retrying"
+        outcome = _process_one(delivery_id)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
+
+
+@task(queue_name="crm")
+def kommo_safety_net() -> int:
+    """Periodic: `received` deliveries whose task was lost (a worker killed mid-batch, a lost deferred retry)
+    are queued again after a minute (see crm.actions.stuck_delivery_ids)."""
+    from crm.actions import stuck_delivery_ids
+
+    stuck = stuck_delivery_ids()
+    if stuck:
+        process_kommo_webhooks.enqueue(stuck)
+    return len(stuck)
 
 
 @task(queue_name="crm")

@@ -18,15 +18,19 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.roles import Perm
+from core.access_log import secret_path
+from core.crypto import decrypt, encrypt, mask
 from core.errors import ActionError
 from core.middleware import client_ip
 from core.permissions import perm_required
+from core.reveal import reveal_once, take_reveal
 from crm import actions, intake
 from crm.forms import KommoConnectForm, SimulateLeadForm
 from crm.models import KommoAccount, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
+@secret_path  # the secret is in the URL: the access log writes the route name
 @csrf_exempt
 @require_POST
 def kommo_webhook(request: HttpRequest, secret: str) -> HttpResponse:
@@ -61,8 +65,9 @@ def kommo_settings(request: HttpRequest) -> HttpResponse:
             # Authorization-code flow: remember what to save, send the admin to Kommo, finish in the callback.
             state = secrets.token_urlsafe(16)
             request.session["kommo_oauth"] = {**{k: d[k] for k in (
-                "subdomain", "base_url", "client_id", "client_secret", "redirect_uri", "to_call_stage",
-                "confirmed_stage")}, "state": state}
+                "subdomain", "base_url", "client_id", "redirect_uri", "to_call_stage", "confirmed_stage")},
+                # sessions live in the database too: the secret waits there encrypted, not readable
+                "client_secret": encrypt(d["client_secret"]) if d["client_secret"] else "", "state": state}
             query = urlencode({"client_id": d["client_id"], "state": state, "mode": "post_message"})
             return redirect(f"{settings.KOMMO_OAUTH_URL}?{query}")
         try:
@@ -78,10 +83,15 @@ def kommo_settings(request: HttpRequest) -> HttpResponse:
             from crm.views import reset_account_cache
 
             reset_account_cache()
+            reveal_once(request, "kommo.webhook")
             messages.success(request, _("Kommo conectado. Pegue la URL del webhook en Kommo."))
             return redirect("crm:settings")
+    revealed = account is not None and take_reveal(request, "kommo.webhook")
     return render(request, "crm/settings.html", {
-        "form": form, "account": account, "webhook_url": actions.webhook_url(account) if account else "",
+        "form": form, "account": account, "webhook_revealed": revealed,
+        "webhook_url": actions.webhook_url(account, masked=not revealed) if account else "",
+        "credential": mask(account.long_lived_token if account.auth_mode == KommoAccount.AuthMode.LONG_LIVED
+                           else account.client_secret) if account else "",
         "stages": sorted((account.stage_names if account else {}).items(), key=lambda kv: kv[1]),
         "demo": settings.KOMMO_DEMO, "simulate_form": SimulateLeadForm(),
     })
@@ -99,14 +109,29 @@ def kommo_oauth_callback(request: HttpRequest) -> HttpResponse:
     try:
         actions.check_connect_kommo(
             request.user, subdomain=pending["subdomain"], base_url=pending["base_url"],  # type: ignore[arg-type]
-            client_id=pending["client_id"], client_secret=pending["client_secret"],
+            client_id=pending["client_id"], client_secret=decrypt(pending["client_secret"]),
             redirect_uri=pending["redirect_uri"], code=request.GET.get("code", ""),
             to_call_stage=pending["to_call_stage"], confirmed_stage=pending["confirmed_stage"])
     except ActionError as exc:
         messages.error(request, exc.message)
     else:
         reset_account_cache()
+        reveal_once(request, "kommo.webhook")
         messages.success(request, _("Kommo conectado por OAuth."))
+    return redirect("crm:settings")
+
+
+@require_POST
+@perm_required(Perm.CRM_MANAGE)
+def rotate_webhook_secret(request: HttpRequest) -> HttpResponse:
+    """A new secret webhook URL (the old one stops working at once); shown in full on the next page only."""
+    if not KommoAccount.objects.filter(pk=1).exists():
+        messages.error(request, _("Kommo aún no está conectado."))
+        return redirect("crm:settings")
+    actions.check_rotate_webhook_secret(request.user)  # type: ignore[arg-type]
+    reset_account_cache()
+    reveal_once(request, "kommo.webhook")
+    messages.success(request, _("Nueva URL del webhook generada: péguela en Kommo (la anterior ya no funciona)."))
     return redirect("crm:settings")
 
 

@@ -3,6 +3,10 @@
 `leads[status][0][custom_fields][1][values][0]=1725915600` becomes nested dicts and lists; every value stays
 a string as Kommo sends it. The parser is strict about shape (a clear error, never a half-read payload) and
 lenient about content (unknown entities/actions are returned and ignored by the caller).
+
+Every failure is a `WebhookParseError` with a readable reason, never another exception: the worker records it on
+the delivery and moves on to the next one (a crash here once stopped a whole batch). List indexes are ASCII
+digits only: `str.isdigit` also accepts "²" or "٣", which `int()` refuses or reads as another number.
 """
 
 from __future__ import annotations
@@ -17,26 +21,52 @@ _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")
 _PART = re.compile(r"\[([^\[\]]*)\]")
 LEAD_ACTIONS = ("add", "update", "status", "responsible", "restore", "delete")
 MAX_KEYS = 20_000
+MAX_PRICE = Decimal(10) ** 11  # above any real price, and inside Lead.price (14 digits, 2 of them decimals)
+MAX_INDEX = 10_000  # Kommo sends at most 250 entities per webhook; a bigger index is not a Kommo list
 
 
 class WebhookParseError(ValueError):
     """The body is not a Kommo webhook; the message says why (returned to the sender as a 400)."""
 
 
+def _is_index(part: str) -> bool:
+    """A list index as Kommo writes it: ASCII digits (never "²" or "٣", which `str.isdigit` accepts)."""
+    return part.isascii() and part.isdigit()
+
+
 def _split(key: str) -> list[str]:
     match = _KEY.match(key)
     if match is None:
         raise WebhookParseError(f"malformed key {key[:80]!r}")
-    return [match.group(1), *_PART.findall(match.group(2))]
+    parts = [match.group(1), *_PART.findall(match.group(2))]
+    for part in parts[1:]:
+        if part.isdigit() and not _is_index(part):
+            raise WebhookParseError(f"key {key[:80]!r}: index {part!r} is not an ASCII number")
+        if _is_index(part) and (len(part) > 6 or int(part) > MAX_INDEX):
+            raise WebhookParseError(f"key {key[:80]!r}: index {part} is larger than {MAX_INDEX}")
+    return parts
 
 
 def _listify(node: Any) -> Any:
-    if isinstance(node, dict):
-        converted = {k: _listify(v) for k, v in node.items()}
-        if converted and all(k.isdigit() for k in converted):
-            return [converted[k] for k in sorted(converted, key=int)]
-        return converted
-    return node
+    """Dicts whose keys are all list indexes become lists. Iterative: a key nested thousands of brackets deep
+    must not exhaust the interpreter's recursion limit."""
+    if not isinstance(node, dict):
+        return node
+    # Post-order walk with an explicit stack: children are converted before their parent.
+    stack: list[tuple[dict[str, Any], bool]] = [(node, False)]
+    converted: dict[int, Any] = {}
+    while stack:
+        current, expanded = stack.pop()
+        if not expanded:
+            stack.append((current, True))
+            stack.extend((v, False) for v in current.values() if isinstance(v, dict))
+            continue
+        items = {k: converted.pop(id(v)) if isinstance(v, dict) else v for k, v in current.items()}
+        if items and all(_is_index(k) for k in items):
+            converted[id(current)] = [items[k] for k in sorted(items, key=int)]
+        else:
+            converted[id(current)] = items
+    return converted[id(node)]
 
 
 def parse_form(body: str) -> dict[str, Any]:
@@ -46,7 +76,9 @@ def parse_form(body: str) -> dict[str, Any]:
     except ValueError as exc:
         raise WebhookParseError(f"not a form-encoded body: {exc}") from exc
     root: dict[str, Any] = {}
-    for key, value in pairs:
+    for raw_key, raw_value in pairs:
+        # NUL cannot be stored in a PostgreSQL text column; it is never meaningful in a Kommo value.
+        key, value = raw_key.replace("\x00", ""), raw_value.replace("\x00", "")
         parts = _split(key)
         node = root
         for part in parts[:-1]:
@@ -61,24 +93,31 @@ def parse_form(body: str) -> dict[str, Any]:
 
 
 def _int(value: Any) -> int | None:
+    """A Kommo number (ids and unix times are 64-bit integers); anything else, or out of range, is None."""
+    text = str(value).strip()
+    if not text.isascii() or len(text) > 20:
+        return None
     try:
-        return int(str(value).strip())
+        number = int(text)
     except (TypeError, ValueError):
         return None
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def _decimal(value: Any) -> Decimal:
+    """A price; anything that is not a finite amount a lead can hold (NaN, "1e999") is 0."""
     try:
-        return Decimal(str(value).strip() or "0")
+        amount = Decimal(str(value).strip() or "0")
     except InvalidOperation:
         return Decimal(0)
+    return amount if amount.is_finite() and abs(amount) < MAX_PRICE else Decimal(0)
 
 
 def _as_list(node: Any) -> list[Any]:
     if isinstance(node, list):
         return node
     if isinstance(node, dict):  # sparse indexes ("0", "2") do not listify; keep their order
-        return [node[k] for k in sorted(node, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))]
+        return [node[k] for k in sorted(node, key=lambda k: (not _is_index(k), int(k) if _is_index(k) else 0, k))]
     return []
 
 

@@ -10,8 +10,16 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
+from core.validators import max_length_of, text_error
 from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, MarketingList, Tag
-from customers.phones import normalize_email, normalize_phone
+from customers.phones import normalize_email, normalize_phone, validate_customer_email
+
+
+def _max_length(field: str) -> int | None:
+    """The column's max_length for a profile field (None: a text column, or phones/emails checked one by one)."""
+    if field not in PROFILE_FIELDS:
+        return None
+    return max_length_of(Customer, field)
 
 
 def _flag_duplicate(customer: Customer, other: Customer, reason: str) -> None:
@@ -102,6 +110,15 @@ def do_update_customer(
     if customer is None:
         raise NotFoundError("customer_not_found", _("El cliente no existe."))
     errors: dict[str, str] = {}
+    phones, emails = list(phones), list(emails)
+    texts = (("name", name, _("El nombre")), ("document_id", document_id, _("El documento")),
+             ("address", address, _("La dirección")), ("city", city, _("La ciudad")),
+             ("department", department, _("El departamento")), ("notes", notes, _("Las observaciones")),
+             ("phones", "".join(phones), _("El teléfono")), ("emails", "".join(emails), _("El correo")))
+    for field, value, label in texts:
+        message = text_error(value.strip(), label=label, max_length=_max_length(field))
+        if message is not None:
+            errors[field] = message
     if not name.strip():
         errors["name"] = _("El nombre es obligatorio.")
     if require_document and not document_id.strip():
@@ -115,7 +132,7 @@ def do_update_customer(
             e164s.append(e164)
     mails: list[str] = []
     for raw in [m for m in emails if m.strip()]:
-        email = normalize_email(raw)
+        email = validate_customer_email(raw)
         if email is None:
             errors["emails"] = _("Correo inválido: %s") % raw
         elif email not in mails:

@@ -6,6 +6,8 @@ import re
 
 import phonenumbers
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 
 _DIGITS = re.compile(r"\D+")
 
@@ -53,7 +55,22 @@ def looks_like_phone(text: str) -> bool:
 
 
 def normalize_email(raw: str) -> str | None:
+    """Lenient, for addresses a channel already delivered from (mail intake, Kommo contacts): lower case, or None
+    when there is no @. What a person or an API client types goes through `validate_customer_email` instead."""
     email = (raw or "").strip().lower()
     if "@" not in email or " " in email or len(email) > 254:
+        return None
+    return email
+
+
+def validate_customer_email(raw: str) -> str | None:
+    """The address in lower case, or None when it is not one ("not-an-email", "ana@", "ana@correo"): Django's
+    EmailValidator, the rule of every form that takes an email, so pages, API and imports agree."""
+    email = normalize_email(raw)
+    if email is None:
+        return None
+    try:
+        validate_email(email)
+    except ValidationError:
         return None
     return email

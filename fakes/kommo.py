@@ -8,7 +8,8 @@ It speaks the wire contract in ``/work/shared/contracts/kommo.md`` (section numb
 * Account webhooks: ``application/x-www-form-urlencoded`` PHP bracket keys, 2 s timeout, 100-299 = delivered,
   retries on a configurable schedule, disabling after too many invalid answers, section 1.
 * Fault injection: the 7 rps limiter (429 with ``retry_after``, then a bare ``403 Forbidden`` IP block), scripted
-  status codes, slow answers and a "down" mode that closes connections without answering, section 4.
+  status codes, slow answers, a "down" mode that closes connections without answering, section 4, and held
+  requests (parked until released; ``on_disconnect`` says whether a request whose client died still happens).
 * A control API under ``/_fake/`` (no auth, plain JSON) for tests and the demo.
 
 Standard library only and no Django, so it also runs as its own process::
@@ -52,7 +53,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from fakes.server import LoopbackServer
+from fakes.server import LoopbackServer, RequestHolds, peer_open
 
 JSONDict = dict[str, Any]
 
@@ -619,6 +620,7 @@ class FakeKommo:
         self._access_tokens: dict[str, float] = {}
         self._refresh_tokens: dict[str, JSONDict] = {}
         self._auth_codes: dict[str, JSONDict] = {}
+        self.holds = RequestHolds()
         self._reset_data()
         self._reset_faults()
         self.configure(**config)
@@ -647,6 +649,14 @@ class FakeKommo:
         self._window: deque[float] = deque()
         self._faults: list[_Fault] = []
 
+    def hold_next(self, count: int = 1, *, path: str = "", method: str | None = None,
+                  on_disconnect: str = "drop") -> None:
+        """Parks the next ``count`` matching API requests until :meth:`release` (see fakes.server.RequestHolds)."""
+        self.holds.add(path=path, method=method, count=count, on_disconnect=on_disconnect)
+
+    def release(self) -> None:
+        self.holds.release()
+
     def reset(self, *, keep_webhooks: bool = False, keep_tokens: bool = True) -> None:
         """Back to an empty account: no leads/contacts/notes/deliveries/requests, no faults, config unchanged."""
         with self.lock:
@@ -654,6 +664,7 @@ class FakeKommo:
             next_webhook = self._next_ids["webhook"]
             self._reset_data()
             self._reset_faults()
+            self.holds.reset()
             self._webhooks = webhooks
             self._next_ids["webhook"] = next_webhook
             if not keep_tokens:
@@ -664,6 +675,7 @@ class FakeKommo:
 
     def close(self) -> None:
         """Stop the webhook emitter thread (pending retries are dropped) and save the state file if any."""
+        self.holds.release()  # parked handler threads finish before the server goes away
         with self.lock:
             self._closing = True
             self._cond.notify_all()
@@ -1520,7 +1532,7 @@ class FakeKommo:
                 "webhooks": [self.render_webhook(w) for w in self._webhooks.values()],
                 "tags": [{"id": i, "name": n} for n, i in self._tags.items()],
                 "deliveries": copy.deepcopy(self._deliveries),
-                "pending_deliveries": len(self._queue) + self._inflight,
+                "pending_deliveries": len(self._queue) + self._inflight, "holds": self.holds.snapshot(),
                 **{k: v for k, v in self.faults().items() if k != "scripted"},
             }
 
@@ -2004,6 +2016,8 @@ class _ControlApi:
             ("GET", re.compile(r"/_fake/faults"), lambda req, m: self.ok(self.fake.faults())),
             ("POST", re.compile(r"/_fake/faults"), self.set_faults),
             ("DELETE", re.compile(r"/_fake/faults"), self.clear_faults),
+            ("POST", re.compile(r"/_fake/hold"), self.hold),
+            ("POST", re.compile(r"/_fake/release"), self.release),
             ("POST", re.compile(r"/_fake/config"), self.set_config),
             ("POST", re.compile(r"/_fake/unblock"), self.unblock),
             ("POST", re.compile(r"/_fake/leads"), self.create_lead),
@@ -2073,6 +2087,16 @@ class _ControlApi:
     def clear_faults(self, req: _Request, _: re.Match[str]) -> Response:
         self.fake.clear_faults()
         return self.ok(self.fake.faults())
+
+    def hold(self, req: _Request, _: re.Match[str]) -> Response:
+        body = self._body(req)
+        self.fake.hold_next(int(body.get("count") or 1), path=str(body.get("path") or ""), method=body.get("method"),
+                            on_disconnect=str(body.get("on_disconnect") or "drop"))
+        return self.ok(self.fake.holds.snapshot())
+
+    def release(self, req: _Request, _: re.Match[str]) -> Response:
+        self.fake.release()
+        return self.ok(self.fake.holds.snapshot())
 
     def set_config(self, req: _Request, _: re.Match[str]) -> Response:
         return self.ok(dataclasses.asdict(self.fake.configure(**self._body(req))))
@@ -2234,6 +2258,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fake.is_down():
             fake.log_request(self._log_entry(req, None, started))
             self.close_connection = True  # refuse: read the request, close without answering
+            return
+        if not fake.holds.wait(req.method, req.path, lambda: peer_open(self.connection)):
+            self.close_connection = True  # the client died while its request was parked: it never reached us
             return
         response = fake.gate(req.method, req.path) or self._safely(lambda: server.api.handle(req))
         fake.log_request(self._log_entry(req, response.status, started))

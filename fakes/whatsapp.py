@@ -16,7 +16,8 @@ It speaks the wire contract in ``/work/shared/contracts/whatsapp.md`` (section n
 * Webhooks (sections 2-5): every POST is signed ``X-Hub-Signature-256`` over the exact bytes sent. Customers
   "write" through :meth:`FakeWhatsapp.customer_writes`; status sequences (sent→delivered→read, or →failed) follow
   each send when ``auto_status`` is set, optionally shuffled (out of order) and duplicated (Meta retries).
-* Fault injection: scripted HTTP status / Graph code for the next N matching requests, slow answers.
+* Fault injection: scripted HTTP status / Graph code for the next N matching requests, slow answers, and held
+  requests (parked until released; dropped if the client dies meanwhile) to kill a sender mid-call.
 * A control API under ``/_fake/`` (no auth, plain JSON) for tests and the demo.
 
 Standard library only and no Django, so it also runs as its own process::
@@ -60,7 +61,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
 from typing import Any
 
-from fakes.server import LoopbackServer
+from fakes.server import LoopbackServer, RequestHolds, peer_open
 
 JSONDict = dict[str, Any]
 
@@ -307,6 +308,7 @@ class FakeWhatsapp:
         self.faults: list[Fault] = []
         self._requests: deque[JSONDict] = deque(maxlen=LOG_LIMIT)
         self._timers: list[threading.Timer] = []
+        self.holds = RequestHolds()
 
     # -- configuration --------------------------------------------------------------------------------------
 
@@ -331,11 +333,20 @@ class FakeWhatsapp:
     def slow(self, seconds: float, count: int = 1, *, path: str = "") -> None:
         self.fail_next(count, status=None, path=path, delay=seconds)
 
+    def hold_next(self, count: int = 1, *, path: str = "", method: str | None = None,
+                  on_disconnect: str = "drop") -> None:
+        """Parks the next ``count`` matching requests until :meth:`release` (see fakes.server.RequestHolds)."""
+        self.holds.add(path=path, method=method, count=count, on_disconnect=on_disconnect)
+
+    def release(self) -> None:
+        self.holds.release()
+
     def clear_faults(self) -> None:
         with self.lock:
             self.faults.clear()
 
     def reset(self) -> None:
+        self.holds.reset()
         with self.lock:
             self.sent.clear()
             self.webhooks.clear()
@@ -455,6 +466,7 @@ class FakeWhatsapp:
         timer.start()
 
     def close(self) -> None:
+        self.holds.release()  # parked handler threads finish before the server goes away
         with self.lock:
             timers, self._timers = self._timers, []
         for timer in timers:
@@ -585,7 +597,7 @@ class FakeWhatsapp:
             return {"sent": copy.deepcopy(self.sent), "webhooks": len(self.webhooks),
                     "media": sorted(self.media), "templates": copy.deepcopy(self.templates),
                     "window_mode": self.window_mode, "faults": len(self.faults),
-                    "numbers": [vars(n) for n in self.numbers.values()]}
+                    "numbers": [vars(n) for n in self.numbers.values()], "holds": self.holds.snapshot()}
 
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str, str, bytes]]:
@@ -705,6 +717,13 @@ class _ControlApi:
         if route == ("DELETE", "/_fake/faults"):
             fake.clear_faults()
             return json_response(200, {"faults": 0})
+        if route == ("POST", "/_fake/hold"):
+            fake.hold_next(int(body.get("count") or 1), path=str(body.get("path") or ""), method=body.get("method"),
+                           on_disconnect=str(body.get("on_disconnect") or "drop"))
+            return json_response(200, fake.holds.snapshot())
+        if route == ("POST", "/_fake/release"):
+            fake.release()
+            return json_response(200, fake.holds.snapshot())
         if route == ("POST", "/_fake/templates"):
             return json_response(201, fake.add_template(body))
         if route == ("POST", "/_fake/config"):
@@ -767,6 +786,9 @@ class _Handler(BaseHTTPRequestHandler):
                        fake.link_base(self.headers.get("Host")))
         if req.path.startswith("/_fake"):
             self._send(self._safely(lambda: server.control.handle(req)))
+            return
+        if not fake.holds.wait(req.method, req.path, lambda: peer_open(self.connection)):
+            self.close_connection = True  # the client died while its request was parked: it never reached us
             return
         started = time.time()
         response = fake.gate(req.method, req.path) or self._safely(lambda: server.api.handle(req))

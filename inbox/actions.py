@@ -25,8 +25,10 @@ from accounts.roles import ROLE_PERMISSIONS, Perm, Role
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.tasks import enqueue_on_commit
+from core.validators import check_text, max_length_of, text_error
 from customers.actions import do_upsert_customer
 from customers.models import Customer
+from customers.phones import normalize_phone, validate_customer_email
 from inbox import notifications, outbound
 from inbox.choices import (
     CONVERSATION_TRANSITIONS,
@@ -98,6 +100,15 @@ def message_payload(m: Message) -> dict[str, Any]:
                     {"name": a.get("name") or "", "content_type": a.get("content_type") or "",
                      "url": reverse("inbox:attachment", args=[m.pk, i]) if a.get("path") else ""}
                     for i, a in enumerate(m.attachments or []) if isinstance(a, dict)])
+    # A deleted message travels without its text, caption or files: the payload reaches every agent, and only
+    # supervisors may read what the customer deleted (on the page, which checks who is looking).
+    versions: Any = item.get("versions") or []
+    item.update(edited_at=m.edited_at.isoformat() if m.edited_at else None,
+                deleted_at=m.deleted_at.isoformat() if m.deleted_at else None,
+                versions=[] if m.deleted_at else [{"body": str(v["body"])[:PAYLOAD_BODY_MAX], "at": v["at"].isoformat()}
+                                                  for v in versions])
+    if m.deleted_at:
+        item.update(meta={}, attachments=[])
     return item
 
 
@@ -265,6 +276,11 @@ def do_receive_inbound(
         except IntegrityError:  # the same external id raced in: the other delivery stored it
             message = Message.objects.get(external_id=external_id)
             return message.conversation, message, False
+        from inbox.revision_actions import apply_pending_changes, deleted_preview
+
+        # The customer's edit or deletion may have overtaken the message itself (only WhatsApp has them).
+        if channel == Channel.WHATSAPP and apply_pending_changes(message):
+            body = deleted_preview() if message.deleted_at else message.body
         c.last_customer_message_at, c.last_activity_at = now, now
         if c.waiting_since is None or not c.awaiting_reply:  # the wait starts at the first unanswered message
             c.waiting_since = now
@@ -278,6 +294,44 @@ def do_receive_inbound(
             do_auto_assign(c)
         _emit(c, "message", message=message_payload(message))
     return c, message, new
+
+
+def message_max_length(channel: str) -> int:
+    """The longest message accepted on a channel (settings; docs/api.md "Limits")."""
+    return int(settings.MESSAGE_MAX_LENGTH_BY_CHANNEL.get(channel, settings.MESSAGE_MAX_LENGTH))
+
+
+def check_receive_api_message(
+    acting_user: User, *, body: str, customer_name: str = "", phone: str = "", email: str = "",
+    channel: str = Channel.API, inbox_code: str | None = None, external_id: str = "",
+) -> tuple[Conversation, Message, bool]:
+    """A customer's message sent by an integration (POST /api/v1/conversations): do_receive_inbound once the input
+    is checked. The customer must be reachable and recognisable: a valid phone or a valid email (a conversation
+    nobody can answer, or that would start a nameless duplicate customer, is refused). Every problem is reported
+    at once (`errors`, keyed by the API's field names); nothing is written on error."""
+    require_perm(acting_user, Perm.INBOX_WORK)
+    errors: dict[str, str] = {}
+    for field, value, label, max_length in (
+            ("message", body, _("El mensaje"), message_max_length(channel)),
+            ("customer.name", customer_name, _("El nombre del cliente"), max_length_of(Customer, "name")),
+            ("customer.phone", phone, _("El teléfono"), 40), ("customer.email", email, _("El correo"), 254),
+            ("external_id", external_id, _("El identificador externo"),
+             max_length_of(Message, "external_id"))):
+        message = text_error(value, label=label, max_length=max_length)
+        if message is not None:
+            errors[field] = message
+    if not phone.strip() and not email.strip():
+        errors["customer"] = _("Indique el teléfono o el correo del cliente: sin ellos nadie puede responderle.")
+    if "customer.phone" not in errors and phone.strip() and normalize_phone(phone) is None:
+        errors["customer.phone"] = _("Teléfono inválido: «%s».") % phone.strip()
+    if "customer.email" not in errors and email.strip() and validate_customer_email(email) is None:
+        errors["customer.email"] = _("Correo inválido: «%s».") % email.strip()
+    if errors:
+        raise ActionError("invalid_message", " ".join(errors.values()), errors=errors,
+                          field=next(iter(errors)))
+    return do_receive_inbound(channel=channel, body=body, customer_name=customer_name,
+                              phones=[phone] if phone.strip() else [], emails=[email] if email.strip() else [],
+                              inbox_code=inbox_code, external_id=external_id)
 
 
 # --- assignment ---------------------------------------------------------------------------------------
@@ -440,6 +494,7 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
+        check_text(body, field="body", label=_("La respuesta"), max_length=message_max_length(c.channel))
         guard = outbound.guard_for(c.channel)
         if guard is not None:
             guard(c, body, meta or {})
@@ -504,6 +559,7 @@ def check_add_note(acting_user: User, conversation_id: int, *, body: str) -> Mes
     body = body.strip()
     if not body:
         raise ActionError("empty_message", _("La nota está vacía."), field="body")
+    check_text(body, field="body", label=_("La nota"), max_length=settings.NOTE_MAX_LENGTH)
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,

@@ -5,35 +5,102 @@ serialize; permissions and rules live in the actions (inbox.actions, inbox.task_
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import ConfigDict, Strict
 
 from accounts.roles import Perm
-from core.api import DbInt, ErrorOut, PageNumberPagination, api_require, api_user
+from core.api import (
+    NOT_BLANK,
+    DbId,
+    DbInt,
+    ErrorOut,
+    InputSchema,
+    IsoDateTime,
+    PageNumberPagination,
+    api_require,
+    api_user,
+    explained,
+)
 from inbox import actions, bulk, task_actions
+from inbox.actions import MIN_COMMENT
+from inbox.choices import (
+    Channel,
+    CloseReason,
+    ConversationOutcome,
+    ConversationState,
+    CustomerState,
+    Priority,
+    TaskStatus,
+)
 from inbox.models import Conversation, Task
 from inbox.selectors import InboxFilters, filtered, page, timeline
 
 router = Router(tags=["inbox"])
 
 
-class CustomerIn(Schema):
-    name: str = ""
-    phone: str = ""
-    email: str = ""
+LIMITS_DOC = (f"At most {settings.MESSAGE_MAX_LENGTH:,} characters; on WhatsApp "
+              f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['whatsapp']:,}, by email "
+              f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['email']:,}, on web chat "
+              f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['webchat']:,} (docs/api.md, Limits).")
 
 
-class ConversationIn(Schema):
+# The longest message any channel accepts; each channel's own limit is in LIMITS_DOC (400 `text_too_long` /
+# `invalid_message` above it).
+MESSAGE_MAX: Final = max(settings.MESSAGE_MAX_LENGTH, *settings.MESSAGE_MAX_LENGTH_BY_CHANNEL.values())
+# A descriptive comment: at least MIN_COMMENT characters once surrounding spaces are stripped.
+DESCRIPTIVE: Final = explained(rf"{NOT_BLANK}[\s\S]{{{MIN_COMMENT - 2},}}{NOT_BLANK}", format_lazy(gettext_lazy(
+    "Escriba un comentario descriptivo (contexto, acciones realizadas, próximos pasos): al menos {n} caracteres."),
+    n=MIN_COMMENT))
+DESCRIPTIVE_DOC = (f"Descriptive: context, what was done, next steps (at least {MIN_COMMENT} characters)")
+InboxCode = Annotated[str, Field(min_length=1, max_length=50, description="An inbox's code (400 `unknown_inbox`)")]
+UserRef = Annotated[str, Field(min_length=1, max_length=150, description="A username (or a user id)")]
+
+
+# The message's limit on each channel, as JSON Schema if/then (ConversationIn).
+MESSAGE_LIMITS: list[Any] = [
+    *[{"if": {"required": ["channel"], "properties": {"channel": {"const": channel}}},
+       "then": {"properties": {"message": {"maxLength": limit}}}}
+      for channel, limit in settings.MESSAGE_MAX_LENGTH_BY_CHANNEL.items()],
+    {"if": {"not": {"required": ["channel"], "properties": {
+        "channel": {"enum": list(settings.MESSAGE_MAX_LENGTH_BY_CHANNEL)}}}},
+     "then": {"properties": {"message": {"maxLength": settings.MESSAGE_MAX_LENGTH}}}}]
+
+
+class CustomerIn(InputSchema):
+    """A phone or an email is required (either one), and each one given must be valid."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["phone"], "properties": {"phone": {"pattern": NOT_BLANK}}},
+        {"required": ["email"], "properties": {"email": {"pattern": NOT_BLANK}}}]})
+
+    name: str = Field("", max_length=200)
+    phone: str = Field("", max_length=40, description="Any usual format; stored as E.164 (400 `invalid_message` "
+                                                      "naming `customer.phone` when it is not a valid number)")
+    email: str = Field("", max_length=254, json_schema_extra={"anyOf": [{"format": "email"}, {"maxLength": 0}]})
+
+
+class ConversationIn(InputSchema):
+    """The message's length limit depends on `channel` (stated with if/then); the action checks it, answering 400
+    `invalid_message` naming `message` and the limit."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": MESSAGE_LIMITS})
+
     customer: CustomerIn
-    message: str
-    inbox: str | None = None
-    channel: str = "api"
-    external_id: str = ""
+    message: str = Field(..., min_length=1, pattern=NOT_BLANK, description=LIMITS_DOC,
+                         json_schema_extra={"maxLength": MESSAGE_MAX})
+    inbox: InboxCode | None = Field(None, description="An inbox's code (400 `unknown_inbox`); default Global")
+    channel: Channel = Field(Channel.API, strict=False)
+    external_id: str = Field("", max_length=200, description="The sender's id for the message: sending the same "
+                                                             "one again changes nothing (idempotency)")
 
 
 class ConversationOut(Schema):
@@ -64,31 +131,47 @@ class ConversationPage(Schema):
     results: list[ConversationOut]
 
 
-class MessageIn(Schema):
-    kind: str = Field("reply", description="reply | note")
-    body: str
+class MessageIn(InputSchema):
+    kind: Literal["reply", "note"] = "reply"
+    # The limit depends on the conversation's channel (and on `kind`): the action checks it (400 `text_too_long`);
+    # the schema states the largest.
+    body: str = Field(..., min_length=1, pattern=NOT_BLANK, json_schema_extra={"maxLength": MESSAGE_MAX},
+                      description=f"A reply: {LIMITS_DOC[0].lower()}{LIMITS_DOC[1:]} A note: at most "
+                                  f"{settings.NOTE_MAX_LENGTH:,} characters (400 `text_too_long`).")
 
 
-class AssignIn(Schema):
-    assignee: str | None = Field(None, description="username (null to unassign, only in Global)")
+class AssignIn(InputSchema):
+    assignee: UserRef | None = Field(None, description="Username or id of someone who works the conversation's inbox "
+                                                       "(400 `invalid_assignee`, `assignee_cannot_take`); null "
+                                                       "unassigns, only in Global (400 `owner_required`)")
 
 
-class TransitionIn(Schema):
-    to: str
-    reason: str = Field("", description="answered | derived_documented | task_created | customer_confirmed")
-    comment: str = ""
-    waiting_until: datetime | None = None
-    outcome: str = Field("", description="when closing, optional: genero_venta | resuelta | escalada | "
-                                         "cerrada_sin_solucion (the dashboard's result)")
-    customer_state: str = Field("", description="when closing, optional: interesado | en_seguimiento | convertido | "
-                                                "no_interesado")
+class TransitionIn(InputSchema):
+    """Escalating (`to: escalada`) needs a descriptive comment; closing (`to: resuelta`) needs a reason that holds
+    now (409 `close_needs_reason` lists them)."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"to": {"not": {"const": ConversationState.ESCALATED.value}}}},
+        {"required": ["comment"], "properties": {"comment": {"minLength": MIN_COMMENT, "pattern": DESCRIPTIVE}}}]})
+
+    to: ConversationState = Field(..., strict=False, description="A move the state machine forbids is a 409")
+    reason: Annotated[CloseReason, Strict(False)] | Literal[""] = Field("", description="When closing: why")
+    comment: str = Field("", max_length=settings.NOTE_MAX_LENGTH,
+                         description=f"When escalating: {DESCRIPTIVE_DOC[0].lower()}{DESCRIPTIVE_DOC[1:]}")
+    waiting_until: IsoDateTime | None = Field(None, description="When putting on hold: until when")
+    outcome: Annotated[ConversationOutcome, Strict(False)] | Literal[""] = Field(
+        "", description="When closing, optional: the dashboard's result")
+    customer_state: Annotated[CustomerState, Strict(False)] | Literal[""] = Field(
+        "", description="When closing, optional")
 
 
-class TransferIn(Schema):
-    comment: str
-    to_user: str | None = None
-    to_inbox: str | None = None
-    category_id: int | None = None
+class TransferIn(InputSchema):
+    comment: str = Field(..., min_length=MIN_COMMENT, max_length=settings.NOTE_MAX_LENGTH, pattern=DESCRIPTIVE,
+                         description=DESCRIPTIVE_DOC)
+    to_user: UserRef | None = Field(None, description="Username or id of someone who works the destination inbox "
+                                                      "(400 `invalid_assignee`, `assignee_cannot_take`)")
+    to_inbox: InboxCode | None = None
+    category_id: DbId | None = Field(None, description="A category of the destination inbox (ignored otherwise)")
 
 
 def _out(c: Conversation) -> dict[str, Any]:
@@ -105,28 +188,29 @@ def _detail(conversation_id: int) -> dict[str, Any]:
     return {**_out(c), "timeline": [{**i, "at": i["at"].isoformat()} for i in timeline(c)]}  # type: ignore[attr-defined]
 
 
-@router.post("/conversations", response={201: ConversationDetailOut, 200: ConversationDetailOut, 400: ErrorOut},
+@router.post("/conversations", response={201: ConversationDetailOut, 200: ConversationDetailOut},
              summary="The API channel: a customer's message starts or continues their conversation")
 def create_conversation(request: HttpRequest, payload: ConversationIn) -> Any:
-    api_require(request, Perm.INBOX_WORK)
-    c, _message, created = actions.do_receive_inbound(
-        channel=payload.channel, body=payload.message, customer_name=payload.customer.name,
-        phones=[payload.customer.phone] if payload.customer.phone else [],
-        emails=[payload.customer.email] if payload.customer.email else [], inbox_code=payload.inbox,
+    c, _message, created = actions.check_receive_api_message(
+        api_user(request), channel=payload.channel, body=payload.message, customer_name=payload.customer.name,
+        phone=payload.customer.phone, email=payload.customer.email, inbox_code=payload.inbox,
         external_id=payload.external_id)
     return Status(201 if created else 200, _detail(c.pk))
 
 
 @router.get("/conversations", response=ConversationPage, summary="Conversations (keyset pagination: follow `next`)")
 def list_conversations(  # noqa: PLR0917 - ninja maps each query parameter to an argument
-    request: HttpRequest, inbox: str = "", state: str = "", agent: str = "", channel: str = "", priority: str = "",
-    tag: str = "", q: str = "", unowned: bool = False, unanswered: bool = False, after: str = "",
-    page_size: int = 50,
+    request: HttpRequest, inbox: str = "", state: Literal["", "open"] | ConversationState = "",
+    agent: str = Query("", description="A username, or `me`"),  # type: ignore[type-arg]
+    channel: Channel | Literal[""] = "", priority: Priority | Literal[""] = "",
+    tag: str = "", q: str = "", unowned: bool = False, unanswered: bool = False,
+    after: str = Query("", description="The cursor of `next`"),  # type: ignore[type-arg]
+    page_size: int = Query(50, ge=1, le=200),  # type: ignore[type-arg]
 ) -> dict[str, Any]:
     user = api_require(request, Perm.INBOX_WORK)
     f = InboxFilters(inbox=inbox, state=state, agent=agent, channel=channel, priority=priority, tag=tag, q=q,
                      unowned=unowned, unanswered=unanswered)
-    rows, nxt = page(filtered(user, f), after=after, size=max(1, min(page_size, 200)))
+    rows, nxt = page(filtered(user, f), after=after, size=page_size)
     link = None
     if nxt:
         params = request.GET.copy()
@@ -135,15 +219,25 @@ def list_conversations(  # noqa: PLR0917 - ninja maps each query parameter to an
     return {"next": link, "results": [_out(c) for c in rows]}
 
 
-class BulkIn(Schema):
-    ids: list[int] = Field(..., description=f"conversation ids, at most {bulk.BULK_MAX}")
-    op: str = Field(..., description="assign | move | tag | close")
-    assignee: int | None = Field(None, description="assign: user id (null unassigns, only in Global)")
-    inbox: str | None = Field(None, description="move: the target inbox's code")
-    tag: str | None = Field(None, description="tag: the tag to add")
-    reason: str | None = Field(None, description="close: answered | derived_documented | task_created | "
-                                                 "customer_confirmed")
-    comment: str = Field("", description="move: descriptive comment (required); close: comment")
+class BulkIn(InputSchema):
+    """`move` needs `inbox`, `tag` needs `tag`; each conversation's refusal is listed in `failed`."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"op": {"enum": ["assign", "close"]}}},
+        {"required": ["inbox"], "properties": {"op": {"const": "move"}, "inbox": {"type": "string",
+                                                                                  "pattern": NOT_BLANK}}},
+        {"required": ["tag"], "properties": {"op": {"const": "tag"}, "tag": {"type": "string",
+                                                                            "pattern": NOT_BLANK}}}]})
+
+    ids: list[DbId] = Field(..., min_length=1, max_length=bulk.BULK_MAX,
+                            description=f"conversation ids, at most {bulk.BULK_MAX}")
+    op: Literal["assign", "move", "tag", "close"]
+    assignee: DbId | None = Field(None, description="assign: user id (null unassigns, only in Global)")
+    inbox: str | None = Field(None, max_length=50, description="move: the target inbox's code")
+    tag: str | None = Field(None, max_length=60, description="tag: the tag to add")
+    reason: CloseReason | None = Field(None, strict=False, description="close: why")
+    comment: str = Field("", max_length=settings.NOTE_MAX_LENGTH,
+                         description="move: descriptive comment (required); close: comment")
 
 
 class BulkFailureOut(Schema):
@@ -158,7 +252,7 @@ class BulkOut(Schema):
 
 # Declared before /conversations/{conversation_id}: ninja's path parameters match any text, so "bulk" would
 # resolve to that route (and answer 405) if it came first.
-@router.post("/conversations/bulk", response={200: BulkOut, 400: ErrorOut, 403: ErrorOut},
+@router.post("/conversations/bulk", response=BulkOut,
              summary="One action on many conversations, each on its own: refusals are listed, the rest is done")
 def bulk_action(request: HttpRequest, payload: BulkIn) -> Any:
     result = bulk.check_bulk(api_user(request), conversation_ids=payload.ids, op=payload.op,
@@ -167,100 +261,95 @@ def bulk_action(request: HttpRequest, payload: BulkIn) -> Any:
     return {"ok": result.ok, "failed": [{"id": cid, "error": error} for cid, error in result.failed]}
 
 
-@router.get("/conversations/{conversation_id}", response={200: ConversationDetailOut, 403: ErrorOut, 404: ErrorOut},
+@router.get("/conversations/{conversation_id}", response=ConversationDetailOut,
             summary="A conversation with its timeline (messages, notes, assignments, transfers, state changes)")
-def get_conversation(request: HttpRequest, conversation_id: int) -> Any:
+def get_conversation(request: HttpRequest, conversation_id: DbId) -> Any:
     actions.access_conversation(api_user(request), conversation_id)
     return _detail(conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/messages", response={201: ConversationDetailOut, 400: ErrorOut,
-                                                                    403: ErrorOut, 404: ErrorOut},
+@router.post("/conversations/{conversation_id}/messages", response={201: ConversationDetailOut},
              summary="Reply to the customer, or add an internal note")
-def post_message(request: HttpRequest, conversation_id: int, payload: MessageIn) -> Any:
+def post_message(request: HttpRequest, conversation_id: DbId, payload: MessageIn) -> Any:
     user = api_user(request)
     if payload.kind == "note":
         actions.check_add_note(user, conversation_id, body=payload.body)
-    elif payload.kind == "reply":
-        actions.check_send_reply(user, conversation_id, body=payload.body)
     else:
-        from core.errors import ActionError
-
-        raise ActionError("invalid_kind", "kind must be reply or note", field="kind")
+        actions.check_send_reply(user, conversation_id, body=payload.body)
     return Status(201, _detail(conversation_id))
 
 
-@router.post("/conversations/{conversation_id}/assign", response={200: ConversationDetailOut, 400: ErrorOut,
-                                                                  403: ErrorOut, 404: ErrorOut})
-def assign(request: HttpRequest, conversation_id: int, payload: AssignIn) -> Any:
+@router.post("/conversations/{conversation_id}/assign", response=ConversationDetailOut,
+             summary="Assign the conversation (agents: only an unowned one, to themselves)")
+def assign(request: HttpRequest, conversation_id: DbId, payload: AssignIn) -> Any:
     actions.check_assign(api_user(request), conversation_id, assignee=payload.assignee)
     return _detail(conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/transition",
-             response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
+@router.post("/conversations/{conversation_id}/transition", response={200: ConversationDetailOut, 409: ErrorOut},
              summary="Change state; closing needs a reason (409 lists the reasons that would be accepted)")
-def transition(request: HttpRequest, conversation_id: int, payload: TransitionIn) -> Any:
+def transition(request: HttpRequest, conversation_id: DbId, payload: TransitionIn) -> Any:
     actions.check_transition(api_user(request), conversation_id, to=payload.to, reason=payload.reason,
                              comment=payload.comment, waiting_until=payload.waiting_until, outcome=payload.outcome,
                              customer_state=payload.customer_state)
     return _detail(conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/transfer",
-             response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
-def transfer(request: HttpRequest, conversation_id: int, payload: TransferIn) -> Any:
+@router.post("/conversations/{conversation_id}/transfer", response=ConversationDetailOut,
+             summary="Transfer to another person and/or inbox, with a descriptive comment")
+def transfer(request: HttpRequest, conversation_id: DbId, payload: TransferIn) -> Any:
     actions.check_transfer(api_user(request), conversation_id, comment=payload.comment, to_user=payload.to_user,
                            to_inbox=payload.to_inbox, category_id=payload.category_id)
     return _detail(conversation_id)
 
 
-class PriorityIn(Schema):
-    priority: str = Field(..., description="baja | normal | alta | urgente")
+class PriorityIn(InputSchema):
+    priority: Priority = Field(..., strict=False)
 
 
-class TagsIn(Schema):
-    tags: list[str] = Field(..., description="the conversation's whole tag list (replaces the current one)")
+class TagsIn(InputSchema):
+    tags: list[Annotated[str, Field(max_length=60)]] = Field(
+        ..., max_length=100, description="the conversation's whole tag list (replaces the current one); blank names "
+                                         "are skipped")
 
 
-class AssociationsIn(Schema):
-    company: str | None = Field(None, description="absent or null keeps the current value")
-    ticket_ref: str | None = Field(None, description="absent or null keeps the current value")
+class AssociationsIn(InputSchema):
+    company: str | None = Field(None, max_length=200, description="absent or null keeps the current value")
+    ticket_ref: str | None = Field(None, max_length=100, description="absent or null keeps the current value")
 
 
-class HandledOutsideIn(Schema):
-    external_channel: str = Field(..., description="where it was attended: phone, personal WhatsApp, email…")
-    comment: str = Field(..., description="descriptive: context, what was done, next steps")
+class HandledOutsideIn(InputSchema):
+    external_channel: str = Field(..., min_length=1, max_length=100, pattern=NOT_BLANK,
+                                  description="where it was attended: phone, personal WhatsApp, email…")
+    comment: str = Field(..., min_length=MIN_COMMENT, max_length=settings.NOTE_MAX_LENGTH, pattern=DESCRIPTIVE,
+                         description=DESCRIPTIVE_DOC)
 
 
-@router.post("/conversations/{conversation_id}/priority",
-             response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
-def set_priority(request: HttpRequest, conversation_id: int, payload: PriorityIn) -> Any:
+@router.post("/conversations/{conversation_id}/priority", response=ConversationDetailOut,
+             summary="Set the conversation's priority")
+def set_priority(request: HttpRequest, conversation_id: DbId, payload: PriorityIn) -> Any:
     actions.check_set_associations(api_user(request), conversation_id, priority=payload.priority)
     return _detail(conversation_id)
 
 
-@router.put("/conversations/{conversation_id}/tags",
-            response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+@router.put("/conversations/{conversation_id}/tags", response=ConversationDetailOut,
             summary="Replace the conversation's tags (unknown tags are created)")
-def set_tags(request: HttpRequest, conversation_id: int, payload: TagsIn) -> Any:
+def set_tags(request: HttpRequest, conversation_id: DbId, payload: TagsIn) -> Any:
     actions.check_set_associations(api_user(request), conversation_id, tags=payload.tags)
     return _detail(conversation_id)
 
 
-@router.patch("/conversations/{conversation_id}/associations",
-              response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+@router.patch("/conversations/{conversation_id}/associations", response=ConversationDetailOut,
               summary="The company and the external ticket the conversation belongs to")
-def set_associations(request: HttpRequest, conversation_id: int, payload: AssociationsIn) -> Any:
+def set_associations(request: HttpRequest, conversation_id: DbId, payload: AssociationsIn) -> Any:
     actions.check_set_associations(api_user(request), conversation_id, company=payload.company,
                                    ticket_ref=payload.ticket_ref)
     return _detail(conversation_id)
 
 
-@router.post("/conversations/{conversation_id}/handled-outside",
-             response={200: ConversationDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut},
+@router.post("/conversations/{conversation_id}/handled-outside", response=ConversationDetailOut,
              summary="Document that the customer was attended outside the CRM (a closure reason then holds)")
-def handled_outside(request: HttpRequest, conversation_id: int, payload: HandledOutsideIn) -> Any:
+def handled_outside(request: HttpRequest, conversation_id: DbId, payload: HandledOutsideIn) -> Any:
     actions.check_mark_handled_outside(api_user(request), conversation_id,
                                        external_channel=payload.external_channel, comment=payload.comment)
     return _detail(conversation_id)
@@ -277,10 +366,9 @@ class PersonOut(Schema):
     inboxes: list[str]
 
 
-@router.get("/conversations/{conversation_id}/assignable", response={200: list[PersonOut], 403: ErrorOut,
-                                                                      404: ErrorOut},
+@router.get("/conversations/{conversation_id}/assignable", response=list[PersonOut],
             summary="People who can take this conversation, best candidates first (search with `q`)")
-def assignable(request: HttpRequest, conversation_id: int, q: str = "") -> Any:
+def assignable(request: HttpRequest, conversation_id: DbId, q: str = "") -> Any:
     from inbox.people import assignable_people
 
     c = actions.access_conversation(api_user(request), conversation_id)
@@ -321,30 +409,32 @@ class TaskOut(Schema):
         return obj.created_by.username if obj.created_by is not None else None
 
 
-class ReassignTaskIn(Schema):
-    responsible: int = Field(..., description="user id")
+class ReassignTaskIn(InputSchema):
+    responsible: DbId = Field(..., description="The id of an active user who works the inbox (400 "
+                                              "`invalid_responsible`)")
 
 
 @router.get("/tasks", response=list[TaskOut],
             summary="Tasks of the conversations the caller can see, open first, then by due date")
 @paginate(PageNumberPagination)
-def list_tasks(request: HttpRequest, conversation: DbInt | None = None, status: str = "",
+def list_tasks(request: HttpRequest, conversation: DbInt | None = None, status: TaskStatus | Literal[""] = "",
                mine: bool = False) -> QuerySet[Task]:
     return task_actions.tasks_for(api_user(request), conversation_id=conversation, status=status or None, mine=mine)
 
 
-@router.post("/tasks/{task_id}/complete", response={200: TaskOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut})
-def complete_task(request: HttpRequest, task_id: int) -> Any:
+@router.post("/tasks/{task_id}/complete", response={200: TaskOut, 409: ErrorOut},
+             summary="Complete a task (409 `invalid_task_transition` for a cancelled one)")
+def complete_task(request: HttpRequest, task_id: DbId) -> Any:
     return _task(task_actions.check_complete_task(api_user(request), task_id).pk)
 
 
-@router.post("/tasks/{task_id}/reopen", response={200: TaskOut, 403: ErrorOut, 404: ErrorOut})
-def reopen_task(request: HttpRequest, task_id: int) -> Any:
+@router.post("/tasks/{task_id}/reopen", response={200: TaskOut, 409: ErrorOut}, summary="Reopen a task")
+def reopen_task(request: HttpRequest, task_id: DbId) -> Any:
     return _task(task_actions.check_reopen_task(api_user(request), task_id).pk)
 
 
-@router.post("/tasks/{task_id}/reassign", response={200: TaskOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut})
-def reassign_task(request: HttpRequest, task_id: int, payload: ReassignTaskIn) -> Any:
+@router.post("/tasks/{task_id}/reassign", response=TaskOut, summary="Give the task to someone else")
+def reassign_task(request: HttpRequest, task_id: DbId, payload: ReassignTaskIn) -> Any:
     return _task(task_actions.check_reassign_task(api_user(request), task_id, responsible_id=payload.responsible).pk)
 
 

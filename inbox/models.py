@@ -145,6 +145,10 @@ class Message(models.Model):
     external_id = models.CharField(max_length=200, blank=True)
     meta = models.JSONField(default=dict, blank=True)  # channel details: message type, headers, location…
     created_at = models.DateTimeField(default=timezone.now)
+    # The customer changed the message on their channel (WhatsApp edits and deletions): the body is the current
+    # text ("" once deleted); earlier versions are MessageRevision rows.
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -154,6 +158,44 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.conversation_id} {self.kind}"
+
+
+class MessageRevision(models.Model):
+    """One version of a customer's message, kept when they edit or delete it on their channel (append-only).
+
+    `original` is the text as first received, `edit` a later text, `delete` the moment it was deleted. The
+    message's body is always its newest version (empty once deleted). A change that arrives before the message
+    it changes (webhooks overtake each other) waits with `message` empty and `target_external_id` set, and is
+    applied when that message is stored. `external_id` is the channel's id of the edit or deletion event: the
+    same event delivered twice is recorded once."""
+
+    class Kind(models.TextChoices):
+        ORIGINAL = "original", _("Texto original")
+        EDIT = "edit", _("Edición")
+        DELETE = "delete", _("Eliminación")
+
+    message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="revisions")
+    target_external_id = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    body = models.TextField(blank=True)
+    meta = models.JSONField(default=dict, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    at = models.DateTimeField()  # when the customer wrote, edited or deleted it (the channel's time)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["external_id"], condition=~Q(external_id=""),
+                                    name="message_revision_external_id_unique"),
+            models.CheckConstraint(condition=Q(kind__in=["original", "edit", "delete"]),
+                                   name="message_revision_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["target_external_id"], condition=Q(message__isnull=True),
+                                name="message_revision_pending_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.message_id or self.target_external_id} {self.kind}"
 
 
 class ConversationEvent(models.Model):

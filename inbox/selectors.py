@@ -220,13 +220,19 @@ def counts(user: User) -> dict[str, object]:
     return result
 
 
-def message_item(m: Message) -> dict[str, object]:
-    """One message as a timeline item (the page's template and the realtime event share this shape)."""
+def message_item(m: Message, versions: list[dict[str, object]] | None = None) -> dict[str, object]:
+    """One message as a timeline item (the page's template and the realtime event share this shape). `versions`:
+    the earlier texts of an edited or deleted message (inbox.revision_actions.versions_of), read when not given."""
+    from inbox.revision_actions import versions_of
+
     author = m.author if m.author_id else None
+    if versions is None:
+        versions = versions_of([m]).get(m.pk, [])
     return {"type": "message", "kind": m.kind, "id": m.pk, "at": m.created_at,
             "author": author.username if author else None, "author_name": author.display_name if author else None,
             "body": m.body, "cycle": m.cycle, "delivery_status": m.delivery_status,
-            "delivery_error": m.delivery_error, "attachments": m.attachments, "meta": m.meta}
+            "delivery_error": m.delivery_error, "attachments": m.attachments, "meta": m.meta,
+            "edited_at": m.edited_at, "deleted_at": m.deleted_at, "versions": versions}
 
 
 def event_item(e: ConversationEvent) -> dict[str, object]:
@@ -247,6 +253,9 @@ def timeline(c: Conversation, *, limit: int = 100, before: datetime | None = Non
         message_qs, event_qs = message_qs.filter(created_at__gte=since), event_qs.filter(created_at__gte=since)
     messages = list(message_qs.select_related("author").order_by("-created_at", "-id")[:limit])
     events = list(event_qs.select_related("actor").order_by("-created_at", "-id")[:limit])
-    items = [message_item(m) for m in messages] + [event_item(e) for e in events]
+    from inbox.revision_actions import versions_of
+
+    versions = versions_of(messages)  # one more query only when an edited or deleted message is on the page
+    items = [message_item(m, versions.get(m.pk, [])) for m in messages] + [event_item(e) for e in events]
     items.sort(key=lambda i: (i["at"], i["type"] == "message", i["id"]))
     return items[-limit:]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.db.models import prefetch_related_objects
@@ -66,6 +67,9 @@ def inbox_labels() -> dict[str, Any]:
             "waiting": _("espera %s"), "sent": _("Respuesta enviada al cliente."),
             "units": {"lt": _("menos de 1 min"), "min": _("%d min"), "h": _("%d h"), "d": _("%d d")},
             "truncated": _("Mensaje largo: recargue la página para verlo completo."),
+            "edited": _("(editado)"), "editedTitle": _("Editado por el cliente el %s"),
+            "deleted": _("Mensaje eliminado por el cliente"), "original": _("Original"), "editedVersion": _("Editado"),
+            "versionsOne": _("Ver la versión anterior"), "versionsMany": _("Ver las %d versiones anteriores"),
             "newMessage": _("Nuevo mensaje de %s"), "assigned": _("Se le asignó una conversación"),
             "error": _("No se pudo completar la acción. Revise la conexión e intente de nuevo.")}
 
@@ -192,6 +196,8 @@ def _conversation_context(user: User, c: Conversation, *, before: datetime | Non
         "timeline": items, "reply_form": ReplyForm(), "transfer_form": TransferForm(), "task_form": TaskForm(),
         "older": items[0]["at"] if len(items) >= TIMELINE_PAGE else None, "showing_older": before is not None,
         "duplicates": actions.duplicates_of(c), "inbox_labels": inbox_labels(), "current_id": c.pk,
+        # The composer shows the limits the actions enforce (maxlength and the hints).
+        "reply_max_length": actions.message_max_length(c.channel), "note_max_length": settings.NOTE_MAX_LENGTH,
     }
 
 
@@ -313,7 +319,9 @@ def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     form = ReplyForm(request.POST)
     if not form.is_valid():
-        return _invalid(request, conversation_id, _("Escriba el mensaje."))
+        # Empty, or refused by the form (a NUL character): say which.
+        refused = request.POST.get("body", "").strip() and " ".join(str(e) for e in form.errors.get("body", []))
+        return _invalid(request, conversation_id, refused or _("Escriba el mensaje."))
     d = form.cleaned_data
     if d["kind"] == "note":
         return _run(request, conversation_id, lambda: actions.check_add_note(user, conversation_id, body=d["body"]),

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,6 +17,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError
+from core.validators import check_text
 from customers.actions import do_upsert_customer
 from customers.models import Tag
 from leads.choices import WORK_STATUS_TRANSITIONS, LeadEventKind, Outcome, WorkStatus
@@ -23,7 +25,7 @@ from leads.models import Lead, LeadEvent, LeadNote, LeadSettings, NoteTemplate
 from realtime import topics
 from realtime.events import is_muted, send_event_on_commit
 
-NOTE_MAX_LENGTH = 5000
+NOTE_MAX_LENGTH: int = settings.NOTE_MAX_LENGTH  # one limit for every note (docs/api.md, Limits)
 
 # --- audience and payloads ---------------------------------------------------------------------------
 
@@ -266,6 +268,7 @@ def check_add_note(
         raise ActionError("empty_note", _("Escriba la nota o elija una nota predefinida."), field="text")
     if len(text) > NOTE_MAX_LENGTH:
         raise ActionError("note_too_long", _("La nota supera los %d caracteres.") % NOTE_MAX_LENGTH, field="text")
+    check_text(text, field="text", label=_("La nota"))
     if outcome not in Outcome.values:
         raise ActionError("invalid_outcome", _("Resultado inválido. Use: %s.") % ", ".join(Outcome.values),
                           field="outcome")

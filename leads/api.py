@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema, Status
+from pydantic import ConfigDict, Strict
 
 from accounts.roles import Perm
-from core.api import ErrorOut, api_require, api_user
+from core.api import MAX_PAGE, NOT_BLANK, DbId, ErrorOut, InputSchema, IsoDate, api_require, api_user
 from leads import actions
+from leads.choices import Outcome, WorkStatus
 from leads.models import Lead, NoteTemplate
 from leads.selectors import QueueFilters, page_of, queue_queryset
 
@@ -66,19 +69,29 @@ class QueuePage(Schema):
     results: list[LeadOut]
 
 
-class NoteIn(Schema):
-    text: str = ""
-    outcome: str = Field("no_clasificado", description="positivo | negativo | parcial | no_clasificado")
-    template_id: int | None = None
+class NoteIn(InputSchema):
+    """A text, or a predefined note (`template_id`) whose text is used when `text` is blank."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["text"], "properties": {"text": {"pattern": NOT_BLANK}}},
+        {"required": ["template_id"], "properties": {"template_id": {"type": "integer"}}}]})
+
+    text: str = Field("", max_length=settings.NOTE_MAX_LENGTH,
+                      description=f"At most {settings.NOTE_MAX_LENGTH:,} characters (docs/api.md, Limits)")
+    outcome: Outcome = Field(Outcome.UNCLASSIFIED, strict=False)
+    template_id: DbId | None = Field(None, description="An active predefined note (404 `template_not_found`)")
 
 
-class CloseIn(Schema):
-    text: str = ""
-    outcome: str = ""
+class CloseIn(InputSchema):
+    text: str = Field("", max_length=settings.NOTE_MAX_LENGTH,
+                      description="A final note; required when the lead has none yet (400 `close_needs_note`)")
+    outcome: Annotated[Outcome, Strict(False)] | Literal[""] = Field(
+        "", description="The final note's outcome (default no_clasificado)")
 
 
-class ReassignIn(Schema):
-    to_user: str = Field(..., description="username of the operator")
+class ReassignIn(InputSchema):
+    to_user: str = Field(..., min_length=1, max_length=150,
+                         description="Username (or id) of an active operator who works leads (400 `invalid_operator`)")
 
 
 class TemplateOut(Schema):
@@ -90,13 +103,14 @@ class TemplateOut(Schema):
     is_active: bool
 
 
-class TemplateIn(Schema):
-    title: str
-    text: str
-    outcome: str = "no_clasificado"
-    tags: list[str] = Field(default_factory=list)
+class TemplateIn(InputSchema):
+    title: str = Field(..., min_length=1, max_length=100, pattern=NOT_BLANK)
+    text: str = Field(..., min_length=1, max_length=settings.NOTE_MAX_LENGTH, pattern=NOT_BLANK)
+    outcome: Outcome = Field(Outcome.UNCLASSIFIED, strict=False)
+    tags: list[str] = Field(default_factory=list, max_length=100,
+                            description="Tag names (each up to 60 characters), applied to the customer with the note")
     is_active: bool = True
-    sort: int = 0
+    sort: int = Field(0, ge=0, le=32767, description="Position in the list (lower first)")
 
 
 def _customer(lead: Lead) -> dict[str, Any] | None:
@@ -130,13 +144,13 @@ def _detail(lead_id: int, *, lead: Lead | None = None) -> dict[str, Any]:
 def queue(  # noqa: PLR0917 - ninja maps each query parameter to an argument
     request: HttpRequest,
     q: str = "",
-    status: str = Query("open", description="open | all | ninguno | en_proceso | completado"),  # type: ignore[type-arg]
+    status: Literal["open", "all", ""] | WorkStatus = "open",  # "" as "all"
     tag: str = "",
     operator: str = Query("", description="username, or `none` for unheld leads"),  # type: ignore[type-arg]
     marketing_list: str = "",
-    arrived_from: date | None = None,
-    arrived_to: date | None = None,
-    page: int = Query(1, ge=1),  # type: ignore[type-arg]
+    arrived_from: IsoDate | None = None,
+    arrived_to: IsoDate | None = None,
+    page: int = Query(1, ge=1, le=MAX_PAGE),  # type: ignore[type-arg]
     page_size: int = Query(50, ge=1, le=200),  # type: ignore[type-arg]
 ) -> dict[str, Any]:
     api_require(request, Perm.LEADS_VIEW)
@@ -154,7 +168,7 @@ def queue(  # noqa: PLR0917 - ninja maps each query parameter to an argument
             "results": [_lead(lead) for lead in rows]}
 
 
-@router.post("/leads/next", response={200: LeadDetailOut, 204: None, 403: ErrorOut},
+@router.post("/leads/next", response={200: LeadDetailOut, 204: None},
              summary="Take the next lead to call (held for the caller); 204 when nothing waits")
 def next_lead(request: HttpRequest) -> Any:
     lead = actions.check_next_lead(api_user(request))
@@ -163,38 +177,35 @@ def next_lead(request: HttpRequest) -> Any:
     return _detail(lead.pk, lead=lead)
 
 
-@router.get("/leads/{lead_id}", response={200: LeadDetailOut, 403: ErrorOut, 404: ErrorOut}, summary="A lead")
-def get_lead(request: HttpRequest, lead_id: int) -> Any:
+@router.get("/leads/{lead_id}", response=LeadDetailOut, summary="A lead")
+def get_lead(request: HttpRequest, lead_id: DbId) -> Any:
     actions.access_lead(api_user(request), lead_id)
     return _detail(lead_id)
 
 
-@router.post("/leads/{lead_id}/notes", response={201: LeadDetailOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
-                                                 409: ErrorOut},
-             summary="Add a note (409 when another operator holds the lead)")
-def add_note(request: HttpRequest, lead_id: int, payload: NoteIn) -> Any:
+@router.post("/leads/{lead_id}/notes", response={201: LeadDetailOut, 409: ErrorOut},
+             summary="Add a note (409 `lead_held` when another operator holds the lead, `lead_closed` when closed)")
+def add_note(request: HttpRequest, lead_id: DbId, payload: NoteIn) -> Any:
     actions.check_add_note(api_user(request), lead_id, text=payload.text, outcome=payload.outcome,
                            template_id=payload.template_id)
     return Status(201, _detail(lead_id))
 
 
-@router.post("/leads/{lead_id}/close", response={200: LeadDetailOut, 400: ErrorOut, 403: ErrorOut, 409: ErrorOut},
-             summary="Close the lead (Completado)")
-def close_lead(request: HttpRequest, lead_id: int, payload: CloseIn) -> Any:
+@router.post("/leads/{lead_id}/close", response={200: LeadDetailOut, 409: ErrorOut},
+             summary="Close the lead (Completado); 409 when another operator holds it")
+def close_lead(request: HttpRequest, lead_id: DbId, payload: CloseIn) -> Any:
     actions.check_close_lead(api_user(request), lead_id, text=payload.text, outcome=payload.outcome)
     return _detail(lead_id)
 
 
-@router.post("/leads/{lead_id}/release", response={200: LeadDetailOut, 403: ErrorOut, 404: ErrorOut},
-             summary="Release the hold (supervisor, or the holder)")
-def release_lead(request: HttpRequest, lead_id: int) -> Any:
+@router.post("/leads/{lead_id}/release", response=LeadDetailOut, summary="Release the hold (supervisor, or the holder)")
+def release_lead(request: HttpRequest, lead_id: DbId) -> Any:
     actions.check_release_lead(api_user(request), lead_id)
     return _detail(lead_id)
 
 
-@router.post("/leads/{lead_id}/reassign", response={200: LeadDetailOut, 400: ErrorOut, 403: ErrorOut,
-                                                    404: ErrorOut}, summary="Give the lead to another operator")
-def reassign_lead(request: HttpRequest, lead_id: int, payload: ReassignIn) -> Any:
+@router.post("/leads/{lead_id}/reassign", response=LeadDetailOut, summary="Give the lead to another operator")
+def reassign_lead(request: HttpRequest, lead_id: DbId, payload: ReassignIn) -> Any:
     actions.check_reassign_lead(api_user(request), lead_id, to_user=payload.to_user)
     return _detail(lead_id)
 
@@ -210,15 +221,14 @@ def list_templates(request: HttpRequest) -> Any:
     return [_template(t) for t in NoteTemplate.objects.prefetch_related("tags")]
 
 
-@router.post("/predefined-notes", response={201: TemplateOut, 400: ErrorOut, 403: ErrorOut},
+@router.post("/predefined-notes", response={201: TemplateOut},
              summary="Create a predefined note")
 def create_template(request: HttpRequest, payload: TemplateIn) -> Any:
     t = actions.check_save_note_template(api_user(request), **payload.dict())
     return Status(201, _template(t))
 
 
-@router.put("/predefined-notes/{template_id}", response={200: TemplateOut, 400: ErrorOut, 403: ErrorOut,
-                                                         404: ErrorOut}, summary="Update a predefined note")
-def update_template(request: HttpRequest, template_id: int, payload: TemplateIn) -> Any:
+@router.put("/predefined-notes/{template_id}", response=TemplateOut, summary="Update a predefined note")
+def update_template(request: HttpRequest, template_id: DbId, payload: TemplateIn) -> Any:
     t = actions.check_save_note_template(api_user(request), template_id=template_id, **payload.dict())
     return _template(t)

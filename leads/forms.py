@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role
@@ -29,14 +30,15 @@ class QueueFilterForm(forms.Form):
 
 
 class NoteForm(forms.Form):
-    text = forms.CharField(label=_("Nota"), widget=forms.Textarea(attrs={"rows": 3}), required=False, max_length=5000)
+    text = forms.CharField(label=_("Nota"), widget=forms.Textarea(attrs={"rows": 3}), required=False,
+                           max_length=settings.NOTE_MAX_LENGTH)
     outcome = forms.ChoiceField(label=_("Resultado"), choices=Outcome.choices, initial=Outcome.UNCLASSIFIED)
     template_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
 class CloseForm(forms.Form):
     text = forms.CharField(label=_("Nota final (opcional)"), widget=forms.Textarea(attrs={"rows": 2}),
-                           required=False, max_length=5000)
+                           required=False, max_length=settings.NOTE_MAX_LENGTH)
     outcome = forms.ChoiceField(label=_("Resultado"), choices=Outcome.choices, initial=Outcome.UNCLASSIFIED)
 
 

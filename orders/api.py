@@ -1,8 +1,8 @@
 """/api/v1/orders…: the same actions as the call screen."""
 
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -10,30 +10,39 @@ from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from accounts.roles import Perm
-from core.api import ErrorOut, PageNumberPagination, api_require, api_user
+from core.api import NOT_BLANK, DbId, ErrorOut, InputSchema, IsoDate, PageNumberPagination, api_require, api_user
 from orders import actions
+from orders.actions import MAX_LINE_QUANTITY
+from orders.choices import OrderState
 from orders.models import Order
 from orders.selectors import OrderFilters, order_queryset
 
 router = Router(tags=["orders"])
 
 
-class LineIn(Schema):
-    sku: str
-    quantity: int = Field(..., gt=0)
+class LineIn(InputSchema):
+    sku: str = Field(..., min_length=1, max_length=64, pattern=NOT_BLANK,
+                     description="An active product's SKU (400 `unknown_product`, `inactive_product`)")
+    quantity: int = Field(..., gt=0, le=MAX_LINE_QUANTITY)
 
 
-class OrderIn(Schema):
-    lead_id: int
-    lines: list[LineIn] = Field(default_factory=list)
+MAX_LINES = 500
+Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES, description="Lines of the same SKU add up; a quantity "
+                                                                         "above what is available is a 409")]
 
 
-class LinesIn(Schema):
-    lines: list[LineIn]
+class OrderIn(InputSchema):
+    lead_id: DbId = Field(..., description="A lead with a customer (404 `lead_not_found`; 400 "
+                                           "`lead_without_customer`)")
+    lines: Lines = Field(default_factory=list)
 
 
-class CancelIn(Schema):
-    reason: str
+class LinesIn(InputSchema):
+    lines: Lines
+
+
+class CancelIn(InputSchema):
+    reason: str = Field(..., min_length=1, max_length=250, pattern=NOT_BLANK)
 
 
 class LineOut(Schema):
@@ -110,8 +119,8 @@ def _reload(order_id: int) -> dict[str, Any]:
     return _out(Order.objects.select_related("agent").prefetch_related("lines", "kommo_syncs").get(pk=order_id))
 
 
-@router.post("/orders", response={201: OrderOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ConflictOut},
-             summary="Create a draft order for a lead")
+@router.post("/orders", response={201: OrderOut, 404: ErrorOut, 409: ConflictOut},
+             summary="Create a draft order for a lead (409 `insufficient_stock` with `short_lines`, or `lead_held`)")
 def create_order(request: HttpRequest, payload: OrderIn) -> Any:
     order = actions.check_create_order(api_user(request), lead_id=payload.lead_id,
                                        lines=[(li.sku, li.quantity) for li in payload.lines])
@@ -120,42 +129,42 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Any:
 
 @router.get("/orders", response=list[OrderOut], summary="Orders (agents see their own)")
 @paginate(PageNumberPagination)
-def list_orders(request: HttpRequest, state: str = "", agent: str = "", q: str = "",  # noqa: PLR0917
-                date_from: date | None = None, date_to: date | None = None) -> QuerySet[Order]:
+def list_orders(request: HttpRequest, state: OrderState | Literal[""] = "", agent: str = "",  # noqa: PLR0917
+                q: str = "", date_from: IsoDate | None = None, date_to: IsoDate | None = None) -> QuerySet[Order]:
     user = api_require(request, Perm.ORDERS_VIEW)
     qs = order_queryset(user, OrderFilters(state=state, agent=agent, q=q, date_from=date_from, date_to=date_to))
     return qs.prefetch_related("lines", "kommo_syncs")
 
 
-@router.get("/orders/{order_id}", response={200: OrderOut, 403: ErrorOut, 404: ErrorOut}, summary="An order")
-def get_order(request: HttpRequest, order_id: int) -> Any:
+@router.get("/orders/{order_id}", response=OrderOut, summary="An order")
+def get_order(request: HttpRequest, order_id: DbId) -> Any:
     actions.access_order(api_user(request), order_id)
     return _reload(order_id)
 
 
-@router.put("/orders/{order_id}/lines", response={200: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ConflictOut},
-            summary="Replace a draft's lines")
-def set_lines(request: HttpRequest, order_id: int, payload: LinesIn) -> Any:
+@router.put("/orders/{order_id}/lines", response={200: OrderOut, 409: ConflictOut},
+            summary="Replace a draft's lines (409 `not_draft`, `insufficient_stock` with `short_lines`, `lead_held`)")
+def set_lines(request: HttpRequest, order_id: DbId, payload: LinesIn) -> Any:
     actions.check_set_lines(api_user(request), order_id, lines=[(li.sku, li.quantity) for li in payload.lines])
     return _reload(order_id)
 
 
-@router.post("/orders/{order_id}/confirm", response={200: OrderOut, 400: ErrorOut, 404: ErrorOut, 409: ConflictOut},
+@router.post("/orders/{order_id}/confirm", response={200: OrderOut, 409: ConflictOut},
              summary="Confirm (409 with short_lines listing every line that cannot be met)")
-def confirm_order(request: HttpRequest, order_id: int) -> Any:
+def confirm_order(request: HttpRequest, order_id: DbId) -> Any:
     actions.check_confirm_order(api_user(request), order_id)
     return _reload(order_id)
 
 
-@router.post("/orders/{order_id}/cancel", response={200: OrderOut, 400: ErrorOut, 403: ErrorOut, 404: ErrorOut,
-                                                    409: ErrorOut}, summary="Cancel (stock returns via the ledger)")
-def cancel_order(request: HttpRequest, order_id: int, payload: CancelIn) -> Any:
+@router.post("/orders/{order_id}/cancel", response={200: OrderOut, 409: ErrorOut},
+             summary="Cancel (stock returns via the ledger); 409 when the order's state does not allow it")
+def cancel_order(request: HttpRequest, order_id: DbId, payload: CancelIn) -> Any:
     actions.check_cancel_order(api_user(request), order_id, reason=payload.reason)
     return _reload(order_id)
 
 
-@router.post("/orders/{order_id}/dispatch", response={200: OrderOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut},
-             summary="Mark dispatched")
-def dispatch_order(request: HttpRequest, order_id: int) -> Any:
+@router.post("/orders/{order_id}/dispatch", response={200: OrderOut, 409: ErrorOut},
+             summary="Mark dispatched (409 unless confirmed)")
+def dispatch_order(request: HttpRequest, order_id: DbId) -> Any:
     actions.check_dispatch_order(api_user(request), order_id)
     return _reload(order_id)

@@ -21,12 +21,14 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
 from django.core.files import File
 from django.db import connection, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import F
 from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -158,7 +160,8 @@ def do_run_import_job(job_id: int) -> ImportJob | None:
     from reports.importer import HistoryFileError, do_import_history, parse_history
 
     claimed = ImportJob.objects.filter(pk=job_id, state=ImportJob.State.PENDING).update(
-        state=ImportJob.State.PROCESSING, stage=STAGE_READING, started_at=timezone.now(), updated_at=timezone.now())
+        state=ImportJob.State.PROCESSING, stage=STAGE_READING, started_at=timezone.now(), updated_at=timezone.now(),
+        attempts=F("attempts") + 1)
     if not claimed:
         return None
     job = ImportJob.objects.get(pk=job_id)
@@ -193,17 +196,30 @@ def do_run_import_job(job_id: int) -> ImportJob | None:
 
 
 ABANDONED_AFTER: Final = timedelta(hours=2)  # longer than any import measured (1M rows: ~6 min) with room
+MAX_ATTEMPTS: Final = 2  # a job interrupted once runs again; twice, it is given up (something kills it)
 
 
-def do_fail_abandoned_imports(*, now: datetime | None = None) -> int:
-    """Jobs left "procesando" by a worker that died (nothing updated them for ABANDONED_AFTER) end as failed, so
-    the page stops polling and says why; the import's own transaction was rolled back with the worker."""
+def do_recover_abandoned_imports(*, now: datetime | None = None) -> dict[str, int]:
+    """Jobs left "procesando" by a worker that died (nothing updated them for ABANDONED_AFTER). The import's own
+    transaction was rolled back with the worker and writing is idempotent (rows are keyed by their file's id), so
+    a job interrupted for the first time is queued again and ends as if nothing happened; one interrupted
+    MAX_ATTEMPTS times ends as failed, so the page stops polling and says why."""
+    from reports.tasks import run_history_import
+
     now = now or timezone.now()
     stale = ImportJob.objects.filter(state=ImportJob.State.PROCESSING, updated_at__lt=now - ABANDONED_AFTER)
-    failed = 0
+    outcome = {"requeued": 0, "failed": 0}
     for job in stale:
+        if job.attempts < MAX_ATTEMPTS:
+            with transaction.atomic():
+                requeued = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PROCESSING).update(
+                    state=ImportJob.State.PENDING, stage=STAGE_QUEUED, done=0, total=0, updated_at=now)
+                if requeued:
+                    transaction.on_commit(partial(run_history_import.enqueue, job.pk))
+            outcome["requeued"] += requeued
+            continue
         _finish(job.pk, ImportJob.State.FAILED,
-                errors=[*job.errors, _("La importación se interrumpió (el proceso de fondo se detuvo); no se "
-                                       "importó nada. Vuelva a subir los archivos.")])
-        failed += 1
-    return failed
+                errors=[*job.errors, _("La importación se interrumpió %d veces (el proceso de fondo se detuvo); no "
+                                       "se importó nada. Vuelva a subir los archivos.") % job.attempts])
+        outcome["failed"] += 1
+    return outcome

@@ -4,21 +4,29 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
 
 from accounts.roles import Perm
-from core.api import DbInt, ErrorOut, api_require
+from core.api import MAX_PAGE, DbId, ErrorOut, IsoDate, QuerySchema, api_require
 from core.errors import ActionError
+from reports.dashboard import CHARTS
 from reports.exports import csv_response
 from reports.leadflow import LeadFlowReport, check_leadflow_filters, lead_flow_report
 
 router = Router(tags=["reports"])
 
 LeadFlowTable = Literal["by_operator", "by_hour", "outcomes"]
+Chart = Literal["agent_volume", "agent_response_times", "sales_conversations", "revenue_by_agent", "customer_states",
+                "retention", "daily_activity", "sales_by_channel", "kpis"]
+if set(get_args(Chart)) != set(CHARTS):  # one list of charts: reports.dashboard.CHARTS
+    raise ImproperlyConfigured("reports.api.Chart must list reports.dashboard.CHARTS")
+WINDOW_DOC = ("The window: `start` ≤ `end` (400 `invalid_window`), at most {days} days (400 `window_too_long`); an "
+              "omitted end is taken from today in TIME_ZONE.")
 
 
 class LeadFlowTotals(Schema):
@@ -90,20 +98,22 @@ def leadflow_csv(report: LeadFlowReport, table: str) -> HttpResponse:
 _CSV_OPENAPI = {"responses": {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}}
 
 
-class LeadFlowQuery(Schema):
-    start: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: end − 29 days")
-    end: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today in TIME_ZONE")
-    operator: str = Field("", description="username; ignored for users without reports.view_all")
+class LeadFlowQuery(QuerySchema):
+    start: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: end − 29 days")
+    end: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: today in TIME_ZONE")
+    operator: str = Field("", max_length=150, description="username (400 `unknown_operator`); ignored for users "
+                                                          "without reports.view_all")
     format: Literal["json", "csv"] = "json"
-    table: LeadFlowTable | None = Field(None, description="with format=csv: the table to export")
+    table: LeadFlowTable | None = Field(None, description="with format=csv: the table to export (required: 400 "
+                                                          "`missing_table`)")
 
 
 @router.get(
-    "/reports/lead-flow", response={200: LeadFlowOut, 400: ErrorOut, 403: ErrorOut}, url_name="reports_lead_flow",
+    "/reports/lead-flow", response=LeadFlowOut, url_name="reports_lead_flow",
     summary="Lead-flow report: calls, contacted and closed leads, outcomes, by hour, speed-to-lead",
     description="Definitions: docs/reports.md. Users without `reports.view_all` always get their own numbers, "
                 "whatever `operator` says. `format=csv&table=…` returns one table as CSV (UTF-8 with BOM, "
-                "comma-separated, header row).",
+                "comma-separated, header row). " + WINDOW_DOC.format(days=366),
     openapi_extra=_CSV_OPENAPI,
 )
 def lead_flow(request: HttpRequest, query: Query[LeadFlowQuery]) -> Any:
@@ -202,16 +212,17 @@ class DashboardOut(Schema):
     kpis: Kpis | None = None
 
 
-class DashboardQuery(Schema):
-    start: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
-    end: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
+class DashboardQuery(QuerySchema):
+    start: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
+    end: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
     granularity: Literal["day", "week", "month"] = "week"
-    team: DbInt | None = None
-    inbox: DbInt | None = None
-    channel: str = ""
-    agent: DbInt | None = Field(None, description="user id; forced to the caller without reports.view_all")
+    team: DbId | None = None
+    inbox: DbId | None = None
+    channel: str = Field("", max_length=20)
+    agent: DbId | None = Field(None, description="user id; forced to the caller without reports.view_all")
     format: Literal["json", "csv"] = "json"
-    chart: str | None = Field(None, description="with format=csv: the chart whose rows to export")
+    chart: Chart | None = Field(None, description="with format=csv: the chart whose rows to export, one the caller's "
+                                                  "role may see (400 `invalid_chart`)")
 
 
 def dashboard_query(request: HttpRequest, query: DashboardQuery) -> tuple[Any, Any]:
@@ -224,14 +235,14 @@ def dashboard_query(request: HttpRequest, query: DashboardQuery) -> tuple[Any, A
 
 
 @router.get(
-    "/reports/dashboard", response={200: DashboardOut, 400: ErrorOut, 403: ErrorOut},
+    "/reports/dashboard", response=DashboardOut,
     url_name="reports_dashboard",
     summary="The performance dashboard: 8 charts and the KPIs, under the pinned definitions",
     description="Definitions: docs/reports.md (Tablero). A conversation is in the window when it started in it; "
                 "sales count in the window of their conversation; the two-year horizon applies to everything. "
                 "Each role gets the charts it may see (keys of other charts are absent); users without "
                 "`reports.view_all` get their own conversations only. `format=csv&chart=<key>` returns that "
-                "chart's rows as CSV.",
+                "chart's rows as CSV. " + WINDOW_DOC.format(days=3 * 366),
     openapi_extra=_CSV_OPENAPI,
 )
 def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
@@ -257,24 +268,26 @@ def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
 # --- drill-down and the per-conversation export -----------------------------------------------------------------
 
 
-class FiltersQuery(Schema):
-    start: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
-    end: date | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
-    team: DbInt | None = None
-    inbox: DbInt | None = None
-    channel: str = Field("", description="a conversation channel (whatsapp, email, …)")
-    agent: DbInt | None = Field(None, description="user id; forced to the caller without reports.view_all")
+class FiltersQuery(QuerySchema):
+    start: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
+    end: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
+    team: DbId | None = None
+    inbox: DbId | None = None
+    channel: str = Field("", max_length=20, description="a conversation channel (whatsapp, email, …)")
+    agent: DbId | None = Field(None, description="user id; forced to the caller without reports.view_all")
 
 
 class DrillQuery(FiltersQuery):
     granularity: Literal["day", "week", "month"] = "week"
-    chart: str = Field(..., description="agent_volume, agent_response_times, sales_conversations, revenue_by_agent, "
-                                        "customer_states, retention, daily_activity, sales_by_channel or kpis")
-    series: str = Field("", description="the point's series (default: the chart's first); see docs/reports.md")
-    bucket: date | None = Field(None, description="first day of the point's bucket (retention: of the month); "
-                                                  "required for the charts over time")
-    agent_id: int | None = Field(None, description="the point's agent; required for the per-agent charts")
-    page: int = Field(1, ge=1)
+    chart: Chart = Field(..., description="One the caller's role may see (400 `invalid_chart`)")
+    series: str = Field("", max_length=50, description="the point's series (default: the chart's first; 400 "
+                                                       "`invalid_series`); see docs/reports.md")
+    bucket: IsoDate | None = Field(None, description="first day of the point's bucket (retention: of the month); "
+                                                     "required for the charts over time (400 `missing_bucket`, "
+                                                     "`invalid_bucket` outside the window)")
+    agent_id: DbId | None = Field(None, description="the point's agent; required for the per-agent charts (400 "
+                                                    "`missing_agent`)")
+    page: int = Field(1, ge=1, le=MAX_PAGE)
 
 
 class DrillRow(Schema):
@@ -319,7 +332,7 @@ def _filters(request: HttpRequest, query: FiltersQuery, perm: Perm, granularity:
 
 
 @router.get(
-    "/reports/dashboard/conversations", response={200: DrillOut, 400: ErrorOut, 403: ErrorOut},
+    "/reports/dashboard/conversations", response=DrillOut,
     url_name="reports_dashboard_conversations",
     summary="The conversations behind one point of a dashboard chart (50 per page, most recent first)",
     description="Same filters as /reports/dashboard, plus the point: `chart`, `series`, `bucket` (charts over "
@@ -347,7 +360,7 @@ def dashboard_conversations(request: HttpRequest, query: Query[DrillQuery]) -> A
 
 
 @router.get(
-    "/reports/conversations.csv", response={400: ErrorOut, 403: ErrorOut},
+    "/reports/conversations.csv", response={403: ErrorOut},
     url_name="reports_conversations_csv",
     summary="Every conversation of the window, one row each (CSV, streamed)",
     description="Permission `reports.export`. The conversations that started in the window (the dashboard's "

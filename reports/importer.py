@@ -32,7 +32,9 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Role
 from core.bulk import bulk_insert
+from core.failpoints import failpoint
 from core.text import fold
+from core.validators import CHUNK, MAX_QUANTITY, TextFileError, sniff_encoding
 from customers.models import Customer
 from inbox.choices import ConversationOutcome, ConversationState, CustomerState
 from inbox.models import Conversation, Inbox
@@ -67,6 +69,13 @@ CHANNELS: Final = {
 }
 HISTORY_INBOX: Final = "historial"
 BATCH: Final = 5000
+# Bounds of the numbers a history row may carry (anything beyond is a typo or a unit mix-up, reported with its line
+# rather than overflowing a column or a date calculation): durations up to ten years, money as its columns hold,
+# quantities as the catalog's, dates in a range every database and time-zone conversion handles.
+MAX_SECONDS: Final = 10 * 365 * 24 * 3600
+MAX_AMOUNT: Final = Decimal(10) ** 14  # orders.Sale.amount: 16 digits, 2 decimals
+MAX_UNIT_PRICE: Final = Decimal(10) ** 12  # orders.Sale.unit_price: 14 digits, 2 decimals
+MIN_YEAR, MAX_YEAR = 1970, 2100
 
 
 class HistoryFileError(Exception):
@@ -135,7 +144,13 @@ def _rows(path: Path, aliases: dict[str, str], required: tuple[str, ...], label:
           ) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row keyed by canonical column) for each data row; the header is line 1. A multi-line quoted
     cell counts every physical line, so a reported line is where the row starts in the file."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    try:
+        with path.open("rb") as raw:
+            encoding = sniff_encoding(iter(lambda: raw.read(CHUNK), b""))
+    except TextFileError as exc:
+        raise HistoryFileError([_("%(file)s línea %(n)d: %(why)s") % {"file": label, "n": exc.line,
+                                                                       "why": exc.message}]) from None
+    with path.open(encoding=encoding, newline="") as fh:
         reader = csv.reader(fh)
         try:
             header = next(reader)
@@ -155,11 +170,29 @@ def _rows(path: Path, aliases: dict[str, str], required: tuple[str, ...], label:
             yield start, {c: (record[i].strip() if i < len(record) else "") for i, c in enumerate(columns) if c}
 
 
+def _shown(value: str) -> str:
+    """A cell as quoted in a message: long ones cut, so one bad cell cannot flood the report."""
+    return value if len(value) <= 40 else value[:40] + "…"
+
+
+def _number(value: str, name: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": _shown(value)}) from None
+    if not number.is_finite():  # NaN, Infinity
+        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": _shown(value)})
+    return number
+
+
 def _datetime(value: str, name: str) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValueError(_("%(col)s no es una fecha ISO 8601: «%(v)s»") % {"col": name, "v": value}) from None
+        raise ValueError(_("%(col)s no es una fecha ISO 8601: «%(v)s»") % {"col": name, "v": _shown(value)}) from None
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
+        raise ValueError(_("%(col)s está fuera del rango de fechas admitido (%(min)d–%(max)d): «%(v)s»")
+                         % {"col": name, "min": MIN_YEAR, "max": MAX_YEAR, "v": _shown(value)})
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_current_timezone())
     return moment
@@ -168,22 +201,22 @@ def _datetime(value: str, name: str) -> datetime:
 def _seconds(value: str, name: str) -> int | None:
     if not value:
         return None
-    try:
-        seconds = Decimal(value.replace(",", "."))
-    except InvalidOperation:
-        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": value}) from None
+    seconds = _number(value.replace(",", "."), name)
     if seconds < 0:
-        raise ValueError(_("%(col)s es negativo: %(v)s") % {"col": name, "v": value})
+        raise ValueError(_("%(col)s es negativo: %(v)s") % {"col": name, "v": _shown(value)})
+    if seconds > MAX_SECONDS:
+        raise ValueError(_("%(col)s está fuera de rango: %(v)s (el máximo es %(max)d segundos, diez años)")
+                         % {"col": name, "v": _shown(value), "max": MAX_SECONDS})
     return int(seconds.to_integral_value())
 
 
-def _money(value: str, name: str) -> Decimal:
-    try:
-        amount = Decimal(value.replace(" ", ""))
-    except InvalidOperation:
-        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": value}) from None
-    if not amount.is_finite():
-        raise ValueError(_("%(col)s no es un número: «%(v)s»") % {"col": name, "v": value})
+def _money(value: str, name: str, *, maximum: Decimal) -> Decimal:
+    amount = _number(value.replace(" ", ""), name)
+    if amount < 0:
+        raise ValueError(_("%(col)s es negativo: %(v)s") % {"col": name, "v": _shown(value)})
+    if amount >= maximum:
+        raise ValueError(_("%(col)s está fuera de rango: %(v)s (debe ser menor que %(max)s)")
+                         % {"col": name, "v": _shown(value), "max": f"{maximum:f}"})
     return amount.quantize(Decimal("0.01"))
 
 
@@ -230,19 +263,33 @@ def _sale(line: int, row: dict[str, str]) -> SaleRow:
     for name in SALE_REQUIRED:
         if not row.get(name):
             raise ValueError(_("falta %s") % name)
-    amount = _money(row["amount"], "amount")
+    amount = _money(row["amount"], "amount", maximum=MAX_AMOUNT)
     quantity = 1
     if row.get("quantity"):
-        try:
-            quantity = int(Decimal(row["quantity"]))
-        except InvalidOperation:
-            raise ValueError(_("quantity no es un número: «%s»") % row["quantity"]) from None
-        if quantity <= 0:
-            raise ValueError(_("quantity debe ser positiva"))
-    unit_price = _money(row["unit_price"], "unit_price") if row.get("unit_price") else amount / quantity
+        number = _number(row["quantity"], "quantity")
+        if number != number.to_integral_value():
+            raise ValueError(_("quantity debe ser un número entero: «%s»") % _shown(row["quantity"]))
+        if number <= 0:
+            raise ValueError(_("quantity debe ser positiva: %s") % _shown(row["quantity"]))
+        if number > MAX_QUANTITY:
+            raise ValueError(_("quantity está fuera de rango: %(v)s (el máximo es %(max)d)")
+                             % {"v": _shown(row["quantity"]), "max": MAX_QUANTITY})
+        quantity = int(number)
+    unit_price = (_money(row["unit_price"], "unit_price", maximum=MAX_UNIT_PRICE) if row.get("unit_price")
+                  else amount / quantity)
+    if unit_price >= MAX_UNIT_PRICE:
+        raise ValueError(_("unit_price está fuera de rango: %s") % unit_price.quantize(Decimal("0.01")))
     return SaleRow(line=line, ref=row["sale_id"][:64], conversation_ref=row["conversation_id"][:64],
                    product_ref=row.get("product_id", "")[:64], product_name=row.get("product_name", "")[:200],
                    quantity=quantity, unit_price=unit_price.quantize(Decimal("0.01")), amount=amount)
+
+
+def _reason(exc: Exception) -> str:
+    # Our ValueErrors carry a translated reason naming the column; anything else from a parser (a decimal or date
+    # overflow the checks above did not foresee) still gets its line instead of failing the whole import.
+    if type(exc) is ValueError:
+        return str(exc)
+    return _("un valor está fuera de rango (%s)") % type(exc).__name__
 
 
 def parse_history(conversations: Path, sales: Path | None = None) -> ParsedHistory:
@@ -254,8 +301,9 @@ def parse_history(conversations: Path, sales: Path | None = None) -> ParsedHisto
             item = _conversation(line, row)
             if item.ref in seen:
                 raise ValueError(_("conversation_id repetido: %s") % item.ref)
-        except ValueError as exc:
-            parsed.errors.append(_("%(file)s línea %(n)d: %(why)s") % {"file": conv_label, "n": line, "why": exc})
+        except (ValueError, ArithmeticError) as exc:
+            parsed.errors.append(_("%(file)s línea %(n)d: %(why)s") % {"file": conv_label, "n": line,
+                                                                       "why": _reason(exc)})
             continue
         seen.add(item.ref)
         parsed.conversations.append(item)
@@ -267,8 +315,9 @@ def parse_history(conversations: Path, sales: Path | None = None) -> ParsedHisto
                 sale = _sale(line, row)
                 if sale.ref in sale_refs:
                     raise ValueError(_("sale_id repetido: %s") % sale.ref)
-            except ValueError as exc:
-                parsed.errors.append(_("%(file)s línea %(n)d: %(why)s") % {"file": sale_label, "n": line, "why": exc})
+            except (ValueError, ArithmeticError) as exc:
+                parsed.errors.append(_("%(file)s línea %(n)d: %(why)s") % {"file": sale_label, "n": line,
+                                                                           "why": _reason(exc)})
                 continue
             sale_refs.add(sale.ref)
             pending.append(sale)
@@ -418,6 +467,7 @@ def do_import_history(parsed: ParsedHistory, *, skip_invalid: bool = False,
         agents, agents_created = _agents(parsed.conversations)
         customers, customers_created = _customers(parsed.conversations)
         ids = _write_conversations(parsed.conversations, customers, agents, report)
+        failpoint("history_import.before_sales")
         _write_sales(parsed.sales, ids)
         rollups.rebuild_all(progress=lambda done, total: report("rollups", done, total))
     return ImportResult(conversations=len(parsed.conversations), sales=len(parsed.sales),

@@ -224,6 +224,7 @@ class ImportJob(models.Model):
     total = models.PositiveIntegerField(default=0)
     result = models.JSONField(default=dict, blank=True)  # counts of ImportResult
     errors = models.JSONField(default=list, blank=True)  # ["conversaciones.csv línea 5: …", …]
+    attempts = models.PositiveSmallIntegerField(default=0)  # runs started (a worker killed mid-import: re-queued)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -31,7 +31,7 @@ def run_history_import(job_id: int) -> str | None:
 
 
 @task()
-def fail_abandoned_imports() -> int:
-    from reports.actions import do_fail_abandoned_imports
+def recover_abandoned_imports() -> dict[str, int]:
+    from reports.actions import do_recover_abandoned_imports
 
-    return do_fail_abandoned_imports()
+    return do_recover_abandoned_imports()

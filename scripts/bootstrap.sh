@@ -3,6 +3,7 @@
 # Idempotent: skipped when the lock file has not changed since the last sync (hash stamp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scripts/secure_data_dir.sh  # data/ 0700, SQLite files 0600 (every run, even when the venv is current)
 
 find_python() {
   local candidates=()

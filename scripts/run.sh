@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # `make run`: one machine, everything a user needs — migrate, demo data on an empty database,
 # the ASGI server (HTTP + websockets), the background worker and the periodic-job scheduler.
-# Ctrl-C stops all of them.
+# core/supervisor.py starts them in order and keeps them running: a process that crashes or is killed is
+# restarted with backoff (one line here and in data/supervisor.log), never the whole stack. Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
+# CENTRALITA_BOOTSTRAP=0: the venv is known to be current (the tests that start this script run inside it).
+[ "${CENTRALITA_BOOTSTRAP:-1}" = "0" ] || scripts/bootstrap.sh
 
 export DEBUG="${DEBUG:-1}"
 HOST="${HOST:-127.0.0.1}"
@@ -13,92 +15,88 @@ export SITE_URL="${SITE_URL:-http://$HOST:$PORT}"
 if [ "$HOST" != "127.0.0.1" ] && [ "$HOST" != "localhost" ] && [ -z "${ALLOWED_HOSTS:-}" ]; then
   export ALLOWED_HOSTS="$HOST,127.0.0.1,localhost"
 fi
+# Everything a run writes (SQLite database, logs, the fake vendors' state) goes under DATA_DIR (default data/).
+export DATA_DIR="${DATA_DIR:-$PWD/data}"
+D="$DATA_DIR"
 PY=.venv/bin/python
-mkdir -p data
+SUP=("$PY" -m core.supervisor)
+mkdir -p "$D"
+# One `make run` per data folder: a second would share its database and truncate its logs.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$D/run.lock"
+  flock -n 9 || { echo "centralita: another 'make run' is already using $D — stop it first (or give this one its own DATA_DIR)." >&2; exit 1; }
+fi
+# The web port is the address users and webhooks know: never moved silently.
+"${SUP[@]}" port-check --host "$HOST" "$PORT" || {
+  echo "centralita: port $PORT on $HOST is already in use (another 'make run'?) — stop that program, or choose another port: PORT=8001 make run" >&2
+  exit 1
+}
 # The terminal is for the banner, warnings and errors. Background chatter (each task the worker runs, each
 # job the scheduler enqueues, HTTP access, the fake vendors) goes to data/*.log, fresh on every start.
 export LOG_CONSOLE_LEVEL="${LOG_CONSOLE_LEVEL:-WARNING}"
-LOGS=(data/web.log data/access.log data/worker.log data/scheduler.log data/fake-kommo.log data/fake-whatsapp.log)
-for log in "${LOGS[@]}"; do : > "$log"; done
+for log in web access worker scheduler fake-kommo fake-whatsapp supervisor; do : > "$D/$log.log"; done
 
-pids=()
-cleanup() {
-  trap - INT TERM EXIT
-  echo; echo "centralita: stopping…"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  echo "centralita: stopped."
-}
-trap cleanup INT TERM EXIT
+units=()
+unit() { units+=("$@" ";"); }  # one supervised unit: service|task NAME [options] -- command…
+notes=""
 # Demo Kommo: unless a real Kommo is configured (KOMMO_BASE_URL), a local fake Kommo that speaks the real
 # API and webhooks stands in, so the call-center queue can be tried end to end (Administración → Kommo → "Simular un lead").
+# The fakes are ours alone: when their port is taken (a second `make run`, another program) they move to a free one.
+KOMMO_URL=""
 if [ -z "${KOMMO_BASE_URL:-}" ] && [ "${KOMMO_DEMO:-1}" = "1" ]; then
   export KOMMO_DEMO=1
-  KOMMO_PORT="${KOMMO_PORT:-8011}"
-  $PY -m fakes.kommo --host 127.0.0.1 --port "$KOMMO_PORT" --subdomain demo --token demo-kommo-token \
-      --state-file data/fake-kommo.json >>data/fake-kommo.log 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$KOMMO_PORT/_fake/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  wanted="${KOMMO_PORT:-8011}"
+  KOMMO_PORT="$("${SUP[@]}" free-port "$wanted")"
+  [ "$KOMMO_PORT" = "$wanted" ] || notes+="  Port $wanted was taken: the demo Kommo listens on $KOMMO_PORT."$'\n'
+  KOMMO_URL="http://127.0.0.1:$KOMMO_PORT"
+  unit service fake-kommo --out "$D/fake-kommo.log" --err out --listen "$KOMMO_PORT" --ready "$KOMMO_URL/_fake/health" -- \
+      "$PY" -m fakes.kommo --host 127.0.0.1 --port "$KOMMO_PORT" --subdomain demo --token demo-kommo-token \
+      --state-file "$D/fake-kommo.json"
 fi
 # Demo WhatsApp: unless a real Graph API is configured (WHATSAPP_BASE_URL), a local fake Cloud API stands in: replies
 # go to it, its status webhooks tick them, and "Simular mensaje de WhatsApp" (Administración → WhatsApp) makes a
-# customer write.
+# customer write. The demo credentials are the ones `manage.py demo_setup` connects with.
+WHATSAPP_URL=""
 WHATSAPP_DEMO_NUMBER=106540352242922
 if [ -z "${WHATSAPP_BASE_URL:-}" ] && [ "${WHATSAPP_DEMO:-1}" = "1" ]; then
   export WHATSAPP_DEMO=1
-  WHATSAPP_PORT="${WHATSAPP_PORT:-8012}"
-  $PY -m fakes.whatsapp --host 127.0.0.1 --port "$WHATSAPP_PORT" --token demo-whatsapp-token \
+  wanted="${WHATSAPP_PORT:-8012}"
+  WHATSAPP_PORT="$("${SUP[@]}" free-port "$wanted")"
+  [ "$WHATSAPP_PORT" = "$wanted" ] || notes+="  Port $wanted was taken: the demo WhatsApp listens on $WHATSAPP_PORT."$'\n'
+  WHATSAPP_URL="http://127.0.0.1:$WHATSAPP_PORT"
+  unit service fake-whatsapp --out "$D/fake-whatsapp.log" --err out --listen "$WHATSAPP_PORT" \
+      --ready "$WHATSAPP_URL/_fake/health" -- \
+      "$PY" -m fakes.whatsapp --host 127.0.0.1 --port "$WHATSAPP_PORT" --token demo-whatsapp-token \
       --app-secret demo-whatsapp-app-secret --phone-number-id "$WHATSAPP_DEMO_NUMBER" --auto-status sent,delivered,read \
-      --webhook-url "$SITE_URL/integrations/whatsapp/webhook/$WHATSAPP_DEMO_NUMBER/" >>data/fake-whatsapp.log 2>&1 &
-  pids+=($!)
-  for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$WHATSAPP_PORT/_fake/health" >/dev/null 2>&1 && break; sleep 0.1; done
+      --webhook-url "$SITE_URL/integrations/whatsapp/webhook/$WHATSAPP_DEMO_NUMBER/"
 fi
 
-$PY manage.py migrate --noinput -v0
-if [ "$($PY manage.py shell -v 0 -c 'from accounts.models import User; print(User.objects.exists())')" = "False" ]; then
-  if [ "${KOMMO_DEMO:-}" = "1" ]; then
-    $PY manage.py kommo_connect --subdomain demo --token demo-kommo-token --base-url "http://127.0.0.1:$KOMMO_PORT" \
-        --to-call-stage "Para Llamar" --confirmed-stage "Venta Confirmada" --register-webhook
-  fi
-  echo "centralita: empty database, loading demo data (seed_demo --seed 1)…"
-  $PY manage.py seed_demo --seed 1
-fi
-# After the demo data: its "whatsapp" conversations were not written through a number, so no window applies to them.
-if [ "${WHATSAPP_DEMO:-}" = "1" ] && [ "$($PY manage.py shell -v 0 -c 'from connectors.whatsapp.models import WhatsappNumber; print(WhatsappNumber.objects.exists())')" = "False" ]; then
-  $PY manage.py whatsapp_connect --phone-number-id "$WHATSAPP_DEMO_NUMBER" --waba-id 102290129340398 \
-      --token demo-whatsapp-token --app-secret demo-whatsapp-app-secret --verify-token demo-verify-token \
-      --base-url "http://127.0.0.1:$WHATSAPP_PORT"
-fi
-
+unit task migrate -- "$PY" manage.py migrate --noinput -v0
+# Demo data on an empty database; the demo Kommo/WhatsApp connected, or re-pointed when the fakes' port changed.
+unit task demo-setup -- "$PY" manage.py demo_setup --kommo-url "$KOMMO_URL" --whatsapp-url "$WHATSAPP_URL"
 
 if [ -n "${REDIS_URL:-}" ] && [ "${TASK_BACKEND:-rq}" = "rq" ]; then
-  LOG_FILE=data/worker.log $PY manage.py rqworker default crm messaging --job-class django_tasks_rq.Job \
-      --worker-class rq.worker.SimpleWorker --with-scheduler >>data/worker.log &
+  WORKER=("$PY" manage.py rqworker default crm messaging --job-class django_tasks_rq.Job
+          --worker-class rq.worker.SimpleWorker --with-scheduler)
 else
-  LOG_FILE=data/worker.log $PY manage.py db_worker --queue-name '*' --no-reload --interval 0.5 >>data/worker.log &
+  WORKER=("$PY" manage.py run_worker --queue-name '*' --interval 0.5)  # db_worker, retried when the DB is locked
 fi
-pids+=($!)
-LOG_FILE=data/scheduler.log $PY manage.py run_scheduler >>data/scheduler.log &
-pids+=($!)
-LOG_FILE=data/web.log .venv/bin/daphne -b "$HOST" -p "$PORT" --access-log data/access.log \
-    config.asgi:application >>data/web.log &
-pids+=($!)
+unit service worker --out "$D/worker.log" --env "LOG_FILE=$D/worker.log" -- "${WORKER[@]}"
+unit service scheduler --out "$D/scheduler.log" --env "LOG_FILE=$D/scheduler.log" -- "$PY" manage.py run_scheduler
+unit service web --out "$D/web.log" --env "LOG_FILE=$D/web.log" --listen "$PORT" --ready "http://$HOST:$PORT/healthz" \
+    --ready-timeout 60 -- \
+    env ACCESS_LOG_FILE="$D/access.log" .venv/bin/daphne -b "$HOST" -p "$PORT" -v 0 config.asgi:application  # access log: core.access_log (no secret paths), not daphne's
 
-for _ in $(seq 1 100); do
-  if curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1; then break; fi
-  sleep 0.2
-done
-cat <<MSG
-
+BANNER="
   Centralita is running at  http://$HOST:$PORT
   Demo users (password for all: centralita2026):
     admin (Administrador) · gerente (Gerente general) · supervisora (Supervisora)
     director (Director de ventas) · analista (Analista de datos) · agente1 … agente8 (Agentes)
   Web chat demo (be the visitor there, answer in the inbox):  http://$HOST:$PORT/webchat/demo/
-  WhatsApp demo (a customer writes): log in as admin → Administración → WhatsApp → "Simular mensaje de WhatsApp"
-  Kommo demo (a new lead to call):    log in as admin → Administración → Kommo → "Simular un lead"
-  Logs (tasks, scheduler, HTTP access, fake vendors): data/*.log — e.g. tail -f data/worker.log
-  Only warnings and errors appear below. Press Ctrl-C to stop the server, the worker and the scheduler.
-
-MSG
-wait -n "${pids[@]}" || true
+  WhatsApp demo (a customer writes): log in as admin → Administración → WhatsApp → \"Simular mensaje de WhatsApp\"
+  Kommo demo (a new lead to call):    log in as admin → Administración → Kommo → \"Simular un lead\"
+${notes}  Logs (tasks, scheduler, HTTP access, fake vendors, restarts): $D/*.log — e.g. tail -f $D/worker.log
+  Only warnings and errors appear below. A process that stops is restarted (a line here says so).
+  Press Ctrl-C to stop the server, the worker and the scheduler.
+"
+exec "${SUP[@]}" run --log "$D/supervisor.log" --banner "$BANNER" "${units[@]}"

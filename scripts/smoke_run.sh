@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of `make run` from a fresh clone: it must set itself up, seed demo data, serve HTTP and
-# websockets with a worker and a scheduler, and stop everything cleanly on Ctrl-C (SIGINT).
+# websockets with a worker and a scheduler, restart a worker killed with SIGKILL, and stop everything cleanly on
+# Ctrl-C (SIGINT).
 set -euo pipefail
 src="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/centralita-smoke.XXXXXX)"
@@ -31,12 +32,25 @@ for _ in $(seq 1 40); do
 done
   .venv/bin/python manage.py shell -v 0 -c 'from core.models import Heartbeat; import sys; sys.exit(0 if Heartbeat.objects.filter(process="worker").exists() else 1)' \
   || fail "the worker never ran the scheduled heartbeat"
+# a killed worker is restarted by the supervisor, and the web server keeps answering meanwhile
+worker_pid() { sed -n 's/.* worker started (pid \([0-9]*\)).*/\1/p' data/supervisor.log | tail -1; }
+first_worker="$(worker_pid)"
+[ -n "$first_worker" ] || fail "no worker pid in data/supervisor.log"
+kill -9 "$first_worker"
+for _ in $(seq 1 60); do
+  [ "$(worker_pid)" != "$first_worker" ] && kill -0 "$(worker_pid)" 2>/dev/null && break
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null || fail "the web server stopped answering after the worker was killed"
+  sleep 0.5
+done
+[ "$(worker_pid)" != "$first_worker" ] || fail "the killed worker was not restarted"
+grep -q "centralita: worker exited (code 137, SIGKILL), restarting in" "$work/run.log" || fail "no restart line on the terminal"
+curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || fail "readyz after the worker restart"
 kill -INT -- -"$runner"
 for _ in $(seq 1 50); do kill -0 "$runner" 2>/dev/null || break; sleep 0.2; done
 kill -0 "$runner" 2>/dev/null && fail "make run did not stop on Ctrl-C"
-for pid in $(pgrep -f "manage.py|daphne" || true); do
+for pid in $(pgrep -f "manage.py|daphne|fakes\.|core\.supervisor" || true); do
   if [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$work/app" ]; then fail "process left behind: $(ps -o args= -p "$pid")"; fi
 done
 grep -q "centralita: stopped." "$work/run.log" || fail "no clean stop message"
-echo "smoke: OK — make run served /readyz, /login/, ran the worker heartbeat and stopped cleanly (log: $work/run.log)"
+echo "smoke: OK — make run served /readyz, /login/, ran the worker heartbeat, restarted a killed worker and stopped cleanly (log: $work/run.log)"
 rm -rf "$work"

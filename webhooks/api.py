@@ -5,17 +5,21 @@ Mounted at the API root by config/api.py (`api.add_router("", webhooks_router)`)
 # No `from __future__ import annotations`: @paginate wraps the view, and ninja then resolves string annotations
 # in ninja.pagination's namespace, where `KommoSync` is not defined.
 from datetime import datetime
+from typing import Literal, get_args
 from uuid import UUID
 
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 from ninja import Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from accounts.roles import Perm
-from core.api import ErrorOut, PageNumberPagination, api_require, api_user
+from core.api import END, DbId, InputSchema, PageNumberPagination, api_require, api_user, explained
 from crm.models import KommoSync
 from crm.sync import check_retry_syncs, outbox_rows
 from webhooks import actions
+from webhooks.actions import EVENT_CODES
 from webhooks.models import WebhookEndpoint
 
 router = Router(tags=["integrations"])
@@ -33,8 +37,9 @@ class KommoSyncOut(Schema):
     synced_at: datetime | None
 
 
-class RetryIn(Schema):
-    ids: list[int] | None = Field(None, description="Rows to retry; omit to retry every failed one")
+class RetryIn(InputSchema):
+    ids: list[DbId] | None = Field(None, max_length=1000,
+                                   description="Rows to retry; omit (or null) to retry every failed one")
 
 
 class RetriedOut(Schema):
@@ -54,10 +59,28 @@ class EndpointCreatedOut(EndpointOut):
     secret: str = Field(..., description="HMAC signing secret; returned only in this response")
 
 
-class EndpointIn(Schema):
-    url: str
-    events: list[str] = Field(..., description="order.confirmed | order.cancelled")
-    description: str = ""
+# An RFC 3986 URI (format "uri") that Django's URLValidator, the rule of the page's form, also accepts: http(s), a
+# dotted host name with a TLD, an optional port, then path, query and fragment in URI characters (anything else
+# percent-encoded: the validator alone would take "/ñ", which is an IRI, not a URI).
+_URI_CHAR = r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|%[0-9A-Fa-f]{2})"
+URL_PATTERN = explained(
+    r"^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}(?::[0-9]{1,5})?"
+    rf"(?:/{_URI_CHAR}*)*(?:\?(?:{_URI_CHAR}|[/?])*)?(?:#(?:{_URI_CHAR}|[/?])*)?{END}",
+    gettext_lazy("URL inválida: use http:// o https://, un nombre de dominio y solo caracteres de URL (los demás, "
+                 "codificados con %)."))
+
+
+WebhookEvent = Literal["order.confirmed", "order.cancelled"]
+if set(get_args(WebhookEvent)) != set(EVENT_CODES):  # one list of events: webhooks.models.EVENTS
+    raise ImproperlyConfigured("webhooks.api.WebhookEvent must list webhooks.models.EVENTS")
+
+
+class EndpointIn(InputSchema):
+    url: str = Field(..., max_length=500, pattern=URL_PATTERN, json_schema_extra={"format": "uri"},
+                     description="http(s) URL the events are POSTed to (400 `invalid_url` if Django's URL validator "
+                                 "refuses it)")
+    events: list[WebhookEvent] = Field(..., min_length=1, max_length=10)
+    description: str = Field("", max_length=200)
     is_active: bool = True
 
 
@@ -74,7 +97,7 @@ class MessageOut(Schema):
     delivered_at: datetime | None
 
 
-@router.get("/integrations/kommo-sync", response={200: list[KommoSyncOut], 400: ErrorOut, 403: ErrorOut},
+@router.get("/integrations/kommo-sync", response=list[KommoSyncOut],
             summary="Kommo outbox rows (no state: failed and retrying first)")
 @paginate(PageNumberPagination)
 def list_kommo_syncs(request: HttpRequest, state: KommoSync.State | None = None):  # type: ignore[no-untyped-def]
@@ -82,13 +105,14 @@ def list_kommo_syncs(request: HttpRequest, state: KommoSync.State | None = None)
     return outbox_rows(state=state)
 
 
-@router.post("/integrations/kommo-sync/retry", response={200: RetriedOut, 400: ErrorOut, 403: ErrorOut},
-             summary="Put failed Kommo syncs back in line (given ids, or every failed one)")
+@router.post("/integrations/kommo-sync/retry", response=RetriedOut,
+             summary="Put failed Kommo syncs back in line (given ids, or every failed one); 400 "
+                     "`nothing_to_retry` when none of the given ids is a failed row")
 def retry_kommo_syncs(request: HttpRequest, payload: RetryIn):  # type: ignore[no-untyped-def]
     return {"retried": check_retry_syncs(api_user(request), sync_ids=payload.ids)}
 
 
-@router.get("/webhook-endpoints", response={200: list[EndpointOut], 403: ErrorOut},
+@router.get("/webhook-endpoints", response=list[EndpointOut],
             summary="Outgoing webhook endpoints")
 @paginate(PageNumberPagination)
 def list_endpoints(request: HttpRequest):  # type: ignore[no-untyped-def]
@@ -96,7 +120,7 @@ def list_endpoints(request: HttpRequest):  # type: ignore[no-untyped-def]
     return WebhookEndpoint.objects.order_by("id")
 
 
-@router.post("/webhook-endpoints", response={201: EndpointCreatedOut, 400: ErrorOut, 403: ErrorOut},
+@router.post("/webhook-endpoints", response={201: EndpointCreatedOut},
              summary="Register an outgoing webhook (the response carries the signing secret, only this once)")
 def create_endpoint(request: HttpRequest, payload: EndpointIn):  # type: ignore[no-untyped-def]
     endpoint = actions.check_save_endpoint(api_user(request), url=payload.url, events=payload.events,
@@ -104,16 +128,15 @@ def create_endpoint(request: HttpRequest, payload: EndpointIn):  # type: ignore[
     return Status(201, endpoint)
 
 
-@router.get("/webhook-endpoints/{endpoint_id}/messages", response={200: list[MessageOut], 403: ErrorOut,
-                                                                   404: ErrorOut},
+@router.get("/webhook-endpoints/{endpoint_id}/messages", response=list[MessageOut],
             summary="Messages sent to one endpoint, newest first")
 @paginate(PageNumberPagination)
-def list_messages(request: HttpRequest, endpoint_id: int):  # type: ignore[no-untyped-def]
+def list_messages(request: HttpRequest, endpoint_id: DbId):  # type: ignore[no-untyped-def]
     endpoint = actions.access_endpoint(api_user(request), endpoint_id)
     return endpoint.messages.defer("payload").order_by("-id")
 
 
-@router.post("/webhook-messages/retry", response={200: RetriedOut, 403: ErrorOut},
+@router.post("/webhook-messages/retry", response=RetriedOut,
              summary="Put failed webhook messages back in line (given ids, or every failed one)")
 def retry_messages(request: HttpRequest, payload: RetryIn):  # type: ignore[no-untyped-def]
     return {"retried": actions.check_retry_messages(api_user(request), message_ids=payload.ids)}

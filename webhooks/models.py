@@ -7,6 +7,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedTextField
+
 EVENTS = [("order.confirmed", _("Pedido confirmado")), ("order.cancelled", _("Pedido cancelado"))]
 
 
@@ -15,11 +17,12 @@ def new_secret() -> str:
 
 
 class WebhookEndpoint(models.Model):
-    """A URL of another system (billing, logistics) that receives signed events."""
+    """A URL of another system (billing, logistics) that receives signed events. The signing secret is encrypted at
+    rest and shown once, when the endpoint is registered."""
 
     url = models.URLField(_("URL"), max_length=500)
     events = models.JSONField(_("eventos"), default=list)
-    secret = models.CharField(_("secreto de firma"), max_length=100, default=new_secret)
+    secret = EncryptedTextField(_("secreto de firma"), max_length=100, default=new_secret)
     description = models.CharField(_("descripción"), max_length=200, blank=True)
     is_active = models.BooleanField(_("activo"), default=True)
     created_at = models.DateTimeField(default=timezone.now)

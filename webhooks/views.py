@@ -22,8 +22,9 @@ from webhooks.forms import EndpointForm
 from webhooks.models import WebhookEndpoint, WebhookMessage
 
 MESSAGES_SHOWN = 100
-# The signing secret of a just-created endpoint, kept in the session only until the next page shows it once
+# The id of a just-created endpoint, kept in the session only until the next page shows its signing secret once
 # (post/redirect/get, so reloading the page neither registers the endpoint twice nor shows the secret again).
+# Only the id: the secret itself stays in its encrypted row, never in the session table.
 JUST_CREATED_SESSION_KEY = "webhooks.just_created_endpoint"
 
 
@@ -49,14 +50,15 @@ def endpoints(request: HttpRequest) -> HttpResponse:
             except ActionError as exc:
                 _add_action_error(form, exc)
             else:
-                request.session[JUST_CREATED_SESSION_KEY] = {"id": endpoint.pk, "url": endpoint.url,
-                                                             "secret": endpoint.secret}
+                request.session[JUST_CREATED_SESSION_KEY] = endpoint.pk
                 messages.success(request, _("Webhook registrado."))
                 return redirect("webhooks:endpoints")
         status = 400
+    just_created = request.session.pop(JUST_CREATED_SESSION_KEY, None)
     return render(request, "webhooks/endpoints.html", {
         "form": form, "endpoints": WebhookEndpoint.objects.order_by("id"),
-        "new_endpoint": request.session.pop(JUST_CREATED_SESSION_KEY, None),
+        "new_endpoint": WebhookEndpoint.objects.filter(pk=just_created).first() if isinstance(just_created, int)
+        else None,
     }, status=status)
 
 

@@ -79,8 +79,8 @@ def test_api_refuses_weak_password_and_applies_nothing_of_the_patch(admin_user, 
     # when an admin PATCHes a role and a spaces-only password
     response = api_client_for(admin_user).patch(
         f"/api/v1/users/{agent.pk}", {"role": "supervisor", "password": SPACES}, content_type="application/json")
-    # then 400 invalid_password with the Spanish message, and the role did not change either
-    assert response.status_code == 400 and response.json()["code"] == "invalid_password"
+    # then 400 naming the password, with the Spanish message, and the role did not change either
+    assert response.status_code == 400 and response.json()["field"] == "password"
     assert "espacios" in response.json()["detail"]
     agent.refresh_from_db()
     assert agent.role == "agente" and agent.check_password(DEFAULT_PASSWORD)
@@ -90,7 +90,7 @@ def test_api_create_user_refuses_spaces(admin_user, api_client_for):
     response = api_client_for(admin_user).post("/api/v1/users", {
         "username": "nuevo", "password": SPACES, "full_name": "Nuevo", "role": "agente"},
         content_type="application/json")
-    assert response.status_code == 400 and response.json()["code"] == "invalid_password"
+    assert response.status_code == 400 and response.json()["field"] == "password"
 
 
 # --- tokens die with the password ----------------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_duplicate_sku_is_409_and_bad_price_is_400(supervisor, api_client_for):
     nan = api.post("/api/v1/products", {"sku": "B-3", "name": "X", "price": "NaN"}, content_type=JSON)
     # then 409 for the clash; 400 with the field for the prices; nothing created
     assert dup.status_code == 409 and dup.json()["code"] == "invalid_product"
-    assert bad.status_code == 400 and "price" in bad.json()["errors"]
+    assert bad.status_code == 400 and bad.json()["field"] == "price"
     assert flt.status_code == 400 and nan.status_code == 400
     assert Product.objects.count() == 1
 
@@ -110,7 +110,7 @@ def test_adjustments_and_movements(supervisor, api_client_for):
     # then the adjustments are 201 with the new stock; the refusals are 400 and 409
     assert off.status_code == 201 and off.json()["stock_on_hand"] == 3
     assert aside.status_code == 201 and aside.json()["stock_available"] == 2
-    assert no_reason.status_code == 400 and no_reason.json()["code"] == "reason_required"
+    assert no_reason.status_code == 400 and no_reason.json()["field"] == "reason"
     assert below.status_code == 409 and below.json()["code"] == "invalid_adjustment"
     # and the ledger, newest first, explains the stock
     assert [(m["kind"], m["on_hand_delta"], m["reserved_delta"], m["on_hand_after"]) for m in movements["results"]] \

@@ -7,7 +7,9 @@
 * The first poll of a folder (or after its UIDVALIDITY changed) takes only UNSEEN mail: what people already read
   there is history, not new work. Afterwards every UID above `last_uid` is taken, read or not.
 * Mail keeps its order: a failure stops the batch so later mail of the same thread never overtakes it; after
-  MAX_ATTEMPTS the mail is skipped (left unseen on the server, logged as failed for the administrator).
+  MAX_ATTEMPTS the mail is skipped (left unseen on the server, logged as failed for the administrator). A mail
+  whose own content is the problem (CONTENT_ERRORS: it cannot be parsed or stored as it is) is given up at once
+  and the batch moves on: retrying cannot change its bytes, and it must not hold the mail behind it.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import DataError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from connectors.mail.intake import MAX_ATTEMPTS, do_ingest
@@ -34,6 +36,9 @@ BATCH = 50  # mails per poll of one mailbox; a full batch re-enqueues the poll a
 TIMEOUT = 30
 LEASE = timedelta(minutes=5)
 _UID = re.compile(rb"\bUID (\d+)")
+# Raised by the mail's bytes themselves (malformed MIME, absurd nesting, text the database refuses), as opposed
+# to the environment (OSError: storage or network; other database errors) which a later poll may not meet.
+CONTENT_ERRORS = (ValueError, LookupError, RecursionError, TypeError, AttributeError, DataError)
 
 
 def tls_context() -> ssl.SSLContext:
@@ -111,13 +116,14 @@ def _claim(mailbox_id: int) -> bool:
                                        pk=mailbox_id).update(poll_lease_until=now + LEASE))
 
 
-def _record_failure(mailbox: Mailbox, uid: int, validity: int, exc: BaseException) -> int:
+def _record_failure(mailbox: Mailbox, uid: int, validity: int, exc: BaseException, *, give_up: bool = False) -> int:
     row, _created = InboundMail.objects.get_or_create(
         mailbox=mailbox, uid_validity=validity, imap_uid=uid,
         defaults={"source": InboundMail.Source.IMAP, "status": InboundMail.Status.FAILED})
+    attempts = max(row.attempts + 1, MAX_ATTEMPTS) if give_up else row.attempts + 1
     InboundMail.objects.filter(pk=row.pk).update(status=InboundMail.Status.FAILED, error=repr(exc)[:1000],
-                                                 attempts=F("attempts") + 1)
-    return row.attempts + 1
+                                                 attempts=attempts)
+    return attempts
 
 
 def do_poll_mailbox(mailbox_id: int) -> PollResult:
@@ -162,6 +168,10 @@ def do_poll_mailbox(mailbox_id: int) -> PollResult:
             except Exception as exc:
                 logger.exception("mail: storing uid %s of %s failed", uid, mailbox.address)
                 result.failed += 1
+                if isinstance(exc, CONTENT_ERRORS):  # this mail alone: recorded, left unseen, the batch moves on
+                    _record_failure(mailbox, uid, validity, exc, give_up=True)
+                    Mailbox.objects.filter(pk=mailbox.pk, last_uid__lt=uid).update(last_uid=uid)
+                    continue
                 _record_failure(mailbox, uid, validity, exc)
                 stopped = True
                 break

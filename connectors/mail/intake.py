@@ -220,7 +220,7 @@ def _mime_of(log: InboundMail) -> tuple[bytes, list[str]]:
 def check_receive_webhook(*, provider: str, token: str, body: bytes, content_type: str) -> InboundMail:
     """Stores the posted body first (committed before anything is parsed), then checks the provider's signature
     and queues the processing: ESPs time out after a few seconds and retry whatever we fail to answer."""
-    mailbox = Mailbox.objects.filter(webhook_token=token, enabled=True).first() if token else None
+    mailbox = Mailbox.with_webhook_token(token).filter(enabled=True).first() if token else None
     if mailbox is None or provider not in WEBHOOK_SOURCES:
         raise NotFoundError("mailbox_not_found", _("El buzón no existe."))
     log = InboundMail.objects.create(mailbox=mailbox, source=provider, raw=body, content_type=content_type[:200])

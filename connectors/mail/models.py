@@ -4,12 +4,16 @@ send record, agents' signatures and the bookkeeping of task-due notifications.""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from core import crypto
+from core.fields import EncryptedTextField, LookupHashField
 
 
 def new_webhook_token() -> str:
@@ -25,7 +29,10 @@ class Security(models.TextChoices):
 class Mailbox(models.Model):
     """One support address. Mail reaches it by IMAP polling (imap_host set) and/or by an ESP's inbound webhook
     (webhook_token in the URL); answers leave through its SMTP server. Conversations remember it as
-    `channel_ref="mail:<id>"`, so a reply leaves from the address the customer wrote to."""
+    `channel_ref="mail:<id>"`, so a reply leaves from the address the customer wrote to.
+
+    Passwords, the Mailgun key and the webhook token are encrypted at rest (core.fields.EncryptedTextField); the
+    webhook finds its mailbox through `webhook_token_hash` (see `with_webhook_token`)."""
 
     address = models.EmailField(_("dirección"), unique=True)
     display_name = models.CharField(_("nombre visible"), max_length=100, blank=True)
@@ -38,7 +45,7 @@ class Mailbox(models.Model):
     imap_security = models.CharField(_("cifrado IMAP"), max_length=10, choices=Security.choices,
                                      default=Security.SSL)
     imap_user = models.CharField(_("usuario IMAP"), max_length=200, blank=True)
-    imap_password = models.CharField(_("contraseña IMAP"), max_length=200, blank=True)
+    imap_password = EncryptedTextField(_("contraseña IMAP"), max_length=200, blank=True)
     imap_folder = models.CharField(_("carpeta IMAP"), max_length=200, default="INBOX")
     poll_interval = models.PositiveIntegerField(_("intervalo de consulta (segundos)"), default=60)
 
@@ -47,12 +54,13 @@ class Mailbox(models.Model):
     smtp_security = models.CharField(_("cifrado SMTP"), max_length=10, choices=Security.choices,
                                      default=Security.STARTTLS)
     smtp_user = models.CharField(_("usuario SMTP"), max_length=200, blank=True)
-    smtp_password = models.CharField(_("contraseña SMTP"), max_length=200, blank=True)
+    smtp_password = EncryptedTextField(_("contraseña SMTP"), max_length=200, blank=True)
 
     # "reply+{token}@inbound.example.com"; empty = plus-address of `address` (soporte+{token}@example.com).
     reply_address = models.CharField(_("dirección de respuesta"), max_length=200, blank=True)
-    webhook_token = models.CharField(max_length=64, unique=True, default=new_webhook_token)
-    mailgun_signing_key = models.CharField(_("clave de firma de Mailgun"), max_length=200, blank=True)
+    webhook_token = EncryptedTextField(max_length=64, default=new_webhook_token)
+    webhook_token_hash = LookupHashField(source="webhook_token", unique=True)
+    mailgun_signing_key = EncryptedTextField(_("clave de firma de Mailgun"), max_length=200, blank=True)
 
     # IMAP bookkeeping: UIDs only mean something within one UIDVALIDITY of the folder.
     uid_validity = models.BigIntegerField(null=True, blank=True)
@@ -75,6 +83,17 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return self.address
+
+    def save(self, *, force_insert: bool | tuple[models.base.ModelBase, ...] = False, force_update: bool = False,
+             using: str | None = None, update_fields: Iterable[str] | None = None) -> None:
+        if update_fields is not None and "webhook_token" in update_fields:
+            update_fields = {*update_fields, "webhook_token_hash"}  # the hash must follow the token it finds
+        super().save(force_insert=force_insert, force_update=force_update, using=using, update_fields=update_fields)
+
+    @classmethod
+    def with_webhook_token(cls, token: str) -> models.QuerySet[Mailbox]:
+        """The mailbox whose webhook URL carries `token` (by keyed hash: the token itself is stored encrypted)."""
+        return cls.objects.filter(webhook_token_hash__in=crypto.lookup_hashes(token))
 
     @property
     def channel_ref(self) -> str:

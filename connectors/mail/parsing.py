@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import email
+import email.header
 import email.policy
 import email.utils
 import hashlib
@@ -127,10 +128,41 @@ def _text(part: Message) -> str:
     return ""
 
 
+# An RFC 2047 encoded-word given as a bare parameter value (`filename==?UTF-8?Q?This_is_a_test.pdf?=`): invalid
+# MIME (an encoded-word is not a token), so the policy's parser drops the parameter, but PHP's mail(), old Java
+# servlets and some webmail write it and every mail client shows the decoded name.
+_BARE_ENCODED_PARAM = re.compile(
+    r"(?:^|;)\s*(?P<key>filename|name)\s*=\s*\"?(?P<value>(?:=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=\s*)+)\"?\s*(?:;|$)",
+    re.IGNORECASE)
+
+
+def _bare_encoded_filename(part: Message) -> str:
+    """The decoded `filename` (Content-Disposition) or `name` (Content-Type) when written as a bare encoded-word."""
+    for header, key in (("content-disposition", "filename"), ("content-type", "name")):
+        for raw_name, raw_value in part.raw_items():
+            if raw_name.lower() != header:
+                continue
+            for match in _BARE_ENCODED_PARAM.finditer(" ".join(str(raw_value).split())):
+                if match.group("key").lower() != key:
+                    continue
+                try:
+                    return str(email.header.make_header(email.header.decode_header(match.group("value").strip())))
+                except (LookupError, ValueError, UnicodeDecodeError):  # unknown charset, broken base64
+                    continue
+    return ""
+
+
 def _filename(part: Message, index: int) -> str:
-    name = part.get_filename()
+    """The attachment's name as the sender wrote it: RFC 2231 (`filename*=UTF-8''…`, Latin-1 too) and quoted
+    RFC 2047 values are decoded by the email policy; a bare encoded-word by `_bare_encoded_filename`."""
+    try:
+        name = part.get_filename()
+    except (LookupError, ValueError):  # a charset Python does not know in an RFC 2231 value
+        name = None
+    if not name or "=?" in str(name):
+        name = _bare_encoded_filename(part) or name
     if name:
-        return str(name)
+        return str(name).replace("\x00", "").strip()[:255] or f"adjunto-{index}.bin"
     ctype = part.get_content_type()
     if ctype in {"message/rfc822", "text/rfc822-headers"}:
         return f"mensaje-{index}.eml"

@@ -59,7 +59,8 @@ def send_email(message_id: int) -> str:
 
 @task()
 def retry_mail() -> int:
-    """Safety net: outbound mails whose retry time came, and webhook posts whose processing failed or was lost."""
+    """Safety net: outbound mails whose retry time came or whose sender died mid-send (its lease expired), and
+    webhook posts whose processing failed or whose task was lost (left `received` for more than a minute)."""
     from connectors.mail.intake import MAX_ATTEMPTS, WEBHOOK_SOURCES
     from connectors.mail.models import InboundMail
     from connectors.mail.outbound import due_retries
@@ -68,7 +69,7 @@ def retry_mail() -> int:
     for message_id in due_retries():
         send_email.enqueue(message_id)
         count += 1
-    stale = timezone.now() - timedelta(minutes=2)
+    stale = timezone.now() - timedelta(minutes=1)
     inbound = (InboundMail.objects.filter(source__in=WEBHOOK_SOURCES, attempts__lt=MAX_ATTEMPTS, created_at__lt=stale)
                .filter(status__in=[InboundMail.Status.RECEIVED, InboundMail.Status.FAILED])
                .values_list("pk", flat=True)[:200])

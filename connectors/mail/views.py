@@ -19,8 +19,11 @@ from connectors.mail.forms import MailboxForm, MailProfileForm
 from connectors.mail.intake import check_receive_webhook
 from connectors.mail.models import InboundMail, Mailbox, MailProfile
 from connectors.mail.threads import reply_address
+from core.access_log import secret_path
+from core.crypto import mask
 from core.errors import ActionError, NotFoundError
 from core.permissions import perm_required
+from core.reveal import reveal_once, take_reveal
 
 
 def _max_webhook_bytes() -> int:
@@ -28,6 +31,7 @@ def _max_webhook_bytes() -> int:
     return int(settings.ATTACHMENT_MAX_BYTES * 1.5) + 1024 * 1024
 
 
+@secret_path  # the secret is in the URL: the access log writes the route name
 @csrf_exempt
 @require_POST
 def inbound_webhook(request: HttpRequest, provider: str, token: str) -> HttpResponse:
@@ -72,6 +76,7 @@ def mailbox_list(request: HttpRequest) -> HttpResponse:
         except ActionError as exc:
             _form_error(form, exc)
         else:
+            reveal_once(request, f"mail.webhook:{mailbox.pk}")
             messages.success(request, _("Buzón %s creado.") % mailbox.address)
             return redirect("mail:mailbox", mailbox_id=mailbox.pk)
     return render(request, "mail/mailboxes.html", {
@@ -94,12 +99,16 @@ def mailbox_edit(request: HttpRequest, mailbox_id: int) -> HttpResponse:
         else:
             messages.success(request, _("Cambios guardados."))
             return redirect("mail:mailbox", mailbox_id=mailbox.pk)
+    # The URLs carry the mailbox's secret token: in full once after creating or rotating it, masked afterwards.
+    revealed = take_reveal(request, f"mail.webhook:{mailbox.pk}")
+    token = mailbox.webhook_token if revealed else mask(mailbox.webhook_token)
     base = settings.SITE_URL.rstrip("/")
-    webhooks = [(label, base + reverse("mail:webhook", args=[provider, mailbox.webhook_token]))
+    webhooks = [(label, f"{base}{reverse('mail:webhook', args=[provider, 'TOKEN'])}".replace("/TOKEN/", f"/{token}/"))
                 for provider, label in (("mailgun", "Mailgun (forward, MIME)"), ("postmark", "Postmark"),
                                         ("raw", _("MIME crudo (otros)")))]
     return render(request, "mail/mailbox.html", {
-        "mailbox": mailbox, "form": form, "webhooks": webhooks, "reply_example": reply_address(mailbox, 123),
+        "mailbox": mailbox, "form": form, "webhooks": webhooks, "webhooks_revealed": revealed,
+        "reply_example": reply_address(mailbox, 123),
         "log": InboundMail.objects.filter(mailbox=mailbox).defer("raw")[:50],
     })
 
@@ -143,6 +152,7 @@ def mailbox_rotate(request: HttpRequest, mailbox_id: int) -> HttpResponse:
     except ActionError as exc:
         messages.error(request, exc.message)
     else:
+        reveal_once(request, f"mail.webhook:{mailbox_id}")
         messages.success(request, _("Nueva URL de webhook generada: actualícela en el proveedor."))
     return redirect("mail:mailbox", mailbox_id=mailbox_id)
 

@@ -38,6 +38,7 @@ from connectors.webchat.selectors import MAX_MESSAGE_LENGTH, message_payload, vi
 from connectors.webchat.tokens import read_visitor_token
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError, PermissionDeniedError
+from core.validators import has_lone_surrogate
 from customers.models import CustomerEmail, CustomerPhone
 from customers.phones import normalize_email, normalize_phone
 from inbox.choices import OPEN_STATES, Channel, DeliveryStatus, MessageKind
@@ -65,7 +66,10 @@ class Unauthorized(ActionError):
 def sanitize_text(raw: str, *, max_raw: int = MAX_RAW_LENGTH) -> str:
     """Plain text out of whatever a browser (or a script) sent: HTML tags and their scripts removed by nh3, entities
     decoded back to characters (the inbox and the widget escape on display), control characters dropped."""
-    text = (raw or "")[:max_raw].replace("\r\n", "\n").replace("\r", "\n")
+    text = (raw or "")[:max_raw]
+    if has_lone_surrogate(text):  # nh3 (Rust) cannot take one: a 400, not a 500 (on the socket too)
+        raise ActionError("invalid_text", _("El texto contiene caracteres inválidos (un sustituto Unicode suelto)."))
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = html.unescape(nh3.clean(text, tags=set()))
     return CONTROL.sub("", text).strip()
 

@@ -8,7 +8,6 @@ what authorizes a call is the site token, the visitor token and the site's allow
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -30,6 +29,7 @@ from connectors.webchat.selectors import (
     widget_config,
 )
 from connectors.webchat.tokens import sign_visitor
+from core.api import InvalidBody, strict_json_loads
 from core.errors import ActionError
 from core.middleware import client_ip
 
@@ -80,7 +80,12 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     if len(request.body) > MAX_BODY:
         raise ActionError("too_large", _("La solicitud es demasiado grande."))
     try:
-        data = json.loads(request.body or b"{}")
+        # The API's strict reading: a lone surrogate or a 30-digit number is a clear 400 here, before any work.
+        data = strict_json_loads(request.body or b"{}", allow_nul=True)  # control characters are dropped later
+    except InvalidBody as exc:
+        if exc.field:
+            raise ActionError("invalid_text", exc.message, field=exc.field) from None
+        raise ActionError("invalid_json", exc.message) from None
     except ValueError:
         raise ActionError("invalid_json", _("JSON inválido.")) from None
     if not isinstance(data, dict):

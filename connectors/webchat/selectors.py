@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
@@ -17,7 +18,7 @@ from connectors.webchat.models import ChatSite, ContactRequirement, Visitor
 from inbox.choices import MessageKind
 from inbox.models import Message
 
-MAX_MESSAGE_LENGTH = 2000
+MAX_MESSAGE_LENGTH: int = settings.MESSAGE_MAX_LENGTH_BY_CHANNEL["webchat"]  # one place for every limit
 HISTORY_PAGE = 50
 AVAILABILITY_CACHE_SECONDS = 30  # the config is fetched on every page view of the customer's website
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +27,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from connectors.whatsapp import conf, intake
 from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable, post_signed_webhook
-from connectors.whatsapp.inbound import e164, render, sender_of, wa_timestamp
+from connectors.whatsapp.inbound import Change, change_of, e164, render, sender_of, wa_timestamp
 from connectors.whatsapp.models import (
     MessageTemplate,
     StatusReceipt,
@@ -46,6 +47,8 @@ STATUS_MAP = {"sent": DeliveryStatus.SENT, "delivered": DeliveryStatus.DELIVERED
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 3, "failed": 4}
 CALLBACK_PREFIX = "centralita:"  # biz_opaque_callback_data of our sends: statuses map back even before the wamid
 D = WebhookDelivery.State
+PROCESSING_LEASE = timedelta(minutes=5)  # an attempt may download media (4 tries x 20 s): far less than this
+MAX_JSON_DEPTH = 64  # Meta's payloads nest about 10 levels; deeper is not Meta (and recursion must stay bounded)
 
 
 def client_for(number: WhatsappNumber, **kwargs: Any) -> GraphClient:
@@ -283,24 +286,98 @@ def check_simulate_inbound(acting_user: User, number_id: int, *, name: str, phon
 
 
 class Retry(Exception):
-    """The delivery could not be completed now (Meta unavailable for a media download): try again later."""
+    """The delivery could not be completed now (Meta unavailable for a media download): try again at `retry_at`."""
+
+    def __init__(self, detail: str, *, retry_at: datetime | None = None) -> None:
+        super().__init__(detail)
+        self.retry_at = retry_at or timezone.now() + timedelta(seconds=5)
 
 
-def do_process_delivery(delivery_id: int) -> str:
-    """Processes one stored webhook. Safe to repeat: a processed delivery is skipped, inbound messages are
-    idempotent on their wamid and statuses on (wamid, status). Raises Retry when Meta is unavailable (the
-    delivery stays `received`; after the attempt limit it is marked failed)."""
+def _retry_delay(attempts: int) -> timedelta:
+    return timedelta(seconds=min(600.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1))  # noqa: S311
+
+
+def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Iterative, so a hostile payload cannot exhaust the recursion limit here either."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def parse_payload(body: str) -> dict[str, Any] | list[Any] | str | int | float | bool | None:
+    """The webhook's JSON; ValueError with a readable reason when it is not JSON or nests deeper than Meta ever
+    does (50,000 nested arrays raise RecursionError inside json.loads: that is a rejection too, not a crash)."""
+    try:
+        payload = json.loads(body)
+    except RecursionError as exc:
+        raise ValueError(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except ValueError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from exc
+    if isinstance(payload, dict | list) and _too_deep(payload):
+        raise ValueError(f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels")
+    return _scrub(payload)
+
+
+def _scrub(value: Any) -> Any:
+    """NUL characters (valid JSON, written as a \\u0000 escape) are replaced: no PostgreSQL text column takes one,
+    and it never means anything in a WhatsApp message. Recursive, but only over a payload already known to be at
+    most MAX_JSON_DEPTH deep."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
+    """Starts an attempt: the delivery, or why not ("skipped": finished or gone; "busy": an attempt is running).
+
+    While a delivery is `received`, `processed_at` is its lease (no migration needed for it): an attempt in
+    progress holds it PROCESSING_LEASE ahead with an empty `error`; a delivery waiting for its retry holds its
+    retry time with the reason in `error`. The retry task may start early (tests run deferred tasks at once); a
+    second concurrent attempt may not. The safety net reads the same column."""
+    now = timezone.now()
     with transaction.atomic():
         # No select_related here: PostgreSQL cannot lock the nullable side of an outer join (number may be NULL).
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or delivery.state != D.RECEIVED:
             return "skipped"
+        if delivery.processed_at is not None and delivery.processed_at > now and not delivery.error:
+            return "busy"
+        if delivery.attempts >= conf.processing_max_attempts():  # earlier attempts died with their worker
+            delivery.state, delivery.processed_at = D.FAILED, now
+            delivery.error = _("Se abandonó tras %d intentos interrumpidos.") % delivery.attempts
+            delivery.save(update_fields=["state", "processed_at", "error"])
+            return "failed"
         delivery.attempts += 1
-        delivery.save(update_fields=["attempts"])
+        delivery.processed_at, delivery.error = now + PROCESSING_LEASE, ""
+        delivery.save(update_fields=["attempts", "processed_at", "error"])
+    return delivery
+
+
+def do_process_delivery(delivery_id: int) -> str:
+    """Processes one stored webhook and records the outcome on it: `processed` (some items may be listed as
+    ignored in `error`), or `failed` with the reason: not JSON or absurdly nested, a message we could not
+    store, or any unexpected error (logged, never raised, so a batch always moves on to the next delivery).
+
+    Safe to repeat: a finished delivery is skipped, an attempt in progress is not doubled, inbound messages are
+    idempotent on their wamid and statuses on (wamid, status). Raises Retry when Meta is unavailable (the
+    delivery stays `received`; after the attempt limit it is marked failed)."""
+    claimed = _claim_delivery(delivery_id)
+    if isinstance(claimed, str):
+        return claimed
+    delivery = claimed
     try:
-        payload = json.loads(delivery.body)
+        payload = parse_payload(delivery.body)
     except ValueError as exc:
-        _finish(delivery, D.FAILED, f"invalid JSON: {exc}")
+        _finish(delivery, D.FAILED, str(exc))
         return "failed"
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
         _finish(delivery, D.PROCESSED, f"ignored: object {payload.get('object') if isinstance(payload, dict) else '?'}")
@@ -310,18 +387,46 @@ def do_process_delivery(delivery_id: int) -> str:
         processor.run(payload)
     except GraphUnavailable as exc:
         final = delivery.attempts >= conf.processing_max_attempts()
-        _finish(delivery, D.FAILED if final else D.RECEIVED, f"WhatsApp unavailable: {exc.text}")
         if final:
+            _finish(delivery, D.FAILED, f"WhatsApp unavailable: {exc.text}")
             return "failed"
-        raise Retry(exc.text) from exc
+        retry_at = timezone.now() + _retry_delay(delivery.attempts)
+        _finish(delivery, D.RECEIVED, f"WhatsApp unavailable: {exc.text}", lease=retry_at)
+        raise Retry(exc.text, retry_at=retry_at) from exc
+    except Exception as exc:  # a bug or bad data (RecursionError, DataError…): this delivery fails, not the batch
+        logger.exception("whatsapp webhook %s failed", delivery.pk)
+        _finish(delivery, D.FAILED, "; ".join([f"unexpected error: {type(exc).__name__}: {exc}",
+                                               *processor.problems]))
+        return "failed"
     problems = processor.problems
     _finish(delivery, D.FAILED if processor.failed else D.PROCESSED, "; ".join(problems)[:2000])
     return "failed" if processor.failed else "processed"
 
 
-def _finish(delivery: WebhookDelivery, state: str, error: str) -> None:
+def _finish(delivery: WebhookDelivery, state: str, error: str, *, lease: datetime | None = None) -> None:
+    """Records the outcome; `lease` (a `received` delivery only) is when its retry is due."""
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
-        state=state, error=error[:2000], processed_at=timezone.now() if state != D.RECEIVED else None)
+        state=state, error=error.replace("\x00", "\ufffd")[:2000],
+        processed_at=lease if state == D.RECEIVED else timezone.now())
+
+
+def stuck_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
+    """`received` deliveries whose task was lost: never tried and received more than a minute ago, or whose
+    attempt's lease (or retry time) passed more than a minute ago (the deferred retry had its chance)."""
+    now = now or timezone.now()
+    grace = now - timedelta(minutes=1)
+    return list(WebhookDelivery.objects.filter(state=D.RECEIVED)
+                .filter(Q(processed_at__isnull=True, received_at__lt=grace) | Q(processed_at__lt=grace))
+                .order_by("id").values_list("pk", flat=True)[:limit])
+
+
+def _items(value: Any) -> list[Any]:
+    """A list of the payload; a malformed one (a number, a string) reads as empty instead of crashing."""
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 class _Processor:
@@ -335,8 +440,8 @@ class _Processor:
 
     def run(self, payload: dict[str, Any]) -> None:
         try:
-            for entry in payload.get("entry") or []:
-                for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+            for entry in _items(payload.get("entry")):
+                for change in _items(entry.get("changes")) if isinstance(entry, dict) else []:
                     if isinstance(change, dict):
                         self.change(change)
         finally:
@@ -354,7 +459,7 @@ class _Processor:
         if change.get("field") != "messages":
             self.problems.append(f"ignored field {change.get('field')!r}")
             return
-        pnid = str((value.get("metadata") or {}).get("phone_number_id") or "")
+        pnid = str(_dict(value.get("metadata")).get("phone_number_id") or "")
         number = WhatsappNumber.objects.select_related("inbox").filter(phone_number_id=pnid, is_active=True).first()
         signed_by = self.delivery.number
         # The signature proves who sent the body (the holder of the URL number's app secret); it may only speak
@@ -363,19 +468,19 @@ class _Processor:
             self.problems.append(f"ignored change for number {pnid or '?'} (not connected with this app)")
             return
         profiles: dict[str, str] = {}
-        for c in value.get("contacts") or []:
+        for c in _items(value.get("contacts")):
             if isinstance(c, dict):
-                name = str((c.get("profile") or {}).get("name") or "")
+                name = str(_dict(c.get("profile")).get("name") or "")
                 for key in (c.get("wa_id"), c.get("user_id")):  # a username-only user has no wa_id
                     if key:
                         profiles[str(key)] = name
-        for item in value.get("messages") or []:
+        for item in _items(value.get("messages")):
             if isinstance(item, dict):
                 self.inbound(number, item, profiles)
-        for item in value.get("statuses") or []:
+        for item in _items(value.get("statuses")):
             if isinstance(item, dict):
                 do_record_status(item)
-        for error in value.get("errors") or []:
+        for error in _items(value.get("errors")):
             self.problems.append(f"Meta reported: {error}")
 
     def inbound(self, number: WhatsappNumber, item: dict[str, Any], profiles: dict[str, str]) -> None:
@@ -415,6 +520,9 @@ def do_receive_whatsapp_message(number: WhatsappNumber, item: dict[str, Any], *,
     wa_id = phone_id or user_id  # the phone stays the key when Meta sends both, as before the rollout
     if not wamid or not wa_id:
         raise ActionError("invalid_message", "message without id or sender")
+    change = change_of(item)
+    if change is not None:  # an edit or deletion of an earlier message, not a new one
+        return _receive_change(number, item, change)
     if Message.objects.filter(external_id=wamid).exists():
         return "duplicate"
     rendered = render(item)
@@ -448,6 +556,18 @@ def do_receive_whatsapp_message(number: WhatsappNumber, item: dict[str, Any], *,
     return "stored"
 
 
+def _receive_change(number: WhatsappNumber, item: dict[str, Any], change: Change) -> str:
+    """The customer edited or deleted an earlier message: the inbox changes it (idempotent on this event's wamid;
+    kept until the message arrives when the change overtook it). docs/whatsapp.md "Edits and deletions"."""
+    from inbox.revision_actions import do_record_message_change
+
+    if not change.original_id:
+        raise ActionError("invalid_message", f"{item.get('type')} without original_message_id")
+    return do_record_message_change(kind=change.kind, target_external_id=change.original_id,
+                                    event_id=str(item.get("id") or ""), at=wa_timestamp(item.get("timestamp")),
+                                    body=change.body, meta=change.meta, channel_ref=number.channel_ref)
+
+
 def _touch_contact(number: WhatsappNumber, wa_id: str, *, customer_id: int, profile_name: str, at: Any) -> None:
     """Opens or refreshes the 24-hour window; a late redelivery of an older message never moves it back."""
     contact, created = WhatsappContact.objects.select_for_update().get_or_create(
@@ -473,7 +593,7 @@ def _touch_contact(number: WhatsappNumber, wa_id: str, *, customer_id: int, prof
 
 
 def _status_error(item: dict[str, Any]) -> str:
-    errors = [e for e in item.get("errors") or [] if isinstance(e, dict)]
+    errors = [e for e in _items(item.get("errors")) if isinstance(e, dict)]
     if not errors:
         return ""
     e = errors[0]
@@ -542,8 +662,8 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
     if delivery.state == D.REJECTED:
         raise ActionError("rejected_delivery", _("Un webhook rechazado por su firma no se procesa nunca."))
     if delivery.state == D.FAILED:
-        delivery.state, delivery.error = D.RECEIVED, ""
-        delivery.save(update_fields=["state", "error"])
+        delivery.state, delivery.error, delivery.processed_at = D.RECEIVED, "", None
+        delivery.save(update_fields=["state", "error", "processed_at"])
         from connectors.whatsapp.tasks import process_whatsapp_webhooks
 
         enqueue_on_commit(process_whatsapp_webhooks, [delivery.pk])
@@ -553,22 +673,19 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
 
 def do_safety_net(*, now: Any = None) -> dict[str, int]:
     """Work whose task was lost (a worker died, a deferred task vanished) is picked up again; old unmatched
-    status receipts (messages sent from outside Centralita) are pruned."""
-    from connectors.whatsapp.models import OutboundSend
+    status receipts (messages sent from outside Centralita) are pruned.
+
+    * deliveries: see stuck_delivery_ids (queued twice is harmless: the second run finds it finished or busy);
+    * sends: a retry whose time passed 30 s ago, or a send whose worker died mid-call (its lease expired: the
+      sender claims it again, counting the attempt, and resumes after the parts Meta already accepted)."""
+    from connectors.whatsapp.outbound import sends_to_reclaim
     from connectors.whatsapp.tasks import process_whatsapp_webhooks, retry_whatsapp_send
 
     now = now or timezone.now()
-    # Never picked up after 2 minutes, or still unfinished after an hour (its deferred retry was lost). A delivery
-    # queued twice is harmless: the second run finds it processed.
-    stuck = list(WebhookDelivery.objects.filter(state=D.RECEIVED)
-                 .filter(Q(attempts=0, received_at__lt=now - timedelta(minutes=2))
-                         | Q(received_at__lt=now - timedelta(hours=1)))
-                 .order_by("id").values_list("pk", flat=True)[:500])
+    stuck = stuck_delivery_ids(now=now)
     if stuck:
         process_whatsapp_webhooks.enqueue(stuck)
-    due = list(OutboundSend.objects.filter(state=OutboundSend.State.RETRYING,
-                                           next_attempt_at__lt=now - timedelta(seconds=30))
-               .values_list("message_id", flat=True)[:200])
+    due = sends_to_reclaim(now=now)
     for message_id in due:
         retry_whatsapp_send.enqueue(message_id)
     pruned, _ = StatusReceipt.objects.filter(applied=False, created_at__lt=now - timedelta(days=7)).delete()

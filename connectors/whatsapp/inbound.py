@@ -49,6 +49,12 @@ def _obj(item: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _list(item: dict[str, Any], key: str) -> list[Any]:
+    """A list Meta sends; anything else (a malformed payload: a number, a string) reads as empty."""
+    value = item.get(key)
+    return value if isinstance(value, list) else []
+
+
 def wa_timestamp(value: Any) -> datetime:
     """Meta sends unix seconds as strings (contract §3); a missing or broken one means "now"."""
     try:
@@ -60,7 +66,7 @@ def wa_timestamp(value: Any) -> datetime:
 def e164(wa_id: str) -> str:
     """`5511999990000` → `+5511999990000`, normalized like every stored phone (customers.phones: Mexico's legacy
     `521…` wa_ids become `+52…`); digits kept with a `+` when it is not a valid number."""
-    digits = "".join(ch for ch in wa_id if ch.isdigit())
+    digits = "".join(ch for ch in wa_id if ch.isascii() and ch.isdigit())
     return normalize_phone("+" + digits) or "+" + digits
 
 
@@ -105,12 +111,12 @@ def _location(item: dict[str, Any]) -> Rendered:
 
 def _contacts(item: dict[str, Any]) -> Rendered:
     shared: list[dict[str, Any]] = []
-    for raw in item.get("contacts") or []:
+    for raw in _list(item, "contacts"):
         if not isinstance(raw, dict):
             continue
         name = _obj(raw, "name")
-        phones = [str(p.get("phone") or p.get("wa_id") or "") for p in raw.get("phones") or [] if isinstance(p, dict)]
-        emails = [str(e.get("email") or "") for e in raw.get("emails") or [] if isinstance(e, dict)]
+        phones = [str(p.get("phone") or p.get("wa_id") or "") for p in _list(raw, "phones") if isinstance(p, dict)]
+        emails = [str(e.get("email") or "") for e in _list(raw, "emails") if isinstance(e, dict)]
         shared.append({"name": str(name.get("formatted_name") or name.get("first_name") or ""),
                        "phones": [p for p in phones if p], "emails": [e for e in emails if e]})
     names = "; ".join(f"{c['name']} ({', '.join(c['phones'])})" if c["phones"] else c["name"] for c in shared)
@@ -150,7 +156,7 @@ def _reaction(item: dict[str, Any]) -> Rendered:
 
 def _order(item: dict[str, Any]) -> Rendered:
     order = _obj(item, "order")
-    products = [p for p in order.get("product_items") or [] if isinstance(p, dict)]
+    products = [p for p in _list(order, "product_items") if isinstance(p, dict)]
     lines = [f"{p.get('quantity', 1)} × {p.get('product_retailer_id', '?')} ({p.get('item_price', '?')} "
              f"{p.get('currency', '')})".strip() for p in products]
     body = _("🛒 Pedido del catálogo: %d productos") % len(products)
@@ -166,10 +172,39 @@ def _system(item: dict[str, Any]) -> Rendered:
 
 
 def _unsupported(item: dict[str, Any], kind: str) -> Rendered:
-    errors = [e for e in item.get("errors") or [] if isinstance(e, dict)]
+    errors = [e for e in _list(item, "errors") if isinstance(e, dict)]
     detail = "; ".join(f"{e.get('code')} {e.get('title') or e.get('message') or ''}".strip() for e in errors)
     body = _("⚠ Mensaje de WhatsApp no compatible (tipo «%s»): ábralo en el teléfono del cliente.") % kind
     return Rendered(body=body, meta={"unsupported": {"type": kind, "errors": detail}})
+
+
+@dataclass(frozen=True)
+class Change:
+    """A customer's edit or deletion of an earlier message (webhook types `edit` and `revoke`; Meta sends them to
+    WhatsApp Business app numbers on Cloud API, "coexistence"). `original_id` is the edited message's wamid;
+    `body` the new text (the caption, for media) of an edit."""
+
+    kind: str  # "edit" | "delete" (inbox.MessageRevision.Kind)
+    original_id: str
+    body: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def change_of(item: dict[str, Any]) -> Change | None:
+    """The edit or deletion an item carries, or None for any other message. An edit's `edit.message` is a regular
+    message object (text, or media with its caption): it is rendered like one, without downloading the media
+    again (WhatsApp edits change the text only)."""
+    kind = str(item.get("type") or "")
+    if kind == "revoke":
+        return Change("delete", str(_obj(item, "revoke").get("original_message_id") or "").strip())
+    if kind != "edit":
+        return None
+    edit = _obj(item, "edit")
+    inner = _obj(edit, "message")
+    rendered = render({**inner, "id": item.get("id"), "from": item.get("from")}) if inner else None
+    body = rendered.body if rendered is not None else _("(mensaje vacío)")
+    meta = {"type": str(inner.get("type") or "")} if inner else {}
+    return Change("edit", str(edit.get("original_message_id") or "").strip(), body=body, meta=meta)
 
 
 def render(item: dict[str, Any]) -> Rendered:

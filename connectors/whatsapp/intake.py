@@ -12,7 +12,11 @@ minute. The fast route (`WhatsappIntakeApp`, chained in config/asgi.py ahead of 
   enqueued per batch after commit.
 
 Every process has its own cache and writer and shares nothing but the database, so the route scales out with the
-number of web processes. Processing (parsing, media downloads, the inbox) happens in the worker.
+number of web processes. Processing (parsing, media downloads, the inbox) happens in the worker, which records each
+delivery's outcome on its own (connectors.whatsapp.actions.do_process_delivery).
+
+One request never costs the others of its batch their answer: if the batch's single insert fails, each is stored on
+its own and only the one that cannot be stored gets a 500 (Meta redelivers it).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections, connection, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 
 from connectors.whatsapp.models import WebhookDelivery, WhatsappNumber
 from connectors.whatsapp.signing import signature_valid
@@ -128,13 +132,39 @@ class Incoming:
     decision: Decision
 
 
-def store_batch(items: list[Incoming]) -> list[int]:
-    """Stores raw bodies in one transaction; queues one processing task for the accepted ones after commit."""
-    rows = []
-    for i in items:
-        body = i.body if i.decision.state == D.RECEIVED else i.body[:REJECTED_BODY_LIMIT]
-        rows.append(WebhookDelivery(number_id=i.number_id, body=body.decode("utf-8", errors="replace"),
-                                    remote_addr=i.remote_addr, state=i.decision.state, error=i.decision.error))
+def _row(item: Incoming) -> WebhookDelivery:
+    body = item.body if item.decision.state == D.RECEIVED else item.body[:REJECTED_BODY_LIMIT]
+    # NUL cannot be stored in a PostgreSQL text column; JSON never carries a raw one (it would be "\u0000").
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+    return WebhookDelivery(number_id=item.number_id, body=text, remote_addr=item.remote_addr,
+                           state=item.decision.state, error=item.decision.error)
+
+
+def store_batch(items: list[Incoming]) -> list[int | None]:
+    """Stores raw bodies in one transaction; queues one processing task for the accepted ones after commit.
+    If that fails, each is stored on its own (None = this one could not be stored; one alone re-raises)."""
+    try:
+        return list(_store(items))
+    except DatabaseError:
+        if len(items) == 1:
+            raise
+        logger.warning("whatsapp webhook batch of %d not stored at once; storing each on its own", len(items))
+    ids: list[int | None] = []
+    last: DatabaseError | None = None
+    for item in items:
+        try:
+            ids.extend(_store([item]))
+        except DatabaseError as exc:
+            logger.exception("whatsapp webhook not stored")
+            ids.append(None)
+            last = exc
+    if last is not None and all(pk is None for pk in ids):
+        raise last  # the database itself is in trouble, not one request: the caller resets the connection
+    return ids
+
+
+def _store(items: list[Incoming]) -> list[int]:
+    rows = [_row(i) for i in items]
     from connectors.whatsapp.tasks import process_whatsapp_webhooks
 
     with transaction.atomic():
@@ -159,7 +189,7 @@ def _queue_is_transactional() -> bool:
     return isinstance(task_backends[process_whatsapp_webhooks.backend], DatabaseBackend)
 
 
-def _store_in_thread(items: list[Incoming]) -> list[int]:
+def _store_in_thread(items: list[Incoming]) -> list[int | None]:
     """Runs in asgiref's one sync thread. Its database connection is kept from batch to batch (no request cycle
     closes it here; reconnecting per batch cost ~1.3 ms on SQLite) and dropped after an error, so a restarted
     database is reconnected on the next batch."""
@@ -175,7 +205,7 @@ class GroupCommitWriter:
     """Gathers concurrent requests for a few milliseconds and stores them with one commit; while one batch is
     being written the next one gathers, so batches grow with the load instead of the latency."""
 
-    def __init__(self, store: Callable[[list[Incoming]], list[int]] = _store_in_thread) -> None:
+    def __init__(self, store: Callable[[list[Incoming]], list[int | None]] = _store_in_thread) -> None:
         self.store_fn = store
         self.queue: asyncio.Queue[tuple[Incoming, asyncio.Future[int]]] | None = None
         self.task: asyncio.Task[None] | None = None
@@ -214,7 +244,11 @@ class GroupCommitWriter:
                         future.set_exception(exc)
                 continue
             for (_item, future), pk in zip(batch, ids, strict=True):
-                if not future.done():
+                if future.done():
+                    continue
+                if pk is None:  # this request alone gets a 500 and Meta redelivers it
+                    future.set_exception(DatabaseError("webhook not stored"))
+                else:
                     future.set_result(pk)
 
 

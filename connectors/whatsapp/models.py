@@ -5,22 +5,25 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.fields import EncryptedTextField
+
 
 class WhatsappNumber(models.Model):
     """A WhatsApp Business phone number connected to Centralita (one row per Meta phone-number id).
 
-    `access_token` and `app_secret` are secrets: pages never print them back (forms leave them blank and a blank
-    field keeps the stored value). The app secret verifies every webhook (X-Hub-Signature-256); the verify token
-    answers Meta's GET handshake when the callback URL is registered.
+    `access_token`, `app_secret` and `verify_token` are secrets, encrypted at rest (core.fields.EncryptedTextField):
+    pages show them masked (forms leave them blank and a blank field keeps the stored value). The app secret
+    verifies every webhook (X-Hub-Signature-256); the verify token answers Meta's GET handshake when the callback
+    URL is registered.
     """
 
     phone_number_id = models.CharField(_("identificador del número (phone number ID)"), max_length=40, unique=True)
     waba_id = models.CharField(_("identificador de la cuenta de WhatsApp Business (WABA ID)"), max_length=40)
     display_phone_number = models.CharField(_("número visible"), max_length=40, blank=True)
     verified_name = models.CharField(_("nombre verificado"), max_length=200, blank=True)
-    access_token = models.TextField(_("token de acceso"))
-    app_secret = models.CharField(_("clave secreta de la app"), max_length=200)
-    verify_token = models.CharField(_("token de verificación del webhook"), max_length=200)
+    access_token = EncryptedTextField(_("token de acceso"))
+    app_secret = EncryptedTextField(_("clave secreta de la app"), max_length=200)
+    verify_token = EncryptedTextField(_("token de verificación del webhook"), max_length=200)
     inbox = models.ForeignKey("inbox.Inbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
                               verbose_name=_("bandeja"), help_text=_("Vacío = bandeja Global"))
     base_url = models.URLField(_("URL base de la Graph API"), blank=True,

@@ -8,7 +8,14 @@ Meta. Guarantees:
   again on a retry.
 * **Bounded retries.** 429/5xx/throttling are retried in the call (client.py), then by a deferred task with
   exponential backoff and jitter; after WHATSAPP_SEND_MAX_ATTEMPTS the message is marked failed with Meta's text.
-  Any other Graph error (131047 window closed, 131030, 132000…) fails the message at once.
+  Any other Graph error (131047 window closed, 131030, 132000…) fails the message at once. An unexpected error
+  (a bug, bad data) is retried the same way, so it ends as a visible failure, never as a message stuck queued.
+* **Nothing stranded.** A worker killed mid-send leaves the row leased; once the lease expires the periodic safety
+  net (do_safety_net → sends_to_reclaim) hands it back to the sender, which claims it again (counting the attempt)
+  and resumes after the parts Meta already accepted.
+* **At-least-once, per part.** The Cloud API has no idempotency key: if Meta accepted a part and the worker died
+  before recording its wamid, the retry sends that part again. The window is one HTTP answer wide; every other
+  crash point (before the call, after the wamid is recorded) sends nothing twice.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -126,14 +134,14 @@ def _fail(row: OutboundSend, m: Message, error: str) -> str:
     return "failed"
 
 
-def _retry_or_fail(row: OutboundSend, m: Message, exc: GraphError) -> str:
+def _retry_or_fail(row: OutboundSend, m: Message, error: str) -> str:
     from connectors.whatsapp.tasks import retry_whatsapp_send
 
     if row.attempts >= conf.send_max_attempts():
-        return _fail(row, m, exc.text)
+        return _fail(row, m, error)
     delay = min(600.0, 5.0 * 2 ** (row.attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
     when = timezone.now() + timedelta(seconds=delay)
-    OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.RETRYING, last_error=exc.text[:300],
+    OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.RETRYING, last_error=error[:300],
                                                   lease_until=None, next_attempt_at=when, updated_at=timezone.now())
     enqueue_later(retry_whatsapp_send, when, m.pk)  # the periodic safety net covers a backend that cannot defer
     return "retrying"
@@ -186,14 +194,29 @@ def send_outbound(message_id: int) -> str:  # noqa: PLR0911 - one exit per outco
             _send_parts(graph, row=row, m=m, number=number, to=to, parts=parts)
     except GraphUnavailable as exc:
         logger.warning("whatsapp send %s: %s (attempt %d)", m.pk, exc.text, row.attempts)
-        return _retry_or_fail(row, m, exc)
+        return _retry_or_fail(row, m, exc.text)
     except GraphError as exc:
         return _fail(row, m, exc.text)
     except (OSError, ActionError) as exc:  # the stored attachment is gone or unreadable
         return _fail(row, m, _("No se pudo leer el adjunto: %s") % exc)
+    except Exception as exc:  # a bug or bad data: retried with backoff, then a visible failure
+        logger.exception("whatsapp send %s failed (attempt %d)", m.pk, row.attempts)
+        return _retry_or_fail(row, m, f"{type(exc).__name__}: {exc}")
     with transaction.atomic():
         OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.SENT, lease_until=None,
                                                       last_error="", next_attempt_at=None, updated_at=timezone.now())
         do_update_delivery_status(m.pk, status=DeliveryStatus.SENT, external_id=row.wamids[0])
         do_apply_pending_statuses(m.pk, row.wamids)
     return "sent"
+
+
+def sends_to_reclaim(*, now: Any = None, limit: int = 200) -> list[int]:
+    """Message ids the safety net hands back to the sender: a retry due more than 30 s ago (its deferred task was
+    lost, or the backend cannot defer), or an attempt whose lease expired (its worker died mid-call). A message
+    queued twice is harmless: the sender's claim lets one attempt in and skips finished messages."""
+    now = now or timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    overdue = Q(state=OutboundSend.State.RETRYING, next_attempt_at__lt=now - timedelta(seconds=30))
+    lost = overdue | Q(lease_until__lt=now)
+    return list(OutboundSend.objects.filter(state__in=[OutboundSend.State.PENDING, OutboundSend.State.RETRYING])
+                .filter(free).filter(lost).order_by("pk").values_list("message_id", flat=True)[:limit])

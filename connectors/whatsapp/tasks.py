@@ -2,28 +2,39 @@
 
 from __future__ import annotations
 
-import random
-from datetime import timedelta
+import logging
 
 from django.tasks import task
-from django.utils import timezone
 
 from core.tasks import enqueue_later
+
+logger = logging.getLogger(__name__)
+
+
+def _process_one(delivery_id: int) -> str:
+    """One delivery, isolated from the others of its batch: do_process_delivery records every failure on the
+    delivery itself; anything that still escapes (the database went away mid-attempt) is logged and the
+    delivery stays `received` for the safety net."""
+    from connectors.whatsapp.actions import Retry, do_process_delivery
+
+    try:
+        return do_process_delivery(delivery_id)
+    except Retry as retry:
+        enqueue_later(process_whatsapp_webhook, retry.retry_at, delivery_id)  # the safety net covers the rest
+        return "retrying"
+    except Exception:
+        logger.exception("whatsapp webhook %s: processing interrupted", delivery_id)
+        return "interrupted"
 
 
 @task(queue_name="messaging")
 def process_whatsapp_webhooks(delivery_ids: list[int]) -> dict[str, int]:
-    """One task per intake batch. Each delivery is processed on its own (idempotent); one Meta could not serve
-    (a media download) stays `received` and gets its own retrying task."""
-    from connectors.whatsapp.actions import Retry, do_process_delivery
-
+    """One task per intake batch. Each delivery is processed and recorded on its own (idempotent), so one bad
+    body never strands the others; one Meta could not serve (a media download) stays `received` and gets its
+    own retrying task."""
     counts: dict[str, int] = {}
     for delivery_id in delivery_ids:
-        try:
-            outcome = do_process_delivery(delivery_id)
-        except Retry:
-            enqueue_later(process_whatsapp_webhook, timezone.now() + timedelta(seconds=5), delivery_id)
-            outcome = "retrying"
+        outcome = _process_one(delivery_id)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts
 
@@ -31,16 +42,7 @@ def process_whatsapp_webhooks(delivery_ids: list[int]) -> dict[str, int]:
 @task(queue_name="messaging")
 def process_whatsapp_webhook(delivery_id: int) -> str:
     """A retry of one delivery, with exponential backoff and jitter up to the attempt limit."""
-    from connectors.whatsapp.actions import Retry, do_process_delivery
-    from connectors.whatsapp.models import WebhookDelivery
-
-    try:
-        return do_process_delivery(delivery_id)
-    except Retry:
-        attempts = WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).first() or 1
-        delay = min(600.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1)  # noqa: S311 - jitter
-        enqueue_later(process_whatsapp_webhook, timezone.now() + timedelta(seconds=delay), delivery_id)
-        return "retrying"
+    return _process_one(delivery_id)
 
 
 @task(queue_name="messaging")

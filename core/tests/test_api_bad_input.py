@@ -177,3 +177,46 @@ def test_json_body_over_upload_limit_is_413(admin_user, api_client_for):
     # then 413 in the envelope
     assert response.status_code == 413
     assert response.json()["code"] == "request_too_large"
+
+
+@pytest.mark.parametrize("number", [10**30, 2**63, -(2**63) - 1])
+def test_stock_of_10_pow_30_and_adjustment_of_2_pow_63_are_400(number, admin_user, api_client_for):
+    # given a product, and numbers a 64-bit column cannot hold
+    api = api_client_for(admin_user)
+    assert _raw_post(api, "/api/v1/products", '{"sku": "P-1", "name": "X", "price": "1"}').status_code == 201
+    # when they are sent as a stock and as an adjustment
+    stock = _raw_post(api, "/api/v1/products", f'{{"sku": "P-2", "name": "X", "price": "1", "stock": {number}}}')
+    adjustment = _raw_post(api, "/api/v1/products/P-1/adjustments", f'{{"delta": {number}, "reason": "conteo"}}')
+    # then both are a 400 in the envelope
+    for response in (stock, adjustment):
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_request"
+
+
+# --- 5. NUL characters (PostgreSQL cannot store them) -------------------------------------------------------
+
+def test_nul_bytes_in_any_api_string_are_400_naming_the_field(agent, admin_user, api_client_for):
+    # given NUL characters in a top-level field, a nested one, a list item and a key, on several endpoints
+    lead = LeadFactory()
+    cases = [
+        (api_client_for(admin_user), "/api/v1/products", {"sku": "S-1", "name": "Caf\x00é", "price": "1"}, "name"),
+        (api_client_for(agent), "/api/v1/conversations",
+         {"customer": {"name": "Ana\x00", "phone": "3001234567"}, "message": "Hola"}, "customer.name"),
+        (api_client_for(agent), f"/api/v1/leads/{lead.pk}/notes", {"text": "x\x00y"}, "text"),
+        (api_client_for(admin_user), "/api/v1/teams", {"name": "Ventas", "code": "v", "x": ["ok", "\x00"]}, "x[1]"),
+    ]
+    for client, path, body, field in cases:
+        # when each is posted (the test client escapes the NUL as \u0000, as any JSON library does)
+        response = client.post(path, body, content_type=JSON)
+        # then 400 naming the field, nothing else reached the database
+        assert response.status_code == 400, path
+        data = response.json()
+        assert data["code"] == "invalid_request" and data["errors"] == [{"field": field, "message": data["detail"]}]
+        assert f"«{field}»" in data["detail"] and "U+0000" in data["detail"]
+
+
+def test_json_nested_beyond_the_parsers_depth_is_400(admin_user, api_client_for):
+    body = "[" * 100_000 + "]" * 100_000
+    response = _raw_post(api_client_for(admin_user), "/api/v1/products", body)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON inválido.", "code": "invalid_request"}

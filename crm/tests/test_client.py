@@ -32,6 +32,7 @@ def fk():
         yield server
 
 
+@pytest.mark.faults
 def test_429_and_500_are_retried_then_succeed(fk):
     fk.state.add_fault(429, count=1, retry_after=0.1, path_prefix="/api/v4/account")
     fk.state.add_fault(500, count=1, path_prefix="/api/v4/account")
@@ -40,6 +41,7 @@ def test_429_and_500_are_retried_then_succeed(fk):
     assert statuses == [429, 500, 200]
 
 
+@pytest.mark.faults
 def test_persistent_5xx_becomes_unavailable_with_detail(fk):
     fk.state.add_fault(500, count=10, path_prefix="/api/v4/account")
     with pytest.raises(KommoUnavailable) as exc:
@@ -47,6 +49,7 @@ def test_persistent_5xx_becomes_unavailable_with_detail(fk):
     assert exc.value.retryable and exc.value.status == 500 and "problem" in exc.value.detail
 
 
+@pytest.mark.faults
 def test_timeouts_and_connection_drops_are_retried(fk):
     fk.state.set_down(True)
     with pytest.raises(KommoUnavailable):

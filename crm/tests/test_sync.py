@@ -64,6 +64,7 @@ def test_transient_faults_are_retried_within_the_call(kommo_account, fake_kommo,
     assert fake_kommo.state.get_lead(order.lead.kommo_id)["status_id"] == STATUS_SALE_CONFIRMED
 
 
+@pytest.mark.faults
 def test_outage_loses_nothing_and_keeps_the_order(kommo_account, fake_kommo, agent):
     product("A", stock=10)
     # given Kommo goes down, and three orders are confirmed during the outage

@@ -103,7 +103,7 @@ def test_get_tasks_lists_visible_tasks_with_flat_queries(owner, outsider, mine, 
     assert api.get("/api/v1/tasks?mine=true").json()["count"] == 15
     assert api.get(f"/api/v1/tasks?conversation={other.pk}").json()["count"] == 0
     bad = api.get("/api/v1/tasks?status=hecha")
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_status"
+    assert bad.status_code == 400 and bad.json()["field"] == "status"
 
 
 def test_complete_task(owner, outsider, mine, api_client_for):
@@ -157,7 +157,7 @@ def test_set_priority(owner, outsider, mine, api_client_for):
     hidden = post(api_client_for(outsider), f"/conversations/{mine.pk}/priority", {"priority": "baja"})
     # then
     assert response.status_code == 200 and response.json()["priority"] == "urgente"
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_priority"
+    assert bad.status_code == 400 and bad.json()["field"] == "priority"
     assert hidden.status_code == 404
     assert Conversation.objects.get(pk=mine.pk).priority == "urgente"
 
@@ -202,7 +202,7 @@ def test_handled_outside(owner, outsider, mine, api_client_for):
     assert response.status_code == 200
     assert [i["kind"] for i in response.json()["timeline"] if i["type"] == "event"][-1] == "handled_outside"
     short = post(api, f"/conversations/{mine.pk}/handled-outside", {"external_channel": "teléfono", "comment": "ok"})
-    assert short.status_code == 400 and short.json()["code"] == "comment_required"
+    assert short.status_code == 400 and short.json()["field"] == "comment"
     assert post(api, f"/conversations/{mine.pk}/handled-outside", {"comment": COMMENT}).status_code == 400
     assert post(api_client_for(outsider), f"/conversations/{mine.pk}/handled-outside",
                 {"external_channel": "teléfono", "comment": COMMENT}).status_code == 404
@@ -226,7 +226,7 @@ def test_bulk_reports_failures_and_does_the_rest(owner, outsider, api_client_for
     assert set(Conversation.objects.filter(pk__in=[c.pk for c in free]).values_list("assignee", flat=True)) == {
         owner.pk}
     bad_op = post(api, "/conversations/bulk", {"ids": ids, "op": "borrar"})
-    assert bad_op.status_code == 400 and bad_op.json()["code"] == "invalid_op"
+    assert bad_op.status_code == 400 and bad_op.json()["field"] == "op"
     assert post(api, "/conversations/bulk", {"ids": ["a"], "op": "assign"}).status_code == 400
     assert post(api, "/conversations/bulk", {"op": "assign"}).status_code == 400
     analyst = post(api_client_for(make_user(Role.ANALISTA)), "/conversations/bulk", {"ids": ids, "op": "tag",

@@ -61,7 +61,7 @@ def test_invalid_outcome_is_400(agent, api_client_for):
     lead = LeadFactory()
     response = api_client_for(agent).post(f"/api/v1/leads/{lead.pk}/notes", {"text": "x", "outcome": "genial"},
                                           content_type="application/json")
-    assert response.status_code == 400 and response.json()["code"] == "invalid_outcome"
+    assert response.status_code == 400 and response.json()["field"] == "outcome"
 
 
 def test_close_and_template_endpoints(agent, supervisor, api_client_for):

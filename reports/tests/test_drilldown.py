@@ -195,7 +195,7 @@ def test_pages_of_fifty(tmp_path, analyst, api_client_for):
 
 
 @pytest.mark.parametrize(("params", "code"), [
-    ({"chart": "nope"}, "invalid_chart"),
+    ({"chart": "nope"}, "invalid_request"),  # not a chart at all: the schema lists them
     ({"chart": "daily_activity", "series": "started"}, "missing_bucket"),
     ({"chart": "daily_activity", "bucket": "2026-11-09", "series": "sold"}, "invalid_series"),
     ({"chart": "daily_activity", "bucket": "2027-01-04"}, "invalid_bucket"),

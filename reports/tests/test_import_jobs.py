@@ -251,24 +251,31 @@ def test_on_postgresql_progress_inside_the_import_transaction_is_visible_at_once
         other.close()
 
 
-def test_a_job_abandoned_by_a_dead_worker_ends_as_failed(tmp_path, analyst, client_for):
+def test_a_job_abandoned_by_a_dead_worker_runs_again_once_then_ends_as_failed(tmp_path, analyst, client_for,
+                                                                            django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.utils import timezone
 
-    from reports.actions import do_fail_abandoned_imports
+    from reports.actions import do_recover_abandoned_imports
 
-    # given a job a worker took ("procesando") and then nothing updated for three hours, and one updated just now
+    # given a job a worker took once ("procesando") and then nothing updated for three hours, one a worker took
+    # twice and abandoned again, and one updated just now
     client = client_for(analyst)
-    start(client, tmp_path, GOOD)
-    start(client, tmp_path, GOOD)
-    old, fresh = ImportJob.objects.order_by("pk")
-    ImportJob.objects.filter(pk=old.pk).update(state="procesando", updated_at=timezone.now() - timedelta(hours=3))
-    ImportJob.objects.filter(pk=fresh.pk).update(state="procesando", updated_at=timezone.now())
+    for _ in range(3):
+        start(client, tmp_path, GOOD)
+    once, twice, fresh = ImportJob.objects.order_by("pk")
+    three_hours_ago = timezone.now() - timedelta(hours=3)
+    ImportJob.objects.filter(pk=once.pk).update(state="procesando", attempts=1, updated_at=three_hours_ago)
+    ImportJob.objects.filter(pk=twice.pk).update(state="procesando", attempts=2, updated_at=three_hours_ago)
+    ImportJob.objects.filter(pk=fresh.pk).update(state="procesando", attempts=1, updated_at=timezone.now())
     # when the periodic job runs
-    assert do_fail_abandoned_imports() == 1
-    # then only the abandoned one is failed, with the reason the page shows
-    old.refresh_from_db()
-    fresh.refresh_from_db()
-    assert old.state == "fallido" and "se interrumpió" in old.errors[-1]
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert do_recover_abandoned_imports() == {"requeued": 1, "failed": 1}
+    # then the first is queued again (and its task enqueued), the second ends failed with the reason the page shows,
+    # and the live one is left alone
+    for job in (once, twice, fresh):
+        job.refresh_from_db()
+    assert (once.state, once.stage) == ("pendiente", "en_cola") and len(callbacks) == 1
+    assert twice.state == "fallido" and "se interrumpió 2 veces" in twice.errors[-1]
     assert fresh.state == "procesando"

@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.e2e]
 
 def chart_data(page: Page, canvas_id: str) -> dict[str, Any]:
     """What Chart.js actually holds for the canvas (labels and the first dataset), once it has drawn."""
-    page.wait_for_function(f"window.Chart && Chart.getChart(document.getElementById('{canvas_id}'))")
+    # A function, not an expression: Playwright re-evaluates an expression with eval() on every poll, which the
+    # Content-Security-Policy refuses; a function is compiled once through the DevTools protocol.
+    page.wait_for_function(f"() => window.Chart && Chart.getChart(document.getElementById('{canvas_id}'))")
     return page.evaluate(f"""() => {{
         const chart = Chart.getChart(document.getElementById('{canvas_id}'));
         return {{labels: chart.data.labels, data: chart.data.datasets[0].data,
@@ -66,7 +68,7 @@ def test_leadflow_charts_filter_and_downloads(asgi_live_server: str, browser: Br
 
     # then the numbers and the charts follow without a page load, and the URL keeps the filter
     expect(page.get_by_test_id("kpi-calls")).to_have_text("1")
-    page.wait_for_function("Chart.getChart(document.getElementById('chart-operators')).data.labels.length === 1")
+    page.wait_for_function("() => Chart.getChart(document.getElementById('chart-operators')).data.labels.length === 1")
     assert chart_data(page, "chart-operators")["labels"] == ["Beto Operador"]
     assert chart_data(page, "chart-outcomes")["data"] == [0, 0, 1, 0]
     expect(page).to_have_url(re.compile(r"[?&]operator=beto"))

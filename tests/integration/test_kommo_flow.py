@@ -91,6 +91,7 @@ def test_lead_deleted_in_kommo_leaves_the_queue(client, kommo_account, fake_komm
     assert not lead.in_queue and lead.deleted_in_kommo
 
 
+@pytest.mark.faults
 def test_kommo_outage_keeps_the_delivery_and_retries(client, kommo_account, fake_kommo,
                                                      django_capture_on_commit_callbacks):
     created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,

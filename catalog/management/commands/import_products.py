@@ -12,11 +12,12 @@ from core.request_context import RequestOrigin, reset_origin, set_origin
 
 
 class Command(BaseCommand):
-    help = ("Import products from a CSV file (upsert by SKU, all or nothing). Prints the report; exits 1 and "
-            "writes nothing when any row is bad.")
+    help = ("Import products from a CSV file (upsert by SKU, in batches of 500 rows per transaction). Prints the "
+            "report; exits 1 and writes nothing when any row is bad.")
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("file", help="CSV file, UTF-8 (BOM optional), comma or semicolon separated.")
+        parser.add_argument("file", help="CSV file, UTF-8 (BOM optional) or Windows-1252, comma or semicolon "
+                                         "separated.")
         parser.add_argument("--dry-run", action="store_true", help="Validate and count, write nothing.")
 
     def handle(self, *args: Any, file: str, dry_run: bool, **options: Any) -> None:

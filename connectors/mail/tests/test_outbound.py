@@ -88,6 +88,7 @@ def test_permanent_refusal_fails_at_once(conversation, supervisor, smtp_server):
     assert message.delivery_status == "failed" and "5.1.1 Usuario desconocido" in message.delivery_error
 
 
+@pytest.mark.faults
 def test_unreachable_server_fails_after_the_last_attempt(conversation, supervisor, mailbox):
     # given the SMTP server is down
     Mailbox.objects.filter(pk=mailbox.pk).update(smtp_port=free_port())

@@ -102,6 +102,7 @@ def test_expired_media_shows_a_visible_note_instead_of_failing(deliver):
     assert m.attachments == [] and "no se pudo descargar" in m.body and m.meta["media_error"]
 
 
+@pytest.mark.faults
 def test_media_while_meta_is_down_is_retried_then_stored(client, whatsapp_number, fake_whatsapp,
                                                          django_capture_on_commit_callbacks):
     # given Meta answers 500 to the media lookups for a while

@@ -122,6 +122,7 @@ def test_the_inbox_task_reaches_the_sender(agent, conversation, fake_whatsapp, d
     assert message.delivery_status == "sent" and len(sent(fake_whatsapp)) == 1
 
 
+@pytest.mark.faults
 def test_429_then_500_are_retried_in_the_call(agent, conversation, fake_whatsapp):
     fake_whatsapp.state.fail_next(1, status=429, code=130429, path="/messages")
     fake_whatsapp.state.fail_next(1, status=500, path="/messages")
@@ -131,6 +132,7 @@ def test_429_then_500_are_retried_in_the_call(agent, conversation, fake_whatsapp
     assert statuses_seen == [429, 500, 200]
 
 
+@pytest.mark.faults
 def test_a_long_outage_is_retried_later_then_fails_with_metas_text(agent, conversation, fake_whatsapp, settings):
     # given Meta answers 500 to every send, and 3 attempts are allowed
     settings.WHATSAPP_SEND_MAX_ATTEMPTS = 3

@@ -19,12 +19,16 @@ pytestmark = pytest.mark.django_db
 def test_lost_deliveries_and_sends_are_queued_again(whatsapp_number):
     clear_tasks()
     now = timezone.now()
-    # given a delivery nobody picked up, one in flight, one whose retry was lost, and a fresh one
+    # given a delivery nobody picked up, one in flight (its lease in `processed_at` still running), one whose
+    # retry was lost, one waiting for its retry, and a fresh one
     lost = WebhookDelivery.objects.create(number=whatsapp_number, body="{}", received_at=now - timedelta(minutes=3))
     WebhookDelivery.objects.create(number=whatsapp_number, body="{}", attempts=1,
-                                   received_at=now - timedelta(minutes=3))
-    abandoned = WebhookDelivery.objects.create(number=whatsapp_number, body="{}", attempts=2,
-                                               received_at=now - timedelta(hours=2))
+                                   received_at=now - timedelta(minutes=3), processed_at=now + timedelta(minutes=4))
+    abandoned = WebhookDelivery.objects.create(number=whatsapp_number, body="{}", attempts=2, error="unavailable",
+                                               received_at=now - timedelta(hours=2),
+                                               processed_at=now - timedelta(minutes=5))
+    WebhookDelivery.objects.create(number=whatsapp_number, body="{}", attempts=2, error="unavailable",
+                                   received_at=now - timedelta(minutes=5), processed_at=now + timedelta(seconds=40))
     WebhookDelivery.objects.create(number=whatsapp_number, body="{}")
     # and a send whose deferred retry is overdue, and an unmatched receipt a week old
     _c, message, _new = do_receive_inbound(channel="api", body="hola", customer_name="Ana", phones=["3001234567"])

@@ -27,7 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--processes", type=int, default=int(os.environ.get("WEB_PROCESSES", "0")),
                             help="daphne processes (default: WEB_PROCESSES, else one per CPU)")
-        parser.add_argument("--access-log", default=os.environ.get("WEB_ACCESS_LOG", ""))
+        parser.add_argument("--access-log", default=os.environ.get("WEB_ACCESS_LOG", ""),
+                            help="file for the HTTP access log (core.access_log; default: the normal log output)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         count = options["processes"] or os.cpu_count() or 1
@@ -41,14 +42,14 @@ class Command(BaseCommand):
         listener.set_inheritable(True)
         # No --proxy-headers: daphne would replace the peer with the left-most (client-written) X-Forwarded-For
         # entry. The app resolves the client itself, trusting only TRUSTED_PROXIES (core.request_context).
-        command = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno())]
-        if options["access_log"]:
-            command += ["--access-log", options["access_log"]]
+        # -v 0: no daphne access log, which would write secret webhook paths; core.access_log writes a redacted one.
+        command = [sys.executable, "-m", "daphne", "-v", "0", "--fd", str(listener.fileno())]
+        env = {**os.environ, "ACCESS_LOG_FILE": options["access_log"]} if options["access_log"] else None
         command.append("config.asgi:application")
 
         def spawn() -> subprocess.Popen[bytes]:
             # Our own interpreter and arguments, no shell: nothing here comes from outside.
-            return subprocess.Popen(command, pass_fds=(listener.fileno(),))  # noqa: S603
+            return subprocess.Popen(command, pass_fds=(listener.fileno(),), env=env)  # noqa: S603
 
         children = [spawn() for _ in range(count)]
         self.stdout.write(f"centralita: {count} web process(es) on {options['bind']}:{options['port']}")

@@ -395,6 +395,13 @@
     else head.appendChild(document.createTextNode("↩ " + who));
     head.appendChild(document.createTextNode(" · "));
     head.appendChild(timeNode(m.at));
+    if (m.edited_at && !m.deleted_at) { // the customer edited it (WhatsApp): same markup as _timeline_item.html
+      head.appendChild(document.createTextNode(" · "));
+      const edited = el("span", "msg-edited", labels.edited || "");
+      edited.dataset.f = "edited";
+      edited.title = (labels.editedTitle || "%s").replace("%s", timeNode(m.edited_at).textContent);
+      head.appendChild(edited);
+    }
     if (m.delivery_status) {
       head.appendChild(document.createTextNode(" · "));
       const ticks = el("span");
@@ -402,11 +409,38 @@
       head.appendChild(ticks);
     }
     li.appendChild(head);
+    if (m.deleted_at) { // the customer deleted it: the payload carries no text (supervisors see it on reload)
+      li.classList.add("msg-deleted");
+      const gone = el("p", "msg-deleted-text");
+      gone.dataset.f = "deleted";
+      gone.appendChild(document.createTextNode("🚫 "));
+      gone.appendChild(el("em", null, labels.deleted || ""));
+      li.appendChild(gone);
+      return li;
+    }
     const render = window.centralitaInbox.bodyRenderers[channel];
     let done = false;
     if (typeof render === "function") { try { done = render(li, m) !== false; } catch (e) { done = false; } }
     if (!done) plainBody(li, m);
+    if (m.versions && m.versions.length) li.appendChild(versionsNode(m.versions));
     return li;
+  }
+  function versionsNode(versions) { // inbox/_message_versions.html
+    const box = el("details", "msg-history");
+    box.dataset.f = "history";
+    box.appendChild(el("summary", null, versions.length === 1 ? labels.versionsOne
+      : (labels.versionsMany || "%d").replace("%d", String(versions.length))));
+    const list = el("ol", "msg-versions");
+    versions.forEach(function (v, index) {
+      const item = el("li");
+      const head = el("small", "muted", (index ? labels.editedVersion : labels.original) + " · ");
+      head.appendChild(timeNode(v.at));
+      item.appendChild(head);
+      plainBody(item, { body: v.body });
+      list.appendChild(item);
+    });
+    box.appendChild(list);
+    return box;
   }
   function eventNode(e) {
     const li = el("li", "event");
@@ -525,6 +559,14 @@
     if (d.op === "delivery" && d.message) {
       const ticks = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"] [data-f="delivery"]');
       if (ticks) setTicks(ticks, d.message.status, d.message.error);
+    } else if (d.op === "message_updated" && d.message && d.message.id) { // edited or deleted by the customer
+      const shown = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"]');
+      if (shown) {
+        const fresh = messageNode(d.message, p.dataset.channel, p.dataset.customer);
+        shown.replaceWith(fresh);
+        fresh.classList.add("flash");
+        setTimeout(function () { fresh.classList.remove("flash"); }, 1300);
+      }
     } else if (d.message && d.message.id) {
       insert(messageNode(d.message, p.dataset.channel, p.dataset.customer));
     }

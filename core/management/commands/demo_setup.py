@@ -1,0 +1,107 @@
+"""`manage.py demo_setup`: what `make run` does to the database before serving.
+
+* An empty database (no users) gets the demo company (`seed_demo --seed 1`), after connecting the demo Kommo
+  when one is given (seed_demo creates its call-center leads in it).
+* With a demo WhatsApp and no number connected yet, the demo number is connected (after the demo data: its
+  "whatsapp" conversations were not written through a number, so no 24-hour window applies to them).
+* The fakes may listen on another port than last time (the default was taken): a stored *demo* connection is
+  re-pointed to the URL given now through the same connect actions an admin uses. Only a connection that is
+  unmistakably the demo one — the demo account and token, on a loopback address — is ever re-pointed; a real
+  Kommo or WhatsApp number configured in the same database is left alone.
+
+The demo credentials below are the ones scripts/run.sh gives the fakes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from core.errors import ActionError
+
+DEMO_KOMMO_SUBDOMAIN = "demo"
+DEMO_KOMMO_TOKEN = "demo-kommo-token"  # noqa: S105 - the fake's public demo token
+DEMO_KOMMO_STAGES = ("Para Llamar", "Venta Confirmada")
+DEMO_WHATSAPP_NUMBER = "106540352242922"
+DEMO_WHATSAPP_WABA = "102290129340398"
+DEMO_WHATSAPP_TOKEN = "demo-whatsapp-token"  # noqa: S105
+DEMO_WHATSAPP_APP_SECRET = "demo-whatsapp-app-secret"  # noqa: S105
+DEMO_WHATSAPP_VERIFY_TOKEN = "demo-verify-token"  # noqa: S105
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+def is_loopback(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOOPBACK
+
+
+def same_base(a: str, b: str) -> bool:
+    return a.rstrip("/") == b.rstrip("/")
+
+
+class Command(BaseCommand):
+    help = "Demo data on an empty database, and the demo Kommo/WhatsApp connected (or re-pointed) to the fakes."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--kommo-url", default="", help="the fake Kommo's base URL (demo Kommo on)")
+        parser.add_argument("--whatsapp-url", default="", help="the fake Graph API's base URL (demo WhatsApp on)")
+
+    def handle(self, *args: Any, kommo_url: str, whatsapp_url: str, **options: Any) -> None:
+        from accounts.models import User
+
+        try:
+            if not User.objects.exists():
+                if kommo_url:
+                    self.connect_kommo(kommo_url)
+                self.stdout.write("centralita: empty database, loading demo data (seed_demo --seed 1)…")
+                call_command("seed_demo", seed=1, stdout=self.stdout, stderr=self.stderr)
+            elif kommo_url:
+                self.repoint_kommo(kommo_url)
+            if whatsapp_url:
+                self.connect_or_repoint_whatsapp(whatsapp_url)
+        except ActionError as exc:
+            raise CommandError(exc.message) from exc
+
+    def connect_kommo(self, url: str, *, to_call: str = DEMO_KOMMO_STAGES[0],
+                      confirmed: str = DEMO_KOMMO_STAGES[1]) -> None:
+        from crm.actions import check_connect_kommo
+
+        check_connect_kommo(None, subdomain=DEMO_KOMMO_SUBDOMAIN, token=DEMO_KOMMO_TOKEN, base_url=url,
+                            to_call_stage=to_call, confirmed_stage=confirmed, register_webhook=True)
+
+    def repoint_kommo(self, url: str) -> None:
+        from crm.models import KommoAccount
+
+        account = KommoAccount.objects.filter(pk=1).first()
+        if account is None or same_base(account.base_url, url):
+            return
+        if not (account.subdomain == DEMO_KOMMO_SUBDOMAIN and account.long_lived_token == DEMO_KOMMO_TOKEN
+                and is_loopback(account.base_url)):
+            return  # a real Kommo: never re-pointed to a local fake
+        names = account.stage_names or {}
+        self.connect_kommo(
+            url, to_call=names.get(str(account.to_call_status_id)) or account.to_call_stage_name,
+            confirmed=names.get(str(account.confirmed_status_id)) or account.confirmed_stage_name)
+        self.stdout.write(f"centralita: demo Kommo re-pointed from {account.base_url} to {url}")
+
+    def connect_or_repoint_whatsapp(self, url: str) -> None:
+        from connectors.whatsapp.actions import check_connect_number
+        from connectors.whatsapp.models import WhatsappNumber
+
+        if not WhatsappNumber.objects.exists():
+            check_connect_number(None, phone_number_id=DEMO_WHATSAPP_NUMBER, waba_id=DEMO_WHATSAPP_WABA,
+                                 token=DEMO_WHATSAPP_TOKEN, app_secret=DEMO_WHATSAPP_APP_SECRET,
+                                 verify_token=DEMO_WHATSAPP_VERIFY_TOKEN, base_url=url)
+            return
+        number = WhatsappNumber.objects.filter(phone_number_id=DEMO_WHATSAPP_NUMBER).select_related("inbox").first()
+        if number is None or same_base(number.base_url, url):
+            return
+        if not (number.access_token == DEMO_WHATSAPP_TOKEN and is_loopback(number.base_url)):
+            return  # a real number that happens to share the id: never re-pointed
+        previous = number.base_url
+        # Blank token, secret and verify token keep the stored ones; the inbox stays as an admin left it.
+        check_connect_number(None, phone_number_id=number.phone_number_id, waba_id=number.waba_id,
+                             inbox=number.inbox.code if number.inbox else "", base_url=url)
+        self.stdout.write(f"centralita: demo WhatsApp re-pointed from {previous} to {url}")
