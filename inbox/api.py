@@ -17,6 +17,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict, Strict
 
+from accounts.models import User
 from accounts.roles import Perm
 from core.api import (
     NOT_BLANK,
@@ -183,9 +184,19 @@ def _out(c: Conversation) -> dict[str, Any]:
             "first_response_at": c.first_response_at, "closed_at": c.closed_at, "close_reason": c.close_reason}
 
 
-def _detail(conversation_id: int) -> dict[str, Any]:
+def _detail(conversation_id: int, user: User) -> dict[str, Any]:
     c = Conversation.objects.select_related("customer", "inbox", "assignee", "category").get(pk=conversation_id)
-    return {**_out(c), "timeline": [{**i, "at": i["at"].isoformat()} for i in timeline(c)]}  # type: ignore[attr-defined]
+    can_supervise = user.has_perm_code(Perm.INBOX_SUPERVISE)
+    return {**_out(c), "timeline": [_readable({**i, "at": i["at"].isoformat()}, can_supervise)  # type: ignore[attr-defined]
+                                    for i in timeline(c)]}
+
+
+def _readable(item: dict[str, Any], can_supervise: bool) -> dict[str, Any]:
+    """What the customer deleted reaches supervisors only, as on the page: others get the message without its text,
+    files or earlier versions (its `deleted_at` says what happened)."""
+    if item.get("type") == "message" and item.get("deleted_at") and not can_supervise:
+        return {**item, "body": "", "attachments": [], "meta": {}, "versions": []}
+    return item
 
 
 @router.post("/conversations", response={201: ConversationDetailOut, 200: ConversationDetailOut},
@@ -195,7 +206,7 @@ def create_conversation(request: HttpRequest, payload: ConversationIn) -> Any:
         api_user(request), channel=payload.channel, body=payload.message, customer_name=payload.customer.name,
         phone=payload.customer.phone, email=payload.customer.email, inbox_code=payload.inbox,
         external_id=payload.external_id)
-    return Status(201 if created else 200, _detail(c.pk))
+    return Status(201 if created else 200, _detail(c.pk, api_user(request)))
 
 
 @router.get("/conversations", response=ConversationPage, summary="Conversations (keyset pagination: follow `next`)")
@@ -265,7 +276,7 @@ def bulk_action(request: HttpRequest, payload: BulkIn) -> Any:
             summary="A conversation with its timeline (messages, notes, assignments, transfers, state changes)")
 def get_conversation(request: HttpRequest, conversation_id: DbId) -> Any:
     actions.access_conversation(api_user(request), conversation_id)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 @router.post("/conversations/{conversation_id}/messages", response={201: ConversationDetailOut},
@@ -276,14 +287,14 @@ def post_message(request: HttpRequest, conversation_id: DbId, payload: MessageIn
         actions.check_add_note(user, conversation_id, body=payload.body)
     else:
         actions.check_send_reply(user, conversation_id, body=payload.body)
-    return Status(201, _detail(conversation_id))
+    return Status(201, _detail(conversation_id, api_user(request)))
 
 
 @router.post("/conversations/{conversation_id}/assign", response=ConversationDetailOut,
              summary="Assign the conversation (agents: only an unowned one, to themselves)")
 def assign(request: HttpRequest, conversation_id: DbId, payload: AssignIn) -> Any:
     actions.check_assign(api_user(request), conversation_id, assignee=payload.assignee)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 @router.post("/conversations/{conversation_id}/transition", response={200: ConversationDetailOut, 409: ErrorOut},
@@ -292,7 +303,7 @@ def transition(request: HttpRequest, conversation_id: DbId, payload: TransitionI
     actions.check_transition(api_user(request), conversation_id, to=payload.to, reason=payload.reason,
                              comment=payload.comment, waiting_until=payload.waiting_until, outcome=payload.outcome,
                              customer_state=payload.customer_state)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 @router.post("/conversations/{conversation_id}/transfer", response=ConversationDetailOut,
@@ -300,7 +311,7 @@ def transition(request: HttpRequest, conversation_id: DbId, payload: TransitionI
 def transfer(request: HttpRequest, conversation_id: DbId, payload: TransferIn) -> Any:
     actions.check_transfer(api_user(request), conversation_id, comment=payload.comment, to_user=payload.to_user,
                            to_inbox=payload.to_inbox, category_id=payload.category_id)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 class PriorityIn(InputSchema):
@@ -329,14 +340,14 @@ class HandledOutsideIn(InputSchema):
              summary="Set the conversation's priority")
 def set_priority(request: HttpRequest, conversation_id: DbId, payload: PriorityIn) -> Any:
     actions.check_set_associations(api_user(request), conversation_id, priority=payload.priority)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 @router.put("/conversations/{conversation_id}/tags", response=ConversationDetailOut,
             summary="Replace the conversation's tags (unknown tags are created)")
 def set_tags(request: HttpRequest, conversation_id: DbId, payload: TagsIn) -> Any:
     actions.check_set_associations(api_user(request), conversation_id, tags=payload.tags)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 @router.patch("/conversations/{conversation_id}/associations", response=ConversationDetailOut,
@@ -344,7 +355,7 @@ def set_tags(request: HttpRequest, conversation_id: DbId, payload: TagsIn) -> An
 def set_associations(request: HttpRequest, conversation_id: DbId, payload: AssociationsIn) -> Any:
     actions.check_set_associations(api_user(request), conversation_id, company=payload.company,
                                    ticket_ref=payload.ticket_ref)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 @router.post("/conversations/{conversation_id}/handled-outside", response=ConversationDetailOut,
@@ -352,7 +363,7 @@ def set_associations(request: HttpRequest, conversation_id: DbId, payload: Assoc
 def handled_outside(request: HttpRequest, conversation_id: DbId, payload: HandledOutsideIn) -> Any:
     actions.check_mark_handled_outside(api_user(request), conversation_id,
                                        external_channel=payload.external_channel, comment=payload.comment)
-    return _detail(conversation_id)
+    return _detail(conversation_id, api_user(request))
 
 
 class PersonOut(Schema):

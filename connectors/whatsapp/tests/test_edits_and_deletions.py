@@ -147,7 +147,7 @@ def test_an_older_edit_arriving_late_only_joins_the_history(client, whatsapp_num
 
 
 def test_revoked_message_shows_as_deleted_and_only_supervisors_can_open_it(
-        client, whatsapp_number, client_for, sent, django_capture_on_commit_callbacks):
+        client, whatsapp_number, client_for, api_client_for, sent, django_capture_on_commit_callbacks):
     # given a message the customer regrets
     message = customer_writes(client, whatsapp_number, django_capture_on_commit_callbacks, wamid="wamid.regret",
                               body="Mi tarjeta es 4111 1111 1111 1111")
@@ -169,6 +169,14 @@ def test_revoked_message_shows_as_deleted_and_only_supervisors_can_open_it(
     assert "Mensaje eliminado por el cliente" in agent_html and "4111" not in agent_html
     supervisor_html = page(client_for, UserFactory(role=Role.SUPERVISOR), message)
     assert "Ver el texto eliminado (solo supervisión)" in supervisor_html and "4111 1111" in supervisor_html
+    # and the API follows the same rule
+    url = f"/api/v1/conversations/{message.conversation_id}"
+    as_agent = api_client_for(UserFactory(role=Role.AGENTE)).get(url)
+    assert as_agent.status_code == 200 and "4111" not in as_agent.content.decode()
+    (item,) = [i for i in as_agent.json()["timeline"] if i.get("id") == message.pk and i["type"] == "message"]
+    assert item["deleted_at"] and item["body"] == "" and item["versions"] == []
+    as_supervisor = api_client_for(UserFactory(role=Role.SUPERVISOR)).get(url)
+    assert "4111 1111" in as_supervisor.content.decode()
 
 
 def test_revoke_that_overtakes_its_message_deletes_it_on_arrival(client, whatsapp_number,
