@@ -7,12 +7,18 @@ loop kept calling a dead executor ("CurrentThreadExecutor already quit"), breaki
 server restarted. So the layer's *backing store* is checked (Redis PING, the layer's table), not the layer object.
 
 The checks run in parallel on a small pool of their own; whatever has not answered within READY_BUDGET_SECONDS
-is reported as failed, so /readyz answers within 2 s whatever a dependency does.
+is reported as failed, so /readyz answers within 2 s whatever a dependency does. /readyz is public, so only one
+probe runs at a time (callers arriving meanwhile get the last result) and a result is reused for CACHE_SECONDS:
+a flood of probes cannot open a flood of database connections. A check still running from an earlier probe is
+waited for, never started twice, so at most one thread per check exists. Failure details (exception text, which
+may name hosts, ports and users) are logged here and shown only on the staff system page, never by /readyz.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -28,7 +34,8 @@ from core.models import Heartbeat
 
 READY_BUDGET_SECONDS = 1.5  # the whole probe; a load balancer's typical timeout is 2 s or more
 CONNECT_TIMEOUT_SECONDS = 1.0
-_pool = ThreadPoolExecutor(max_workers=6, thread_name_prefix="readyz")
+CACHE_SECONDS = 1.0
+logger = logging.getLogger(__name__)
 # Options Django reads itself, not libpq connection parameters.
 _DJANGO_ONLY_OPTIONS = {"pool", "server_side_binding", "assume_role", "isolation_level", "cursor_factory",
                         "context", "init_command", "transaction_mode", "timeout"}
@@ -46,15 +53,25 @@ def _database(db: dict[str, Any]) -> Iterator[Any]:
     elif "postgresql" in engine:
         import psycopg
 
-        options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if k not in _DJANGO_ONLY_OPTIONS}
-        params = {"dbname": db["NAME"], "user": db.get("USER") or None, "password": db.get("PASSWORD") or None,
-                  "host": db.get("HOST") or None, "port": db.get("PORT") or None}
-        # libpq's connect_timeout has a floor of 2 s; the overall budget still bounds the answer.
-        with psycopg.connect(**{k: v for k, v in params.items() if v is not None}, **options, connect_timeout=2,
-                             options="-c statement_timeout=1000", autocommit=True) as conn:
+        with psycopg.connect(**pg_connect_kwargs(db)) as conn:
             yield conn
     else:
         raise RuntimeError(f"no readiness check for {engine}")
+
+
+def pg_connect_kwargs(db: dict[str, Any]) -> dict[str, Any]:
+    """psycopg.connect() keywords for a settings.DATABASES entry: the entry's own OPTIONS merged with the probe's
+    short timeouts (an OPTIONS `connect_timeout` or `options` must not be passed twice)."""
+    kwargs: dict[str, Any] = {k: v for k, v in (db.get("OPTIONS") or {}).items() if k not in _DJANGO_ONLY_OPTIONS}
+    params = {"dbname": db["NAME"], "user": db.get("USER") or None, "password": db.get("PASSWORD") or None,
+              "host": db.get("HOST") or None, "port": db.get("PORT") or None}
+    kwargs.update({k: v for k, v in params.items() if v is not None})
+    # libpq's connect_timeout has a floor of 2 s; a longer configured one would outlast the probe's budget.
+    configured = kwargs.get("connect_timeout")
+    kwargs["connect_timeout"] = min(int(configured), 2) if configured else 2
+    kwargs["options"] = " ".join(filter(None, [str(kwargs.get("options") or ""), "-c statement_timeout=1000"]))
+    kwargs["autocommit"] = True
+    return kwargs
 
 
 def _select(db: dict[str, Any], sql: str) -> None:
@@ -130,29 +147,67 @@ CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
 }
 
 
-def _timed(check: Callable[[], tuple[bool, str]]) -> tuple[bool, str, float]:
+def _timed(name: str, check: Callable[[], tuple[bool, str]]) -> tuple[bool, str, float]:
     started = time.perf_counter()
     try:
         ok, detail = check()
     except Exception as exc:  # a probe reports failures, it never raises
+        logger.warning("readiness check %s failed", name, exc_info=True)
         ok, detail = False, f"{type(exc).__name__}: {exc}"
     return ok, detail, round((time.perf_counter() - started) * 1000, 1)
 
 
-def run_checks(budget: float = READY_BUDGET_SECONDS) -> dict[str, dict[str, object]]:
-    """Every check in parallel; one still running after `budget` seconds is reported failed (it finishes on its
-    own timeouts in the background)."""
-    futures: dict[str, Future[tuple[bool, str, float]]] = {
-        name: _pool.submit(_timed, check) for name, check in CHECKS.items()}
-    wait(futures.values(), timeout=budget)
+_pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="readyz")
+_running: dict[str, Future[tuple[bool, str, float]]] = {}  # one future per check, while it runs
+_probe_lock = threading.Lock()  # one probe at a time
+_cache: dict[str, tuple[float, dict[str, dict[str, object]]]] = {}  # "last": (monotonic time, results)
+
+
+def _run_once(budget: float) -> dict[str, dict[str, object]]:
+    for name, check in CHECKS.items():
+        if name not in _running or _running[name].done():  # a check stuck since an earlier probe is not repeated
+            _running[name] = _pool.submit(_timed, name, check)
+    wait([_running[name] for name in CHECKS], timeout=budget)
     results: dict[str, dict[str, object]] = {}
-    for name, future in futures.items():
+    for name in CHECKS:
+        future = _running[name]
         if future.done():
             ok, detail, ms = future.result()
         else:
+            logger.warning("readiness check %s gave no answer within %g s", name, budget)
             ok, detail, ms = False, f"no answer within {budget:g} s", round(budget * 1000, 1)
         results[name] = {"ok": ok, "detail": detail, "ms": ms}
     return results
+
+
+def run_checks(budget: float = READY_BUDGET_SECONDS) -> dict[str, dict[str, object]]:
+    """Every check in parallel; one still running after `budget` seconds is reported failed (it finishes on its
+    own timeouts in the background). Single-flight: a caller arriving while a probe runs gets the last result
+    (or waits for the running one when there is none yet); a result younger than CACHE_SECONDS is reused."""
+    last = _cache.get("last")
+    if last is not None and time.monotonic() - last[0] < CACHE_SECONDS:
+        return last[1]
+    if not _probe_lock.acquire(blocking=last is None, timeout=budget + 0.2 if last is None else -1):
+        if "last" in _cache:
+            return _cache["last"][1]
+        return {name: {"ok": False, "detail": "busy", "ms": 0.0} for name in CHECKS}
+    try:
+        newer = _cache.get("last")
+        if newer is not None and newer is not last and time.monotonic() - newer[0] < CACHE_SECONDS:
+            return newer[1]  # another caller finished a probe while this one waited for the lock
+        results = _run_once(budget)
+        _cache["last"] = (time.monotonic(), results)
+        return results
+    finally:
+        _probe_lock.release()
+
+
+def reset_cache() -> None:
+    """Forgets the last result and lets checks still running from an earlier probe end (tests change settings
+    between probes; a check of the old settings must not answer for the new ones)."""
+    wait(list(_running.values()), timeout=5)
+    _running.clear()
+    _cache.clear()
 
 
 def heartbeats() -> dict[str, float | None]:

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -102,19 +102,31 @@ def check_connect_kommo(
 
     With `token` the account uses a long-lived token; with client id/secret (and an authorization `code`
     from the OAuth flow) it exchanges the code for rotating tokens. Reconnecting with a blank token or client
-    secret keeps the stored one (pages never show secrets back).
+    secret keeps the stored one (pages never show secrets back), but only for the same subdomain and base URL.
     """
     if acting_user is not None:
         require_perm(acting_user, Perm.CRM_MANAGE)
-    stored = KommoAccount.objects.filter(pk=1).first()
-    if stored is not None and not token and not client_id and stored.auth_mode == KommoAccount.AuthMode.LONG_LIVED:
-        token = stored.long_lived_token
-    if stored is not None and client_id and not client_secret and client_id == stored.client_id:
-        client_secret = stored.client_secret
     subdomain = subdomain.strip()
     if not subdomain:
         raise ActionError("missing_fields", _("El subdominio es obligatorio."), field="subdomain")
     base = (base_url or settings.KOMMO_BASE_URL or f"https://{subdomain}.kommo.com").rstrip("/")
+    stored = KommoAccount.objects.filter(pk=1).first()
+    keep_token = (stored is not None and not token and not client_id
+                  and stored.auth_mode == KommoAccount.AuthMode.LONG_LIVED)
+    keep_secret = stored is not None and bool(client_id) and not client_secret and client_id == stored.client_id
+    if stored is not None and (keep_token or keep_secret) and not _same_server(stored, subdomain, base):
+        # A stored secret goes only to the server it was typed for: otherwise a manager could point the account
+        # at their own server and read the token off the Authorization header.
+        field = "token" if keep_token else "client_secret"
+        raise ActionError(f"{field}_required_for_new_server",
+                          _("Al cambiar la dirección del servidor, escriba de nuevo el token: el guardado no se "
+                            "envía a otro servidor.") if keep_token else
+                          _("Al cambiar la dirección del servidor, escriba de nuevo el client_secret: el guardado "
+                            "no se envía a otro servidor."), field=field)
+    if stored is not None and keep_token:
+        token = stored.long_lived_token
+    if stored is not None and keep_secret:
+        client_secret = stored.client_secret
     oauth = bool(client_id and client_secret)
     if not token and not oauth:
         raise ActionError("missing_credentials", _("Indique un token de larga duración o client_id y client_secret."))
@@ -143,6 +155,11 @@ def check_connect_kommo(
         except KommoError as exc:
             raise ActionError("kommo_error", _("Conectado, pero Kommo no aceptó el webhook: %s") % exc.detail) from exc
     return ConnectResult(account=account, to_call=to_call, confirmed=confirmed, webhook_url=url)
+
+
+def _same_server(stored: KommoAccount, subdomain: str, base: str) -> bool:
+    stored_base = stored.base_url or settings.KOMMO_BASE_URL or f"https://{stored.subdomain}.kommo.com"
+    return stored.subdomain == subdomain and stored_base.rstrip("/") == base
 
 
 def _save_account(acting_user: User | None, *, creds: Credentials, base_url: str, oauth: bool, token: str,
@@ -309,6 +326,12 @@ def do_process_webhook(delivery_id: int) -> str:
     except ActionError as exc:
         _finish(delivery, WebhookDelivery.State.FAILED, exc.message)
         return "failed"
+    except (OperationalError, InterfaceError):
+        # The database hiccuped (SQLite "database is locked", a lost PostgreSQL connection): not bad data. The
+        # delivery stays `received` under its lease and the safety net retries it within the attempt limit; Kommo
+        # already got its 200 and will not resend, so failing it here would lose the change.
+        logger.warning("kommo webhook %s: database unavailable; left for a retry", delivery.pk, exc_info=True)
+        raise
     except Exception as exc:  # a bug or bad data (RecursionError, DataError…): this delivery fails, not the batch
         logger.exception("kommo webhook %s failed", delivery.pk)
         _finish(delivery, WebhookDelivery.State.FAILED, f"unexpected error: {type(exc).__name__}: {exc}")
@@ -342,8 +365,10 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
     if delivery is None:
         raise ActionError("delivery_not_found", _("El webhook no existe."))
     if delivery.state in (WebhookDelivery.State.FAILED, WebhookDelivery.State.REJECTED):
+        # attempts restart too: otherwise one that ran out of attempts is failed again at once by _claim_delivery
         delivery.state, delivery.error, delivery.processed_at = WebhookDelivery.State.RECEIVED, "", None
-        delivery.save(update_fields=["state", "error", "processed_at"])
+        delivery.attempts = 0
+        delivery.save(update_fields=["state", "error", "processed_at", "attempts"])
         from crm.tasks import process_kommo_webhook
 
         transaction.on_commit(lambda: process_kommo_webhook.enqueue(delivery.pk))

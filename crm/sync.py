@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Case, Count, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -135,9 +135,16 @@ def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
             except Exception as exc:
                 if isinstance(exc, KommoError):
                     retryable, detail, error = exc.retryable, exc.detail, f"{type(exc).__name__}: {exc.detail}"
-                else:  # a bug or bad data in this row: retried like an outage, then parked; never a dead drain
-                    logger.exception("kommo sync %s failed", sync.pk)
+                elif isinstance(exc, OperationalError | InterfaceError):  # our database hiccuped: an outage
+                    logger.warning("kommo sync %s: database unavailable", sync.pk, exc_info=True)
                     retryable, detail = True, f"{type(exc).__name__}: {exc}"
+                    error = f"database unavailable: {detail}"
+                else:
+                    # A bug or bad data in this row. Retrying it like an outage would hold every order behind it
+                    # (only the oldest active row is claimed) for the whole backoff: it is parked at once with its
+                    # reason on the integrations page, where an admin can retry it once fixed.
+                    logger.exception("kommo sync %s failed", sync.pk)
+                    retryable, detail = False, f"{type(exc).__name__}: {exc}"
                     error = f"unexpected error: {detail}"
                 final = not retryable or sync.attempts >= settings.KOMMO_SYNC_MAX_ATTEMPTS
                 state = KommoSync.State.FAILED if final else KommoSync.State.RETRYING
@@ -150,7 +157,7 @@ def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
                                                                         "attempt": sync.attempts})
                 if final:
                     failed += 1
-                    continue  # a row Kommo refuses must not block the ones behind it
+                    continue  # a row Kommo refuses (or our code cannot send) must not block the others
                 retry_at = retry
                 break  # Kommo is unavailable: keep the order, try again later
             KommoSync.objects.filter(pk=sync.pk).update(state=KommoSync.State.SYNCED, synced_at=timezone.now(),

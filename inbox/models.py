@@ -152,7 +152,10 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["conversation", "-created_at", "-id"], name="message_conv_time_idx")]
+        indexes = [models.Index(fields=["conversation", "-created_at", "-id"], name="message_conv_time_idx"),
+                   # The WhatsApp safety net's look for replies still queued (a tiny set at any time).
+                   models.Index(fields=["created_at"], condition=Q(kind="outbound", delivery_status="queued"),
+                                name="message_queued_outbound_idx")]
         constraints = [models.UniqueConstraint(fields=["external_id"], condition=~Q(external_id=""),
                                                name="message_external_id_unique")]
 
@@ -176,6 +179,9 @@ class MessageRevision(models.Model):
 
     message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.CASCADE, related_name="revisions")
     target_external_id = models.CharField(max_length=200, blank=True)
+    # The channel endpoint (WhatsApp: our number) a waiting change arrived on: it only ever attaches to a message of
+    # a conversation on that same endpoint, like a change whose message is already stored.
+    channel_ref = models.CharField(max_length=100, blank=True)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     body = models.TextField(blank=True)
     meta = models.JSONField(default=dict, blank=True)

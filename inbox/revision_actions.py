@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from inbox.choices import MessageKind
@@ -56,7 +57,8 @@ def do_record_message_change(*, kind: str, target_external_id: str, event_id: st
             with transaction.atomic():
                 MessageRevision.objects.create(
                     message=message, target_external_id="" if message else target_external_id, kind=kind,
-                    body=body if kind == R.EDIT else "", meta=meta or {}, external_id=event_id, at=at)
+                    body=body if kind == R.EDIT else "", meta=meta or {}, external_id=event_id, at=at,
+                    channel_ref=channel_ref)
         except IntegrityError:  # the same event raced in from a parallel redelivery
             return "duplicate"
         if message is None:
@@ -69,14 +71,18 @@ def do_record_message_change(*, kind: str, target_external_id: str, event_id: st
 
 
 def apply_pending_changes(message: Message) -> bool:
-    """Edits and deletions that arrived before `message` (same external id): attached and applied. Called by
-    do_receive_inbound inside its transaction, after storing a message of a channel whose customers can change
-    their messages (WhatsApp) and before announcing it. True when the message changed."""
-    if not message.external_id:
+    """Edits and deletions that arrived before `message` (same external id, and the same channel endpoint when the
+    change named one): attached and applied. Called by do_receive_inbound inside its transaction, after storing a
+    message of a channel whose customers can change their messages (WhatsApp) and before announcing it. True when
+    the message changed. The same rules as do_record_message_change: only inbound messages change, and a change
+    that arrived on another number never attaches (it keeps waiting)."""
+    if not message.external_id or message.kind != MessageKind.INBOUND:
         return False
     _take_turns_on(message.external_id)
-    attached = MessageRevision.objects.filter(message__isnull=True,
-                                              target_external_id=message.external_id).update(message=message)
+    attached = (MessageRevision.objects
+                .filter(message__isnull=True, target_external_id=message.external_id)
+                .filter(Q(channel_ref="") | Q(channel_ref=message.conversation.channel_ref))
+                .update(message=message))
     return bool(attached) and _apply(message)
 
 
@@ -100,7 +106,9 @@ def _apply(message: Message) -> bool:
     if not any(r.kind == R.ORIGINAL for r in revisions):
         revisions.append(MessageRevision.objects.create(message=message, kind=R.ORIGINAL, body=message.body,
                                                         at=message.created_at))
-    texts = sorted((r for r in revisions if r.kind in (R.ORIGINAL, R.EDIT)), key=lambda r: (r.at, r.pk))
+    # WhatsApp's times are whole seconds: an edit stamped the same second as the original still comes after it.
+    texts = sorted((r for r in revisions if r.kind in (R.ORIGINAL, R.EDIT)),
+                   key=lambda r: (r.at, r.kind != R.ORIGINAL, r.pk))
     deletions = [r.at for r in revisions if r.kind == R.DELETE]
     edits = [r.at for r in revisions if r.kind == R.EDIT]
     old_body, before = message.body, (message.body, message.edited_at, message.deleted_at)
@@ -124,9 +132,10 @@ def versions_of(messages: list[Message]) -> dict[int, list[dict[str, Any]]]:
     found: dict[int, list[dict[str, Any]]] = {pk: [] for pk in changed}
     if not changed:
         return found
-    rows = (MessageRevision.objects.filter(message_id__in=changed, kind__in=[R.ORIGINAL, R.EDIT])
-            .order_by("at", "id").values_list("message_id", "body", "at"))
-    for message_id, body, at in rows:
+    rows = sorted(MessageRevision.objects.filter(message_id__in=changed, kind__in=[R.ORIGINAL, R.EDIT])
+                  .values_list("message_id", "body", "at", "kind", "id"),
+                  key=lambda row: (row[2], row[3] != R.ORIGINAL, row[4]))  # same order as _apply
+    for message_id, body, at, _kind, _pk in rows:
         found[message_id].append({"body": body, "at": at})
     deleted = {m.pk for m in messages if m.deleted_at}
     for pk, versions in found.items():  # the newest text is the body itself, not history (unless deleted)

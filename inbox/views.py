@@ -503,10 +503,13 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
 
 @perm_required(Perm.INBOX_WORK)
 def attachment(request: HttpRequest, inbound_id: int, index: int) -> HttpResponseBase:
-    """Serves one stored attachment to a user who may see its conversation (never a public media URL)."""
+    """Serves one stored attachment to a user who may see its conversation (never a public media URL). A message
+    the customer deleted keeps its media for supervisors only, like its text (inbox/revision_actions.py)."""
     user: User = request.user  # type: ignore[assignment]
-    m = Message.objects.filter(pk=inbound_id).only("conversation_id", "attachments").first()
+    m = Message.objects.filter(pk=inbound_id).only("conversation_id", "attachments", "deleted_at").first()
     if m is None or not actions.visible_to(user, m.conversation_id) or index >= len(m.attachments or []):
+        raise Http404
+    if m.deleted_at is not None and not user.has_perm_code(Perm.INBOX_SUPERVISE):
         raise Http404
     a = m.attachments[index]
     if not a.get("path") or not default_storage.exists(a["path"]):

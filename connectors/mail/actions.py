@@ -47,6 +47,18 @@ def _security(value: str, field: str) -> str:
     return value
 
 
+def _require_password_for_new_server(mailbox: Mailbox, values: dict[str, Any], kind: str) -> None:
+    """A stored password goes only to the server (host, port, user) it was typed for: otherwise a manager could
+    point the mailbox at their own server and read the password off the login."""
+    field = f"{kind}_password"
+    if mailbox.pk is None or field in values or not getattr(mailbox, field) or not values[f"{kind}_host"]:
+        return
+    if any(values[f"{kind}_{key}"] != getattr(mailbox, f"{kind}_{key}") for key in ("host", "port", "user")):
+        raise ActionError(f"{field}_required_for_new_server",
+                          _("Al cambiar el servidor, el puerto o el usuario, escriba de nuevo la contraseña: la "
+                            "guardada no se envía a otro servidor."), field=field)
+
+
 @transaction.atomic
 def check_save_mailbox(
     acting_user: User | None, *, mailbox_id: int | None = None, address: str, display_name: str = "",
@@ -57,7 +69,8 @@ def check_save_mailbox(
     reply_address: str = "", mailgun_signing_key: str | None = None,
 ) -> Mailbox:
     """Creates a mailbox (`mailbox_id` None) or edits one. A secret passed as None keeps the stored one, so
-    forms never have to show passwords. `acting_user` None is the `mail_connect` command."""
+    forms never have to show passwords — a password only while its server's host, port and user stay the same.
+    `acting_user` None is the `mail_connect` command."""
     from inbox.models import Inbox
 
     if acting_user is not None:
@@ -93,6 +106,8 @@ def check_save_mailbox(
     secrets_given = {"imap_password": imap_password, "smtp_password": smtp_password,
                      "mailgun_signing_key": mailgun_signing_key}
     values.update({k: v for k, v in secrets_given.items() if v is not None})
+    _require_password_for_new_server(mailbox, values, "imap")
+    _require_password_for_new_server(mailbox, values, "smtp")
     if values["imap_host"] and not (values.get("imap_password") or mailbox.imap_password):
         raise ActionError("imap_password_required", _("Indique la contraseña IMAP."), field="imap_password")
     creating = mailbox.pk is None

@@ -9,12 +9,14 @@
 * Mail keeps its order: a failure stops the batch so later mail of the same thread never overtakes it; after
   MAX_ATTEMPTS the mail is skipped (left unseen on the server, logged as failed for the administrator). A mail
   whose own content is the problem (CONTENT_ERRORS: it cannot be parsed or stored as it is) is given up at once
-  and the batch moves on: retrying cannot change its bytes, and it must not hold the mail behind it.
+  and the batch moves on: retrying cannot change its bytes, and it must not hold the mail behind it. Its raw
+  bytes are kept on its InboundMail row (`raw`), so it is never lost even though the poll moves past its UID.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.errors
 import imaplib
 import logging
 import re
@@ -36,9 +38,17 @@ BATCH = 50  # mails per poll of one mailbox; a full batch re-enqueues the poll a
 TIMEOUT = 30
 LEASE = timedelta(minutes=5)
 _UID = re.compile(rb"\bUID (\d+)")
-# Raised by the mail's bytes themselves (malformed MIME, absurd nesting, text the database refuses), as opposed
-# to the environment (OSError: storage or network; other database errors) which a later poll may not meet.
-CONTENT_ERRORS = (ValueError, LookupError, RecursionError, TypeError, AttributeError, DataError)
+# Raised by the mail's bytes themselves (malformed MIME, a bogus charset, absurd nesting, text the database
+# refuses), as opposed to the environment (OSError: storage or network; other database errors) which a later
+# poll may not meet. Deliberately narrow: TypeError, AttributeError or a plain ValueError are usually a bug of
+# ours, and a bug must stop the batch and be retried after the fix, not skip the mail for good.
+# LookupError only as itself (codecs' "unknown encoding" for a bogus charset): its subclasses KeyError and
+# IndexError are bugs.
+CONTENT_ERRORS = (email.errors.MessageError, UnicodeError, RecursionError, DataError)
+
+
+def is_content_error(exc: BaseException) -> bool:
+    return isinstance(exc, CONTENT_ERRORS) or type(exc) is LookupError
 
 
 def tls_context() -> ssl.SSLContext:
@@ -116,13 +126,18 @@ def _claim(mailbox_id: int) -> bool:
                                        pk=mailbox_id).update(poll_lease_until=now + LEASE))
 
 
-def _record_failure(mailbox: Mailbox, uid: int, validity: int, exc: BaseException, *, give_up: bool = False) -> int:
+def _record_failure(mailbox: Mailbox, uid: int, validity: int, exc: BaseException, *, give_up: bool = False,
+                    raw: bytes = b"") -> int:
+    """Counts a failed attempt; a mail given up keeps its raw bytes on the row (`raw`), because the poll then
+    moves past its UID: the bytes stay available for a reprocess once the parser copes with them."""
     row, _created = InboundMail.objects.get_or_create(
         mailbox=mailbox, uid_validity=validity, imap_uid=uid,
         defaults={"source": InboundMail.Source.IMAP, "status": InboundMail.Status.FAILED})
     attempts = max(row.attempts + 1, MAX_ATTEMPTS) if give_up else row.attempts + 1
-    InboundMail.objects.filter(pk=row.pk).update(status=InboundMail.Status.FAILED, error=repr(exc)[:1000],
-                                                 attempts=attempts)
+    fields: dict[str, object] = {"status": InboundMail.Status.FAILED, "error": repr(exc)[:1000], "attempts": attempts}
+    if give_up and raw:
+        fields["raw"] = raw
+    InboundMail.objects.filter(pk=row.pk).update(**fields)
     return attempts
 
 
@@ -168,8 +183,8 @@ def do_poll_mailbox(mailbox_id: int) -> PollResult:
             except Exception as exc:
                 logger.exception("mail: storing uid %s of %s failed", uid, mailbox.address)
                 result.failed += 1
-                if isinstance(exc, CONTENT_ERRORS):  # this mail alone: recorded, left unseen, the batch moves on
-                    _record_failure(mailbox, uid, validity, exc, give_up=True)
+                if is_content_error(exc):  # this mail alone: recorded, left unseen, the batch moves on
+                    _record_failure(mailbox, uid, validity, exc, give_up=True, raw=raw)
                     Mailbox.objects.filter(pk=mailbox.pk, last_uid__lt=uid).update(last_uid=uid)
                     continue
                 _record_failure(mailbox, uid, validity, exc)

@@ -242,17 +242,25 @@ def check_receive_webhook(*, provider: str, token: str, body: bytes, content_typ
 
 def do_process_inbound(inbound_id: int) -> InboundMail | None:
     """Processes a stored webhook body. Safe to repeat: a processed row is left alone; a failure is recorded
-    and retried by the periodic job up to MAX_ATTEMPTS times."""
+    and retried by the periodic job up to MAX_ATTEMPTS times.
+
+    The attempt is counted (and committed) before processing: a body that kills the worker outright (memory,
+    a segfault in a parser) then still uses up its attempts, and the safety net stops re-queuing it after
+    MAX_ATTEMPTS instead of every minute forever."""
+    counted = InboundMail.objects.filter(pk=inbound_id, status__in=[S.RECEIVED, S.FAILED],
+                                         attempts__lt=MAX_ATTEMPTS).update(attempts=F("attempts") + 1)
+    if not counted:
+        return None
     try:
         with transaction.atomic():
             log = (InboundMail.objects.select_for_update(of=("self",)).select_related("mailbox", "mailbox__inbox")
                    .filter(pk=inbound_id, status__in=[S.RECEIVED, S.FAILED]).first())
             if log is None:
                 return None
+            log.attempts -= 1  # _finish counts the attempt when it records the outcome; it is already counted
             raw, envelope = _mime_of(log)
             return do_ingest(log.mailbox, raw, log=log, envelope_recipients=[e for e in envelope if e])
     except Exception as exc:
         logger.exception("mail: processing inbound %s failed", inbound_id)
-        InboundMail.objects.filter(pk=inbound_id).update(status=S.FAILED, error=repr(exc)[:1000],
-                                                         attempts=F("attempts") + 1)
+        InboundMail.objects.filter(pk=inbound_id).update(status=S.FAILED, error=repr(exc)[:1000])
         raise

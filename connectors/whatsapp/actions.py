@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -97,7 +97,8 @@ def check_connect_number(
     """Checks the credentials (GET the phone number through the Graph API) and saves the number.
 
     Connecting an already connected phone-number id updates it; a blank token, app secret or verify token then
-    keeps the stored one (pages never show secrets back). A new number without a verify token gets a random one.
+    keeps the stored one (pages never show secrets back) — the token only while the base URL stays the same.
+    A new number without a verify token gets a random one.
     `acting_user` None = the management command."""
     if acting_user is not None:
         require_perm(acting_user, Perm.CHANNELS_MANAGE)
@@ -109,6 +110,13 @@ def check_connect_number(
         raise ActionError("invalid_waba_id", _("El identificador de la cuenta (WABA) debe tener solo dígitos."),
                           field="waba_id")
     existing = WhatsappNumber.objects.filter(phone_number_id=phone_number_id).first()
+    base_url = base_url.strip().rstrip("/")
+    if existing is not None and not token.strip() and base_url != existing.base_url.rstrip("/"):
+        # The stored token goes only to the server it was typed for: otherwise a manager could point the number
+        # at their own server and read the token off the Authorization header.
+        raise ActionError("token_required_for_new_server",
+                          _("Al cambiar la dirección del servidor, escriba de nuevo el token: el guardado no se "
+                            "envía a otro servidor."), field="token")
     token = token.strip() or (existing.access_token if existing else "")
     app_secret = app_secret.strip() or (existing.app_secret if existing else "")
     verify_token = verify_token.strip() or (existing.verify_token if existing else secrets.token_urlsafe(24))
@@ -117,7 +125,6 @@ def check_connect_number(
     if not app_secret:
         raise ActionError("missing_app_secret", _("Falta la clave secreta de la app."), field="app_secret")
     target_inbox = _resolve_inbox(inbox)
-    base_url = base_url.strip().rstrip("/")
     try:
         with GraphClient(base_url=base_url or conf.default_base_url(), token=token) as graph:
             info = graph.get_phone_number(phone_number_id)
@@ -393,6 +400,12 @@ def do_process_delivery(delivery_id: int) -> str:
         retry_at = timezone.now() + _retry_delay(delivery.attempts)
         _finish(delivery, D.RECEIVED, f"WhatsApp unavailable: {exc.text}", lease=retry_at)
         raise Retry(exc.text, retry_at=retry_at) from exc
+    except (OperationalError, InterfaceError):
+        # The database hiccuped (SQLite "database is locked", a lost PostgreSQL connection): not bad data. The
+        # delivery stays `received` under its lease and the safety net retries it within the attempt limit; Meta
+        # already got its 200 and will not resend, so failing it here would lose the message.
+        logger.warning("whatsapp webhook %s: database unavailable; left for a retry", delivery.pk, exc_info=True)
+        raise
     except Exception as exc:  # a bug or bad data (RecursionError, DataError…): this delivery fails, not the batch
         logger.exception("whatsapp webhook %s failed", delivery.pk)
         _finish(delivery, D.FAILED, "; ".join([f"unexpected error: {type(exc).__name__}: {exc}",
@@ -662,8 +675,9 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
     if delivery.state == D.REJECTED:
         raise ActionError("rejected_delivery", _("Un webhook rechazado por su firma no se procesa nunca."))
     if delivery.state == D.FAILED:
-        delivery.state, delivery.error, delivery.processed_at = D.RECEIVED, "", None
-        delivery.save(update_fields=["state", "error", "processed_at"])
+        # attempts restart too: otherwise one that ran out of attempts is failed again at once by _claim_delivery
+        delivery.state, delivery.error, delivery.processed_at, delivery.attempts = D.RECEIVED, "", None, 0
+        delivery.save(update_fields=["state", "error", "processed_at", "attempts"])
         from connectors.whatsapp.tasks import process_whatsapp_webhooks
 
         enqueue_on_commit(process_whatsapp_webhooks, [delivery.pk])

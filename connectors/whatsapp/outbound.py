@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,7 +38,7 @@ from connectors.whatsapp.models import OutboundSend, WhatsappNumber
 from connectors.whatsapp.window import contact_for, number_for
 from core.errors import ActionError
 from core.tasks import enqueue_later
-from inbox.choices import DeliveryStatus, MessageKind
+from inbox.choices import Channel, DeliveryStatus, MessageKind
 from inbox.models import Message
 
 logger = logging.getLogger(__name__)
@@ -218,5 +218,18 @@ def sends_to_reclaim(*, now: Any = None, limit: int = 200) -> list[int]:
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
     overdue = Q(state=OutboundSend.State.RETRYING, next_attempt_at__lt=now - timedelta(seconds=30))
     lost = overdue | Q(lease_until__lt=now)
-    return list(OutboundSend.objects.filter(state__in=[OutboundSend.State.PENDING, OutboundSend.State.RETRYING])
-                .filter(free).filter(lost).order_by("pk").values_list("message_id", flat=True)[:limit])
+    ids = list(OutboundSend.objects.filter(state__in=[OutboundSend.State.PENDING, OutboundSend.State.RETRYING])
+               .filter(free).filter(lost).order_by("pk").values_list("message_id", flat=True)[:limit])
+    return ids + never_claimed(now=now, limit=limit - len(ids)) if len(ids) < limit else ids
+
+
+def never_claimed(*, now: Any = None, limit: int = 200) -> list[int]:
+    """WhatsApp replies still `queued` two minutes after they were written that no sender ever claimed (no
+    OutboundSend row: the row is made by the sender's claim, so a deliver task lost before it, or a worker
+    killed before the claim committed, leaves nothing else to find them by). Uses message_queued_outbound_idx."""
+    now = now or timezone.now()
+    return list(Message.objects.filter(kind=MessageKind.OUTBOUND, delivery_status=DeliveryStatus.QUEUED,
+                                       created_at__lt=now - timedelta(minutes=2),
+                                       conversation__channel=Channel.WHATSAPP)
+                .filter(~Exists(OutboundSend.objects.filter(message_id=OuterRef("pk"))))
+                .order_by("created_at", "pk").values_list("pk", flat=True)[:limit])

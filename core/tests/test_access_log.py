@@ -115,7 +115,12 @@ def test_the_served_app_writes_an_access_log_without_secret_paths(tmp_path):
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            if proc.poll() is not None:
+                pytest.fail(f"manage.py serve exited with {proc.returncode} before /healthz answered")
+            time.sleep(0.2)
+        else:
+            pytest.fail("manage.py serve did not answer /healthz with 200 within 60 s")
         # when webhooks arrive on secret URLs
         assert httpx.post(f"http://127.0.0.1:{port}/integrations/kommo/webhook/{SECRET}/", content=b"x",
                           timeout=10).status_code == 404

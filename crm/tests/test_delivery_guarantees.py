@@ -171,3 +171,84 @@ def test_a_sync_whose_worker_died_after_kommo_took_the_note_is_reclaimed_without
     assert (sync.state, sync.attempts) == ("sincronizado", 2)
     notes = [n for n in fake_kommo.state.snapshot()["notes"] if n["entity_id"] == remote["id"]]
     assert len(notes) == 1
+
+
+# --- regressions: a database hiccup is not bad data; an admin retry really retries ------------------------------
+
+
+def _locked_on_writes_to(table: str):
+    """A Django execute wrapper (Django's own hook in front of the real database, not our code) that answers
+    writes to `table` the way SQLite answers while another process holds the write lock."""
+    from django.db import OperationalError
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")) and table in sql:
+            raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def test_given_a_locked_database_when_a_valid_kommo_webhook_is_processed_then_it_stays_received_for_a_retry(
+        kommo_account, fake_kommo, time_machine):
+    from django.db import OperationalError, connection
+
+    time_machine.move_to("2026-11-20 10:00:00-05:00", tick=False)
+    # given a valid stored delivery, and a database that is locked when its lead is written
+    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
+                                           contact={"name": "Ana", "phones": ["3001112233"]})
+    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
+                          account_block(fake_kommo))
+    delivery = WebhookDelivery.objects.create(body=body)
+    # when it is processed / then the hiccup escapes to the task (which logs it) instead of failing the delivery
+    with connection.execute_wrapper(_locked_on_writes_to(Lead._meta.db_table)), pytest.raises(OperationalError):
+        do_process_webhook(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("received", 1)
+    # and once the lock is gone and its lease passed, the safety net's retry applies the lead
+    time_machine.shift(PROCESSING_LEASE + timedelta(seconds=1))
+    assert do_process_webhook(delivery.pk) == "processed"
+    assert Lead.objects.get().kommo_id == created["id"]
+
+
+def test_given_a_kommo_delivery_that_ran_out_of_attempts_when_an_admin_retries_it_then_it_is_processed(
+        kommo_account, fake_kommo):
+    from accounts.roles import Role
+    from accounts.tests.factories import UserFactory
+    from crm.actions import MAX_PROCESSING_ATTEMPTS, check_retry_delivery
+
+    # given a valid delivery failed after every attempt died with its worker
+    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
+                                           contact={"name": "Ana", "phones": ["3001112233"]})
+    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
+                          account_block(fake_kommo))
+    delivery = WebhookDelivery.objects.create(body=body, state="failed", attempts=MAX_PROCESSING_ATTEMPTS)
+    # when an admin presses Retry and the task runs
+    check_retry_delivery(UserFactory(role=Role.ADMIN, username="ana.admin"), delivery.pk)
+    # then it is processed (not failed again at once for its old attempts)
+    assert do_process_webhook(delivery.pk) == "processed"
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("processed", 1)
+
+
+def test_given_a_locked_database_when_a_kommo_batch_is_stored_then_it_fails_at_once_not_one_by_one(kommo_account):
+    from django.db import OperationalError, connection
+
+    # given three requests and a database that is locked for webhook rows
+    account = intake.current_account()
+    body = "account[subdomain]=demo"
+    items = [intake.Incoming(body, FORM, "127.0.0.1", intake.decide(account, account.webhook_secret, body))
+             for _ in range(3)]
+    inserts: list[str] = []
+    locked = _locked_on_writes_to(WebhookDelivery._meta.db_table)
+
+    def counting(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT"):
+            inserts.append(sql)
+        return locked(execute, sql, params, many, context)
+
+    # when the batch is stored / then it raises after one write, not one more per request
+    with connection.execute_wrapper(counting), pytest.raises(OperationalError):
+        intake.store_batch(items)
+    assert len(inserts) == 1
+    assert not WebhookDelivery.objects.exists()

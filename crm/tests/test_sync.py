@@ -146,3 +146,23 @@ def test_webhook_after_sync_shows_the_new_stage(client, kommo_account, fake_komm
             process_kommo_webhooks.call(*queued.args)
     lead = Lead.objects.get(pk=order.lead_id)
     assert lead.stage_name == "Ventas / Venta Confirmada" and not lead.in_queue
+
+
+def test_given_a_row_our_code_cannot_send_when_the_outbox_drains_then_the_order_queued_after_it_still_syncs(
+        kommo_account, fake_kommo, agent):
+    # given a row whose payload lost its target stage (bad data: our code raises KeyError building the request),
+    # and a good order confirmed after it
+    product("A", stock=10)
+    broken = confirmed_order(agent, fake_kommo, name="datos rotos")
+    row = KommoSync.objects.get(order=broken)
+    row.payload = {key: value for key, value in row.payload.items() if key != "status_id"}
+    row.save(update_fields=["payload"])
+    good = confirmed_order(agent, fake_kommo, name="sigue")
+    # when the outbox drains
+    result = do_drain_kommo_outbox()
+    # then the broken row is parked with its reason and the good one is synced now, not after hours of backoff
+    assert (result.delivered, result.failed) == (1, 1)
+    row.refresh_from_db()
+    assert row.state == "fallido" and "KeyError" in row.last_error and "status_id" in row.last_error
+    assert KommoSync.objects.get(order=good).state == "sincronizado"
+    assert fake_kommo.state.get_lead(good.lead.kommo_id)["status_id"] == STATUS_SALE_CONFIRMED

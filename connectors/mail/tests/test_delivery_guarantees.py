@@ -77,3 +77,43 @@ def test_an_unparseable_imap_mail_does_not_hold_the_mail_behind_it(mailbox, dove
     assert list(Message.objects.values_list("conversation__subject", flat=True)) == ["Buena"]
     # and the next poll does not fetch it again
     assert do_poll_mailbox(mailbox.pk).fetched == 0
+
+
+def test_given_a_post_whose_processing_kills_the_worker_when_the_safety_net_runs_then_it_gives_up_after_the_limit(
+        mailbox, time_machine):
+    from django.db import connection
+
+    from connectors.mail.intake import MAX_ATTEMPTS as WEBHOOK_MAX_ATTEMPTS
+    from connectors.mail.intake import do_process_inbound
+
+    time_machine.move_to("2026-11-20 10:00:00-05:00", tick=False)
+    # given a raw post, and a worker that dies outright while storing it (SystemExit from Django's execute hook:
+    # nothing of ours gets to record the failure, as with a worker killed by the OOM killer)
+    raw = customer_mail(sender="ana@cliente.test", to=mailbox.address, subject="Hola", body="¿Siguen abiertos?")
+    log = InboundMail.objects.create(mailbox=mailbox, source="raw", raw=raw)
+
+    def killed(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT") and Message._meta.db_table in sql:
+            raise SystemExit("worker killed")
+        return execute(sql, params, many, context)
+
+    # when it is tried again and again, each attempt killing the worker
+    for attempt in range(1, WEBHOOK_MAX_ATTEMPTS + 1):
+        with connection.execute_wrapper(killed), pytest.raises(SystemExit):
+            do_process_inbound(log.pk)
+        # then every attempt is counted although the worker never recorded an outcome
+        assert InboundMail.objects.get(pk=log.pk).attempts == attempt
+    # and the safety net stops re-queuing it once the attempts are used up (instead of every minute forever)
+    time_machine.shift(120)
+    default_task_backend.clear()
+    assert retry_mail.call() == 0
+    assert do_process_inbound(log.pk) is None
+
+
+def test_a_post_processed_on_its_first_try_counts_one_attempt(mailbox):
+    from connectors.mail.intake import do_process_inbound
+
+    raw = customer_mail(sender="ana@cliente.test", to=mailbox.address, subject="Hola", body="¿Siguen abiertos?")
+    log = InboundMail.objects.create(mailbox=mailbox, source="raw", raw=raw)
+    assert do_process_inbound(log.pk).status == "stored"
+    assert InboundMail.objects.get(pk=log.pk).attempts == 1

@@ -240,3 +240,37 @@ def test_periodic_job_enqueues_each_due_mailbox_once_per_interval(mailbox, time_
     # when the interval has passed / then it is due again
     time_machine.shift(31)
     assert poll_due_mailboxes.call() == 1
+
+
+BOGUS_CHARSET = (b"From: Ana <ana@cliente.test>\r\nTo: soporte@example.test\r\nSubject: Consulta\r\n"
+                 b"Message-ID: <bogus@cliente.test>\r\nContent-Type: text/plain; charset=x-bogus-zzz\r\n"
+                 b"Content-Transfer-Encoding: base64\r\n\r\nSG9sYQ==\r\n")
+
+
+def test_given_a_mail_with_a_bogus_charset_when_polled_then_it_is_given_up_with_its_raw_bytes_kept(mailbox,
+                                                                                                   dovecot):
+    # given a malformed mail (a charset that does not exist: the parser raises LookupError) and a good one after it
+    do_poll_mailbox(mailbox.pk)  # baseline: the folder is known
+    bad = dovecot.append(mailbox.address, BOGUS_CHARSET)
+    dovecot.append(mailbox.address, mail(subject="Buena", message_id="<good2@cliente.test>"))
+    # when polled
+    result = do_poll_mailbox(mailbox.pk)
+    # then the good one is stored, the bad one is recorded as failed with its bytes kept (it is skipped from now
+    # on, so the row is the only copy Centralita has) and left unseen on the server
+    assert (result.failed, result.stored) == (1, 1)
+    failed = InboundMail.objects.get(imap_uid=bad)
+    assert failed.status == "failed" and "LookupError" in failed.error
+    assert bytes(failed.raw).replace(b"\r\n", b"\n") == BOGUS_CHARSET.replace(b"\r\n", b"\n")
+    assert SEEN not in dovecot.flags(mailbox.address, bad)
+
+
+def test_given_a_bug_of_ours_while_storing_a_mail_when_polled_then_the_mail_is_not_skipped_for_good():
+    # a TypeError/AttributeError/plain ValueError is a code bug, not bad content: it must stop the batch and be
+    # retried (up to MAX_ATTEMPTS) instead of moving last_uid past the mail at once
+    from connectors.mail.imap import is_content_error
+
+    for bug in (TypeError("x"), AttributeError("x"), ValueError("x"), KeyError("x"), IndexError("x")):
+        assert not is_content_error(bug)
+    for content in (LookupError("unknown encoding"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad"),
+                    RecursionError()):
+        assert is_content_error(content)

@@ -192,3 +192,95 @@ def test_an_unexpected_send_error_is_retried_then_failed_never_left_queued(queue
     queued_reply.refresh_from_db()
     assert outcomes[-1] == "failed" and queued_reply.delivery_status == "failed"
     assert fake_whatsapp.state.sent == []
+
+
+# --- regressions: a database hiccup is not bad data; an admin retry really retries ------------------------------
+
+
+def _locked_on_writes_to(table: str):
+    """A Django execute wrapper (Django's own hook in front of the real database, not our code) that answers
+    writes to `table` the way SQLite answers while another process holds the write lock."""
+    from django.db import OperationalError
+
+    def wrapper(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(("INSERT", "UPDATE")) and table in sql:
+            raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def test_given_a_locked_database_when_a_valid_webhook_is_processed_then_it_stays_received_for_a_retry(
+        whatsapp_number, time_machine):
+    from django.db import OperationalError, connection
+
+    time_machine.move_to("2026-11-20 10:00:00-05:00", tick=False)
+    # given a valid stored delivery, and a database that is locked when its message is written
+    body = fw.encode(inbound(whatsapp_number, fw.text_message(WA_ID, "Hola", wamid="wamid.locked")))
+    delivery = WebhookDelivery.objects.create(number=whatsapp_number, body=body.decode())
+    # when it is processed / then the hiccup escapes to the task (which logs it) instead of failing the delivery
+    with connection.execute_wrapper(_locked_on_writes_to(Message._meta.db_table)), pytest.raises(OperationalError):
+        do_process_delivery(delivery.pk)
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("received", 1)
+    # and once the lock is gone and its lease passed, the safety net's retry stores the message
+    time_machine.shift(PROCESSING_LEASE + timedelta(seconds=1))
+    assert do_process_delivery(delivery.pk) == "processed"
+    assert Message.objects.get(external_id="wamid.locked").body == "Hola"
+
+
+def test_given_a_delivery_that_ran_out_of_attempts_when_an_admin_retries_it_then_it_is_processed(whatsapp_number):
+    from connectors.whatsapp import conf
+    from connectors.whatsapp.actions import check_retry_delivery
+
+    # given a valid delivery failed after every attempt died with its worker
+    body = fw.encode(inbound(whatsapp_number, fw.text_message(WA_ID, "Hola", wamid="wamid.retried")))
+    delivery = WebhookDelivery.objects.create(number=whatsapp_number, body=body.decode(), state="failed",
+                                              attempts=conf.processing_max_attempts(), error="abandoned")
+    # when an admin presses Retry and the task runs
+    check_retry_delivery(UserFactory(role=Role.ADMIN, username="ana.admin"), delivery.pk)
+    # then it is processed (not failed again at once for its old attempts)
+    assert do_process_delivery(delivery.pk) == "processed"
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("processed", 1)
+    assert Message.objects.filter(external_id="wamid.retried").exists()
+
+
+def test_given_a_locked_database_when_a_batch_is_stored_then_it_fails_at_once_not_one_by_one(whatsapp_number):
+    from django.db import OperationalError, connection
+
+    # given three valid requests and a database that is locked for webhook rows
+    good = fw.encode(inbound(whatsapp_number, fw.text_message(WA_ID, "Hola", wamid="wamid.batch")))
+    items = [intake.Incoming(whatsapp_number.pk, good, "127.0.0.1", intake.Decision(200)) for _ in range(3)]
+    attempts: list[str] = []
+    locked = _locked_on_writes_to(WebhookDelivery._meta.db_table)
+
+    def counting(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT"):
+            attempts.append(sql)
+        return locked(execute, sql, params, many, context)
+
+    # when the batch is stored / then it raises after one write (each request gets its 500 now, no lock waits
+    # multiplied by retrying the requests one by one)
+    with connection.execute_wrapper(counting), pytest.raises(OperationalError):
+        intake.store_batch(items)
+    assert len(attempts) == 1
+    assert not WebhookDelivery.objects.exists()
+
+
+def test_given_a_reply_whose_sender_never_claimed_it_when_the_safety_net_runs_then_it_is_sent_not_queued_forever(
+        queued_reply, fake_whatsapp, time_machine):
+    # given a reply written (its deliver task lost before the sender's claim: no OutboundSend row exists)
+    time_machine.move_to(queued_reply.created_at, tick=False)
+    assert not OutboundSend.objects.filter(message=queued_reply).exists()
+    # when the safety net runs within two minutes / then it leaves it alone (its own task may still run)
+    time_machine.shift(timedelta(seconds=100))
+    assert whatsapp_safety_net.call()["sends"] == 0
+    # when it runs after two minutes / then the reply is handed to the sender and sent once
+    time_machine.shift(timedelta(seconds=30))
+    assert whatsapp_safety_net.call()["sends"] == 1
+    assert run_worker() == ["sent"]
+    queued_reply.refresh_from_db()
+    assert queued_reply.delivery_status == "sent"
+    assert [s["payload"]["text"]["body"] for s in fake_whatsapp.state.sent] == ["Con gusto."]
+    assert whatsapp_safety_net.call()["sends"] == 0

@@ -15,7 +15,6 @@ from accounts.roles import Role
 from accounts.tests.factories import UserFactory
 from connectors.whatsapp.tests.helpers import WA_ID, clear_tasks, inbound, post, run_worker
 from fakes import whatsapp as fw
-from inbox import actions as inbox_actions
 from inbox.models import Message, MessageRevision
 
 pytestmark = pytest.mark.django_db
@@ -43,17 +42,30 @@ def _tasks():
 
 @pytest.fixture
 def sent(monkeypatch):
-    """The conversation events the inbox sends, as the channel layer would carry them (JSON)."""
+    """The events the real (in-memory) channel layer carried, once each (an event goes to several user groups).
+    An agent exists from the start, so every conversation event has someone to reach."""
+    from channels.layers import get_channel_layer
+
+    UserFactory(role=Role.AGENTE)
+    layer = get_channel_layer()
+    original = layer.group_send
     events: list[dict[str, Any]] = []
-    monkeypatch.setattr(inbox_actions, "send_event_on_commit",
-                        lambda event, *, user_ids: events.append(json.loads(json.dumps(event))))
+
+    async def recording_group_send(group: str, message: dict[str, Any]) -> None:
+        event = json.loads(message["text"])
+        if all(e["event_id"] != event["event_id"] for e in events):
+            events.append(event)
+        await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", recording_group_send)
     return events
 
 
 def deliver(client, number, payload, capture) -> None:
     with capture(execute=True):
         assert post(client, number, payload).status_code == 200
-    run_worker()
+    with capture(execute=True):  # the worker's commit sends its realtime events
+        run_worker()
 
 
 def customer_writes(client, number, capture, *, wamid: str, body: str, timestamp: int = 1749854000) -> Message:
