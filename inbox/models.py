@@ -154,8 +154,8 @@ class Message(models.Model):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["conversation", "-created_at", "-id"], name="message_conv_time_idx"),
                    # The WhatsApp safety net's look for replies still queued (a tiny set at any time).
-                   models.Index(fields=["created_at"], condition=Q(kind="outbound", delivery_status="queued"),
-                                name="message_queued_outbound_idx")]
+                   models.Index(fields=["created_at"], name="message_queued_outbound_idx",
+                                condition=Q(kind=MessageKind.OUTBOUND, delivery_status=DeliveryStatus.QUEUED))]
         constraints = [models.UniqueConstraint(fields=["external_id"], condition=~Q(external_id=""),
                                                name="message_external_id_unique")]
 

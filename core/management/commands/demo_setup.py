@@ -101,7 +101,8 @@ class Command(BaseCommand):
         if not (number.access_token == DEMO_WHATSAPP_TOKEN and is_loopback(number.base_url)):
             return  # a real number that happens to share the id: never re-pointed
         previous = number.base_url
-        # Blank token, secret and verify token keep the stored ones; the inbox stays as an admin left it.
+        # The demo's own (public) token goes with it: a stored secret is never sent to a changed server unless it
+        # is typed again. Blank app secret and verify token keep the stored ones; the inbox stays as an admin left it.
         check_connect_number(None, phone_number_id=number.phone_number_id, waba_id=number.waba_id,
-                             inbox=number.inbox.code if number.inbox else "", base_url=url)
+                             token=DEMO_WHATSAPP_TOKEN, inbox=number.inbox.code if number.inbox else "", base_url=url)
         self.stdout.write(f"centralita: demo WhatsApp re-pointed from {previous} to {url}")
