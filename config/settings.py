@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.HealthProbeMiddleware",  # probes answer whatever the Host (ALLOWED_HOSTS: the public name)
     "core.middleware.TrustedProxyHeadersMiddleware",  # first: the scheme must be settled before anything reads it
     "django.middleware.security.SecurityMiddleware",
     # Adds the policy (SECURE_CSP) to every answer that has none of its own; attachments keep their sandbox CSP.

@@ -14,6 +14,7 @@ from core.request_context import (
     resolve_client_ip,
     set_origin,
 )
+from core.views import healthz, readyz
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +25,24 @@ def client_ip(request: HttpRequest) -> str | None:
     X-Forwarded-For counts only when the direct peer is in TRUSTED_PROXIES (docs/deployment.md).
     """
     return resolve_client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+
+
+PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {"/healthz": healthz, "/readyz": readyz}
+
+
+class HealthProbeMiddleware:
+    """Answers /healthz and /readyz before anything reads the Host header, so a probe on 127.0.0.1 (a container
+    healthcheck, a load balancer hitting the backend's address) gets its answer when ALLOWED_HOSTS holds only the
+    public name. Runs first: no session, CSRF, locale or redirect work for a probe; nothing else is exempted."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        probe = PROBES.get(request.path_info)
+        if probe is not None and request.method in {"GET", "HEAD"}:
+            return probe(request)
+        return self.get_response(request)
 
 
 class TrustedProxyHeadersMiddleware:

@@ -96,3 +96,16 @@ def test_concurrent_readyz_probes_run_the_checks_once(settings, silent_redis):
     # and a probe right after reuses that result instead of connecting again
     assert health.run_checks(budget=0.3) is results[0]
     assert len(accepted) == 1
+
+
+@pytest.mark.django_db
+def test_health_probes_answer_whatever_the_host_while_pages_still_check_it(client, settings):
+    # given ALLOWED_HOSTS holding only the public name, as the deployment guide's checklist asks
+    settings.ALLOWED_HOSTS = ["centralita.example.com"]
+    # when a container healthcheck or a load balancer probes the backend on its own address
+    health = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
+    ready = client.get("/readyz", HTTP_HOST="10.0.0.7:8000")
+    # then both answer, and any other page on that Host is still refused
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+    assert client.get("/login/", HTTP_HOST="127.0.0.1:8000").status_code == 400
