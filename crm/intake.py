@@ -22,15 +22,12 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import (
     DatabaseError,
-    DataError,
-    IntegrityError,
-    InterfaceError,
-    OperationalError,
     close_old_connections,
     transaction,
 )
 from django.utils.crypto import constant_time_compare
 
+from core.intake import store_batch_or_each
 from core.request_context import client_ip_from_scope
 from crm.models import KommoAccount, WebhookDelivery
 from crm.webhooks import WebhookParseError, peek_account
@@ -116,31 +113,9 @@ def _store(items: list[Incoming]) -> list[int]:
 
 
 def store_batch(items: list[Incoming]) -> list[int | None]:
-    """Stores raw bodies in one transaction; queues one processing task for the accepted ones after commit.
-    If that fails for one request's data (IntegrityError, DataError), each is stored on its own (None = this one
-    could not be stored; one alone re-raises); a locked or lost database re-raises at once for the whole batch."""
-    try:
-        return list(_store(items))
-    except (OperationalError, InterfaceError):
-        raise  # the database itself (locked, connection lost): one by one would only multiply the waits
-    except DatabaseError:
-        if len(items) == 1:
-            raise
-        logger.warning("kommo webhook batch of %d not stored at once; storing each on its own", len(items))
-    ids: list[int | None] = []
-    last: IntegrityError | DataError | None = None
-    for item in items:
-        try:
-            ids.extend(_store([item]))
-        except (OperationalError, InterfaceError):
-            raise  # the database went away mid-way: the rest would wait for the same lock or connection
-        except (IntegrityError, DataError) as exc:  # this request's own data
-            logger.exception("kommo webhook not stored")
-            ids.append(None)
-            last = exc
-    if last is not None and all(pk is None for pk in ids):
-        raise last  # the database itself is in trouble, not one request: the caller resets the connection
-    return ids
+    """Stores raw bodies in one transaction; queues one processing task for the accepted ones after commit
+    (core.intake.store_batch_or_each: one request's bad data does not lose the others)."""
+    return store_batch_or_each(_store, items, what="kommo webhook")
 
 
 class GroupCommitWriter:
