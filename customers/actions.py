@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
+from core.upsert import race_free
 from core.validators import max_length_of, text_error
 from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, MarketingList, Tag
 from customers.phones import normalize_email, normalize_phone, validate_customer_email
@@ -29,13 +30,16 @@ def _flag_duplicate(customer: Customer, other: Customer, reason: str) -> None:
     DuplicateCandidate.objects.get_or_create(customer=a, other=b, defaults={"reason": reason[:200]})
 
 
+@race_free
 def do_upsert_customer(
     *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (), kommo_contact_id: int | None = None,
 ) -> Customer:
     """Finds the customer by Kommo contact id, then any E.164 phone, then any email; creates one otherwise.
 
     Identifiers already owned by another customer are never moved silently: the pair is flagged as a
-    possible duplicate for a person to merge. Must run inside the caller's transaction.
+    possible duplicate for a person to merge. Race-free (core.upsert): a worker that loses the race to insert the
+    same Kommo contact, phone or email runs again and finds the winner's customer. Runs in a savepoint of the
+    caller's transaction.
     """
     e164s = [p for p in dict.fromkeys(normalize_phone(raw) for raw in phones) if p]
     mails = [m for m in dict.fromkeys(normalize_email(raw) for raw in emails) if m]

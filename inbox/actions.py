@@ -240,6 +240,9 @@ def do_receive_inbound(
             customer = Customer.objects.get(pk=customer_id)
         else:
             customer = do_upsert_customer(name=customer_name, phones=phones, emails=emails)
+        # Two messages of one customer processed at once by two workers must not both find no open conversation
+        # and start two: the customer's row serializes the open / reopen / start decision below.
+        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
         inbox = Inbox.objects.filter(code=inbox_code).first() if inbox_code else None
         if inbox_code and inbox is None:
             raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % inbox_code, field="inbox")

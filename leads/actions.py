@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError
+from core.upsert import race_free
 from core.validators import check_text
 from customers.actions import do_upsert_customer
 from customers.models import Tag
@@ -107,6 +108,7 @@ def do_transition_lead(lead: Lead, *, to: WorkStatus, acting_user: User | None, 
 # --- intake from Kommo --------------------------------------------------------------------------------
 
 
+@race_free
 def do_upsert_lead_from_kommo(
     *,
     kommo_id: int,
@@ -126,7 +128,9 @@ def do_upsert_lead_from_kommo(
 
     Idempotent: the same Kommo state applied twice changes nothing and writes no second history row
     (arrivals and departures are keyed on lead id + status + Kommo's updated_at). A state older than what
-    we already applied is ignored, so out-of-order deliveries cannot undo a newer move.
+    we already applied is ignored, so out-of-order deliveries cannot undo a newer move. Race-free (core.upsert):
+    two workers applying `add` and `status` of the same new lead at once both find no row to lock; the one whose
+    insert loses runs again and updates the winner's lead.
     """
     with transaction.atomic():
         lead = Lead.objects.select_for_update().filter(kommo_id=kommo_id).first()
