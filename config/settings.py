@@ -279,7 +279,10 @@ USE_TZ = True
 
 # --- Static files ------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
+# `collectstatic` writes here (for nginx or a CDN); WhiteNoise also serves what is here. It is created empty
+# up front: WhiteNoise warns "No directory at: …" at every start when STATIC_ROOT does not exist.
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS: list[Path] = []
 WHITENOISE_USE_FINDERS = True  # serve straight from app static dirs; no collectstatic needed to run
 

@@ -12,9 +12,9 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core import audit, crypto
-from core.errors import ActionError
+from core.errors import ActionError, NotFoundError
 from core.fields import LookupHashField, encrypted_fields
-from core.models import AvailabilityOnLogin, SiteSettings
+from core.models import AvailabilityOnLogin, Heartbeat, SiteSettings
 
 logger = logging.getLogger(__name__)
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -78,3 +78,19 @@ def do_rotate_encryption_keys() -> dict[str, int]:
         rewritten[model._meta.label] = count
     logger.info("secrets re-encrypted with the first FIELD_ENCRYPTION_KEY: %s", rewritten)
     return rewritten
+
+
+@transaction.atomic
+def check_dismiss_process(acting_user: User, heartbeat_id: int) -> Heartbeat:
+    """An administrator acknowledges a silent background process (a machine retired, a worker scaled down): it leaves
+    the system page and the alert. A process that beats again reappears as running."""
+    require_perm(acting_user, Perm.SETTINGS_MANAGE)
+    row = Heartbeat.objects.select_for_update().filter(pk=heartbeat_id).exclude(kind=Heartbeat.Kind.QUEUE).first()
+    if row is None:
+        raise NotFoundError("process_not_found", _("Ese proceso ya no figura."))
+    if row.state != Heartbeat.State.DISMISSED:
+        row.state = Heartbeat.State.DISMISSED
+        row.save(update_fields=["state"])
+        audit.record(actor=acting_user, action="system.process_dismissed", target=row,
+                     changes={"process": row.process})
+    return row

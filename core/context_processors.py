@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.functional import Promise
+from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Perm
@@ -121,4 +121,12 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         "can_work_inbox": user.has_perm_code(Perm.INBOX_WORK),
         "nav_items": [i for i in items if i["section"] == "main"],
         "nav_admin_items": [i for i in items if i["section"] == "admin"],
+        # Lazy: one small query, only when the template reads it (base.html, for those who see the system page).
+        "silent_processes": SimpleLazyObject(_silent) if user.has_perm_code(Perm.SYSTEM_STATUS) else [],
     }
+
+
+def _silent() -> list[object]:
+    from core.heartbeats import silent
+
+    return list(silent())

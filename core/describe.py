@@ -451,6 +451,10 @@ def _sentences() -> dict[str, _Sentence]:
     def token_revoked(c: _Context) -> str:
         return _("%(actor)s revocó el token de API %(target)s") % _args(c)
 
+    def process_dismissed(c: _Context) -> str:
+        return _("%(actor)s descartó el aviso del proceso de fondo %(process)s") % _args(
+            c, process=quote(str(c.get("process") or c.target)))
+
     def settings_updated(c: _Context) -> str:
         return c.with_rest(_("%(actor)s cambió la configuración de la organización") % _args(c))
 
@@ -667,6 +671,7 @@ def _sentences() -> dict[str, _Sentence]:
         "team.created": team_created, "team.updated": team_updated, "team.hours_set": hours_set,
         "holiday.created": holiday_created, "holiday.deleted": holiday_deleted, "skill.created": skill_created,
         "api_token.created": token_created, "api_token.revoked": token_revoked, "settings.updated": settings_updated,
+        "system.process_dismissed": process_dismissed,
         "product.created": product_created, "product.updated": product_updated, "stock.received": stock_received,
         "stock.adjusted": stock_adjusted, "demo.catalog_seeded": catalog_seeded, "demo.seeded": demo_seeded,
         "kommo.sync_retried": kommo_sync_retried, "kommo.connected": kommo_connected,

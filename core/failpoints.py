@@ -4,7 +4,7 @@ Off unless the environment variable CENTRALITA_FAILPOINTS names the point (comma
 CENTRALITA_FAILPOINT_DIR is a directory: the process then writes `<name>.reached` there and waits until
 `<name>.release` appears (or is killed there, which is the point). Production never sets them; the cost when off
 is one lookup of a frozen set. Points: `history_import.before_sales` (inside the import's transaction, its
-conversations written and not committed).
+conversations written and not committed); `queue_probe.running` (a worker in the middle of a job).
 """
 
 from __future__ import annotations

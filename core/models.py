@@ -71,10 +71,32 @@ class PeriodicRun(models.Model):
 
 
 class Heartbeat(models.Model):
-    """One row per background process kind; /readyz and the admin page read how fresh it is."""
+    """One row per background process — each worker and each scheduler (`process` = "worker host:pid"), written by
+    the process itself every few seconds (core.heartbeats) — plus the `queue` probe: the last periodic job a worker
+    completed, which proves the scheduler → queue → worker path. The system page and the silence alert read them."""
 
-    process = models.CharField(max_length=50, unique=True)
+    class Kind(models.TextChoices):
+        WORKER = "worker", _("Procesador de tareas")
+        SCHEDULER = "scheduler", _("Programador de tareas")
+        QUEUE = "queue", _("Prueba de la cola")
+
+    class State(models.TextChoices):
+        RUNNING = "running", _("Activo")
+        WAITING = "waiting", _("Esperando a Redis o a la base de datos")
+        STOPPED = "stopped", _("Detenido")
+        DISMISSED = "dismissed", _("Descartado")
+
+    process = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.WORKER)
+    host = models.CharField(max_length=100, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=20, choices=State.choices, default=State.RUNNING)
+    started_at = models.DateTimeField(null=True, blank=True)
     seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("latido de proceso")
+        verbose_name_plural = _("latidos de procesos")
 
     def __str__(self) -> str:
         return f"{self.process} @ {self.seen_at:%H:%M:%S}"

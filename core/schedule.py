@@ -46,9 +46,10 @@ class PeriodicJob:
 
 
 SCHEDULE: tuple[PeriodicJob, ...] = (
-    PeriodicJob("worker_heartbeat", "core.tasks.worker_heartbeat", timedelta(seconds=30),
-                label=_("Latido del procesador de tareas"),
-                reason=_("Permite que /readyz y esta página sepan si un procesador está atendiendo la cola.")),
+    PeriodicJob("queue_probe", "core.tasks.queue_probe", timedelta(seconds=30),
+                label=_("Prueba de la cola"),
+                reason=_("Comprueba el camino completo: el programador la encola y un procesador la ejecuta. "
+                         "Cada proceso escribe además su propio latido.")),
     PeriodicJob("prune_login_failures", "core.tasks.prune_login_failures", timedelta(hours=6),
                 label=_("Limpieza de inicios de sesión fallidos"),
                 reason=_("Los intentos fallidos de más de 30 días ya no sirven para frenar ataques.")),

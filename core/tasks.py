@@ -2,22 +2,51 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.tasks import task
 from django.utils import timezone
 
-from core.models import Heartbeat
+from core import heartbeats
+from core.failpoints import failpoint
+
+logger = logging.getLogger(__name__)
+
+
+def queue_unavailable_errors() -> tuple[type[Exception], ...]:
+    """What enqueueing raises when the queue itself is down: Redis unreachable (RQ), or the database (its queue)."""
+    errors: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+    try:
+        import redis.exceptions
+    except ImportError:  # pragma: no cover - redis is a dependency
+        return errors
+    return (*errors, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def enqueue_on_commit(task_obj: Any, /, *args: Any, **kwargs: Any) -> None:
-    """Enqueue after the surrounding transaction commits, so the worker sees the rows it needs."""
-    transaction.on_commit(partial(task_obj.enqueue, *args, **kwargs))
+    """Enqueue after the surrounding transaction commits, so the worker sees the rows it needs.
+
+    The work is stored by then. If the queue cannot take the task (Redis down), that is logged, not raised: the
+    request that stored the work still answers success (a webhook must not get a 5xx for a body we kept, or the
+    sender would redeliver it), and the periodic safety net of that work (core.schedule) picks it up."""
+    transaction.on_commit(partial(enqueue_or_leave, task_obj, *args, **kwargs))
+
+
+def enqueue_or_leave(task_obj: Any, /, *args: Any, **kwargs: Any) -> bool:
+    """Enqueue now; False (logged) when the queue is unavailable — for work a safety net will find."""
+    try:
+        task_obj.enqueue(*args, **kwargs)
+    except queue_unavailable_errors() as exc:
+        logger.warning("%s stored but not queued (queue unavailable: %s); its safety net will pick it up",
+                       getattr(task_obj, "name", task_obj), exc)
+        return False
+    return True
 
 
 def enqueue_later(task_obj: Any, when: Any, /, *args: Any) -> bool:
@@ -32,14 +61,13 @@ def enqueue_later(task_obj: Any, when: Any, /, *args: Any) -> bool:
     return True
 
 
-def touch_heartbeat(process: str) -> None:
-    Heartbeat.objects.update_or_create(process=process, defaults={"seen_at": timezone.now()})
-
-
 @task()
-def worker_heartbeat() -> None:
-    """Proves a worker is consuming the queue; /readyz and the system page read its age."""
-    touch_heartbeat("worker")
+def queue_probe() -> None:
+    """Proves the whole path works — the scheduler enqueued this, a worker ran it — and forgets processes not seen for
+    a week. Each process's liveness is its own heartbeat (core.heartbeats), not this job."""
+    failpoint("queue_probe.running")
+    heartbeats.touch_queue_probe()
+    heartbeats.prune()
 
 
 @task()

@@ -6,14 +6,15 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Team, User
 from accounts.roles import Perm
-from core.actions import check_update_site_settings
+from core import heartbeats
+from core.actions import check_dismiss_process, check_update_site_settings
 from core.errors import ActionError
 from core.forms import SiteSettingsForm
-from core.health import heartbeats, run_checks
+from core.health import REQUIRED, run_checks
 from core.models import AuditLog, SiteSettings
 from core.permissions import perm_required
 from core.schedule import SCHEDULE
@@ -29,17 +30,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: database, channel layer and task queue are reachable (503 naming the failed checks otherwise).
-
-    Answers within 2 s whatever a dependency does, and never touches the app's channel layer (core.health). It is
-    public, so it says only which checks pass: the failure details (which name hosts, ports and users) are logged
-    and shown on the staff system page."""
+    """Readiness: this process can serve requests. 503 only when a required dependency (the database) fails; the
+    channel layer or the task queue failing makes it 200 "degraded" (core.health.REQUIRED: pages and the API still
+    work, webhooks are stored and picked up later), so a load balancer never drops every web process for a Redis
+    blip. Answers within 2 s whatever a dependency does, and never touches the app's channel layer (core.health). It
+    is public, so it says only which checks pass: the failure details (which name hosts, ports and users) are logged
+    and shown on the staff system page. Background processes' heartbeats are on the system page, not here."""
     checks = {name: {"ok": bool(check["ok"])} for name, check in run_checks().items()}
     failed = [name for name, check in checks.items() if not check["ok"]]
-    body: dict[str, object] = {"status": "unavailable" if failed else "ok", "checks": checks}
+    unavailable = any(name in REQUIRED for name in failed)
+    body: dict[str, object] = {"status": "unavailable" if unavailable else "degraded" if failed else "ok",
+                               "checks": checks}
     if failed:
         body["failed"] = failed
-    return JsonResponse(body, status=503 if failed else 200)
+    return JsonResponse(body, status=503 if unavailable else 200)
 
 
 @perm_required()
@@ -99,10 +103,24 @@ def system(request: HttpRequest) -> HttpResponse:
     from core.models import PeriodicRun
 
     return render(request, "core/system.html", {
-        "checks": run_checks(), "heartbeats": heartbeats(), "schedule": SCHEDULE,
+        "checks": run_checks(), "processes": heartbeats.statuses(), "queue_probe_age": heartbeats.queue_probe_age(),
+        "schedule": SCHEDULE, "required": REQUIRED,
+        "can_dismiss": request.user.has_perm_code(Perm.SETTINGS_MANAGE),  # type: ignore[union-attr]
         "runs": {r.name: r for r in PeriodicRun.objects.all()},
         "mode": {"database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
                  "tasks": settings.TASK_BACKEND, "channel_layer": settings.CHANNEL_LAYER,
                  "time_zone": settings.TIME_ZONE},
         "teams": Team.objects.count(), "users": User.objects.count(),
     })
+
+
+@require_POST
+@perm_required(Perm.SETTINGS_MANAGE)
+def dismiss_process(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        row = check_dismiss_process(request.user, pk)  # type: ignore[arg-type]
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Se descartó el aviso de %(process)s.") % {"process": row.process})
+    return redirect("core:system")

@@ -3,12 +3,14 @@ never inside a database transaction (a slow Kommo must not hold row locks)."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
@@ -22,6 +24,7 @@ from accounts.roles import Perm
 from core import audit
 from core.crypto import mask
 from core.errors import ActionError
+from core.tasks import enqueue_on_commit
 from crm.client import Credentials, KommoClient, KommoError, Stage, Tokens, contact_values
 from crm.models import KommoAccount, WebhookDelivery
 from crm.webhooks import LeadItem, WebhookParseError, parse_kommo_webhook
@@ -84,6 +87,20 @@ def webhook_url(account: KommoAccount, *, masked: bool = False) -> str:
     return f"{settings.SITE_URL.rstrip('/')}/integrations/kommo/webhook/{secret}/"
 
 
+def loopback_site_url(url: str) -> bool:
+    """Whether SITE_URL names this machine only (its default http://127.0.0.1:8000 when unset): Kommo cannot reach
+    it, so a webhook registered there never delivers anything."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    if not host or host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+
 def check_connect_kommo(
     acting_user: User | None,
     *,
@@ -106,6 +123,15 @@ def check_connect_kommo(
     """
     if acting_user is not None:
         require_perm(acting_user, Perm.CRM_MANAGE)
+    kommo_base = (base_url or settings.KOMMO_BASE_URL or f"https://{subdomain.strip()}.kommo.com")
+    if register_webhook and not settings.DEBUG and loopback_site_url(settings.SITE_URL) \
+            and not loopback_site_url(kommo_base):
+        # Refused before anything is sent to Kommo or saved: Kommo would accept the address and never reach it.
+        # (A Kommo on this machine — the demo's fake — can reach a loopback address.)
+        raise ActionError("site_url_unreachable", _(
+            "SITE_URL es %(url)s, una dirección a la que Kommo no puede llegar. Configure SITE_URL con la dirección "
+            "pública (https://…) de Centralita antes de registrar el webhook (docs/deployment.md).")
+            % {"url": settings.SITE_URL or "—"}, field="register_webhook")
     subdomain = subdomain.strip()
     if not subdomain:
         raise ActionError("missing_fields", _("El subdominio es obligatorio."), field="subdomain")
@@ -371,6 +397,6 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
         delivery.save(update_fields=["state", "error", "processed_at", "attempts"])
         from crm.tasks import process_kommo_webhook
 
-        transaction.on_commit(lambda: process_kommo_webhook.enqueue(delivery.pk))
+        enqueue_on_commit(process_kommo_webhook, delivery.pk)
         audit.record(actor=acting_user, action="kommo.webhook_retried", target=delivery)
     return delivery

@@ -29,6 +29,7 @@ from django.utils.crypto import constant_time_compare
 
 from core.intake import store_batch_or_each
 from core.request_context import client_ip_from_scope
+from core.tasks import enqueue_on_commit
 from crm.models import KommoAccount, WebhookDelivery
 from crm.webhooks import WebhookParseError, peek_account
 
@@ -108,7 +109,7 @@ def _store(items: list[Incoming]) -> list[int]:
         if accepted:
             from crm.tasks import process_kommo_webhooks
 
-            transaction.on_commit(lambda: process_kommo_webhooks.enqueue(accepted))
+            enqueue_on_commit(process_kommo_webhooks, accepted)
     return [r.pk for r in rows]
 
 

@@ -31,6 +31,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError
+from core.tasks import enqueue_on_commit
 from crm.client import KommoClient, KommoError
 from crm.models import KommoAccount, KommoSync
 
@@ -60,7 +61,7 @@ def do_queue_order_sync(order: Any, *, lines: Any = None) -> KommoSync | None:
     )
     from crm.tasks import drain_kommo_outbox
 
-    transaction.on_commit(drain_kommo_outbox.enqueue)
+    enqueue_on_commit(drain_kommo_outbox)
     return sync
 
 
@@ -183,7 +184,7 @@ def check_retry_syncs(acting_user: User, *, sync_ids: list[int] | None = None) -
         audit.record(actor=acting_user, action="kommo.sync_retried", changes={"ids": ids})
         from crm.tasks import drain_kommo_outbox
 
-        transaction.on_commit(drain_kommo_outbox.enqueue)
+        enqueue_on_commit(drain_kommo_outbox)
     return len(ids)
 
 

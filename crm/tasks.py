@@ -48,13 +48,17 @@ def process_kommo_webhooks(delivery_ids: list[int]) -> dict[str, int]:
 @task(queue_name="crm")
 def kommo_safety_net() -> int:
     """Periodic: `received` deliveries whose task was lost (a worker killed mid-batch, a lost deferred retry)
-    are queued again after a minute (see crm.actions.stuck_delivery_ids)."""
+    are queued again after a minute (see crm.actions.stuck_delivery_ids), in chunks of SAFETY_NET_CHUNK so that
+    every worker takes a share of a backlog (after a Redis outage: every webhook that arrived meanwhile)."""
     from crm.actions import stuck_delivery_ids
 
     stuck = stuck_delivery_ids()
-    if stuck:
-        process_kommo_webhooks.enqueue(stuck)
+    for start in range(0, len(stuck), SAFETY_NET_CHUNK):
+        process_kommo_webhooks.enqueue(stuck[start:start + SAFETY_NET_CHUNK])
     return len(stuck)
+
+
+SAFETY_NET_CHUNK = 25
 
 
 @task(queue_name="crm")

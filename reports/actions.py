@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +37,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError
+from core.tasks import enqueue_on_commit
 from reports.models import ImportJob
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ def do_start_history_import(acting_user: User, *, conversations: File[Any] | Non
                      changes={"conversations": job.conversations_file.name, "sales": job.sales_file.name or "",
                               "skip_invalid": skip_invalid})
         job_id = job.pk
-        transaction.on_commit(lambda: run_history_import.enqueue(job_id))
+        enqueue_on_commit(run_history_import, job_id)
     return job
 
 
@@ -215,7 +215,7 @@ def do_recover_abandoned_imports(*, now: datetime | None = None) -> dict[str, in
                 requeued = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PROCESSING).update(
                     state=ImportJob.State.PENDING, stage=STAGE_QUEUED, done=0, total=0, updated_at=now)
                 if requeued:
-                    transaction.on_commit(partial(run_history_import.enqueue, job.pk))
+                    enqueue_on_commit(run_history_import, job.pk)
             outcome["requeued"] += requeued
             continue
         _finish(job.pk, ImportJob.State.FAILED,

@@ -75,12 +75,8 @@ unit task migrate -- "$PY" manage.py migrate --noinput -v0
 # Demo data on an empty database; the demo Kommo/WhatsApp connected, or re-pointed when the fakes' port changed.
 unit task demo-setup -- "$PY" manage.py demo_setup --kommo-url "$KOMMO_URL" --whatsapp-url "$WHATSAPP_URL"
 
-if [ -n "${REDIS_URL:-}" ] && [ "${TASK_BACKEND:-rq}" = "rq" ]; then
-  WORKER=("$PY" manage.py rqworker default crm messaging --job-class django_tasks_rq.Job
-          --worker-class rq.worker.SimpleWorker --with-scheduler)
-else
-  WORKER=("$PY" manage.py run_worker --queue-name '*' --interval 0.5)  # db_worker, retried when the DB is locked
-fi
+# run_worker: db_worker (retried when the database is locked), or with REDIS_URL an RQ worker riding out outages.
+WORKER=("$PY" manage.py run_worker --queue-name '*' --interval 0.5)
 unit service worker --out "$D/worker.log" --env "LOG_FILE=$D/worker.log" -- "${WORKER[@]}"
 unit service scheduler --out "$D/scheduler.log" --env "LOG_FILE=$D/scheduler.log" -- "$PY" manage.py run_scheduler
 unit service web --out "$D/web.log" --env "LOG_FILE=$D/web.log" --listen "$PORT" --ready "http://$HOST:$PORT/healthz" \

@@ -27,6 +27,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, NotFoundError
+from core.tasks import enqueue_on_commit
 from webhooks.client import Attempt, post_event
 from webhooks.models import EVENTS, WebhookEndpoint, WebhookMessage
 
@@ -47,7 +48,7 @@ def do_queue_event(event: str, payload: dict[str, Any] | Callable[[], dict[str, 
     if messages:
         from webhooks.tasks import deliver_webhooks
 
-        transaction.on_commit(deliver_webhooks.enqueue)
+        enqueue_on_commit(deliver_webhooks)
     return messages
 
 
@@ -129,7 +130,7 @@ def check_retry_messages(acting_user: User, *, message_ids: list[int] | None = N
         audit.record(actor=acting_user, action="webhook.retried", changes={"ids": ids})
         from webhooks.tasks import deliver_webhooks
 
-        transaction.on_commit(deliver_webhooks.enqueue)
+        enqueue_on_commit(deliver_webhooks)
     return len(ids)
 
 

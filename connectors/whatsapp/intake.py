@@ -41,6 +41,7 @@ from connectors.whatsapp.models import WebhookDelivery, WhatsappNumber
 from connectors.whatsapp.signing import signature_valid
 from core.intake import store_batch_or_each
 from core.request_context import client_ip_from_scope
+from core.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 PREFIX = "/integrations/whatsapp/webhook/"
@@ -165,7 +166,7 @@ def _store(items: list[Incoming]) -> list[int]:
             process_whatsapp_webhooks.enqueue(accepted)
         elif accepted:
             # Redis (RQ): told only after the commit, or its worker could look for rows not yet visible.
-            transaction.on_commit(lambda: process_whatsapp_webhooks.enqueue(accepted))
+            enqueue_on_commit(process_whatsapp_webhooks, accepted)
     return [r.pk for r in stored]
 
 

@@ -51,22 +51,26 @@ def test_scheduler_enqueues_each_due_slot_once():
     # then every job is enqueued exactly once, and again only after its cadence
     assert sorted(first) == sorted(job.name for job in SCHEDULE) and second == []
     assert len(default_task_backend.results) == len(SCHEDULE)
-    heartbeat = next(job for job in SCHEDULE if job.name == "worker_heartbeat")
+    heartbeat = next(job for job in SCHEDULE if job.name == "queue_probe")
     same_cadence = sorted(job.name for job in SCHEDULE if job.every <= heartbeat.every)
     assert sorted(scheduler.tick(now + heartbeat.every)) == same_cadence
-    assert PeriodicRun.objects.get(name="worker_heartbeat").runs == 2
+    assert PeriodicRun.objects.get(name="queue_probe").runs == 2
 
 
 @pytest.mark.django_db
 def test_periodic_tasks_run(agent):
     from accounts.models import LoginFailure
     from core.models import Heartbeat
-    from core.tasks import prune_login_failures, worker_heartbeat
+    from core.tasks import prune_login_failures, queue_probe
 
     LoginFailure.objects.create(username="x", created_at=datetime(2020, 1, 1, tzinfo=BOGOTA))
     assert prune_login_failures.call() == 1
-    worker_heartbeat.call()
-    assert Heartbeat.objects.filter(process="worker").exists()
+    # given a worker that stopped being seen eight days ago
+    Heartbeat.objects.create(process="worker old:1", kind="worker", seen_at=datetime(2020, 1, 1, tzinfo=BOGOTA))
+    # when the queue probe runs
+    queue_probe.call()
+    # then the probe is recorded and the long-gone process forgotten
+    assert list(Heartbeat.objects.values_list("process", "kind")) == [("queue", "queue")]
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -89,6 +89,8 @@ def samples(w):
         "skill.created": (f, ("accounts.skill", 13, "Garantías"), {}),
         "api_token.created": (f, ("accounts.apitoken", 14, "Integración ERP (ctk_ab12…)"), {"user": "rmendoza"}),
         "api_token.revoked": (f, ("accounts.apitoken", 14, "Integración ERP (ctk_ab12…)"), {}),
+        "system.process_dismissed": (f, ("core.heartbeat", 7, "worker srv-2:4121 @ 10:02:11"),
+                                     {"process": "worker srv-2:4121"}),
         "settings.updated": (f, ("core.sitesettings", 1, "Centralita"),
                              {"company_name": ["Centralita", "Café Andino"], "default_language": ["es", "en"],
                               "brand_color": ["#0b5cad", "#aa3300"]}),
@@ -224,6 +226,8 @@ def test_audit_sentences(world):
     text = {row.action: row.text for row in rows}
     # then
     assert text["auth.login"] == "Fernanda Cárdenas inició sesión"
+    assert text["system.process_dismissed"] == ("Fernanda Cárdenas descartó el aviso del proceso de fondo "
+                                                "«worker srv-2:4121»")
     assert text["conversation.closed"] == ("Raúl Mendoza cerró la conversación #8123 (motivo: El cliente recibió una "
                                            "respuesta clara); resultado: Generó venta")
     assert text["auth.login_failed"] == "Intento fallido de inicio de sesión con el usuario «fcardenaz»"

@@ -2,7 +2,7 @@
 
 * embedded: database task queue (`db_worker`) + a database channel layer (channels-lite on SQLite,
   channels-postgres LISTEN/NOTIFY on PostgreSQL);
-* scale: RQ on Redis (`rqworker --with-scheduler`) + channels-redis.
+* scale: RQ on Redis (`run_worker`: RQ's SimpleWorker with its scheduler) + channels-redis.
 
 The task is `accounts.tasks.auto_offline`: the worker sets an agent who closed Centralita "desconectado"
 and the supervisor's open page shows it without reloading.
@@ -69,7 +69,7 @@ MODES: dict[str, dict[str, Any]] = {
     },
     "scale": {
         "env": {"TASK_BACKEND": "rq", "CHANNEL_LAYER": "redis", "REDIS_URL": REDIS_TEST_URL},
-        "worker": ["rqworker", *settings.TASK_QUEUES, "--job-class", "django_tasks_rq.Job", "--with-scheduler"],
+        "worker": ["run_worker"],
         "settings": {
             "TASKS": {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": settings.TASK_QUEUES}},
             "RQ_QUEUES": {name: {"URL": REDIS_TEST_URL} for name in settings.TASK_QUEUES},

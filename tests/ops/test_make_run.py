@@ -171,9 +171,9 @@ def test_killed_worker_and_scheduler_are_restarted_while_the_web_server_keeps_an
     assert "centralita: scheduler exited (code 137, SIGKILL), restarting in" in terminal
     assert "worker exited (code 137, SIGKILL)" in stack.log.read_text()
     # and the new pair works: a due job is enqueued by the new scheduler and run by the new worker
-    before = stack.heartbeat("worker")
-    force_due(stack, "worker_heartbeat")
-    wait_for(lambda: stack.heartbeat("worker") != before, timeout=60, what="the worker heartbeat job",
+    before = stack.heartbeat("queue")
+    force_due(stack, "queue_probe")
+    wait_for(lambda: stack.heartbeat("queue") != before, timeout=60, what="the queue probe job",
              on_timeout=stack.context)
 
 
@@ -184,12 +184,12 @@ def test_worker_and_scheduler_survive_the_database_locked_past_the_busy_timeout(
     worker_log, scheduler_log = stack.data / "worker.log", stack.data / "scheduler.log"
     warned = (worker_log.read_text().count("worker: database unavailable"),
               scheduler_log.read_text().count("scheduler: database or queue unavailable"))
-    before = stack.heartbeat("worker")
+    before = stack.heartbeat("queue")
     # when another process (a long import) holds SQLite's write lock for longer than the busy timeout
     lock = stack.db()
     try:
         lock.execute("BEGIN IMMEDIATE")
-        force_due(stack, "worker_heartbeat", lock)  # due as soon as the lock is released
+        force_due(stack, "queue_probe", lock)  # due as soon as the lock is released
         wait_for(lambda: worker_log.read_text().count("worker: database unavailable") > warned[0]
                  and scheduler_log.read_text().count("scheduler: database or queue unavailable") > warned[1],
                  timeout=60, what="both to hit the lock", on_timeout=stack.context)
@@ -197,7 +197,7 @@ def test_worker_and_scheduler_survive_the_database_locked_past_the_busy_timeout(
         lock.execute("COMMIT")
         lock.close()
     # then neither was restarted, and once the lock is gone the scheduler enqueues the due job and the worker runs it
-    wait_for(lambda: stack.heartbeat("worker") != before, timeout=60, what="the worker heartbeat job",
+    wait_for(lambda: stack.heartbeat("queue") != before, timeout=60, what="the queue probe job",
              on_timeout=stack.context)
     assert (current_pid(stack.log, "worker"), current_pid(stack.log, "scheduler")) == (worker, scheduler)
     assert "exited" not in stack.log.read_text().split(f"worker started (pid {worker})")[-1]

@@ -48,8 +48,8 @@ def daphne(transactional_db: Any, tmp_path: Path) -> Iterator[Callable[..., str]
     def start(**env: str) -> str:
         port = free_port()
         log = tmp_path / f"daphne-{port}.log"
-        environment = clean_env(DATABASE_URL=subprocess_database_url(), DATA_DIR=str(tmp_path),
-                                LOG_CONSOLE_LEVEL="WARNING", **env)
+        environment = clean_env(**{"DATABASE_URL": subprocess_database_url(), "DATA_DIR": str(tmp_path),
+                                   "LOG_CONSOLE_LEVEL": "WARNING", **env})
         with log.open("wb") as out:
             proc = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                      "config.asgi:application"], cwd=settings.BASE_DIR, env=environment,
@@ -117,7 +117,7 @@ def test_readyz_before_any_websocket_does_not_break_live_events(daphne, layer):
 
 
 @pytest.mark.faults
-def test_readyz_answers_503_within_2_seconds_when_redis_is_unreachable(daphne):
+def test_readyz_answers_degraded_within_2_seconds_when_redis_is_unreachable(daphne):
     # given Redis (channel layer and task queue) at a port that accepts connections and never answers
     holder = occupied_port()
     port = holder.getsockname()[1]
@@ -129,10 +129,28 @@ def test_readyz_answers_503_within_2_seconds_when_redis_is_unreachable(daphne):
         holder.close()
     # and asks again once nothing listens on that port any more
     closed = httpx.get(f"{base}/readyz", timeout=READY_CLIENT_TIMEOUT)
-    # then both times it answers 503 naming the failed checks, and the database check still passes
+    # then both times it answers 200 "degraded" naming the failed checks (the process still serves pages and the
+    # API: a load balancer must keep it), and the database check passes
     for response in (silent, closed):
-        assert response.status_code == 503
+        assert response.status_code == 200
         body = response.json()
-        assert body["status"] == "unavailable"
+        assert body["status"] == "degraded"
         assert body["failed"] == ["channel_layer", "task_queue"]
         assert body["checks"]["database"]["ok"] is True
+
+
+@pytest.mark.faults
+def test_readyz_fails_when_the_database_is_unreachable_while_healthz_stays_up(daphne, tmp_path):
+    # given a web process whose database cannot be reached (the required dependency)
+    if connection.vendor == "sqlite":
+        missing = f"sqlite:///{tmp_path}/gone/centralita.sqlite3"
+    else:
+        missing = f"postgres://postgres@127.0.0.1:{free_port()}/centralita"
+    base = daphne(DATABASE_URL=missing, CHANNEL_LAYER="memory", TASK_BACKEND="db")
+    # when a load balancer asks both probes, allowing 2 s
+    ready = httpx.get(f"{base}/readyz", timeout=READY_CLIENT_TIMEOUT)
+    live = httpx.get(f"{base}/healthz", timeout=READY_CLIENT_TIMEOUT)
+    # then readiness fails (take this process out of rotation) and liveness does not (do not restart it)
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unavailable" and "database" in ready.json()["failed"]
+    assert live.status_code == 200 and live.json() == {"status": "ok"}

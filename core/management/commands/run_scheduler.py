@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import time
@@ -8,10 +9,12 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
+from core.heartbeats import BEAT_SECONDS, beat, stopped
+from core.models import Heartbeat
 from core.scheduler import tick
 from core.supervisor import Backoff, reset_connections
-from core.tasks import touch_heartbeat
 
 logger = logging.getLogger("core.scheduler")
 
@@ -46,12 +49,15 @@ class Command(BaseCommand):
         retryable = transient_errors()
         backoff = Backoff(initial=interval, cap=30.0, stable_after=float("inf"))  # reset on success
         self.stdout.write("scheduler started")
+        started_at, last_beat = timezone.now(), 0.0
         while running:
             pause = interval
             try:
                 for name in tick():
                     self.stdout.write(f"enqueued {name}")
-                touch_heartbeat("scheduler")
+                if time.monotonic() - last_beat >= BEAT_SECONDS:  # written by the scheduler itself, from its loop
+                    beat(Heartbeat.Kind.SCHEDULER, started_at=started_at)
+                    last_beat = time.monotonic()
                 backoff.failures = 0
             except retryable as exc:
                 if once:
@@ -61,7 +67,10 @@ class Command(BaseCommand):
                 pause = backoff.next_delay(0.0)
                 logger.warning("scheduler: database or queue unavailable (%s); retrying in %g s", exc, pause)
                 reset_connections()
+                with contextlib.suppress(*retryable):  # the database may be up while Redis is not
+                    beat(Heartbeat.Kind.SCHEDULER, state=Heartbeat.State.WAITING, started_at=started_at)
             if once:
                 break
             time.sleep(pause)
+        stopped(Heartbeat.Kind.SCHEDULER)
         self.stdout.write("scheduler stopped")

@@ -1,0 +1,178 @@
+"""Scale mode's worker: RQ's SimpleWorker, kept running through Redis and PostgreSQL outages, and the reclaim of jobs
+whose worker died.
+
+RQ's own loop quits on a Redis error outside its dequeue call ("found an unhandled exception, quitting" on a
+ConnectionError in the heartbeat), and refuses to start while Redis is down; under systemd's default start limit a
+worker would then stay dead after a 20 s blip. `ResilientWorker.run()` starts a fresh RQ worker whenever the last
+one stopped without being asked to, after a capped backoff, and only returns on SIGTERM/SIGINT.
+
+A worker killed with SIGKILL leaves its job in RQ's started registry until RQ declares it abandoned (the job's
+timeout plus a minute, ~11 minutes here) and then fails it, never retrying. Our jobs are idempotent by design, so
+they are run again instead: every worker refreshes a liveness key `centralita:worker-alive:<name>` (TTL ALIVE_TTL)
+from its heartbeat thread, and one worker at a time (a short Redis lock) re-enqueues started jobs whose worker's
+key has expired — within ALIVE_TTL + RECLAIM_EVERY seconds (well under a minute). Right after Redis comes back every
+key has expired, so no job is reclaimed until this worker has seen Redis up for ALIVE_TTL: by then every live worker
+has refreshed its key. Only workers named by this module are judged (an operator's plain `rqworker` has no key).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from core.heartbeats import BeatThread, stopped
+from core.models import Heartbeat
+from core.supervisor import Backoff, reset_connections
+
+logger = logging.getLogger("core.worker")
+ALIVE_PREFIX = "centralita:worker-alive:"
+RECLAIM_LOCK = "centralita:reclaim-lock"
+NAME_PREFIX = "centralita@"
+ALIVE_TTL = 20  # seconds; refreshed every BEAT_SECONDS (5 s)
+RECLAIM_EVERY = 15.0
+JOB_CLASS = "django_tasks_rq.Job"
+WORKER_CLASS = "rq.worker.SimpleWorker"
+REDIS_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, OperationalError, InterfaceError)
+
+
+def redis_client() -> redis.Redis:
+    """A client of our own for liveness keys and the reclaim, with short timeouts (never RQ's blocking one)."""
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+
+
+def reclaim_abandoned(conn: redis.Redis, queue_names: list[str], *, me: str = "") -> list[str]:
+    """Re-enqueues started jobs whose worker (one of ours) no longer refreshes its liveness key; returns their ids.
+    One caller at a time across all workers (RECLAIM_LOCK)."""
+    from rq.executions import Execution
+    from rq.queue import Queue
+    from rq.utils import import_attribute
+
+    if not conn.set(RECLAIM_LOCK, me or "reclaim", nx=True, ex=int(RECLAIM_EVERY)):
+        return []
+    job_class: Any = import_attribute(JOB_CLASS)
+    reclaimed = []
+    for name in queue_names:
+        queue = Queue(name, connection=conn, job_class=job_class)
+        registry = queue.started_job_registry
+        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            try:
+                execution = Execution.fetch(execution_id, job_id, conn)
+                worker_name = execution.worker_name
+            except ValueError:  # the execution's own record is gone: judge by the job's
+                execution, worker_name = Execution(id=execution_id, job_id=job_id, connection=conn), ""
+            job = queue.fetch_job(job_id)
+            worker_name = worker_name or (job.worker_name if job is not None else "") or ""
+            if not worker_name.startswith(NAME_PREFIX) or worker_name == me or conn.exists(ALIVE_PREFIX + worker_name):
+                continue
+            # Queued first, then out of the started registry: a crash in between queues it twice at worst (the next
+            # reclaim sees it again), never loses it.
+            if job is not None:
+                queue.enqueue_job(job, at_front=True)
+            registry.remove_execution(execution)
+            if job is not None:
+                reclaimed.append(job_id)
+                logger.warning("worker: job %s (%s) of dead worker %s re-enqueued", job_id, job.func_name,
+                               worker_name)
+    return reclaimed
+
+
+class ResilientWorker:
+    def __init__(self, queue_names: list[str]) -> None:
+        self.queue_names = queue_names
+        self.generation = 0
+        self.current: Any = None  # the RQ worker running now, if any
+        self.name = ""
+        self.stop_requested = False
+        self.pause = threading.Event()
+        self.redis_up_since: float | None = None
+        self.next_reclaim = 0.0
+        self.conn = redis_client()
+
+    # --- the heartbeat thread's Redis duties -----------------------------------------------------------------
+
+    def state(self) -> str:
+        return Heartbeat.State.RUNNING if self.current is not None and self.redis_up_since else \
+            Heartbeat.State.WAITING
+
+    def redis_duties(self) -> None:
+        try:
+            if self.name:
+                self.conn.set(ALIVE_PREFIX + self.name, "1", ex=ALIVE_TTL)
+            else:
+                self.conn.ping()
+        except REDIS_ERRORS:
+            self.redis_up_since = None
+            return
+        now = time.monotonic()
+        if self.redis_up_since is None:
+            self.redis_up_since = now
+        if now - self.redis_up_since >= ALIVE_TTL and now >= self.next_reclaim:
+            self.next_reclaim = now + RECLAIM_EVERY
+            try:
+                reclaim_abandoned(self.conn, self.queue_names, me=self.name)
+            except REDIS_ERRORS:
+                self.redis_up_since = None
+
+    # --- the main loop ---------------------------------------------------------------------------------------
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Only outside RQ's work loop (which installs handlers of its own), or while it bootstraps: its loop checks
+        # `_stop_requested` before each dequeue.
+        self.stop_requested = True
+        self.pause.set()
+        if self.current is not None:
+            self.current._stop_requested = True
+
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _new_worker(self) -> Any:
+        from django_rq.workers import get_worker
+
+        self.generation += 1
+        self.name = f"{NAME_PREFIX}{socket.gethostname()}:{os.getpid()}:{self.generation}"
+        return get_worker(*self.queue_names, job_class=JOB_CLASS, worker_class=WORKER_CLASS, name=self.name,
+                          maintenance_interval=60)
+
+    def run(self) -> None:
+        self._install_signals()
+        beats = BeatThread(Heartbeat.Kind.WORKER, state=self.state, extra=self.redis_duties)
+        beats.start()
+        backoff = Backoff(initial=1.0, cap=30.0, stable_after=60.0)
+        logger.info("worker started (rq: %s)", ", ".join(self.queue_names))
+        try:
+            while not self.stop_requested:
+                started = time.monotonic()
+                worker = None
+                try:
+                    worker = self._new_worker()
+                    self.current = worker
+                    worker.work(with_scheduler=True, logging_level="INFO")
+                except OUTAGE_ERRORS as exc:
+                    logger.warning("worker: Redis or the database unavailable (%s)", exc)
+                finally:
+                    self.current = None
+                    self._install_signals()  # RQ's work() replaced them with its own
+                if self.stop_requested or (worker is not None and worker._shutdown_requested_date is not None):
+                    break
+                # work() returned or raised without a stop request: it gave up on an outage. Start a new one.
+                delay = backoff.next_delay(time.monotonic() - started)
+                logger.warning("worker: restarting the RQ worker in %g s", delay)
+                reset_connections()
+                self.pause.wait(delay)
+        finally:
+            beats.stop()
+            stopped(Heartbeat.Kind.WORKER)
+            logger.info("worker stopped")
