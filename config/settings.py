@@ -223,7 +223,10 @@ else:
     raise ImproperlyConfigured(f"CHANNEL_LAYER must be lite, postgres, redis or memory, got {CHANNEL_LAYER!r}")
 
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    # A cache miss, not a 500, while Redis is unreachable (core.cache); short timeouts so a lost Redis costs
+    # a request half a second at most.
+    CACHES = {"default": {"BACKEND": "core.cache.TolerantRedisCache", "LOCATION": REDIS_URL,
+                          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

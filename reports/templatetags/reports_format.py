@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.translation import gettext as _
+
+from core.text import human_duration
 
 register = template.Library()
 
@@ -11,16 +12,4 @@ register = template.Library()
 @register.filter
 def duration(seconds: float | None) -> str:
     """Seconds as a short human duration ("45 s", "3 min 20 s", "2 h 05 min", "3 d 4 h"); "—" for none."""
-    if seconds is None:
-        return "—"
-    total = round(seconds)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return _("%(d)d d %(h)d h") % {"d": days, "h": hours}
-    if hours:
-        return _("%(h)d h %(m)02d min") % {"h": hours, "m": minutes}
-    if minutes:
-        return _("%(m)d min %(s)02d s") % {"m": minutes, "s": secs}
-    return _("%(s)d s") % {"s": secs}
+    return human_duration(seconds)
