@@ -7,8 +7,8 @@ registry (names for --scenario) without configuring Django; imports go inside se
 from __future__ import annotations
 
 from bench.harness import Scenario
-from bench.scenarios import callcenter, catalog, dashboard, foundation, inbox, orders, whatsapp
+from bench.scenarios import callcenter, catalog, dashboard, foundation, inbox, orders, scaleout, whatsapp
 
-MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog)
+MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

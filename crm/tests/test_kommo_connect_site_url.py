@@ -20,8 +20,8 @@ REMOTE_KOMMO = "https://demo.kommo.com"  # refused before any request: nothing l
 
 def connect(fake_kommo: Any, *extra: str, base_url: str = "") -> None:
     call_command("kommo_connect", "--subdomain", "demo", "--token", "kommo-test-token", "--base-url",
-                 base_url or fake_kommo.base_url, "--to-call-stage", "Para Llamar", "--confirmed-stage", "Venta Confirmada",
-                 *extra)
+                 base_url or fake_kommo.base_url, "--to-call-stage", "Para Llamar", "--confirmed-stage",
+                 "Venta Confirmada", *extra)
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:8000/", "http://[::1]:8000",
