@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PY := .venv/bin/python
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: run test test-fast faults fuzz lint typecheck bench lock messages migrations-check setup chromium clean
+.PHONY: run test test-fast faults fuzz lint typecheck bench lock messages migrations-check setup chromium clean \
+        docker-check scaleout-test
 
 setup:
 	@scripts/bootstrap.sh
@@ -46,6 +47,16 @@ faults: setup
 # `make test` does: FUZZ_EXAMPLES examples per operation (default 200; `make test` runs 8). See docs/api.md.
 fuzz: setup
 	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),200) .venv/bin/pytest -n $(PYTEST_WORKERS) tests/fuzz $(PYTEST_ARGS)
+
+# The scale-mode guide proved on this machine (docs/deployment.md): 2 web, 2 workers, 1 scheduler, PostgreSQL and a
+# Redis of its own; 100 Kommo add+status pairs, a worker killed with SIGKILL, Redis stopped for 20 s. Needs
+# PostgreSQL on 127.0.0.1:5432 (SCALEOUT_DATABASE_URL to change it); .ci/run runs it in the PostgreSQL + Redis pass.
+scaleout-test: setup
+	$(PY) -m tests.scaleout.run $(SCALEOUT_ARGS)
+
+# The container image built from deploy/Dockerfile and deploy/compose.yaml validated (skipped without Docker).
+docker-check:
+	@scripts/docker_check.sh
 
 # The suite alone, for the edit-test loop.
 test-fast: setup

@@ -16,8 +16,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import DatabaseError, close_old_connections, connection
+from django.db.models import Q
 from django.utils import timezone
 
 from core.models import Heartbeat
@@ -135,3 +137,33 @@ def prune(now: datetime | None = None) -> int:
     deleted, _ = (Heartbeat.objects.exclude(kind=K.QUEUE)
                   .filter(seen_at__lt=(now or timezone.now()) - PRUNE_AFTER).delete())
     return deleted
+
+
+# --- leases held by a process that died ------------------------------------------------------------------------
+# Work items leased to an attempt (a webhook delivery being processed) record which process holds the lease. A lease
+# whose holder's heartbeat went quiet (or that stopped) is void: the item may be taken again at once instead of
+# waiting for the lease to run out. A holder without a heartbeat row (a shell, a test) is never judged dead.
+LEASE_DEAD_AFTER = timedelta(seconds=30)  # six missed beats
+
+
+def lease_holder() -> str:
+    """This process, as recorded on the leases it takes ("host:pid")."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+
+
+def _dead_rows(now: datetime) -> Any:
+    return (Heartbeat.objects.filter(kind=K.WORKER)
+            .filter(Q(seen_at__lt=now - LEASE_DEAD_AFTER) | Q(state__in=[S.STOPPED, S.DISMISSED])))
+
+
+def holder_is_dead(holder: str, now: datetime | None = None) -> bool:
+    if not holder or ":" not in holder:
+        return False
+    return _dead_rows(now or timezone.now()).filter(process=f"{K.WORKER} {holder}").exists()
+
+
+def dead_lease_holders(now: datetime | None = None) -> list[str]:
+    """Holders (host:pid) of workers seen within SHOWN_FOR that are dead now: what the safety nets look for."""
+    now = now or timezone.now()
+    names = _dead_rows(now).filter(seen_at__gte=now - SHOWN_FOR).values_list("process", flat=True)
+    return [name.split(" ", 1)[1] for name in names if " " in name]

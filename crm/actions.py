@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
-from core import audit
+from core import audit, heartbeats
 from core.crypto import mask
 from core.errors import ActionError
 from core.tasks import enqueue_on_commit
@@ -300,14 +300,19 @@ def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
     While a delivery is `received`, `processed_at` is its lease (no migration needed for it): an attempt in
     progress holds it PROCESSING_LEASE ahead with an empty `error`; a delivery waiting for its retry holds its
     retry time with the reason in `error`. The retry task may start early (tests run deferred tasks at once);
-    a second concurrent attempt may not. The safety net reads the same column."""
+    a second concurrent attempt may not, unless the process holding the lease (`lease_holder`) is dead by its
+    heartbeat (core.heartbeats): then the lease is void. The safety net reads the same columns."""
     now = timezone.now()
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
         if delivery is None or delivery.state != WebhookDelivery.State.RECEIVED:
             return "skipped"
         if delivery.processed_at is not None and delivery.processed_at > now and not delivery.error:
-            return "busy"
+            if not heartbeats.holder_is_dead(delivery.lease_holder, now):
+                return "busy"
+            # The attempt's worker died (SIGKILL, its machine): its lease is void, this attempt takes over now.
+            logger.warning("webhook delivery %s: lease of dead worker %s taken over", delivery.pk,
+                           delivery.lease_holder)
         if delivery.attempts >= MAX_PROCESSING_ATTEMPTS:  # earlier attempts died with their worker
             delivery.state, delivery.processed_at = WebhookDelivery.State.FAILED, now
             delivery.error = _("Se abandonó tras %d intentos interrumpidos.") % delivery.attempts
@@ -315,7 +320,8 @@ def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
             return "failed"
         delivery.attempts += 1
         delivery.processed_at, delivery.error = now + PROCESSING_LEASE, ""
-        delivery.save(update_fields=["attempts", "processed_at", "error"])
+        delivery.lease_holder = heartbeats.lease_holder()
+        delivery.save(update_fields=["attempts", "processed_at", "error", "lease_holder"])
     return delivery
 
 
@@ -376,11 +382,13 @@ def _finish(delivery: WebhookDelivery, state: str, error: str, *, lease: datetim
 def stuck_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """The safety net's query: `received` deliveries whose task was lost. Never tried and received more than a
     minute ago, or whose attempt's lease (or retry time) passed more than a minute ago (the deferred retry had
-    its chance). Queuing one twice is harmless: the second run finds it finished or busy."""
+    its chance), or whose attempt's worker is dead by its heartbeat. Queuing one twice is harmless: the second run
+    finds it finished or busy."""
     now = now or timezone.now()
     grace = now - timedelta(minutes=1)
     return list(WebhookDelivery.objects.filter(state=WebhookDelivery.State.RECEIVED)
-                .filter(Q(processed_at__isnull=True, received_at__lt=grace) | Q(processed_at__lt=grace))
+                .filter(Q(processed_at__isnull=True, received_at__lt=grace) | Q(processed_at__lt=grace)
+                        | Q(error="", lease_holder__in=heartbeats.dead_lease_holders(now)))
                 .order_by("id").values_list("pk", flat=True)[:limit])
 
 

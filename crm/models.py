@@ -89,6 +89,8 @@ class WebhookDelivery(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # The process ("host:pid") whose attempt holds the lease in `processed_at`; void once it is dead by its heartbeat.
+    lease_holder = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         verbose_name = _("webhook recibido")

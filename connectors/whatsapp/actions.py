@@ -35,7 +35,7 @@ from connectors.whatsapp.models import (
     WhatsappContact,
     WhatsappNumber,
 )
-from core import audit
+from core import audit, heartbeats
 from core.errors import ActionError, NotFoundError
 from core.tasks import enqueue_on_commit
 from inbox.choices import DeliveryStatus, MessageKind
@@ -349,7 +349,8 @@ def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
     While a delivery is `received`, `processed_at` is its lease (no migration needed for it): an attempt in
     progress holds it PROCESSING_LEASE ahead with an empty `error`; a delivery waiting for its retry holds its
     retry time with the reason in `error`. The retry task may start early (tests run deferred tasks at once); a
-    second concurrent attempt may not. The safety net reads the same column."""
+    second concurrent attempt may not, unless the process holding the lease (`lease_holder`) is dead by its
+    heartbeat (core.heartbeats): then the lease is void. The safety net reads the same columns."""
     now = timezone.now()
     with transaction.atomic():
         # No select_related here: PostgreSQL cannot lock the nullable side of an outer join (number may be NULL).
@@ -357,7 +358,11 @@ def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
         if delivery is None or delivery.state != D.RECEIVED:
             return "skipped"
         if delivery.processed_at is not None and delivery.processed_at > now and not delivery.error:
-            return "busy"
+            if not heartbeats.holder_is_dead(delivery.lease_holder, now):
+                return "busy"
+            # The attempt's worker died (SIGKILL, its machine): its lease is void, this attempt takes over now.
+            logger.warning("webhook delivery %s: lease of dead worker %s taken over", delivery.pk,
+                           delivery.lease_holder)
         if delivery.attempts >= conf.processing_max_attempts():  # earlier attempts died with their worker
             delivery.state, delivery.processed_at = D.FAILED, now
             delivery.error = _("Se abandonó tras %d intentos interrumpidos.") % delivery.attempts
@@ -365,7 +370,8 @@ def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
             return "failed"
         delivery.attempts += 1
         delivery.processed_at, delivery.error = now + PROCESSING_LEASE, ""
-        delivery.save(update_fields=["attempts", "processed_at", "error"])
+        delivery.lease_holder = heartbeats.lease_holder()
+        delivery.save(update_fields=["attempts", "processed_at", "error", "lease_holder"])
     return delivery
 
 
@@ -425,11 +431,13 @@ def _finish(delivery: WebhookDelivery, state: str, error: str, *, lease: datetim
 
 def stuck_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """`received` deliveries whose task was lost: never tried and received more than a minute ago, or whose
-    attempt's lease (or retry time) passed more than a minute ago (the deferred retry had its chance)."""
+    attempt's lease (or retry time) passed more than a minute ago (the deferred retry had its chance), or whose
+    attempt's worker is dead by its heartbeat."""
     now = now or timezone.now()
     grace = now - timedelta(minutes=1)
     return list(WebhookDelivery.objects.filter(state=D.RECEIVED)
-                .filter(Q(processed_at__isnull=True, received_at__lt=grace) | Q(processed_at__lt=grace))
+                .filter(Q(processed_at__isnull=True, received_at__lt=grace) | Q(processed_at__lt=grace)
+                        | Q(error="", lease_holder__in=heartbeats.dead_lease_holders(now)))
                 .order_by("id").values_list("pk", flat=True)[:limit])
 
 

@@ -252,3 +252,33 @@ def test_given_a_locked_database_when_a_kommo_batch_is_stored_then_it_fails_at_o
         intake.store_batch(items)
     assert len(inserts) == 1
     assert not WebhookDelivery.objects.exists()
+
+
+def test_a_lease_held_by_a_worker_dead_by_its_heartbeat_is_taken_over_at_once(kommo_account, fake_kommo,
+                                                                              time_machine):
+    from core.models import Heartbeat
+    from crm.actions import stuck_delivery_ids
+
+    time_machine.move_to("2026-11-20 10:00:00-05:00", tick=False)
+    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
+                                           contact={"name": "Ana", "phones": ["3001112233"]})
+    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
+                          account_block(fake_kommo))
+    # given a delivery whose attempt is leased to worker srv-2:700, which beats
+    worker = Heartbeat.objects.create(process="worker srv-2:700", kind="worker", host="srv-2", pid=700,
+                                      started_at=timezone.now(), seen_at=timezone.now())
+    delivery = WebhookDelivery.objects.create(body=body, attempts=1, lease_holder="srv-2:700",
+                                              processed_at=timezone.now() + PROCESSING_LEASE)
+    # when another task for it runs while that worker is alive / then it waits for the lease
+    time_machine.shift(timedelta(seconds=20))
+    assert do_process_webhook(delivery.pk) == "busy"
+    assert stuck_delivery_ids() == []
+    # when the worker is killed (its heartbeat stops) and half a minute passes
+    time_machine.shift(timedelta(seconds=40))
+    assert timezone.now() - worker.seen_at > timedelta(seconds=30)
+    # then the safety net finds the delivery long before its lease would run out, and an attempt takes it over
+    assert stuck_delivery_ids() == [delivery.pk]
+    assert do_process_webhook(delivery.pk) == "processed"
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.attempts) == ("processed", 2)
+    assert Lead.objects.filter(kommo_id=created["id"]).count() == 1
