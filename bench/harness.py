@@ -83,6 +83,7 @@ class Scenario:
     setup: Callable[[int], None]
     run: Callable[[int], list[Sample]]
     size: int = 1000
+    databases: tuple[str, ...] = ("sqlite", "postgres")  # where it means something (scale mode: PostgreSQL only)
 
 
 def percentile(values: Sequence[float], pct: float) -> float:
@@ -485,6 +486,9 @@ def worker_main(args: argparse.Namespace) -> int:
     for name in args.scenario:
         scenario = SCENARIOS[name]
         size = args.size or scenario.size
+        if connection.vendor not in [("postgresql" if d == "postgres" else d) for d in scenario.databases]:
+            _log(f"[{args.db}] {name}: skipped (runs on {', '.join(scenario.databases)} only)")
+            continue
         try:
             t0 = time.perf_counter()
             scenario.setup(size)

@@ -155,13 +155,14 @@ class ResilientWorker:
         try:
             while not self.stop_requested:
                 started = time.monotonic()
-                worker = None
+                worker, database_lost = None, False
                 try:
                     worker = self._new_worker()
                     self.current = worker
                     worker.work(with_scheduler=True, logging_level="INFO")
                 except OUTAGE_ERRORS as exc:
                     logger.warning("worker: Redis or the database unavailable (%s)", exc)
+                    database_lost = isinstance(exc, (OperationalError, InterfaceError))
                 finally:
                     self.current = None
                     self._install_signals()  # RQ's work() replaced them with its own
@@ -170,7 +171,8 @@ class ResilientWorker:
                 # work() returned or raised without a stop request: it gave up on an outage. Start a new one.
                 delay = backoff.next_delay(time.monotonic() - started)
                 logger.warning("worker: restarting the RQ worker in %g s", delay)
-                reset_connections()
+                if database_lost:  # a Redis-only outage leaves the database pool alone (the heartbeat thread uses it)
+                    reset_connections()
                 self.pause.wait(delay)
         finally:
             beats.stop()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
@@ -31,6 +32,8 @@ from crm.webhooks import LeadItem, WebhookParseError, parse_kommo_webhook
 
 logger = logging.getLogger(__name__)
 MAX_PROCESSING_ATTEMPTS = 8
+REDIS_RETRY = timedelta(seconds=30)
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 PROCESSING_LEASE = timedelta(minutes=5)  # an attempt reads a few leads from Kommo (7 rps): far less than this
 WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "restore_lead"]
 
@@ -358,6 +361,12 @@ def do_process_webhook(delivery_id: int) -> str:
     except ActionError as exc:
         _finish(delivery, WebhookDelivery.State.FAILED, exc.message)
         return "failed"
+    except REDIS_UNAVAILABLE as exc:
+        # Redis dropped mid-attempt (the shared Kommo rate limiter, the channel layer): not bad data. The delivery
+        # stays `received` with a short retry time; the retry task or, Redis being down, the safety net takes it.
+        retry_at = timezone.now() + REDIS_RETRY
+        _finish(delivery, WebhookDelivery.State.RECEIVED, f"redis unavailable: {exc}", lease=retry_at)
+        raise RetryWebhook(str(exc), retry_at=retry_at) from exc
     except (OperationalError, InterfaceError):
         # The database hiccuped (SQLite "database is locked", a lost PostgreSQL connection): not bad data. The
         # delivery stays `received` under its lease and the safety net retries it within the attempt limit; Kommo

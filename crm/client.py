@@ -113,18 +113,30 @@ return tostring(tonumber(oldest[2]) + window - now)
 
 
 class RedisRateLimiter:
-    """Limiter shared by every worker process on every machine (one sorted set per account)."""
+    """Limiter shared by every worker process on every machine (one sorted set per account).
+
+    While Redis is unreachable, this process falls back to its own limiter at the same rate: a Kommo call already
+    under way in a job (Redis dropped mid-job) finishes instead of failing its delivery for good. Several workers may
+    then exceed the account's rate together for the few seconds of the outage; Kommo answers 429, which the client
+    retries."""
 
     def __init__(self, url: str, key: str, rate: int = RATE_PER_SECOND, period: float = WINDOW_SECONDS) -> None:
         import redis
 
-        self.redis = redis.Redis.from_url(url)
+        self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.script = self.redis.register_script(_SLIDING_WINDOW)
         self.key, self.rate, self.period = key, rate, period
+        self.errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+        self.fallback = LocalRateLimiter(rate, period)
 
     def acquire(self) -> None:
         while True:
-            wait = float(self.script(keys=[self.key], args=[self.period, self.rate, uuid.uuid4().hex]))
+            try:
+                wait = float(self.script(keys=[self.key], args=[self.period, self.rate, uuid.uuid4().hex]))
+            except self.errors as exc:
+                logger.warning("kommo rate limiter: Redis unavailable (%s); limiting this process on its own", exc)
+                self.fallback.acquire()
+                return
             if wait <= 0:
                 return
             time.sleep(wait + random.uniform(0, 0.01))  # noqa: S311 - jitter, not security

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 
 import pytest
@@ -180,3 +181,21 @@ def test_redis_limiter_is_shared_and_sliding():
     # no 0.4 s window holds more than 7 calls across both limiters, and 21 calls need at least two windows
     assert all(sum(1 for t in stamps if s <= t < s + 0.4) <= 7 for s in stamps)
     assert stamps[-1] >= 0.95
+
+
+def test_redis_limiter_falls_back_to_this_process_while_redis_is_unreachable(caplog):
+    from crm.client import RedisRateLimiter
+    from tests.ops.helpers import free_port
+
+    # given the shared limiter's Redis is down (nothing listens on its port)
+    limiter = RedisRateLimiter(f"redis://127.0.0.1:{free_port()}/0", "kommo-rate:down", rate=7, period=1.0)
+    clock = [0.0]
+    limiter.fallback = LocalRateLimiter(7, 1.0, clock=lambda: clock[0],
+                                        sleep=lambda s: clock.__setitem__(0, clock[0] + s))
+    # when a job asks for a Kommo call slot
+    with caplog.at_level(logging.WARNING, logger="crm.client"):
+        limiter.acquire()
+        limiter.acquire()
+    # then it gets one from this process's own limiter (spaced as Kommo's rate asks) instead of failing the job
+    assert clock[0] == pytest.approx(1 / 7)
+    assert any("limiting this process on its own" in r.getMessage() for r in caplog.records)
