@@ -166,8 +166,13 @@ elif env_int("DB_POOL_SIZE", 16) > 0:
     # pool"); DB_POOL_SIZE=0 falls back to DB_CONN_MAX_AGE (e.g. behind PgBouncer).
     _db["CONN_MAX_AGE"] = 0
     _db["CONN_HEALTH_CHECKS"] = False
+    from psycopg_pool import ConnectionPool
+
+    # `check`: a connection is tested (an empty query) before the pool hands it out, so one that PostgreSQL or a
+    # proxy closed while it sat in the pool (a restart, an idle timeout) is replaced instead of failing a request
+    # or a worker's next job.
     _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DB_POOL_SIZE", 16),
-                                             "timeout": 10}
+                                             "timeout": 10, "check": ConnectionPool.check_connection}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
@@ -194,7 +199,11 @@ if TASK_BACKEND == "rq" and not REDIS_URL:
 TASKS = {"default": {"BACKEND": _TASK_BACKENDS[TASK_BACKEND], "QUEUES": TASK_QUEUES}}
 if TASK_BACKEND == "rq":
     INSTALLED_APPS += ["django_rq", "django_tasks_rq"]
-    RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600} for name in TASK_QUEUES}
+    # Short socket timeouts for enqueueing from web processes: a Redis that hangs (a network partition) must not hold
+    # a webhook's answer for minutes; the work is stored and the safety nets queue it later. RQ's worker raises the
+    # read timeout it needs for its own blocking dequeue.
+    _rq_url = f"{REDIS_URL}{'&' if '?' in REDIS_URL else '?'}socket_connect_timeout=1&socket_timeout=5"
+    RQ_QUEUES = {name: {"URL": _rq_url, "DEFAULT_TIMEOUT": 600} for name in TASK_QUEUES}
 
 if CHANNEL_LAYER == "redis":
     if not REDIS_URL:

@@ -6,13 +6,14 @@ import logging
 import re
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
-from core import audit, crypto
-from core.errors import ActionError, NotFoundError
+from core import audit, crypto, heartbeats
+from core.errors import ActionError, ConflictError, NotFoundError
 from core.fields import LookupHashField, encrypted_fields
 from core.models import AvailabilityOnLogin, Heartbeat, SiteSettings
 
@@ -88,6 +89,9 @@ def check_dismiss_process(acting_user: User, heartbeat_id: int) -> Heartbeat:
     row = Heartbeat.objects.select_for_update().filter(pk=heartbeat_id).exclude(kind=Heartbeat.Kind.QUEUE).first()
     if row is None:
         raise NotFoundError("process_not_found", _("Ese proceso ya no figura."))
+    if row.state == Heartbeat.State.RUNNING and timezone.now() - row.seen_at <= heartbeats.SILENT_AFTER:
+        # Only a silent process's alert can be dismissed: dismissing a live one would void its leases.
+        raise ConflictError("process_alive", _("Ese proceso sigue dando señales de vida; no hay aviso que descartar."))
     if row.state != Heartbeat.State.DISMISSED:
         row.state = Heartbeat.State.DISMISSED
         row.save(update_fields=["state"])

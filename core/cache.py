@@ -3,7 +3,9 @@
 The cache only saves work (dashboard results, inbox counts, who is viewing a conversation, web-chat rate counters);
 Redis being down for a few seconds must not turn pages and the API into 500s. Every operation here answers as a
 cache miss when Redis cannot be reached (or does not answer within the short socket timeouts set in settings),
-and logs one warning per outage rather than one per call. Rate limits fail open meanwhile (docs/operations.md).
+and logs one warning per outage rather than one per call. After a failure it does not ask Redis again for DOWN_FOR
+seconds, so a Redis that hangs costs one timeout every two seconds, not one per cache call. Rate limits fail open
+meanwhile (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -19,16 +21,21 @@ from django.core.cache.backends.redis import RedisCache
 logger = logging.getLogger(__name__)
 ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 WARN_EVERY = 60.0
+DOWN_FOR = 2.0
 
 
 class TolerantRedisCache(RedisCache):
     _last_warning = 0.0
+    _down_until = 0.0  # after a failure, Redis is not asked again for DOWN_FOR seconds (no timeout per call)
 
     def _degrade[T](self, operation: str, fallback: T, call: Callable[[], T]) -> T:
+        if time.monotonic() < TolerantRedisCache._down_until:
+            return fallback
         try:
             return call()
         except ERRORS as exc:
             now = time.monotonic()
+            TolerantRedisCache._down_until = now + DOWN_FOR
             if now - TolerantRedisCache._last_warning > WARN_EVERY:
                 TolerantRedisCache._last_warning = now
                 logger.warning("cache unavailable (%s on %s): working without it", exc, operation)

@@ -1,16 +1,19 @@
 """Heartbeats of the background processes, written by each process itself (never by a job another process enqueues).
 
-Every worker and every scheduler owns one row (`worker host:pid`) that it refreshes every BEAT_SECONDS; a dead
-scheduler therefore never makes healthy workers look dead, and one dead worker of two is visible. A process that
-stops cleanly marks its row `stopped`; one that dies (SIGKILL, the machine) just goes quiet, and after
-SILENT_AFTER the system page and the administrators' banner report it, until a newer process of the same kind on
-the same host replaces it or an administrator dismisses it. Rows not seen for PRUNE_AFTER are deleted.
+Every worker and every scheduler owns one row (`worker host:pid:token`, see `identity`) that it refreshes every
+BEAT_SECONDS; a dead scheduler therefore never makes healthy workers look dead, and one dead worker of two is
+visible. A process that stops cleanly marks its row `stopped`; one that dies (SIGKILL, the machine) just goes quiet,
+and after SILENT_AFTER the system page and the administrators' banner report it, until a newer process of the same
+kind on the same host replaces it, an administrator dismisses it, or SHOWN_FOR passes. Rows not seen for PRUNE_AFTER
+are deleted. Times are each host's clock: keep the machines' clocks in sync (NTP), as PostgreSQL replication and
+TLS already require.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
 import threading
 from collections.abc import Callable
@@ -19,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, close_old_connections, connection
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from core.models import Heartbeat
@@ -32,15 +35,29 @@ PRUNE_AFTER = timedelta(days=7)
 K, S = Heartbeat.Kind, Heartbeat.State
 
 
+_identity: dict[int, str] = {}
+
+
+def identity() -> str:
+    """This process, "host:pid:token". The token is new at every start: a restarted container keeps its hostname
+    and runs as PID 1 again, and must not be taken for the process that died (its RQ worker name, its heartbeat row,
+    the leases it held)."""
+    pid = os.getpid()
+    if pid not in _identity:
+        _identity.clear()
+        _identity[pid] = f"{socket.gethostname()[:80]}:{pid}:{secrets.token_hex(3)}"
+    return _identity[pid]
+
+
 def process_name(kind: str) -> str:
-    return f"{kind} {socket.gethostname()}:{os.getpid()}"
+    return f"{kind} {identity()}"
 
 
 def beat(kind: str, *, state: str = S.RUNNING, started_at: datetime | None = None) -> None:
     """Writes this process's row (one UPDATE, an INSERT the first time)."""
     now = timezone.now()
     name = process_name(kind)
-    updated = Heartbeat.objects.filter(process=name).update(seen_at=now, state=state)  # a dismissed one is back
+    updated = Heartbeat.objects.filter(process=name).update(seen_at=now, state=state)
     if not updated:
         Heartbeat.objects.update_or_create(process=name, defaults={
             "kind": kind, "host": socket.gethostname()[:100], "pid": os.getpid(), "state": state,
@@ -147,13 +164,18 @@ LEASE_DEAD_AFTER = timedelta(seconds=30)  # six missed beats
 
 
 def lease_holder() -> str:
-    """This process, as recorded on the leases it takes ("host:pid")."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:120]
+    """This process, as recorded on the leases it takes (core.heartbeats.identity)."""
+    return identity()
 
 
 def _dead_rows(now: datetime) -> Any:
-    return (Heartbeat.objects.filter(kind=K.WORKER)
-            .filter(Q(seen_at__lt=now - LEASE_DEAD_AFTER) | Q(state__in=[S.STOPPED, S.DISMISSED])))
+    """Workers whose beats stopped LEASE_DEAD_AFTER before the freshest worker's last beat (or before now, if that is
+    earlier). Judged against the peers, not the clock alone: when the database was unreachable for a while every
+    row is equally old, and no live worker is taken for dead the moment it comes back."""
+    workers = Heartbeat.objects.filter(kind=K.WORKER)
+    freshest = workers.aggregate(latest=Max("seen_at"))["latest"]
+    reference = min(now, freshest) if freshest is not None else now
+    return workers.filter(Q(seen_at__lt=reference - LEASE_DEAD_AFTER) | Q(state__in=[S.STOPPED, S.DISMISSED]))
 
 
 def holder_is_dead(holder: str, now: datetime | None = None) -> bool:
@@ -163,7 +185,7 @@ def holder_is_dead(holder: str, now: datetime | None = None) -> bool:
 
 
 def dead_lease_holders(now: datetime | None = None) -> list[str]:
-    """Holders (host:pid) of workers seen within SHOWN_FOR that are dead now: what the safety nets look for."""
+    """Holders (identities) of workers seen within SHOWN_FOR that are dead now: what the safety nets look for."""
     now = now or timezone.now()
     names = _dead_rows(now).filter(seen_at__gte=now - SHOWN_FOR).values_list("process", flat=True)
     return [name.split(" ", 1)[1] for name in names if " " in name]

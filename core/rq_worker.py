@@ -17,10 +17,9 @@ has refreshed its key. Only workers named by this module are judged (an operator
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import os
 import signal
-import socket
 import threading
 import time
 from types import FrameType
@@ -28,9 +27,10 @@ from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from rq.worker import SimpleWorker
 
-from core.heartbeats import BeatThread, stopped
+from core.heartbeats import BEAT_SECONDS, BeatThread, identity, stopped
 from core.models import Heartbeat
 from core.supervisor import Backoff, reset_connections
 
@@ -41,7 +41,6 @@ NAME_PREFIX = "centralita@"
 ALIVE_TTL = 20  # seconds; refreshed every BEAT_SECONDS (5 s)
 RECLAIM_EVERY = 15.0
 JOB_CLASS = "django_tasks_rq.Job"
-WORKER_CLASS = "rq.worker.SimpleWorker"
 REDIS_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 OUTAGE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, OperationalError, InterfaceError)
 
@@ -56,7 +55,7 @@ def reclaim_abandoned(conn: redis.Redis, queue_names: list[str], *, me: str = ""
     One caller at a time across all workers (RECLAIM_LOCK)."""
     from rq.executions import Execution
     from rq.queue import Queue
-    from rq.utils import import_attribute
+    from rq.utils import import_attribute, now
 
     if not conn.set(RECLAIM_LOCK, me or "reclaim", nx=True, ex=int(RECLAIM_EVERY)):
         return []
@@ -66,15 +65,18 @@ def reclaim_abandoned(conn: redis.Redis, queue_names: list[str], *, me: str = ""
         queue = Queue(name, connection=conn, job_class=job_class)
         registry = queue.started_job_registry
         for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            started_at = None
             try:
                 execution = Execution.fetch(execution_id, job_id, conn)
-                worker_name = execution.worker_name
+                worker_name, started_at = execution.worker_name, execution.created_at
             except ValueError:  # the execution's own record is gone: judge by the job's
                 execution, worker_name = Execution(id=execution_id, job_id=job_id, connection=conn), ""
             job = queue.fetch_job(job_id)
             worker_name = worker_name or (job.worker_name if job is not None else "") or ""
             if not worker_name.startswith(NAME_PREFIX) or worker_name == me or conn.exists(ALIVE_PREFIX + worker_name):
                 continue
+            if started_at is not None and (now() - started_at).total_seconds() < ALIVE_TTL:
+                continue  # started moments ago: its worker's key may not be written yet
             # Queued first, then out of the started registry: a crash in between queues it twice at worst (the next
             # reclaim sees it again), never loses it.
             if job is not None:
@@ -85,6 +87,31 @@ def reclaim_abandoned(conn: redis.Redis, queue_names: list[str], *, me: str = ""
                 logger.warning("worker: job %s (%s) of dead worker %s re-enqueued", job_id, job.func_name,
                                worker_name)
     return reclaimed
+
+
+class CentralitaWorker(SimpleWorker):
+    """RQ's SimpleWorker (jobs in this process, no fork per job) that hands each job a working database connection.
+
+    Jobs run in the worker's main thread, and nothing else returns that thread's connection between jobs: after
+    PostgreSQL restarted (or a proxy dropped an idle connection) every later job would fail on the dead one. Before
+    each job the connection goes back to the pool, whose `check` hands out only working ones (config/settings.py);
+    if the database cannot be reached at all, the job goes back to the front of its queue and the worker stops so
+    that ResilientWorker waits with backoff instead of failing the whole queue job after job."""
+
+    database_lost = False
+
+    def execute_job(self, job: Any, queue: Any) -> None:
+        close_old_connections()
+        try:
+            connection.ensure_connection()
+        except (OperationalError, InterfaceError):
+            queue.enqueue_job(job, at_front=True)
+            self.database_lost = True
+            raise
+        try:
+            super().execute_job(job, queue)
+        finally:
+            close_old_connections()
 
 
 class ResilientWorker:
@@ -99,18 +126,21 @@ class ResilientWorker:
         self.next_reclaim = 0.0
         self.conn = redis_client()
 
-    # --- the heartbeat thread's Redis duties -----------------------------------------------------------------
+    # --- liveness in Redis, on a thread of its own (a slow database must not stop it) --------------------------
 
     def state(self) -> str:
         return Heartbeat.State.RUNNING if self.current is not None and self.redis_up_since else \
             Heartbeat.State.WAITING
 
+    def mark_alive(self) -> None:
+        if self.name:
+            self.conn.set(ALIVE_PREFIX + self.name, "1", ex=ALIVE_TTL)
+        else:
+            self.conn.ping()
+
     def redis_duties(self) -> None:
         try:
-            if self.name:
-                self.conn.set(ALIVE_PREFIX + self.name, "1", ex=ALIVE_TTL)
-            else:
-                self.conn.ping()
+            self.mark_alive()
         except REDIS_ERRORS:
             self.redis_up_since = None
             return
@@ -123,6 +153,14 @@ class ResilientWorker:
                 reclaim_abandoned(self.conn, self.queue_names, me=self.name)
             except REDIS_ERRORS:
                 self.redis_up_since = None
+
+    def _redis_loop(self, halt: threading.Event) -> None:
+        while not halt.is_set():
+            try:
+                self.redis_duties()
+            except Exception:  # the loop must go on whatever one round does
+                logger.warning("worker: liveness round failed", exc_info=True)
+            halt.wait(BEAT_SECONDS)
 
     # --- the main loop ---------------------------------------------------------------------------------------
 
@@ -142,14 +180,31 @@ class ResilientWorker:
         from django_rq.workers import get_worker
 
         self.generation += 1
-        self.name = f"{NAME_PREFIX}{socket.gethostname()}:{os.getpid()}:{self.generation}"
-        return get_worker(*self.queue_names, job_class=JOB_CLASS, worker_class=WORKER_CLASS, name=self.name,
-                          maintenance_interval=60)
+        self.name = f"{NAME_PREFIX}{identity()}:{self.generation}"
+        worker = get_worker(*self.queue_names, job_class=JOB_CLASS, worker_class="core.rq_worker.CentralitaWorker",
+                            name=self.name,
+                            maintenance_interval=60)
+        self.mark_alive()  # before its first job: a peer must never see a running job without its key
+        return worker
+
+    @staticmethod
+    def _forget(worker: Any) -> None:
+        """What RQ's teardown leaves behind when Redis is gone: its pubsub thread and connection."""
+        with contextlib.suppress(Exception):
+            if getattr(worker, "pubsub_thread", None) is not None:
+                worker.pubsub_thread.stop()
+            if getattr(worker, "pubsub", None) is not None:
+                worker.pubsub.close()
 
     def run(self) -> None:
+        from rq.exceptions import StopRequested
+
         self._install_signals()
-        beats = BeatThread(Heartbeat.Kind.WORKER, state=self.state, extra=self.redis_duties)
+        beats = BeatThread(Heartbeat.Kind.WORKER, state=self.state)
         beats.start()
+        halt = threading.Event()
+        liveness = threading.Thread(target=self._redis_loop, args=(halt,), name="worker-liveness", daemon=True)
+        liveness.start()
         backoff = Backoff(initial=1.0, cap=30.0, stable_after=60.0)
         logger.info("worker started (rq: %s)", ", ".join(self.queue_names))
         try:
@@ -159,13 +214,19 @@ class ResilientWorker:
                 try:
                     worker = self._new_worker()
                     self.current = worker
-                    worker.work(with_scheduler=True, logging_level="INFO")
+                    if not self.stop_requested:  # a SIGTERM while it was being built
+                        worker.work(with_scheduler=True, logging_level="INFO")
+                    database_lost = worker.database_lost
+                except StopRequested:  # RQ's own handler, between its loop and ours
+                    self.stop_requested = True
                 except OUTAGE_ERRORS as exc:
                     logger.warning("worker: Redis or the database unavailable (%s)", exc)
                     database_lost = isinstance(exc, (OperationalError, InterfaceError))
                 finally:
                     self.current = None
                     self._install_signals()  # RQ's work() replaced them with its own
+                    if worker is not None:
+                        self._forget(worker)
                 if self.stop_requested or (worker is not None and worker._shutdown_requested_date is not None):
                     break
                 # work() returned or raised without a stop request: it gave up on an outage. Start a new one.
@@ -175,6 +236,8 @@ class ResilientWorker:
                     reset_connections()
                 self.pause.wait(delay)
         finally:
+            halt.set()
             beats.stop()
+            liveness.join(timeout=BEAT_SECONDS + 5)
             stopped(Heartbeat.Kind.WORKER)
             logger.info("worker stopped")

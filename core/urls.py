@@ -7,6 +7,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("audit/", views.audit, name="audit"),
     path("system/", views.system, name="system"),
-    path("system/processes/<int:pk>/dismiss/", views.dismiss_process, name="dismiss_process"),
+    path("system/processes/<int:heartbeat_id>/dismiss/", views.dismiss_process, name="dismiss_process"),
     path("settings/organization/", views.site_settings, name="settings"),
 ]

@@ -116,9 +116,9 @@ def system(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @perm_required(Perm.SETTINGS_MANAGE)
-def dismiss_process(request: HttpRequest, pk: int) -> HttpResponse:
+def dismiss_process(request: HttpRequest, heartbeat_id: int) -> HttpResponse:
     try:
-        row = check_dismiss_process(request.user, pk)  # type: ignore[arg-type]
+        row = check_dismiss_process(request.user, heartbeat_id)  # type: ignore[arg-type]
     except ActionError as exc:
         messages.error(request, exc.message)
     else:

@@ -382,10 +382,15 @@ def do_process_webhook(delivery_id: int) -> str:
 
 
 def _finish(delivery: WebhookDelivery, state: str, error: str, *, lease: datetime | None = None) -> None:
-    """Records the outcome; `lease` (a `received` delivery only) is when its retry is due."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    """Records the outcome; `lease` (a `received` delivery only) is when its retry is due. Fenced on this attempt
+    (its number and holder): an attempt whose lease was taken over (its worker judged dead) records nothing."""
+    updated = WebhookDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts,
+                                             lease_holder=delivery.lease_holder).update(
         state=state, error=error.replace("\x00", "\ufffd")[:2000],
         processed_at=lease if state == WebhookDelivery.State.RECEIVED else timezone.now())
+    if not updated:
+        logger.warning("webhook delivery %s: attempt %s was taken over; its outcome (%s) is not recorded",
+                       delivery.pk, delivery.attempts, state)
 
 
 def stuck_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:

@@ -232,17 +232,22 @@ def do_receive_inbound(
             return existing.conversation, existing, False
     now = received_at or timezone.now()
     with transaction.atomic():
-        threaded = (Conversation.objects.select_for_update().select_related("customer")
-                    .filter(pk=conversation_id).first() if conversation_id else None)
-        if threaded is not None:
-            customer = threaded.customer
+        # Two messages of one customer processed at once by two workers must not both find no open conversation
+        # and start two: the customer's row serializes the open / reopen / start decision below. Locks are taken
+        # customer first, then conversations, on every path (the other order could deadlock two workers).
+        threaded_customer = (Conversation.objects.filter(pk=conversation_id).values_list("customer_id", flat=True)
+                             .first() if conversation_id else None)
+        if threaded_customer is not None:
+            customer = Customer.objects.get(pk=threaded_customer)
         elif customer_id is not None:
             customer = Customer.objects.get(pk=customer_id)
         else:
             customer = do_upsert_customer(name=customer_name, phones=phones, emails=emails)
-        # Two messages of one customer processed at once by two workers must not both find no open conversation
-        # and start two: the customer's row serializes the open / reopen / start decision below.
         list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+        threaded = None
+        if threaded_customer is not None and conversation_id is not None:
+            threaded = (Conversation.objects.select_for_update().select_related("customer")
+                        .filter(pk=conversation_id).first())
         inbox = Inbox.objects.filter(code=inbox_code).first() if inbox_code else None
         if inbox_code and inbox is None:
             raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % inbox_code, field="inbox")

@@ -86,7 +86,16 @@ def ids(db):
     from inbox.models import Task
 
     task = Task.objects.create(conversation=conversation, title="Llamar", responsible=other)
-    return {"conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from core.models import Heartbeat
+
+    silent = Heartbeat.objects.create(process="worker srv-9:1:ab12", kind="worker", host="srv-9", pid=1,
+                                      seen_at=timezone.now() - timedelta(hours=1))
+    return {"heartbeat_id": silent.pk,
+            "conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "job_id": import_job.pk,
             "number_id": wa_number.pk, "wa_delivery_id": wa_delivery.pk,
             "token_id": 999999, "site_id": chat_site.pk, "mailbox_id": mailbox.pk,

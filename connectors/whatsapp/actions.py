@@ -47,6 +47,7 @@ STATUS_MAP = {"sent": DeliveryStatus.SENT, "delivered": DeliveryStatus.DELIVERED
 STATUS_RANK = {"sent": 1, "delivered": 2, "read": 3, "played": 3, "failed": 4}
 CALLBACK_PREFIX = "centralita:"  # biz_opaque_callback_data of our sends: statuses map back even before the wamid
 D = WebhookDelivery.State
+SAFETY_NET_CHUNK = 25
 PROCESSING_LEASE = timedelta(minutes=5)  # an attempt may download media (4 tries x 20 s): far less than this
 MAX_JSON_DEPTH = 64  # Meta's payloads nest about 10 levels; deeper is not Meta (and recursion must stay bounded)
 
@@ -423,10 +424,15 @@ def do_process_delivery(delivery_id: int) -> str:
 
 
 def _finish(delivery: WebhookDelivery, state: str, error: str, *, lease: datetime | None = None) -> None:
-    """Records the outcome; `lease` (a `received` delivery only) is when its retry is due."""
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    """Records the outcome; `lease` (a `received` delivery only) is when its retry is due. Fenced on this attempt
+    (its number and holder): an attempt whose lease was taken over (its worker judged dead) records nothing."""
+    updated = WebhookDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts,
+                                             lease_holder=delivery.lease_holder).update(
         state=state, error=error.replace("\x00", "\ufffd")[:2000],
         processed_at=lease if state == D.RECEIVED else timezone.now())
+    if not updated:
+        logger.warning("webhook delivery %s: attempt %s was taken over; its outcome (%s) is not recorded",
+                       delivery.pk, delivery.attempts, state)
 
 
 def stuck_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
@@ -705,8 +711,8 @@ def do_safety_net(*, now: Any = None) -> dict[str, int]:
 
     now = now or timezone.now()
     stuck = stuck_delivery_ids(now=now)
-    if stuck:
-        process_whatsapp_webhooks.enqueue(stuck)
+    for start in range(0, len(stuck), SAFETY_NET_CHUNK):  # every worker takes a share of a backlog
+        process_whatsapp_webhooks.enqueue(stuck[start:start + SAFETY_NET_CHUNK])
     due = sends_to_reclaim(now=now)
     for message_id in due:
         retry_whatsapp_send.enqueue(message_id)

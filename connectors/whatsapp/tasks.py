@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from django.tasks import task
 
-from core.tasks import enqueue_later
+from core.tasks import enqueue_later, queue_unavailable_errors
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +21,8 @@ def _process_one(delivery_id: int) -> str:
     try:
         return do_process_delivery(delivery_id)
     except Retry as retry:
-        enqueue_later(process_whatsapp_webhook, retry.retry_at, delivery_id)  # the safety net covers the rest
+        with contextlib.suppress(*queue_unavailable_errors()):  # Redis down too: the safety net covers it
+            enqueue_later(process_whatsapp_webhook, retry.retry_at, delivery_id)
         return "retrying"
     except Exception:
         logger.exception("whatsapp webhook %s: processing interrupted", delivery_id)

@@ -21,6 +21,7 @@ def unreachable() -> dict[str, object]:
 
 def test_every_cache_operation_answers_as_a_miss_while_redis_is_unreachable():
     # given the cache's Redis is down
+    TolerantRedisCache._down_until = 0.0
     cache = TolerantRedisCache(str(unreachable()["default"]["LOCATION"]),  # type: ignore[index]
                                {"OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}})
     # when the app uses it, then it behaves as an empty cache that keeps nothing (and raises nothing)
@@ -38,7 +39,7 @@ def test_every_cache_operation_answers_as_a_miss_while_redis_is_unreachable():
 @pytest.mark.django_db
 def test_the_dashboard_and_the_inbox_answer_while_the_cache_is_down(make_user, client_for, caplog):
     supervisor = make_user(Role.SUPERVISOR)
-    TolerantRedisCache._last_warning = 0.0
+    TolerantRedisCache._last_warning = TolerantRedisCache._down_until = 0.0
     with override_settings(CACHES=unreachable()), caplog.at_level(logging.WARNING, logger="core.cache"):
         caches["default"].close()
         # when a supervisor opens pages that cache their numbers

@@ -106,3 +106,23 @@ def test_processes_not_seen_for_a_week_are_forgotten():
     with time_machine.travel(T0, tick=False):
         assert heartbeats.prune() == 1
     assert list(Heartbeat.objects.values_list("process", flat=True)) == ["worker srv-1:101"]
+
+
+def test_a_live_process_cannot_be_dismissed(make_user):
+    from core.actions import check_dismiss_process
+    from core.errors import ConflictError
+
+    live = row("worker srv-1:100")
+    with time_machine.travel(T0 + timedelta(seconds=10), tick=False), pytest.raises(ConflictError):
+        check_dismiss_process(make_user(Role.ADMIN), live.pk)
+    live.refresh_from_db()
+    assert live.state == "running"
+
+
+def test_a_restarted_process_is_a_new_identity_even_with_the_same_host_and_pid(monkeypatch):
+    # given a container restarted after SIGKILL: same hostname, PID 1 again
+    first = heartbeats.identity()
+    heartbeats._identity.clear()  # what a new process starts with
+    # then its identity differs (heartbeat row, RQ worker name, lease holder), so the dead one stays dead
+    second = heartbeats.identity()
+    assert first != second and first.rsplit(":", 1)[0] == second.rsplit(":", 1)[0]

@@ -13,7 +13,9 @@ PROBE = (
     "import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'\n"
     "from django.conf import settings\n"
     "db = settings.DATABASES['default']\n"
-    "print(json.dumps({'pool': db.get('OPTIONS', {}).get('pool'), 'max_age': db['CONN_MAX_AGE'],\n"
+    "pool = db.get('OPTIONS', {}).get('pool')\n"
+    "pool = pool and {k: getattr(v, '__qualname__', v) for k, v in pool.items()}\n"
+    "print(json.dumps({'pool': pool, 'max_age': db['CONN_MAX_AGE'],\n"
     "                  'mailer': settings.MAILERS['default']['BACKEND']}))\n"
 )
 
@@ -27,9 +29,11 @@ def _settings(tmp_path: Path, **env: str) -> dict[str, object]:
 
 
 def test_postgresql_gets_a_connection_pool_by_default(tmp_path):
-    # given a PostgreSQL URL and no pool setting / when settings load / then a bounded pool, no persistent conns
+    # given a PostgreSQL URL and no pool setting / when settings load / then a bounded pool, no persistent conns,
+    # whose connections are checked before use (one a restart or a proxy closed is replaced, not handed out)
     s = _settings(tmp_path, DATABASE_URL="postgres://u@127.0.0.1:5432/x")
-    assert s["pool"] == {"min_size": 1, "max_size": 16, "timeout": 10} and s["max_age"] == 0
+    assert s["pool"] == {"min_size": 1, "max_size": 16, "timeout": 10,
+                         "check": "ConnectionPool.check_connection"} and s["max_age"] == 0
 
 
 def test_pool_can_be_turned_off_for_pgbouncer(tmp_path):

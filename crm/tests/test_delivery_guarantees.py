@@ -264,17 +264,26 @@ def test_a_lease_held_by_a_worker_dead_by_its_heartbeat_is_taken_over_at_once(ko
                                            contact={"name": "Ana", "phones": ["3001112233"]})
     body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
                           account_block(fake_kommo))
-    # given a delivery whose attempt is leased to worker srv-2:700, which beats
-    worker = Heartbeat.objects.create(process="worker srv-2:700", kind="worker", host="srv-2", pid=700,
+    # given two workers that beat, and a delivery whose attempt is leased to the first one
+    worker = Heartbeat.objects.create(process="worker srv-2:700:aa", kind="worker", host="srv-2", pid=700,
                                       started_at=timezone.now(), seen_at=timezone.now())
-    delivery = WebhookDelivery.objects.create(body=body, attempts=1, lease_holder="srv-2:700",
+    peer = Heartbeat.objects.create(process="worker srv-1:800:bb", kind="worker", host="srv-1", pid=800,
+                                    started_at=timezone.now(), seen_at=timezone.now())
+    delivery = WebhookDelivery.objects.create(body=body, attempts=1, lease_holder="srv-2:700:aa",
                                               processed_at=timezone.now() + PROCESSING_LEASE)
     # when another task for it runs while that worker is alive / then it waits for the lease
     time_machine.shift(timedelta(seconds=20))
+    Heartbeat.objects.filter(pk__in=[worker.pk, peer.pk]).update(seen_at=timezone.now())
     assert do_process_webhook(delivery.pk) == "busy"
     assert stuck_delivery_ids() == []
-    # when the worker is killed (its heartbeat stops) and half a minute passes
+    # when the database was unreachable for a minute (no worker could beat) / then nobody is judged dead
+    time_machine.shift(timedelta(seconds=60))
+    assert do_process_webhook(delivery.pk) == "busy"
+    assert stuck_delivery_ids() == []
+    # when the first worker is killed (its heartbeat stops) while its peer keeps beating for 40 s
+    worker.refresh_from_db()
     time_machine.shift(timedelta(seconds=40))
+    Heartbeat.objects.filter(pk=peer.pk).update(seen_at=timezone.now())
     assert timezone.now() - worker.seen_at > timedelta(seconds=30)
     # then the safety net finds the delivery long before its lease would run out, and an attempt takes it over
     assert stuck_delivery_ids() == [delivery.pk]

@@ -61,9 +61,9 @@ def counts(url: str) -> dict[str, int]:
 
 def scheduler_seen_after(url: str, moment: float) -> bool:
     with psycopg.connect(url, connect_timeout=2) as conn:
-        row = conn.execute("SELECT extract(epoch FROM seen_at) FROM core_heartbeat WHERE process = 'scheduler'"
+        row = conn.execute("SELECT extract(epoch FROM max(seen_at)) FROM core_heartbeat WHERE kind = 'scheduler'"
                            ).fetchone()
-    return row is not None and float(row[0]) > moment
+    return row is not None and row[0] is not None and float(row[0]) > moment
 
 
 def drained(url: str) -> bool:
@@ -99,10 +99,11 @@ def test_worker_and_scheduler_ride_out_a_postgresql_restart_under_load(tmp_path:
             assert worker.poll() is None, worker_log.read_text()
             assert scheduler.poll() is None, scheduler_log.read_text()
         final = counts(pg.url)
-        # every task ran, except at most the one the worker was running at the instant the connection was cut:
-        # django-tasks-db cannot record its end (documented in docs/operations.md; our own outboxes re-drive
-        # their work through their leases and safety nets, whatever happens to a task row)
-        assert final.get("READY", 0) == 0 and final.get("FAILED", 0) == 0, final
-        assert final.get("RUNNING", 0) <= 1, final
-        assert final.get("SUCCESSFUL", 0) + final.get("RUNNING", 0) == 200, final
+        # every task ran, except at most the one the worker was running at the instant the connection was cut: its
+        # query failed, so it is recorded FAILED (the pool hands the worker a fresh connection to record it) or, if
+        # the cut also took that write, left RUNNING — documented in docs/operations.md; our own outboxes re-drive
+        # their work through their leases and safety nets, whatever happens to a task row
+        interrupted = final.get("RUNNING", 0) + final.get("FAILED", 0)
+        assert final.get("READY", 0) == 0 and interrupted <= 1, final
+        assert final.get("SUCCESSFUL", 0) + interrupted == 200, final
         assert "retrying" in worker_log.read_text() or "retrying" in scheduler_log.read_text()

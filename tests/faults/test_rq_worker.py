@@ -34,7 +34,8 @@ def rq_settings(url: str) -> dict[str, object]:
 @contextmanager
 def rq_worker(name: str, redis_url: str, tmp: Path, **env: str) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     log = tmp / f"rq-worker-{name}.log"
-    environment = clean_env(DATABASE_URL=subprocess_database_url(), REDIS_URL=redis_url, TASK_BACKEND="rq",
+    database_url = env.pop("DATABASE_URL", subprocess_database_url())
+    environment = clean_env(DATABASE_URL=database_url, REDIS_URL=redis_url, TASK_BACKEND="rq",
                             CHANNEL_LAYER="memory", DATA_DIR=str(tmp), MEDIA_ROOT=str(settings.MEDIA_ROOT), **env)
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "manage.py", "run_worker"], cwd=settings.BASE_DIR, env=environment,
@@ -112,3 +113,33 @@ def test_the_job_of_a_worker_killed_with_sigkill_is_run_again_by_another_worker(
             assert survivor.poll() is None
         # and the killed worker's heartbeat went quiet without a clean stop (the system page will flag it)
         assert Heartbeat.objects.get(pid=doomed.pid, kind="worker").state == "running"
+
+
+def test_a_worker_whose_database_connections_were_cut_runs_the_next_job(tmp_path):
+    """PostgreSQL restarted, or a proxy dropped idle connections: the worker's next job gets a working connection."""
+    import psycopg
+    from django.db import connection
+
+    from core.tasks import queue_probe
+
+    if connection.vendor != "postgresql":
+        pytest.skip("cutting a server's connections is a PostgreSQL test (SQLite has no server)")
+    tagged = f"{subprocess_database_url()}?application_name=centralita-cut-test"  # its connections, not ours
+    with TempRedis() as redis, rq_worker("cut", redis.url, tmp_path, DATABASE_URL=tagged) as (proc, log):
+        # given a worker that ran a job (its connection is open, idle, in its pool)
+        wait_for(lambda: getattr(worker_row(proc), "state", "") == "running", "the worker", log)
+        with override_settings(**rq_settings(redis.url)):
+            queue_probe.enqueue()
+        wait_for(probe_seen, "the first job", log)
+        first = probe_seen()
+        # when the server cuts every connection of that process (its pool, its heartbeat thread)
+        with psycopg.connect(subprocess_database_url(), autocommit=True) as admin:
+            (cut,) = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE application_name = 'centralita-cut-test'").fetchone() or (0,)
+        # and another job comes
+        with override_settings(**rq_settings(redis.url)):
+            queue_probe.enqueue()
+        # then it runs, on a fresh connection, by the same process
+        wait_for(lambda: probe_seen() != first, "the job after the cut", log)
+        assert proc.poll() is None
+        assert cut >= 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import threading
 import time
 from types import FrameType
 from typing import Any
@@ -40,9 +41,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
         running = True
 
+        wake = threading.Event()
+
         def stop(signum: int, frame: FrameType | None) -> None:
             nonlocal running
             running = False
+            wake.set()  # a backoff pause of up to 30 s must not outlast the supervisor's stop timeout
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
@@ -71,6 +75,6 @@ class Command(BaseCommand):
                     beat(Heartbeat.Kind.SCHEDULER, state=Heartbeat.State.WAITING, started_at=started_at)
             if once:
                 break
-            time.sleep(pause)
+            wake.wait(pause)
         stopped(Heartbeat.Kind.SCHEDULER)
         self.stdout.write("scheduler stopped")
