@@ -25,13 +25,13 @@ grep -q "agente1" "$work/run.log" || fail "demo logins not printed"
   || fail "demo data was not loaded"
 code=$(curl -s -o /dev/null -w '%{http_code}' -c "$work/cookies" -b "$work/cookies" "http://127.0.0.1:$port/login/")
 [ "$code" = 200 ] || fail "login page answered $code"
-# the worker must pick up the scheduler's heartbeat job within a few seconds
+# the worker must run the scheduler's queue probe within a few seconds (scheduler → queue → worker)
 for _ in $(seq 1 40); do
-  if [ "$(.venv/bin/python manage.py shell -v 0 -c 'from core.models import Heartbeat; print(Heartbeat.objects.filter(process="worker").exists())' 2>/dev/null)" = "True" ]; then break; fi
+  if [ "$(.venv/bin/python manage.py shell -v 0 -c 'from core.models import Heartbeat; print(Heartbeat.objects.filter(process="queue").exists())' 2>/dev/null)" = "True" ]; then break; fi
   sleep 0.5
 done
-  .venv/bin/python manage.py shell -v 0 -c 'from core.models import Heartbeat; import sys; sys.exit(0 if Heartbeat.objects.filter(process="worker").exists() else 1)' \
-  || fail "the worker never ran the scheduled heartbeat"
+  .venv/bin/python manage.py shell -v 0 -c 'from core.models import Heartbeat; import sys; sys.exit(0 if Heartbeat.objects.filter(process="queue").exists() and Heartbeat.objects.filter(kind="worker", state="running").exists() else 1)' \
+  || fail "the worker never ran the queue probe, or wrote no heartbeat of its own"
 # a killed worker is restarted by the supervisor, and the web server keeps answering meanwhile
 worker_pid() { sed -n 's/.* worker started (pid \([0-9]*\)).*/\1/p' data/supervisor.log | tail -1; }
 first_worker="$(worker_pid)"
@@ -52,5 +52,5 @@ for pid in $(pgrep -f "manage.py|daphne|fakes\.|core\.supervisor" || true); do
   if [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$work/app" ]; then fail "process left behind: $(ps -o args= -p "$pid")"; fi
 done
 grep -q "centralita: stopped." "$work/run.log" || fail "no clean stop message"
-echo "smoke: OK — make run served /readyz, /login/, ran the worker heartbeat, restarted a killed worker and stopped cleanly (log: $work/run.log)"
+echo "smoke: OK — make run served /readyz, /login/, ran the queue probe, restarted a killed worker and stopped cleanly (log: $work/run.log)"
 rm -rf "$work"
