@@ -29,6 +29,15 @@ def account_block(fake_kommo) -> dict[str, object]:
     return {"subdomain": "demo", "id": fake_kommo.state.account_id, "_links": {"self": "https://demo.kommo.com"}}
 
 
+def new_lead_add_webhook(fake_kommo) -> tuple[dict[str, object], str]:
+    """A new lead with a contact in "Para Llamar", and the `leads[add]` body Kommo would post for it."""
+    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
+                                           contact={"name": "Ana", "phones": ["3001112233"]})
+    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
+                          account_block(fake_kommo))
+    return created, body
+
+
 def store_together(*bodies: str) -> list[int]:
     """Stores bodies the way the fast route does for requests arriving at the same moment: one batch, one task."""
     account = intake.current_account()
@@ -87,10 +96,7 @@ def test_an_attempt_in_progress_is_not_doubled_and_its_lease_expiry_lets_it_be_r
                                                                                        time_machine):
     time_machine.move_to("2026-11-20 10:00:00-05:00", tick=False)
     # given a delivery whose attempt started (its worker holds the lease in processed_at)
-    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
-                                           contact={"name": "Ana", "phones": ["3001112233"]})
-    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
-                          account_block(fake_kommo))
+    _created, body = new_lead_add_webhook(fake_kommo)
     delivery = WebhookDelivery.objects.create(body=body, attempts=1,
                                               processed_at=timezone.now() + PROCESSING_LEASE)
     # when a second task for it runs meanwhile / then it does nothing
@@ -139,10 +145,7 @@ def test_kommo_safety_net_requeues_deliveries_left_received_for_more_than_a_minu
 
 
 def test_requeued_delivery_that_was_already_processed_changes_nothing(kommo_account, fake_kommo):
-    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
-                                           contact={"name": "Ana", "phones": ["3001112233"]})
-    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
-                          account_block(fake_kommo))
+    _created, body = new_lead_add_webhook(fake_kommo)
     delivery = WebhookDelivery.objects.create(body=body)
     assert process_kommo_webhooks.call([delivery.pk, delivery.pk]) == {"processed": 1, "skipped": 1}
     assert WebhookDelivery.objects.get(pk=delivery.pk).attempts == 1 and Lead.objects.count() == 1
@@ -195,10 +198,7 @@ def test_given_a_locked_database_when_a_valid_kommo_webhook_is_processed_then_it
 
     time_machine.move_to("2026-11-20 10:00:00-05:00", tick=False)
     # given a valid stored delivery, and a database that is locked when its lead is written
-    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
-                                           contact={"name": "Ana", "phones": ["3001112233"]})
-    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
-                          account_block(fake_kommo))
+    created, body = new_lead_add_webhook(fake_kommo)
     delivery = WebhookDelivery.objects.create(body=body)
     # when it is processed / then the hiccup escapes to the task (which logs it) instead of failing the delivery
     with connection.execute_wrapper(_locked_on_writes_to(Lead._meta.db_table)), pytest.raises(OperationalError):
@@ -218,10 +218,7 @@ def test_given_a_kommo_delivery_that_ran_out_of_attempts_when_an_admin_retries_i
     from crm.actions import MAX_PROCESSING_ATTEMPTS, check_retry_delivery
 
     # given a valid delivery failed after every attempt died with its worker
-    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
-                                           contact={"name": "Ana", "phones": ["3001112233"]})
-    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
-                          account_block(fake_kommo))
+    _created, body = new_lead_add_webhook(fake_kommo)
     delivery = WebhookDelivery.objects.create(body=body, state="failed", attempts=MAX_PROCESSING_ATTEMPTS)
     # when an admin presses Retry and the task runs
     check_retry_delivery(UserFactory(role=Role.ADMIN, username="ana.admin"), delivery.pk)
@@ -260,10 +257,7 @@ def test_a_lease_held_by_a_worker_dead_by_its_heartbeat_is_taken_over_at_once(ko
     from crm.actions import stuck_delivery_ids
 
     time_machine.move_to("2026-11-20 10:00:00-05:00", tick=False)
-    created = fake_kommo.state.create_lead("Pedido", status_id=STATUS_TO_CALL, emit=False,
-                                           contact={"name": "Ana", "phones": ["3001112233"]})
-    body = encode_webhook("leads", "add", [fake_kommo.state.lead_webhook_item(created["id"], "add")],
-                          account_block(fake_kommo))
+    created, body = new_lead_add_webhook(fake_kommo)
     # given two workers that beat, and a delivery whose attempt is leased to the first one
     worker = Heartbeat.objects.create(process="worker srv-2:700:aa", kind="worker", host="srv-2", pid=700,
                                       started_at=timezone.now(), seen_at=timezone.now())
