@@ -3,6 +3,7 @@
 from accounts.api import router as accounts_router
 from catalog.api import router as catalog_router
 from core.api import API_AUTH, CentralitaAPI, StrictJsonParser, install_error_handlers
+from customers.api import router as customers_router
 from inbox.api import router as inbox_router
 from leads.api import router as leads_router
 from orders.api import router as orders_router
@@ -24,6 +25,7 @@ api = CentralitaAPI(
 )
 install_error_handlers(api)
 api.add_router("", accounts_router)
+api.add_router("", customers_router)
 api.add_router("", leads_router)
 api.add_router("", catalog_router)
 api.add_router("", orders_router)

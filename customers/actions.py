@@ -5,13 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils.translation import gettext as _
 
+from accounts.actions import require_perm
 from accounts.models import User
+from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
 from core.upsert import race_free
 from core.validators import max_length_of, text_error
+from customers.merge import merge_participants
 from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, MarketingList, Tag
 from customers.phones import normalize_email, normalize_phone, validate_customer_email
 
@@ -181,9 +185,6 @@ def do_update_customer(
 
 @transaction.atomic
 def check_create_marketing_list(acting_user: User, *, name: str, code: str, description: str = "") -> MarketingList:
-    from accounts.actions import require_perm
-    from accounts.roles import Perm
-
     require_perm(acting_user, Perm.LEADS_SUPERVISE)
     name, code = name.strip(), code.strip().lower()
     if not name or not code:
@@ -195,11 +196,20 @@ def check_create_marketing_list(acting_user: User, *, name: str, code: str, desc
     return created
 
 
+def check_merge_customers(acting_user: User, *, keep_id: int, merge_id: int) -> Customer:
+    """A supervisor merges a duplicate into the customer kept (the duplicates page, POST /api/v1/customers/merge)."""
+    require_perm(acting_user, Perm.LEADS_SUPERVISE)
+    return do_merge_customers(keep_id=keep_id, merge_id=merge_id, acting_user=acting_user)
+
+
 @transaction.atomic
 def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Customer:
-    """Moves identifiers, tags, lists and leads of `merge_id` onto `keep_id`, then deletes the duplicate."""
+    """Moves everything of `merge_id` onto `keep_id` — phones, emails, tags, marketing lists, and through the apps'
+    merge participants (customers.merge) its leads, conversations, orders, web-chat visitors and WhatsApp contacts,
+    with the reports refreshed — fills the kept profile's empty fields from the duplicate, then deletes it. One
+    transaction: all or nothing. Audited (`customer.merged`)."""
     if keep_id == merge_id:
-        raise ActionError("same_customer", _("No se puede fusionar un cliente consigo mismo."))
+        raise ConflictError("same_customer", _("No se puede fusionar un cliente consigo mismo."))
     customers = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=[keep_id, merge_id])}
     if len(customers) != 2:
         raise NotFoundError("customer_not_found", _("El cliente no existe."))
@@ -208,9 +218,8 @@ def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Cus
     CustomerEmail.objects.filter(customer=gone).update(customer=keep)
     keep.tags.add(*gone.tags.all())
     keep.marketing_lists.add(*gone.marketing_lists.all())
-    from leads.models import Lead  # leads depends on customers, not the other way round
-
-    Lead.objects.filter(customer=gone).update(customer=keep)
+    for participant in merge_participants().values():  # leads, orders, inbox, connectors, reports
+        participant(keep, gone)
     for field in PROFILE_FIELDS:
         if not getattr(keep, field) and getattr(gone, field):
             setattr(keep, field, getattr(gone, field))
@@ -224,6 +233,10 @@ def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Cus
                  changes={"merged": [gone.pk, gone.name]})
     try:
         gone.delete()
-    except IntegrityError as exc:  # pragma: no cover - defensive: a new FK without on_delete handling
-        raise ConflictError("merge_blocked", _("No se pudo fusionar: %s") % exc) from exc
+    except (ProtectedError, IntegrityError) as exc:
+        # A relation to Customer that no app moves (customers/tests/test_merge.py guards against this): nothing of
+        # the merge is kept, and the error says which rows still point at the duplicate.
+        blocking = sorted({str(obj._meta.verbose_name_plural) for obj in getattr(exc, "protected_objects", ())})
+        raise ConflictError("merge_blocked", _("No se pudo fusionar: aún hay %(rows)s del cliente duplicado.")
+                            % {"rows": ", ".join(blocking) or _("datos")}) from exc
     return keep

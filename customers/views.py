@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
-from customers.actions import check_create_marketing_list, do_merge_customers
+from customers.actions import check_create_marketing_list, check_merge_customers
 from customers.models import DuplicateCandidate, MarketingList
 
 
@@ -36,8 +36,8 @@ def duplicates(request: HttpRequest) -> HttpResponse:
 @perm_required(Perm.LEADS_SUPERVISE)
 def merge(request: HttpRequest) -> HttpResponse:
     try:
-        keep = do_merge_customers(keep_id=int(request.POST.get("keep", "0")),
-                                  merge_id=int(request.POST.get("merge", "0")), acting_user=request.user)  # type: ignore[arg-type]
+        keep = check_merge_customers(request.user, keep_id=int(request.POST.get("keep", "0")),  # type: ignore[arg-type]
+                                     merge_id=int(request.POST.get("merge", "0")))
     except (ActionError, ValueError) as exc:
         messages.error(request, getattr(exc, "message", str(exc)))
     else:

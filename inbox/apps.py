@@ -7,6 +7,10 @@ class InboxConfig(AppConfig):
     verbose_name = _("Bandeja unificada")
 
     def ready(self) -> None:
+        from customers.merge import move_rows, register_merge_participant
+        from inbox.models import Conversation
+
+        register_merge_participant("inbox", move_rows(Conversation))
         from django.db.models.signals import post_migrate
 
         from accounts.management.commands.seed_demo import SEEDERS

@@ -7,6 +7,10 @@ class LeadsConfig(AppConfig):
     verbose_name = _("Cola de llamadas")
 
     def ready(self) -> None:
+        from customers.merge import move_rows, register_merge_participant
+        from leads.models import Lead
+
+        register_merge_participant("leads", move_rows(Lead))
         from accounts.management.commands.seed_demo import SEEDERS
         from leads.demo import seed_call_center
 

@@ -5,3 +5,9 @@ from django.utils.translation import gettext_lazy as _
 class OrdersConfig(AppConfig):
     name = "orders"
     verbose_name = _("Pedidos")
+
+    def ready(self) -> None:
+        from customers.merge import move_rows, register_merge_participant
+        from orders.models import Order
+
+        register_merge_participant("orders", move_rows(Order))

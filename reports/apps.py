@@ -7,6 +7,10 @@ class ReportsConfig(AppConfig):
     verbose_name = _("Tablero y reportes")
 
     def ready(self) -> None:
+        from customers.merge import register_merge_participant
+        from reports.rollups import merged_customer
+
+        register_merge_participant("reports", merged_customer)
         from reports import signals
 
         signals.connect()

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core.bulk import bulk_insert
 from inbox.choices import SUCCESSFUL_OUTCOMES, ConversationState
+from inbox.models import Conversation
 from reports.facts import Fact, compute_facts
 from reports.models import (
     ConversationFact,
@@ -419,3 +420,10 @@ def delete_beyond_horizon(*, batch: int = 1000) -> int:
                 conversation.delete()  # one by one: signals tell the rollups (already trimmed) and search
         deleted += len(ids)
     return deleted
+
+
+def merged_customer(keep: Any, gone: Any) -> None:
+    """Customer merge participant (customers.merge): the duplicate's conversations now belong to `keep` (moved with a
+    bulk update, which fires no signal), so every conversation of `keep` is refolded: its facts take the kept
+    customer, and both customers' retention rows are recomputed as the fold moves each contribution."""
+    mark_dirty(Conversation.objects.filter(customer_id=keep.pk).values_list("pk", flat=True))

@@ -8,6 +8,10 @@ class WebchatConfig(AppConfig):
     verbose_name = _("Chat web")
 
     def ready(self) -> None:
+        from connectors.webchat.models import Visitor
+        from customers.merge import move_rows, register_merge_participant
+
+        register_merge_participant("webchat", move_rows(Visitor))
         from accounts.management.commands.seed_demo import SEEDERS
         from connectors.webchat.delivery import deliver_to_visitor
         from connectors.webchat.demo import seed_webchat

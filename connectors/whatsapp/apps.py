@@ -7,6 +7,10 @@ class WhatsappConfig(AppConfig):
     verbose_name = "WhatsApp Business Cloud API"
 
     def ready(self) -> None:
+        from connectors.whatsapp.models import WhatsappContact
+        from customers.merge import move_rows, register_merge_participant
+
+        register_merge_participant("whatsapp", move_rows(WhatsappContact))
         # The inbox knows nothing about WhatsApp: it asks inbox.outbound for the channel's sender (runs in the
         # worker after commit) and guard (the 24-hour window, checked before a reply is stored).
         from connectors.whatsapp.outbound import send_outbound
