@@ -813,9 +813,11 @@ def check_merge_conversations(acting_user: User, *, keep_id: int, merge_id: int)
         Message.objects.filter(conversation=gone).update(conversation=keep, cycle=keep.cycle)
         Task.objects.filter(conversation=gone).update(conversation=keep, cycle=keep.cycle)
         _event(keep, "merged", actor=acting_user, merged=gone.pk)
-        gone.state, gone.closed_at, gone.close_reason = S.RESOLVED, timezone.now(), CloseReason.DERIVED_DOCUMENTED
-        gone.close_comment = _("Fusionada en la conversación #%s (duplicada).") % keep.pk
-        gone.save(update_fields=["state", "closed_at", "close_reason", "close_comment"])
+        # Through the one transition function: the state event, the resolution time and the live update, as any
+        # closure (a duplicate already resolved stays as it was).
+        do_transition_conversation(gone, to=S.RESOLVED, acting_user=acting_user,
+                                   reason=CloseReason.DERIVED_DOCUMENTED,
+                                   comment=_("Fusionada en la conversación #%s (duplicada).") % keep.pk)
         keep.last_activity_at = timezone.now()
         keep.save(update_fields=["last_activity_at"])  # its messages changed: saving lets reports recount it
         _event(gone, "merged_into", actor=acting_user, into=keep.pk)

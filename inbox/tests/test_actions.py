@@ -222,7 +222,14 @@ def test_duplicates_are_detected_and_merged(agent):
     Message.objects.create(conversation=dup, kind="inbound", body="otro hilo")
     assert actions.duplicates_of(c) == [dup]
     keep = actions.check_merge_conversations(agent, keep_id=c.pk, merge_id=dup.pk)
-    assert keep.messages.count() == 2 and Conversation.objects.get(pk=dup.pk).state == S.RESOLVED
+    assert keep.messages.count() == 2
+    # the duplicate is closed through the transition function: its state event, its resolution time, the reason
+    gone = Conversation.objects.get(pk=dup.pk)
+    assert gone.state == S.RESOLVED and gone.close_reason == "derived_documented"
+    assert gone.resolution_seconds is not None and gone.closed_at is not None
+    (state_event,) = ConversationEvent.objects.filter(conversation=gone, kind="state")
+    assert (state_event.data["from"], state_event.data["to"]) == ("nueva", "resuelta")
+    assert state_event.actor == agent
 
 
 def test_stale_assignments_return_to_the_pool(ventas, settings):
