@@ -1,9 +1,11 @@
-"""What the webhook intakes share (Kommo, WhatsApp): storing a group-committed batch of raw bodies."""
+"""What the webhook intakes share (Kommo, WhatsApp): reading a capped body, storing a group-committed batch of raw
+bodies."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from django.db import DatabaseError, DataError, IntegrityError, InterfaceError, OperationalError
 
@@ -37,3 +39,35 @@ def store_batch_or_each[T](store: Callable[[list[T]], list[int]], items: Sequenc
     if last is not None and all(pk is None for pk in ids):
         raise last  # the database itself is in trouble, not one request: the caller resets the connection
     return ids
+
+
+async def read_capped_body(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
+                           limit: int) -> tuple[bytes, bool]:
+    """The request body of an ASGI HTTP request, and whether it is larger than `limit` bytes.
+
+    An over-size body is refused before it is read: when `Content-Length` announces more than `limit`, nothing is
+    read; otherwise reading stops at the chunk that crosses the limit (the rest is never buffered). The caller then
+    answers 413 at once; returned is what was read, at most `limit` bytes (kept as evidence on a rejected row)."""
+    for name, value in scope.get("headers") or ():
+        if name == b"content-length":
+            try:
+                announced = int(value)
+            except ValueError:
+                announced = 0
+            if announced > limit:
+                return b"", True
+            break
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message.get("type") == "http.disconnect":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        if size + len(chunk) > limit:
+            chunks.append(chunk[:limit - size])
+            return b"".join(chunks), True
+        size += len(chunk)
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks), False

@@ -39,7 +39,7 @@ from django.db import (
 
 from connectors.whatsapp.models import WebhookDelivery, WhatsappNumber
 from connectors.whatsapp.signing import signature_valid
-from core.intake import store_batch_or_each
+from core.intake import read_capped_body, store_batch_or_each
 from core.request_context import client_ip_from_scope
 from core.tasks import enqueue_on_commit
 
@@ -263,26 +263,20 @@ class WhatsappIntakeApp:
         if not phone_number_id.isdigit():
             await self.fallback(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        size, too_large = 0, False
-        while True:
-            message = await receive()
-            chunk = message.get("body", b"")
-            if size + len(chunk) > MAX_BODY:  # keep reading (the client must get its answer), but keep no more
-                chunk, too_large = chunk[:max(0, MAX_BODY - size)], True
-            size += len(chunk)
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        # The number first: an unknown one is answered 404 without reading its body. The signature covers the body,
+        # so that check needs it — read no further than MAX_BODY (core.intake.read_capped_body).
+        hit, number = _secrets.cached(phone_number_id)
+        if not hit:
+            number = await sync_to_async(_secrets.load)(phone_number_id)
+        if number is None:
+            await _respond(send, 404, json.dumps({"detail": "Not found.", "code": 404}).encode(), b"application/json")
+            return
+        body, too_large = await read_capped_body(scope, receive, MAX_BODY)
         signature = None
         for name, value in scope.get("headers") or ():
             if name == SIGNATURE_HEADER:
                 signature = value.decode("latin-1")
                 break
-        hit, number = _secrets.cached(phone_number_id)
-        if not hit:
-            number = await sync_to_async(_secrets.load)(phone_number_id)
         decision = decide(number, signature, body, too_large=too_large)
         if decision.store and number is not None:
             # X-Forwarded-For only from a trusted proxy (TRUSTED_PROXIES)
