@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import random
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core import audit, heartbeats
+from core.backoff import backoff
 from core.crypto import mask
 from core.errors import ActionError
 from core.tasks import enqueue_on_commit
@@ -294,7 +294,7 @@ class RetryWebhook(Exception):
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(600.0, 2.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1))  # noqa: S311
+    return backoff(attempts, base=2.0, cap=600.0, jitter=0.1)
 
 
 def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:

@@ -22,6 +22,8 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
+from core.backoff import backoff_seconds, jittered
+
 logger = logging.getLogger(__name__)
 
 RATE_PER_SECOND = 7
@@ -258,9 +260,10 @@ class KommoClient:
             raise self._error(response, KommoError)
 
     def _sleep(self, attempt: int, retry_after: float | None) -> None:
-        delay = retry_after if retry_after is not None else self.backoff * 2 ** (attempt - 1)
-        delay = min(self.max_wait, delay) * random.uniform(0.9, 1.1)  # noqa: S311 - jitter, not security
-        time.sleep(delay)
+        if retry_after is not None:  # Kommo said when: wait that long (jittered), within our patience
+            time.sleep(jittered(min(self.max_wait, retry_after), 0.1))
+        else:
+            time.sleep(backoff_seconds(attempt, base=self.backoff, cap=self.max_wait, jitter=0.1))
 
     @staticmethod
     def _retry_after(response: httpx.Response) -> float | None:

@@ -15,7 +15,6 @@ the drain looks for the row's marker on the lead (Kommo has no idempotency key f
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +29,7 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core import audit
+from core.backoff import backoff
 from core.errors import ActionError
 from core.tasks import enqueue_on_commit
 from crm.client import KommoClient, KommoError
@@ -66,8 +66,7 @@ def do_queue_order_sync(order: Any, *, lines: Any = None) -> KommoSync | None:
 
 
 def _backoff(attempts: int) -> timedelta:
-    seconds = min(1800.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
-    return timedelta(seconds=seconds)
+    return backoff(attempts, base=5.0, cap=1800.0)
 
 
 def _claim(now: datetime) -> KommoSync | None:

@@ -9,7 +9,6 @@ again, with the same `X-Centralita-Event-Id`: that id is the receiver's idempote
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
@@ -26,6 +25,7 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core import audit
+from core.backoff import backoff
 from core.errors import ActionError, NotFoundError
 from core.tasks import enqueue_on_commit
 from webhooks.client import Attempt, post_event
@@ -76,7 +76,7 @@ def check_save_endpoint(acting_user: User, *, url: str, events: Iterable[str], d
 
 
 def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(3600.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.8, 1.2))  # noqa: S311
+    return backoff(attempts, base=5.0, cap=3600.0)
 
 
 def do_deliver_due(*, limit: int = 100) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import secrets
 import time
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from connectors.whatsapp.models import (
     WhatsappNumber,
 )
 from core import audit, heartbeats
+from core.backoff import backoff
 from core.errors import ActionError, NotFoundError
 from core.tasks import enqueue_on_commit
 from inbox.choices import DeliveryStatus, MessageKind
@@ -302,7 +302,7 @@ class Retry(Exception):
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    return timedelta(seconds=min(600.0, 5.0 * 2 ** (attempts - 1)) * random.uniform(0.9, 1.1))  # noqa: S311
+    return backoff(attempts, base=5.0, cap=600.0, jitter=0.1)
 
 
 def _too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:

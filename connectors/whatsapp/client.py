@@ -12,7 +12,6 @@ and the sender's later retry may send that one message twice; that is the docume
 from __future__ import annotations
 
 import logging
-import random
 import time
 from dataclasses import dataclass
 from types import TracebackType
@@ -22,6 +21,7 @@ import httpx
 
 from connectors.whatsapp import conf
 from connectors.whatsapp.signing import signature_header
+from core.backoff import backoff_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class GraphClient:
         last: GraphError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
+                time.sleep(backoff_seconds(attempt, base=self.backoff))
             try:
                 response = self.http.request(
                     method, url, **kwargs,

@@ -21,7 +21,6 @@ Meta. Guarantees:
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from connectors.whatsapp.actions import CALLBACK_PREFIX, client_for, do_apply_pe
 from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable
 from connectors.whatsapp.models import OutboundSend, WhatsappNumber
 from connectors.whatsapp.window import contact_for, number_for
+from core.backoff import backoff
 from core.errors import ActionError
 from core.tasks import enqueue_later
 from inbox.choices import Channel, DeliveryStatus, MessageKind
@@ -139,8 +139,7 @@ def _retry_or_fail(row: OutboundSend, m: Message, error: str) -> str:
 
     if row.attempts >= conf.send_max_attempts():
         return _fail(row, m, error)
-    delay = min(600.0, 5.0 * 2 ** (row.attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
-    when = timezone.now() + timedelta(seconds=delay)
+    when = timezone.now() + backoff(row.attempts, base=5.0, cap=600.0)
     OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.RETRYING, last_error=error[:300],
                                                   lease_until=None, next_attempt_at=when, updated_at=timezone.now())
     enqueue_later(retry_whatsapp_send, when, m.pk)  # the periodic safety net covers a backend that cannot defer
