@@ -387,6 +387,8 @@ CURRENCY = env_str("CURRENCY", "COP")
 KOMMO_SYNC_MAX_ATTEMPTS = env_int("KOMMO_SYNC_MAX_ATTEMPTS", 12)
 # Outgoing webhooks: attempts before a message is parked as failed.
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 10)
+# Days the domain-event log (GET /api/v1/events) keeps events; older ones are pruned daily.
+EVENT_LOG_RETENTION_DAYS = env_int("EVENT_LOG_RETENTION_DAYS", 90)
 # Kommo client: first retry delay in seconds within one call (doubles per attempt, 4 attempts).
 KOMMO_CLIENT_BACKOFF = float(env_str("KOMMO_CLIENT_BACKOFF", "0.5"))
 # Inbox: a customer writing again within this many days reopens the resolved conversation (new cycle).

@@ -50,6 +50,27 @@ class AuditLog(models.Model):
         raise AppendOnlyError("audit log rows are append-only")
 
 
+class EventLog(models.Model):
+    """Every domain event, append-only (core.events): the feed `GET /api/v1/events` pages through and outgoing
+    webhooks and integrations read. Written in the emitting action's transaction (a rolled-back change leaves no
+    event); pruned after EVENT_LOG_RETENTION_DAYS."""
+
+    type = models.CharField(max_length=64, db_index=True)
+    version = models.PositiveSmallIntegerField(default=1)
+    payload = models.JSONField(default=dict)
+    occurred_at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+
+    class Meta:
+        verbose_name = _("evento")
+        verbose_name_plural = _("eventos")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+
 class PeriodicRun(models.Model):
     """Last time each periodic job (core.schedule) was enqueued.
 

@@ -50,6 +50,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Prueba de la cola"),
                 reason=_("Comprueba el camino completo: el programador la encola y un procesador la ejecuta. "
                          "Cada proceso escribe además su propio latido.")),
+    PeriodicJob("prune_event_log", "core.tasks.prune_event_log", timedelta(days=1),
+                label=_("Limpieza del registro de eventos"),
+                reason=_("El registro de eventos de dominio es un canal para integraciones, no un archivo: "
+                         "guarda EVENT_LOG_RETENTION_DAYS días (90 por defecto).")),
     PeriodicJob("prune_login_failures", "core.tasks.prune_login_failures", timedelta(hours=6),
                 label=_("Limpieza de inicios de sesión fallidos"),
                 reason=_("Los intentos fallidos de más de 30 días ya no sirven para frenar ataques.")),

@@ -71,6 +71,16 @@ def queue_probe() -> None:
 
 
 @task()
+def prune_event_log() -> int:
+    """The domain-event log keeps EVENT_LOG_RETENTION_DAYS days (integrations read it as a feed, not an archive)."""
+    from core.models import EventLog
+
+    cutoff = timezone.now() - timedelta(days=settings.EVENT_LOG_RETENTION_DAYS)
+    deleted, _ = EventLog.objects.filter(occurred_at__lt=cutoff).delete()
+    return deleted
+
+
+@task()
 def prune_login_failures(days: int = 30) -> int:
     from accounts.models import LoginFailure
 

@@ -13,8 +13,10 @@ from accounts.models import User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
+from core.events import emit
 from core.upsert import race_free
 from core.validators import max_length_of, text_error
+from customers.events import CustomerMerged
 from customers.merge import merge_participants
 from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, MarketingList, Tag
 from customers.phones import normalize_email, normalize_phone, validate_customer_email
@@ -231,6 +233,7 @@ def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Cus
     DuplicateCandidate.objects.filter(customer__in=[keep, gone], other__in=[keep, gone]).delete()
     audit.record(actor=acting_user, action="customer.merged", target=keep,
                  changes={"merged": [gone.pk, gone.name]})
+    emit(CustomerMerged(customer_id=keep.pk, merged_id=gone.pk, merged_name=gone.name), actor=acting_user)
     try:
         gone.delete()
     except (ProtectedError, IntegrityError) as exc:

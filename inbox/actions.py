@@ -24,6 +24,7 @@ from accounts.models import User, business_hours_open
 from accounts.roles import ROLE_PERMISSIONS, Perm, Role
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from core.events import emit
 from core.tasks import enqueue_on_commit
 from core.validators import check_text, max_length_of, text_error
 from customers.actions import do_upsert_customer
@@ -44,6 +45,7 @@ from inbox.choices import (
     TaskStatus,
 )
 from inbox.describe import event_texts
+from inbox.events import ConversationStateChanged
 from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView, Task
 from inbox.people import can_take
 from inbox.tasks import deliver_outbound
@@ -195,6 +197,9 @@ def do_transition_conversation(c: Conversation, *, to: ConversationState, acting
     ev = _event(c, "state", actor=acting_user, comment=comment, **{"from": current.value, "to": to.value,
                                                                     "reason": reason})
     _emit(c, "state", item=event_payload(ev))
+    emit(ConversationStateChanged(conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
+                                  from_state=current.value, to_state=to.value, reason=str(reason)),
+         actor=acting_user)
     return True
 
 

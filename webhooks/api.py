@@ -11,11 +11,12 @@ from uuid import UUID
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy
-from ninja import Field, Router, Schema, Status
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from accounts.roles import Perm
 from core.api import END, DbId, InputSchema, PageNumberPagination, api_require, api_user, explained
+from core.models import EventLog
 from crm.models import KommoSync
 from crm.sync import check_retry_syncs, outbox_rows
 from webhooks import actions
@@ -140,3 +141,37 @@ def list_messages(request: HttpRequest, endpoint_id: DbId):  # type: ignore[no-u
              summary="Put failed webhook messages back in line (given ids, or every failed one)")
 def retry_messages(request: HttpRequest, payload: RetryIn):  # type: ignore[no-untyped-def]
     return {"retried": actions.check_retry_messages(api_user(request), message_ids=payload.ids)}
+
+
+class EventOut(Schema):
+    id: int
+    type: str
+    version: int
+    occurred_at: datetime
+    actor: str | None = Field(None, description="username of who caused it; null for the system or a channel")
+    payload: dict[str, object]
+
+
+class EventPageOut(Schema):
+    results: list[EventOut]
+    next_after: int | None = Field(..., description="pass as `after` for the next page; null when none is left")
+
+
+@router.get("/events", response=EventPageOut,
+            summary="The domain-event log, oldest first: every change the system recorded as an event "
+                    "(conversation.state_changed, customer.merged, …), for integrations that poll")
+def list_events(request: HttpRequest,
+                after: int = Query(0, ge=0, le=2**63 - 1, description="only events after this id"),  # type: ignore[type-arg]
+                type: str | None = Query(None, max_length=64, description="one event type"),  # type: ignore[type-arg]
+                limit: int = Query(100, ge=1, le=500)) -> EventPageOut:  # type: ignore[type-arg]
+    api_require(request, Perm.INTEGRATIONS_MANAGE)
+    rows = EventLog.objects.filter(pk__gt=after).select_related("actor").order_by("pk")
+    if type:
+        rows = rows.filter(type=type)
+    page = list(rows[:limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return EventPageOut(
+        results=[EventOut(id=r.pk, type=r.type, version=r.version, occurred_at=r.occurred_at,
+                          actor=r.actor.username if r.actor else None, payload=r.payload) for r in page],
+        next_after=page[-1].pk if more and page else None)

@@ -1,0 +1,101 @@
+"""Typed domain events: what happened, declared by each app in its `events.py`, delivered after commit.
+
+An event is a frozen, keyword-only dataclass subclassing `DomainEvent`, with a dotted `type` ("conversation.closed")
+and a `version` (bumped when its fields change incompatibly). An action emits it with `emit(event, actor=…)`:
+
+* the event is appended to the event log (core.models.EventLog) in the action's transaction, so a rolled-back
+  action leaves no event and a committed one always has its row — the feed of `GET /api/v1/events`;
+* after the transaction commits, every subscriber of that type (and of "*") is called with the event. A subscriber
+  that raises is logged and never breaks the action or the other subscribers; one that is slow should enqueue a task
+  (`core.tasks.enqueue_on_commit` is already past the commit there, so it just enqueues).
+
+Subscribers register from their app's `AppConfig.ready()` with `subscribe(EventClass, handler, name=…)`: the app that
+reacts depends on the app that emits, never the reverse (automation, SLA timers, campaigns and outgoing webhooks
+react to inbox, orders and customers without those apps knowing them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from django.db import transaction
+from django.utils import timezone
+
+from core.models import EventLog
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPES: dict[str, type[DomainEvent]] = {}
+Handler = Callable[["DomainEvent"], None]
+_subscribers: dict[str, dict[str, Handler]] = defaultdict(dict)
+ANY = "*"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Base of every domain event. Subclasses set `type` (and `version` when it changes) as class variables."""
+
+    type: ClassVar[str] = ""
+    version: ClassVar[int] = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.type:
+            if cls.type in EVENT_TYPES and EVENT_TYPES[cls.type].__qualname__ != cls.__qualname__:
+                raise TypeError(f"event type {cls.type!r} declared twice")
+            EVENT_TYPES[cls.type] = cls
+
+    def payload(self) -> dict[str, Any]:
+        """The event's fields as JSON values (dates as ISO 8601, decimals as strings)."""
+        return {f.name: _json(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json(v) for k, v in value.items()}
+    return value
+
+
+def subscribe(event: type[DomainEvent] | str, handler: Handler, *, name: str) -> None:
+    """Calls `handler(event)` after the commit of every emitted event of that class (or type, or ANY). `name`
+    identifies the subscription: subscribing again under the same name replaces it."""
+    key = event if isinstance(event, str) else event.type
+    if key != ANY and key not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {key!r}")
+    _subscribers[key][name] = handler
+
+
+def subscribers(event_type: str) -> list[tuple[str, Handler]]:
+    return [*_subscribers.get(event_type, {}).items(), *_subscribers.get(ANY, {}).items()]
+
+
+def emit(event: DomainEvent, *, actor: Any = None) -> int:
+    """Appends `event` to the event log (inside the current transaction) and delivers it to its subscribers after
+    commit; returns the log row's id."""
+    if not event.type:
+        raise TypeError(f"{type(event).__name__} has no event type")
+    row = EventLog.objects.create(type=event.type, version=event.version, payload=event.payload(),
+                                  occurred_at=timezone.now(),
+                                  actor=actor if actor is not None and getattr(actor, "pk", None) else None)
+    transaction.on_commit(lambda: deliver(event, row.pk))
+    return row.pk
+
+
+def deliver(event: DomainEvent, event_id: int | None = None) -> None:
+    for name, handler in subscribers(event.type):
+        try:
+            handler(event)
+        except Exception:  # a subscriber never breaks the action (committed already) or the other subscribers
+            logger.exception("event %s #%s: subscriber %s failed", event.type, event_id, name)

@@ -1,0 +1,111 @@
+"""Issue 14: typed domain events — logged in the action's transaction, delivered to subscribers after commit, never
+on rollback; a failing subscriber never breaks the action; the log is a feed the API pages through."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.roles import Role
+from core import events
+from core.models import EventLog
+from customers.actions import do_upsert_customer
+from customers.events import CustomerMerged
+from inbox import actions as inbox
+from inbox.choices import ConversationState as S
+from inbox.events import ConversationStateChanged
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def received():
+    seen: list[events.DomainEvent] = []
+    events.subscribe(events.ANY, seen.append, name="test.received")
+    yield seen
+    events._subscribers[events.ANY].pop("test.received", None)
+
+
+def test_an_event_is_logged_with_the_action_and_delivered_once_after_commit(received):
+    with transaction.atomic():
+        c, _m, _new = inbox.do_receive_inbound(channel="whatsapp", body="Hola", customer_name="Ana",
+                                                phones=["+573001112233"])
+        # inside the transaction: logged, not delivered yet
+        assert received == []
+        inbox.do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
+    # after the commit: delivered exactly once, with the fields the catalogue declares
+    (event,) = [e for e in received if isinstance(e, ConversationStateChanged)]
+    assert (event.conversation_id, event.from_state, event.to_state) == (c.pk, "nueva", "pendiente")
+    row = EventLog.objects.get(type="conversation.state_changed")
+    assert row.payload == {"conversation_id": c.pk, "customer_id": c.customer_id, "channel": "whatsapp",
+                           "from_state": "nueva", "to_state": "pendiente", "reason": "customer_wrote_again"}
+    assert row.version == 1
+
+
+def test_a_rolled_back_action_leaves_no_event_and_delivers_nothing(received):
+    c, _m, _new = inbox.do_receive_inbound(channel="whatsapp", body="Hola", customer_name="Ana",
+                                            phones=["+573001112233"])
+    before = EventLog.objects.count()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        inbox.do_transition_conversation(c, to=S.PENDING, acting_user=None)
+        raise RuntimeError("the action failed after the transition")
+    assert EventLog.objects.count() == before
+    assert not [e for e in received if isinstance(e, ConversationStateChanged)]
+
+
+def test_a_subscriber_that_raises_leaves_the_action_committed_and_the_others_served(received, make_user, caplog):
+    def broken(event: events.DomainEvent) -> None:
+        raise ValueError("a bug in a subscriber")
+
+    events.subscribe(CustomerMerged, broken, name="test.broken")
+    try:
+        keep = do_upsert_customer(name="Ana", phones=["+573001112233"])
+        gone = do_upsert_customer(name="Ana P.", phones=["+573004445566"])
+        from customers.actions import check_merge_customers
+
+        with caplog.at_level(logging.ERROR, logger="core.events"):
+            check_merge_customers(make_user(Role.SUPERVISOR), keep_id=keep.pk, merge_id=gone.pk)
+    finally:
+        events._subscribers[CustomerMerged.type].pop("test.broken", None)
+    # the merge stands, the other subscriber got the event, and the failure is in the log
+    assert EventLog.objects.filter(type="customer.merged").count() == 1
+    assert [e.type for e in received if e.type == "customer.merged"] == ["customer.merged"]
+    assert any("subscriber test.broken failed" in r.getMessage() for r in caplog.records)
+
+
+def test_unknown_event_types_cannot_be_subscribed_or_declared_twice():
+    with pytest.raises(ValueError):
+        events.subscribe("conversation.exploded", print, name="x")
+    with pytest.raises(TypeError):
+        type("Again", (events.DomainEvent,), {"type": "customer.merged", "__qualname__": "Again"})
+
+
+def test_the_api_pages_through_the_event_log_by_type(make_user, api_client_for):
+    for n in range(3):
+        c, _m, _new = inbox.do_receive_inbound(channel="whatsapp", body=f"Hola {n}", customer_name=f"C{n}",
+                                                phones=[f"+57300111220{n}"])
+        inbox.do_transition_conversation(c, to=S.PENDING, acting_user=None)
+    api = api_client_for(make_user(Role.ADMIN))
+    first = api.get("/api/v1/events?type=conversation.state_changed&limit=2").json()
+    assert [r["payload"]["to_state"] for r in first["results"]] == ["pendiente", "pendiente"]
+    second = api.get(f"/api/v1/events?type=conversation.state_changed&limit=2&after={first['next_after']}").json()
+    assert len(second["results"]) == 1 and second["next_after"] is None
+    assert first["results"][0]["id"] < first["results"][1]["id"] < second["results"][0]["id"]
+    # and only those who manage integrations read it
+    assert api_client_for(make_user(Role.AGENTE)).get("/api/v1/events").status_code == 403
+
+
+def test_events_older_than_the_retention_are_pruned(settings):
+    from core.tasks import prune_event_log
+
+    settings.EVENT_LOG_RETENTION_DAYS = 90
+    EventLog.objects.create(type="customer.merged", payload={}, occurred_at=timezone.now() - timedelta(days=91))
+    EventLog.objects.create(type="customer.merged", payload={}, occurred_at=timezone.now() - timedelta(days=89))
+    with time_machine.travel(timezone.now(), tick=False):
+        assert prune_event_log.call() == 1
+    assert EventLog.objects.count() == 1
