@@ -111,7 +111,9 @@ def test_gives_up_after_the_attempt_limit(kommo_account, fake_kommo, agent, sett
     make_due()
     do_drain_kommo_outbox()
     sync = KommoSync.objects.get(order=order)
-    assert (sync.state == "fallido" and sync.attempts == 2 and "500" in sync.last_error) or "problem" in sync.last_error
+    # Kommo answered 500 (or, when the busy machine bunched the retries, the fake's own 429): either way "unavailable"
+    assert (sync.state, sync.attempts) == ("fallido", 2)
+    assert sync.last_error.startswith("KommoUnavailable"), sync.last_error
 
 
 def test_no_outbox_row_without_kommo(agent):

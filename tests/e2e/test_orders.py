@@ -56,7 +56,7 @@ def test_order_from_the_call_screen_moves_the_kommo_lead_once(live_with_kommo: s
     page.locator("[data-stock-sku='RT-002'] [data-quantity]").evaluate("el => { el.removeAttribute('max'); }")
     page.locator("[data-stock-sku='RT-002'] [data-quantity]").fill("2")
     page.click("[data-add='RT-002']")
-    expect(page.get_by_test_id("order-error")).to_contain_text("disponibles 1 de 2")
+    expect(page.get_by_test_id("order-error")).to_contain_text("disponibles 1 de 2", timeout=15_000)
     search_for(page, "router", "RT-002")
     page.click("[data-add='RT-002']")  # quantity 1
     expect(page.get_by_test_id("draft-total")).to_contain_text("328.000,00")
