@@ -33,6 +33,10 @@ def transient_errors() -> tuple[type[Exception], ...]:
 
 class Command(BaseCommand):
     help = "Enqueue the periodic jobs declared in core/schedule.py when they are due (runs until stopped)."
+    # No system checks at start: SQLite's JSON probe among them reads a database locked by a long import as "no JSON
+    # support" (fields.E180) and the process would exit, again and again under its supervisor, until the lock is
+    # gone. The web process and `migrate` run the checks; this loop rides out the lock itself.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between checks.")

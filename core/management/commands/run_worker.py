@@ -32,6 +32,10 @@ logger = logging.getLogger("core.worker")
 
 class Command(BaseCommand):
     help = "Run the task worker of the configured backend (database queue or RQ), riding out outages."
+    # No system checks at start: SQLite's JSON probe among them reads a database locked by a long import as "no JSON
+    # support" (fields.E180) and the process would exit, again and again under its supervisor, until the lock is
+    # gone. The web process and `migrate` run the checks; this loop rides out the lock itself.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--queue-name", default="*",
