@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis.exceptions
 from django.core.cache.backends.redis import RedisCache
 
+from core.outages import REDIS_DOWN
+
 logger = logging.getLogger(__name__)
-ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 WARN_EVERY = 60.0
 DOWN_FOR = 2.0
 
@@ -33,7 +33,7 @@ class TolerantRedisCache(RedisCache):
             return fallback
         try:
             return call()
-        except ERRORS as exc:
+        except REDIS_DOWN as exc:
             now = time.monotonic()
             TolerantRedisCache._down_until = now + DOWN_FOR
             if now - TolerantRedisCache._last_warning > WARN_EVERY:

@@ -32,6 +32,7 @@ from rq.worker import SimpleWorker
 
 from core.heartbeats import BEAT_SECONDS, BeatThread, identity, stopped
 from core.models import Heartbeat
+from core.outages import DATABASE_DOWN, DEPENDENCY_DOWN, REDIS_DOWN
 from core.supervisor import Backoff, reset_connections
 
 logger = logging.getLogger("core.worker")
@@ -41,8 +42,6 @@ NAME_PREFIX = "centralita@"
 ALIVE_TTL = 20  # seconds; refreshed every BEAT_SECONDS (5 s)
 RECLAIM_EVERY = 15.0
 JOB_CLASS = "django_tasks_rq.Job"
-REDIS_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
-OUTAGE_ERRORS: tuple[type[Exception], ...] = (*REDIS_ERRORS, OperationalError, InterfaceError)
 
 
 def redis_client() -> redis.Redis:
@@ -141,7 +140,7 @@ class ResilientWorker:
     def redis_duties(self) -> None:
         try:
             self.mark_alive()
-        except REDIS_ERRORS:
+        except REDIS_DOWN:
             self.redis_up_since = None
             return
         now = time.monotonic()
@@ -151,7 +150,7 @@ class ResilientWorker:
             self.next_reclaim = now + RECLAIM_EVERY
             try:
                 reclaim_abandoned(self.conn, self.queue_names, me=self.name)
-            except REDIS_ERRORS:
+            except REDIS_DOWN:
                 self.redis_up_since = None
 
     def _redis_loop(self, halt: threading.Event) -> None:
@@ -219,9 +218,9 @@ class ResilientWorker:
                     database_lost = worker.database_lost
                 except StopRequested:  # RQ's own handler, between its loop and ours
                     self.stop_requested = True
-                except OUTAGE_ERRORS as exc:
+                except DEPENDENCY_DOWN as exc:
                     logger.warning("worker: Redis or the database unavailable (%s)", exc)
-                    database_lost = isinstance(exc, (OperationalError, InterfaceError))
+                    database_lost = isinstance(exc, DATABASE_DOWN)
                 finally:
                     self.current = None
                     self._install_signals()  # RQ's work() replaced them with its own

@@ -9,24 +9,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import transaction
 from django.tasks import task
 from django.utils import timezone
 
 from core import heartbeats
 from core.failpoints import failpoint
+from core.outages import DEPENDENCY_DOWN
 
 logger = logging.getLogger(__name__)
-
-
-def queue_unavailable_errors() -> tuple[type[Exception], ...]:
-    """What enqueueing raises when the queue itself is down: Redis unreachable (RQ), or the database (its queue)."""
-    errors: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-    try:
-        import redis.exceptions
-    except ImportError:  # pragma: no cover - redis is a dependency
-        return errors
-    return (*errors, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def enqueue_on_commit(task_obj: Any, /, *args: Any, **kwargs: Any) -> None:
@@ -42,7 +33,7 @@ def enqueue_or_leave(task_obj: Any, /, *args: Any, **kwargs: Any) -> bool:
     """Enqueue now; False (logged) when the queue is unavailable — for work a safety net will find."""
     try:
         task_obj.enqueue(*args, **kwargs)
-    except queue_unavailable_errors() as exc:
+    except DEPENDENCY_DOWN as exc:  # the queue is Redis (RQ) or the database (its queue)
         logger.warning("%s stored but not queued (queue unavailable: %s); its safety net will pick it up",
                        getattr(task_obj, "name", task_obj), exc)
         return False

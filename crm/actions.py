@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Q
@@ -25,6 +24,7 @@ from core import audit, heartbeats
 from core.backoff import backoff
 from core.crypto import mask
 from core.errors import ActionError
+from core.outages import REDIS_DOWN
 from core.tasks import enqueue_on_commit
 from crm.client import Credentials, KommoClient, KommoError, Stage, Tokens, contact_values
 from crm.models import KommoAccount, WebhookDelivery
@@ -33,7 +33,6 @@ from crm.webhooks import LeadItem, WebhookParseError, parse_kommo_webhook
 logger = logging.getLogger(__name__)
 MAX_PROCESSING_ATTEMPTS = 8
 REDIS_RETRY = timedelta(seconds=30)
-REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 PROCESSING_LEASE = timedelta(minutes=5)  # an attempt reads a few leads from Kommo (7 rps): far less than this
 WEBHOOK_EVENTS = ["add_lead", "update_lead", "status_lead", "delete_lead", "restore_lead"]
 
@@ -361,7 +360,7 @@ def do_process_webhook(delivery_id: int) -> str:
     except ActionError as exc:
         _finish(delivery, WebhookDelivery.State.FAILED, exc.message)
         return "failed"
-    except REDIS_UNAVAILABLE as exc:
+    except REDIS_DOWN as exc:
         # Redis dropped mid-attempt (the shared Kommo rate limiter, the channel layer): not bad data. The delivery
         # stays `received` with a short retry time; the retry task or, Redis being down, the safety net takes it.
         retry_at = timezone.now() + REDIS_RETRY

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.backoff import backoff_seconds, jittered
+from core.outages import REDIS_DOWN
 
 logger = logging.getLogger(__name__)
 
@@ -128,14 +129,13 @@ class RedisRateLimiter:
         self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.script = self.redis.register_script(_SLIDING_WINDOW)
         self.key, self.rate, self.period = key, rate, period
-        self.errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
         self.fallback = LocalRateLimiter(rate, period)
 
     def acquire(self) -> None:
         while True:
             try:
                 wait = float(self.script(keys=[self.key], args=[self.period, self.rate, uuid.uuid4().hex]))
-            except self.errors as exc:
+            except REDIS_DOWN as exc:
                 logger.warning("kommo rate limiter: Redis unavailable (%s); limiting this process on its own", exc)
                 self.fallback.acquire()
                 return

@@ -7,7 +7,8 @@ import logging
 
 from django.tasks import task
 
-from core.tasks import enqueue_later, queue_unavailable_errors
+from core.outages import DEPENDENCY_DOWN
+from core.tasks import enqueue_later
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def _process_one(delivery_id: int) -> str:
     try:
         return do_process_webhook(delivery_id)
     except RetryWebhook as retry:
-        with contextlib.suppress(*queue_unavailable_errors()):  # Redis down too: the safety net covers it
+        with contextlib.suppress(*DEPENDENCY_DOWN):  # Redis down too: the safety net covers it
             enqueue_later(process_kommo_webhook, retry.retry_at, delivery_id)
         return "retrying"
     except Exception:

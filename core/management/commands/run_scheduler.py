@@ -9,26 +9,15 @@ from types import FrameType
 from typing import Any
 
 from django.core.management.base import BaseCommand
-from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from core.heartbeats import BEAT_SECONDS, beat, stopped
 from core.models import Heartbeat
+from core.outages import DEPENDENCY_DOWN
 from core.scheduler import tick
 from core.supervisor import Backoff, reset_connections
 
 logger = logging.getLogger("core.scheduler")
-
-
-def transient_errors() -> tuple[type[Exception], ...]:
-    """Errors a later tick can outlive: SQLite's "database is locked" past the busy timeout (a long import holds
-    the write lock), a lost PostgreSQL connection, Redis briefly unreachable (RQ enqueue)."""
-    errors: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-    try:
-        import redis.exceptions
-    except ImportError:  # pragma: no cover - redis is a dependency, but the embedded mode never needs it
-        return errors
-    return (*errors, redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 class Command(BaseCommand):
@@ -54,7 +43,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        retryable = transient_errors()
+        retryable = DEPENDENCY_DOWN  # a later tick outlives them: a long import's lock, PostgreSQL or Redis gone
         backoff = Backoff(initial=interval, cap=30.0, stable_after=float("inf"))  # reset on success
         self.stdout.write("scheduler started")
         started_at, last_beat = timezone.now(), 0.0
