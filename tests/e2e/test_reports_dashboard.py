@@ -99,7 +99,7 @@ def test_dashboard_draws_filters_downloads_and_drills_down(asgi_live_server: str
 
     # then the address holds the filter and the charts have one bucket per day, without a page load
     expect(page).to_have_url(re.compile(r"[?&]granularity=day"))
-    page.wait_for_function("() => Chart.getChart(document.getElementById('chart-daily_activity')).data.labels.length"
+    page.wait_for_function("() => Chart.getChart(document.getElementById('chart-daily_activity'))?.data.labels.length"
                            " === 30")
     daily = chart_data(page, "chart-daily_activity")
     assert sum(daily["data"][0]) == 11 and daily["data"][0][-1] == 1

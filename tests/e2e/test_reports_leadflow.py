@@ -68,7 +68,8 @@ def test_leadflow_charts_filter_and_downloads(asgi_live_server: str, browser: Br
 
     # then the numbers and the charts follow without a page load, and the URL keeps the filter
     expect(page.get_by_test_id("kpi-calls")).to_have_text("1")
-    page.wait_for_function("() => Chart.getChart(document.getElementById('chart-operators')).data.labels.length === 1")
+    # (the swap replaces the canvas: until Chart.js has drawn on the new one there is no chart to read)
+    page.wait_for_function("() => Chart.getChart(document.getElementById('chart-operators'))?.data.labels.length === 1")
     assert chart_data(page, "chart-operators")["labels"] == ["Beto Operador"]
     assert chart_data(page, "chart-outcomes")["data"] == [0, 0, 1, 0]
     expect(page).to_have_url(re.compile(r"[?&]operator=beto"))
