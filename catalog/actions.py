@@ -16,10 +16,12 @@ from django.utils.translation import gettext as _
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
+from catalog.events import StockChanged
 from catalog.models import MovementKind, Product, StockMovement
 from core import audit
 from core.bulk import bulk_insert
 from core.errors import ActionError, ConflictError, NotFoundError
+from core.events import emit
 from core.models import AuditLog
 from core.text import fold
 from core.validators import MAX_QUANTITY, check_text, max_length_of, quantity_error, text_error
@@ -158,7 +160,7 @@ def do_receive_stock(product_id: int, *, quantity: int, reason: str, acting_user
         Product.objects.filter(pk=product_id).update(stock_on_hand=F("stock_on_hand") + quantity)
         product.refresh_from_db(fields=["stock_on_hand", "stock_reserved"])
         _movement(product, MovementKind.RECEIPT, quantity, reason=reason, user=acting_user).save()
-        _notify_stock([product])
+        _notify_stock([product], reason=reason, acting_user=acting_user)
     return product
 
 
@@ -229,7 +231,7 @@ def do_adjust_stock(product_id: int, *, delta: int, set_aside_delta: int = 0, re
         _movement(product, kind, delta, reserved_delta=set_aside_delta, reason=reason, user=acting_user).save()
         audit.record(actor=acting_user, action="stock.adjusted", target=product,
                      changes={"on_hand": delta, "set_aside": set_aside_delta, "reason": reason})
-        _notify_stock([product])
+        _notify_stock([product], reason=reason, acting_user=acting_user)
     return product
 
 
@@ -343,7 +345,7 @@ def do_upsert_products(items: Sequence[ProductUpsert], *, reason: str, acting_us
             entry.created_at = now
         bulk_insert(StockMovement, (_row_of(m) for m in movements))
         bulk_insert(AuditLog, (_row_of(e) for e in entries))
-        _notify_stock([*created, *restocked])
+        _notify_stock([*created, *restocked], reason=reason, acting_user=acting_user)
     return counts
 
 
@@ -377,7 +379,7 @@ def do_take_stock(lines: Sequence[tuple[int, int]], *, order: Order, acting_user
         movements.append(_movement(product, MovementKind.SALE, -wanted[product.pk], order=order, user=acting_user,
                                    reason=order.number))
     StockMovement.objects.bulk_create(movements)
-    _notify_stock(products)
+    _notify_stock(products, reason=order.number, acting_user=acting_user)
     return products
 
 
@@ -395,14 +397,21 @@ def do_return_stock(order: Order, *, acting_user: User | None, reason: str) -> N
         movements.append(_movement(product, MovementKind.CANCELLATION, taken[product.pk], order=order,
                                    user=acting_user, reason=reason))
     StockMovement.objects.bulk_create(movements)
-    _notify_stock(products)
+    _notify_stock(products, reason=reason, acting_user=acting_user)
 
 
-def _notify_stock(products: Iterable[Product]) -> None:
-    """Agents building orders see availability change live (after commit)."""
+def _notify_stock(products: Iterable[Product], *, reason: str, acting_user: User | None) -> None:
+    """`stock.changed` for the products one action changed; agents building orders see availability change live
+    (after commit)."""
     from realtime import topics
     from realtime.events import is_muted, send_event_on_commit
 
+    products = list(products)
+    if products:
+        emit(StockChanged(products=[{"product_id": p.pk, "sku": p.sku, "on_hand": p.stock_on_hand,
+                                     "reserved": p.stock_reserved,
+                                     "available": max(0, p.stock_on_hand - p.stock_reserved)} for p in products],
+                          reason=reason), actor=acting_user)
     payload = [{"id": p.pk, "sku": p.sku, "available": max(0, p.stock_on_hand - p.stock_reserved)}
                for p in products]
     if payload and not is_muted():

@@ -17,6 +17,7 @@ react to inbox, orders and customers without those apps knowing them).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -43,6 +44,12 @@ class DomainEvent:
 
     type: ClassVar[str] = ""
     version: ClassVar[int] = 1
+    label: ClassVar[Any] = ""  # what a person reads (webhook subscriptions, the event catalogue): gettext_lazy
+
+    @property
+    def log_id(self) -> int | None:
+        """The event log row's id once emitted (subscribers read it; outgoing webhooks key on it)."""
+        return getattr(self, "_log_id", None)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -89,6 +96,7 @@ def emit(event: DomainEvent, *, actor: Any = None) -> int:
     row = EventLog.objects.create(type=event.type, version=event.version, payload=event.payload(),
                                   occurred_at=timezone.now(),
                                   actor=actor if actor is not None and getattr(actor, "pk", None) else None)
+    object.__setattr__(event, "_log_id", row.pk)  # frozen for its fields; the log id is delivery metadata
     transaction.on_commit(lambda: deliver(event, row.pk))
     return row.pk
 
@@ -99,3 +107,19 @@ def deliver(event: DomainEvent, event_id: int | None = None) -> None:
             handler(event)
         except Exception:  # a subscriber never breaks the action (committed already) or the other subscribers
             logger.exception("event %s #%s: subscriber %s failed", event.type, event_id, name)
+
+
+def catalogue_markdown() -> str:
+    """The event catalogue as Markdown, generated from the event classes (docs/events.md, checked by a test)."""
+    lines: list[str] = []
+    for code, cls in sorted(EVENT_TYPES.items()):
+        doc = " ".join(inspect.cleandoc(cls.__doc__ or "").split())
+        lines += [f"### `{code}` (v{cls.version})", "",
+                  f"*{cls.label}* — declared in `{cls.__module__}.{cls.__name__}`.", "", doc, "",
+                  "| field | type | default |", "|---|---|---|"]
+        for field in dataclasses.fields(cls):
+            default = "" if field.default is dataclasses.MISSING else f"`{field.default!r}`"
+            kind = str(field.type).replace("|", "\\|")
+            lines.append(f"| `{field.name}` | `{kind}` | {default} |")
+        lines.append("")
+    return "\n".join(lines)

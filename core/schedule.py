@@ -72,6 +72,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     PeriodicJob("deliver_webhooks", "webhooks.tasks.deliver_webhooks", timedelta(seconds=30),
                 label=_("Envío de webhooks salientes"),
                 reason=_("Red de seguridad de los webhooks firmados que enviamos (por el mismo motivo).")),
+    PeriodicJob("fan_out_missed_events", "webhooks.tasks.fan_out_missed_events", timedelta(minutes=5),
+                label=_("Eventos pendientes para webhooks salientes"),
+                reason=_("Un evento registrado cuyo reparto a los webhooks se perdió (proceso caído justo después "
+                         "de guardar) se reparte igual: nada de las últimas 24 horas queda sin enviar.")),
     PeriodicJob("return_stale_conversations", "inbox.tasks.return_stale_conversations", timedelta(seconds=60),
                 label=_("Devolución de conversaciones a la cola"),
                 reason=_("Las conversaciones de un agente que se desconectó o no respondió a tiempo "

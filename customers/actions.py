@@ -16,7 +16,7 @@ from core.errors import ActionError, ConflictError, NotFoundError
 from core.events import emit
 from core.upsert import race_free
 from core.validators import max_length_of, text_error
-from customers.events import CustomerMerged
+from customers.events import CustomerCreated, CustomerMerged, CustomerTagged
 from customers.merge import merge_participants
 from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, MarketingList, Tag
 from customers.phones import normalize_email, normalize_phone, validate_customer_email
@@ -58,6 +58,7 @@ def do_upsert_customer(
         customer = next(iter(by_phone.values()), None) or next(iter(by_mail.values()), None)
     if customer is None:
         customer = Customer.objects.create(name=name.strip() or _("Sin nombre"), kommo_contact_id=kommo_contact_id)
+        emit(CustomerCreated(customer_id=customer.pk, name=customer.name))
     else:
         changed = []
         if name.strip() and not customer.name.strip():
@@ -84,15 +85,19 @@ def do_upsert_customer(
     return customer
 
 
-def apply_tags(customer: Customer, names: Iterable[str]) -> list[Tag]:
+def apply_tags(customer: Customer, names: Iterable[str], *, acting_user: User | None = None) -> list[Tag]:
+    """Adds tags (created on first use) to the customer; `customer.tagged` names the ones it did not have."""
     tags = []
-    for name in names:
-        clean = name.strip()[:60]
-        if clean:
-            tag, _created = Tag.objects.get_or_create(name=clean)
+    for name in dict.fromkeys(n.strip()[:60] for n in names):
+        if name:
+            tag, _created = Tag.objects.get_or_create(name=name)
             tags.append(tag)
     if tags:
+        had = set(customer.tags.filter(pk__in=[t.pk for t in tags]).values_list("pk", flat=True))
         customer.tags.add(*tags)
+        added = [t.name for t in tags if t.pk not in had]
+        if added:
+            emit(CustomerTagged(customer_id=customer.pk, tags=added), actor=acting_user)
     return tags
 
 

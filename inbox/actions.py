@@ -45,7 +45,14 @@ from inbox.choices import (
     TaskStatus,
 )
 from inbox.describe import event_texts
-from inbox.events import ConversationStateChanged
+from inbox.events import (
+    ConversationAssigned,
+    ConversationClosed,
+    ConversationCreated,
+    ConversationStateChanged,
+    MessageReceived,
+    MessageSent,
+)
 from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView, Task
 from inbox.people import can_take
 from inbox.tasks import deliver_outbound
@@ -200,6 +207,11 @@ def do_transition_conversation(c: Conversation, *, to: ConversationState, acting
     emit(ConversationStateChanged(conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
                                   from_state=current.value, to_state=to.value, reason=str(reason)),
          actor=acting_user)
+    if to == S.RESOLVED:
+        emit(ConversationClosed(conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
+                                inbox=c.inbox.code, reason=str(reason), cycle=c.cycle,
+                                resolution_seconds=c.resolution_seconds or 0, assignee_id=c.assignee_id),
+             actor=acting_user)
     return True
 
 
@@ -281,6 +293,8 @@ def do_receive_inbound(
                                                 channel_ref=channel_ref)
                 new = True
                 _event(c, "created", actor=None, channel=channel)
+                emit(ConversationCreated(conversation_id=c.pk, customer_id=customer.pk, channel=channel,
+                                         inbox=c.inbox.code, subject=c.subject))
         try:
             with transaction.atomic():
                 message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.INBOUND,
@@ -305,6 +319,9 @@ def do_receive_inbound(
             do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_replied")
         if c.assignee_id is None and c.inbox.auto_assign and not c.inbox.is_global:
             do_auto_assign(c)
+        emit(MessageReceived(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id,
+                             channel=channel, inbox=c.inbox.code, body=message.body,
+                             attachments=len(message.attachments or [])))
         _emit(c, "message", message=message_payload(message))
     return c, message, new
 
@@ -392,6 +409,9 @@ def _assign(c: Conversation, assignee: User | None, *, acting_user: User | None,
                 **{"from": previous, "to": assignee.pk if assignee else None})
     if assignee is not None and c.state == S.NEW:
         do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="assigned")
+    if previous != c.assignee_id:
+        emit(ConversationAssigned(conversation_id=c.pk, customer_id=c.customer_id, inbox=c.inbox.code,
+                                  from_user_id=previous, to_user_id=c.assignee_id, how=kind), actor=acting_user)
     _emit(c, "assigned", item=event_payload(ev))
     if assignee is not None and assignee.pk != previous and not is_muted() and (
             acting_user is None or acting_user.pk != assignee.pk):  # taking it yourself needs no email
@@ -534,6 +554,8 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
             do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="replied")
         if c.state == S.PENDING:
             do_transition_conversation(c, to=S.ON_HOLD, acting_user=acting_user, reason="replied")
+        emit(MessageSent(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
+                         author_id=acting_user.pk, body=body, delivery_status=status), actor=acting_user)
         _emit(c, "message", message=message_payload(message))
     return message
 

@@ -17,11 +17,13 @@ from accounts.models import User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError
+from core.events import emit
 from core.upsert import race_free
 from core.validators import check_text
-from customers.actions import do_upsert_customer
+from customers.actions import apply_tags, do_upsert_customer
 from customers.models import Tag
 from leads.choices import WORK_STATUS_TRANSITIONS, LeadEventKind, Outcome, WorkStatus
+from leads.events import LeadArrived, LeadClosed, LeadNoted
 from leads.models import Lead, LeadEvent, LeadNote, LeadSettings, NoteTemplate
 from realtime import topics
 from realtime.events import is_muted, send_event_on_commit
@@ -102,6 +104,9 @@ def do_transition_lead(lead: Lead, *, to: WorkStatus, acting_user: User | None, 
            data={"from": current.value, "to": to.value, "reason": reason})
     audit.record(actor=acting_user, action="lead.status_changed", target=lead,
                  changes={"work_status": [current.value, to.value], "reason": reason})
+    if to == WorkStatus.DONE:
+        emit(LeadClosed(lead_id=lead.pk, kommo_id=lead.kommo_id, closed_by_id=acting_user.pk if acting_user else None,
+                        reason=reason), actor=acting_user)
     return True
 
 
@@ -165,8 +170,10 @@ def do_upsert_lead_from_kommo(
         lead.tags.set(tag_objs)
         key = f"kommo:{kommo_id}:{status_id}:{updated_at}"
         if in_stage and not was_in_queue:
-            _event(lead, LeadEventKind.ARRIVED, data={"stage": stage_name, "status_id": status_id},
-                   dedupe_key=f"{key}:in")
+            if _event(lead, LeadEventKind.ARRIVED, data={"stage": stage_name, "status_id": status_id},
+                      dedupe_key=f"{key}:in"):
+                emit(LeadArrived(lead_id=lead.pk, kommo_id=kommo_id, customer_id=lead.customer_id, name=lead.name,
+                                 stage_name=stage_name))
             if lead.work_status == WorkStatus.DONE:
                 do_transition_lead(lead, to=WorkStatus.IN_PROGRESS, acting_user=None,
                                    reason="back in the to-call stage in Kommo")
@@ -296,12 +303,14 @@ def check_add_note(
         applied: list[str] = []
         if template is not None and lead.customer is not None:
             applied = [t.name for t in template.tags.all()]
-            lead.customer.tags.add(*template.tags.all())
+            apply_tags(lead.customer, applied, acting_user=acting_user)
         _event(lead, LeadEventKind.NOTE, actor=acting_user,
                data={"note_id": note.pk, "outcome": outcome, "template": template.title if template else None,
                      "tags": applied})
         audit.record(actor=acting_user, action="lead.note_added", target=lead,
                      changes={"outcome": outcome, "template": template.title if template else None})
+        emit(LeadNoted(lead_id=lead.pk, note_id=note.pk, author_id=acting_user.pk, outcome=outcome,
+                       template=template.title if template else None), actor=acting_user)
         _broadcast(lead)
     return note
 

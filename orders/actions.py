@@ -20,8 +20,10 @@ from catalog.actions import do_return_stock, do_take_stock
 from catalog.models import Product
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from core.events import emit
 from leads.models import Lead
 from orders.choices import ORDER_TRANSITIONS, OrderState
+from orders.events import OrderCancelled, OrderConfirmed, OrderDispatched
 from orders.models import Order, OrderEvent, OrderLine, Sale
 
 MAX_LINE_QUANTITY = 10_000
@@ -58,6 +60,16 @@ def do_transition_order(order: Order, *, to: OrderState, acting_user: User | Non
                               data={"from": current.value, "to": to.value, **(data or {})})
     audit.record(actor=acting_user, action=f"order.{to.value}", target=order,
                  changes={"state": [current.value, to.value], **(data or {})})
+    common: dict[str, Any] = {"order_id": order.pk, "number": order.number, "customer_id": order.customer_id,
+                              "lead_id": order.lead_id, "total": order.total, "currency": order.currency,
+                              "order": order_payload(order)}
+    if to == OrderState.CONFIRMED:
+        emit(OrderConfirmed(**common), actor=acting_user)
+    elif to == OrderState.CANCELLED:
+        emit(OrderCancelled(**common, reason=order.cancel_reason, was_confirmed=current == OrderState.CONFIRMED),
+             actor=acting_user)
+    else:
+        emit(OrderDispatched(**common), actor=acting_user)
     return True
 
 
@@ -194,10 +206,8 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
         do_transition_order(order, to=OrderState.CONFIRMED, acting_user=acting_user, data={"total": str(order.total)})
         do_record_sales(order, lines)
         from crm.sync import do_queue_order_sync
-        from webhooks.actions import do_queue_event
 
         do_queue_order_sync(order, lines=lines)
-        do_queue_event("order.confirmed", lambda: order_payload(order, lines=lines))
     return order
 
 
@@ -231,9 +241,6 @@ def check_cancel_order(acting_user: User, order_id: int, *, reason: str) -> Orde
             do_return_stock(order, acting_user=acting_user, reason=f"{order.number}: {reason}"[:250])
             for sale in Sale.objects.filter(order=order):  # one by one: each deletion tells reports to recount
                 sale.delete()
-            from webhooks.actions import do_queue_event
-
-            do_queue_event("order.cancelled", order_payload(order))
     return order
 
 

@@ -1,4 +1,11 @@
-"""Outgoing signed webhooks: queued in the caller's transaction, delivered by the worker with retries.
+"""Outgoing signed webhooks for every domain event: fanned out from the event log, delivered by the worker with
+retries.
+
+Every event an action emits is in the event log (core.EventLog) when the action commits. Right after the commit,
+the `webhooks` subscriber turns it into one message per active endpoint subscribed to its type; should that step be
+lost (the process died between the commit and it), the periodic job finds the logged events of the last
+FAN_OUT_WINDOW that have no message yet. A message is unique per (endpoint, event), so both paths together still
+send each event once per endpoint.
 
 Delivery is at-least-once. Each attempt is claimed with a compare-and-set lease kept in `next_attempt_at` (LEASE
 ahead, the attempt counted), so a worker killed mid-POST leaves a row the next run claims again once the lease
@@ -9,8 +16,8 @@ again, with the same `X-Centralita-Event-Id`: that id is the receiver's idempote
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -27,29 +34,71 @@ from accounts.roles import Perm
 from core import audit
 from core.backoff import backoff
 from core.errors import ActionError, NotFoundError
+from core.events import DomainEvent
+from core.models import EventLog
 from core.tasks import enqueue_on_commit
 from webhooks.client import Attempt, post_event
-from webhooks.models import EVENTS, WebhookEndpoint, WebhookMessage
+from webhooks.models import WebhookEndpoint, WebhookMessage, event_choices
+from webhooks.tasks import deliver_webhooks
 
 logger = logging.getLogger(__name__)
-EVENT_CODES = [code for code, _label in EVENTS]
 LEASE = timedelta(seconds=60)
+FAN_OUT_WINDOW = timedelta(hours=24)
 
 
-def do_queue_event(event: str, payload: dict[str, Any] | Callable[[], dict[str, Any]]) -> list[WebhookMessage]:
-    """One message per active endpoint subscribed to `event`; delivery starts after commit. `payload` may be a
-    callable: it is only built when someone subscribes (most installations have no endpoints)."""
-    endpoints = [e for e in WebhookEndpoint.objects.filter(is_active=True) if event in e.events]
+def event_codes() -> list[str]:
+    return [code for code, _label in event_choices()]
+
+
+def _subscribed(endpoints: Iterable[WebhookEndpoint], rows: Iterable[EventLog]) -> list[WebhookMessage]:
+    return [WebhookMessage(endpoint=e, event=row.type, payload=row.payload, source_event=row.pk,
+                           created_at=row.occurred_at)
+            for row in rows for e in endpoints
+            if row.type in e.events and e.created_at <= row.occurred_at]
+
+
+def do_fan_out(event_log_ids: Iterable[int]) -> int:
+    """One message per active endpoint subscribed to each logged event (idempotent: an event already fanned out
+    to an endpoint is skipped); delivery starts after commit. Returns the messages created."""
+    endpoints = list(WebhookEndpoint.objects.filter(is_active=True))
     if not endpoints:
-        return []
-    body = payload() if callable(payload) else payload
-    messages = WebhookMessage.objects.bulk_create(
-        [WebhookMessage(endpoint=e, event=event, payload=body) for e in endpoints])
-    if messages:
-        from webhooks.tasks import deliver_webhooks
-
+        return 0
+    wanted = {code for e in endpoints for code in e.events}
+    rows = list(EventLog.objects.filter(pk__in=list(event_log_ids), type__in=wanted))
+    done = set(WebhookMessage.objects.filter(source_event__in=[r.pk for r in rows])
+               .values_list("endpoint_id", "source_event"))
+    messages = [m for m in _subscribed(endpoints, rows) if (m.endpoint_id, m.source_event) not in done]
+    if not messages:
+        return 0
+    with transaction.atomic():
+        # ignore_conflicts: the other path (after-commit fan-out or safety net) may insert the same pair meanwhile
+        WebhookMessage.objects.bulk_create(messages, ignore_conflicts=True)
         enqueue_on_commit(deliver_webhooks)
-    return messages
+    return len(messages)
+
+
+def on_event(event: DomainEvent) -> None:
+    """Subscriber of every event (core.events, after commit). Most installations have no endpoint: one cheap
+    query, then nothing."""
+    if event.log_id is not None and WebhookEndpoint.objects.filter(is_active=True).exists():
+        do_fan_out([event.log_id])
+
+
+def do_fan_out_missed(*, now: datetime | None = None) -> int:
+    """The safety net: logged events of the last FAN_OUT_WINDOW (older than a minute, so not ones whose
+    after-commit fan-out is running right now) that a subscribed endpoint has no message for — the fan-out was
+    lost with its process. One anti-join per endpoint."""
+    now = now or timezone.now()
+    created = 0
+    for endpoint in WebhookEndpoint.objects.filter(is_active=True):
+        missing = (EventLog.objects
+                   .filter(occurred_at__gte=max(now - FAN_OUT_WINDOW, endpoint.created_at),
+                           occurred_at__lt=now - timedelta(minutes=1), type__in=endpoint.events)
+                   .exclude(pk__in=endpoint.messages.filter(source_event__isnull=False).values("source_event"))
+                   .order_by("pk").values_list("pk", flat=True))
+        for start in range(0, len(ids := list(missing)), 500):
+            created += do_fan_out(ids[start:start + 500])
+    return created
 
 
 @transaction.atomic
@@ -61,9 +110,10 @@ def check_save_endpoint(acting_user: User, *, url: str, events: Iterable[str], d
     except ValidationError as exc:
         raise ActionError("invalid_url", _("URL inválida."), field="url") from exc
     chosen = sorted(set(events))
-    unknown = [e for e in chosen if e not in EVENT_CODES]
+    codes = event_codes()
+    unknown = [e for e in chosen if e not in codes]
     if unknown or not chosen:
-        raise ActionError("invalid_events", _("Elija eventos entre: %s.") % ", ".join(EVENT_CODES), field="events")
+        raise ActionError("invalid_events", _("Elija eventos entre: %s.") % ", ".join(codes), field="events")
     endpoint = (WebhookEndpoint.objects.select_for_update().filter(pk=endpoint_id).first() if endpoint_id
                 else WebhookEndpoint())
     if endpoint is None:
@@ -128,8 +178,6 @@ def check_retry_messages(acting_user: User, *, message_ids: list[int] | None = N
         WebhookMessage.objects.filter(pk__in=ids).update(state=WebhookMessage.State.PENDING, attempts=0,
                                                          next_attempt_at=timezone.now())
         audit.record(actor=acting_user, action="webhook.retried", changes={"ids": ids})
-        from webhooks.tasks import deliver_webhooks
-
         enqueue_on_commit(deliver_webhooks)
     return len(ids)
 

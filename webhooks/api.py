@@ -20,7 +20,7 @@ from core.models import EventLog
 from crm.models import KommoSync
 from crm.sync import check_retry_syncs, outbox_rows
 from webhooks import actions
-from webhooks.actions import EVENT_CODES
+from webhooks.actions import event_codes
 from webhooks.models import WebhookEndpoint
 
 router = Router(tags=["integrations"])
@@ -71,16 +71,34 @@ URL_PATTERN = explained(
                  "codificados con %)."))
 
 
-WebhookEvent = Literal["order.confirmed", "order.cancelled"]
-if set(get_args(WebhookEvent)) != set(EVENT_CODES):  # one list of events: webhooks.models.EVENTS
-    raise ImproperlyConfigured("webhooks.api.WebhookEvent must list webhooks.models.EVENTS")
+# The event catalogue (core.events.EVENT_TYPES), spelled out so the OpenAPI schema lists it; checked at import.
+WebhookEvent = Literal[
+    "conversation.assigned",
+    "conversation.closed",
+    "conversation.created",
+    "conversation.state_changed",
+    "customer.created",
+    "customer.merged",
+    "customer.tagged",
+    "lead.arrived",
+    "lead.closed",
+    "lead.noted",
+    "message.received",
+    "message.sent",
+    "order.cancelled",
+    "order.confirmed",
+    "order.dispatched",
+    "stock.changed",
+]
+if set(get_args(WebhookEvent)) != set(event_codes()):
+    raise ImproperlyConfigured("webhooks.api.WebhookEvent must list every event type of core.events")
 
 
 class EndpointIn(InputSchema):
     url: str = Field(..., max_length=500, pattern=URL_PATTERN, json_schema_extra={"format": "uri"},
                      description="http(s) URL the events are POSTed to (400 `invalid_url` if Django's URL validator "
                                  "refuses it)")
-    events: list[WebhookEvent] = Field(..., min_length=1, max_length=10)
+    events: list[WebhookEvent] = Field(..., min_length=1, max_length=len(get_args(WebhookEvent)))
     description: str = Field("", max_length=200)
     is_active: bool = True
 

@@ -7,9 +7,13 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.events import EVENT_TYPES
 from core.fields import EncryptedTextField
 
-EVENTS = [("order.confirmed", _("Pedido confirmado")), ("order.cancelled", _("Pedido cancelado"))]
+
+def event_choices() -> list[tuple[str, str]]:
+    """Every domain event type an endpoint may subscribe to (the catalogue of core.events), with its label."""
+    return [(code, str(cls.label or code)) for code, cls in sorted(EVENT_TYPES.items())]
 
 
 def new_secret() -> str:
@@ -47,7 +51,10 @@ class WebhookMessage(models.Model):
         FAILED = "fallido", _("Fallido")
 
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="messages")
-    event = models.CharField(max_length=40)
+    event = models.CharField(max_length=64)
+    # The event log row (core.EventLog) this message carries: one message per endpoint and event, however many
+    # times the fan-out runs (after commit, and the safety net). Not a foreign key: the log is pruned on its own.
+    source_event = models.BigIntegerField(null=True, blank=True)
     event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     payload = models.JSONField()
     state = models.CharField(max_length=14, choices=State.choices, default=State.PENDING)
@@ -61,6 +68,7 @@ class WebhookMessage(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["state", "next_attempt_at", "id"], name="webhookmsg_due_idx")]
+        constraints = [models.UniqueConstraint(fields=["endpoint", "source_event"], name="webhookmsg_once_per_event")]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint_id} {self.state}"

@@ -16,3 +16,11 @@ def deliver_webhooks() -> int:
     if due is not None and due > timezone.now():
         enqueue_later(deliver_webhooks, due)
     return sent
+
+
+@task(queue_name="default")
+def fan_out_missed_events() -> int:
+    """The outgoing webhooks' safety net (webhooks.actions.do_fan_out_missed)."""
+    from webhooks.actions import do_fan_out_missed
+
+    return do_fan_out_missed()

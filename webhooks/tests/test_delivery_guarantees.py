@@ -14,7 +14,7 @@ from webhooks.actions import LEASE, check_save_endpoint, do_deliver_due
 from webhooks.models import WebhookMessage
 from webhooks.tests.test_webhooks import Receiver, confirm
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # webhooks fan out after commit
 
 
 @pytest.fixture

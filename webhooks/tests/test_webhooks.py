@@ -18,7 +18,7 @@ from orders.tests.factories import product, ready_lead
 from webhooks.actions import check_retry_messages, check_save_endpoint, do_deliver_due
 from webhooks.models import WebhookMessage
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # webhooks fan out after commit
 
 
 class Receiver:

@@ -1,0 +1,234 @@
+"""Issue 14: every action that changes state emits its event exactly once, delivered after commit, and none when the
+action rolls back — one parametrized test over the whole event catalogue (core.events.EVENT_TYPES). A new event type
+without a trigger here fails `test_every_event_type_has_a_trigger`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from accounts.models import User
+from accounts.roles import Role
+from catalog.actions import check_receive_stock
+from core import events
+from core.management.commands.event_catalogue import render_doc
+from core.models import EventLog
+from customers.actions import apply_tags, check_merge_customers, do_upsert_customer
+from inbox import actions as inbox
+from inbox.choices import ConversationState as S
+from inbox.models import Conversation
+from leads.actions import check_add_note, check_close_lead, do_upsert_lead_from_kommo
+from leads.tests.factories import LeadFactory
+from orders import actions as orders
+from orders.models import Order
+from orders.tests.factories import product, ready_lead
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+When = Callable[[], object]
+
+
+class World:
+    """The people every trigger needs."""
+
+    def __init__(self, make_user: Callable[..., User]) -> None:
+        self.agent = make_user(Role.AGENTE)
+        self.supervisor = make_user(Role.SUPERVISOR)
+        self.admin = make_user(Role.ADMIN)
+
+    def conversation(self, phone: str = "+573001112233") -> Conversation:
+        c, _m, _new = inbox.do_receive_inbound(channel="whatsapp", body="Hola, ¿tienen envíos?",
+                                                customer_name="Lucía Peña", phones=[phone])
+        return c
+
+    def order(self, *, confirmed: bool) -> Order:
+        item = product("RTR-1", price="120000", stock=5)
+        order = orders.check_create_order(self.agent, lead_id=ready_lead().pk, lines=[(item.sku, 1)])
+        if confirmed:
+            orders.check_confirm_order(self.agent, order.pk)
+        return order
+
+
+def _kommo_lead(kommo_id: int) -> dict[str, Any]:
+    return {"kommo_id": kommo_id, "name": "Pedido router", "price": Decimal("120000"), "pipeline_id": 1,
+            "status_id": 10, "stage_name": "Para Llamar", "updated_at": 1_700_000_000, "responsible_id": None,
+            "tags": [], "custom_fields": [], "contact": {"id": 77, "name": "Lucía Peña", "phones": ["+573005550000"]},
+            "in_stage": True}
+
+
+# Each trigger: the `given` part runs before (and its own events do not count); the returned callable is the action.
+def _conversation_created(w: World) -> When:
+    return w.conversation
+
+
+def _message_received(w: World) -> When:
+    w.conversation()
+    return w.conversation  # the same customer writes again: continues the open conversation
+
+
+def _message_sent(w: World) -> When:
+    c = w.conversation()
+    return lambda: inbox.check_send_reply(w.supervisor, c.pk, body="Sí, enviamos a todo el país.")
+
+
+def _conversation_assigned(w: World) -> When:
+    c = w.conversation()
+    return lambda: inbox.check_assign(w.supervisor, c.pk, assignee=w.agent.username)
+
+
+def _conversation_state_changed(w: World) -> When:
+    c = w.conversation()
+    return lambda: inbox.check_escalate(w.supervisor, c.pk, comment="El cliente pide hablar con un supervisor.")
+
+
+def _conversation_closed(w: World) -> When:
+    c = w.conversation()
+    inbox.check_send_reply(w.supervisor, c.pk, body="Sí, enviamos a todo el país.")
+    return lambda: inbox.check_close_conversation(w.supervisor, c.pk, reason="answered")
+
+
+def _lead_arrived(w: World) -> When:
+    return lambda: do_upsert_lead_from_kommo(**_kommo_lead(4242))
+
+
+def _lead_noted(w: World) -> When:
+    lead = LeadFactory()
+    return lambda: check_add_note(w.agent, lead.pk, text="Llamé; pide que le envíen el catálogo.")
+
+
+def _lead_closed(w: World) -> When:
+    lead = LeadFactory()
+    check_add_note(w.agent, lead.pk, text="Llamé; confirmó la compra del router.")
+    return lambda: check_close_lead(w.agent, lead.pk)
+
+
+def _order_confirmed(w: World) -> When:
+    order = w.order(confirmed=False)
+    return lambda: orders.check_confirm_order(w.agent, order.pk)
+
+
+def _order_cancelled(w: World) -> When:
+    order = w.order(confirmed=True)
+    return lambda: orders.check_cancel_order(w.supervisor, order.pk, reason="El cliente desistió")
+
+
+def _order_dispatched(w: World) -> When:
+    order = w.order(confirmed=True)
+    return lambda: orders.check_dispatch_order(w.supervisor, order.pk)
+
+
+def _stock_changed(w: World) -> When:
+    item = product("SW-8", stock=3)
+    return lambda: check_receive_stock(w.admin, item.pk, quantity=5, reason="Entrega del proveedor")
+
+
+def _customer_created(w: World) -> When:
+    return lambda: do_upsert_customer(name="Mateo Ruiz", phones=["+573009998877"])
+
+
+def _customer_tagged(w: World) -> When:
+    customer = do_upsert_customer(name="Mateo Ruiz", phones=["+573009998877"])
+    return lambda: apply_tags(customer, ["vip", "mayorista"], acting_user=w.supervisor)
+
+
+def _customer_merged(w: World) -> When:
+    keep = do_upsert_customer(name="Ana Pérez", phones=["+573001110000"])
+    gone = do_upsert_customer(name="Ana P.", emails=["ana@example.com"])
+    w.conversation(phone="+573001110000")
+    return lambda: check_merge_customers(w.supervisor, keep_id=keep.pk, merge_id=gone.pk)
+
+
+TRIGGERS: dict[str, Callable[[World], When]] = {
+    "conversation.created": _conversation_created,
+    "message.received": _message_received,
+    "message.sent": _message_sent,
+    "conversation.assigned": _conversation_assigned,
+    "conversation.state_changed": _conversation_state_changed,
+    "conversation.closed": _conversation_closed,
+    "lead.arrived": _lead_arrived,
+    "lead.noted": _lead_noted,
+    "lead.closed": _lead_closed,
+    "order.confirmed": _order_confirmed,
+    "order.cancelled": _order_cancelled,
+    "order.dispatched": _order_dispatched,
+    "stock.changed": _stock_changed,
+    "customer.created": _customer_created,
+    "customer.tagged": _customer_tagged,
+    "customer.merged": _customer_merged,
+}
+
+
+@pytest.fixture
+def delivered() -> Iterator[list[events.DomainEvent]]:
+    seen: list[events.DomainEvent] = []
+    events.subscribe(events.ANY, seen.append, name="test.catalogue")
+    yield seen
+    events._subscribers[events.ANY].pop("test.catalogue", None)
+
+
+def test_every_event_type_has_a_trigger():
+    assert set(TRIGGERS) == set(events.EVENT_TYPES)
+
+
+@pytest.mark.parametrize("event_type", sorted(TRIGGERS))
+def test_the_action_emits_its_event_once_after_commit(event_type, make_user, delivered):
+    # given what the action needs
+    when = TRIGGERS[event_type](World(make_user))
+    before = set(EventLog.objects.filter(type=event_type).values_list("pk", flat=True))
+    delivered.clear()
+
+    # when the action runs inside a transaction that commits
+    with transaction.atomic():
+        when()
+        logged_inside = EventLog.objects.filter(type=event_type).exclude(pk__in=before).count()
+        delivered_inside = [e for e in delivered if e.type == event_type]
+
+    # then the event was logged with the action but delivered only after the commit, exactly once
+    assert logged_inside == 1
+    assert delivered_inside == []
+    (row,) = EventLog.objects.filter(type=event_type).exclude(pk__in=before)
+    (event,) = [e for e in delivered if e.type == event_type]
+    assert event.log_id == row.pk
+    assert row.payload == event.payload() and row.version == event.version
+    assert isinstance(event, events.EVENT_TYPES[event_type])
+
+
+@pytest.mark.parametrize("event_type", sorted(TRIGGERS))
+def test_a_rolled_back_action_emits_nothing(event_type, make_user, delivered):
+    # given what the action needs
+    when = TRIGGERS[event_type](World(make_user))
+    before = EventLog.objects.filter(type=event_type).count()
+    delivered.clear()
+
+    # when the action runs but its transaction rolls back
+    with pytest.raises(RuntimeError), transaction.atomic():
+        when()
+        raise RuntimeError("a later step of the same transaction failed")
+
+    # then nothing was logged and nothing delivered
+    assert EventLog.objects.filter(type=event_type).count() == before
+    assert [e for e in delivered if e.type == event_type] == []
+
+
+def test_a_state_change_that_changes_nothing_emits_nothing(make_user, delivered):
+    # given an escalated conversation
+    w = World(make_user)
+    c = w.conversation()
+    inbox.check_escalate(w.supervisor, c.pk, comment="El cliente pide hablar con un supervisor.")
+    before = EventLog.objects.count()
+    # when the transition function is asked for the state it already has
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=c.pk)
+        assert inbox.do_transition_conversation(locked, to=S.ESCALATED, acting_user=None) is False
+    # then no event
+    assert EventLog.objects.count() == before
+
+
+def test_the_events_doc_matches_the_catalogue(settings):
+    doc = (Path(settings.BASE_DIR) / "docs" / "events.md").read_text(encoding="utf-8")
+    assert render_doc(doc) == doc, "docs/events.md is stale: run `python manage.py event_catalogue --write`"
