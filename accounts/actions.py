@@ -7,7 +7,7 @@ import datetime
 import secrets
 from collections.abc import Iterable
 from datetime import time, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -33,6 +33,7 @@ from accounts.roles import Perm, Role
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.models import AvailabilityOnLogin, SiteSettings
+from realtime import topics
 from realtime.events import send_event_on_commit
 
 # --- permission helpers -------------------------------------------------------------------------
@@ -284,13 +285,10 @@ def check_set_own_notifications(acting_user: User, *, notify_browser: bool, noti
 # --- availability (state machine) ----------------------------------------------------------------
 
 
-def presence_audience(user: User) -> list[int]:
-    """Who sees `user`'s availability live: the user and everyone allowed to view presence."""
-    from accounts.roles import ROLE_PERMISSIONS
-
-    viewer_roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.PRESENCE_VIEW_ALL in perms]
-    ids = list(User.objects.filter(is_active=True, role__in=viewer_roles).values_list("pk", flat=True))
-    return [*ids, user.pk]
+def presence_audience(user: User) -> dict[str, list[Any]]:
+    """Who sees `user`'s availability live (send_event_on_commit's keywords): everyone allowed to view presence,
+    through one topic group, and the user's own group when they are not among them."""
+    return {"topics": [topics.PRESENCE], "user_ids": [] if topics.in_topic(user, topics.PRESENCE) else [user.pk]}
 
 
 def presence_payload(user: User) -> dict[str, object]:
@@ -332,7 +330,7 @@ def do_change_availability(user_id: int, *, to: str, acting_user: User | None) -
                                          acting_user=acting_user, created_at=now)
         audit.record(actor=acting_user, action="user.availability_changed", target=user,
                      changes={"availability": [current.value, target.value]})
-        send_event_on_commit(presence_payload(user), user_ids=presence_audience(user))
+        send_event_on_commit(presence_payload(user), **presence_audience(user))
     return user
 
 

@@ -369,6 +369,9 @@ LOGGING = {
         "django": {"handlers": ["mail_admins"], "level": LOG_LEVEL},
         "django.channels.server": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # "Group … does not exist, did you call group_add?" for every event sent to a topic nobody has open right
+        # now (a normal state: no agent connected): noise, not a warning.
+        "channels_postgres.database": {"level": "ERROR"},
         "centralita.access": _access_logger,
     },
 }

@@ -56,6 +56,7 @@ from inbox.events import (
 from inbox.models import ClosureReview, Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView, Task
 from inbox.people import can_take
 from inbox.tasks import deliver_outbound
+from realtime import topics
 from realtime.events import is_muted, send_event_on_commit
 
 S = ConversationState
@@ -66,14 +67,13 @@ MENTION = re.compile(r"@([\w.\-]+)")
 # --- audience and events ---------------------------------------------------------------------------
 
 
-def audience(conversation: Conversation) -> list[int]:
-    """Who sees a conversation live: its assignee, and every user who may work or supervise the inbox."""
-    roles = [r.value for r, perms in ROLE_PERMISSIONS.items()
-             if Perm.INBOX_SUPERVISE in perms or Perm.INBOX_WORK in perms]
-    ids = set(User.objects.filter(is_active=True, can_login=True, role__in=roles).values_list("pk", flat=True))
-    if conversation.assignee_id:
-        ids.add(conversation.assignee_id)
-    return sorted(ids)
+def audience(conversation: Conversation) -> dict[str, list[Any]]:
+    """Who sees a conversation live (send_event_on_commit's keywords): every user who may work or supervise the
+    inbox, through one topic group — one channel-layer message however many agents are connected — and the
+    assignee's own group only when their role is outside that topic."""
+    assignee = conversation.assignee
+    extra = [assignee.pk] if assignee is not None and not topics.in_topic(assignee, topics.INBOX) else []
+    return {"topics": [topics.INBOX], "user_ids": extra}
 
 
 def conversation_payload(c: Conversation) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def conversation_payload(c: Conversation) -> dict[str, Any]:
 def _emit(c: Conversation, op: str, **extra: Any) -> None:
     if not is_muted():
         send_event_on_commit({"type": "conversation", "op": op, "conversation": conversation_payload(c), **extra},
-                             user_ids=audience(c))
+                             **audience(c))
 
 
 PAYLOAD_BODY_MAX = 4000  # longer bodies travel cut (`truncated`); the page shows the whole text on reload

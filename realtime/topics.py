@@ -10,9 +10,19 @@ from accounts.roles import Perm
 
 LEADS: Final = "leads"  # the call queue: lead upserts, holds, statuses
 STOCK: Final = "stock"  # live availability on product search and order builders
+INBOX: Final = "inbox"  # conversations: messages, states, assignments (everyone who works or supervises the inbox)
+PRESENCE: Final = "presence"  # agents' availability, for those who watch the team
 
-TOPIC_PERMISSIONS: Final[dict[str, Perm]] = {LEADS: Perm.LEADS_VIEW, STOCK: Perm.CATALOG_VIEW}
+# A connection joins a topic when its user holds any of the topic's permissions.
+TOPIC_PERMISSIONS: Final[dict[str, tuple[Perm, ...]]] = {
+    LEADS: (Perm.LEADS_VIEW,), STOCK: (Perm.CATALOG_VIEW,), INBOX: (Perm.INBOX_WORK, Perm.INBOX_SUPERVISE),
+    PRESENCE: (Perm.PRESENCE_VIEW_ALL,),
+}
+
+
+def in_topic(user: User, topic: str) -> bool:
+    return any(user.has_perm_code(perm) for perm in TOPIC_PERMISSIONS[topic])
 
 
 def topics_for(user: User) -> list[str]:
-    return [topic for topic, perm in TOPIC_PERMISSIONS.items() if user.has_perm_code(perm)]
+    return [topic for topic in TOPIC_PERMISSIONS if in_topic(user, topic)]

@@ -105,14 +105,17 @@ def test_availability_event_goes_to_viewers_and_self(agent, supervisor, make_use
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from realtime.events import user_group
+    from realtime.events import topic_group, user_group
+    from realtime.topics import topics_for
 
-    # given an analyst (who may not see presence) and a supervisor (who may), each listening on the layer
+    # given an analyst (who may not see presence) and a supervisor (who may), each listening on the layer with the
+    # groups their websocket joins (their own, and the topics of their permissions)
     analyst = make_user(Role.ANALISTA)
     layer = get_channel_layer()
     inbox = {u.pk: async_to_sync(layer.new_channel)() for u in (agent, supervisor, analyst)}
-    for user_id, channel in inbox.items():
-        async_to_sync(layer.group_add)(user_group(user_id), channel)
+    for user in (agent, supervisor, analyst):
+        for group in [user_group(user.pk), *(topic_group(t) for t in topics_for(user))]:
+            async_to_sync(layer.group_add)(group, inbox[user.pk])
     # when the agent becomes busy and the transaction commits
     with django_capture_on_commit_callbacks(execute=True):
         actions.check_change_availability(agent, agent.pk, to="ocupado")

@@ -238,13 +238,13 @@ def check_visitor_typing(visitor_id: int, *, typing: bool) -> bool:
     if typing and limits.hit("typing", str(visitor_id)):
         return False
     conversation = (Conversation.objects.filter(webchat_visitors__pk=visitor_id, state__in=list(OPEN_STATES))
-                    .only("pk", "assignee_id").first())
+                    .select_related("assignee").only("pk", "assignee").first())
     if conversation is None or is_muted():
         return False
     from inbox.actions import audience
 
     send_event_on_commit({"type": "webchat", "op": "typing", "conversation_id": conversation.pk, "typing": typing},
-                         user_ids=audience(conversation))
+                         **audience(conversation))
     return True
 
 

@@ -13,6 +13,7 @@ from accounts.roles import Role
 from accounts.tests.factories import UserFactory
 from inbox import actions
 from inbox.models import ConversationEvent, Message
+from realtime import topics
 
 pytestmark = pytest.mark.django_db
 
@@ -22,8 +23,8 @@ def sent(monkeypatch):
     """Every conversation event the actions send (after JSON, as the channel layer would carry it)."""
     events = []
 
-    def record(event, *, user_ids):
-        events.append((json.loads(json.dumps(event)), sorted(set(user_ids))))
+    def record(event, *, user_ids=(), topics=()):
+        events.append((json.loads(json.dumps(event)), {"users": sorted(set(user_ids)), "topics": sorted(topics)}))
 
     monkeypatch.setattr(actions, "send_event_on_commit", record)
     return events
@@ -43,7 +44,9 @@ def test_inbound_message_event_carries_the_timeline_item(sent):
     assert item == {**item, "type": "message", "id": message.pk, "kind": "inbound", "body": "Hola\n¿tienen envíos?",
                     "author": None, "truncated": False, "delivery_status": "", "attachments": []}
     assert datetime.fromisoformat(item["at"]) == message.created_at
-    assert supervisor.pk in [users for e, users in sent if e["op"] == "message"][-1]
+    # everyone who works or supervises the inbox gets it through one topic group, not one message per user
+    assert [route for e, route in sent if e["op"] == "message"][-1] == {"users": [], "topics": ["inbox"]}
+    assert topics.in_topic(supervisor, topics.INBOX)
 
 
 def test_reply_note_and_state_events(sent):

@@ -67,7 +67,7 @@ def member(inbox, **kwargs):
 def sent(monkeypatch):
     events = []
 
-    def record(event, *, user_ids):
+    def record(event, *, user_ids=(), topics=()):
         events.append((json.loads(json.dumps(event)), sorted(set(user_ids))))
 
     monkeypatch.setattr(actions, "send_event_on_commit", record)

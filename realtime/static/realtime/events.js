@@ -8,6 +8,9 @@
   if (!body || body.dataset.realtime !== "on") return;
   let delay = 500;
   let socket = null;
+  // An event can reach a tab through two groups (a topic and the user's own); each is dispatched once.
+  const recent = new Set();
+  const order = [];
   function setState(state) {
     body.dataset.realtimeState = state;
     const badge = document.getElementById("realtime-state");
@@ -32,6 +35,12 @@
       let event;
       try { event = JSON.parse(msg.data); } catch (e) { return; }
       if (!event || !event.type) return;
+      if (event.event_id) {
+        if (recent.has(event.event_id)) return;
+        recent.add(event.event_id);
+        order.push(event.event_id);
+        if (order.length > 500) recent.delete(order.shift());
+      }
       body.dispatchEvent(new CustomEvent("centralita:" + event.type, { detail: event }));
     };
     socket.onclose = function (ev) {
