@@ -7,8 +7,18 @@ registry (names for --scenario) without configuring Django; imports go inside se
 from __future__ import annotations
 
 from bench.harness import Scenario
-from bench.scenarios import callcenter, catalog, dashboard, foundation, inbox, orders, scaleout, whatsapp
+from bench.scenarios import (
+    callcenter,
+    catalog,
+    dashboard,
+    events,
+    foundation,
+    inbox,
+    orders,
+    scaleout,
+    whatsapp,
+)
 
-MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout)
+MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}
