@@ -24,6 +24,7 @@ chromium:
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports --no-cache
 
 typecheck: setup
 	.venv/bin/mypy .

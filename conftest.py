@@ -36,10 +36,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """The in-process cache (rate limits, dashboard answers) starts empty in every test."""
+    """The in-process caches (rate limits, dashboard answers, whether any webhook endpoint is active) start empty in
+    every test."""
     from django.core.cache import cache
 
+    from webhooks.actions import forget_active_endpoints
+
     cache.clear()
+    forget_active_endpoints()
     yield
     cache.clear()
 

@@ -7,7 +7,7 @@ import datetime
 import secrets
 from collections.abc import Iterable
 from datetime import time, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.choices import AVAILABILITY_TRANSITIONS, Availability, Language
+from accounts.events import AvailabilityChanged
 from accounts.models import (
     ApiToken,
     AvailabilityEvent,
@@ -32,9 +33,8 @@ from accounts.models import (
 from accounts.roles import Perm, Role
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from core.events import emit
 from core.models import AvailabilityOnLogin, SiteSettings
-from realtime import topics
-from realtime.events import send_event_on_commit
 
 # --- permission helpers -------------------------------------------------------------------------
 
@@ -285,12 +285,6 @@ def check_set_own_notifications(acting_user: User, *, notify_browser: bool, noti
 # --- availability (state machine) ----------------------------------------------------------------
 
 
-def presence_audience(user: User) -> dict[str, list[Any]]:
-    """Who sees `user`'s availability live (send_event_on_commit's keywords): everyone allowed to view presence,
-    through one topic group, and the user's own group when they are not among them."""
-    return {"topics": [topics.PRESENCE], "user_ids": [] if topics.in_topic(user, topics.PRESENCE) else [user.pk]}
-
-
 def presence_payload(user: User) -> dict[str, object]:
     changed = user.availability_changed_at
     return {
@@ -330,7 +324,9 @@ def do_change_availability(user_id: int, *, to: str, acting_user: User | None) -
                                          acting_user=acting_user, created_at=now)
         audit.record(actor=acting_user, action="user.availability_changed", target=user,
                      changes={"availability": [current.value, target.value]})
-        send_event_on_commit(presence_payload(user), **presence_audience(user))
+        # realtime subscribes and shows it live to the user and to those who watch the team
+        emit(AvailabilityChanged(user_id=user.pk, username=user.username, from_state=current.value,
+                                 to_state=target.value, changed_at=now.isoformat()), actor=acting_user)
     return user
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from django.db import IntegrityError, models, transaction
 from django.db.models import F
@@ -25,7 +25,9 @@ from core.events import emit
 from core.models import AuditLog
 from core.text import fold
 from core.validators import MAX_QUANTITY, check_text, max_length_of, quantity_error, text_error
-from orders.models import Order
+
+if TYPE_CHECKING:  # the ledger names the order a movement belongs to; orders call catalog, never the reverse
+    from orders.models import Order
 
 MAX_PRICE = Decimal(10) ** 12
 # Stock on hand, a receipt or an adjustment: at most a billion units (core.validators.MAX_QUANTITY).

@@ -9,6 +9,9 @@ and a `version` (bumped when its fields change incompatibly). An action emits it
   that raises is logged and never breaks the action or the other subscribers; one that is slow should enqueue a task
   (`core.tasks.enqueue_on_commit` is already past the commit there, so it just enqueues).
 
+A durable outbox that must commit or roll back with the change (the Kommo sync of a confirmed order) subscribes with
+`in_transaction=True`: it is called inside `emit`, in the action's transaction, and an error there fails the action.
+
 Subscribers register from their app's `AppConfig.ready()` with `subscribe(EventClass, handler, name=…)`: the app that
 reacts depends on the app that emits, never the reverse (automation, SLA timers, campaigns and outgoing webhooks
 react to inbox, orders and customers without those apps knowing them).
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 EVENT_TYPES: dict[str, type[DomainEvent]] = {}
 Handler = Callable[["DomainEvent"], None]
 _subscribers: dict[str, dict[str, Handler]] = defaultdict(dict)
+_in_transaction: dict[str, dict[str, Handler]] = defaultdict(dict)
 ANY = "*"
 
 
@@ -75,13 +79,14 @@ def _json(value: Any) -> Any:
     return value
 
 
-def subscribe(event: type[DomainEvent] | str, handler: Handler, *, name: str) -> None:
-    """Calls `handler(event)` after the commit of every emitted event of that class (or type, or ANY). `name`
-    identifies the subscription: subscribing again under the same name replaces it."""
+def subscribe(event: type[DomainEvent] | str, handler: Handler, *, name: str, in_transaction: bool = False) -> None:
+    """Calls `handler(event)` after the commit of every emitted event of that class (or type, or ANY) — or, with
+    `in_transaction`, inside the emitting transaction (outbox writers). `name` identifies the subscription:
+    subscribing again under the same name replaces it."""
     key = event if isinstance(event, str) else event.type
     if key != ANY and key not in EVENT_TYPES:
         raise ValueError(f"unknown event type {key!r}")
-    _subscribers[key][name] = handler
+    (_in_transaction if in_transaction else _subscribers)[key][name] = handler
 
 
 def subscribers(event_type: str) -> list[tuple[str, Handler]]:
@@ -97,6 +102,8 @@ def emit(event: DomainEvent, *, actor: Any = None) -> int:
                                   occurred_at=timezone.now(),
                                   actor=actor if actor is not None and getattr(actor, "pk", None) else None)
     object.__setattr__(event, "_log_id", row.pk)  # frozen for its fields; the log id is delivery metadata
+    for handler in (*_in_transaction.get(event.type, {}).values(), *_in_transaction.get(ANY, {}).values()):
+        handler(event)  # part of the action: an error here rolls it back
     transaction.on_commit(lambda: deliver(event, row.pk))
     return row.pk
 

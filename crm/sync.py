@@ -15,9 +15,9 @@ the drain looks for the row's marker on the lead (Kommo has no idempotency key f
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
@@ -31,16 +31,27 @@ from accounts.roles import Perm
 from core import audit
 from core.backoff import backoff
 from core.errors import ActionError
+from core.events import DomainEvent
 from core.tasks import enqueue_on_commit
 from crm.client import KommoClient, KommoError
 from crm.models import KommoAccount, KommoSync
+from orders.events import OrderConfirmed
+from orders.models import Order, OrderLine
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)  # longer than the client's worst case (4 attempts × 20 s timeout is bounded by it)
 ACTIVE = (KommoSync.State.PENDING, KommoSync.State.RETRYING)
 
 
-def do_queue_order_sync(order: Any, *, lines: Any = None) -> KommoSync | None:
+def on_order_confirmed(event: DomainEvent) -> None:
+    """In-transaction subscriber of `order.confirmed`: the outbox row commits with the order, or neither does."""
+    if not isinstance(event, OrderConfirmed):
+        return
+    order = Order.objects.select_related("lead", "agent").get(pk=event.order_id)
+    do_queue_order_sync(order)
+
+
+def do_queue_order_sync(order: Order, *, lines: Iterable[OrderLine] | None = None) -> KommoSync | None:
     """Outbox row for a confirmed order: move the lead to "Venta Confirmada", set its price to the order
     total, and add a note with the order summary. No row when the order has no Kommo lead or Kommo is not
     connected (the order page then says "sin sincronización")."""

@@ -1100,6 +1100,12 @@ def check_delete_category(acting_user: User, *, inbox_id: int, category_id: int)
 VIEWING_TTL = 45  # seconds; pages announce themselves every 20 s
 
 
+def on_viewing_message(acting_user: User, message: dict[str, Any]) -> None:
+    """A browser says its user has a conversation open ({"type": "viewing", "conversation_id": n}, realtime)."""
+    if isinstance(message.get("conversation_id"), int) and not isinstance(message["conversation_id"], bool):
+        check_viewing(acting_user, message["conversation_id"])
+
+
 def check_viewing(acting_user: User, conversation_id: int) -> list[str]:
     """Records that `acting_user` has the conversation open and tells everyone who has it open who else does,
     so two agents never answer the same customer unknowingly. Kept in the cache (shared through Redis at scale)."""

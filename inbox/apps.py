@@ -22,3 +22,8 @@ class InboxConfig(AppConfig):
 
         if seed_inbox not in SEEDERS:
             SEEDERS.append(seed_inbox)
+
+        from inbox.actions import on_viewing_message
+        from realtime.consumers import on_client_message
+
+        on_client_message("viewing", on_viewing_message)

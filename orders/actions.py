@@ -204,10 +204,7 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
             OrderLine.objects.bulk_update(repriced, ["unit_price", "line_total"])
         order.total = sum((line.line_total for line in lines), Decimal(0))
         do_transition_order(order, to=OrderState.CONFIRMED, acting_user=acting_user, data={"total": str(order.total)})
-        do_record_sales(order, lines)
-        from crm.sync import do_queue_order_sync
-
-        do_queue_order_sync(order, lines=lines)
+        do_record_sales(order, lines)  # (the Kommo outbox row is written by crm's in-transaction subscriber)
     return order
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,16 @@ from realtime.events import topic_group, user_group
 from realtime.topics import topics_for
 
 CLOSE_UNAUTHENTICATED = 4401
+
+# What a browser may send besides "ping", by its "type": the app that handles it registers from its AppConfig.ready()
+# (the inbox registers "viewing"), so realtime never imports the apps above it. A handler runs in a thread with the
+# connection's user and the message, and checks the message itself.
+ClientMessageHandler = Callable[[Any, dict[str, Any]], object]
+CLIENT_MESSAGES: dict[str, ClientMessageHandler] = {}
+
+
+def on_client_message(kind: str, handler: ClientMessageHandler) -> None:
+    CLIENT_MESSAGES[kind] = handler
 
 
 def _schedule_auto_offline(user_id: int) -> None:
@@ -62,10 +73,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         if content.get("type") == "ping":
             await sync_to_async(presence.touch_connection)(self.channel_name)
             await self.send_json({"type": "pong"})
-        elif content.get("type") == "viewing" and isinstance(content.get("conversation_id"), int):
-            from inbox.actions import check_viewing
-
-            await sync_to_async(check_viewing)(self.scope["user"], content["conversation_id"])  # type: ignore[arg-type]
+        elif (handler := CLIENT_MESSAGES.get(str(content.get("type")))) is not None:
+            await sync_to_async(handler)(self.scope["user"], content)
 
     async def realtime_event(self, message: dict[str, Any]) -> None:
         text = message.get("text")

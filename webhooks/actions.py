@@ -16,6 +16,7 @@ again, with the same `X-Centralita-Event-Id`: that id is the receiver's idempote
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,10 +78,28 @@ def do_fan_out(event_log_ids: Iterable[int]) -> int:
     return len(messages)
 
 
+ACTIVE_TTL = 5.0  # seconds a process trusts its "is any endpoint active?" answer
+_active: dict[str, float | bool] = {"until": 0.0, "any": False}
+
+
+def _any_active_endpoint() -> bool:
+    """Whether any endpoint is active, asked of the database at most every ACTIVE_TTL seconds per process (most
+    installations have none, and every event asks). Saving an endpoint forgets the answer in its own process; in
+    the others, an event of those first seconds is fanned out by the safety net instead."""
+    now = time.monotonic()
+    if now >= float(_active["until"]):
+        _active["any"] = WebhookEndpoint.objects.filter(is_active=True).exists()
+        _active["until"] = now + ACTIVE_TTL
+    return bool(_active["any"])
+
+
+def forget_active_endpoints() -> None:
+    _active["until"] = 0.0
+
+
 def on_event(event: DomainEvent) -> None:
-    """Subscriber of every event (core.events, after commit). Most installations have no endpoint: one cheap
-    query, then nothing."""
-    if event.log_id is not None and WebhookEndpoint.objects.filter(is_active=True).exists():
+    """Subscriber of every event (core.events, after commit)."""
+    if event.log_id is not None and _any_active_endpoint():
         do_fan_out([event.log_id])
 
 
@@ -120,6 +139,7 @@ def check_save_endpoint(acting_user: User, *, url: str, events: Iterable[str], d
         raise NotFoundError("endpoint_not_found", _("El webhook no existe."))
     endpoint.url, endpoint.events, endpoint.description, endpoint.is_active = url, chosen, description, is_active
     endpoint.save()
+    transaction.on_commit(forget_active_endpoints)
     audit.record(actor=acting_user, action="webhook_endpoint.saved", target=endpoint,
                  changes={"url": url, "events": chosen, "active": is_active})
     return endpoint

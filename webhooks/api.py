@@ -89,6 +89,7 @@ WebhookEvent = Literal[
     "order.confirmed",
     "order.dispatched",
     "stock.changed",
+    "user.availability_changed",
 ]
 if set(get_args(WebhookEvent)) != set(event_codes()):
     raise ImproperlyConfigured("webhooks.api.WebhookEvent must list every event type of core.events")

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.db import transaction
 
+from accounts.actions import check_change_availability as change_availability
 from accounts.models import User
 from accounts.roles import Role
 from catalog.actions import check_receive_stock
@@ -143,7 +144,12 @@ def _customer_merged(w: World) -> When:
     return lambda: check_merge_customers(w.supervisor, keep_id=keep.pk, merge_id=gone.pk)
 
 
+def _availability_changed(w: World) -> When:
+    return lambda: change_availability(w.agent, w.agent.pk, to="ausente")
+
+
 TRIGGERS: dict[str, Callable[[World], When]] = {
+    "user.availability_changed": _availability_changed,
     "conversation.created": _conversation_created,
     "message.received": _message_received,
     "message.sent": _message_sent,

@@ -109,3 +109,33 @@ def test_events_older_than_the_retention_are_pruned(settings):
     with time_machine.travel(timezone.now(), tick=False):
         assert prune_event_log.call() == 1
     assert EventLog.objects.count() == 1
+
+
+def test_an_in_transaction_subscriber_commits_or_rolls_back_with_the_action(make_user):
+    # given an outbox writer subscribed inside the transaction, which fails on its second call
+    calls: list[int] = []
+
+    def outbox(event: events.DomainEvent) -> None:
+        calls.append(event.log_id or 0)
+        if len(calls) == 2:
+            raise RuntimeError("the outbox row could not be written")
+
+    events.subscribe(CustomerMerged, outbox, name="test.outbox", in_transaction=True)
+    supervisor = make_user(Role.SUPERVISOR)
+    try:
+        from customers.actions import check_merge_customers
+
+        # when a merge runs: the writer ran inside the transaction, with the logged event's id
+        keep = do_upsert_customer(name="Ana", phones=["+573001112233"])
+        gone = do_upsert_customer(name="Ana P.", phones=["+573004445566"])
+        with transaction.atomic():
+            check_merge_customers(supervisor, keep_id=keep.pk, merge_id=gone.pk)
+            assert calls == [EventLog.objects.get(type="customer.merged").pk]
+        # when the writer fails on the next merge, the merge fails with it: nothing merged, no event
+        other = do_upsert_customer(name="Ana Pérez", phones=["+573007778899"])
+        with pytest.raises(RuntimeError):
+            check_merge_customers(supervisor, keep_id=keep.pk, merge_id=other.pk)
+    finally:
+        events._in_transaction[CustomerMerged.type].pop("test.outbox", None)
+    assert EventLog.objects.filter(type="customer.merged").count() == 1
+    assert type(other).objects.filter(pk=other.pk).exists()
