@@ -35,11 +35,14 @@ def duplicates(request: HttpRequest) -> HttpResponse:
 @require_POST
 @perm_required(Perm.LEADS_SUPERVISE)
 def merge(request: HttpRequest) -> HttpResponse:
+    keep_id, merge_id = (request.POST.get(name, "") for name in ("keep", "merge"))
+    if not (keep_id.isdecimal() and merge_id.isdecimal()):  # a tampered form: say so, never a Python message
+        messages.error(request, _("Elija el cliente que se conserva y el que se fusiona."))
+        return redirect("customers:duplicates")
     try:
-        keep = check_merge_customers(request.user, keep_id=int(request.POST.get("keep", "0")),  # type: ignore[arg-type]
-                                     merge_id=int(request.POST.get("merge", "0")))
-    except (ActionError, ValueError) as exc:
-        messages.error(request, getattr(exc, "message", str(exc)))
+        keep = check_merge_customers(request.user, keep_id=int(keep_id), merge_id=int(merge_id))  # type: ignore[arg-type]
+    except ActionError as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(request, _("Clientes fusionados en «%s».") % keep.name)
     return redirect("customers:duplicates")

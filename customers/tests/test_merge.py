@@ -109,3 +109,16 @@ def test_the_api_refuses_agents_unknown_customers_and_a_customer_merged_with_its
     assert (itself.status_code, itself.json()["code"]) == (409, "same_customer")
     assert Customer.objects.filter(pk__in=[keep.pk, gone.pk]).count() == 2
     assert Conversation.objects.filter(customer=gone).count() == 1
+
+
+@pytest.mark.parametrize("form", [{"keep": "uno", "merge": "2"}, {"keep": "1"}, {"keep": "-1", "merge": "1e3"}])
+def test_a_tampered_merge_form_gets_a_sentence_not_a_python_error(form, make_user, client_for):
+    # given a supervisor whose form was altered
+    client = client_for(make_user(Role.SUPERVISOR))
+    # when it is posted
+    response = client.post(reverse("customers:merge"), form, follow=True)
+    # then the page says what to do, in words, and nothing was merged
+    assert response.status_code == 200
+    texts = [str(m) for m in response.context["messages"]]
+    assert texts == ["Elija el cliente que se conserva y el que se fusiona."]
+    assert not AuditLog.objects.filter(action="customer.merged").exists()

@@ -8,7 +8,9 @@
   if (!body || body.dataset.realtime !== "on") return;
   let delay = 500;
   let socket = null;
-  // An event can reach a tab through two groups (a topic and the user's own); each is dispatched once.
+  // An event can reach a tab through two groups (a topic and the user's own); each is dispatched once. The key is
+  // the message text (the server encodes each event once, with its event_id): event ids are nanoseconds, beyond
+  // what a JavaScript number holds exactly, so two events of one burst could share a parsed id.
   const recent = new Set();
   const order = [];
   function setState(state) {
@@ -35,12 +37,10 @@
       let event;
       try { event = JSON.parse(msg.data); } catch (e) { return; }
       if (!event || !event.type) return;
-      if (event.event_id) {
-        if (recent.has(event.event_id)) return;
-        recent.add(event.event_id);
-        order.push(event.event_id);
-        if (order.length > 500) recent.delete(order.shift());
-      }
+      if (recent.has(msg.data)) return;
+      recent.add(msg.data);
+      order.push(msg.data);
+      if (order.length > 200) recent.delete(order.shift());
       body.dispatchEvent(new CustomEvent("centralita:" + event.type, { detail: event }));
     };
     socket.onclose = function (ev) {
