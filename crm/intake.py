@@ -12,24 +12,30 @@ processes and records each delivery on its own (crm.tasks).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import (
-    DatabaseError,
     close_old_connections,
     transaction,
 )
 from django.utils.crypto import constant_time_compare
 
-from core.intake import read_capped_body, store_batch_or_each
+from core.intake import (
+    GroupCommitWriter,
+    IntakeRoute,
+    Receive,
+    Send,
+    enqueue_with_rows,
+    read_capped_body,
+    respond,
+    respond_json,
+    store_batch_or_each,
+)
 from core.request_context import client_ip_from_scope
-from core.tasks import enqueue_on_commit
 from crm.models import KommoAccount, WebhookDelivery
 from crm.webhooks import WebhookParseError, peek_account
 
@@ -113,7 +119,7 @@ def _store(items: list[Incoming]) -> list[int]:
         if accepted:
             from crm.tasks import process_kommo_webhooks
 
-            enqueue_on_commit(process_kommo_webhooks, accepted)
+            enqueue_with_rows(process_kommo_webhooks, accepted)
     return [r.pk for r in rows]
 
 
@@ -123,98 +129,38 @@ def store_batch(items: list[Incoming]) -> list[int | None]:
     return store_batch_or_each(_store, items, what="kommo webhook")
 
 
-class GroupCommitWriter:
-    """Gathers concurrent requests for a few milliseconds and stores them with one commit."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[Incoming, asyncio.Future[int]]] | None = None
-        self.task: asyncio.Task[None] | None = None
-
-    async def store(self, item: Incoming) -> int:
-        if self.queue is None or self.task is None or self.task.done():
-            self.queue = asyncio.Queue()
-            self.task = asyncio.get_running_loop().create_task(self._run())
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        await self.queue.put((item, future))
-        return await future
-
-    async def _run(self) -> None:
-        assert self.queue is not None
-        while True:
-            batch = [await self.queue.get()]
-            deadline = time.monotonic() + BATCH_WAIT
-            while len(batch) < BATCH_MAX:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self.queue.get(), timeout))
-                except TimeoutError:
-                    break
-            try:
-                ids = await sync_to_async(_store_batch_in_thread)([i for i, _f in batch])
-            except Exception as exc:  # the requests get a 500 and Kommo retries; nothing is half-stored
-                logger.exception("webhook batch of %d not stored", len(batch))
-                for _item, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_item, future), pk in zip(batch, ids, strict=True):
-                if future.done():
-                    continue
-                if pk is None:  # this request alone gets a 500 and Kommo retries it
-                    future.set_exception(DatabaseError("webhook not stored"))
-                else:
-                    future.set_result(pk)
-
-
 def _store_batch_in_thread(items: list[Incoming]) -> list[int | None]:
     close_old_connections()
     return store_batch(items)
 
 
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+class IntakeApp(IntakeRoute):
+    """ASGI route for POST /integrations/kommo/webhook/<secret>/ (core.intake; everything else goes to Django)."""
 
-
-class IntakeApp:
-    """ASGI route for POST /integrations/kommo/webhook/<secret>/ (everything else goes to `fallback`)."""
+    prefix = PREFIX
 
     def __init__(self, fallback: Any) -> None:
-        self.fallback = fallback
-        self.writer = GroupCommitWriter()
+        super().__init__(fallback)
+        self.writer = GroupCommitWriter(_store_batch_in_thread, wait=BATCH_WAIT, limit=BATCH_MAX,
+                                        what="kommo webhook")
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or scope.get("method") != "POST" or not path.startswith(PREFIX):
-            await self.fallback(scope, receive, send)
-            return
-        secret = path[len(PREFIX):].strip("/")
+    async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, tail: str) -> None:
         # The secret first: a wrong one is answered 404 without reading its body; then no more than MAX_BODY.
         account = await sync_to_async(current_account)()
-        if account is None or not constant_time_compare(secret, account.webhook_secret):
-            await _respond(send, 404, b'{"detail": "Not found."}', b"application/json")
+        if account is None or not constant_time_compare(tail, account.webhook_secret):
+            await respond_json(send, 404, {"detail": "Not found."})
             return
         raw, too_large = await read_capped_body(scope, receive, MAX_BODY)
         body = raw.decode("utf-8", errors="replace")
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"").decode("latin-1")
         client_ip = client_ip_from_scope(scope)  # X-Forwarded-For only from a trusted proxy (TRUSTED_PROXIES)
-        decision = decide(account, secret, body, too_large=too_large)
+        decision = decide(account, tail, body, too_large=too_large)
         if decision.store:
             await self.writer.store(Incoming(body, content_type, client_ip, decision))
         if decision.status == 200:
-            await _respond(send, 200, b"", b"text/plain")
+            await respond(send, 200)
         elif decision.status == 404:
-            await _respond(send, 404, b'{"detail": "Not found."}', b"application/json")
+            await respond_json(send, 404, {"detail": "Not found."})
         else:
-            import json
-
-            payload = json.dumps({"detail": decision.detail, "code": decision.code}).encode()
-            await _respond(send, decision.status, payload, b"application/json")
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+            await respond_json(send, decision.status, {"detail": decision.detail, "code": decision.code})

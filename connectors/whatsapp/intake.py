@@ -21,17 +21,13 @@ its own and only the one that cannot be stored gets a 500 (Meta redelivers it).
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import (
-    DatabaseError,
     close_old_connections,
     connection,
     transaction,
@@ -39,9 +35,18 @@ from django.db import (
 
 from connectors.whatsapp.models import WebhookDelivery, WhatsappNumber
 from connectors.whatsapp.signing import signature_valid
-from core.intake import read_capped_body, store_batch_or_each
+from core.intake import (
+    GroupCommitWriter,
+    IntakeRoute,
+    Receive,
+    Send,
+    enqueue_with_rows,
+    read_capped_body,
+    respond,
+    respond_json,
+    store_batch_or_each,
+)
 from core.request_context import client_ip_from_scope
-from core.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 PREFIX = "/integrations/whatsapp/webhook/"
@@ -160,23 +165,9 @@ def _store(items: list[Incoming]) -> list[int]:
     with transaction.atomic():
         stored = WebhookDelivery.objects.bulk_create(rows)
         accepted = [r.pk for r in stored if r.state == D.RECEIVED]
-        if accepted and _queue_is_transactional():
-            # The database queue: the task row commits with the bodies (one commit per batch, and never a stored
-            # body without its task).
-            process_whatsapp_webhooks.enqueue(accepted)
-        elif accepted:
-            # Redis (RQ): told only after the commit, or its worker could look for rows not yet visible.
-            enqueue_on_commit(process_whatsapp_webhooks, accepted)
+        if accepted:
+            enqueue_with_rows(process_whatsapp_webhooks, accepted)
     return [r.pk for r in stored]
-
-
-def _queue_is_transactional() -> bool:
-    from django.tasks import task_backends
-    from django_tasks_db.backend import DatabaseBackend
-
-    from connectors.whatsapp.tasks import process_whatsapp_webhooks
-
-    return isinstance(task_backends[process_whatsapp_webhooks.backend], DatabaseBackend)
 
 
 def _store_in_thread(items: list[Incoming]) -> list[int | None]:
@@ -191,85 +182,27 @@ def _store_in_thread(items: list[Incoming]) -> list[int | None]:
         raise
 
 
-class GroupCommitWriter:
-    """Gathers concurrent requests for a few milliseconds and stores them with one commit; while one batch is
-    being written the next one gathers, so batches grow with the load instead of the latency."""
+class WhatsappIntakeApp(IntakeRoute):
+    """ASGI route for POST /integrations/whatsapp/webhook/<phone number id>/ (core.intake); everything else goes to
+    Django (which answers the GET verification handshake)."""
 
-    def __init__(self, store: Callable[[list[Incoming]], list[int | None]] = _store_in_thread) -> None:
-        self.store_fn = store
-        self.queue: asyncio.Queue[tuple[Incoming, asyncio.Future[int]]] | None = None
-        self.task: asyncio.Task[None] | None = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-
-    async def store(self, item: Incoming) -> int:
-        loop = asyncio.get_running_loop()
-        if self.queue is None or self.task is None or self.task.done() or self.loop is not loop:
-            self.queue, self.loop = asyncio.Queue(), loop
-            self.task = loop.create_task(self._run(self.queue))
-        future: asyncio.Future[int] = loop.create_future()
-        await self.queue.put((item, future))
-        return await future
-
-    async def _run(self, queue: asyncio.Queue[tuple[Incoming, asyncio.Future[int]]]) -> None:
-        while True:
-            batch = [await queue.get()]
-            deadline = time.monotonic() + BATCH_WAIT
-            while len(batch) < BATCH_MAX:
-                if not queue.empty():
-                    batch.append(queue.get_nowait())
-                    continue
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(queue.get(), timeout))
-                except TimeoutError:
-                    break
-            try:
-                ids = await sync_to_async(self.store_fn)([item for item, _f in batch])
-            except Exception as exc:  # the requests get a 500 and Meta redelivers; nothing is half-stored
-                logger.exception("whatsapp webhook batch of %d not stored", len(batch))
-                for _item, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_item, future), pk in zip(batch, ids, strict=True):
-                if future.done():
-                    continue
-                if pk is None:  # this request alone gets a 500 and Meta redelivers it
-                    future.set_exception(DatabaseError("webhook not stored"))
-                else:
-                    future.set_result(pk)
-
-
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class WhatsappIntakeApp:
-    """ASGI route for POST /integrations/whatsapp/webhook/<phone number id>/; everything else goes to `fallback`
-    (Django answers the GET verification handshake)."""
+    prefix = PREFIX
 
     def __init__(self, fallback: Any) -> None:
-        self.fallback = fallback
-        self.writer = GroupCommitWriter()
+        super().__init__(fallback)
+        self.writer = GroupCommitWriter(_store_in_thread, wait=BATCH_WAIT, limit=BATCH_MAX, what="whatsapp webhook")
 
-    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or scope.get("method") != "POST" or not path.startswith(PREFIX):
-            await self.fallback(scope, receive, send)
-            return
-        phone_number_id = path[len(PREFIX):].strip("/")
-        if not phone_number_id.isdigit():
+    async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, tail: str) -> None:
+        if not tail.isdigit():
             await self.fallback(scope, receive, send)
             return
         # The number first: an unknown one is answered 404 without reading its body. The signature covers the body,
         # so that check needs it — read no further than MAX_BODY (core.intake.read_capped_body).
-        hit, number = _secrets.cached(phone_number_id)
+        hit, number = _secrets.cached(tail)
         if not hit:
-            number = await sync_to_async(_secrets.load)(phone_number_id)
+            number = await sync_to_async(_secrets.load)(tail)
         if number is None:
-            await _respond(send, 404, json.dumps({"detail": "Not found.", "code": 404}).encode(), b"application/json")
+            await respond_json(send, 404, {"detail": "Not found.", "code": 404})
             return
         body, too_large = await read_capped_body(scope, receive, MAX_BODY)
         signature = None
@@ -278,17 +211,11 @@ class WhatsappIntakeApp:
                 signature = value.decode("latin-1")
                 break
         decision = decide(number, signature, body, too_large=too_large)
-        if decision.store and number is not None:
+        if decision.store:
             # X-Forwarded-For only from a trusted proxy (TRUSTED_PROXIES)
             await self.writer.store(Incoming(number.pk, body, client_ip_from_scope(scope), decision))
         if decision.status == 200:
-            await _respond(send, 200, b"", b"text/plain")
+            await respond(send, 200)
         else:
-            payload = json.dumps({"detail": decision.error or "Not found.", "code": decision.status}).encode()
-            await _respond(send, decision.status, payload, b"application/json")
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+            await respond_json(send, decision.status, {"detail": decision.error or "Not found.",
+                                                       "code": decision.status})
