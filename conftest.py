@@ -108,9 +108,17 @@ def asgi_live_server(transactional_db: Any, django_db_blocker: Any) -> Iterator[
     from daphne.testing import DaphneProcess
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
+    def setup() -> None:
+        set_database_connection()
+        # The forked server must not inherit this process's in-memory channel layer: groups filled by earlier
+        # tests' consumers hold channels whose queues belong to event loops that do not run in the child.
+        from channels.layers import channel_layers
+
+        channel_layers.backends = {}
+
     get_default_application()
     proc = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler),
-                         setup=set_database_connection)
+                         setup=setup)
     with django_db_blocker.unblock():  # the forked server inherits pytest-django's DB block otherwise
         proc.start()
     proc.ready.wait(20)

@@ -87,8 +87,14 @@ def _send_now_rollback_unsafe(payload: dict[str, Any], groups: list[str]) -> Non
         # each, i.e. ~100 ms per event with 100 agents watching the queue).
         # Bounded: a layer that cannot reach its backend (seen: a channels-postgres pool retrying a connection)
         # must not hold the request or the worker's task — and with it a graceful shutdown — forever.
-        await asyncio.wait_for(asyncio.gather(*(layer.group_send(group, message) for group in groups)),
-                               timeout=SEND_TIMEOUT_SECONDS)
+        results = await asyncio.wait_for(
+            asyncio.gather(*(layer.group_send(group, message) for group in groups), return_exceptions=True),
+            timeout=SEND_TIMEOUT_SECONDS)
+        # One group that cannot be reached (a broken channel in it) must not cost the others their event.
+        for group, result in zip(groups, results, strict=True):
+            if isinstance(result, BaseException):
+                logger.error("realtime event %s/%s not delivered to %s", payload.get("type"), payload.get("op"),
+                             group, exc_info=result)
 
     try:
         async_to_sync(fan_out)()
