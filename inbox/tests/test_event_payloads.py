@@ -26,7 +26,7 @@ def sent(monkeypatch):
     def record(event, *, user_ids=(), topics=()):
         events.append((json.loads(json.dumps(event)), {"users": sorted(set(user_ids)), "topics": sorted(topics)}))
 
-    monkeypatch.setattr(actions, "send_event_on_commit", record)
+    monkeypatch.setattr("inbox.actions.base.send_event_on_commit", record)
     return events
 
 

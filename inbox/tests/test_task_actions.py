@@ -70,7 +70,7 @@ def sent(monkeypatch):
     def record(event, *, user_ids=(), topics=()):
         events.append((json.loads(json.dumps(event)), sorted(set(user_ids))))
 
-    monkeypatch.setattr(actions, "send_event_on_commit", record)
+    monkeypatch.setattr("inbox.actions.base.send_event_on_commit", record)
     return events
 
 

@@ -14,6 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
+from core.errors import ActionError
 from inbox import actions
 from inbox.models import Conversation, Inbox
 from inbox.people import assignable_people, can_take
@@ -95,14 +96,14 @@ def test_a_refused_action_answers_its_reason_next_to_the_control(client_for, inb
 def test_transfer_to_someone_outside_the_inbox_is_refused_and_nothing_moves(inboxes):
     c = inbound()
     actions.check_assign(inboxes["boss"], c.pk, assignee=inboxes["ana"].pk)
-    with pytest.raises(actions.ActionError) as exc:
+    with pytest.raises(ActionError) as exc:
         actions.check_transfer(inboxes["boss"], c.pk, to_user=str(inboxes["raul"].pk),
                                comment="El cliente quiere hablar con ventas sobre su plan.")
     assert exc.value.code == "assignee_cannot_take"
     assert "Raúl Mendoza no atiende la bandeja «Marketing»" in exc.value.message and "Ventas" in exc.value.message
     c.refresh_from_db()
     assert c.assignee == inboxes["ana"] and c.inbox.code == "marketing"
-    with pytest.raises(actions.ActionError):
+    with pytest.raises(ActionError):
         actions.check_assign(inboxes["boss"], c.pk, assignee=inboxes["raul"].pk)
 
 

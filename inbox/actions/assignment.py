@@ -1,0 +1,187 @@
+"""Who works a conversation: routing by load and skills, assignment and transfer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.choices import Availability
+from accounts.models import User, business_hours_open
+from accounts.roles import ROLE_PERMISSIONS, Perm
+from core.errors import ActionError, PermissionDeniedError
+from core.events import emit
+from inbox import notifications
+from inbox.actions.base import (
+    S,
+    _descriptive,
+    _emit,
+    _event,
+    _may_act,
+    access_conversation,
+    do_transition_conversation,
+    event_payload,
+    message_payload,
+)
+from inbox.choices import (
+    OPEN_STATES,
+    MessageKind,
+)
+from inbox.events import (
+    ConversationAssigned,
+)
+from inbox.models import Conversation, ConversationEvent, Inbox, InboxCategory, Message
+from inbox.people import can_take
+from realtime.events import is_muted
+
+# --- assignment ---------------------------------------------------------------------------------------
+
+
+def open_load() -> dict[int, int]:
+    return dict(Conversation.objects.filter(state__in=[s.value for s in OPEN_STATES], assignee__isnull=False)
+                .values_list("assignee").annotate(n=Count("pk")).values_list("assignee", "n"))
+
+
+def candidates(inbox: Inbox, *, at: datetime | None = None) -> list[User]:
+    """Agents who may receive a conversation of `inbox` now: members of its teams, working the inbox,
+    available, inside their team's business hours, with the inbox's skill when it requires one."""
+    at = at or timezone.now()
+    open_teams = [t.pk for t in inbox.teams.all() if business_hours_open(t, at)]  # one check per team, not per agent
+    if not open_teams:
+        return []
+    roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.INBOX_WORK in perms]
+    qs = User.objects.filter(is_active=True, can_login=True, role__in=roles, availability=Availability.AVAILABLE,
+                             teams__in=open_teams).distinct()
+    if inbox.skill_id:
+        qs = qs.filter(skills=inbox.skill_id)
+    return list(qs.order_by("pk"))
+
+
+def pick_agent(inbox: Inbox, *, at: datetime | None = None) -> User | None:
+    """Least loaded relative to capacity, never above it; ties go to whoever was assigned least recently."""
+    load = open_load()
+    pool = [u for u in candidates(inbox, at=at) if load.get(u.pk, 0) < u.capacity]
+    if not pool:
+        return None
+    last = dict(ConversationEvent.objects.filter(kind="assigned", data__to__in=[u.pk for u in pool])
+                .values_list("data__to").annotate(m=Count("pk")).values_list("data__to", "m"))
+    return min(pool, key=lambda u: (load.get(u.pk, 0) / max(u.capacity, 1), load.get(u.pk, 0),
+                                    last.get(u.pk, 0), u.pk))
+
+
+def _assign(c: Conversation, assignee: User | None, *, acting_user: User | None, comment: str = "",
+            kind: str = "assigned") -> None:
+    previous = c.assignee_id
+    c.assignee = assignee
+    c.team = next(iter(t for t in assignee.teams.all() if t in c.inbox.teams.all()), c.team) if assignee else c.team
+    c.save(update_fields=["assignee", "team"])
+    ev = _event(c, kind, actor=acting_user, comment=comment,
+                **{"from": previous, "to": assignee.pk if assignee else None})
+    if assignee is not None and c.state == S.NEW:
+        do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="assigned")
+    if previous != c.assignee_id:
+        emit(ConversationAssigned(conversation_id=c.pk, customer_id=c.customer_id, inbox=c.inbox.code,
+                                  from_user_id=previous, to_user_id=c.assignee_id, how=kind), actor=acting_user)
+    _emit(c, "assigned", item=event_payload(ev))
+    if assignee is not None and assignee.pk != previous and not is_muted() and (
+            acting_user is None or acting_user.pk != assignee.pk):  # taking it yourself needs no email
+        notifications.notify("assigned", user_ids=[assignee.pk], conversation_id=c.pk,
+                             actor_id=acting_user.pk if acting_user else None)
+
+
+def do_auto_assign(c: Conversation) -> User | None:
+    agent = pick_agent(c.inbox)
+    if agent is not None:
+        _assign(c, agent, acting_user=None)
+    return agent
+
+
+def check_assign(acting_user: User, conversation_id: int, *, assignee: str | int | None) -> Conversation:
+    """Supervisors assign anyone; an agent may only take an unowned conversation for themself."""
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        target = None
+        if assignee is not None:
+            target = _user_ref(assignee)
+            if target is None or not target.has_perm_code(Perm.INBOX_WORK):
+                raise ActionError("invalid_assignee", _("El usuario no existe o no atiende conversaciones."),
+                                  field="assignee")
+        if target is not None and target.pk != c.assignee_id:
+            _require_can_take(target, c.inbox, field="assignee")
+        taking_for_self = target is not None and target.pk == acting_user.pk and c.assignee_id in (None, target.pk)
+        if not acting_user.has_perm_code(Perm.INBOX_SUPERVISE) and not taking_for_self:
+            raise PermissionDeniedError("forbidden", _("Solo puede tomar conversaciones sin dueño."))
+        if target is None and not c.inbox.is_global and c.state in OPEN_STATES:
+            raise ActionError("owner_required", _("Fuera de Global toda conversación abierta tiene un responsable."))
+        if (target.pk if target else None) != c.assignee_id:
+            _assign(c, target, acting_user=acting_user)
+    return c
+
+
+def _user_ref(ref: str | int) -> User | None:
+    """A person named by id (the pickers) or by username (the API and older clients)."""
+    qs = User.objects.filter(pk=int(ref)) if str(ref).isdigit() else User.objects.filter(username=str(ref))
+    return qs.first()
+
+
+def _require_can_take(target: User, inbox: Inbox, *, field: str) -> None:
+    """Refuses to hand a conversation to someone who would not see it (inbox.people explains why)."""
+    if can_take(target, inbox):
+        return
+    theirs = sorted({i.name for i in Inbox.objects.filter(teams__members=target).distinct()})
+    if theirs:
+        raise ActionError("assignee_cannot_take", _(
+            "%(name)s no atiende la bandeja «%(inbox)s» y no vería la conversación. Elija a alguien de esa bandeja "
+            "o transfiérala también a una bandeja de %(name)s (%(theirs)s).")
+            % {"name": target.display_name, "inbox": inbox.name, "theirs": ", ".join(theirs)}, field=field)
+    raise ActionError("assignee_cannot_take", _(
+        "%(name)s no atiende la bandeja «%(inbox)s» ni ninguna otra: elija a alguien de esa bandeja.")
+        % {"name": target.display_name, "inbox": inbox.name}, field=field)
+
+
+def check_transfer(acting_user: User, conversation_id: int, *, comment: str, to_user: str | int | None = None,
+                   to_inbox: str | None = None, category_id: int | None = None) -> Conversation:
+    """Moves the conversation to another agent and/or inbox, with the internal note the guide requires. The new
+    owner must work the destination inbox (inbox.people.can_take): a transfer never hands a conversation to
+    someone who could not see it."""
+    comment = _descriptive(comment)
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        destination = c.inbox
+        if to_inbox:
+            found = Inbox.objects.filter(code=to_inbox).first()
+            if found is None:
+                raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % to_inbox, field="to_inbox")
+            destination = found
+        target = None
+        if to_user:
+            target = _user_ref(to_user)
+            if target is None or not target.has_perm_code(Perm.INBOX_WORK):
+                raise ActionError("invalid_assignee", _("El usuario no existe o no atiende conversaciones."),
+                                  field="to_user")
+            _require_can_take(target, destination, field="to_user")
+        if to_inbox and destination.pk != c.inbox_id:
+            inbox = destination
+            category = InboxCategory.objects.filter(pk=category_id, inbox=inbox).first() if category_id else None
+            _event(c, "moved", actor=acting_user, comment=comment, **{"from": c.inbox.code, "to": inbox.code,
+                                                                      "category": category.name if category else None})
+            c.inbox, c.category = inbox, category
+            c.save(update_fields=["inbox", "category"])
+        if not to_user and to_inbox and not c.inbox.is_global and c.inbox.auto_assign:
+            target = pick_agent(c.inbox)
+        if target is not None and target.pk != c.assignee_id:
+            _assign(c, target, acting_user=acting_user, comment=comment, kind="transferred")
+        elif target is None and not c.inbox.is_global:
+            if c.assignee_id is None:
+                raise ActionError("owner_required", _("Indique a quién se transfiere: fuera de Global toda "
+                                                      "conversación tiene un responsable."), field="to_user")
+        elif c.inbox.is_global and c.assignee_id is not None and not to_user:
+            _assign(c, None, acting_user=acting_user, comment=comment, kind="transferred")
+        note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                                      body=_("Transferencia: %s") % comment)
+        _emit(c, "message", message=message_payload(note))
+    return c

@@ -1,0 +1,157 @@
+"""Replies, internal notes (with mentions), delivery status, and work handled outside the inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from core.errors import ActionError
+from core.events import emit
+from core.tasks import enqueue_on_commit
+from core.validators import check_text
+from inbox import notifications, outbound
+from inbox.actions.assignment import (
+    _assign,
+)
+from inbox.actions.base import (
+    MENTION,
+    S,
+    _descriptive,
+    _emit,
+    _event,
+    _may_act,
+    access_conversation,
+    do_transition_conversation,
+    message_max_length,
+    message_payload,
+)
+from inbox.choices import (
+    DeliveryStatus,
+    MessageKind,
+)
+from inbox.events import (
+    MessageSent,
+)
+from inbox.models import Conversation, Message
+from inbox.tasks import deliver_outbound
+from realtime.events import is_muted, send_event_on_commit
+
+# --- messages, notes, handled elsewhere ---------------------------------------------------------------
+
+
+def check_send_reply(acting_user: User, conversation_id: int, *, body: str, attachments: list[Any] | None = None,
+                     meta: dict[str, Any] | None = None) -> Message:
+    """An answer to the customer. Connectors with rules of their own (WhatsApp's 24-hour window) register a
+    guard in inbox.outbound and refuse here, before anything is stored."""
+    body = body.strip()
+    if not body and not attachments:
+        raise ActionError("empty_message", _("La respuesta está vacía."), field="body")
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        check_text(body, field="body", label=_("La respuesta"), max_length=message_max_length(c.channel))
+        guard = outbound.guard_for(c.channel)
+        if guard is not None:
+            guard(c, body, meta or {})
+        if c.state == S.RESOLVED:
+            do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="agent_wrote_again")
+        if c.assignee_id is None:
+            _assign(c, acting_user, acting_user=acting_user)
+        now = timezone.now()
+        status = DeliveryStatus.QUEUED if outbound.has_sender(c.channel) else DeliveryStatus.SENT
+        message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND,
+                                         author=acting_user, body=body, delivery_status=status, created_at=now,
+                                         attachments=attachments or [], meta=meta or {})
+        if status == DeliveryStatus.QUEUED:
+            enqueue_on_commit(deliver_outbound, message.pk)
+        c.first_response_at = c.first_response_at or now
+        if c.first_response_seconds is None:  # the dashboard's first response: the conversation's, not the cycle's
+            c.first_response_seconds = max(0, int((now - c.created_at).total_seconds()))
+        c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
+        c.last_message_preview, c.waiting_since = body[:200], None
+        c.save(update_fields=["first_response_at", "first_response_seconds", "last_agent_message_at",
+                              "last_activity_at", "awaiting_reply", "last_message_preview", "waiting_since"])
+        # Answered: now the conversation waits for the customer (an escalated one stays with the supervisor).
+        if c.state == S.NEW:
+            do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="replied")
+        if c.state == S.PENDING:
+            do_transition_conversation(c, to=S.ON_HOLD, acting_user=acting_user, reason="replied")
+        emit(MessageSent(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
+                         author_id=acting_user.pk, body=body, delivery_status=status), actor=acting_user)
+        _emit(c, "message", message=message_payload(message))
+    return message
+
+
+_DELIVERY_RANK = {DeliveryStatus.QUEUED: 0, DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2,
+                  DeliveryStatus.READ: 3, DeliveryStatus.FAILED: 4}
+
+
+def do_update_delivery_status(message_id: int, *, status: str, error: str = "", external_id: str = "") -> bool:
+    """A connector reports what happened to an outbound message. Statuses only move forward (a channel may report
+    "read" before "delivered": the late "delivered" changes nothing); "failed" is final. Returns True on change."""
+    new = DeliveryStatus(status)
+    with transaction.atomic():
+        m = Message.objects.select_for_update().select_related("conversation").filter(pk=message_id).first()
+        if m is None:
+            return False
+        fields: list[str] = []
+        if external_id and m.external_id != external_id:
+            m.external_id = external_id
+            fields.append("external_id")
+        current = DeliveryStatus(m.delivery_status) if m.delivery_status else DeliveryStatus.QUEUED
+        if current != DeliveryStatus.FAILED and _DELIVERY_RANK[new] > _DELIVERY_RANK[current]:
+            m.delivery_status, m.delivery_error = new.value, error[:300]
+            fields += ["delivery_status", "delivery_error"]
+        if not fields:
+            return False
+        m.save(update_fields=fields)
+        if "delivery_status" in fields:
+            _emit(m.conversation, "delivery", message={"id": m.pk, "status": m.delivery_status,
+                                                       "error": m.delivery_error})
+    return "delivery_status" in fields
+
+
+def check_add_note(acting_user: User, conversation_id: int, *, body: str) -> Message:
+    """An internal note (never sent to the customer). @usuario mentions notify those users live."""
+    body = body.strip()
+    if not body:
+        raise ActionError("empty_message", _("La nota está vacía."), field="body")
+    check_text(body, field="body", label=_("La nota"), max_length=settings.NOTE_MAX_LENGTH)
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                                      body=body)
+        mentioned = list(User.objects.filter(username__in=MENTION.findall(body), is_active=True))
+        if mentioned:
+            _event(c, "mention", actor=acting_user, users=[u.username for u in mentioned], note=note.pk)
+            if not is_muted():
+                send_event_on_commit({"type": "mention", "op": "new", "conversation_id": c.pk,
+                                      "by": acting_user.display_name, "body": body[:300]},
+                                     user_ids=[u.pk for u in mentioned])
+                notifications.notify("mention", user_ids=[u.pk for u in mentioned if u.pk != acting_user.pk],
+                                     conversation_id=c.pk, actor_id=acting_user.pk, note_id=note.pk)
+        c.last_activity_at = timezone.now()
+        c.save(update_fields=["last_activity_at"])
+        _emit(c, "message", message=message_payload(note))
+    return note
+
+
+def check_mark_handled_outside(acting_user: User, conversation_id: int, *, external_channel: str,
+                               comment: str) -> Conversation:
+    """Attended by phone, personal WhatsApp or external email: documented with a descriptive comment."""
+    comment = _descriptive(comment)
+    if not external_channel.strip():
+        raise ActionError("channel_required", _("Indique el canal externo."), field="external_channel")
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        _may_act(acting_user, c)
+        _event(c, "handled_outside", actor=acting_user, comment=comment, channel=external_channel.strip())
+        Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                               body=_("Atendida fuera del CRM (%(ch)s): %(c)s")
+                               % {"ch": external_channel, "c": comment})
+    return c
