@@ -11,6 +11,7 @@ from accounts.models import Skill
 from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
 from core.errors import ActionError, ConflictError, InvalidTransition, PermissionDeniedError
+from core.models import EventLog
 from inbox import actions
 from inbox.choices import CONVERSATION_TRANSITIONS, ConversationState
 from inbox.models import Conversation, ConversationEvent, Inbox, Message
@@ -230,6 +231,10 @@ def test_duplicates_are_detected_and_merged(agent):
     (state_event,) = ConversationEvent.objects.filter(conversation=gone, kind="state")
     assert (state_event.data["from"], state_event.data["to"]) == ("nueva", "resuelta")
     assert state_event.actor == agent
+    # and the domain events say so, for subscribers and integrations
+    logged = [(r.type, r.payload.get("to_state") or r.payload.get("reason")) for r in EventLog.objects.filter(
+        type__in=["conversation.state_changed", "conversation.closed"], payload__conversation_id=gone.pk)]
+    assert logged == [("conversation.state_changed", "resuelta"), ("conversation.closed", "derived_documented")]
 
 
 def test_stale_assignments_return_to_the_pool(ventas, settings):
