@@ -13,7 +13,7 @@ from core.fields import EncryptedTextField
 
 def event_choices() -> list[tuple[str, str]]:
     """Every domain event type an endpoint may subscribe to (the catalogue of core.events), with its label."""
-    return [(code, str(cls.label or code)) for code, cls in sorted(EVENT_TYPES.items())]
+    return [(code, f"{cls.label} · {code}" if cls.label else code) for code, cls in sorted(EVENT_TYPES.items())]
 
 
 def new_secret() -> str:
