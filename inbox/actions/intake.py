@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,22 +96,24 @@ def do_receive_inbound(
         inbox = Inbox.objects.filter(code=inbox_code).first() if inbox_code else None
         if inbox_code and inbox is None:
             raise ActionError("unknown_inbox", _("Bandeja desconocida: %s") % inbox_code, field="inbox")
-        c = threaded
+        c, recent = threaded, None
         if c is not None and c.state == S.RESOLVED:
             do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
-        open_qs = Conversation.objects.select_for_update().filter(customer=customer, channel=channel,
-                                                                  state__in=[s.value for s in OPEN_STATES])
-        if channel_ref:
-            open_qs = open_qs.filter(channel_ref=channel_ref)
         if c is None:
-            c = open_qs.order_by("-last_activity_at").first()
+            # One query for both candidates, under the customer's lock: their open conversation on this channel
+            # (most recent activity first), else one resolved within INBOX_REOPEN_DAYS (most recently closed).
+            rows = list(Conversation.objects.select_for_update()
+                        .filter(customer=customer, channel=channel,
+                                **({"channel_ref": channel_ref} if channel_ref else {}))
+                        .filter(Q(state__in=[s.value for s in OPEN_STATES])
+                                | Q(state=S.RESOLVED,
+                                    closed_at__gte=now - timedelta(days=settings.INBOX_REOPEN_DAYS))))
+            open_rows = [row for row in rows if row.state != S.RESOLVED]
+            c = max(open_rows, key=lambda row: (row.last_activity_at, row.pk)) if open_rows else None
+            resolved = [row for row in rows if row.state == S.RESOLVED]
+            recent = max(resolved, key=lambda row: (row.closed_at, row.pk)) if resolved else None
         new = False
         if c is None:
-            recent = (Conversation.objects.select_for_update()
-                      .filter(customer=customer, channel=channel, state=S.RESOLVED,
-                              closed_at__gte=now - timedelta(days=settings.INBOX_REOPEN_DAYS),
-                              **({"channel_ref": channel_ref} if channel_ref else {}))
-                      .order_by("-closed_at").first())
             if recent is not None:
                 c = recent
                 do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
