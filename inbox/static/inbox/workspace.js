@@ -545,7 +545,9 @@
       const f = filters();
       const row = document.getElementById("row-" + c.id);
       if (!row) { if (mayMatch(c, f) && firstPage()) refetchRows(); }
-      else if (!mayMatch(c, f) && c.id !== currentId()) row.remove();
+      // A conversation that left the filtered list goes; the open one stays while it is read, unless its own state
+      // change took it out (closed from an "open" list): then j/k start again from the top of what is left.
+      else if (!mayMatch(c, f) && (c.id !== currentId() || d.op === "state")) row.remove();
       else {
         updateRow(row, c);
         const sort = list.dataset.sort;
