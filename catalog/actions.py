@@ -408,13 +408,11 @@ def _notify_stock(products: Iterable[Product], *, reason: str, acting_user: User
     from realtime import topics
     from realtime.events import is_muted, send_event_on_commit
 
-    products = list(products)
-    if products:
-        emit(StockChanged(products=[{"product_id": p.pk, "sku": p.sku, "on_hand": p.stock_on_hand,
-                                     "reserved": p.stock_reserved,
-                                     "available": max(0, p.stock_on_hand - p.stock_reserved)} for p in products],
-                          reason=reason), actor=acting_user)
-    payload = [{"id": p.pk, "sku": p.sku, "available": max(0, p.stock_on_hand - p.stock_reserved)}
-               for p in products]
-    if payload and not is_muted():
+    changed = [{"product_id": p.pk, "sku": p.sku, "on_hand": p.stock_on_hand, "reserved": p.stock_reserved,
+                "available": p.stock_available} for p in products]
+    if not changed:
+        return
+    emit(StockChanged(products=changed, reason=reason), actor=acting_user)
+    if not is_muted():
+        payload = [{"id": row["product_id"], "sku": row["sku"], "available": row["available"]} for row in changed]
         send_event_on_commit({"type": "stock", "op": "update", "products": payload}, topics=[topics.STOCK])

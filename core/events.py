@@ -104,16 +104,16 @@ def emit(event: DomainEvent, *, actor: Any = None) -> int:
     object.__setattr__(event, "_log_id", row.pk)  # frozen for its fields; the log id is delivery metadata
     for handler in (*_in_transaction.get(event.type, {}).values(), *_in_transaction.get(ANY, {}).values()):
         handler(event)  # part of the action: an error here rolls it back
-    transaction.on_commit(lambda: deliver(event, row.pk))
+    transaction.on_commit(lambda: deliver(event))
     return row.pk
 
 
-def deliver(event: DomainEvent, event_id: int | None = None) -> None:
+def deliver(event: DomainEvent) -> None:
     for name, handler in subscribers(event.type):
         try:
             handler(event)
         except Exception:  # a subscriber never breaks the action (committed already) or the other subscribers
-            logger.exception("event %s #%s: subscriber %s failed", event.type, event_id, name)
+            logger.exception("event %s #%s: subscriber %s failed", event.type, event.log_id, name)
 
 
 def catalogue_markdown() -> str:

@@ -15,7 +15,6 @@ the drain looks for the row's marker on the lead (Kommo has no idempotency key f
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +35,7 @@ from core.tasks import enqueue_on_commit
 from crm.client import KommoClient, KommoError
 from crm.models import KommoAccount, KommoSync
 from orders.events import OrderConfirmed
-from orders.models import Order, OrderLine
+from orders.models import Order
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)  # longer than the client's worst case (4 attempts × 20 s timeout is bounded by it)
@@ -51,7 +50,7 @@ def on_order_confirmed(event: DomainEvent) -> None:
     do_queue_order_sync(order)
 
 
-def do_queue_order_sync(order: Order, *, lines: Iterable[OrderLine] | None = None) -> KommoSync | None:
+def do_queue_order_sync(order: Order) -> KommoSync | None:
     """Outbox row for a confirmed order: move the lead to "Venta Confirmada", set its price to the order
     total, and add a note with the order summary. No row when the order has no Kommo lead or Kommo is not
     connected (the order page then says "sin sincronización")."""
@@ -59,7 +58,7 @@ def do_queue_order_sync(order: Order, *, lines: Iterable[OrderLine] | None = Non
     lead = order.lead
     if account is None or lead is None or account.confirmed_status_id is None:
         return None
-    rows = order.lines.all() if lines is None else lines
+    rows = order.lines.all()
     summary = "\n".join(f"• {line.quantity} × {line.name} ({line.sku}) = {line.line_total}" for line in rows)
     note = _("Pedido %(n)s confirmado en Centralita por %(agent)s.\nTotal: %(total)s %(cur)s\n%(lines)s") % {
         "n": order.number, "agent": order.agent.display_name, "total": order.total, "cur": order.currency,

@@ -35,11 +35,11 @@ from accounts.roles import Perm
 from core import audit
 from core.backoff import backoff
 from core.errors import ActionError, NotFoundError
-from core.events import DomainEvent
+from core.events import EVENT_TYPES, DomainEvent
 from core.models import EventLog
 from core.tasks import enqueue_on_commit
 from webhooks.client import Attempt, post_event
-from webhooks.models import WebhookEndpoint, WebhookMessage, event_choices
+from webhooks.models import WebhookEndpoint, WebhookMessage
 from webhooks.tasks import deliver_webhooks
 
 logger = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ FAN_OUT_WINDOW = timedelta(hours=24)
 
 
 def event_codes() -> list[str]:
-    return [code for code, _label in event_choices()]
+    return sorted(EVENT_TYPES)
 
 
 def _subscribed(endpoints: Iterable[WebhookEndpoint], rows: Iterable[EventLog]) -> list[WebhookMessage]:

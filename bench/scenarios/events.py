@@ -87,10 +87,10 @@ def _run_event_cost(n: int) -> list[Sample]:
             event = _state_event(i)
             with transaction.atomic(), CaptureQueriesContext(connection) as queries:
                 t0 = time.perf_counter()
-                log_id = events.emit(event)
+                events.emit(event)
                 emitted = time.perf_counter() - t0
             t1 = time.perf_counter()
-            events.deliver(event, log_id)  # what on_commit ran already: timed here on its own
+            events.deliver(event)  # what on_commit ran already: timed here on its own
             delivered = time.perf_counter() - t1
             if i >= harness.WARMUP:
                 samples.append(Sample(emitted + delivered, len(queries.captured_queries)))
