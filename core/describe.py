@@ -315,7 +315,7 @@ SNAPSHOT_ACTIONS: frozenset[str] = frozenset({
     "stock.received", "stock.adjusted", "demo.catalog_seeded", "demo.seeded", "kommo.sync_retried",
     "kommo.connected", "webhook_endpoint.saved", "webhook.retried", "history.import_started",
     "conversation.closed", "conversation.closure_reviewed", "whatsapp.connected", "whatsapp.templates_synced",
-    "lead.note_added", "api_token.created", "auth.login_failed", "customer.merged",
+    "lead.note_added", "api_token.created", "auth.login_failed", "customer.merged", "message.delivery_retried",
 })
 _COMMAND_ACTORS = frozenset({"", "manage.py", "seed_demo", "manage.py seed_demo", "mail_connect"})
 
@@ -640,6 +640,13 @@ def _sentences() -> dict[str, _Sentence]:
                                                             "outcome": c.fmt.value("outcome", c.get("outcome"))}
         return text
 
+    def delivery_retried(c: _Context) -> str:
+        error = str(c.get("error") or "").strip()
+        if error:
+            return _("%(actor)s reintentó el envío fallido de una respuesta en la conversación %(target)s "
+                     "(%(error)s)") % _args(c, error=quote(error))
+        return _("%(actor)s reintentó el envío fallido de una respuesta en la conversación %(target)s") % _args(c)
+
     def closure_reviewed(c: _Context) -> str:
         return _("%(actor)s revisó el cierre de la conversación %(target)s (ciclo %(cycle)s): %(verdict)s") % _args(
             c, cycle=c.get("cycle") or 1, verdict=c.fmt.value("verdict", c.get("verdict")))
@@ -689,7 +696,8 @@ def _sentences() -> dict[str, _Sentence]:
         "whatsapp.templates_synced": wa_templates_synced, "whatsapp.webhook_retried": wa_webhook_retried,
         "webhook_endpoint.saved": endpoint_saved, "webhook.retried": webhook_retried,
         "history.import_started": import_started, "conversation.closed": conversation_closed,
-        "conversation.closure_reviewed": closure_reviewed, "inbox.created": inbox_created,
+        "conversation.closure_reviewed": closure_reviewed, "message.delivery_retried": delivery_retried,
+        "inbox.created": inbox_created,
         "inbox.updated": inbox_updated, "inbox.category_created": category_created,
         "inbox.category_renamed": category_renamed, "inbox.category_deleted": category_deleted,
     }

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Case, Count, F, Q, QuerySet, Value, When
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,9 +28,9 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core import audit
-from core.backoff import backoff
 from core.errors import ActionError
 from core.events import DomainEvent
+from core.outbox import Outbox, Phase
 from core.tasks import enqueue_on_commit
 from crm.client import KommoClient, KommoError
 from crm.models import KommoAccount, KommoSync
@@ -39,7 +39,10 @@ from orders.models import Order
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)  # longer than the client's worst case (4 attempts × 20 s timeout is bounded by it)
-ACTIVE = (KommoSync.State.PENDING, KommoSync.State.RETRYING)
+OUTBOX = Outbox("kommo", KommoSync, {Phase.PENDING: KommoSync.State.PENDING, Phase.RETRYING: KommoSync.State.RETRYING,
+                                      Phase.DONE: KommoSync.State.SYNCED, Phase.FAILED: KommoSync.State.FAILED},
+                lease=LEASE, backoff_base=5.0, backoff_cap=1800.0, lease_field="next_attempt_at")
+ACTIVE = OUTBOX.active
 
 
 def on_order_confirmed(event: DomainEvent) -> None:
@@ -75,18 +78,12 @@ def do_queue_order_sync(order: Order) -> KommoSync | None:
     return sync
 
 
-def _backoff(attempts: int) -> timedelta:
-    return backoff(attempts, base=5.0, cap=1800.0)
-
-
 def _claim(now: datetime) -> KommoSync | None:
     """The oldest active row, leased to this worker; None when the oldest is not due yet (order matters)."""
     oldest = KommoSync.objects.filter(state__in=ACTIVE).order_by("id").first()
     if oldest is None or oldest.next_attempt_at > now:
         return None
-    claimed = KommoSync.objects.filter(pk=oldest.pk, state__in=ACTIVE, next_attempt_at=oldest.next_attempt_at).update(
-        next_attempt_at=now + LEASE, attempts=F("attempts") + 1)
-    if not claimed:
+    if not OUTBOX.claim(oldest.pk, now=now, when=Q(next_attempt_at=oldest.next_attempt_at)):
         return None  # another worker took it; it will carry on
     oldest.refresh_from_db()
     return oldest
@@ -157,10 +154,10 @@ def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
                     retryable, detail = False, f"{type(exc).__name__}: {exc}"
                     error = f"unexpected error: {detail}"
                 final = not retryable or sync.attempts >= settings.KOMMO_SYNC_MAX_ATTEMPTS
-                state = KommoSync.State.FAILED if final else KommoSync.State.RETRYING
-                retry = now + _backoff(sync.attempts)
-                KommoSync.objects.filter(pk=sync.pk).update(state=state, last_error=error[:2000],
-                                                            next_attempt_at=retry)
+                if final:
+                    OUTBOX.park(sync.pk, error=error)
+                else:
+                    retry = OUTBOX.retry_later(sync.pk, attempts=sync.attempts, error=error, now=now)
                 if sync.order_id:
                     OrderEvent.objects.create(order_id=sync.order_id, kind="kommo_sync_failed" if final else
                                               "kommo_sync_retry", data={"error": detail[:500],
@@ -170,8 +167,7 @@ def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
                     continue  # a row Kommo refuses (or our code cannot send) must not block the others
                 retry_at = retry
                 break  # Kommo is unavailable: keep the order, try again later
-            KommoSync.objects.filter(pk=sync.pk).update(state=KommoSync.State.SYNCED, synced_at=timezone.now(),
-                                                        last_error="")
+            OUTBOX.succeed(sync.pk, synced_at=timezone.now())
             if sync.order_id:
                 OrderEvent.objects.create(order_id=sync.order_id, kind="kommo_synced", data={"attempt": sync.attempts})
             delivered += 1
@@ -187,9 +183,7 @@ def check_retry_syncs(acting_user: User, *, sync_ids: list[int] | None = None) -
         if not qs.exists():
             raise ActionError("nothing_to_retry", _("No hay sincronizaciones fallidas con esos ids."))
     with transaction.atomic():
-        ids = list(qs.values_list("pk", flat=True))
-        KommoSync.objects.filter(pk__in=ids).update(state=KommoSync.State.PENDING, attempts=0,
-                                                    next_attempt_at=timezone.now(), last_error="")
+        ids = OUTBOX.requeue(qs.values_list("pk", flat=True))
         audit.record(actor=acting_user, action="kommo.sync_retried", changes={"ids": ids})
         from crm.tasks import drain_kommo_outbox
 

@@ -290,6 +290,13 @@ def post_message(request: HttpRequest, conversation_id: DbId, payload: MessageIn
     return Status(201, _detail(conversation_id, api_user(request)))
 
 
+@router.post("/conversations/{conversation_id}/messages/{message_id}/retry", response=ConversationDetailOut,
+             summary="Send again an answer whose delivery failed (the channel's send is put back in line)")
+def retry_delivery(request: HttpRequest, conversation_id: DbId, message_id: DbId) -> Any:
+    actions.check_retry_delivery(api_user(request), conversation_id, message_id)
+    return _detail(conversation_id, api_user(request))
+
+
 @router.post("/conversations/{conversation_id}/assign", response=ConversationDetailOut,
              summary="Assign the conversation (agents: only an unowned one, to themselves)")
 def assign(request: HttpRequest, conversation_id: DbId, payload: AssignIn) -> Any:

@@ -182,6 +182,14 @@ def _handled_outside(e: _Event) -> str:
     return e.with_comment(_("%(actor)s atendió al cliente fuera del CRM") % {"actor": e.who})
 
 
+def _delivery_retried(e: _Event) -> str:
+    error = str(e.data.get("error") or "").strip()
+    if error:
+        return _("%(actor)s reintentó el envío de una respuesta que había fallado (%(error)s)") % {
+            "actor": e.who, "error": quote(error)}
+    return _("%(actor)s reintentó el envío de una respuesta que había fallado") % {"actor": e.who}
+
+
 def _classified(e: _Event) -> str:
     parts = []
     if e.data.get("outcome"):
@@ -265,7 +273,8 @@ def _reviewed(e: _Event) -> str:
 _KINDS: Mapping[str, Callable[[_Event], str]] = {
     "created": _created, "state": _state_change, "assigned": _assigned, "transferred": _transferred,
     "escalated": _escalated, "returned_to_pool": _returned_to_pool, "moved": _moved, "mention": _mention,
-    "handled_outside": _handled_outside, "classified": _classified, "task": _task, "task_done": _task_done,
+    "handled_outside": _handled_outside,
+    "delivery_retried": _delivery_retried, "classified": _classified, "task": _task, "task_done": _task_done,
     "task_reopened": _task_reopened, "task_reassigned": _task_reassigned, "updated": _updated,
     "merged": _merged, "merged_into": _merged_into, "reviewed": _reviewed,
 }

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 Sender = Callable[[int], None]
 # A guard refuses an outbound message before it is stored (raise core.errors.ActionError with the reason).
 Guard = Callable[["Conversation", str, dict[str, Any]], None]
+# A requeue puts a failed send back in line in the connector's outbox (core.outbox) before a retry; False when the
+# connector holds no failed row for the message (it failed before its first attempt).
+Requeue = Callable[[int], bool]
 
 _SENDERS: dict[str, Sender] = {}
 _GUARDS: dict[str, Guard] = {}
+_REQUEUES: dict[str, Requeue] = {}
 _suppressed: ContextVar[bool] = ContextVar("centralita_outbound_suppressed", default=False)
 
 
@@ -40,8 +44,14 @@ def is_suppressed() -> bool:
     return _suppressed.get()
 
 
-def register_sender(channel: str, sender: Sender) -> None:
+def register_sender(channel: str, sender: Sender, *, requeue: Requeue | None = None) -> None:
     _SENDERS[channel] = sender
+    if requeue is not None:
+        _REQUEUES[channel] = requeue
+
+
+def requeue_for(channel: str) -> Requeue | None:
+    return _REQUEUES.get(channel)
 
 
 def sender_for(channel: str) -> Sender | None:

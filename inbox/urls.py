@@ -7,6 +7,8 @@ urlpatterns = [
     path("inbox/", views.conversation_list, name="list"),
     path("inbox/<int:conversation_id>/", views.conversation_detail, name="detail"),
     path("inbox/<int:conversation_id>/messages", views.post_message, name="message"),
+    path("inbox/<int:conversation_id>/messages/<int:message_id>/retry", views.retry_delivery,
+         name="retry_delivery"),
     path("inbox/<int:conversation_id>/take", views.take, name="take"),
     path("inbox/<int:conversation_id>/close", views.close, name="close"),
     path("inbox/<int:conversation_id>/classify", views.classify, name="classify"),

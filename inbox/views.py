@@ -67,7 +67,7 @@ def inbox_labels() -> dict[str, Any]:
             "waiting": _("espera %s"), "sent": _("Respuesta enviada al cliente."),
             "units": {"lt": _("menos de 1 min"), "min": _("%d min"), "h": _("%d h"), "d": _("%d d")},
             "truncated": _("Mensaje largo: recargue la página para verlo completo."),
-            "edited": _("(editado)"), "editedTitle": _("Editado por el cliente el %s"),
+            "retry": _("Reintentar envío"), "edited": _("(editado)"), "editedTitle": _("Editado por el cliente el %s"),
             "deleted": _("Mensaje eliminado por el cliente"), "original": _("Original"), "editedVersion": _("Editado"),
             "versionsOne": _("Ver la versión anterior"), "versionsMany": _("Ver las %d versiones anteriores"),
             "newMessage": _("Nuevo mensaje de %s"), "assigned": _("Se le asignó una conversación"),
@@ -467,6 +467,14 @@ def handled_outside(request: HttpRequest, conversation_id: int) -> HttpResponse:
         user, conversation_id, external_channel=form.cleaned_data["external_channel"],
         comment=form.cleaned_data["comment"]), _("Atención fuera del CRM documentada."),
         regions=frozenset({"header", "context"}))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def retry_delivery(request: HttpRequest, conversation_id: int, message_id: int) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    return _run(request, conversation_id, lambda: actions.check_retry_delivery(user, conversation_id, message_id),
+                _("El mensaje volvió a la cola de envío."))
 
 
 @require_POST

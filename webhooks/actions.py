@@ -25,7 +25,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -33,10 +33,10 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core import audit
-from core.backoff import backoff
 from core.errors import ActionError, NotFoundError
 from core.events import EVENT_TYPES, DomainEvent
 from core.models import EventLog
+from core.outbox import Outbox, Phase
 from core.tasks import enqueue_on_commit
 from webhooks.client import Attempt, post_event
 from webhooks.models import WebhookEndpoint, WebhookMessage
@@ -44,6 +44,10 @@ from webhooks.tasks import deliver_webhooks
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
+S = WebhookMessage.State
+OUTBOX = Outbox("webhooks", WebhookMessage, {Phase.PENDING: S.PENDING, Phase.RETRYING: S.RETRYING,
+                                            Phase.DONE: S.DELIVERED, Phase.FAILED: S.FAILED},
+                lease=LEASE, backoff_base=5.0, backoff_cap=3600.0, lease_field="next_attempt_at")
 FAN_OUT_WINDOW = timedelta(hours=24)
 
 
@@ -145,23 +149,16 @@ def check_save_endpoint(acting_user: User, *, url: str, events: Iterable[str], d
     return endpoint
 
 
-def _backoff(attempts: int) -> timedelta:
-    return backoff(attempts, base=5.0, cap=3600.0)
-
-
 def do_deliver_due(*, limit: int = 100) -> int:
     """Delivers due messages, each claimed with a compare-and-set lease (safe with several workers)."""
     sent = 0
     for _slot in range(limit):
         now = timezone.now()
-        message = (WebhookMessage.objects.filter(state__in=[WebhookMessage.State.PENDING,
-                                                            WebhookMessage.State.RETRYING],
-                                                 next_attempt_at__lte=now)
+        message = (WebhookMessage.objects.filter(state__in=OUTBOX.active, next_attempt_at__lte=now)
                    .select_related("endpoint").order_by("id").first())
         if message is None:
             break
-        if not WebhookMessage.objects.filter(pk=message.pk, next_attempt_at=message.next_attempt_at).update(
-                next_attempt_at=now + LEASE, attempts=F("attempts") + 1):
+        if not OUTBOX.claim(message.pk, now=now, when=Q(next_attempt_at=message.next_attempt_at)):
             continue
         try:
             attempt = post_event(message.endpoint.url, secret=message.endpoint.secret, event=message.event,
@@ -171,20 +168,18 @@ def do_deliver_due(*, limit: int = 100) -> int:
             attempt = Attempt(False, None, f"{type(exc).__name__}: {exc}")
         attempts = message.attempts + 1
         if attempt.ok:
-            WebhookMessage.objects.filter(pk=message.pk).update(
-                state=WebhookMessage.State.DELIVERED, delivered_at=timezone.now(), last_status=attempt.status,
-                last_error="")
+            OUTBOX.succeed(message.pk, delivered_at=timezone.now(), last_status=attempt.status)
             sent += 1
-            continue
-        final = attempts >= settings.WEBHOOK_MAX_ATTEMPTS
-        WebhookMessage.objects.filter(pk=message.pk).update(
-            state=WebhookMessage.State.FAILED if final else WebhookMessage.State.RETRYING,
-            last_status=attempt.status, last_error=attempt.error[:2000], next_attempt_at=now + _backoff(attempts))
+        elif attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            OUTBOX.park(message.pk, error=attempt.error, last_status=attempt.status)
+        else:
+            OUTBOX.retry_later(message.pk, attempts=attempts, error=attempt.error, now=now,
+                               last_status=attempt.status)
     return sent
 
 
 def next_due_at() -> Any:
-    return (WebhookMessage.objects.filter(state__in=[WebhookMessage.State.PENDING, WebhookMessage.State.RETRYING])
+    return (WebhookMessage.objects.filter(state__in=OUTBOX.active)
             .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first())
 
 
@@ -194,9 +189,7 @@ def check_retry_messages(acting_user: User, *, message_ids: list[int] | None = N
     if message_ids is not None:
         qs = qs.filter(pk__in=message_ids)
     with transaction.atomic():
-        ids = list(qs.values_list("pk", flat=True))
-        WebhookMessage.objects.filter(pk__in=ids).update(state=WebhookMessage.State.PENDING, attempts=0,
-                                                         next_attempt_at=timezone.now())
+        ids = OUTBOX.requeue(qs.values_list("pk", flat=True))
         audit.record(actor=acting_user, action="webhook.retried", changes={"ids": ids})
         enqueue_on_commit(deliver_webhooks)
     return len(ids)

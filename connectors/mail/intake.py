@@ -20,10 +20,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from connectors.mail.models import InboundMail, Mailbox, OutboundMail
+from connectors.mail.outbox import OUTBOX
 from connectors.mail.parsing import DsnRecipient, ParsedMail, classify, parse, parse_form, postmark_to_mime
 from connectors.mail.quoting import html_to_text, split_html, split_text
 from connectors.mail.threads import ThreadMatch, external_id, find_thread
 from core.errors import ActionError, NotFoundError, PermissionDeniedError
+from core.outbox import Phase
 from core.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ def _record_bounce(mailbox: Mailbox, mail: ParsedMail, reason: str) -> tuple[int
                   or next((m.group(1).strip() for a in mail.attachments if a.content_type == "message/delivery-status"
                            if (m := _DIAGNOSTIC.search(a.data.decode("utf-8", errors="replace")))), reason))
     error = _("Rebotado por el servidor del destinatario: %s") % diagnostic
-    OutboundMail.objects.filter(pk=sent.pk).update(state=OutboundMail.State.FAILED, last_error=error[:500])
+    OUTBOX.park(sent.pk, error=error, frm=(Phase.PENDING, Phase.DONE))
     do_update_delivery_status(sent.message_id, status="failed", error=error)
     return sent.message.conversation_id, reason
 

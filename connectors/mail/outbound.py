@@ -16,13 +16,14 @@ from email.utils import formataddr
 from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from connectors.mail.imap import tls_context
 from connectors.mail.intake import mailbox_id_of
 from connectors.mail.models import Mailbox, MailProfile, OutboundMail, Security
+from connectors.mail.outbox import OUTBOX
 from connectors.mail.threads import external_id, hub_message_id, reply_address
 from core.errors import ActionError
 
@@ -31,8 +32,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-BACKOFF = (60, 300, 900, 3600, 3 * 3600)  # seconds after attempts 1..5; the 6th failure is final
-MAX_ATTEMPTS = len(BACKOFF) + 1
+# Retries after 2, 4, 8, 16, 32 minutes, then 1 h, 2 h (±20 %): a mail server's outage of a few hours is ridden
+# out, as a mail server would; the 8th failure is final.
+MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=2)
 SMTP_TIMEOUT = 30
 FINAL = {"sent", "delivered", "read", "failed"}
@@ -159,10 +161,7 @@ def do_send_email(message_id: int) -> str:  # noqa: PLR0911  # one early return 
     if out.state != OutboundMail.State.PENDING:
         return "skipped"
     now = timezone.now()
-    claimed = OutboundMail.objects.filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now), pk=out.pk,
-                                          state=OutboundMail.State.PENDING).update(
-        lease_until=now + LEASE, attempts=F("attempts") + 1)
-    if not claimed:
+    if not OUTBOX.claim(out.pk, now=now, when=OUTBOX.lease_free(now)):
         return "busy"
     out.refresh_from_db()
     sender = out.mailbox or mailbox
@@ -176,19 +175,17 @@ def do_send_email(message_id: int) -> str:  # noqa: PLR0911  # one early return 
         (logger.warning if expected else logger.exception)("mail: sending message %s failed (attempt %s): %s",
                                                             message_id, out.attempts, error)
         if isinstance(exc, ActionError) or _permanent(exc) or out.attempts >= MAX_ATTEMPTS:
-            OutboundMail.objects.filter(pk=out.pk).update(state=OutboundMail.State.FAILED, lease_until=None,
-                                                          last_error=error)
+            OUTBOX.park(out.pk, error=error)
             do_update_delivery_status(message_id, status="failed", error=error)
             return "failed"
-        retry_at = timezone.now() + timedelta(seconds=BACKOFF[out.attempts - 1])
-        OutboundMail.objects.filter(pk=out.pk).update(next_attempt_at=retry_at, lease_until=None, last_error=error)
+        retry_at = OUTBOX.retry_later(out.pk, attempts=out.attempts, error=error)
         from connectors.mail.tasks import send_email
         from core.tasks import enqueue_later
 
-        enqueue_later(send_email, retry_at, message_id)  # the periodic retry job is the safety net
+        if retry_at is not None:
+            enqueue_later(send_email, retry_at, message_id)  # the periodic retry job is the safety net
         return "retry"
-    OutboundMail.objects.filter(pk=out.pk).update(state=OutboundMail.State.SENT, sent_at=timezone.now(),
-                                                  lease_until=None, next_attempt_at=None, last_error="")
+    OUTBOX.succeed(out.pk, sent_at=timezone.now(), lease_until=None, next_attempt_at=None)
     do_update_delivery_status(message_id, status="sent", external_id=external_id(sender.pk, out.rfc_message_id))
     return "sent"
 
@@ -205,3 +202,9 @@ def due_retries(*, now: Any = None, limit: int = 200) -> list[int]:
                 .filter(Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, lease_until__lt=now))
                 .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
                 .order_by("pk").values_list("message_id", flat=True)[:limit])
+
+
+def requeue_send(message_id: int) -> bool:
+    """A failed (or bounced) email back in line, keeping its Message-ID (the message's author retries it from the
+    conversation). False when there is no failed send row (the sender makes one)."""
+    return bool(OUTBOX.requeue(OutboundMail.objects.filter(message_id=message_id).values_list("pk", flat=True)))

@@ -35,8 +35,8 @@ from connectors.whatsapp.actions import CALLBACK_PREFIX, client_for, do_apply_pe
 from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable
 from connectors.whatsapp.models import OutboundSend, WhatsappNumber
 from connectors.whatsapp.window import contact_for, number_for
-from core.backoff import backoff
 from core.errors import ActionError
+from core.outbox import Outbox, Phase
 from core.tasks import enqueue_later
 from inbox.choices import Channel, DeliveryStatus, MessageKind
 from inbox.models import Message
@@ -45,6 +45,10 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # longer than one attempt can take (4 tries × 20 s read timeout per part)
 TEXT_LIMIT = 4096  # Cloud API maximum for text.body
 CAPTIONED = frozenset({"image", "video", "document"})
+S = OutboundSend.State
+OUTBOX = Outbox("whatsapp", OutboundSend, {Phase.PENDING: S.PENDING, Phase.RETRYING: S.RETRYING, Phase.DONE: S.SENT,
+                                          Phase.FAILED: S.FAILED},
+                lease=LEASE, backoff_base=5.0, backoff_cap=600.0, error_max=300)
 
 
 @dataclass(frozen=True)
@@ -106,29 +110,24 @@ def _recipient(m: Message, number: WhatsappNumber) -> str:
 
 
 def _claim(m: Message) -> OutboundSend | None:
+    """The message's send row (made on its first attempt), leased to this worker: None when it is finished or
+    another worker holds a live lease on it."""
     now = timezone.now()
     try:
-        with transaction.atomic():
-            row, _created = OutboundSend.objects.select_for_update().get_or_create(message=m)
-            if row.state in (OutboundSend.State.SENT, OutboundSend.State.FAILED):
-                return None
-            if row.lease_until is not None and row.lease_until > now:
-                return None  # another worker is sending it right now
-            row.attempts += 1
-            row.lease_until = now + LEASE
-            row.save(update_fields=["attempts", "lease_until", "updated_at"])
-            return row
+        row, _created = OutboundSend.objects.get_or_create(message=m)
     except IntegrityError:  # another worker created the row at the same instant: it sends
         return None
+    if not OUTBOX.claim(row.pk, now=now, when=OUTBOX.lease_free(now)):
+        return None
+    row.refresh_from_db()
+    return row
 
 
 def _fail(row: OutboundSend, m: Message, error: str) -> str:
     from inbox.actions import do_update_delivery_status
 
     with transaction.atomic():
-        OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.FAILED, last_error=error[:300],
-                                                      lease_until=None, next_attempt_at=None,
-                                                      updated_at=timezone.now())
+        OUTBOX.park(row.pk, error=error, next_attempt_at=None, updated_at=timezone.now())
         do_update_delivery_status(m.pk, status=DeliveryStatus.FAILED, error=error,
                                   external_id=row.wamids[0] if row.wamids else "")
     return "failed"
@@ -139,10 +138,9 @@ def _retry_or_fail(row: OutboundSend, m: Message, error: str) -> str:
 
     if row.attempts >= conf.send_max_attempts():
         return _fail(row, m, error)
-    when = timezone.now() + backoff(row.attempts, base=5.0, cap=600.0)
-    OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.RETRYING, last_error=error[:300],
-                                                  lease_until=None, next_attempt_at=when, updated_at=timezone.now())
-    enqueue_later(retry_whatsapp_send, when, m.pk)  # the periodic safety net covers a backend that cannot defer
+    when = OUTBOX.retry_later(row.pk, attempts=row.attempts, error=error, updated_at=timezone.now())
+    if when is not None:
+        enqueue_later(retry_whatsapp_send, when, m.pk)  # the periodic safety net covers a backend that cannot defer
     return "retrying"
 
 
@@ -202,8 +200,7 @@ def send_outbound(message_id: int) -> str:  # noqa: PLR0911 - one exit per outco
         logger.exception("whatsapp send %s failed (attempt %d)", m.pk, row.attempts)
         return _retry_or_fail(row, m, f"{type(exc).__name__}: {exc}")
     with transaction.atomic():
-        OutboundSend.objects.filter(pk=row.pk).update(state=OutboundSend.State.SENT, lease_until=None,
-                                                      last_error="", next_attempt_at=None, updated_at=timezone.now())
+        OUTBOX.succeed(row.pk, lease_until=None, next_attempt_at=None, updated_at=timezone.now())
         do_update_delivery_status(m.pk, status=DeliveryStatus.SENT, external_id=row.wamids[0])
         do_apply_pending_statuses(m.pk, row.wamids)
     return "sent"
@@ -215,9 +212,9 @@ def sends_to_reclaim(*, now: Any = None, limit: int = 200) -> list[int]:
     queued twice is harmless: the sender's claim lets one attempt in and skips finished messages."""
     now = now or timezone.now()
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    overdue = Q(state=OutboundSend.State.RETRYING, next_attempt_at__lt=now - timedelta(seconds=30))
+    overdue = Q(next_attempt_at__lt=now - timedelta(seconds=30))  # a retry, or a row put back in line by a person
     lost = overdue | Q(lease_until__lt=now)
-    ids = list(OutboundSend.objects.filter(state__in=[OutboundSend.State.PENDING, OutboundSend.State.RETRYING])
+    ids = list(OutboundSend.objects.filter(state__in=OUTBOX.active)
                .filter(free).filter(lost).order_by("pk").values_list("message_id", flat=True)[:limit])
     return ids + never_claimed(now=now, limit=limit - len(ids)) if len(ids) < limit else ids
 
@@ -232,3 +229,11 @@ def never_claimed(*, now: Any = None, limit: int = 200) -> list[int]:
                                        conversation__channel=Channel.WHATSAPP)
                 .filter(~Exists(OutboundSend.objects.filter(message_id=OuterRef("pk"))))
                 .order_by("created_at", "pk").values_list("pk", flat=True)[:limit])
+
+
+def requeue_send(message_id: int) -> bool:
+    """A failed send back in line (the message's author retries it from the conversation): the next attempt
+    resumes after the parts Meta already accepted. False when there is no failed send row (the message failed
+    before its first attempt: the sender makes a new row)."""
+    return bool(OUTBOX.requeue(OutboundSend.objects.filter(message_id=message_id).values_list("pk", flat=True),
+                               updated_at=timezone.now()))

@@ -157,6 +157,7 @@ def samples(w):
                                    {"conversations": "imports/conversaciones.csv", "sales": "", "skip_invalid": False}),
         "conversation.closed": (r, conversation, {"reason": "answered", "cycle": 1, "outcome": "genero_venta"}),
         "conversation.closure_reviewed": (f, conversation, {"cycle": 2, "verdict": "incorrecto"}),
+        "message.delivery_retried": (r, conversation, {"error": "5.1.1 Usuario desconocido"}),
         "inbox.created": (f, inbox, {"name": "Posventa Colombia", "code": "posventa-co", "auto_assign": True,
                                      "skill": "garantias-co", "teams": [w["ventas"].pk, w["soporte"].pk]}),
         "inbox.updated": (f, inbox, {"auto_assign": [True, False], "skill": [None, "garantias-co"],

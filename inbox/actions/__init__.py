@@ -164,6 +164,9 @@ from inbox.actions.messages import (
     check_mark_handled_outside as check_mark_handled_outside,
 )
 from inbox.actions.messages import (
+    check_retry_delivery as check_retry_delivery,
+)
+from inbox.actions.messages import (
     check_send_reply as check_send_reply,
 )
 from inbox.actions.messages import (

@@ -10,7 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from core.errors import ActionError
+from core import audit
+from core.errors import ActionError, ConflictError, NotFoundError
 from core.events import emit
 from core.tasks import enqueue_on_commit
 from core.validators import check_text
@@ -27,6 +28,7 @@ from inbox.actions.base import (
     _may_act,
     access_conversation,
     do_transition_conversation,
+    event_payload,
     message_max_length,
     message_payload,
 )
@@ -67,8 +69,6 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
         message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND,
                                          author=acting_user, body=body, delivery_status=status, created_at=now,
                                          attachments=attachments or [], meta=meta or {})
-        if status == DeliveryStatus.QUEUED:
-            enqueue_on_commit(deliver_outbound, message.pk)
         c.first_response_at = c.first_response_at or now
         if c.first_response_seconds is None:  # the dashboard's first response: the conversation's, not the cycle's
             c.first_response_seconds = max(0, int((now - c.created_at).total_seconds()))
@@ -84,6 +84,8 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
         emit(MessageSent(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
                          author_id=acting_user.pk, body=body, delivery_status=status), actor=acting_user)
         _emit(c, "message", message=message_payload(message))
+        if status == DeliveryStatus.QUEUED:  # after the message's own event (see check_retry_delivery)
+            enqueue_on_commit(deliver_outbound, message.pk)
     return message
 
 
@@ -114,6 +116,37 @@ def do_update_delivery_status(message_id: int, *, status: str, error: str = "", 
             _emit(m.conversation, "delivery", message={"id": m.pk, "status": m.delivery_status,
                                                        "error": m.delivery_error})
     return "delivery_status" in fields
+
+
+def check_retry_delivery(acting_user: User, conversation_id: int, message_id: int) -> Message:
+    """Sends again an answer whose delivery failed (the channel refused it, the mailbox was down past its retries,
+    the mail bounced): the connector puts its send back in line (a WhatsApp send resumes after the parts Meta
+    already took; an email keeps its Message-ID) and the message is queued again. Anyone who may act on the
+    conversation may retry; the conversation's history says who did."""
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        m = (Message.objects.select_for_update()
+             .filter(pk=message_id, conversation=c, kind=MessageKind.OUTBOUND).first())
+        if m is None:
+            raise NotFoundError("message_not_found", _("El mensaje no existe."))
+        _may_act(acting_user, c)
+        if m.delivery_status != DeliveryStatus.FAILED:
+            raise ConflictError("not_failed", _("Solo se reintenta un mensaje cuyo envío falló."))
+        if not outbound.has_sender(c.channel):
+            raise ActionError("no_sender", _("Este canal no envía mensajes: no hay nada que reintentar."))
+        requeue = outbound.requeue_for(c.channel)
+        if requeue is not None:
+            requeue(m.pk)
+        error = m.delivery_error
+        m.delivery_status, m.delivery_error = DeliveryStatus.QUEUED, ""
+        m.save(update_fields=["delivery_status", "delivery_error"])
+        ev = _event(c, "delivery_retried", actor=acting_user, message=m.pk, error=error[:300])
+        audit.record(actor=acting_user, action="message.delivery_retried", target=c, changes={"error": error[:300]})
+        # The "queued" event leaves before the delivery is enqueued (on-commit callbacks run in order): a sender
+        # that finishes at once (in-process tasks) must not have its outcome overtaken by the older status.
+        _emit(c, "delivery", message={"id": m.pk, "status": m.delivery_status, "error": ""}, item=event_payload(ev))
+        enqueue_on_commit(deliver_outbound, m.pk)
+    return m
 
 
 def check_add_note(acting_user: User, conversation_id: int, *, body: str) -> Message:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from inbox.models import Conversation
+from inbox.actions import do_receive_inbound
+from inbox.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +36,6 @@ def test_api_channel_conversation_reply_and_close_flow(agent, api_client_for):
 
 
 def test_list_filters_and_keyset_pagination(supervisor, api_client_for, django_assert_max_num_queries):
-    from inbox.actions import do_receive_inbound
-
     for i in range(25):
         do_receive_inbound(channel="whatsapp", body=f"mensaje {i}", customer_name=f"Cliente {i}",
                            phones=[f"+5731{i:08d}"])
@@ -52,3 +51,22 @@ def test_list_filters_and_keyset_pagination(supervisor, api_client_for, django_a
     assert len(seen) == len(set(seen)) == 25 == Conversation.objects.count()
     unowned = api.get("/api/v1/conversations?unowned=true&page_size=100").json()
     assert len(unowned["results"]) == 25
+
+
+def test_a_failed_answer_is_retried_through_the_api(agent, api_client_for):
+    # given an email answer whose delivery failed
+    c, _m, _new = do_receive_inbound(channel="email", body="¿Tienen la talla M?", customer_name="Ana",
+                                     emails=["ana@cliente.test"])
+    failed = Message.objects.create(conversation=c, cycle=c.cycle, kind="outbound", author=agent, body="Sí",
+                                    delivery_status="failed", delivery_error="5.1.1 Usuario desconocido")
+    api = api_client_for(agent)
+    api.post(f"/api/v1/conversations/{c.pk}/assign", {"assignee": agent.username}, content_type="application/json")
+    # when it is retried
+    retried = api.post(f"/api/v1/conversations/{c.pk}/messages/{failed.pk}/retry")
+    # then the timeline shows it queued again; a second retry is a 409 with the reason; a stranger's id is a 404
+    assert retried.status_code == 200
+    (item,) = [i for i in retried.json()["timeline"] if i["type"] == "message" and i["id"] == failed.pk]
+    assert item["delivery_status"] == "queued"
+    again = api.post(f"/api/v1/conversations/{c.pk}/messages/{failed.pk}/retry")
+    assert again.status_code == 409 and again.json()["code"] == "not_failed"
+    assert api.post(f"/api/v1/conversations/{c.pk}/messages/999999/retry").status_code == 404

@@ -82,6 +82,8 @@ def every_event(c, fernanda, raul, lucia):
         ev("moved", fernanda, COMMENT, **{"from": "global", "to": "posventa-co", "category": None}),
         ev("mention", raul, users=["fcardenas", "lucia.p"], note=987654),
         ev("handled_outside", raul, COMMENT, channel="Teléfono fijo"),
+        ev("delivery_retried", raul, message=998877, error="Rebotado por el servidor del destinatario: buzón lleno"),
+        ev("delivery_retried", raul, message=998877, error=""),
         ev("classified", raul, outcome="genero_venta", customer_state="convertido"),
         ev("classified", raul, outcome="", customer_state="en_seguimiento"),
         ev("task", raul, task=876543, title="Enviar la factura", responsible="lucia.p"),
@@ -113,7 +115,7 @@ def codes_and_ids(events, people):
     codes |= set(S.values) - {"resuelta", "escalada"} | {"whatsapp", "global", "posventa-co", "fcardenas", "rmendoza",
                                                           "lucia.p", "genero_venta", "en_seguimiento", "abierta",
                                                           "completada"}
-    ids = {p.pk for p in people} | {987654, 876543}
+    ids = {p.pk for p in people} | {987654, 876543, 998877}
     return codes, ids
 
 

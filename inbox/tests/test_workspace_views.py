@@ -16,7 +16,7 @@ from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
 from core.errors import ActionError
 from inbox import actions
-from inbox.models import Conversation, Inbox
+from inbox.models import Conversation, Inbox, Message
 from inbox.people import assignable_people, can_take
 from inbox.selectors import InboxFilters, filtered, sorted_page
 from inbox.templatetags.inbox_tags import short_wait
@@ -280,3 +280,31 @@ def test_bulk_from_the_list_reports_each_refusal(client_for, inboxes):
                                                (3 * 86400 + 5, "3 d")])
 def test_short_wait(seconds: int, text: str):
     assert short_wait(NOW - timedelta(seconds=seconds), NOW) == text
+
+
+def test_a_failed_answer_offers_a_retry_that_queues_it_again_in_place(client_for, inboxes):
+    # given an answer Meta refused, in a conversation Ana works
+    c = inbound()
+    actions.check_assign(inboxes["boss"], c.pk, assignee=inboxes["ana"].pk)
+    failed = Message.objects.create(conversation=c, cycle=c.cycle, kind="outbound", author=inboxes["ana"],
+                                    body="Con gusto", delivery_status="failed",
+                                    delivery_error="(#131030) Recipient phone number not in allowed list")
+    client = client_for(inboxes["ana"])
+    # then the conversation shows "Reintentar envío" beside it
+    page = client.get(f"/inbox/{c.pk}/", **PANE).content.decode()
+    assert f'action="/inbox/{c.pk}/messages/{failed.pk}/retry"' in page and "Reintentar envío" in page
+    # when she retries it in place
+    response = client.post(f"/inbox/{c.pk}/messages/{failed.pk}/retry", HTTP_HX_REQUEST="true",
+                           HTTP_HX_SOURCE="form#retry")
+    # then it is queued again and the history says who retried what had failed
+    html = response.content.decode()
+    assert response.status_code == 200 and "El mensaje volvió a la cola de envío." in html
+    assert "Ana Marketing reintentó el envío de una respuesta que había fallado" in html
+    failed.refresh_from_db()
+    assert (failed.delivery_status, failed.delivery_error) == ("queued", "")
+    # and a second click finds nothing to retry (409 with the reason), another agent's conversation is not found
+    again = client.post(f"/inbox/{c.pk}/messages/{failed.pk}/retry", HTTP_HX_REQUEST="true")
+    assert again.status_code == 409 and "Solo se reintenta un mensaje cuyo envío falló." in again.content.decode()
+    other = client_for(inboxes["raul"]).post(f"/inbox/{c.pk}/messages/{failed.pk}/retry")
+    assert other.status_code in (302, 404)
+    assert Message.objects.get(pk=failed.pk).delivery_status == "queued"

@@ -4,9 +4,11 @@ conversation, the people picker, the keyboard, in-place changes without reloadin
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from playwright.sync_api import Browser, Page, expect
 
 from accounts.roles import Role
@@ -223,3 +225,37 @@ def test_back_and_reload_follow_the_selection(asgi_live_server: str, browser: Br
     page.reload()
     expect(page.locator("#conv-title")).to_have_text("Gabriel Ríos")
     expect(page.locator(f"#row-{first.pk}")).to_have_class(re.compile(r"\bis-selected\b"))
+
+
+@pytest.fixture
+def live_sending(transactional_db: Any, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A live server that delivers answers in-process right after the request (ImmediateBackend), as a worker
+    would a moment later."""
+    immediate = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend",
+                             "QUEUES": ["default", "crm", "messaging"]}}
+    with override_settings(TASKS=immediate):
+        yield request.getfixturevalue("asgi_live_server")
+
+
+def test_a_failed_answer_is_retried_in_place_and_its_new_outcome_arrives_live(
+        live_sending: str, browser: Browser, teams: dict[str, Any]):
+    asgi_live_server = live_sending
+    # given Ana's answer that Meta refused
+    c = inbound("Lucía Paredes", "+573001110009", "¿Me confirman el envío?")
+    actions.check_assign(teams["fernanda"], c.pk, assignee=teams["ana"].pk)
+    failed = c.messages.create(cycle=c.cycle, kind="outbound", author=teams["ana"], body="Sale mañana",
+                               delivery_status="failed",
+                               delivery_error="(#131030) Recipient phone number not in allowed list")
+    page = login(browser, asgi_live_server, "ana")
+    open_workspace(page, asgi_live_server, f"/inbox/{c.pk}/")
+    item = page.locator(f'[data-item="message-{failed.pk}"]')
+    expect(item.locator('[data-f="delivery"]')).to_have_attribute("data-status", "failed")
+    # when she clicks "Reintentar envío"
+    item.get_by_role("button", name="Reintentar envío").click()
+    # then the history says she retried it, and the new attempt's outcome arrives without reloading: this test
+    # server has no WhatsApp number connected, so it fails again with that reason, and the button is back
+    expect(page.locator("#timeline")).to_contain_text("Ana Marketing reintentó el envío de una respuesta que había "
+                                                      "fallado")
+    expect(item.locator('[data-f="delivery"]')).to_have_attribute("title", re.compile("no está conectado"))
+    expect(item.get_by_role("button", name="Reintentar envío")).to_be_visible()
+    assert same_document(page)

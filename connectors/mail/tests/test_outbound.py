@@ -7,7 +7,8 @@ from django.tasks import default_task_backend
 from django.utils import timezone
 
 from connectors.mail.models import Mailbox, OutboundMail
-from connectors.mail.outbound import BACKOFF, MAX_ATTEMPTS, do_send_email
+from connectors.mail.outbound import MAX_ATTEMPTS, do_send_email
+from connectors.mail.outbox import OUTBOX
 from connectors.mail.tasks import retry_mail
 from connectors.mail.tests.helpers import run_queued
 from core.errors import ActionError
@@ -72,7 +73,8 @@ def test_temporary_failure_is_retried_with_backoff_and_the_same_message_id(conve
     assert message.delivery_status == "queued" and out.attempts == 1 and "451" in out.last_error
     (retry,) = default_task_backend.results
     assert retry.task.name == "send_email" and retry.args == [message.pk]
-    assert abs((retry.task.run_after - timezone.now()).total_seconds() - BACKOFF[0]) < 5
+    wait = (retry.task.run_after - timezone.now()).total_seconds()
+    assert OUTBOX.backoff_base * 0.8 - 5 < wait < OUTBOX.backoff_base * 1.2 + 5  # the first step, ±20 % jitter
     # when the retry runs / then the mail leaves once, with the Message-ID chosen the first time
     run_queued("send_email")
     message.refresh_from_db()
@@ -86,6 +88,26 @@ def test_permanent_refusal_fails_at_once(conversation, supervisor, smtp_server):
     assert do_send_email(message.pk) == "failed"
     message.refresh_from_db()
     assert message.delivery_status == "failed" and "5.1.1 Usuario desconocido" in message.delivery_error
+
+
+def test_a_refused_answer_retried_by_the_agent_leaves_again_with_the_same_message_id(
+        conversation, supervisor, smtp_server, django_capture_on_commit_callbacks):
+    # given the server refused the answer for good (the customer's mailbox did not exist yet)
+    smtp_server.fail_next = [(550, "5.1.1 Usuario desconocido")]
+    message = actions.check_send_reply(supervisor, conversation.pk, body="Hola")
+    assert do_send_email(message.pk) == "failed"
+    out = OutboundMail.objects.get(message=message)
+    # when the agent retries it from the conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_retry_delivery(supervisor, conversation.pk, message.pk)
+    out.refresh_from_db()
+    assert (out.state, out.attempts, out.last_error) == ("pending", 0, "")
+    run_queued("deliver_outbound")
+    # then it leaves once, carrying the Message-ID it was given the first time
+    message.refresh_from_db()
+    assert message.delivery_status == "sent"
+    (sent,) = smtp_server.messages
+    assert sent.parsed["Message-ID"] == f"<{out.rfc_message_id}>"
 
 
 @pytest.mark.faults

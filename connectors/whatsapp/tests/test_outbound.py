@@ -207,6 +207,42 @@ def test_a_retry_resumes_after_the_parts_meta_already_took(agent, conversation, 
     assert len(OutboundSend.objects.get(message=message).wamids) == 2
 
 
+def test_an_agent_retries_a_failed_send_and_only_the_missing_part_goes_out(agent, conversation, fake_whatsapp,
+                                                                           settings,
+                                                                           django_capture_on_commit_callbacks):
+    # given a two-part reply whose second part failed for good (uploads down, one attempt allowed)
+    settings.WHATSAPP_SEND_MAX_ATTEMPTS = 1
+    linked = {"name": "catalogo.jpg", "content_type": "image/jpeg", "size": 1, "url": "https://example.com/c.jpg"}
+    photo = store_attachment(conversation_id=conversation.pk, name="a.jpg", content_type="image/jpeg", data=b"a")
+    message = reply(agent, conversation, body="", attachments=[linked, photo])
+    fake_whatsapp.state.fail_next(4, status=503, path="/media")
+    assert send_outbound(message.pk) == "failed"
+    assert OutboundSend.objects.get(message=message).state == "failed"
+    # when Meta is back and the agent retries it from the conversation
+    with django_capture_on_commit_callbacks(execute=True):
+        inbox.check_retry_delivery(agent, conversation.pk, message.pk)
+    message.refresh_from_db()
+    assert message.delivery_status == "queued" and message.delivery_error == ""
+    row = OutboundSend.objects.get(message=message)
+    assert (row.state, row.attempts, row.last_error) == ("pending", 0, "")
+    assert run_worker(only={"deliver_outbound"}) == [None]
+    # then the part Meta already took is not sent again, the missing one is, and the message is sent
+    assert len(sent(fake_whatsapp)) == 2
+    message.refresh_from_db()
+    assert message.delivery_status == "sent"
+    assert OutboundSend.objects.get(message=message).state == "sent"
+    assert conversation.events.filter(kind="delivery_retried", actor=agent).count() == 1
+
+
+def test_only_a_failed_answer_can_be_retried(agent, conversation, fake_whatsapp):
+    message = reply(agent, conversation)
+    assert send_outbound(message.pk) == "sent"
+    with pytest.raises(ActionError) as refused:
+        inbox.check_retry_delivery(agent, conversation.pk, message.pk)
+    assert refused.value.code == "not_failed"
+    assert len(sent(fake_whatsapp)) == 1
+
+
 # --- statuses ------------------------------------------------------------------------------------------------
 
 

@@ -101,6 +101,7 @@
       (sent.get(form) || []).forEach(function (pair) { if (pair[0].value === pair[1]) pair[0].value = ""; });
       $$("[data-picker-value]", form).forEach(function (i) { i.value = ""; });
     }
+    if (form.dataset.f === "retry") { form.remove(); return; } // queued again: the ticks follow by realtime
     const dialog = form.closest("dialog");
     if (dialog && dialog.open) dialog.close();
     if (form.hasAttribute("data-bulk")) { clearSelection(); refetchRows(); }
@@ -365,6 +366,26 @@
     span.title = (labels.delivery[status] || status) + (error ? ": " + error : "");
     span.setAttribute("aria-label", labels.delivery[status] || status);
   }
+  // A failed answer offers "Reintentar envío" (same markup as _timeline_item.html); any other status removes it.
+  function setRetry(item, messageId, status) {
+    const existing = $("[data-f=retry]", item);
+    if (status !== "failed" || item.dataset.kind !== "outbound") { if (existing) existing.remove(); return; }
+    const p = pane();
+    const token = p && $("input[name=csrfmiddlewaretoken]", p);
+    if (existing || !p || !p.dataset.retryUrl || !token) return;
+    const form = el("form", "inline-form retry-form");
+    form.method = "post";
+    form.action = p.dataset.retryUrl.replace(/\/0\/retry$/, "/" + messageId + "/retry");
+    form.dataset.f = "retry";
+    form.setAttribute("data-inplace", "");
+    const csrf = el("input");
+    csrf.type = "hidden"; csrf.name = "csrfmiddlewaretoken"; csrf.value = token.value;
+    const button = el("button", "btn-link", labels.retry || "");
+    button.type = "submit";
+    form.appendChild(csrf); form.appendChild(button);
+    const head = $("small", item);
+    if (head) { head.appendChild(document.createTextNode(" ")); head.appendChild(form); }
+  }
   function plainBody(container, m) {
     const div = el("div");
     String(m.body || "").split("\n").forEach(function (line, index) {
@@ -409,6 +430,7 @@
       head.appendChild(ticks);
     }
     li.appendChild(head);
+    if (m.delivery_status === "failed") setRetry(li, m.id, m.delivery_status);
     if (m.deleted_at) { // the customer deleted it: the payload carries no text (supervisors see it on reload)
       li.classList.add("msg-deleted");
       const gone = el("p", "msg-deleted-text");
@@ -560,7 +582,10 @@
     const p = pane();
     if (d.op === "delivery" && d.message) {
       const ticks = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"] [data-f="delivery"]');
-      if (ticks) setTicks(ticks, d.message.status, d.message.error);
+      if (ticks) {
+        setTicks(ticks, d.message.status, d.message.error);
+        setRetry(ticks.closest("li"), d.message.id, d.message.status);
+      }
     } else if (d.op === "message_updated" && d.message && d.message.id) { // edited or deleted by the customer
       const shown = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"]');
       if (shown) {
