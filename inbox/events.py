@@ -69,6 +69,21 @@ class ConversationAssigned(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ConversationUpdated(DomainEvent):
+    """Something about the conversation other than its state or assignee changed. `changes` names what: `inbox`
+    (moved to another inbox), `classification` (its result or the customer's state), `sale` (an order of the
+    customer was counted in it), `messages` (a duplicate conversation was merged into it), `details` (priority,
+    tags, company or external ticket)."""
+
+    type = "conversation.updated"
+    label = _("Conversación actualizada")
+    conversation_id: int
+    customer_id: int
+    inbox: str
+    changes: list[str]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ConversationStateChanged(DomainEvent):
     """A conversation moved from one state to another through the transition function (`reason`: the closure
     reason, or why the system moved it, e.g. "customer_wrote_again")."""

@@ -220,7 +220,7 @@ def do_record_sales(order: Order, lines: Sequence[OrderLine]) -> list[Sale]:
              product_name=line.name, quantity=line.quantity, unit_price=line.unit_price, amount=line.line_total)
         for line in lines])
     if conversation is not None:
-        do_note_sale(conversation)  # also saves it, which tells reports to recount it with these sales
+        do_note_sale(conversation, acting_user=order.agent)  # conversation.updated: reports recount it
     return sales
 
 

@@ -11,6 +11,10 @@ class ReportsConfig(AppConfig):
         from reports.rollups import merged_customer
 
         register_merge_participant("reports", merged_customer)
-        from reports import signals
+        from core.events import subscribe
+        from orders.events import OrderCancelled
+        from reports.subscribers import CONVERSATION_EVENTS, on_conversation_event, on_order_cancelled
 
-        signals.connect()
+        for event in CONVERSATION_EVENTS:
+            subscribe(event, on_conversation_event, name="reports.freshness", in_transaction=True)
+        subscribe(OrderCancelled, on_order_cancelled, name="reports.freshness", in_transaction=True)

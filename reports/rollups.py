@@ -416,8 +416,9 @@ def delete_beyond_horizon(*, batch: int = 1000) -> int:
     deleted = 0
     while ids := list(Conversation.objects.filter(created_at__lt=before).values_list("pk", flat=True)[:batch]):
         with transaction.atomic():
+            mark_dirty(ids)  # the recount finds them gone and takes their facts out (the horizon trimmed them)
             for conversation in Conversation.objects.filter(pk__in=ids):
-                conversation.delete()  # one by one: signals tell the rollups (already trimmed) and search
+                conversation.delete()
         deleted += len(ids)
     return deleted
 

@@ -77,6 +77,7 @@ WebhookEvent = Literal[
     "conversation.closed",
     "conversation.created",
     "conversation.state_changed",
+    "conversation.updated",
     "customer.created",
     "customer.merged",
     "customer.tagged",

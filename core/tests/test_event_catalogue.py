@@ -93,6 +93,11 @@ def _conversation_closed(w: World) -> When:
     return lambda: inbox.check_close_conversation(w.supervisor, c.pk, reason="answered")
 
 
+def _conversation_updated(w: World) -> When:
+    c = w.conversation()
+    return lambda: inbox.check_classify_conversation(w.supervisor, c.pk, customer_state="interesado")
+
+
 def _lead_arrived(w: World) -> When:
     return lambda: do_upsert_lead_from_kommo(**_kommo_lead(4242))
 
@@ -154,6 +159,7 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "message.received": _message_received,
     "message.sent": _message_sent,
     "conversation.assigned": _conversation_assigned,
+    "conversation.updated": _conversation_updated,
     "conversation.state_changed": _conversation_state_changed,
     "conversation.closed": _conversation_closed,
     "lead.arrived": _lead_arrived,

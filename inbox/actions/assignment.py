@@ -21,6 +21,7 @@ from inbox.actions.base import (
     _emit,
     _event,
     _may_act,
+    _updated,
     access_conversation,
     do_transition_conversation,
     event_payload,
@@ -171,6 +172,7 @@ def check_transfer(acting_user: User, conversation_id: int, *, comment: str, to_
                                                                       "category": category.name if category else None})
             c.inbox, c.category = inbox, category
             c.save(update_fields=["inbox", "category"])
+            _updated(c, "inbox", acting_user=acting_user)
         if not to_user and to_inbox and not c.inbox.is_global and c.inbox.auto_assign:
             target = pick_agent(c.inbox)
         if target is not None and target.pk != c.assignee_id:

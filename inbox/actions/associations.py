@@ -16,6 +16,7 @@ from inbox.actions.assignment import (
 )
 from inbox.actions.base import (
     _event,
+    _updated,
     access_conversation,
 )
 from inbox.choices import (
@@ -70,10 +71,15 @@ def check_set_associations(acting_user: User, conversation_id: int, *, company: 
                 raise ActionError("invalid_priority", _("Prioridad inválida."), field="priority")
             changes["priority"], c.priority = [c.priority, priority], priority
         c.save()
+        tags_changed = False
         if tags is not None:
             from customers.models import Tag
 
+            before_tags = set(c.tags.values_list("pk", flat=True))
             c.tags.set([Tag.objects.get_or_create(name=t.strip()[:60])[0] for t in tags if t.strip()])
+            tags_changed = before_tags != set(c.tags.values_list("pk", flat=True))
         if changes:
             _event(c, "updated", actor=acting_user, **changes)
+        if changes or tags_changed:
+            _updated(c, "details", acting_user=acting_user)
     return c

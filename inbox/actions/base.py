@@ -26,6 +26,7 @@ from inbox.describe import event_texts
 from inbox.events import (
     ConversationClosed,
     ConversationStateChanged,
+    ConversationUpdated,
 )
 from inbox.models import Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView
 from realtime import topics
@@ -99,6 +100,12 @@ def event_payload(e: ConversationEvent) -> dict[str, Any]:
 
     # The sentence in every language: one payload goes to agents who read Spanish and English.
     return {**event_item(e), "at": e.created_at.isoformat(), "texts": event_texts(e)}
+
+
+def _updated(c: Conversation, *changes: str, acting_user: User | None) -> None:
+    """conversation.updated (inbox.events.ConversationUpdated): what changed besides state and assignee."""
+    emit(ConversationUpdated(conversation_id=c.pk, customer_id=c.customer_id, inbox=c.inbox.code,
+                             changes=list(changes)), actor=acting_user)
 
 
 def _event(c: Conversation, kind: str, *, actor: User | None, comment: str = "", **data: Any) -> ConversationEvent:

@@ -25,6 +25,7 @@ from inbox.actions.base import (
     _emit,
     _event,
     _may_act,
+    _updated,
     access_conversation,
     do_transition_conversation,
 )
@@ -74,14 +75,15 @@ def check_close_conversation(acting_user: User, conversation_id: int, *, reason:
             raise ConflictError("close_needs_reason", _("No se puede cerrar con ese motivo. Motivos posibles ahora: "
                                                         "%s.") % labels, accepted_reasons=possible,
                                 all_reasons=CloseReason.values)
-        _set_classification(c, outcome=outcome, customer_state=customer_state)
+        _set_classification(c, outcome=outcome, customer_state=customer_state, acting_user=acting_user)
         do_transition_conversation(c, to=S.RESOLVED, acting_user=acting_user, comment=comment.strip(), reason=reason)
         audit.record(actor=acting_user, action="conversation.closed", target=c,
                      changes={"reason": reason, "cycle": c.cycle, "outcome": c.outcome})
     return c
 
 
-def _set_classification(c: Conversation, *, outcome: str | None, customer_state: str | None) -> None:
+def _set_classification(c: Conversation, *, outcome: str | None, customer_state: str | None,
+                        acting_user: User | None) -> None:
     """The result of the conversation and the customer's state, for the performance dashboard."""
     if outcome and outcome not in ConversationOutcome.values:
         raise ActionError("invalid_outcome", _("Resultado inválido. Use: %s.") % ", ".join(ConversationOutcome.values),
@@ -98,6 +100,7 @@ def _set_classification(c: Conversation, *, outcome: str | None, customer_state:
         fields.append("customer_state")
     if fields:
         c.save(update_fields=fields)
+        _updated(c, "classification", acting_user=acting_user)
 
 
 def sale_conversation(customer_id: int) -> Conversation | None:
@@ -111,12 +114,14 @@ def sale_conversation(customer_id: int) -> Conversation | None:
             .order_by("-closed_at", "-id").first())
 
 
-def do_note_sale(c: Conversation) -> None:
+def do_note_sale(c: Conversation, *, acting_user: User | None = None) -> None:
     """A sale came out of this conversation: unless an agent classified it already, its result is "generó
-    venta" and the customer "convertido"."""
+    venta" and the customer "convertido". Emits conversation.updated (`sale`), which tells reports to recount it
+    with the new sales."""
     c.outcome = c.outcome or ConversationOutcome.SALE
     c.customer_state = c.customer_state or CustomerState.CONVERTED
     c.save(update_fields=["outcome", "customer_state"])
+    _updated(c, "sale", acting_user=acting_user)
 
 
 def check_classify_conversation(acting_user: User, conversation_id: int, *, outcome: str = "",
@@ -126,7 +131,7 @@ def check_classify_conversation(acting_user: User, conversation_id: int, *, outc
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
         before = (c.outcome, c.customer_state)
-        _set_classification(c, outcome=outcome, customer_state=customer_state)
+        _set_classification(c, outcome=outcome, customer_state=customer_state, acting_user=acting_user)
         if before != (c.outcome, c.customer_state):
             _event(c, "classified", actor=acting_user, outcome=c.outcome, customer_state=c.customer_state)
             _emit(c, "classified")

@@ -23,6 +23,7 @@ from inbox.actions.assignment import (
 from inbox.actions.base import (
     S,
     _event,
+    _updated,
     access_conversation,
     do_transition_conversation,
 )
@@ -62,7 +63,8 @@ def check_merge_conversations(acting_user: User, *, keep_id: int, merge_id: int)
                                    reason=CloseReason.DERIVED_DOCUMENTED,
                                    comment=_("Fusionada en la conversación #%s (duplicada).") % keep.pk)
         keep.last_activity_at = timezone.now()
-        keep.save(update_fields=["last_activity_at"])  # its messages changed: saving lets reports recount it
+        keep.save(update_fields=["last_activity_at"])
+        _updated(keep, "messages", acting_user=acting_user)  # its messages changed: reports recount it
         _event(gone, "merged_into", actor=acting_user, into=keep.pk)
     return keep
 

@@ -9,8 +9,12 @@ import pytest
 import time_machine
 from django.forms.models import model_to_dict
 
+from accounts.roles import Role
+from accounts.tests.factories import TeamFactory
+from customers.actions import check_merge_customers
 from inbox import actions as inbox_actions
 from inbox.choices import ConversationOutcome, CustomerState
+from inbox.models import Conversation, Inbox, Message
 from orders import actions as order_actions
 from orders.tests.factories import product, ready_lead
 from reports import rollups
@@ -87,6 +91,75 @@ def test_incremental_rollups_equal_a_recount(agent, supervisor):
     facts = incremental["ConversationFact"]
     # the returning customer reopened their conversation (a new cycle, not a new conversation)
     assert len(facts) == 3 and sum(f["sales"] for f in facts) == 1  # the cancelled order's sale is gone
+
+
+def settled_equals_recount(step: str) -> dict[str, list[dict[str, object]]]:
+    """Folds the marks in, then checks a recount from scratch gives exactly the same rows (after `step`)."""
+    rollups.refresh_all_dirty()
+    incremental = snapshot()
+    rollups.rebuild_all()
+    assert snapshot() == incremental, f"the rollups missed a change: {step}"
+    return incremental
+
+
+def test_every_action_that_changes_a_fact_keeps_the_rollups_equal_to_a_recount(agent, supervisor, make_user):
+    """Reports learn of changes only through domain events (reports.subscribers): this walks every action that
+    changes a reporting fact — a move to another inbox, a transfer, classification, escalation, a merge of
+    duplicates, a return to the pool, a sale and its cancellation, a customer merge — and after each one checks
+    that folding the marks in gives exactly what a recount from scratch gives."""
+    posventa_team = TeamFactory(code="posventa-team", name="Posventa")
+    posventa, _ = Inbox.objects.update_or_create(code="posventa", defaults={"name": "Posventa",
+                                                                            "auto_assign": False})
+    posventa.teams.set([posventa_team])
+    other = make_user(Role.AGENTE, username="agente2")
+    other.teams.add(posventa_team)
+    comment = "El cliente pregunta por la garantía del equipo."
+    with time_machine.travel(datetime(2026, 11, 16, 9, 0, tzinfo=BOGOTA), tick=False) as clock:
+        # given live work, folded in
+        moved = live_day(agent, supervisor, phone="+573007770001", close=False, classify=False)
+        pooled = inbox_actions.do_receive_inbound(channel="whatsapp", body="¿sigue disponible?",
+                                                  customer_name="Mario", phones=["+573007770002"])[0].pk
+        inbox_actions.check_assign(supervisor, pooled, assignee=agent.username)
+        settled_equals_recount("live work")
+        clock.shift(timedelta(hours=3))
+        # when each action runs, the rollups follow
+        inbox_actions.check_transfer(supervisor, moved, to_inbox="posventa", to_user=other.username, comment=comment)
+        settled_equals_recount("move to another inbox and agent")
+        inbox_actions.check_classify_conversation(other, moved, outcome=ConversationOutcome.RESOLVED,
+                                                  customer_state=CustomerState.FOLLOW_UP)
+        settled_equals_recount("classification")
+        inbox_actions.check_escalate(other, moved, comment="Pide un cambio de equipo, lo decide el supervisor.")
+        settled_equals_recount("escalation")
+        # a duplicate thread of the same customer (a channel quirk made it, not an action) is merged into it
+        dup = Conversation.objects.create(customer_id=Conversation.objects.get(pk=moved).customer_id,
+                                          channel="whatsapp", inbox=posventa)
+        Message.objects.create(conversation=dup, kind="inbound", body="¿me responden?")
+        Message.objects.create(conversation=dup, kind="outbound", body="Sí, ya lo vemos")
+        rollups.rebuild_all()
+        inbox_actions.check_merge_conversations(supervisor, keep_id=moved, merge_id=dup.pk)
+        settled_equals_recount("merge of duplicate conversations")
+        type(agent).objects.filter(pk=agent.pk).update(availability="desconectado")
+        assert inbox_actions.do_return_stale_to_pool() == 1
+        settled_equals_recount("return to the pool")
+        lead = ready_lead()
+        inbox_actions.do_receive_inbound(channel="email", body="quiero comprar", customer_name=lead.customer.name,
+                                         phones=[lead.customer.phones.get().e164])
+        settled_equals_recount("a buyer writes")
+        kept = order_actions.check_create_order(agent, lead_id=lead.pk, lines=[(product("SKU-E1").sku, 2)])
+        order_actions.check_confirm_order(agent, kept.pk)
+        cancelled = order_actions.check_create_order(agent, lead_id=lead.pk, lines=[(product("SKU-E2").sku, 1)])
+        order_actions.check_confirm_order(agent, cancelled.pk)
+        settled_equals_recount("sales")
+        order_actions.check_cancel_order(supervisor, cancelled.pk, reason="El cliente desistió")
+        settled_equals_recount("an order cancelled")
+        check_merge_customers(supervisor, keep_id=lead.customer_id,
+                              merge_id=Conversation.objects.get(pk=pooled).customer_id)
+        final = settled_equals_recount("customer merge")
+    facts = {f["conversation_id"]: f for f in final["ConversationFact"]}
+    assert facts[moved]["inbox_id"] == posventa.pk and facts[moved]["state"] == "escalada"
+    assert facts[moved]["outcome"] == ConversationOutcome.RESOLVED and facts[moved]["reply_count"] == 2
+    assert facts[pooled]["agent_id"] == 0 and facts[pooled]["customer_id"] == lead.customer_id
+    assert sum(f["sales"] for f in facts.values()) == 1
 
 
 def test_filtered_path_equals_the_rollup_path(agent, supervisor):
