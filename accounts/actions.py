@@ -4,13 +4,15 @@ do_* writes, records history/audit and schedules effects after commit (STYLE §2
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import time, timedelta
 from typing import Literal
 
 from django.conf import settings
 from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
@@ -35,6 +37,7 @@ from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
 from core.models import AvailabilityOnLogin, SiteSettings
+from core.text import fold
 
 # --- permission helpers -------------------------------------------------------------------------
 
@@ -551,3 +554,46 @@ def record_login(user: User) -> None:
 
 def record_logout(user: User) -> None:
     audit.record(actor=user, action="auth.logout", target=user)
+
+
+# --- imported history ----------------------------------------------------------------------------------------
+
+
+def _history_username(ref: str, taken: set[str]) -> str:
+    """`hist-<ref as a slug>`, with -2, -3… when taken (deterministic: the same refs in the same order give the same
+    names, whether created together or one by one)."""
+    base = f"hist-{re.sub(r'[^a-z0-9]+', '-', fold(ref))[:40].strip('-') or 'agente'}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    taken.add(name)
+    return name
+
+
+def _history_profile(ref: str, name: str, taken: set[str]) -> User:
+    return User(username=_history_username(ref, taken), full_name=name or ref, role=Role.AGENTE, can_login=False,
+                is_active=True, password=make_password(None), import_ref=ref)
+
+
+def do_import_agent_profiles(names: Mapping[str, str]) -> tuple[dict[str, int], int]:
+    """The agents of imported history (reports.importer), found by `import_ref`; unknown ones become profiles
+    without login (they cannot sign in). Returns ({ref: user id}, how many were created). One bulk insert, the same
+    rows `do_import_agent_profile` writes one by one (pinned by a test)."""
+    found = dict(User.objects.filter(import_ref__in=list(names)).values_list("import_ref", "pk"))
+    taken = set(User.objects.filter(username__startswith="hist-").values_list("username", flat=True))
+    created = [_history_profile(ref, names[ref], taken) for ref in sorted(names) if ref not in found]
+    User.objects.bulk_create(created)
+    found.update(User.objects.filter(import_ref__in=[u.import_ref for u in created]).values_list("import_ref", "pk"))
+    return found, len(created)
+
+
+def do_import_agent_profile(ref: str, name: str) -> int:
+    """One agent of imported history (see do_import_agent_profiles)."""
+    existing = User.objects.filter(import_ref=ref).values_list("pk", flat=True).first()
+    if existing is not None:
+        return existing
+    taken = set(User.objects.filter(username__startswith="hist-").values_list("username", flat=True))
+    user = _history_profile(ref, name, taken)
+    user.save()
+    return user.pk

@@ -4,6 +4,7 @@ writes the Kommo outbox row and the outgoing webhook events. One transition func
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from accounts.roles import Perm
 from catalog.actions import do_return_stock, do_take_stock
 from catalog.models import Product
 from core import audit
+from core.bulk import bulk_insert
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
 from leads.models import Lead
@@ -262,3 +264,55 @@ def order_payload(order: Order, *, lines: Sequence[OrderLine] | None = None) -> 
         "cancel_reason": order.cancel_reason,
     }
 
+
+
+# --- imported history ----------------------------------------------------------------------------------------
+
+IMPORT_BATCH = 5000
+IMPORTED_SALE_FIELDS = ("conversation_id", "product_ref", "product_name", "quantity", "unit_price", "amount")
+
+
+@dataclass(frozen=True)
+class ImportedSale:
+    """One past sale (reports.importer), its conversation already resolved to an id."""
+
+    ref: str
+    conversation_id: int
+    product_ref: str
+    product_name: str
+    quantity: int
+    unit_price: Decimal
+    amount: Decimal
+
+    def values(self) -> dict[str, Any]:
+        return {"conversation_id": self.conversation_id, "product_ref": self.product_ref,
+                "product_name": self.product_name, "quantity": self.quantity, "unit_price": self.unit_price,
+                "amount": self.amount}
+
+
+def do_import_sales(rows: Sequence[ImportedSale]) -> None:
+    """Upserts past sales by `import_ref` (new ones in bulk, changed ones updated, unchanged left alone); the same
+    rows `do_import_sale` writes one by one (pinned by a test). They belong to no order."""
+    refs = [r.ref for r in rows]
+    existing: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(refs), IMPORT_BATCH):
+        for row in Sale.objects.filter(import_ref__in=refs[start:start + IMPORT_BATCH]).values(
+                "pk", "import_ref", *IMPORTED_SALE_FIELDS):
+            existing[row["import_ref"]] = dict(row)
+    creating: list[dict[str, Any]] = []
+    updating: list[Sale] = []
+    for r in rows:
+        values = r.values()
+        old = existing.get(r.ref)
+        if old is None:
+            creating.append({"import_ref": r.ref, **values})
+        elif any(old[k] != v for k, v in values.items()):
+            updating.append(Sale(pk=old["pk"], import_ref=r.ref, **values))
+    bulk_insert(Sale, creating)
+    Sale.objects.bulk_update(updating, list(IMPORTED_SALE_FIELDS), batch_size=1000)
+
+
+def do_import_sale(row: ImportedSale) -> int:
+    """One past sale (see do_import_sales), through the model."""
+    sale, _created = Sale.objects.update_or_create(import_ref=row.ref, defaults=row.values())
+    return sale.pk

@@ -19,26 +19,24 @@ import csv
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.models import User
-from accounts.roles import Role
-from core.bulk import bulk_insert
+from accounts.actions import do_import_agent_profiles
 from core.failpoints import failpoint
 from core.text import fold
 from core.validators import CHUNK, MAX_QUANTITY, TextFileError, sniff_encoding
-from customers.models import Customer
+from customers.actions import do_import_customers
+from inbox.actions import ImportedConversation, do_import_conversations
 from inbox.choices import ConversationOutcome, ConversationState, CustomerState
-from inbox.models import Conversation, Inbox
-from orders.models import Sale
+from inbox.models import Conversation
+from orders.actions import ImportedSale, do_import_sales
 from reports import rollups
 
 CONVERSATION_ALIASES: Final = {
@@ -67,7 +65,6 @@ CHANNELS: Final = {
     "chat web": "webchat", "chat": "webchat", "telefono": "phone", "phone": "phone", "llamada": "phone",
     "api": "api",
 }
-HISTORY_INBOX: Final = "historial"
 BATCH: Final = 5000
 # Bounds of the numbers a history row may carry (anything beyond is a typo or a unit mix-up, reported with its line
 # rather than overflowing a column or a date calculation): durations up to ten years, money as its columns hold,
@@ -336,124 +333,34 @@ def parse_history(conversations: Path, sales: Path | None = None) -> ParsedHisto
 # --- writing ---------------------------------------------------------------------------------------------------
 
 
-def _history_inbox() -> Inbox:
-    inbox, _created = Inbox.objects.get_or_create(
-        code=HISTORY_INBOX, defaults={"name": "Historial importado", "auto_assign": False})
-    return inbox
+def _conversations(rows: list[ConversationRow], customers: dict[str, int],
+                   agents: dict[str, int]) -> list[ImportedConversation]:
+    return [ImportedConversation(
+        ref=r.ref, customer_id=customers[r.customer_ref], agent_id=agents.get(r.agent_ref), channel=r.channel,
+        state=r.state, started_at=r.started_at, closed_at=r.closed_at, first_response_seconds=r.first_response_seconds,
+        resolution_seconds=r.resolution_seconds, outcome=r.outcome, customer_state=r.customer_state,
+        comments=r.comments) for r in rows]
 
 
-def _agents(rows: list[ConversationRow]) -> tuple[dict[str, int], int]:
-    wanted = {r.agent_ref: r.agent_name for r in rows if r.agent_ref}
-    found = dict(User.objects.filter(import_ref__in=list(wanted)).values_list("import_ref", "pk"))
-    unusable = make_password(None)
-    created = [User(username=f"hist-{re.sub(r'[^a-z0-9]+', '-', fold(ref))[:40].strip('-') or 'agente'}-{i}",
-                    full_name=name or ref, role=Role.AGENTE, can_login=False, is_active=True, password=unusable,
-                    import_ref=ref)
-               for i, (ref, name) in enumerate(sorted(wanted.items())) if ref not in found]
-    taken = set(User.objects.filter(username__in=[u.username for u in created]).values_list("username", flat=True))
-    for user in created:
-        if user.username in taken:
-            user.username = f"{user.username}-{timezone.now():%Y%m%d%H%M%S}"
-    User.objects.bulk_create(created)
-    found.update(User.objects.filter(import_ref__in=[u.import_ref for u in created]).values_list("import_ref", "pk"))
-    return found, len(created)
-
-
-def _customers(rows: list[ConversationRow]) -> tuple[dict[str, int], int]:
-    names: dict[str, str] = {}
-    for r in rows:
-        names[r.customer_ref] = r.customer_name or names.get(r.customer_ref, "")
-    found: dict[str, int] = {}
-    refs = list(names)
-    for start in range(0, len(refs), BATCH):
-        found.update(Customer.objects.filter(import_ref__in=refs[start:start + BATCH])
-                     .values_list("import_ref", "pk"))
-    new = [ref for ref in refs if ref not in found]
-    bulk_insert(Customer, ({"name": names[ref] or _("Cliente %s") % ref, "search_name": fold(names[ref] or ref),
-                            "import_ref": ref} for ref in new))
-    for start in range(0, len(new), BATCH):
-        found.update(Customer.objects.filter(import_ref__in=new[start:start + BATCH]).values_list("import_ref", "pk"))
-    return found, len(new)
-
-
-CONVERSATION_FIELDS: Final = ("customer_id", "channel", "inbox_id", "assignee_id", "state", "created_at",
-                              "closed_at", "last_activity_at", "first_response_at", "first_response_seconds",
-                              "resolution_seconds", "outcome", "customer_state", "close_comment", "awaiting_reply")
-
-
-def _conversation_values(r: ConversationRow, *, customer: int, agent: int | None, inbox: int) -> dict[str, Any]:
-    state = r.state
-    if state == "activa":
-        state = ConversationState.PENDING.value if agent else ConversationState.NEW.value
-    return {
-        "customer_id": customer, "channel": r.channel, "inbox_id": inbox, "assignee_id": agent, "state": state,
-        "created_at": r.started_at, "closed_at": r.closed_at, "last_activity_at": r.closed_at or r.started_at,
-        "first_response_at": (r.started_at + timedelta(seconds=r.first_response_seconds)
-                              if r.first_response_seconds is not None else None),
-        "first_response_seconds": r.first_response_seconds, "resolution_seconds": r.resolution_seconds,
-        "outcome": r.outcome, "customer_state": r.customer_state, "close_comment": r.comments,
-        "awaiting_reply": False,
-    }
-
-
-def _write_conversations(rows: list[ConversationRow], customers: dict[str, int], agents: dict[str, int],
-                         progress: Callable[[str, int, int], None]) -> dict[str, int]:
-    inbox = _history_inbox().pk
-    refs = [r.ref for r in rows]
-    existing: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(refs), BATCH):
-        for row in Conversation.objects.filter(import_ref__in=refs[start:start + BATCH]).values(
-                "pk", "import_ref", *CONVERSATION_FIELDS):
-            existing[row["import_ref"]] = row
-    creating: list[dict[str, Any]] = []
-    updating: list[Conversation] = []
-    for i, r in enumerate(rows):
-        values = _conversation_values(r, customer=customers[r.customer_ref], agent=agents.get(r.agent_ref),
-                                      inbox=inbox)
-        old = existing.get(r.ref)
-        if old is None:
-            creating.append({"import_ref": r.ref, **values})
-        elif any(old[k] != v for k, v in values.items()):
-            updating.append(Conversation(pk=old["pk"], import_ref=r.ref, **values))
-        if len(creating) >= BATCH:
-            bulk_insert(Conversation, creating)
-            creating = []
-            progress("conversations", i + 1, len(rows))
-    bulk_insert(Conversation, creating)
-    Conversation.objects.bulk_update(updating, list(CONVERSATION_FIELDS), batch_size=1000)
-    progress("conversations", len(rows), len(rows))
-    ids: dict[str, int] = {}
-    for start in range(0, len(refs), BATCH):
-        ids.update(Conversation.objects.filter(import_ref__in=refs[start:start + BATCH])
-                   .values_list("import_ref", "pk"))
-    return ids
-
-
-def _write_sales(rows: list[SaleRow], conversations: dict[str, int]) -> None:
+def _sales(rows: list[SaleRow], conversations: dict[str, int]) -> list[ImportedSale]:
     missing = {r.conversation_ref for r in rows} - set(conversations)
     conversations = {**conversations, **dict(Conversation.objects.filter(import_ref__in=missing)
                                              .values_list("import_ref", "pk"))}
-    refs = [r.ref for r in rows]
-    existing: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(refs), BATCH):
-        for row in Sale.objects.filter(import_ref__in=refs[start:start + BATCH]).values(
-                "pk", "import_ref", "conversation_id", "product_ref", "product_name", "quantity", "unit_price",
-                "amount"):
-            existing[row["import_ref"]] = dict(row)
-    creating: list[dict[str, Any]] = []
-    updating: list[Sale] = []
+    return [ImportedSale(ref=r.ref, conversation_id=conversations[r.conversation_ref], product_ref=r.product_ref,
+                         product_name=r.product_name, quantity=r.quantity, unit_price=r.unit_price, amount=r.amount)
+            for r in rows]
+
+
+def customer_names(rows: list[ConversationRow]) -> dict[str, str]:
+    """Each customer's name as the file gives it (the last non-empty one wins)."""
+    names: dict[str, str] = {}
     for r in rows:
-        values = {"conversation_id": conversations[r.conversation_ref], "product_ref": r.product_ref,
-                  "product_name": r.product_name, "quantity": r.quantity, "unit_price": r.unit_price,
-                  "amount": r.amount}
-        old = existing.get(r.ref)
-        if old is None:
-            creating.append({"import_ref": r.ref, **values})
-        elif any(old[k] != v for k, v in values.items()):
-            updating.append(Sale(pk=old["pk"], import_ref=r.ref, **values))
-    bulk_insert(Sale, creating)
-    Sale.objects.bulk_update(updating, ["conversation_id", "product_ref", "product_name", "quantity", "unit_price",
-                                        "amount"], batch_size=1000)
+        names[r.customer_ref] = r.customer_name or names.get(r.customer_ref, "")
+    return names
+
+
+def agent_names(rows: list[ConversationRow]) -> dict[str, str]:
+    return {r.agent_ref: r.agent_name for r in rows if r.agent_ref}
 
 
 def do_import_history(parsed: ParsedHistory, *, skip_invalid: bool = False,
@@ -464,11 +371,12 @@ def do_import_history(parsed: ParsedHistory, *, skip_invalid: bool = False,
         raise HistoryFileError(parsed.errors)
     report = progress or (lambda _stage, _done, _total: None)
     with transaction.atomic():
-        agents, agents_created = _agents(parsed.conversations)
-        customers, customers_created = _customers(parsed.conversations)
-        ids = _write_conversations(parsed.conversations, customers, agents, report)
+        # Each table through its own app's import action (the same rows their one-by-one actions write).
+        agents, agents_created = do_import_agent_profiles(agent_names(parsed.conversations))
+        customers, customers_created = do_import_customers(customer_names(parsed.conversations))
+        ids = do_import_conversations(_conversations(parsed.conversations, customers, agents), report)
         failpoint("history_import.before_sales")
-        _write_sales(parsed.sales, ids)
+        do_import_sales(_sales(parsed.sales, ids))
         rollups.rebuild_all(progress=lambda done, total: report("rollups", done, total))
     return ImportResult(conversations=len(parsed.conversations), sales=len(parsed.sales),
                         agents_created=agents_created, customers_created=customers_created, skipped=parsed.errors)

@@ -133,6 +133,21 @@ from inbox.actions.closing import (
 from inbox.actions.closing import (
     satisfied_reasons as satisfied_reasons,
 )
+from inbox.actions.history import (
+    HISTORY_INBOX as HISTORY_INBOX,
+)
+from inbox.actions.history import (
+    ImportedConversation as ImportedConversation,
+)
+from inbox.actions.history import (
+    do_import_conversation as do_import_conversation,
+)
+from inbox.actions.history import (
+    do_import_conversations as do_import_conversations,
+)
+from inbox.actions.history import (
+    history_inbox as history_inbox,
+)
 from inbox.actions.intake import (
     _global_inbox as _global_inbox,
 )
