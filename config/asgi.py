@@ -18,6 +18,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 
+from connectors.mail.webhook import MailIntakeApp
 from connectors.webchat.routing import with_webchat_websocket
 from connectors.whatsapp.intake import WhatsappIntakeApp
 from core.access_log import AccessLogMiddleware
@@ -26,8 +27,9 @@ from realtime.routing import websocket_urlpatterns
 
 # Outermost: the access log sees every request, the fast webhook routes included, and never writes a secret path.
 application = AccessLogMiddleware(ProtocolTypeRouter({
-    # Kommo and WhatsApp webhooks take fast routes (no middleware, group commit); everything else is Django.
-    "http": WhatsappIntakeApp(IntakeApp(django_asgi_app)),
+    # Kommo, WhatsApp and email webhooks take fast routes (core.intake: no middleware, body cap, group commit);
+    # everything else is Django.
+    "http": MailIntakeApp(WhatsappIntakeApp(IntakeApp(django_asgi_app))),
     # Staff sockets are same-origin only; the web chat visitors' socket checks each site's allowed origins itself.
     "websocket": with_webchat_websocket(
         AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),  # type: ignore[arg-type]

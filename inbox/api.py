@@ -290,8 +290,10 @@ def post_message(request: HttpRequest, conversation_id: DbId, payload: MessageIn
     return Status(201, _detail(conversation_id, api_user(request)))
 
 
-@router.post("/conversations/{conversation_id}/messages/{message_id}/retry", response=ConversationDetailOut,
-             summary="Send again an answer whose delivery failed (the channel's send is put back in line)")
+@router.post("/conversations/{conversation_id}/messages/{message_id}/retry",
+             response={200: ConversationDetailOut, 409: ErrorOut},
+             summary="Send again an answer whose delivery failed (409 when it has not failed or its channel sends "
+                     "nothing)")
 def retry_delivery(request: HttpRequest, conversation_id: DbId, message_id: DbId) -> Any:
     actions.check_retry_delivery(api_user(request), conversation_id, message_id)
     return _detail(conversation_id, api_user(request))

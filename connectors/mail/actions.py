@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
+from connectors.mail import webhook
 from connectors.mail.models import Mailbox, MailProfile, Security
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
@@ -125,6 +126,7 @@ def check_save_mailbox(
     try:
         with transaction.atomic():
             mailbox.save()
+            transaction.on_commit(webhook.forget)  # its token's cached answer (enabled, signing key) is stale
     except IntegrityError as exc:
         raise ConflictError("mailbox_exists", _("Ya existe un buzón con esa dirección."), field="address") from exc
     audit.record(actor=acting_user, action="mail.mailbox_created" if creating else "mail.mailbox_updated",
@@ -134,10 +136,12 @@ def check_save_mailbox(
 
 @transaction.atomic
 def check_rotate_webhook_token(acting_user: User | None, mailbox_id: int) -> Mailbox:
-    """A new secret webhook URL (the old one stops working at once: update the ESP's route)."""
+    """A new secret webhook URL (the old one stops working at once in this process and within a few seconds in the
+    others, connectors.mail.webhook.KEY_TTL: update the ESP's route)."""
     mailbox = access_mailbox(acting_user, mailbox_id, lock=True)
     mailbox.webhook_token = secrets.token_urlsafe(24)
     mailbox.save(update_fields=["webhook_token"])
+    transaction.on_commit(webhook.forget)
     audit.record(actor=acting_user, action="mail.webhook_token_rotated", target=mailbox)
     return mailbox
 

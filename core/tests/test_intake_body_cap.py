@@ -1,5 +1,6 @@
-"""Issue 14: both webhook routes refuse an over-size body before reading it all, and answer an unknown secret or
-number without reading the body at all. A counting ASGI `receive` shows how much was read."""
+"""Issue 14: every webhook route (Kommo, WhatsApp, email) refuses an over-size body before reading it all, and
+answers an unknown secret, number or token without reading the body at all. A counting ASGI `receive` shows how
+much was read."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 
+from connectors.mail import webhook as mail_webhook
+from connectors.mail.actions import check_save_mailbox
+from connectors.mail.models import InboundMail
 from connectors.whatsapp import intake as wa_intake
 from connectors.whatsapp.models import WebhookDelivery as WhatsappDelivery
 from crm import intake as kommo_intake
@@ -96,3 +100,33 @@ def test_whatsapp_answers_an_unknown_number_without_reading_the_body(whatsapp_nu
                   Sender(5 * 1024 * 1024))
     assert (client.status, client.reads) == (404, 0)
     assert not WhatsappDelivery.objects.exists()
+
+
+@pytest.fixture
+def mailbox():
+    mail_webhook.forget()
+    yield check_save_mailbox(None, address="entrada@correo.example.test")
+    mail_webhook.forget()
+
+
+def test_mail_refuses_a_huge_body_before_reading_it_all(mailbox, settings):
+    settings.ATTACHMENT_MAX_BYTES = 1024 * 1024  # cap: 1.5 MB + 1 MB of headroom
+    app = mail_webhook.MailIntakeApp(refuse)
+    path = f"/integrations/mail/raw/{mailbox.webhook_token}/"
+    total = 50 * 1024 * 1024
+    announced = post(app, path, Sender(total), announce=total)
+    assert (announced.status, announced.reads) == (413, 0)
+    chunked = post(app, path, Sender(total))
+    assert chunked.status == 413 and chunked.reads == mail_webhook.max_body() // CHUNK + 1
+    rows = list(InboundMail.objects.order_by("pk"))
+    assert [r.status for r in rows] == ["rejected", "rejected"]
+    assert all("larger than" in r.error and len(bytes(r.raw)) <= mail_webhook.REJECTED_BODY_LIMIT for r in rows)
+
+
+def test_mail_answers_an_unknown_token_or_provider_without_reading_the_body(mailbox):
+    app = mail_webhook.MailIntakeApp(refuse)
+    unknown = post(app, "/integrations/mail/raw/not-the-token/", Sender(5 * 1024 * 1024))
+    assert (unknown.status, unknown.reads) == (404, 0)
+    provider = post(app, f"/integrations/mail/sendgrid/{mailbox.webhook_token}/", Sender(5 * 1024 * 1024))
+    assert (provider.status, provider.reads) == (404, 0)
+    assert not InboundMail.objects.exists()

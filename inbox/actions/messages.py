@@ -133,7 +133,7 @@ def check_retry_delivery(acting_user: User, conversation_id: int, message_id: in
         if m.delivery_status != DeliveryStatus.FAILED:
             raise ConflictError("not_failed", _("Solo se reintenta un mensaje cuyo envío falló."))
         if not outbound.has_sender(c.channel):
-            raise ActionError("no_sender", _("Este canal no envía mensajes: no hay nada que reintentar."))
+            raise ConflictError("no_sender", _("Este canal no envía mensajes: no hay nada que reintentar."))
         requeue = outbound.requeue_for(c.channel)
         if requeue is not None:
             requeue(m.pk)

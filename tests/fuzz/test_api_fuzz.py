@@ -197,6 +197,8 @@ def world(db: Any) -> World:
         inbox_code="ventas")
     conversation.assignee_id = agent.pk
     conversation.save(update_fields=["assignee"])
+    failed = conversation.messages.create(cycle=conversation.cycle, kind="outbound", author=agent, body="Ya sale",
+                                          delivery_status="failed", delivery_error="5.1.1 Usuario desconocido")
     task = Task.objects.create(conversation=conversation, cycle=conversation.cycle, title="Llamar a Ana",
                                responsible=agent, created_by=agent)
     lead = ready_lead()
@@ -209,7 +211,8 @@ def world(db: Any) -> World:
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
         path_parameters={"user_id": colleague.pk, "team_id": team.pk, "conversation_id": conversation.pk,
                          "task_id": task.pk, "lead_id": lead.pk, "template_id": template.pk, "sku": product.sku,
-                         "order_id": order.pk, "endpoint_id": endpoint.pk})
+                         "order_id": order.pk, "endpoint_id": endpoint.pk,
+                         "message_id": failed.pk})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:
