@@ -16,13 +16,12 @@ The Django view (connectors.mail.views.inbound_webhook: test client, WSGI) runs 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from connectors.mail.intake import WEBHOOK_SOURCES, verify_mailgun
@@ -31,8 +30,10 @@ from connectors.mail.parsing import parse_form
 from core.intake import (
     GroupCommitWriter,
     IntakeRoute,
+    KeyCache,
     Receive,
     Send,
+    keeping_connection,
     read_capped_body,
     respond_json,
     store_batch_or_each,
@@ -56,36 +57,12 @@ class MailboxKey:
     mailgun_signing_key: str
 
 
-class KeyCache:
-    """webhook token → the enabled mailbox it opens (or None), each trusted for `ttl` seconds."""
-
-    def __init__(self, ttl: float = KEY_TTL) -> None:
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, MailboxKey | None]] = {}
-
-    def cached(self, token: str) -> tuple[bool, MailboxKey | None]:
-        entry = self._entries.get(token)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def load(self, token: str) -> MailboxKey | None:
-        mailbox = Mailbox.with_webhook_token(token).filter(enabled=True).first() if token else None
-        key = MailboxKey(mailbox.pk, mailbox.mailgun_signing_key or "") if mailbox is not None else None
-        if len(self._entries) > 10_000:  # random tokens probing the URL must not grow the cache without bound
-            self._entries.clear()
-        self._entries[token] = (time.monotonic() + self.ttl, key)
-        return key
-
-    def lookup(self, token: str) -> MailboxKey | None:
-        hit, key = self.cached(token)
-        return key if hit else self.load(token)
-
-    def forget(self) -> None:
-        self._entries.clear()
+def _load_mailbox(token: str) -> MailboxKey | None:
+    mailbox = Mailbox.with_webhook_token(token).filter(enabled=True).first() if token else None
+    return MailboxKey(mailbox.pk, mailbox.mailgun_signing_key or "") if mailbox is not None else None
 
 
-_keys = KeyCache()
+_keys: KeyCache[MailboxKey] = KeyCache(_load_mailbox, ttl=KEY_TTL)
 
 
 def forget() -> None:
@@ -153,15 +130,6 @@ def store_batch(items: list[Incoming]) -> list[int | None]:
     return store_batch_or_each(_store, items, what="mail webhook")
 
 
-def _store_in_thread(items: list[Incoming]) -> list[int | None]:
-    try:
-        return store_batch(items)
-    except Exception:
-        close_old_connections()
-        connection.close()
-        raise
-
-
 def receive(*, provider: str, token: str, body: bytes, content_type: str,
             too_large: bool = False) -> tuple[Decision, int | None]:
     """The same decision and store for one request, synchronously (the Django view)."""
@@ -187,7 +155,7 @@ class MailIntakeApp(IntakeRoute):
 
     def __init__(self, fallback: Any) -> None:
         super().__init__(fallback)
-        self.writer = GroupCommitWriter(_store_in_thread, wait=0.002, limit=50, what="mail webhook")
+        self.writer = GroupCommitWriter(keeping_connection(store_batch), wait=0.002, limit=50, what="mail webhook")
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, tail: str) -> None:
         provider, _slash, token = tail.partition("/")

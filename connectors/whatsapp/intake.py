@@ -22,14 +22,11 @@ its own and only the one that cannot be stored gets a 500 (Meta redelivers it).
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import (
-    close_old_connections,
-    connection,
     transaction,
 )
 
@@ -38,9 +35,11 @@ from connectors.whatsapp.signing import signature_valid
 from core.intake import (
     GroupCommitWriter,
     IntakeRoute,
+    KeyCache,
     Receive,
     Send,
     enqueue_with_rows,
+    keeping_connection,
     read_capped_body,
     respond,
     respond_json,
@@ -66,42 +65,13 @@ class NumberKey:
     app_secret: str
 
 
-class SecretCache:
-    """phone number id → (pk, app secret) of an active number, or None, each trusted for `ttl` seconds.
-
-    After an admin rotates a secret or deactivates a number, other processes follow within `ttl` seconds."""
-
-    def __init__(self, ttl: float = SECRET_TTL) -> None:
-        self.ttl = ttl
-        self._entries: dict[str, tuple[float, NumberKey | None]] = {}
-
-    def cached(self, phone_number_id: str) -> tuple[bool, NumberKey | None]:
-        entry = self._entries.get(phone_number_id)
-        if entry is None or entry[0] < time.monotonic():
-            return False, None
-        return True, entry[1]
-
-    def load(self, phone_number_id: str) -> NumberKey | None:
-        row = (WhatsappNumber.objects.filter(phone_number_id=phone_number_id, is_active=True)
-               .values_list("pk", "app_secret").first())
-        key = NumberKey(row[0], row[1]) if row else None
-        if len(self._entries) > 10_000:  # random ids probing the URL must not grow the cache without bound
-            self._entries.clear()
-        self._entries[phone_number_id] = (time.monotonic() + self.ttl, key)
-        return key
-
-    def lookup(self, phone_number_id: str) -> NumberKey | None:
-        hit, key = self.cached(phone_number_id)
-        return key if hit else self.load(phone_number_id)
-
-    def forget(self, phone_number_id: str | None = None) -> None:
-        if phone_number_id is None:
-            self._entries.clear()
-        else:
-            self._entries.pop(phone_number_id, None)
+def _load_number(phone_number_id: str) -> NumberKey | None:
+    row = (WhatsappNumber.objects.filter(phone_number_id=phone_number_id, is_active=True)
+           .values_list("pk", "app_secret").first())
+    return NumberKey(row[0], row[1]) if row else None
 
 
-_secrets = SecretCache()
+_secrets: KeyCache[NumberKey] = KeyCache(_load_number, ttl=SECRET_TTL)
 
 
 def forget(phone_number_id: str | None = None) -> None:
@@ -170,18 +140,6 @@ def _store(items: list[Incoming]) -> list[int]:
     return [r.pk for r in stored]
 
 
-def _store_in_thread(items: list[Incoming]) -> list[int | None]:
-    """Runs in asgiref's one sync thread. Its database connection is kept from batch to batch (no request cycle
-    closes it here; reconnecting per batch cost ~1.3 ms on SQLite) and dropped after an error, so a restarted
-    database is reconnected on the next batch."""
-    try:
-        return store_batch(items)
-    except Exception:
-        close_old_connections()
-        connection.close()
-        raise
-
-
 class WhatsappIntakeApp(IntakeRoute):
     """ASGI route for POST /integrations/whatsapp/webhook/<phone number id>/ (core.intake); everything else goes to
     Django (which answers the GET verification handshake)."""
@@ -190,7 +148,8 @@ class WhatsappIntakeApp(IntakeRoute):
 
     def __init__(self, fallback: Any) -> None:
         super().__init__(fallback)
-        self.writer = GroupCommitWriter(_store_in_thread, wait=BATCH_WAIT, limit=BATCH_MAX, what="whatsapp webhook")
+        self.writer = GroupCommitWriter(keeping_connection(store_batch), wait=BATCH_WAIT, limit=BATCH_MAX,
+                                        what="whatsapp webhook")
 
     async def handle(self, scope: dict[str, Any], receive: Receive, send: Send, tail: str) -> None:
         if not tail.isdigit():

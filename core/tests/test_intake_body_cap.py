@@ -54,6 +54,16 @@ def post(app: Any, path: str, client: Sender, *, announce: int | None = None) ->
     return client
 
 
+def assert_refused_before_reading_it_all(app: Any, path: str, cap: int) -> None:
+    """A 50 MB body announced by Content-Length is answered 413 without reading a chunk; the same body chunked and
+    unannounced stops being read at the chunk that crosses the cap."""
+    total = 50 * 1024 * 1024
+    announced = post(app, path, Sender(total), announce=total)
+    assert (announced.status, announced.reads) == (413, 0)
+    chunked = post(app, path, Sender(total))
+    assert chunked.status == 413 and chunked.reads == cap // CHUNK + 1
+
+
 @pytest.fixture
 def kommo_account():
     reset_account_cache()
@@ -63,15 +73,8 @@ def kommo_account():
 
 
 def test_kommo_refuses_a_huge_body_before_reading_it_and_keeps_the_evidence(kommo_account):
-    app = IntakeApp(refuse)
     path = f"/integrations/kommo/webhook/{kommo_account.webhook_secret}/"
-    total = 50 * 1024 * 1024
-    # when a 50 MB body arrives announced by Content-Length / then 413 and not one chunk is read
-    announced = post(app, path, Sender(total), announce=total)
-    assert (announced.status, announced.reads) == (413, 0)
-    # when it arrives chunked, unannounced / then reading stops at the chunk that crosses the cap
-    chunked = post(app, path, Sender(total))
-    assert chunked.status == 413 and chunked.reads == kommo_intake.MAX_BODY // CHUNK + 1
+    assert_refused_before_reading_it_all(IntakeApp(refuse), path, kommo_intake.MAX_BODY)
     # and each is recorded as rejected with the reason (and at most the cap of its body)
     rows = list(KommoDelivery.objects.order_by("pk"))
     assert [r.state for r in rows] == ["rejected", "rejected"]
@@ -85,13 +88,9 @@ def test_kommo_answers_a_wrong_secret_without_reading_the_body(kommo_account):
 
 
 def test_whatsapp_refuses_a_huge_body_before_reading_it_all(whatsapp_number):
-    app = wa_intake.WhatsappIntakeApp(refuse)
-    path = f"/integrations/whatsapp/webhook/{whatsapp_number.phone_number_id}/"
-    total = 50 * 1024 * 1024
-    announced = post(app, path, Sender(total), announce=total)
-    assert (announced.status, announced.reads) == (413, 0)
-    chunked = post(app, path, Sender(total))
-    assert chunked.status == 413 and chunked.reads == wa_intake.MAX_BODY // CHUNK + 1
+    assert_refused_before_reading_it_all(wa_intake.WhatsappIntakeApp(refuse),
+                                         f"/integrations/whatsapp/webhook/{whatsapp_number.phone_number_id}/",
+                                         wa_intake.MAX_BODY)
     assert set(WhatsappDelivery.objects.values_list("state", flat=True)) == {"rejected"}
 
 
@@ -111,13 +110,8 @@ def mailbox():
 
 def test_mail_refuses_a_huge_body_before_reading_it_all(mailbox, settings):
     settings.ATTACHMENT_MAX_BYTES = 1024 * 1024  # cap: 1.5 MB + 1 MB of headroom
-    app = mail_webhook.MailIntakeApp(refuse)
-    path = f"/integrations/mail/raw/{mailbox.webhook_token}/"
-    total = 50 * 1024 * 1024
-    announced = post(app, path, Sender(total), announce=total)
-    assert (announced.status, announced.reads) == (413, 0)
-    chunked = post(app, path, Sender(total))
-    assert chunked.status == 413 and chunked.reads == mail_webhook.max_body() // CHUNK + 1
+    assert_refused_before_reading_it_all(mail_webhook.MailIntakeApp(refuse),
+                                         f"/integrations/mail/raw/{mailbox.webhook_token}/", mail_webhook.max_body())
     rows = list(InboundMail.objects.order_by("pk"))
     assert [r.status for r in rows] == ["rejected", "rejected"]
     assert all("larger than" in r.error and len(bytes(r.raw)) <= mail_webhook.REJECTED_BODY_LIMIT for r in rows)
