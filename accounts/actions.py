@@ -126,7 +126,6 @@ def check_create_user(
     language: str | None = None,
 ) -> User:
     """Creates a login-capable user. `language` defaults to the organization's default language."""
-    from core.models import SiteSettings
 
     language = language or SiteSettings.load().default_language
     if acting_user is not None:

@@ -25,6 +25,8 @@ from core.events import emit
 from core.models import AuditLog
 from core.text import fold
 from core.validators import MAX_QUANTITY, check_text, max_length_of, quantity_error, text_error
+from realtime import topics
+from realtime.events import is_muted, send_event_on_commit
 
 if TYPE_CHECKING:  # the ledger names the order a movement belongs to; orders call catalog, never the reverse
     from orders.models import Order
@@ -405,8 +407,6 @@ def do_return_stock(order: Order, *, acting_user: User | None, reason: str) -> N
 def _notify_stock(products: Iterable[Product], *, reason: str, acting_user: User | None) -> None:
     """`stock.changed` for the products one action changed; agents building orders see availability change live
     (after commit)."""
-    from realtime import topics
-    from realtime.events import is_muted, send_event_on_commit
 
     changed = [{"product_id": p.pk, "sku": p.sku, "on_hand": p.stock_on_hand, "reserved": p.stock_reserved,
                 "available": p.stock_available} for p in products]

@@ -13,6 +13,8 @@ from django.core.checks import CheckMessage, Tags, Warning, register
 from django.db import DatabaseError
 from django.db.models import Q
 
+from catalog.models import Product
+
 SHOWN = 20  # products named in the message; the count covers them all
 
 
@@ -21,7 +23,6 @@ def check_product_skus_are_addressable(app_configs: Any = None, databases: Any =
                                        **kwargs: Any) -> list[CheckMessage]:
     if not databases:
         return []
-    from catalog.models import Product
 
     unsafe = (Q(sku__contains="/") | Q(sku__contains="\\") | Q(sku__in=[".", ".."]) | Q(sku__contains="\t")
               | Q(sku__contains="\n") | Q(sku__contains="\r"))

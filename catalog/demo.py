@@ -11,6 +11,11 @@ from django.core.management.base import OutputWrapper
 from accounts.models import User
 from catalog.actions import check_save_product
 from catalog.models import MovementKind, Product, StockMovement
+from core import audit
+from core.errors import ActionError
+from core.text import fold
+from leads.models import Lead
+from orders.actions import check_confirm_order, check_create_order
 
 PRODUCTS = [
     ("PH-001", "Plan Hogar 300 Mbps", "Internet", 89_900, 500),
@@ -39,8 +44,6 @@ def seed_catalog(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
 
 def _bulk_catalog(rng: random.Random, count: int) -> None:
     """10,000 products for load tests: bulk inserts, each product's stock explained by one receipt row."""
-    from core import audit
-    from core.text import fold
 
     existing = set(Product.objects.filter(sku__startswith="SKU-").values_list("sku", flat=True))
     fresh = []
@@ -61,10 +64,6 @@ def _bulk_catalog(rng: random.Random, count: int) -> None:
 
 
 def _demo_orders(rng: random.Random, stdout: OutputWrapper) -> None:
-    from core.errors import ActionError
-    from leads.models import Lead
-    from orders.actions import check_confirm_order, check_create_order
-
     agents = list(User.objects.filter(role="agente").order_by("username")[:3])
     leads = list(Lead.objects.filter(in_queue=True, customer__isnull=False, held_by__in=agents)
                  .select_related("customer", "held_by").order_by("id")[:4])

@@ -4,7 +4,6 @@ Daphne's ``--access-log`` writes the full request URI, so the Kommo and email we
 credential, and query strings such as Meta's ``hub.verify_token`` ended up in a plain-text file. This ASGI
 middleware wraps the whole application (config/asgi.py), so it sees the fast webhook routes that skip Django's
 middleware too, and logs one line per request:
-
     203.0.113.7 "POST [crm:webhook]" 200 0 3ms
     203.0.113.7 "GET /settings/mail/4/?page=…" 200 5120 41ms
 
@@ -31,6 +30,9 @@ from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from django.apps import apps
+from django.urls import URLResolver, get_resolver
+
 from core.request_context import client_ip_from_scope
 
 logger = logging.getLogger("centralita.access")
@@ -44,8 +46,6 @@ def secret_path[View: Callable[..., Any]](view: View) -> View:
 
 
 def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[str, str]]:
-    from django.urls import URLResolver
-
     for pattern in patterns:
         route = prefix + str(pattern.pattern).lstrip("^")
         if isinstance(pattern, URLResolver):
@@ -59,7 +59,6 @@ def _walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[st
 @cache
 def secret_prefixes() -> tuple[tuple[str, str], ...]:
     """(literal path prefix, route name) of every route marked @secret_path, from the URLconf."""
-    from django.urls import get_resolver
 
     return tuple(_walk(get_resolver().url_patterns, "", ""))
 
@@ -136,8 +135,6 @@ class RedactSecretPaths(logging.Filter):
     such a record is dropped, so the admins' error mail does not carry the URL either."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from django.apps import apps
-
         if not apps.ready:  # the URLconf cannot be read yet, and nothing has been requested
             return True
         try:

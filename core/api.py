@@ -32,6 +32,7 @@ from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Strict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from accounts.actions import authenticate_api_token
 from accounts.models import User
 from accounts.roles import Perm
 from core.crypto import SecretDecryptionError
@@ -41,8 +42,6 @@ from core.validators import find_bad_string
 
 class BearerTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        from accounts.actions import authenticate_api_token
-
         user = authenticate_api_token(token.strip())
         if user is not None:
             request.user = user

@@ -9,6 +9,7 @@ from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Perm
+from core.heartbeats import silent
 from core.models import SiteSettings
 
 
@@ -127,6 +128,4 @@ def navigation(request: HttpRequest) -> dict[str, object]:
 
 
 def _silent() -> list[object]:
-    from core.heartbeats import silent
-
     return list(silent())

@@ -16,10 +16,18 @@ from typing import Any
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from accounts.choices import Weekday
+from accounts.models import Skill, Team, User
+from accounts.roles import Role
 from core.models import AuditLog
+from customers.models import MarketingList
+from inbox.choices import CloseReason
+from inbox.models import ClosureReview, Inbox
+from leads.choices import Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +138,6 @@ def _walk_lookup_values(changes: Mapping[str, Any]) -> Iterable[tuple[str, objec
 def audit_lookups(entries: Iterable[AuditLog]) -> AuditLookups:
     """Resolves every id and code the entries' changes mention: at most one query per kind (users, teams,
     skills, inboxes, marketing lists), none for a kind nothing mentions."""
-    from django.db.models import Q
 
     wanted: dict[str, set[object]] = {}
     for entry in entries:
@@ -145,32 +152,22 @@ def audit_lookups(entries: Iterable[AuditLog]) -> AuditLookups:
         return [k for k in keys if isinstance(k, str)]
 
     if wanted.get("user"):
-        from accounts.models import User
-
         keys = wanted["user"]
         for pk, username, full_name in User.objects.filter(
                 Q(pk__in=ints(keys)) | Q(username__in=strs(keys))).values_list("pk", "username", "full_name"):
             found.user[pk] = found.user[username] = full_name or username
     if wanted.get("team"):
-        from accounts.models import Team
-
         keys = wanted["team"]
         for pk, code, name in Team.objects.filter(Q(pk__in=ints(keys)) | Q(code__in=strs(keys))).values_list(
                 "pk", "code", "name"):
             found.team[pk] = found.team[code] = name
     if wanted.get("skill"):
-        from accounts.models import Skill
-
         for pk, code, name in Skill.objects.filter(code__in=strs(wanted["skill"])).values_list("pk", "code", "name"):
             found.skill[pk] = found.skill[code] = name
     if wanted.get("inbox"):
-        from inbox.models import Inbox
-
         for code, name in Inbox.objects.filter(code__in=strs(wanted["inbox"])).values_list("code", "name"):
             found.inbox[code] = name
     if wanted.get("list"):
-        from customers.models import MarketingList
-
         for pk, name in MarketingList.objects.filter(pk__in=ints(wanted["list"])).values_list("pk", "name"):
             found.list[pk] = name
     return found
@@ -263,24 +260,16 @@ class _Formatter:
 
 
 def _choice_label(model: type[models.Model] | None, key: str, value: object) -> str | None:
-    from inbox.choices import CloseReason
-
     if key == "reason" and isinstance(value, str) and value in CloseReason.values:
         return str(CloseReason(value).label)
-    if key == "verdict" and isinstance(value, str):
-        from inbox.models import ClosureReview
-
-        if value in ClosureReview.Verdict.values:
-            return str(ClosureReview.Verdict(value).label)
+    if key == "verdict" and isinstance(value, str) and value in ClosureReview.Verdict.values:
+        return str(ClosureReview.Verdict(value).label)
     if key == "reservation_roles" and isinstance(value, str):
-        from accounts.roles import Role
-
         return str(Role(value).label) if value in Role.values else None
     model_field = _model_field(model, key)
     if model_field is not None and model_field.choices:
         return next((str(label) for v, label in model_field.flatchoices if v == value), None)
     if key == "outcome" and isinstance(value, str):  # a lead note's outcome (the lead has no such field)
-        from leads.choices import Outcome
 
         return str(Outcome(value).label) if value in Outcome.values else None
     return None
@@ -288,7 +277,6 @@ def _choice_label(model: type[models.Model] | None, key: str, value: object) -> 
 
 def _hours(rows: object) -> str:
     """Business hours stored as "weekday:HH:MM-HH:MM", read as day names and times ("Lunes 08:00 a 17:00")."""
-    from accounts.choices import Weekday
 
     if not isinstance(rows, list) or not rows:
         return _("sin horario")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
 from django.core.exceptions import FieldError
 from django.db import models
 from django.db.models.lookups import Exact, IsNull, Lookup, Transform
@@ -104,7 +105,6 @@ class LookupHashField(models.CharField):  # type: ignore[type-arg]
 
 def encrypted_fields() -> list[tuple[type[models.Model], list[str], list[str]]]:
     """Every concrete model with encrypted fields: (model, encrypted field names, lookup-hash field names)."""
-    from django.apps import apps
 
     found = []
     for model in apps.get_models():

@@ -26,8 +26,12 @@ from contextlib import closing, contextmanager
 from typing import Any
 from urllib.parse import quote
 
+import psycopg
+import redis
+from channels_lite.models import Event
 from django.conf import settings
 from django.db import connections
+from django_tasks_db.models import DBTaskResult
 
 READY_BUDGET_SECONDS = 1.5  # the whole probe; a load balancer's typical timeout is 2 s or more
 CONNECT_TIMEOUT_SECONDS = 1.0
@@ -48,8 +52,6 @@ def _database(db: dict[str, Any]) -> Iterator[Any]:
         with closing(sqlite3.connect(uri, uri=True, timeout=CONNECT_TIMEOUT_SECONDS)) as conn:
             yield conn
     elif "postgresql" in engine:
-        import psycopg
-
         with psycopg.connect(**pg_connect_kwargs(db)) as conn:
             yield conn
     else:
@@ -84,8 +86,6 @@ def _table_readable(model: Any, db: dict[str, Any]) -> None:
 
 
 def _redis_ping(url: str) -> None:
-    import redis
-
     client = redis.Redis.from_url(url, socket_timeout=CONNECT_TIMEOUT_SECONDS,
                                   socket_connect_timeout=CONNECT_TIMEOUT_SECONDS, retry_on_timeout=False)
     try:
@@ -115,11 +115,9 @@ def check_channel_layer() -> tuple[bool, str]:
         host = config["hosts"][0]
         _redis_ping(host if isinstance(host, str) else host["address"])
     elif backend.startswith("channels_lite."):
-        from channels_lite.models import Event
-
         _table_readable(Event, connections.settings[config.get("database", "default")])
     elif backend.startswith("channels_postgres."):
-        from channels_postgres.models import Message
+        from channels_postgres.models import Message  # noqa: PLC0415 - its models exist only when the PostgreSQL channel layer is installed
 
         _table_readable(Message, {**config, "ENGINE": "django.db.backends.postgresql", "OPTIONS": {}})
     elif backend != "channels.layers.InMemoryChannelLayer":  # in-process: nothing to reach
@@ -129,8 +127,6 @@ def check_channel_layer() -> tuple[bool, str]:
 
 def check_task_queue() -> tuple[bool, str]:
     if settings.TASK_BACKEND == "db":
-        from django_tasks_db.models import DBTaskResult
-
         _table_readable(DBTaskResult, _default_db())
     elif settings.TASK_BACKEND == "rq":
         _redis_ping(settings.REDIS_URL)

@@ -28,6 +28,10 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections, connection
+from rq.exceptions import StopRequested
+from rq.executions import Execution
+from rq.queue import Queue
+from rq.utils import import_attribute, now
 from rq.worker import SimpleWorker
 
 from core.heartbeats import BEAT_SECONDS, BeatThread, identity, stopped
@@ -52,9 +56,6 @@ def redis_client() -> redis.Redis:
 def reclaim_abandoned(conn: redis.Redis, queue_names: list[str], *, me: str = "") -> list[str]:
     """Re-enqueues started jobs whose worker (one of ours) no longer refreshes its liveness key; returns their ids.
     One caller at a time across all workers (RECLAIM_LOCK)."""
-    from rq.executions import Execution
-    from rq.queue import Queue
-    from rq.utils import import_attribute, now
 
     if not conn.set(RECLAIM_LOCK, me or "reclaim", nx=True, ex=int(RECLAIM_EVERY)):
         return []
@@ -176,7 +177,7 @@ class ResilientWorker:
         signal.signal(signal.SIGINT, self._on_signal)
 
     def _new_worker(self) -> Any:
-        from django_rq.workers import get_worker
+        from django_rq.workers import get_worker  # noqa: PLC0415 - django_rq is an installed app only with the Redis queue
 
         self.generation += 1
         self.name = f"{NAME_PREFIX}{identity()}:{self.generation}"
@@ -196,8 +197,6 @@ class ResilientWorker:
                 worker.pubsub.close()
 
     def run(self) -> None:
-        from rq.exceptions import StopRequested
-
         self._install_signals()
         beats = BeatThread(Heartbeat.Kind.WORKER, state=self.state)
         beats.start()

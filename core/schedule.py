@@ -54,7 +54,7 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Limpieza del registro de eventos"),
                 reason=_("El registro de eventos de dominio es un canal para integraciones, no un archivo: "
                          "guarda EVENT_LOG_RETENTION_DAYS días (90 por defecto).")),
-    PeriodicJob("prune_login_failures", "core.tasks.prune_login_failures", timedelta(hours=6),
+    PeriodicJob("prune_login_failures", "accounts.tasks.prune_login_failures", timedelta(hours=6),
                 label=_("Limpieza de inicios de sesión fallidos"),
                 reason=_("Los intentos fallidos de más de 30 días ya no sirven para frenar ataques.")),
     PeriodicJob("prune_finished_task_results", "core.tasks.prune_finished_task_results", timedelta(hours=1),

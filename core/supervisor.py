@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from django.db import connections
+
 PREFIX = "centralita:"
 PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.1
@@ -416,7 +418,6 @@ def reset_connections() -> None:
     """After a database error in a long-running process (worker, scheduler): drops every connection and, on
     PostgreSQL, the whole psycopg pool — after a server restart the pool still holds, and hands out, connections
     the server has cut, and a worker that kept it was seen polling forever without finding its waiting tasks."""
-    from django.db import connections
 
     for connection in connections.all(initialized_only=True):
         connection.close()

@@ -7,14 +7,17 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+from channels_lite.models import Event
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
-from django.tasks import task
+from django.db.models import Q
+from django.tasks import task, task_backends
 from django.utils import timezone
 
 from core import heartbeats
 from core.failpoints import failpoint
+from core.models import EventLog
 from core.outages import DEPENDENCY_DOWN
 
 logger = logging.getLogger(__name__)
@@ -43,7 +46,6 @@ def enqueue_or_leave(task_obj: Any, /, *args: Any, **kwargs: Any) -> bool:
 def enqueue_later(task_obj: Any, when: Any, /, *args: Any) -> bool:
     """Enqueue to run at `when` when the backend can defer; otherwise do nothing and return False (the periodic
     jobs in core.schedule are the safety net; only the in-process ImmediateBackend cannot defer)."""
-    from django.tasks import task_backends
 
     backend = task_backends[task_obj.backend]
     if not backend.supports_defer:
@@ -64,18 +66,9 @@ def queue_probe() -> None:
 @task()
 def prune_event_log() -> int:
     """The domain-event log keeps EVENT_LOG_RETENTION_DAYS days (integrations read it as a feed, not an archive)."""
-    from core.models import EventLog
 
     cutoff = timezone.now() - timedelta(days=settings.EVENT_LOG_RETENTION_DAYS)
     deleted, _ = EventLog.objects.filter(occurred_at__lt=cutoff).delete()
-    return deleted
-
-
-@task()
-def prune_login_failures(days: int = 30) -> int:
-    from accounts.models import LoginFailure
-
-    deleted, _ = LoginFailure.objects.filter(created_at__lt=timezone.now() - timedelta(days=days)).delete()
     return deleted
 
 
@@ -94,8 +87,6 @@ def prune_channel_layer() -> int:
     """
     if settings.CHANNEL_LAYER != "lite":
         return 0
-    from channels_lite.models import Event
-    from django.db.models import Q
 
     deleted, _ = Event.objects.filter(Q(delivered=True) | Q(expires_at__lt=timezone.now())).delete()
     return deleted

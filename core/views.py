@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -12,10 +13,11 @@ from accounts.models import Team, User
 from accounts.roles import Perm
 from core import heartbeats
 from core.actions import check_dismiss_process, check_update_site_settings
+from core.describe import annotate_audit
 from core.errors import ActionError
 from core.forms import SiteSettingsForm
 from core.health import REQUIRED, run_checks
-from core.models import AuditLog, SiteSettings
+from core.models import AuditLog, PeriodicRun, SiteSettings
 from core.permissions import perm_required
 from core.schedule import SCHEDULE
 
@@ -63,7 +65,6 @@ def home(request: HttpRequest) -> HttpResponse:
 @perm_required(Perm.AUDIT_VIEW)
 def audit(request: HttpRequest) -> HttpResponse:
     """The audit log as sentences (core.describe); action codes stay in the `title` attribute and the API."""
-    from core.describe import annotate_audit
 
     entries = AuditLog.objects.select_related("actor")
     q_action = request.GET.get("action", "").strip()
@@ -98,9 +99,7 @@ def site_settings(request: HttpRequest) -> HttpResponse:
 
 @perm_required(Perm.SYSTEM_STATUS)
 def system(request: HttpRequest) -> HttpResponse:
-    from django.conf import settings
 
-    from core.models import PeriodicRun
 
     return render(request, "core/system.html", {
         "checks": run_checks(), "processes": heartbeats.statuses(), "queue_probe_age": heartbeats.queue_probe_age(),

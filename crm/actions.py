@@ -26,9 +26,12 @@ from core.crypto import mask
 from core.errors import ActionError
 from core.outages import REDIS_DOWN
 from core.tasks import enqueue_on_commit
+from crm import tasks
 from crm.client import Credentials, KommoClient, KommoError, Stage, Tokens, contact_values
 from crm.models import KommoAccount, WebhookDelivery
 from crm.webhooks import LeadItem, WebhookParseError, parse_kommo_webhook
+from leads import actions as leads
+from leads.models import Lead
 
 logger = logging.getLogger(__name__)
 MAX_PROCESSING_ATTEMPTS = 8
@@ -243,9 +246,6 @@ def _in_to_call_stage(account: KommoAccount, status_id: int | None, pipeline_id:
 
 
 def _apply_lead_item(account: KommoAccount, client: KommoClient, item: LeadItem) -> None:
-    from leads import actions as leads
-    from leads.models import Lead
-
     if item.action == "delete":
         leads.do_lead_deleted(kommo_id=item.id)
         return
@@ -416,8 +416,7 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
         delivery.state, delivery.error, delivery.processed_at = WebhookDelivery.State.RECEIVED, "", None
         delivery.attempts = 0
         delivery.save(update_fields=["state", "error", "processed_at", "attempts"])
-        from crm.tasks import process_kommo_webhook
 
-        enqueue_on_commit(process_kommo_webhook, delivery.pk)
+        enqueue_on_commit(tasks.process_kommo_webhook, delivery.pk)
         audit.record(actor=acting_user, action="kommo.webhook_retried", target=delivery)
     return delivery

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
+import redis
 from django.conf import settings
 from django.utils import timezone
 
@@ -124,8 +125,6 @@ class RedisRateLimiter:
     retries."""
 
     def __init__(self, url: str, key: str, rate: int = RATE_PER_SECOND, period: float = WINDOW_SECONDS) -> None:
-        import redis
-
         self.redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self.script = self.redis.register_script(_SLIDING_WINDOW)
         self.key, self.rate, self.period = key, rate, period

@@ -36,6 +36,7 @@ from core.intake import (
     store_batch_or_each,
 )
 from core.request_context import client_ip_from_scope
+from crm import tasks
 from crm.models import KommoAccount, WebhookDelivery
 from crm.webhooks import WebhookParseError, peek_account
 
@@ -117,9 +118,7 @@ def _store(items: list[Incoming]) -> list[int]:
         rows = WebhookDelivery.objects.bulk_create([_row(i) for i in items])
         accepted = [r.pk for r in rows if r.state == WebhookDelivery.State.RECEIVED]
         if accepted:
-            from crm.tasks import process_kommo_webhooks
-
-            enqueue_with_rows(process_kommo_webhooks, accepted)
+            enqueue_with_rows(tasks.process_kommo_webhooks, accepted)
     return [r.pk for r in rows]
 
 

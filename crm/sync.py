@@ -32,10 +32,12 @@ from core.errors import ActionError
 from core.events import DomainEvent
 from core.outbox import Outbox, Phase
 from core.tasks import enqueue_on_commit
+from crm import tasks
+from crm.actions import client_for
 from crm.client import KommoClient, KommoError
 from crm.models import KommoAccount, KommoSync
 from orders.events import OrderConfirmed
-from orders.models import Order
+from orders.models import Order, OrderEvent
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)  # longer than the client's worst case (4 attempts × 20 s timeout is bounded by it)
@@ -72,9 +74,8 @@ def do_queue_order_sync(order: Order) -> KommoSync | None:
         payload={"status_id": account.confirmed_status_id, "pipeline_id": account.confirmed_pipeline_id,
                  "price": int(order.total) if order.total == int(order.total) else float(order.total), "note": note},
     )
-    from crm.tasks import drain_kommo_outbox
 
-    enqueue_on_commit(drain_kommo_outbox)
+    enqueue_on_commit(tasks.drain_kommo_outbox)
     return sync
 
 
@@ -118,8 +119,6 @@ class DrainResult:
 
 def do_drain_kommo_outbox(*, limit: int = 200) -> DrainResult:
     """Delivers due rows oldest first. Safe to run concurrently and to repeat."""
-    from crm.actions import client_for
-    from orders.models import OrderEvent
 
     account = KommoAccount.current()
     if account is None:
@@ -185,9 +184,8 @@ def check_retry_syncs(acting_user: User, *, sync_ids: list[int] | None = None) -
     with transaction.atomic():
         ids = OUTBOX.requeue(qs.values_list("pk", flat=True))
         audit.record(actor=acting_user, action="kommo.sync_retried", changes={"ids": ids})
-        from crm.tasks import drain_kommo_outbox
 
-        enqueue_on_commit(drain_kommo_outbox)
+        enqueue_on_commit(tasks.drain_kommo_outbox)
     return len(ids)
 
 

@@ -80,8 +80,6 @@ def kommo_settings(request: HttpRequest) -> HttpResponse:
         except ActionError as exc:
             form.add_error(None, exc.message)
         else:
-            from crm.views import reset_account_cache
-
             reset_account_cache()
             reveal_once(request, "kommo.webhook")
             messages.success(request, _("Kommo conectado. Pegue la URL del webhook en Kommo."))

@@ -10,7 +10,6 @@ Not mocks: the poller talks IMAP to Dovecot and the sender talks SMTP to aiosmtp
         smtp.messages[-1].parsed["Message-ID"]                   # what we sent
 
 Demo (both servers in the foreground; prints the `mail_connect` line to configure Centralita):
-
     python -m fakes.mailservers --imap-port 1143 --smtp-port 1025
     python -m fakes.mailservers send --smtp-port 1025 --to soporte@example.test --subject Hola --body "Necesito…"
 """
@@ -40,9 +39,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 _UID = re.compile(rb"UID (\d+)")
@@ -66,10 +71,6 @@ def wait_for_port(port: int, timeout: float = 15.0) -> None:
 
 def make_certificate(directory: Path) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1/localhost; it is also the CA the client trusts (MAIL_CA_FILE)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "centralita test mail")])
@@ -294,8 +295,8 @@ class SmtpServer:
         return self._handler.messages
 
     def start(self) -> Self:
-        from aiosmtpd.controller import Controller
-        from aiosmtpd.smtp import AuthResult
+        from aiosmtpd.controller import Controller  # noqa: PLC0415 - aiosmtpd is a development dependency
+        from aiosmtpd.smtp import AuthResult  # noqa: PLC0415 - aiosmtpd is a development dependency
 
         kwargs: dict[str, Any] = {}
         if self.tls_cert is not None:
@@ -334,7 +335,6 @@ def customer_mail(*, sender: str, to: str, subject: str, body: str, message_id: 
                   headers: dict[str, str] | None = None,
                   attachments: Sequence[tuple[str, str, bytes]] = ()) -> bytes:
     """An RFC 5322 mail as a customer's client would write it."""
-    from email.utils import format_datetime, make_msgid
 
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = sender, to, subject

@@ -43,6 +43,7 @@ from inbox.choices import (
     TaskStatus,
 )
 from inbox.models import Conversation, Task
+from inbox.people import assignable_people
 from inbox.selectors import InboxFilters, filtered, page, timeline
 
 router = Router(tags=["inbox"])
@@ -389,8 +390,6 @@ class PersonOut(Schema):
 @router.get("/conversations/{conversation_id}/assignable", response=list[PersonOut],
             summary="People who can take this conversation, best candidates first (search with `q`)")
 def assignable(request: HttpRequest, conversation_id: DbId, q: str = "") -> Any:
-    from inbox.people import assignable_people
-
     c = actions.access_conversation(api_user(request), conversation_id)
     return assignable_people(c, q=q)
 

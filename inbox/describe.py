@@ -18,9 +18,10 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from core.describe import join_names, quote, system_actor
 from inbox.choices import Channel, CloseReason, ConversationOutcome, ConversationState, CustomerState, Priority
-from inbox.models import ConversationEvent
+from inbox.models import ClosureReview, ConversationEvent, Inbox
 
 logger = logging.getLogger(__name__)
 
@@ -260,8 +261,6 @@ def _merged_into(e: _Event) -> str:
 
 
 def _reviewed(e: _Event) -> str:
-    from inbox.models import ClosureReview
-
     verdict = _label(ClosureReview.Verdict, e.data.get("verdict"))
     cycle = _as_int(e.data.get("reviewed_cycle"))
     if cycle is not None:
@@ -333,8 +332,6 @@ class _Names:
 
 def _resolve(ids: set[int], usernames: set[str], codes: set[str]) -> _Names:
     """At most two queries: the users (by id or username) and the inboxes; none for what nothing needs."""
-    from accounts.models import User
-    from inbox.models import Inbox
 
     names = _Names({}, {}, {})
     if ids or usernames:

@@ -20,6 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from inbox.actions.base import _emit, message_payload
 from inbox.choices import MessageKind
 from inbox.models import Message, MessageRevision
 
@@ -64,8 +65,6 @@ def do_record_message_change(*, kind: str, target_external_id: str, event_id: st
         if message is None:
             return "pending"
         if _apply(message):
-            from inbox.actions import _emit, message_payload
-
             _emit(message.conversation, "message_updated", message=message_payload(message))
     return "applied"
 
@@ -123,22 +122,3 @@ def _apply(message: Message) -> bool:
         conversation.last_message_preview = (deleted_preview() if message.deleted_at else message.body)[:200]
         conversation.save(update_fields=["last_message_preview"])
     return changed
-
-
-def versions_of(messages: list[Message]) -> dict[int, list[dict[str, Any]]]:
-    """The earlier texts of each edited or deleted message, oldest first ({"body", "at"}), in one query (none when
-    nothing in the list was changed): what the timeline's "(editado)" and supervisors' deleted text show."""
-    changed = [m.pk for m in messages if m.edited_at or m.deleted_at]
-    found: dict[int, list[dict[str, Any]]] = {pk: [] for pk in changed}
-    if not changed:
-        return found
-    rows = sorted(MessageRevision.objects.filter(message_id__in=changed, kind__in=[R.ORIGINAL, R.EDIT])
-                  .values_list("message_id", "body", "at", "kind", "id"),
-                  key=lambda row: (row[2], row[3] != R.ORIGINAL, row[4]))  # same order as _apply
-    for message_id, body, at, _kind, _pk in rows:
-        found[message_id].append({"body": body, "at": at})
-    deleted = {m.pk for m in messages if m.deleted_at}
-    for pk, versions in found.items():  # the newest text is the body itself, not history (unless deleted)
-        if versions and pk not in deleted:
-            versions.pop()
-    return found

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import connection as default_connection
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
@@ -145,8 +147,6 @@ MIGRATION = ("inbox", "0005_full_text_search")
 
 def post_migrate_handler(sender: Any, using: str = "default", **kwargs: Any) -> None:
     """After `migrate` (and a test flush): heal what a table rebuild dropped, once the search migration is in."""
-    from django.db import connections
-    from django.db.migrations.recorder import MigrationRecorder
 
     conn = connections[using]
     if MIGRATION in MigrationRecorder(conn).applied_migrations():

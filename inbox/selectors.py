@@ -6,6 +6,7 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
@@ -14,7 +15,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from inbox import search
 from inbox.choices import OPEN_STATES, PRIORITY_RANK, ConversationState
-from inbox.models import Conversation, ConversationEvent, Inbox, Message
+from inbox.models import Conversation, ConversationEvent, Inbox, Message, MessageRevision
 
 
 def visible(user: User) -> QuerySet[Conversation]:
@@ -222,8 +223,7 @@ def counts(user: User) -> dict[str, object]:
 
 def message_item(m: Message, versions: list[dict[str, object]] | None = None) -> dict[str, object]:
     """One message as a timeline item (the page's template and the realtime event share this shape). `versions`:
-    the earlier texts of an edited or deleted message (inbox.revision_actions.versions_of), read when not given."""
-    from inbox.revision_actions import versions_of
+    the earlier texts of an edited or deleted message (versions_of), read when not given."""
 
     author = m.author if m.author_id else None
     if versions is None:
@@ -253,9 +253,30 @@ def timeline(c: Conversation, *, limit: int = 100, before: datetime | None = Non
         message_qs, event_qs = message_qs.filter(created_at__gte=since), event_qs.filter(created_at__gte=since)
     messages = list(message_qs.select_related("author").order_by("-created_at", "-id")[:limit])
     events = list(event_qs.select_related("actor").order_by("-created_at", "-id")[:limit])
-    from inbox.revision_actions import versions_of
 
     versions = versions_of(messages)  # one more query only when an edited or deleted message is on the page
     items = [message_item(m, versions.get(m.pk, [])) for m in messages] + [event_item(e) for e in events]
     items.sort(key=lambda i: (i["at"], i["type"] == "message", i["id"]))
     return items[-limit:]
+
+
+R = MessageRevision.Kind
+
+
+def versions_of(messages: list[Message]) -> dict[int, list[dict[str, Any]]]:
+    """The earlier texts of each edited or deleted message, oldest first ({"body", "at"}), in one query (none when
+    nothing in the list was changed): what the timeline's "(editado)" and supervisors' deleted text show."""
+    changed = [m.pk for m in messages if m.edited_at or m.deleted_at]
+    found: dict[int, list[dict[str, Any]]] = {pk: [] for pk in changed}
+    if not changed:
+        return found
+    rows = sorted(MessageRevision.objects.filter(message_id__in=changed, kind__in=[R.ORIGINAL, R.EDIT])
+                  .values_list("message_id", "body", "at", "kind", "id"),
+                  key=lambda row: (row[2], row[3] != R.ORIGINAL, row[4]))  # as inbox.revision_actions applies them
+    for message_id, body, at, _kind, _pk in rows:
+        found[message_id].append({"body": body, "at": at})
+    deleted = {m.pk for m in messages if m.deleted_at}
+    for pk, versions in found.items():  # the newest text is the body itself, not history (unless deleted)
+        if versions and pk not in deleted:
+            versions.pop()
+    return found

@@ -2,20 +2,21 @@ from __future__ import annotations
 
 from django.tasks import task
 
+from inbox import actions
+from inbox.models import Message
+from inbox.outbound import sender_for
+
 
 @task()
 def return_stale_conversations() -> int:
     """Conversations whose agent went offline, or that waited too long for a first answer, go back to the pool."""
-    from inbox.actions import do_return_stale_to_pool
 
-    return do_return_stale_to_pool()
+    return actions.do_return_stale_to_pool()
 
 
 @task(queue_name="messaging")
 def deliver_outbound(message_id: int) -> None:
     """Hands an outbound message to its channel's connector (idempotent: the connector skips sent messages)."""
-    from inbox.models import Message
-    from inbox.outbound import sender_for
 
     channel = Message.objects.filter(pk=message_id).values_list("conversation__channel", flat=True).first()
     sender = sender_for(channel) if channel else None

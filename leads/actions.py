@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.actions import require_perm
 from accounts.models import User
-from accounts.roles import Perm
+from accounts.roles import Perm, Role
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError
 from core.events import emit
@@ -25,6 +25,7 @@ from customers.models import Tag
 from leads.choices import WORK_STATUS_TRANSITIONS, LeadEventKind, Outcome, WorkStatus
 from leads.events import LeadArrived, LeadClosed, LeadNoted
 from leads.models import Lead, LeadEvent, LeadNote, LeadSettings, NoteTemplate
+from leads.selectors import open_queue
 from realtime import topics
 from realtime.events import is_muted, send_event_on_commit
 
@@ -388,7 +389,6 @@ def check_next_lead(acting_user: User) -> Lead | None:
     (settings), so claims run one at a time. Emits a lead `upsert` event after commit.
     """
     require_perm(acting_user, Perm.LEADS_WORK)
-    from leads.selectors import open_queue
 
     with transaction.atomic():
         mine = (Lead.objects.filter(held_by=acting_user, in_queue=True, notes_count=0, closed_at__isnull=True)
@@ -442,7 +442,6 @@ def check_update_lead_settings(
     extra_customer_fields: Iterable[str],
 ) -> LeadSettings:
     require_perm(acting_user, Perm.LEADS_SUPERVISE)
-    from accounts.roles import Role
 
     roles = sorted(set(reservation_roles))
     unknown = [r for r in roles if r not in Role.values]

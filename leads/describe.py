@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from accounts.models import User
 from core.describe import join_names, quote, system_actor
 from leads.choices import LeadEventKind, Outcome, WorkStatus
 from leads.models import LeadEvent
@@ -150,7 +151,6 @@ def annotate_lead_events(events: Sequence[LeadEvent]) -> None:
     """Sets `e.text` on each event (current language). Actors not loaded with `select_related("actor")` and
     the people named in the events' data (released from, reassigned to) come in one query, none if nothing
     needs a name."""
-    from accounts.models import User
 
     actor_field = LeadEvent._meta.get_field("actor")
     missing_ids = {e.actor_id for e in events if e.actor_id is not None and not actor_field.is_cached(e)}

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
-from accounts.roles import Perm
+from accounts.roles import ROLE_PERMISSIONS, Perm
 from core.errors import ActionError
 from core.permissions import perm_required
 from customers.actions import do_update_customer
@@ -32,6 +32,7 @@ from leads.forms import (
 )
 from leads.models import Lead, LeadEvent, LeadSettings, NoteTemplate
 from leads.selectors import QueueFilters, page_of, queue_queryset, reassign_candidates
+from orders.views import panel_context
 
 PAGE_SIZE = 50
 
@@ -63,7 +64,6 @@ def queue(request: HttpRequest) -> HttpResponse:
 
 def _operators() -> list[str]:
     """Who can hold leads, for the operator filter (by role: joining users to 300,000 leads cost ~100 ms)."""
-    from accounts.roles import ROLE_PERMISSIONS
 
     roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.LEADS_WORK in perms]
     return list(User.objects.filter(is_active=True, role__in=roles).order_by("username")
@@ -229,7 +229,6 @@ def _post_customer(request: HttpRequest, lead: Lead) -> HttpResponse:
 def _order_panel(user: User, lead: Lead) -> dict[str, Any] | None:
     if not user.has_perm_code(Perm.ORDERS_VIEW) or lead.customer is None:
         return None
-    from orders.views import panel_context
 
     return panel_context(user, lead)
 

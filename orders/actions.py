@@ -23,7 +23,9 @@ from core import audit
 from core.bulk import bulk_insert
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
-from leads.models import Lead
+from inbox.actions import do_note_sale, sale_conversation
+from leads.actions import access_lead, check_not_held_by_other
+from leads.models import Lead, LeadSettings
 from orders.choices import ORDER_TRANSITIONS, OrderState
 from orders.events import OrderCancelled, OrderConfirmed, OrderDispatched
 from orders.models import Order, OrderEvent, OrderLine, Sale
@@ -80,8 +82,6 @@ def _check_lead_not_held_by_other(*, order_lead: Lead | None, acting_user: User)
     create, edit or confirm an order on a lead another operator holds (409 `lead_held`). The rule lives in
     leads.actions; we call it rather than restate it so both stay in step."""
     if order_lead is not None:
-        from leads.actions import check_not_held_by_other  # orders↔leads import cycle: issue 14 removes it
-
         check_not_held_by_other(order_lead, acting_user)
 
 
@@ -123,7 +123,6 @@ def _write_lines(order: Order, resolved: Sequence[tuple[Product, int]]) -> None:
 @transaction.atomic
 def check_create_order(acting_user: User, *, lead_id: int, lines: Iterable[tuple[str, int]] = ()) -> Order:
     require_perm(acting_user, Perm.ORDERS_CREATE)
-    from leads.actions import access_lead
 
     lead = access_lead(acting_user, lead_id)
     _check_lead_not_held_by_other(order_lead=lead, acting_user=acting_user)
@@ -155,8 +154,6 @@ def check_set_lines(acting_user: User, order_id: int, *, lines: Iterable[tuple[s
 
 
 def delivery_errors(order: Order) -> dict[str, str]:
-    from leads.models import LeadSettings
-
     c = order.customer
     errors = {}
     if not c.name.strip():
@@ -214,7 +211,6 @@ def do_record_sales(order: Order, lines: Sequence[OrderLine]) -> list[Sale]:
     """One Sale per line for the dashboard, linked to the customer's current conversation: an open one (most
     recent activity first), else one resolved within SALE_CONVERSATION_DAYS. Without such a conversation the
     sales are kept but no chart counts them (the pinned definitions count sales through their conversation)."""
-    from inbox.actions import do_note_sale, sale_conversation
 
     conversation = sale_conversation(order.customer_id)
     sales = Sale.objects.bulk_create([

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.describe import money, quote, system_actor
+from crm.models import KommoAccount, KommoSync
 from orders.choices import OrderState
 from orders.models import OrderEvent
 
@@ -155,7 +156,6 @@ def _stages(events: Sequence[OrderEvent]) -> dict[int, str]:
     order_ids = {e.order_id for e in events if e.kind == "kommo_synced"}
     if not order_ids:
         return {}
-    from crm.models import KommoAccount, KommoSync
 
     targets: dict[int, str] = {}
     for order_id, payload in (KommoSync.objects.filter(order_id__in=order_ids).order_by("id")

@@ -11,6 +11,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from accounts import tasks
+from core.tasks import enqueue_later
 from realtime import presence
 from realtime.events import topic_group, user_group
 from realtime.topics import topics_for
@@ -29,12 +31,9 @@ def on_client_message(kind: str, handler: ClientMessageHandler) -> None:
 
 
 def _schedule_auto_offline(user_id: int) -> None:
-    from accounts.tasks import auto_offline
-    from core.tasks import enqueue_later
-
     delay = settings.AUTO_OFFLINE_SECONDS
     if delay > 0:  # never immediately: the grace period is what lets a page reload keep the agent online
-        enqueue_later(auto_offline, timezone.now() + timedelta(seconds=delay), user_id)
+        enqueue_later(tasks.auto_offline, timezone.now() + timedelta(seconds=delay), user_id)
 
 
 class UserEventsConsumer(AsyncJsonWebsocketConsumer):

@@ -1,7 +1,7 @@
 """History imports started from the web (/reportes/importar/): the ImportJob row, its files and its progress.
 
 `do_start_history_import` stores the uploaded files (default storage, under imports/) and queues the
-`run_history_import` task; `do_run_import_job` (the task's body) runs the same two phases as
+`tasks.run_history_import` task; `do_run_import_job` (the task's body) runs the same two phases as
 `manage.py import_history` — `parse_history`, then `do_import_history` — and records stages, progress, the result
 and every bad row on the job.
 
@@ -38,6 +38,8 @@ from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError
 from core.tasks import enqueue_on_commit
+from reports import tasks
+from reports.importer import HistoryFileError, do_import_history, parse_history
 from reports.models import ImportJob
 
 log = logging.getLogger(__name__)
@@ -71,7 +73,6 @@ def _check_csv(upload: File[Any] | None, label: str, *, required: bool) -> None:
 def do_start_history_import(acting_user: User, *, conversations: File[Any] | None, sales: File[Any] | None = None,
                             skip_invalid: bool = False) -> ImportJob:
     """Saves the files, creates the job and queues the task (after the commit)."""
-    from reports.tasks import run_history_import
 
     require_perm(acting_user, Perm.HISTORY_IMPORT)
     _check_csv(conversations, _("conversaciones"), required=True)
@@ -87,7 +88,7 @@ def do_start_history_import(acting_user: User, *, conversations: File[Any] | Non
                      changes={"conversations": job.conversations_file.name, "sales": job.sales_file.name or "",
                               "skip_invalid": skip_invalid})
         job_id = job.pk
-        enqueue_on_commit(run_history_import, job_id)
+        enqueue_on_commit(tasks.run_history_import, job_id)
     return job
 
 
@@ -157,7 +158,6 @@ def _finish(job_id: int, state: str, **fields: Any) -> None:
 
 def do_run_import_job(job_id: int) -> ImportJob | None:
     """The task's body: runs a pending job to terminado or fallido. A job already taken is left alone."""
-    from reports.importer import HistoryFileError, do_import_history, parse_history
 
     claimed = ImportJob.objects.filter(pk=job_id, state=ImportJob.State.PENDING).update(
         state=ImportJob.State.PROCESSING, stage=STAGE_READING, started_at=timezone.now(), updated_at=timezone.now(),
@@ -204,7 +204,6 @@ def do_recover_abandoned_imports(*, now: datetime | None = None) -> dict[str, in
     transaction was rolled back with the worker and writing is idempotent (rows are keyed by their file's id), so
     a job interrupted for the first time is queued again and ends as if nothing happened; one interrupted
     MAX_ATTEMPTS times ends as failed, so the page stops polling and says why."""
-    from reports.tasks import run_history_import
 
     now = now or timezone.now()
     stale = ImportJob.objects.filter(state=ImportJob.State.PROCESSING, updated_at__lt=now - ABANDONED_AFTER)
@@ -215,7 +214,7 @@ def do_recover_abandoned_imports(*, now: datetime | None = None) -> dict[str, in
                 requeued = ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.PROCESSING).update(
                     state=ImportJob.State.PENDING, stage=STAGE_QUEUED, done=0, total=0, updated_at=now)
                 if requeued:
-                    enqueue_on_commit(run_history_import, job.pk)
+                    enqueue_on_commit(tasks.run_history_import, job.pk)
             outcome["requeued"] += requeued
             continue
         _finish(job.pk, ImportJob.State.FAILED,

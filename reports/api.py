@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any, Literal, get_args
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema
@@ -14,8 +15,10 @@ from ninja import Field, Query, Router, Schema
 from accounts.roles import Perm
 from core.api import MAX_PAGE, DbId, ErrorOut, IsoDate, QuerySchema, api_require
 from core.errors import ActionError
-from reports.dashboard import CHARTS
-from reports.exports import csv_response
+from reports.dashboard import CHARTS, charts_for, check_dashboard_filters
+from reports.dashboard import dashboard as build
+from reports.drilldown import EXPORT_COLUMNS, aexport_rows, check_drill_point, drill_page, export_rows
+from reports.exports import csv_response, streaming_csv_response
 from reports.leadflow import LeadFlowReport, check_leadflow_filters, lead_flow_report
 
 router = Router(tags=["reports"])
@@ -226,8 +229,6 @@ class DashboardQuery(QuerySchema):
 
 
 def dashboard_query(request: HttpRequest, query: DashboardQuery) -> tuple[Any, Any]:
-    from reports.dashboard import check_dashboard_filters
-
     user = api_require(request, Perm.REPORTS_VIEW)
     return user, check_dashboard_filters(user, start=query.start, end=query.end, granularity=query.granularity,
                                          team=query.team, inbox=query.inbox, channel=query.channel,
@@ -246,9 +247,6 @@ def dashboard_query(request: HttpRequest, query: DashboardQuery) -> tuple[Any, A
     openapi_extra=_CSV_OPENAPI,
 )
 def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
-    from reports.dashboard import CHARTS, charts_for
-    from reports.dashboard import dashboard as build
-
     user, filters = dashboard_query(request, query)
     allowed = charts_for(user)
     if query.format == "csv":
@@ -323,8 +321,6 @@ class DrillOut(Schema):
 
 
 def _filters(request: HttpRequest, query: FiltersQuery, perm: Perm, granularity: str = "week") -> tuple[Any, Any]:
-    from reports.dashboard import check_dashboard_filters
-
     user = api_require(request, perm)
     return user, check_dashboard_filters(user, start=query.start, end=query.end, granularity=granularity,
                                          team=query.team, inbox=query.inbox, channel=query.channel,
@@ -341,9 +337,6 @@ def _filters(request: HttpRequest, query: FiltersQuery, perm: Perm, granularity:
                 ": the sum of the rows' `sales`). Users without `reports.view_all` only get their own conversations.",
 )
 def dashboard_conversations(request: HttpRequest, query: Query[DrillQuery]) -> Any:
-    from reports.dashboard import charts_for
-    from reports.drilldown import check_drill_point, drill_page
-
     user, filters = _filters(request, query, Perm.REPORTS_VIEW, query.granularity)
     point = check_drill_point(filters, charts_for(user), chart=query.chart, series=query.series,
                               bucket=query.bucket, agent_id=query.agent_id)
@@ -369,10 +362,7 @@ def dashboard_conversations(request: HttpRequest, query: Query[DrillQuery]) -> A
     openapi_extra=_CSV_OPENAPI,
 )
 def conversations_csv(request: HttpRequest, query: Query[FiltersQuery]) -> Any:
-    from django.core.handlers.asgi import ASGIRequest
 
-    from reports.drilldown import EXPORT_COLUMNS, aexport_rows, export_rows
-    from reports.exports import streaming_csv_response
 
     _user, filters = _filters(request, query, Perm.REPORTS_EXPORT)
     return streaming_csv_response(

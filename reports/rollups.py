@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
@@ -336,7 +337,6 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
 def rebuild_all(*, progress: Any = None) -> int:
     """Recounts every rollup from the live tables (after a bulk import, or to prove the incremental path
     right). Returns the number of facts. `progress(done, total)` is called as it goes."""
-    from inbox.models import Conversation
 
     with transaction.atomic():
         mark = _lock()
@@ -405,9 +405,7 @@ def _rebuild_customers() -> None:
 
 def delete_beyond_horizon(*, batch: int = 1000) -> int:
     """Deletes conversations started before the horizon when settings.RETENTION_MODE is "delete"."""
-    from django.conf import settings
 
-    from inbox.models import Conversation
 
     if settings.RETENTION_MODE != "delete":
         return 0

@@ -38,9 +38,9 @@ from core.events import EVENT_TYPES, DomainEvent
 from core.models import EventLog
 from core.outbox import Outbox, Phase
 from core.tasks import enqueue_on_commit
+from webhooks import tasks
 from webhooks.client import Attempt, post_event
 from webhooks.models import WebhookEndpoint, WebhookMessage
-from webhooks.tasks import deliver_webhooks
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
@@ -78,7 +78,7 @@ def do_fan_out(event_log_ids: Iterable[int]) -> int:
     with transaction.atomic():
         # ignore_conflicts: the other path (after-commit fan-out or safety net) may insert the same pair meanwhile
         WebhookMessage.objects.bulk_create(messages, ignore_conflicts=True)
-        enqueue_on_commit(deliver_webhooks)
+        enqueue_on_commit(tasks.deliver_webhooks)
     return len(messages)
 
 
@@ -191,7 +191,7 @@ def check_retry_messages(acting_user: User, *, message_ids: list[int] | None = N
     with transaction.atomic():
         ids = OUTBOX.requeue(qs.values_list("pk", flat=True))
         audit.record(actor=acting_user, action="webhook.retried", changes={"ids": ids})
-        enqueue_on_commit(deliver_webhooks)
+        enqueue_on_commit(tasks.deliver_webhooks)
     return len(ids)
 
 

@@ -16,10 +16,14 @@ from django.utils.translation import gettext as _
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
-from connectors.mail import webhook
+from connectors.mail import tasks, webhook
+from connectors.mail.imap import check_connection
 from connectors.mail.models import Mailbox, MailProfile, Security
+from connectors.mail.outbound import smtp_connection
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
+from core.tasks import enqueue_on_commit
+from inbox.models import Inbox
 
 SECRET_FIELDS = ("imap_password", "smtp_password", "mailgun_signing_key")
 # Changing any of these points the poller at another folder: its UIDs start over.
@@ -72,7 +76,6 @@ def check_save_mailbox(
     """Creates a mailbox (`mailbox_id` None) or edits one. A secret passed as None keeps the stored one, so
     forms never have to show passwords — a password only while its server's host, port and user stay the same.
     `acting_user` None is the `mail_connect` command."""
-    from inbox.models import Inbox
 
     if acting_user is not None:
         require_perm(acting_user, Perm.CHANNELS_MANAGE)
@@ -148,21 +151,17 @@ def check_rotate_webhook_token(acting_user: User | None, mailbox_id: int) -> Mai
 
 def check_request_poll(acting_user: User | None, mailbox_id: int) -> Mailbox:
     """"Consultar ahora": polls at once instead of waiting for the interval."""
-    from connectors.mail.tasks import poll_mailbox
-    from core.tasks import enqueue_on_commit
 
     with transaction.atomic():
         mailbox = access_mailbox(acting_user, mailbox_id, lock=True)
         if not mailbox.polls:
             raise ActionError("not_polling", _("El buzón no está activo o no tiene IMAP configurado."))
-        enqueue_on_commit(poll_mailbox, mailbox.pk)
+        enqueue_on_commit(tasks.poll_mailbox, mailbox.pk)
     return mailbox
 
 
 def check_mailbox_connections(acting_user: User | None, mailbox_id: int) -> dict[str, str]:
     """Logs in to IMAP and SMTP without reading or sending anything: {"imap"|"smtp": "" when fine, else why}."""
-    from connectors.mail.imap import check_connection
-    from connectors.mail.outbound import smtp_connection
 
     mailbox = access_mailbox(acting_user, mailbox_id)
     results: dict[str, str] = {}

@@ -26,6 +26,9 @@ from connectors.mail.quoting import html_to_text, split_html, split_text
 from connectors.mail.threads import ThreadMatch, external_id, find_thread
 from core.errors import ActionError
 from core.outbox import Phase
+from inbox.actions import do_receive_inbound, do_update_delivery_status
+from inbox.attachments import store_attachment
+from inbox.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +67,6 @@ def _record_bounce(mailbox: Mailbox, mail: ParsedMail, reason: str) -> tuple[int
     did not arrive); a delay notice (RFC 3464 `Action: delayed`, 4.x.x: "mailbox full", greylisting) only leaves
     a warning on it, because the server keeps trying and an agent who resent would duplicate the answer.
     Returns (conversation id, the InboundMail reason)."""
-    from inbox.actions import do_update_delivery_status
 
     ids = [*mail.reported_message_ids, *mail.in_reply_to, *mail.references]
     sent = OutboundMail.objects.filter(rfc_message_id__in=ids).select_related("message").first() if ids else None
@@ -92,7 +94,6 @@ def _record_delay(sent: OutboundMail, report: DsnRecipient) -> None:
     """Keeps the delay on the message (meta["delivery_warning"], and the delivery error text shown beside its
     status) without touching the status. The inbox has no action for a warning, so the row is updated here, under
     its lock; a message already failed keeps its own error."""
-    from inbox.models import Message
 
     detail = " ".join(p for p in (report.status, report.diagnostic) if p) or report.action
     warning = _("Entrega demorada: %s") % detail
@@ -113,8 +114,6 @@ def _record_delay(sent: OutboundMail, report: DsnRecipient) -> None:
 
 
 def _store_attachments(mail: ParsedMail, conversation_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    from inbox.attachments import store_attachment
-
     stored, omitted = [], []
     for a in mail.attachments:
         if not a.data:
@@ -132,7 +131,6 @@ def _store_attachments(mail: ParsedMail, conversation_id: int) -> tuple[list[dic
 def do_ingest(mailbox: Mailbox, raw: bytes, *, log: InboundMail,
               envelope_recipients: Sequence[str] = ()) -> InboundMail:
     """Classifies one raw mail and stores it as an inbox message (or only logs it). Call inside a transaction."""
-    from inbox.models import Message
 
     mail = parse(raw)
     log.rfc_message_id, log.from_address = mail.message_id[:500], mail.from_address[:254]
@@ -159,8 +157,6 @@ def do_ingest(mailbox: Mailbox, raw: bytes, *, log: InboundMail,
 
 
 def _store(mailbox: Mailbox, mail: ParsedMail, thread: ThreadMatch | None, ext: str) -> tuple[int, int]:
-    from inbox.actions import do_receive_inbound
-
     text_reply, text_quoted = split_text(mail.text) if mail.text.strip() else ("", "")
     html_reply, html_quoted = split_html(mail.html) if mail.html.strip() else ("", "")
     body = text_reply or html_to_text(html_reply) or mail.subject or _("(correo sin texto)")

@@ -17,8 +17,12 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from accounts.models import User
+from connectors.mail import tasks
 from connectors.mail.models import MailProfile, TaskDueNotice
 from core.tasks import enqueue_on_commit
+from inbox.choices import TaskStatus
+from inbox.models import Conversation, Message, Task
 
 EVENTS = ("assigned", "mention", "task_due")
 DUE_LOOKBACK = timedelta(days=1)  # tasks overdue for longer (e.g. on first deployment) are not mailed at once
@@ -26,18 +30,14 @@ NOTE_EXCERPT = 500
 
 
 def email_notifier(event: str, user_ids: list[int], data: dict[str, Any]) -> None:
-    from connectors.mail.tasks import send_notification
-
     if event not in EVENTS:
         return
     for user_id in user_ids:
-        enqueue_on_commit(send_notification, event, user_id, data)
+        enqueue_on_commit(tasks.send_notification, event, user_id, data)
 
 
 def do_send_notification(event: str, user_id: int, data: dict[str, Any]) -> bool:
     """Renders and sends one notification; False when there is nothing to send (no email, opted out, gone)."""
-    from accounts.models import User
-    from inbox.models import Conversation, Message, Task
 
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email or event not in EVENTS:
@@ -73,9 +73,6 @@ def do_send_notification(event: str, user_id: int, data: dict[str, Any]) -> bool
 
 def do_notify_due_tasks(*, now: datetime | None = None, limit: int = 200) -> int:
     """Emails the responsible of each open task that fell due (once per task and due date). Safe to repeat."""
-    from connectors.mail.tasks import send_notification
-    from inbox.choices import TaskStatus
-    from inbox.models import Task
 
     now = now or timezone.now()
     due = list(Task.objects.filter(status=TaskStatus.OPEN, due_at__lte=now, due_at__gte=now - DUE_LOOKBACK)
@@ -88,7 +85,7 @@ def do_notify_due_tasks(*, now: datetime | None = None, limit: int = 200) -> int
         try:
             with transaction.atomic():
                 TaskDueNotice.objects.create(task_id=task_id, due_at=due_at)
-                enqueue_on_commit(send_notification, "task_due", responsible_id,
+                enqueue_on_commit(tasks.send_notification, "task_due", responsible_id,
                                   {"task_id": task_id, "conversation_id": conversation_id})
         except IntegrityError:  # another run noted it first
             continue

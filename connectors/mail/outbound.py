@@ -16,16 +16,23 @@ from email.utils import formataddr
 from typing import TYPE_CHECKING, Any
 
 from django.core.mail import EmailMessage
+from django.core.mail.backends.smtp import EmailBackend
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from connectors.mail import tasks
 from connectors.mail.imap import tls_context
 from connectors.mail.intake import mailbox_id_of
 from connectors.mail.models import Mailbox, MailProfile, OutboundMail, Security
 from connectors.mail.outbox import OUTBOX
 from connectors.mail.threads import external_id, hub_message_id, reply_address
 from core.errors import ActionError
+from core.tasks import enqueue_later
+from inbox.actions import do_update_delivery_status
+from inbox.attachments import read_attachment
+from inbox.choices import MessageKind
+from inbox.models import Message
 
 if TYPE_CHECKING:
     from inbox.models import Conversation, Message
@@ -50,9 +57,6 @@ def mailbox_for(conversation: Conversation) -> Mailbox | None:
 
 
 def _last_inbound(conversation: Conversation) -> Message | None:
-    from inbox.choices import MessageKind
-    from inbox.models import Message
-
     return (Message.objects.filter(conversation=conversation, kind=MessageKind.INBOUND)
             .order_by("-created_at", "-id").first())
 
@@ -96,8 +100,6 @@ def _prepare(message: Message, mailbox: Mailbox) -> OutboundMail:
 
 
 def _build(message: Message, mailbox: Mailbox, out: OutboundMail) -> EmailMessage:
-    from inbox.attachments import read_attachment
-
     c = message.conversation
     body = message.body
     profile = MailProfile.objects.filter(user=message.author_id).first() if message.author_id else None
@@ -121,7 +123,6 @@ def _build(message: Message, mailbox: Mailbox, out: OutboundMail) -> EmailMessag
 def smtp_connection(mailbox: Mailbox) -> Any:
     """The mailbox's own SMTP server. Built like Django 6.1's `mailers` build a configured backend (alias plus
     options), so it never falls back to the global EMAIL_* settings and avoids the deprecated get_connection()."""
-    from django.core.mail.backends.smtp import EmailBackend
 
     backend = EmailBackend(alias=f"mailbox-{mailbox.pk}", host=mailbox.smtp_host, port=mailbox.smtp_port,
                            username=mailbox.smtp_user or None, password=mailbox.smtp_password or None,
@@ -145,9 +146,6 @@ def _permanent(exc: BaseException) -> bool:
 def do_send_email(message_id: int) -> str:  # noqa: PLR0911  # one early return per outcome reads best
     """Sends one outbound message (the registered sender). Idempotent: finished messages are skipped and a
     lease keeps two workers from sending the same one. Returns what happened, for logs and tests."""
-    from inbox.actions import do_update_delivery_status
-    from inbox.choices import MessageKind
-    from inbox.models import Message
 
     message = (Message.objects.select_related("conversation", "conversation__customer", "conversation__inbox")
                .filter(pk=message_id, kind=MessageKind.OUTBOUND).first())
@@ -179,11 +177,9 @@ def do_send_email(message_id: int) -> str:  # noqa: PLR0911  # one early return 
             do_update_delivery_status(message_id, status="failed", error=error)
             return "failed"
         retry_at = OUTBOX.retry_later(out.pk, attempts=out.attempts, error=error)
-        from connectors.mail.tasks import send_email
-        from core.tasks import enqueue_later
 
         if retry_at is not None:
-            enqueue_later(send_email, retry_at, message_id)  # the periodic retry job is the safety net
+            enqueue_later(tasks.send_email, retry_at, message_id)  # the periodic retry job is the safety net
         return "retry"
     OUTBOX.succeed(out.pk, sent_at=timezone.now(), lease_until=None, next_attempt_at=None)
     do_update_delivery_status(message_id, status="sent", external_id=external_id(sender.pk, out.rfc_message_id))

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage, Message
 from typing import Any
+from urllib.parse import parse_qsl
 
 MSGID = re.compile(r"<([^<>\s]+)>")
 # Headers kept on the stored message (meta["headers"]): threading, auto-reply markers and provenance.
@@ -304,7 +305,6 @@ def classify(mail: ParsedMail) -> tuple[str, str]:
 def parse_form(body: bytes, content_type: str) -> dict[str, Any]:
     """A form POST (Mailgun) from its stored raw body: urlencoded or multipart/form-data. Values are str, files
     bytes. Parsed with the email package so the view never has to keep Django's request around."""
-    from urllib.parse import parse_qsl
 
     if content_type.lower().startswith("application/x-www-form-urlencoded"):
         return dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))

@@ -10,11 +10,15 @@ from django.db.models import Q
 from django.tasks import task
 from django.utils import timezone
 
+from connectors.mail import notifications, outbound
+from connectors.mail.imap import do_poll_mailbox
+from connectors.mail.intake import MAX_ATTEMPTS, WEBHOOK_SOURCES, do_process_inbound
+from connectors.mail.models import InboundMail, Mailbox
+
 
 @task(queue_name="messaging")
 def poll_mailbox(mailbox_id: int) -> dict[str, Any]:
     """One bounded poll; a full batch re-enqueues itself so a backlog drains without waiting for the schedule."""
-    from connectors.mail.imap import do_poll_mailbox
 
     result = do_poll_mailbox(mailbox_id)
     if result.more and not result.error:
@@ -26,7 +30,6 @@ def poll_mailbox(mailbox_id: int) -> dict[str, Any]:
 def poll_due_mailboxes() -> int:
     """Enqueues a poll of every enabled IMAP mailbox whose interval has passed (compare-and-set per mailbox, so
     two schedulers never enqueue the same slot twice)."""
-    from connectors.mail.models import Mailbox
 
     now = timezone.now()
     enqueued = 0
@@ -43,8 +46,6 @@ def poll_due_mailboxes() -> int:
 
 @task(queue_name="messaging")
 def process_inbound_mail(inbound_id: int) -> str:
-    from connectors.mail.intake import do_process_inbound
-
     log = do_process_inbound(inbound_id)
     return log.status if log is not None else "skipped"
 
@@ -52,21 +53,17 @@ def process_inbound_mail(inbound_id: int) -> str:
 @task(queue_name="messaging")
 def send_email(message_id: int) -> str:
     """A retry of an outbound email (the first attempt comes from inbox.tasks.deliver_outbound)."""
-    from connectors.mail.outbound import do_send_email
 
-    return do_send_email(message_id)
+    return outbound.do_send_email(message_id)
 
 
 @task()
 def retry_mail() -> int:
     """Safety net: outbound mails whose retry time came or whose sender died mid-send (its lease expired), and
     webhook posts whose processing failed or whose task was lost (left `received` for more than a minute)."""
-    from connectors.mail.intake import MAX_ATTEMPTS, WEBHOOK_SOURCES
-    from connectors.mail.models import InboundMail
-    from connectors.mail.outbound import due_retries
 
     count = 0
-    for message_id in due_retries():
+    for message_id in outbound.due_retries():
         send_email.enqueue(message_id)
         count += 1
     stale = timezone.now() - timedelta(minutes=1)
@@ -81,22 +78,17 @@ def retry_mail() -> int:
 
 @task()
 def notify_due_tasks() -> int:
-    from connectors.mail.notifications import do_notify_due_tasks
-
-    return do_notify_due_tasks()
+    return notifications.do_notify_due_tasks()
 
 
 @task(queue_name="messaging")
 def send_notification(event: str, user_id: int, data: dict[str, Any]) -> bool:
-    from connectors.mail.notifications import do_send_notification
-
-    return do_send_notification(event, user_id, data)
+    return notifications.do_send_notification(event, user_id, data)
 
 
 @task()
 def prune_mail_log(raw_days: int = 7, log_days: int = 90) -> int:
     """Webhook bodies are kept a week to debug and replay; log rows three months."""
-    from connectors.mail.models import InboundMail
 
     now = timezone.now()
     InboundMail.objects.filter(created_at__lt=now - timedelta(days=raw_days)).exclude(raw=b"").exclude(

@@ -21,6 +21,8 @@ from django.conf import settings
 
 from connectors.mail.models import Mailbox, OutboundMail
 from connectors.mail.parsing import ParsedMail
+from customers.models import CustomerEmail
+from inbox.models import Conversation, Message
 
 TOKEN = re.compile(r"\+(c(\d+)-([0-9a-f]{16}))@", re.IGNORECASE)
 HUB_ID = re.compile(r"^hub\.(\d+)\.(\d+)@")
@@ -74,7 +76,6 @@ class ThreadMatch:
 
 def _conversation_of(mailbox: Mailbox, rfc_ids: list[str]) -> int | None:
     """The conversation of the newest of `rfc_ids` we know: stored messages first, then our own sent ids."""
-    from inbox.models import Message
 
     if not rfc_ids:
         return None
@@ -91,17 +92,12 @@ def _conversation_of(mailbox: Mailbox, rfc_ids: list[str]) -> int | None:
 
 
 def _from_customer(conversation_id: int, address: str) -> bool:
-    from customers.models import CustomerEmail
-    from inbox.models import Conversation
-
     customer_id = Conversation.objects.filter(pk=conversation_id).values_list("customer_id", flat=True).first()
     return customer_id is not None and CustomerEmail.objects.filter(customer_id=customer_id,
                                                                     email__iexact=address).exists()
 
 
 def find_thread(mailbox: Mailbox, mail: ParsedMail, *, envelope_recipients: Sequence[str] = ()) -> ThreadMatch | None:
-    from inbox.models import Conversation
-
     token_conversation = conversation_from_recipients([*mail.recipients, *envelope_recipients])
     if token_conversation is not None and Conversation.objects.filter(pk=token_conversation,
                                                                       channel="email").exists():

@@ -23,6 +23,7 @@ from core.crypto import mask
 from core.errors import ActionError
 from core.permissions import perm_required
 from core.reveal import reveal_once, take_reveal
+from inbox.models import Inbox
 
 
 @secret_path  # the secret is in the URL: the access log writes the route name
@@ -51,8 +52,6 @@ def inbound_webhook(request: HttpRequest, provider: str, token: str) -> HttpResp
 
 
 def _inboxes() -> list[tuple[str, str]]:
-    from inbox.models import Inbox
-
     return list(Inbox.objects.filter(is_global=False).values_list("code", "name"))
 
 

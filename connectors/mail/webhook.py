@@ -9,7 +9,7 @@
 * Mailgun's signature (when the mailbox has its signing key) is checked before the row is stored; a bad one is kept
   as `rejected` with the reason, answered 403 and never processed;
 * raw bodies are group-committed (each request answered only once its body is committed) and each accepted one is
-  queued for processing (`process_inbound_mail`), which parses, threads and ingests it in the worker.
+  queued for processing (`tasks.process_inbound_mail`), which parses, threads and ingests it in the worker.
 
 The Django view (connectors.mail.views.inbound_webhook: test client, WSGI) runs the same decision and store."""
 
@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from connectors.mail import tasks
 from connectors.mail.intake import WEBHOOK_SOURCES, verify_mailgun
 from connectors.mail.models import InboundMail, Mailbox
 from connectors.mail.parsing import parse_form
@@ -114,13 +115,11 @@ def _row(item: Incoming) -> InboundMail:
 
 
 def _store(items: list[Incoming]) -> list[int]:
-    from connectors.mail.tasks import process_inbound_mail
-
     with transaction.atomic():
         stored = InboundMail.objects.bulk_create([_row(i) for i in items])
         for row in stored:
             if row.status == S.RECEIVED:
-                enqueue_on_commit(process_inbound_mail, row.pk)
+                enqueue_on_commit(tasks.process_inbound_mail, row.pk)
     return [r.pk for r in stored]
 
 

@@ -32,15 +32,24 @@ from accounts.models import User
 from accounts.roles import Perm
 from connectors.webchat import limits
 from connectors.webchat.delivery import push_on_commit
-from connectors.webchat.models import ChatSite, ContactRequirement, Position, Visitor, WhatsAppLinkSettings
+from connectors.webchat.models import (
+    ChatSite,
+    ContactRequirement,
+    Position,
+    Visitor,
+    WhatsAppLinkSettings,
+    new_site_token,
+)
 from connectors.webchat.origins import normalize_origin, origin_allowed
 from connectors.webchat.selectors import MAX_MESSAGE_LENGTH, message_payload, visible_messages
 from connectors.webchat.tokens import read_visitor_token
+from connectors.webchat.whatsapp_link import PLACEHOLDERS
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError, PermissionDeniedError
 from core.validators import has_lone_surrogate
 from customers.models import CustomerEmail, CustomerPhone
 from customers.phones import normalize_email, normalize_phone
+from inbox.actions import access_conversation, audience, do_receive_inbound, do_update_delivery_status
 from inbox.choices import OPEN_STATES, Channel, DeliveryStatus, MessageKind
 from inbox.models import Conversation, Inbox, Message
 from realtime.events import is_muted, send_event_on_commit
@@ -203,7 +212,6 @@ def check_visitor_message(site: ChatSite, visitor: Visitor, *, content: str, ech
     if retry:
         raise RateLimited("rate_limited", _("Estás enviando mensajes muy rápido. Espera %d segundos.") % retry,
                           retry_after=retry)
-    from inbox.actions import do_receive_inbound
 
     with transaction.atomic():
         # Locking the visitor serializes a visitor's first messages (two tabs): one conversation, not two.
@@ -241,7 +249,6 @@ def check_visitor_typing(visitor_id: int, *, typing: bool) -> bool:
                     .select_related("assignee").only("pk", "assignee").first())
     if conversation is None or is_muted():
         return False
-    from inbox.actions import audience
 
     send_event_on_commit({"type": "webchat", "op": "typing", "conversation_id": conversation.pk, "typing": typing},
                          **audience(conversation))
@@ -255,7 +262,6 @@ def check_visitor_ack(visitor: Visitor, *, message_ids: Iterable[Any], status: s
     ids = [i for i in list(message_ids)[:100] if isinstance(i, int) and not isinstance(i, bool)]
     if not ids:
         return 0
-    from inbox.actions import do_update_delivery_status
 
     own = visible_messages(visitor).filter(kind=MessageKind.OUTBOUND, pk__in=ids).values_list("pk", flat=True)
     return sum(do_update_delivery_status(pk, status=status) for pk in list(own))
@@ -263,7 +269,6 @@ def check_visitor_ack(visitor: Visitor, *, message_ids: Iterable[Any], status: s
 
 def check_agent_typing(acting_user: User, conversation_id: int, *, typing: bool) -> int:
     """Shows "an agent is typing" in the visitor's widget. Returns how many visitors were told."""
-    from inbox.actions import access_conversation
 
     conversation = access_conversation(acting_user, conversation_id)
     if conversation.channel != Channel.WEBCHAT:
@@ -366,7 +371,6 @@ def check_save_site(acting_user: User, *, site_id: int | None = None, name: str,
 def check_rotate_site_token(acting_user: User, site_id: int) -> ChatSite:
     """A new public token: the snippet pasted with the old one stops working (e.g. copied onto a site that abuses
     it). Visitors keep their conversations once the page carries the new snippet."""
-    from connectors.webchat.models import new_site_token
 
     site = access_site_admin(acting_user, site_id, lock=True)
     site.token = new_site_token()
@@ -376,8 +380,6 @@ def check_rotate_site_token(acting_user: User, site_id: int) -> ChatSite:
 
 
 def check_save_whatsapp_template(acting_user: User, *, template: str) -> WhatsAppLinkSettings:
-    from connectors.webchat.whatsapp_link import PLACEHOLDERS
-
     require_perm(acting_user, Perm.CHANNELS_MANAGE)
     text = sanitize_text(template)[:1000]
     unknown = sorted(set(re.findall(r"\{(\w+)\}", text)) - set(PLACEHOLDERS))

@@ -2,7 +2,6 @@
 
 No session: the page embedding the widget is someone else's website. The socket is accepted only from an origin the
 site allows, then the first frame must subscribe with the visitor's signed token. Frames:
-
   client → {"action": "subscribe", "visitor_token": "…"}
            {"action": "send", "content": "…", "echo_id": "…", "page_url": "…"}
            {"action": "typing", "on": true|false}
@@ -21,6 +20,8 @@ from urllib.parse import parse_qs
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 from connectors.webchat import actions
 from connectors.webchat.delivery import visitor_group
@@ -41,9 +42,6 @@ def _header(scope: Any, name: bytes) -> str:
 
 
 def _site_and_origin(token: str, origin: str, host: str) -> int:
-    from django.conf import settings
-    from django.http.request import split_domain_port, validate_host
-
     if not validate_host(split_domain_port(host)[0], settings.ALLOWED_HOSTS):
         host = ""  # a Host we do not serve cannot make the socket "same-origin"
     site = actions.access_site(token)

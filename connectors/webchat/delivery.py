@@ -13,7 +13,10 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from connectors.webchat.models import Visitor
+from connectors.webchat.selectors import message_payload
+from inbox.actions import do_update_delivery_status
 from inbox.choices import DeliveryStatus, MessageKind
+from inbox.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -48,9 +51,6 @@ def deliver_to_visitor(message_id: int) -> None:
     "sent" means it left for the visitor's socket; the widget then acknowledges it as delivered (and read when the
     chat is open on screen). Idempotent: a message already past "queued" is not pushed again. Internal notes are
     never handed to a connector, and this refuses anything but an outbound reply all the same."""
-    from connectors.webchat.selectors import message_payload
-    from inbox.actions import do_update_delivery_status
-    from inbox.models import Message
 
     m = Message.objects.select_related("author").filter(pk=message_id).first()
     if m is None or m.kind != MessageKind.OUTBOUND or m.delivery_status not in ("", DeliveryStatus.QUEUED):

@@ -15,6 +15,7 @@ from accounts.choices import Availability
 from accounts.models import User, business_hours_open
 from accounts.roles import ROLE_PERMISSIONS, Perm
 from connectors.webchat.models import ChatSite, ContactRequirement, Visitor
+from inbox.actions import candidates
 from inbox.choices import MessageKind
 from inbox.models import Message
 
@@ -27,7 +28,6 @@ def agents_available(site: ChatSite, *, at: datetime | None = None) -> bool:
     """Whether someone can answer the site's chat now: the inbox's assignment candidates (members of its teams,
     available, inside business hours, with the skill it needs). Global has no member teams: there any available
     agent counts whose teams (if they have any) are open now."""
-    from inbox.actions import candidates
 
     at = at or timezone.now()
     inbox = site.inbox  # None: Global (the inbox creates it on the first message if it is missing)

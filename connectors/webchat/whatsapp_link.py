@@ -10,6 +10,9 @@ from urllib.parse import quote
 
 from django.utils.translation import gettext as _
 
+from connectors.webchat.models import WhatsAppLinkSettings
+from core.models import SiteSettings
+
 if TYPE_CHECKING:
     from accounts.models import User
     from customers.models import Customer
@@ -45,8 +48,6 @@ def wa_me_url(e164: str, text: str = "") -> str | None:
 def customer_whatsapp_url(customer: Customer, *, agent: User | None = None, template: str | None = None,
                           company: str | None = None) -> str | None:
     """The link for a customer's first phone, the message filled with their data. None when they have no phone."""
-    from connectors.webchat.models import WhatsAppLinkSettings
-    from core.models import SiteSettings
 
     phone = next(iter(p.e164 for p in customer.phones.all()), None)  # prefetch-friendly; first by creation
     if not phone:

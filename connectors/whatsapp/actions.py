@@ -24,9 +24,10 @@ from django.utils.translation import gettext as _
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
-from connectors.whatsapp import conf, intake
+from connectors.whatsapp import conf, intake, outbound, tasks
 from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable, post_signed_webhook
 from connectors.whatsapp.inbound import Change, change_of, e164, render, sender_of, wa_timestamp
+from connectors.whatsapp.message_templates import build_send, unsupported_reason, variables
 from connectors.whatsapp.models import (
     MessageTemplate,
     StatusReceipt,
@@ -34,12 +35,16 @@ from connectors.whatsapp.models import (
     WhatsappContact,
     WhatsappNumber,
 )
+from connectors.whatsapp.window import number_for
 from core import audit, heartbeats
 from core.backoff import backoff
 from core.errors import ActionError, NotFoundError
 from core.tasks import enqueue_on_commit
+from inbox.actions import access_conversation, check_send_reply, do_receive_inbound, do_update_delivery_status
+from inbox.attachments import store_attachment
 from inbox.choices import DeliveryStatus, MessageKind
 from inbox.models import Conversation, Inbox, Message
+from inbox.revision_actions import do_record_message_change
 
 logger = logging.getLogger(__name__)
 STATUS_MAP = {"sent": DeliveryStatus.SENT, "delivered": DeliveryStatus.DELIVERED, "read": DeliveryStatus.READ,
@@ -238,9 +243,6 @@ def check_send_template(acting_user: User, conversation_id: int, *, template_id:
                         values: dict[str, str]) -> Message:
     """Sends an approved template (allowed outside the 24-hour window) through the inbox's check_send_reply, with
     the template in the message's meta; the body stored is the text the customer will read."""
-    from connectors.whatsapp.message_templates import build_send, unsupported_reason, variables
-    from connectors.whatsapp.window import number_for
-    from inbox.actions import access_conversation, check_send_reply
 
     c = access_conversation(acting_user, conversation_id)
     if c.channel != "whatsapp":
@@ -539,8 +541,6 @@ def do_receive_whatsapp_message(number: WhatsappNumber, item: dict[str, Any], *,
     A user who hides their phone behind a username sends only `from_user_id` (business-scoped user id): the
     contact is then keyed by that id (WhatsappContact.wa_id holds it, replies go to it as `recipient`) and the
     customer has no phone; their next messages find them through that contact."""
-    from inbox.actions import do_receive_inbound
-    from inbox.attachments import store_attachment
 
     wamid = str(item.get("id") or "")
     phone_id, user_id = sender_of(item)
@@ -586,7 +586,6 @@ def do_receive_whatsapp_message(number: WhatsappNumber, item: dict[str, Any], *,
 def _receive_change(number: WhatsappNumber, item: dict[str, Any], change: Change) -> str:
     """The customer edited or deleted an earlier message: the inbox changes it (idempotent on this event's wamid;
     kept until the message arrives when the change overtook it). docs/whatsapp.md "Edits and deletions"."""
-    from inbox.revision_actions import do_record_message_change
 
     if not change.original_id:
         raise ActionError("invalid_message", f"{item.get('type')} without original_message_id")
@@ -641,7 +640,6 @@ def do_record_status(item: dict[str, Any]) -> str:
     """sent / delivered / read / failed for one of our messages. Idempotent on (wamid, status); out-of-order
     arrival is the inbox's rule (statuses only move forward, failed is final). A status for a wamid we cannot
     map yet is kept pending and applied when the sender stores that wamid."""
-    from inbox.actions import do_update_delivery_status
 
     wamid, status = str(item.get("id") or ""), str(item.get("status") or "")
     mapped = STATUS_MAP.get(status)
@@ -667,7 +665,6 @@ def do_record_status(item: dict[str, Any]) -> str:
 
 def do_apply_pending_statuses(message_id: int, wamids: list[str]) -> int:
     """Statuses that overtook our send's response, now that the wamids are known (oldest rank first)."""
-    from inbox.actions import do_update_delivery_status
 
     pending = sorted(StatusReceipt.objects.filter(wamid__in=wamids, applied=False),
                      key=lambda r: STATUS_RANK.get(r.status, 0))
@@ -692,9 +689,8 @@ def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery
         # attempts restart too: otherwise one that ran out of attempts is failed again at once by _claim_delivery
         delivery.state, delivery.error, delivery.processed_at, delivery.attempts = D.RECEIVED, "", None, 0
         delivery.save(update_fields=["state", "error", "processed_at", "attempts"])
-        from connectors.whatsapp.tasks import process_whatsapp_webhooks
 
-        enqueue_on_commit(process_whatsapp_webhooks, [delivery.pk])
+        enqueue_on_commit(tasks.process_whatsapp_webhooks, [delivery.pk])
         audit.record(actor=acting_user, action="whatsapp.webhook_retried", target=delivery)
     return delivery
 
@@ -706,15 +702,13 @@ def do_safety_net(*, now: Any = None) -> dict[str, int]:
     * deliveries: see stuck_delivery_ids (queued twice is harmless: the second run finds it finished or busy);
     * sends: a retry whose time passed 30 s ago, or a send whose worker died mid-call (its lease expired: the
       sender claims it again, counting the attempt, and resumes after the parts Meta already accepted)."""
-    from connectors.whatsapp.outbound import sends_to_reclaim
-    from connectors.whatsapp.tasks import process_whatsapp_webhooks, retry_whatsapp_send
 
     now = now or timezone.now()
     stuck = stuck_delivery_ids(now=now)
     for start in range(0, len(stuck), SAFETY_NET_CHUNK):  # every worker takes a share of a backlog
-        process_whatsapp_webhooks.enqueue(stuck[start:start + SAFETY_NET_CHUNK])
-    due = sends_to_reclaim(now=now)
+        tasks.process_whatsapp_webhooks.enqueue(stuck[start:start + SAFETY_NET_CHUNK])
+    due = outbound.sends_to_reclaim(now=now)
     for message_id in due:
-        retry_whatsapp_send.enqueue(message_id)
+        tasks.retry_whatsapp_send.enqueue(message_id)
     pruned, _ = StatusReceipt.objects.filter(applied=False, created_at__lt=now - timedelta(days=7)).delete()
     return {"deliveries": len(stuck), "sends": len(due), "pruned_receipts": pruned}

@@ -30,6 +30,7 @@ from django.db import (
     transaction,
 )
 
+from connectors.whatsapp import tasks
 from connectors.whatsapp.models import WebhookDelivery, WhatsappNumber
 from connectors.whatsapp.signing import signature_valid
 from core.intake import (
@@ -130,13 +131,12 @@ def store_batch(items: list[Incoming]) -> list[int | None]:
 
 def _store(items: list[Incoming]) -> list[int]:
     rows = [_row(i) for i in items]
-    from connectors.whatsapp.tasks import process_whatsapp_webhooks
 
     with transaction.atomic():
         stored = WebhookDelivery.objects.bulk_create(rows)
         accepted = [r.pk for r in stored if r.state == D.RECEIVED]
         if accepted:
-            enqueue_with_rows(process_whatsapp_webhooks, accepted)
+            enqueue_with_rows(tasks.process_whatsapp_webhooks, accepted)
     return [r.pk for r in stored]
 
 

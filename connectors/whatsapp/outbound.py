@@ -30,7 +30,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from connectors.whatsapp import conf
+from connectors.whatsapp import conf, tasks
 from connectors.whatsapp.actions import CALLBACK_PREFIX, client_for, do_apply_pending_statuses
 from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable
 from connectors.whatsapp.models import OutboundSend, WhatsappNumber
@@ -38,6 +38,8 @@ from connectors.whatsapp.window import contact_for, number_for
 from core.errors import ActionError
 from core.outbox import Outbox, Phase
 from core.tasks import enqueue_later
+from inbox.actions import do_update_delivery_status
+from inbox.attachments import read_attachment
 from inbox.choices import Channel, DeliveryStatus, MessageKind
 from inbox.models import Message
 
@@ -124,8 +126,6 @@ def _claim(m: Message) -> OutboundSend | None:
 
 
 def _fail(row: OutboundSend, m: Message, error: str) -> str:
-    from inbox.actions import do_update_delivery_status
-
     with transaction.atomic():
         OUTBOX.park(row.pk, error=error, next_attempt_at=None, updated_at=timezone.now())
         do_update_delivery_status(m.pk, status=DeliveryStatus.FAILED, error=error,
@@ -134,19 +134,17 @@ def _fail(row: OutboundSend, m: Message, error: str) -> str:
 
 
 def _retry_or_fail(row: OutboundSend, m: Message, error: str) -> str:
-    from connectors.whatsapp.tasks import retry_whatsapp_send
-
     if row.attempts >= conf.send_max_attempts():
         return _fail(row, m, error)
     when = OUTBOX.retry_later(row.pk, attempts=row.attempts, error=error, updated_at=timezone.now())
     if when is not None:
-        enqueue_later(retry_whatsapp_send, when, m.pk)  # the periodic safety net covers a backend that cannot defer
+        # the periodic safety net covers a backend that cannot defer
+        enqueue_later(tasks.retry_whatsapp_send, when, m.pk)
     return "retrying"
 
 
 def _send_parts(graph: GraphClient, *, row: OutboundSend, m: Message, number: WhatsappNumber, to: str,
                 parts: list[Part]) -> None:
-    from inbox.attachments import read_attachment
 
     for index, part in enumerate(parts):
         if index < len(row.wamids):
@@ -169,7 +167,6 @@ def _send_parts(graph: GraphClient, *, row: OutboundSend, m: Message, number: Wh
 
 def send_outbound(message_id: int) -> str:  # noqa: PLR0911 - one exit per outcome reads best here
     """The sender (inbox.outbound.register_sender("whatsapp", …)). Returns what happened, for the task result."""
-    from inbox.actions import do_update_delivery_status
 
     m = Message.objects.select_related("conversation", "conversation__customer").filter(pk=message_id).first()
     if m is None or m.kind != MessageKind.OUTBOUND:

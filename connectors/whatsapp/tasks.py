@@ -7,6 +7,7 @@ import logging
 
 from django.tasks import task
 
+from connectors.whatsapp import actions, outbound
 from core.outages import DEPENDENCY_DOWN
 from core.tasks import enqueue_later
 
@@ -14,14 +15,13 @@ logger = logging.getLogger(__name__)
 
 
 def _process_one(delivery_id: int) -> str:
-    """One delivery, isolated from the others of its batch: do_process_delivery records every failure on the
+    """One delivery, isolated from the others of its batch: actions.do_process_delivery records every failure on the
     delivery itself; anything that still escapes (the database went away mid-attempt) is logged and the
     delivery stays `received` for the safety net."""
-    from connectors.whatsapp.actions import Retry, do_process_delivery
 
     try:
-        return do_process_delivery(delivery_id)
-    except Retry as retry:
+        return actions.do_process_delivery(delivery_id)
+    except actions.Retry as retry:
         with contextlib.suppress(*DEPENDENCY_DOWN):  # Redis down too: the safety net covers it
             enqueue_later(process_whatsapp_webhook, retry.retry_at, delivery_id)
         return "retrying"
@@ -51,22 +51,19 @@ def process_whatsapp_webhook(delivery_id: int) -> str:
 @task(queue_name="messaging")
 def retry_whatsapp_send(message_id: int) -> str:
     """A deferred retry of an outbound message (the sender decides whether anything is left to do)."""
-    from connectors.whatsapp.outbound import send_outbound
 
-    return send_outbound(message_id)
+    return outbound.send_outbound(message_id)
 
 
 @task(queue_name="messaging")
 def sync_whatsapp_templates() -> dict[str, int | str]:
     """Periodic: approved templates change in Meta's UI; the conversation's picker must offer the current ones."""
-    from connectors.whatsapp.actions import do_sync_all_templates
 
-    return do_sync_all_templates()
+    return actions.do_sync_all_templates()
 
 
 @task(queue_name="messaging")
 def whatsapp_safety_net() -> dict[str, int]:
-    """Periodic: deliveries and sends whose task was lost are picked up again (see do_safety_net)."""
-    from connectors.whatsapp.actions import do_safety_net
+    """Periodic: deliveries and sends whose task was lost are picked up again (see actions.do_safety_net)."""
 
-    return do_safety_net()
+    return actions.do_safety_net()

@@ -60,8 +60,9 @@ def test_scheduler_enqueues_each_due_slot_once():
 @pytest.mark.django_db
 def test_periodic_tasks_run(agent):
     from accounts.models import LoginFailure
+    from accounts.tasks import prune_login_failures
     from core.models import Heartbeat
-    from core.tasks import prune_login_failures, queue_probe
+    from core.tasks import queue_probe
 
     LoginFailure.objects.create(username="x", created_at=datetime(2020, 1, 1, tzinfo=BOGOTA))
     assert prune_login_failures.call() == 1

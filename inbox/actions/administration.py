@@ -6,10 +6,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from accounts.actions import require_perm
-from accounts.models import User
+from accounts.models import Skill, Team, User
 from accounts.roles import Perm
 from core import audit
 from core.errors import ActionError, ConflictError, NotFoundError
@@ -37,10 +39,7 @@ def check_save_inbox(acting_user: User, *, inbox_id: int | None = None, name: st
     """Creates an inbox (`inbox_id` None) or edits one: name, automatic assignment, required skill and member
     teams. The code is fixed once created (channels and the API route by it), and no inbox becomes or stops
     being Global here: Global is the common entry point and never assigns automatically."""
-    from django.db.models import Max
-    from django.utils.text import slugify
 
-    from accounts.models import Skill, Team
 
     require_perm(acting_user, Perm.INBOX_MANAGE)
     inbox = access_inbox(acting_user, inbox_id, lock=True) if inbox_id is not None else None
@@ -105,7 +104,6 @@ def check_save_category(acting_user: User, *, inbox_id: int, name: str,
                         category_id: int | None = None) -> InboxCategory:
     """Adds a category to an inbox (`category_id` None) or renames one of its categories. Names are unique per
     inbox, ignoring case."""
-    from django.db.models import Max
 
     inbox = access_inbox(acting_user, inbox_id, lock=True)  # serializes category edits of one inbox
     name = _clean_name(name, max_length=100)

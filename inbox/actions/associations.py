@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from core.errors import ActionError, NotFoundError
+from customers.models import Tag
 from inbox.actions.assignment import (
     _user_ref,
 )
@@ -73,8 +74,6 @@ def check_set_associations(acting_user: User, conversation_id: int, *, company: 
         c.save()
         tags_changed = False
         if tags is not None:
-            from customers.models import Tag
-
             before_tags = set(c.tags.values_list("pk", flat=True))
             c.tags.set([Tag.objects.get_or_create(name=t.strip()[:60])[0] for t in tags if t.strip()])
             tags_changed = before_tags != set(c.tags.values_list("pk", flat=True))

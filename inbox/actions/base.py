@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -29,6 +30,7 @@ from inbox.events import (
     ConversationUpdated,
 )
 from inbox.models import Conversation, ConversationEvent, Inbox, InboxCategory, Message, SavedView
+from inbox.selectors import event_item, message_item, visible
 from realtime import topics
 from realtime.events import is_muted, send_event_on_commit
 
@@ -70,9 +72,7 @@ PAYLOAD_BODY_MAX = 4000  # longer bodies travel cut (`truncated`); the page show
 def message_payload(m: Message) -> dict[str, Any]:
     """A new message in realtime events: the timeline item the conversation page inserts without reloading
     (inbox.selectors.message_item, JSON-ready; attachments as their download links, never storage paths)."""
-    from django.urls import reverse
 
-    from inbox.selectors import message_item
 
     item = message_item(m)
     body = m.body or ""
@@ -96,7 +96,6 @@ def message_payload(m: Message) -> dict[str, Any]:
 
 def event_payload(e: ConversationEvent) -> dict[str, Any]:
     """A history row (state change, assignment, transfer…) as the timeline item the page inserts."""
-    from inbox.selectors import event_item
 
     # The sentence in every language: one payload goes to agents who read Spanish and English.
     return {**event_item(e), "at": e.created_at.isoformat(), "texts": event_texts(e)}
@@ -128,8 +127,6 @@ def access_conversation(acting_user: User, conversation_id: int, *, lock: bool =
 
 
 def visible_to(user: User, conversation_id: int) -> bool:
-    from inbox.selectors import visible
-
     return visible(user).filter(pk=conversation_id).exists()
 
 

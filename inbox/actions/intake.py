@@ -42,6 +42,7 @@ from inbox.events import (
     MessageReceived,
 )
 from inbox.models import Conversation, Inbox, Message
+from inbox.revision_actions import apply_pending_changes, deleted_preview
 
 # --- intake (channel adapters and the API channel call this) --------------------------------------
 
@@ -133,7 +134,6 @@ def do_receive_inbound(
         except IntegrityError:  # the same external id raced in: the other delivery stored it
             message = Message.objects.get(external_id=external_id)
             return message.conversation, message, False
-        from inbox.revision_actions import apply_pending_changes, deleted_preview
 
         # The customer's edit or deletion may have overtaken the message itself (only WhatsApp has them).
         if channel == Channel.WHATSAPP and apply_pending_changes(message):

@@ -15,7 +15,7 @@ from core.errors import ActionError, ConflictError, NotFoundError
 from core.events import emit
 from core.tasks import enqueue_on_commit
 from core.validators import check_text
-from inbox import notifications, outbound
+from inbox import notifications, outbound, tasks
 from inbox.actions.assignment import (
     _assign,
 )
@@ -40,7 +40,6 @@ from inbox.events import (
     MessageSent,
 )
 from inbox.models import Conversation, Message
-from inbox.tasks import deliver_outbound
 from realtime.events import is_muted, send_event_on_commit
 
 # --- messages, notes, handled elsewhere ---------------------------------------------------------------
@@ -85,7 +84,7 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
                          author_id=acting_user.pk, body=body, delivery_status=status), actor=acting_user)
         _emit(c, "message", message=message_payload(message))
         if status == DeliveryStatus.QUEUED:  # after the message's own event (see check_retry_delivery)
-            enqueue_on_commit(deliver_outbound, message.pk)
+            enqueue_on_commit(tasks.deliver_outbound, message.pk)
     return message
 
 
@@ -145,7 +144,7 @@ def check_retry_delivery(acting_user: User, conversation_id: int, message_id: in
         # The "queued" event leaves before the delivery is enqueued (on-commit callbacks run in order): a sender
         # that finishes at once (in-process tasks) must not have its outcome overtaken by the older status.
         _emit(c, "delivery", message={"id": m.pk, "status": m.delivery_status, "error": ""}, item=event_payload(ev))
-        enqueue_on_commit(deliver_outbound, m.pk)
+        enqueue_on_commit(tasks.deliver_outbound, m.pk)
     return m
 
 

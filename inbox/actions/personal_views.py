@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 
 from accounts.actions import require_perm
@@ -13,6 +14,7 @@ from inbox.actions.base import (
     _clean_name,
     _same_name,
 )
+from inbox.forms import InboxFilterForm
 from inbox.models import SavedView
 
 # --- saved inbox views ---------------------------------------------------------------------------------
@@ -24,9 +26,7 @@ SAVED_VIEW_QUERY_MAX = 500
 def _clean_view_query(query: str) -> str:
     """Keeps only the inbox list's filter parameters (never the page cursor), in a stable order. Empty values
     stay: `state=` means "all states", while no parameters at all means the list's default (open ones)."""
-    from django.http import QueryDict
 
-    from inbox.forms import InboxFilterForm
 
     raw = QueryDict(query.strip().lstrip("?"))
     clean = QueryDict(mutable=True)

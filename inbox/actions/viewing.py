@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.models import User
@@ -27,7 +28,6 @@ def on_viewing_message(acting_user: User, message: dict[str, Any]) -> None:
 def check_viewing(acting_user: User, conversation_id: int) -> list[str]:
     """Records that `acting_user` has the conversation open and tells everyone who has it open who else does,
     so two agents never answer the same customer unknowingly. Kept in the cache (shared through Redis at scale)."""
-    from django.core.cache import cache
 
     try:
         access_conversation(acting_user, conversation_id)

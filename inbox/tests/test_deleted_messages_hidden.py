@@ -15,7 +15,8 @@ from inbox.actions import do_receive_inbound
 from inbox.attachments import store_attachment
 from inbox.choices import MessageKind
 from inbox.models import Message, MessageRevision
-from inbox.revision_actions import apply_pending_changes, do_record_message_change, versions_of
+from inbox.revision_actions import apply_pending_changes, do_record_message_change
+from inbox.selectors import versions_of
 
 pytestmark = pytest.mark.django_db
 AT = datetime(2026, 6, 13, 22, 0, tzinfo=UTC)

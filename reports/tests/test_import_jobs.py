@@ -90,8 +90,8 @@ def test_the_task_runs_the_job_through_its_states_to_the_summary(tmp_path, analy
         seen.append(ImportJob.objects.values_list("state", "stage").get(pk=job.pk))
         return do_import_history(*args, **kwargs)
 
-    monkeypatch.setattr("reports.importer.parse_history", parse)
-    monkeypatch.setattr("reports.importer.do_import_history", write)
+    monkeypatch.setattr("reports.actions.parse_history", parse)
+    monkeypatch.setattr("reports.actions.do_import_history", write)
     # when the task runs
     assert run_history_import.call(job.pk) == "terminado"
     # then it went pendiente → procesando (reading, then writing) → terminado, with the counts
@@ -165,7 +165,7 @@ def test_an_unexpected_error_ends_the_job_as_failed(tmp_path, analyst, client_fo
     def boom(*args, **kwargs):
         raise RuntimeError("disco lleno")
 
-    monkeypatch.setattr("reports.importer.do_import_history", boom)
+    monkeypatch.setattr("reports.actions.do_import_history", boom)
     run_history_import.call(job.pk)
     job.refresh_from_db()
     assert (job.state, job.errors) == ("fallido", ["Error inesperado: disco lleno"])

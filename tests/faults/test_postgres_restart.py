@@ -36,7 +36,7 @@ def run_manage(env: dict[str, str], *args: str) -> None:
 
 def enqueue(env: dict[str, str], count: int) -> None:
     run_manage(env, "shell", "-v", "0", "-c",
-               f"from core.tasks import prune_login_failures\n"
+               f"from accounts.tasks import prune_login_failures\n"
                f"for _ in range({count}): prune_login_failures.enqueue(days={MARK})")
 
 

@@ -9,13 +9,13 @@ from django import template
 from connectors.webchat.models import Visitor, WhatsAppLinkSettings
 from connectors.webchat.selectors import visitor_for_conversation
 from connectors.webchat.whatsapp_link import customer_whatsapp_url, default_template
+from core.models import SiteSettings
 
 register = template.Library()
 
 
 def _link_settings(request: Any) -> tuple[str, str]:
     """Template and company name, read once per request (a customer list renders many buttons)."""
-    from core.models import SiteSettings
 
     cached = getattr(request, "_webchat_wa_settings", None) if request is not None else None
     if cached is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import template
+from django.utils import timezone
 
 from connectors.whatsapp import message_templates as mt
 from connectors.whatsapp.models import MessageTemplate
@@ -17,7 +18,6 @@ register = template.Library()
 def whatsapp_compose(conversation: Any, user: Any = None) -> dict[str, Any]:
     """The number, the 24-hour window and the approved templates with their variables pre-filled from the
     customer (three queries; the conversation page is opened one at a time)."""
-    from django.utils import timezone
 
     if getattr(conversation, "channel", None) != "whatsapp":
         return {"number": None}

@@ -20,7 +20,12 @@ from urllib.parse import urlsplit
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.models import User
+from connectors.whatsapp.actions import check_connect_number
+from connectors.whatsapp.models import WhatsappNumber
 from core.errors import ActionError
+from crm.actions import check_connect_kommo
+from crm.models import KommoAccount
 
 DEMO_KOMMO_SUBDOMAIN = "demo"
 DEMO_KOMMO_TOKEN = "demo-kommo-token"  # noqa: S105 - the fake's public demo token
@@ -49,8 +54,6 @@ class Command(BaseCommand):
         parser.add_argument("--whatsapp-url", default="", help="the fake Graph API's base URL (demo WhatsApp on)")
 
     def handle(self, *args: Any, kommo_url: str, whatsapp_url: str, **options: Any) -> None:
-        from accounts.models import User
-
         try:
             if not User.objects.exists():
                 if kommo_url:
@@ -66,14 +69,11 @@ class Command(BaseCommand):
 
     def connect_kommo(self, url: str, *, to_call: str = DEMO_KOMMO_STAGES[0],
                       confirmed: str = DEMO_KOMMO_STAGES[1]) -> None:
-        from crm.actions import check_connect_kommo
 
         check_connect_kommo(None, subdomain=DEMO_KOMMO_SUBDOMAIN, token=DEMO_KOMMO_TOKEN, base_url=url,
                             to_call_stage=to_call, confirmed_stage=confirmed, register_webhook=True)
 
     def repoint_kommo(self, url: str) -> None:
-        from crm.models import KommoAccount
-
         account = KommoAccount.objects.filter(pk=1).first()
         if account is None or same_base(account.base_url, url):
             return
@@ -87,9 +87,6 @@ class Command(BaseCommand):
         self.stdout.write(f"centralita: demo Kommo re-pointed from {account.base_url} to {url}")
 
     def connect_or_repoint_whatsapp(self, url: str) -> None:
-        from connectors.whatsapp.actions import check_connect_number
-        from connectors.whatsapp.models import WhatsappNumber
-
         if not WhatsappNumber.objects.exists():
             check_connect_number(None, phone_number_id=DEMO_WHATSAPP_NUMBER, waba_id=DEMO_WHATSAPP_WABA,
                                  token=DEMO_WHATSAPP_TOKEN, app_secret=DEMO_WHATSAPP_APP_SECRET,

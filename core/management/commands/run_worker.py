@@ -25,6 +25,7 @@ from django.db import InterfaceError, OperationalError
 
 from core.heartbeats import BeatThread, stopped
 from core.models import Heartbeat
+from core.rq_worker import ResilientWorker
 from core.supervisor import Backoff, reset_connections
 
 logger = logging.getLogger("core.worker")
@@ -46,8 +47,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, queue_name: str, interval: float, **options: Any) -> None:
         queues = settings.TASK_QUEUES if queue_name == "*" else [q.strip() for q in queue_name.split(",") if q.strip()]
         if settings.TASK_BACKEND == "rq":
-            from core.rq_worker import ResilientWorker
-
             ResilientWorker(list(queues)).run()
             return
         beats = BeatThread(Heartbeat.Kind.WORKER)
