@@ -67,7 +67,7 @@ def inbox_labels() -> dict[str, Any]:
             "waiting": _("espera %s"), "sent": _("Respuesta enviada al cliente."),
             "units": {"lt": _("menos de 1 min"), "min": _("%d min"), "h": _("%d h"), "d": _("%d d")},
             "truncated": _("Mensaje largo: recargue la página para verlo completo."),
-            "retry": _("Reintentar envío"), "edited": _("(editado)"), "editedTitle": _("Editado por el cliente el %s"),
+            "retry": _("Reintentar envío"), "notDelivered": _("No entregado"), "edited": _("(editado)"), "editedTitle": _("Editado por el cliente el %s"),
             "deleted": _("Mensaje eliminado por el cliente"), "original": _("Original"), "editedVersion": _("Editado"),
             "versionsOne": _("Ver la versión anterior"), "versionsMany": _("Ver las %d versiones anteriores"),
             "newMessage": _("Nuevo mensaje de %s"), "assigned": _("Se le asignó una conversación"),

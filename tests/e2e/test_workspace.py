@@ -257,5 +257,6 @@ def test_a_failed_answer_is_retried_in_place_and_its_new_outcome_arrives_live(
     expect(page.locator("#timeline")).to_contain_text("Ana Marketing reintentó el envío de una respuesta que había "
                                                       "fallado")
     expect(item.locator('[data-f="delivery"]')).to_have_attribute("title", re.compile("no está conectado"))
-    expect(item.get_by_role("button", name="Reintentar envío")).to_be_visible()
+    expect(item.get_by_role("button", name="Reintentar envío")).to_have_count(1)
+    expect(item.locator('[data-f="failure"]')).to_contain_text("No entregado: El número de WhatsApp")
     assert same_document(page)

@@ -101,7 +101,8 @@
       (sent.get(form) || []).forEach(function (pair) { if (pair[0].value === pair[1]) pair[0].value = ""; });
       $$("[data-picker-value]", form).forEach(function (i) { i.value = ""; });
     }
-    if (form.dataset.f === "retry") { form.remove(); return; } // queued again: the ticks follow by realtime
+    const failed = form.closest("[data-f=retry]");
+    if (failed) { failed.remove(); return; } // queued again: the ticks follow by realtime
     const dialog = form.closest("dialog");
     if (dialog && dialog.open) dialog.close();
     if (form.hasAttribute("data-bulk")) { clearSelection(); refetchRows(); }
@@ -366,25 +367,30 @@
     span.title = (labels.delivery[status] || status) + (error ? ": " + error : "");
     span.setAttribute("aria-label", labels.delivery[status] || status);
   }
-  // A failed answer offers "Reintentar envío" (same markup as _timeline_item.html); any other status removes it.
-  function setRetry(item, messageId, status) {
+  // A failed answer shows why and offers "Reintentar envío" (same markup as _timeline_item.html); any other status
+  // removes them.
+  function setRetry(item, messageId, status, error) {
     const existing = $("[data-f=retry]", item);
-    if (status !== "failed" || item.dataset.kind !== "outbound") { if (existing) existing.remove(); return; }
+    if (existing) existing.remove();
+    if (status !== "failed" || item.dataset.kind !== "outbound") return;
     const p = pane();
     const token = p && $("input[name=csrfmiddlewaretoken]", p);
-    if (existing || !p || !p.dataset.retryUrl || !token) return;
-    const form = el("form", "inline-form retry-form");
+    if (!p || !p.dataset.retryUrl || !token) return;
+    const box = el("div", "msg-failed");
+    box.dataset.f = "retry";
+    const reason = el("span", null, "⚠ " + (labels.notDelivered || "") + (error ? ": " + error : ""));
+    reason.dataset.f = "failure";
+    const form = el("form", "inline");
     form.method = "post";
     form.action = p.dataset.retryUrl.replace(/\/0\/retry$/, "/" + messageId + "/retry");
-    form.dataset.f = "retry";
     form.setAttribute("data-inplace", "");
     const csrf = el("input");
     csrf.type = "hidden"; csrf.name = "csrfmiddlewaretoken"; csrf.value = token.value;
-    const button = el("button", "btn-link", labels.retry || "");
+    const button = el("button", "btn btn-retry", "↻ " + (labels.retry || ""));
     button.type = "submit";
     form.appendChild(csrf); form.appendChild(button);
-    const head = $("small", item);
-    if (head) { head.appendChild(document.createTextNode(" ")); head.appendChild(form); }
+    box.appendChild(reason); box.appendChild(document.createTextNode(" ")); box.appendChild(form);
+    item.appendChild(box);
   }
   function plainBody(container, m) {
     const div = el("div");
@@ -430,7 +436,6 @@
       head.appendChild(ticks);
     }
     li.appendChild(head);
-    if (m.delivery_status === "failed") setRetry(li, m.id, m.delivery_status);
     if (m.deleted_at) { // the customer deleted it: the payload carries no text (supervisors see it on reload)
       li.classList.add("msg-deleted");
       const gone = el("p", "msg-deleted-text");
@@ -445,6 +450,7 @@
     if (typeof render === "function") { try { done = render(li, m) !== false; } catch (e) { done = false; } }
     if (!done) plainBody(li, m);
     if (m.versions && m.versions.length) li.appendChild(versionsNode(m.versions));
+    if (m.delivery_status === "failed") setRetry(li, m.id, m.delivery_status, m.delivery_error);
     return li;
   }
   function versionsNode(versions) { // inbox/_message_versions.html
@@ -584,7 +590,7 @@
       const ticks = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"] [data-f="delivery"]');
       if (ticks) {
         setTicks(ticks, d.message.status, d.message.error);
-        setRetry(ticks.closest("li"), d.message.id, d.message.status);
+        setRetry(ticks.closest("li"), d.message.id, d.message.status, d.message.error);
       }
     } else if (d.op === "message_updated" && d.message && d.message.id) { // edited or deleted by the customer
       const shown = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"]');
