@@ -11,9 +11,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
-from accounts import tasks
 from core.tasks import enqueue_later
-from realtime import presence
+from realtime import presence, tasks
 from realtime.events import topic_group, user_group
 from realtime.topics import topics_for
 

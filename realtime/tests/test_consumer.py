@@ -72,14 +72,14 @@ def test_disconnect_schedules_auto_offline_after_grace(agent, settings):
     # then the connection row is gone and a deferred auto_offline is queued for this user
     assert not Connection.objects.filter(user=agent).exists()
     (queued,) = DBTaskResult.objects.all()
-    assert queued.task_path == "accounts.tasks.auto_offline" and queued.args_kwargs["args"] == [agent.pk]
+    assert queued.task_path == "realtime.tasks.auto_offline" and queued.args_kwargs["args"] == [agent.pk]
     assert queued.run_after is not None and queued.run_after > timezone.now()
 
 
 @pytest.mark.django_db
 def test_auto_offline_leaves_connected_or_offline_users_alone(agent, make_user):
-    from accounts.tasks import auto_offline
     from realtime.presence import register_connection
+    from realtime.tasks import auto_offline
 
     # given an available agent with a live tab, and another one without
     agent.availability = "disponible"

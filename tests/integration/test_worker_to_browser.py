@@ -4,7 +4,7 @@
   channels-postgres LISTEN/NOTIFY on PostgreSQL);
 * scale: RQ on Redis (`run_worker`: RQ's SimpleWorker with its scheduler) + channels-redis.
 
-The task is `accounts.tasks.auto_offline`: the worker sets an agent who closed Centralita "desconectado"
+The task is `realtime.tasks.auto_offline`: the worker sets an agent who closed Centralita "desconectado"
 and the supervisor's open page shows it without reloading.
 """
 
@@ -120,7 +120,7 @@ def live_server_in_mode(stack: dict[str, Any], asgi_live_server: str) -> str:
 
 
 def test_worker_event_reaches_supervisor_browser(stack, live_server_in_mode: str, browser: Browser):
-    from accounts.tasks import auto_offline
+    from realtime.tasks import auto_offline
 
     # given an agent who is "disponible" but has no Centralita tab open, and a supervisor watching
     agent = UserFactory(username="agente7", role=Role.AGENTE, availability="disponible")
