@@ -13,3 +13,8 @@ class CrmConfig(AppConfig):
 
         # In the order's transaction: the Kommo outbox row commits with the confirmation or not at all.
         subscribe(OrderConfirmed, on_order_confirmed, name="crm.kommo_sync", in_transaction=True)
+        from crm.sync import order_sync_stages, order_sync_states
+        from orders import sync_state
+
+        # The order pages show each order's Kommo sync without orders importing crm.
+        sync_state.register(states=order_sync_states, stages=order_sync_stages)

@@ -15,6 +15,7 @@ the drain looks for the row's marker on the lead (Kommo has no idempotency key f
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +39,7 @@ from crm.client import KommoClient, KommoError
 from crm.models import KommoAccount, KommoSync
 from orders.events import OrderConfirmed
 from orders.models import Order, OrderEvent
+from orders.sync_state import SyncState
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=90)  # longer than the client's worst case (4 attempts × 20 s timeout is bounded by it)
@@ -218,3 +220,37 @@ def state_counts() -> dict[str, int]:
     """Rows per state (every state present, zero included), in one grouped query."""
     counts = dict(KommoSync.objects.order_by().values_list("state").annotate(n=Count("id")))
     return {s.value: counts.get(s.value, 0) for s in KommoSync.State}
+
+
+# --- what the order pages show (orders.sync_state readers, registered in CrmConfig.ready) ----------------------
+
+
+def order_sync_states(order_ids: Collection[int]) -> dict[int, SyncState]:
+    """Each order's latest Kommo sync state, labelled in the current language (one query)."""
+    rows = (KommoSync.objects.filter(order_id__in=list(order_ids)).order_by("order_id", "id")
+            .values_list("order_id", "state"))
+    labels = dict(KommoSync.State.choices)
+    return {order_id: SyncState(state, str(labels.get(state, state))) for order_id, state in rows
+            if order_id is not None}
+
+
+def order_sync_stages(order_ids: Collection[int]) -> dict[int, str]:
+    """{order id: Kommo stage name its confirmation sync targets} (two queries: the outbox rows, the account's stage
+    names)."""
+    targets: dict[int, str] = {}
+    for order_id, payload in (KommoSync.objects.filter(order_id__in=list(order_ids)).order_by("id")
+                              .values_list("order_id", "payload")):
+        if order_id is not None and isinstance(payload, dict) and payload.get("status_id") is not None:
+            targets[order_id] = str(payload["status_id"])
+    account = KommoAccount.objects.filter(pk=1).values_list("stage_names", "confirmed_status_id",
+                                                             "confirmed_stage_name").first()
+    if account is None:
+        return {}
+    names, confirmed_id, confirmed_name = account
+    names = names if isinstance(names, dict) else {}
+    stages = {}
+    for order_id, status_id in targets.items():
+        name = names.get(status_id) or (confirmed_name if status_id == str(confirmed_id) else "")
+        if name:
+            stages[order_id] = str(name)
+    return stages

@@ -13,9 +13,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.describe import money, quote, system_actor
-from crm.models import KommoAccount, KommoSync
 from orders.choices import OrderState
 from orders.models import OrderEvent
+from orders.sync_state import sync_stages
 
 logger = logging.getLogger(__name__)
 KOMMO_KINDS = frozenset({"kommo_synced", "kommo_sync_retry", "kommo_sync_failed"})
@@ -151,29 +151,8 @@ def describe_order_event(kind: str, data: Mapping[str, Any], *, actor: str | Non
 
 
 def _stages(events: Sequence[OrderEvent]) -> dict[int, str]:
-    """{order id: Kommo stage name its confirmation sync targets}, for orders with Kommo events: two queries
-    (the outbox rows, the account's stage names), none without such events."""
-    order_ids = {e.order_id for e in events if e.kind == "kommo_synced"}
-    if not order_ids:
-        return {}
-
-    targets: dict[int, str] = {}
-    for order_id, payload in (KommoSync.objects.filter(order_id__in=order_ids).order_by("id")
-                              .values_list("order_id", "payload")):
-        if order_id is not None and isinstance(payload, dict) and payload.get("status_id") is not None:
-            targets[order_id] = str(payload["status_id"])
-    account = KommoAccount.objects.filter(pk=1).values_list("stage_names", "confirmed_status_id",
-                                                             "confirmed_stage_name").first()
-    if account is None:
-        return {}
-    names, confirmed_id, confirmed_name = account
-    names = names if isinstance(names, dict) else {}
-    stages = {}
-    for order_id, status_id in targets.items():
-        name = names.get(status_id) or (confirmed_name if status_id == str(confirmed_id) else "")
-        if name:
-            stages[order_id] = str(name)
-    return stages
+    """{order id: the CRM stage its confirmation sync targets}, for orders with a sync event (orders.sync_state)."""
+    return sync_stages({e.order_id for e in events if e.kind == "kommo_synced"})
 
 
 def annotate_order_events(events: Sequence[OrderEvent]) -> None:

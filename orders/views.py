@@ -17,7 +17,6 @@ from accounts.models import User
 from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
-from crm.models import KommoSync
 from leads.actions import access_lead
 from leads.models import Lead
 from orders import actions
@@ -26,6 +25,7 @@ from orders.describe import annotate_order_events
 from orders.forms import CancelForm, OrderFilterForm
 from orders.models import Order
 from orders.selectors import OrderFilters, order_queryset
+from orders.sync_state import sync_states
 
 
 def panel_context(user: User, lead: Lead, *, error: str = "", short_lines: Any = None) -> dict[str, Any]:
@@ -144,9 +144,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
     form = OrderFilterForm(request.GET or None)
     filters = form.filters() if form.is_valid() else OrderFilters()
     page = Paginator(order_queryset(user, filters), 50).get_page(request.GET.get("page"))
-    syncs = dict(KommoSync.objects.filter(order__in=[o.pk for o in page]).values_list("order_id", "state"))
-    return render(request, "orders/list.html", {"form": form, "page": page, "syncs": syncs,
-                                                "query": request.GET.urlencode()})
+    syncs = sync_states([o.pk for o in page])
+    for o in page:
+        o.sync = syncs.get(o.pk)  # type: ignore[attr-defined]
+    return render(request, "orders/list.html", {"form": form, "page": page, "query": request.GET.urlencode()})
 
 
 class _Echo:

@@ -201,3 +201,20 @@ def test_api_is_forbidden_without_integrations_permission(role, request, api_cli
     assert (retry.status_code, retry.json()["code"]) == (403, "forbidden")
     failed.refresh_from_db()
     assert failed.state == "fallido"
+
+
+def test_the_order_list_shows_each_orders_kommo_sync_in_words(admin_user, client_for):
+    # given two orders, one synced with Kommo and one whose sync failed
+    product("B")
+    synced, failed = (orders.check_create_order(admin_user, lead_id=ready_lead().pk, lines=[("B", 1)])
+                      for _ in range(2))
+    sync_row("sincronizado", order=synced)
+    sync_row("fallido", order=failed)
+    admin_user.language = "en"
+    admin_user.save(update_fields=["language"])
+    # when the order list is read in English
+    page = client_for(admin_user).get(reverse("orders:list")).content.decode()
+    # then each order's sync reads as a word in that language (orders reads it through crm's registered reader)
+    assert '<span class="badge sync-sincronizado">Synced</span>' in page
+    assert '<span class="badge sync-fallido">Failed</span>' in page
+    assert ">sincronizado<" not in page and ">fallido<" not in page
