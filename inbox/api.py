@@ -185,8 +185,11 @@ def _out(c: Conversation) -> dict[str, Any]:
             "first_response_at": c.first_response_at, "closed_at": c.closed_at, "close_reason": c.close_reason}
 
 
-def _detail(conversation_id: int, user: User) -> dict[str, Any]:
-    c = Conversation.objects.select_related("customer", "inbox", "assignee", "category").get(pk=conversation_id)
+def _detail(conversation_id: int, user: User, *, fresh: Conversation | None = None) -> dict[str, Any]:
+    """The conversation as the API shows it. `fresh`: the object an action just created (its customer, inbox and
+    assignee in hand), so a create answers without reading it back."""
+    c = fresh if fresh is not None else (
+        Conversation.objects.select_related("customer", "inbox", "assignee", "category").get(pk=conversation_id))
     can_supervise = user.has_perm_code(Perm.INBOX_SUPERVISE)
     return {**_out(c), "timeline": [_readable({**i, "at": i["at"].isoformat()}, can_supervise)  # type: ignore[attr-defined]
                                     for i in timeline(c)]}
@@ -207,7 +210,9 @@ def create_conversation(request: HttpRequest, payload: ConversationIn) -> Any:
         api_user(request), channel=payload.channel, body=payload.message, customer_name=payload.customer.name,
         phone=payload.customer.phone, email=payload.customer.email, inbox_code=payload.inbox,
         external_id=payload.external_id)
-    return Status(201 if created else 200, _detail(c.pk, api_user(request)))
+    if created:
+        return Status(201, _detail(c.pk, api_user(request), fresh=c))
+    return Status(200, _detail(c.pk, api_user(request)))
 
 
 @router.get("/conversations", response=ConversationPage, summary="Conversations (keyset pagination: follow `next`)")

@@ -308,6 +308,7 @@ def refresh(*, limit: int = 5000) -> int:
             for cid, marked_at in dirty[start:start + 300]:
                 seen |= Q(conversation_id=cid, marked_at=marked_at)
             DirtyConversation.objects.filter(seen).delete()
+        forget_marks()
     return len(dirty)
 
 
@@ -324,6 +325,42 @@ def mark_dirty(conversation_ids: Iterable[int]) -> None:
     if rows:
         DirtyConversation.objects.bulk_create(rows, update_conflicts=True, unique_fields=["conversation_id"],
                                               update_fields=["marked_at"])
+
+
+class _Marked:
+    """A no-op on-commit callback standing for "this conversation was marked in this transaction". Django drops the
+    callbacks of a savepoint that rolls back, so while it is still queued the mark is too."""
+
+    def __init__(self, marks: dict[int, Any], conversation_id: int) -> None:
+        self.marks, self.conversation_id = marks, conversation_id
+
+    def __call__(self) -> None:
+        if self.marks.get(self.conversation_id) is self:
+            del self.marks[self.conversation_id]
+
+
+def mark_once(conversation_id: int) -> None:
+    """Marks the conversation once per transaction: a create emits conversation.created and message.received, a reply
+    message.sent and one or two state changes — one upsert is enough, as the mark commits with all of them."""
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        mark_dirty([conversation_id])
+        return
+    marks: dict[int, _Marked] = connection.__dict__.setdefault("reports_marks", {})
+    queued = marks.get(conversation_id)
+    if queued is not None and any(entry[1] is queued for entry in connection.run_on_commit):
+        return
+    if len(marks) > 10_000:  # marks of rolled-back transactions never ran their callback
+        marks.clear()
+    mark_dirty([conversation_id])
+    marks[conversation_id] = _Marked(marks, conversation_id)
+    transaction.on_commit(marks[conversation_id])
+
+
+def forget_marks() -> None:
+    """This connection's "already marked in this transaction" memory, dropped whenever marks are deleted (a refresh
+    or a rebuild in the same transaction as later changes must not make those changes skip their mark)."""
+    transaction.get_connection().__dict__.pop("reports_marks", None)
 
 
 # --- full rebuild ---------------------------------------------------------------------------------------------
@@ -345,6 +382,7 @@ def rebuild_all(*, progress: Any = None) -> int:
                       CustomerFirstDay,
                       CustomerMonth, MonthlyCustomers, CustomerStateTrail, StateDelta, DirtyConversation):
             model._default_manager.all().delete()
+        forget_marks()
         # the horizon in UTC terms, with a day of margin: compute_facts applies the exact local-day rule
         since = datetime.combine(first_day - timedelta(days=1), time.min, tzinfo=timezone.get_current_timezone())
         ids = list(Conversation.objects.filter(created_at__gte=since).order_by("pk").values_list("pk", flat=True))

@@ -23,7 +23,7 @@ from inbox.events import (
 )
 from orders.events import OrderCancelled
 from orders.models import Sale
-from reports.rollups import mark_dirty
+from reports.rollups import mark_dirty, mark_once
 
 CONVERSATION_EVENTS: tuple[type[DomainEvent], ...] = (
     ConversationCreated, ConversationAssigned, ConversationStateChanged, ConversationClosed, ConversationUpdated,
@@ -34,7 +34,7 @@ CONVERSATION_EVENTS: tuple[type[DomainEvent], ...] = (
 def on_conversation_event(event: DomainEvent) -> None:
     conversation_id = getattr(event, "conversation_id", None)
     if conversation_id:
-        mark_dirty([conversation_id])
+        mark_once(conversation_id)
 
 
 def on_order_cancelled(event: DomainEvent) -> None:

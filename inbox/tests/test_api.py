@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from accounts.roles import Role
+from accounts.tests.factories import TeamFactory, UserFactory
 from inbox.actions import do_receive_inbound
-from inbox.models import Conversation, Message
+from inbox.models import Conversation, Inbox, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -70,3 +72,19 @@ def test_a_failed_answer_is_retried_through_the_api(agent, api_client_for):
     again = api.post(f"/api/v1/conversations/{c.pk}/messages/{failed.pk}/retry")
     assert again.status_code == 409 and again.json()["code"] == "not_failed"
     assert api.post(f"/api/v1/conversations/{c.pk}/messages/999999/retry").status_code == 404
+
+
+def test_a_create_answers_what_reading_the_conversation_back_gives(supervisor, api_client_for):
+    # given an inbox that assigns automatically, so the create changes owner and state on the way
+    team = TeamFactory(code="ventas-api", name="Ventas API")
+    ventas, _ = Inbox.objects.update_or_create(code="ventas", defaults={"name": "Ventas", "auto_assign": True})
+    ventas.teams.set([team])
+    UserFactory(role=Role.AGENTE, availability="disponible").teams.add(team)
+    api = api_client_for(supervisor)
+    created = api.post("/api/v1/conversations", {"customer": {"name": "Ana Peña", "phone": "3001239876"},
+                                                 "message": "¿Tienen el plan hogar?", "inbox": "ventas"},
+                       content_type="application/json")
+    assert created.status_code == 201
+    assert created.json()["assignee"] is not None and created.json()["state"] == "pendiente"
+    # when it is read back / then the create's answer (built from the objects the action holds) is the same
+    assert api.get(f"/api/v1/conversations/{created.json()['id']}").json() == created.json()
