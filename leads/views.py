@@ -19,7 +19,7 @@ from accounts.roles import ROLE_PERMISSIONS, Perm
 from core.errors import ActionError
 from core.permissions import perm_required
 from customers.actions import do_update_customer
-from leads import actions
+from leads import actions, panels
 from leads.describe import annotate_lead_events
 from leads.forms import (
     CloseForm,
@@ -32,7 +32,6 @@ from leads.forms import (
 )
 from leads.models import Lead, LeadEvent, LeadSettings, NoteTemplate
 from leads.selectors import QueueFilters, page_of, queue_queryset, reassign_candidates
-from orders.views import panel_context
 
 PAGE_SIZE = 50
 
@@ -125,7 +124,7 @@ def _detail_context(request: HttpRequest, lead: Lead, *, full: bool = True, **ov
         if lead.customer is not None:
             extra = [(key, lead.customer.extra.get(key, "")) for key in settings_row.extra_customer_fields]
         context.update({
-            "extra_fields": extra, "events": _events(lead), "order_panel": _order_panel(user, lead),
+            "extra_fields": extra, "events": _events(lead), "panels": panels.render_panels(request, user, lead),
             "other_leads": (lead.customer.leads.exclude(pk=lead.pk).order_by("-created_at")[:20]
                             if lead.customer else []),
         })
@@ -224,13 +223,6 @@ def _post_customer(request: HttpRequest, lead: Lead) -> HttpResponse:
     if not request.htmx:  # type: ignore[attr-defined]
         return render(request, "leads/detail.html", _detail_context(request, lead, customer_form=form), status=status)
     return _fragments(request, lead, CUSTOMER, status=status, customer_form=form)
-
-
-def _order_panel(user: User, lead: Lead) -> dict[str, Any] | None:
-    if not user.has_perm_code(Perm.ORDERS_VIEW) or lead.customer is None:
-        return None
-
-    return panel_context(user, lead)
 
 
 def _lead_action(request: HttpRequest, lead_id: int, run: Callable[[User], object], done: str) -> HttpResponse:

@@ -11,3 +11,8 @@ class OrdersConfig(AppConfig):
         from orders.models import Order
 
         register_merge_participant("orders", move_rows(Order))
+        from leads import panels
+        from orders.views import call_screen_panel
+
+        # The order builder on the call screen, without leads importing orders.
+        panels.register("orders", context=call_screen_panel, template="orders/_order_panel.html")

@@ -38,6 +38,14 @@ def panel_context(user: User, lead: Lead, *, error: str = "", short_lines: Any =
             "can_order": user.has_perm_code(Perm.ORDERS_CREATE)}
 
 
+def call_screen_panel(user: User, lead: Lead) -> dict[str, Any] | None:
+    """The order builder on the call screen (leads.panels, registered in OrdersConfig.ready): for whoever may see
+    orders, on a lead with a customer."""
+    if not user.has_perm_code(Perm.ORDERS_VIEW) or lead.customer is None:
+        return None
+    return panel_context(user, lead)
+
+
 def _panel(request: HttpRequest, lead: Lead, *, status: int = 200, feedback: str = "", **kwargs: Any
            ) -> HttpResponse:
     context = panel_context(request.user, lead, **kwargs)  # type: ignore[arg-type]
