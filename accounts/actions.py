@@ -34,17 +34,13 @@ from accounts.models import (
 )
 from accounts.roles import Perm, Role
 from core import audit
-from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError
 from core.events import emit
 from core.models import AvailabilityOnLogin, SiteSettings
+from core.perms import require_perm as require_perm  # noqa: PLC0414 - re-exported for the apps using it
 from core.text import fold
 
 # --- permission helpers -------------------------------------------------------------------------
-
-
-def require_perm(user: User, perm: Perm) -> None:
-    if not user.is_authenticated or not user.has_perm_code(perm):
-        raise PermissionDeniedError("forbidden", _("No tiene permiso para realizar esta acción."))
 
 
 def access_user(acting_user: User, user_id: int, *, perm: Perm = Perm.USERS_VIEW, lock: bool = False) -> User:

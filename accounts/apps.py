@@ -8,3 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts import signals  # noqa: F401  (connects the auth-signal receivers)
+        from accounts.actions import authenticate_api_token
+        from core.api import register_token_authenticator
+
+        register_token_authenticator(authenticate_api_token)  # the API's bearer tokens are accounts' API tokens

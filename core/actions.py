@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.actions import require_perm
-from accounts.models import User
-from accounts.roles import Perm
 from core import audit, crypto, heartbeats
 from core.errors import ActionError, ConflictError, NotFoundError
 from core.fields import LookupHashField, encrypted_fields
 from core.models import AvailabilityOnLogin, Heartbeat, SiteSettings
+from core.perms import Perm, require_perm
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Any, Final, cast
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -32,17 +33,27 @@ from ninja.security import HttpBearer, SessionAuth
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Strict, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from accounts.actions import authenticate_api_token
-from accounts.models import User
-from accounts.roles import Perm
 from core.crypto import SecretDecryptionError
 from core.errors import ActionError, PermissionDeniedError
+from core.perms import Perm
 from core.validators import find_bad_string
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+TokenAuthenticator = Callable[[str], "User | None"]
+_token_authenticators: list[TokenAuthenticator] = []
+
+
+def register_token_authenticator(authenticate: TokenAuthenticator) -> None:
+    """Who a bearer token belongs to: accounts registers its API tokens from AccountsConfig.ready(), so core's API
+    plumbing needs no import of accounts."""
+    _token_authenticators[:] = [authenticate]
 
 
 class BearerTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        user = authenticate_api_token(token.strip())
+        user = _token_authenticators[0](token.strip()) if _token_authenticators else None
         if user is not None:
             request.user = user
         return user

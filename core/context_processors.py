@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils.functional import Promise, SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 
-from accounts.roles import Perm
 from core.heartbeats import silent
 from core.models import SiteSettings
+from core.perms import Perm
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Server-side permission checks for pages. A forbidden page answers 403, not a hidden link."""
+"""Server-side permission checks for pages (the codes: core.perms). A forbidden page answers 403, not a hidden
+link."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
-from accounts.roles import Perm
+from core.perms import Perm
 
 
 def forbidden(request: HttpRequest) -> HttpResponse:

@@ -10,7 +10,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Team, User
-from accounts.roles import Perm
 from core import heartbeats
 from core.actions import check_dismiss_process, check_update_site_settings
 from core.describe import annotate_audit
@@ -19,6 +18,7 @@ from core.forms import SiteSettingsForm
 from core.health import REQUIRED, run_checks
 from core.models import AuditLog, PeriodicRun, SiteSettings
 from core.permissions import perm_required
+from core.perms import Perm
 from core.schedule import SCHEDULE
 
 
