@@ -4,6 +4,7 @@ Daphne's ``--access-log`` writes the full request URI, so the Kommo and email we
 credential, and query strings such as Meta's ``hub.verify_token`` ended up in a plain-text file. This ASGI
 middleware wraps the whole application (config/asgi.py), so it sees the fast webhook routes that skip Django's
 middleware too, and logs one line per request:
+
     203.0.113.7 "POST [crm:webhook]" 200 0 3ms
     203.0.113.7 "GET /settings/mail/4/?page=…" 200 5120 41ms
 

@@ -10,6 +10,7 @@ Not mocks: the poller talks IMAP to Dovecot and the sender talks SMTP to aiosmtp
         smtp.messages[-1].parsed["Message-ID"]                   # what we sent
 
 Demo (both servers in the foreground; prints the `mail_connect` line to configure Centralita):
+
     python -m fakes.mailservers --imap-port 1143 --smtp-port 1025
     python -m fakes.mailservers send --smtp-port 1025 --to soporte@example.test --subject Hola --body "Necesito…"
 """

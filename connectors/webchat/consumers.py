@@ -2,6 +2,7 @@
 
 No session: the page embedding the widget is someone else's website. The socket is accepted only from an origin the
 site allows, then the first frame must subscribe with the visitor's signed token. Frames:
+
   client → {"action": "subscribe", "visitor_token": "…"}
            {"action": "send", "content": "…", "echo_id": "…", "page_url": "…"}
            {"action": "typing", "on": true|false}

@@ -14,7 +14,7 @@ from accounts.actions import do_import_agent_profile
 from accounts.models import User
 from customers.actions import do_import_customer
 from customers.models import Customer
-from inbox.actions import do_import_conversation
+from inbox.actions import do_import_conversation, history_inbox
 from inbox.models import Conversation
 from orders.actions import do_import_sale
 from orders.models import Sale
@@ -88,6 +88,7 @@ def test_an_import_writes_what_its_rows_applied_one_by_one_write(tmp_path):
     sales = write_sales(tmp_path, [sale("S1", "C3", "828800.00", quantity=2), sale("S2", "C1", "99900.00")])
     parsed = parse_history(conversations, sales)
     assert parsed.errors == []
+    history_inbox()  # the "Historial importado" inbox exists (an id a rolled-back transaction would not give back)
 
     # when it is imported in bulk (then undone), and the same rows are applied one by one
     with transaction.atomic():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -70,3 +71,11 @@ def widget(client: Any, site: Any) -> Any:
             self.token = token_for(visitor)
 
     return Widget()
+
+
+@pytest.fixture
+def one_limiter_window(time_machine):
+    """Freezes the clock 1 s into the next hour, so every request of a rate-limit test falls in one window of the
+    fixed-window limiter (connectors.webchat.limits), whatever its length (a minute, an hour): two real requests
+    could straddle a boundary and both pass."""
+    time_machine.move_to((int(time.time()) // 3600 + 1) * 3600 + 1, tick=False)

@@ -150,7 +150,7 @@ def test_leave_contact_later_updates_the_visitor(widget, online_agent):
     assert Visitor.objects.get().phone == "+573001234567"
 
 
-def test_new_visitors_are_rate_limited_per_address(widget, settings, online_agent):
+def test_new_visitors_are_rate_limited_per_address(widget, settings, online_agent, one_limiter_window):
     settings.WEBCHAT_LIMITS = {"visitor": (2, 3600)}
     # given two new visitors from one address within the hour
     widget.join()
@@ -221,7 +221,7 @@ def test_messages_are_plain_text(widget, online_agent):
     assert Message.objects.get().body == "Hola a < b & c"
 
 
-def test_sending_is_rate_limited_per_visitor(widget, settings, online_agent):
+def test_sending_is_rate_limited_per_visitor(widget, settings, online_agent, one_limiter_window):
     settings.WEBCHAT_LIMITS = {"message": (3, 60)}
     widget.join()
     codes = [widget.post("messages", {"content": f"m{i}", "echo_id": f"rl-{i}"}).status_code for i in range(4)]
@@ -293,7 +293,8 @@ def test_history_requires_a_token(widget):
     assert widget.get("messages").status_code == 401
 
 
-def test_visitor_limit_keys_on_the_real_address_not_a_spoofed_header(client, site, settings, online_agent):
+def test_visitor_limit_keys_on_the_real_address_not_a_spoofed_header(client, site, settings, online_agent,
+                                                                     one_limiter_window):
     settings.WEBCHAT_LIMITS = {"visitor": (2, 3600)}
     settings.TRUSTED_PROXIES = []
 
@@ -306,7 +307,8 @@ def test_visitor_limit_keys_on_the_real_address_not_a_spoofed_header(client, sit
     assert [join(f"198.51.100.{n}") for n in range(3)] == [201, 201, 429]
 
 
-def test_visitor_limit_behind_a_trusted_proxy_counts_each_client(client, site, settings, online_agent):
+def test_visitor_limit_behind_a_trusted_proxy_counts_each_client(client, site, settings, online_agent,
+                                                                 one_limiter_window):
     settings.WEBCHAT_LIMITS = {"visitor": (1, 3600)}
     settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
 

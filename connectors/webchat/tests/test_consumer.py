@@ -135,7 +135,7 @@ def test_resending_over_the_socket_returns_the_stored_message(site, visitor, onl
     assert Message.objects.count() == 1
 
 
-def test_rate_limit_over_the_socket_answers_an_error_frame(site, visitor, settings, online_agent):
+def test_rate_limit_over_the_socket_answers_an_error_frame(site, visitor, settings, online_agent, one_limiter_window):
     settings.WEBCHAT_LIMITS = {"message": (1, 60)}
 
     async def scenario() -> dict[str, Any]:
