@@ -51,8 +51,9 @@ TRANSITIONS: Mapping[Phase, frozenset[Phase]] = {
 ACTIVE = (Phase.PENDING, Phase.RETRYING)
 
 
-class InvalidTransition(ValueError):
-    pass
+class UndeclaredTransition(ValueError):
+    """A move the table does not declare: a programming error (not core.errors.InvalidTransition, the 409 a person
+    gets for a state change the rules refuse)."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ class Outbox:
         sources = tuple(frm) if frm is not None else tuple(p for p, targets in TRANSITIONS.items() if to in targets)
         illegal = [p for p in sources if to not in TRANSITIONS[p]]
         if illegal or not sources:
-            raise InvalidTransition(f"{self.name}: {', '.join(illegal) or '?'} → {to}")
+            raise UndeclaredTransition(f"{self.name}: {', '.join(illegal) or '?'} → {to}")
         if error is not None:
             fields["last_error"] = error[:self.error_max]
         return bool(self.model._default_manager.filter(pk=pk, state__in=self.values(*sources))

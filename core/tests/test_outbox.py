@@ -13,7 +13,7 @@ import time_machine
 from django.db.models import Q
 from django.utils import timezone
 
-from core.outbox import ACTIVE, TRANSITIONS, InvalidTransition, Phase
+from core.outbox import ACTIVE, TRANSITIONS, Phase, UndeclaredTransition
 from webhooks.actions import OUTBOX
 from webhooks.models import WebhookEndpoint, WebhookMessage
 
@@ -41,9 +41,9 @@ def test_the_table_declares_every_phase_and_a_done_row_only_fails_by_a_later_rep
 
 
 def test_a_move_the_table_does_not_declare_is_refused_before_touching_the_row(message):
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(UndeclaredTransition):
         OUTBOX.transition(message.pk, Phase.PENDING, frm=ACTIVE)
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(UndeclaredTransition):
         OUTBOX.transition(message.pk, Phase.RETRYING, frm=(Phase.DONE,))
     assert state(message) == Phase.PENDING
 
