@@ -9,6 +9,10 @@ and a `version` (bumped when its fields change incompatibly). An action emits it
   that raises is logged and never breaks the action or the other subscribers; one that is slow should enqueue a task
   (`core.tasks.enqueue_on_commit` is already past the commit there, so it just enqueues).
 
+An action that emits several events in one transaction (a customer's first message: customer.created,
+conversation.created, message.received) wraps its transaction's body in `batch()`: the log rows are then written in
+one INSERT when the block ends, still inside the transaction (subscribers see the same events in the same order).
+
 A durable outbox that must commit or roll back with the change (the Kommo sync of a confirmed order) subscribes with
 `in_transaction=True`: it is called inside `emit`, in the action's transaction, and an error there fails the action.
 
@@ -19,11 +23,13 @@ react to inbox, orders and customers without those apps knowing them).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -93,19 +99,64 @@ def subscribers(event_type: str) -> list[tuple[str, Handler]]:
     return [*_subscribers.get(event_type, {}).items(), *_subscribers.get(ANY, {}).items()]
 
 
-def emit(event: DomainEvent, *, actor: Any = None) -> int:
+class _Delivery:
+    """One event's after-commit delivery (its on-commit callback). Django drops the callback with a rolled-back
+    savepoint: that is how `batch()` tells which of its events still stand when it writes them."""
+
+    __slots__ = ("event",)
+
+    def __init__(self, event: DomainEvent) -> None:
+        self.event = event
+
+    def __call__(self) -> None:
+        deliver(self.event)
+
+
+_batch: ContextVar[list[tuple[EventLog, _Delivery]] | None] = ContextVar("events_batch", default=None)
+
+
+def emit(event: DomainEvent, *, actor: Any = None) -> int | None:
     """Appends `event` to the event log (inside the current transaction) and delivers it to its subscribers after
-    commit; returns the log row's id."""
+    commit; returns the log row's id (None inside `batch()`, which writes the row when it ends)."""
     if not event.type:
         raise TypeError(f"{type(event).__name__} has no event type")
-    row = EventLog.objects.create(type=event.type, version=event.version, payload=event.payload(),
-                                  occurred_at=timezone.now(),
-                                  actor=actor if actor is not None and getattr(actor, "pk", None) else None)
-    object.__setattr__(event, "_log_id", row.pk)  # frozen for its fields; the log id is delivery metadata
+    row = EventLog(type=event.type, version=event.version, payload=event.payload(), occurred_at=timezone.now(),
+                   actor=actor if actor is not None and getattr(actor, "pk", None) else None)
+    delivery = _Delivery(event)
+    pending = _batch.get()
+    if pending is None:
+        row.save(force_insert=True)
+        object.__setattr__(event, "_log_id", row.pk)  # frozen for its fields; the log id is delivery metadata
+    else:
+        pending.append((row, delivery))
     for handler in (*_in_transaction.get(event.type, {}).values(), *_in_transaction.get(ANY, {}).values()):
         handler(event)  # part of the action: an error here rolls it back
-    transaction.on_commit(lambda: deliver(event))
+    transaction.on_commit(delivery)
     return row.pk
+
+
+@contextlib.contextmanager
+def batch() -> Iterator[None]:
+    """Events emitted inside the block are logged in one INSERT when it ends (instead of one per event), inside
+    the transaction the block must run in: `with transaction.atomic(), events.batch():`. Events of a savepoint
+    rolled back inside the block are left out, as their delivery is; when the block raises, nothing is written
+    (the transaction around it rolls back). Nested blocks write with the outermost; outside a transaction it does
+    nothing (each emit writes its row)."""
+    connection = transaction.get_connection()
+    if _batch.get() is not None or not connection.in_atomic_block:
+        yield
+        return
+    pending: list[tuple[EventLog, _Delivery]] = []
+    token = _batch.set(pending)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    standing = {id(entry[1]) for entry in connection.run_on_commit}
+    kept = [(row, delivery) for row, delivery in pending if id(delivery) in standing]
+    EventLog.objects.bulk_create([row for row, _delivery in kept])
+    for row, delivery in kept:
+        object.__setattr__(delivery.event, "_log_id", row.pk)
 
 
 def deliver(event: DomainEvent) -> None:

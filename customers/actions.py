@@ -38,11 +38,21 @@ def _flag_duplicate(customer: Customer, other: Customer, reason: str) -> None:
     DuplicateCandidate.objects.get_or_create(customer=a, other=b, defaults={"reason": reason[:200]})
 
 
-@race_free
 def do_upsert_customer(
     *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (), kommo_contact_id: int | None = None,
 ) -> Customer:
-    """Finds the customer by Kommo contact id, then any E.164 phone, then any email; creates one otherwise.
+    """Finds the customer by Kommo contact id, then any E.164 phone, then any email; creates one otherwise (see
+    do_find_or_create_customer)."""
+    return do_find_or_create_customer(name=name, phones=phones, emails=emails, kommo_contact_id=kommo_contact_id)[0]
+
+
+@race_free
+def do_find_or_create_customer(
+    *, name: str, phones: Iterable[str] = (), emails: Iterable[str] = (), kommo_contact_id: int | None = None,
+) -> tuple[Customer, bool]:
+    """Finds the customer by Kommo contact id, then any E.164 phone, then any email; creates one otherwise. Returns
+    (customer, created): a customer created here exists only in the caller's transaction, so nobody else can hold
+    it or anything of it yet (the inbound intake skips its lock and its open-conversation lookup).
 
     Identifiers already owned by another customer are never moved silently: the pair is flagged as a
     possible duplicate for a person to merge. Race-free (core.upsert): a worker that loses the race to insert the
@@ -58,6 +68,7 @@ def do_upsert_customer(
     by_mail = {m.email: m.customer for m in CustomerEmail.objects.filter(email__in=mails).select_related("customer")}
     if customer is None:
         customer = next(iter(by_phone.values()), None) or next(iter(by_mail.values()), None)
+    created = customer is None
     if customer is None:
         customer = Customer.objects.create(name=name.strip() or _("Sin nombre"), kommo_contact_id=kommo_contact_id)
         emit(CustomerCreated(customer_id=customer.pk, name=customer.name))
@@ -84,7 +95,7 @@ def do_upsert_customer(
             CustomerEmail.objects.create(customer=customer, email=email)
         elif owner.pk != customer.pk:
             _flag_duplicate(customer, owner, f"correo {email}")
-    return customer
+    return customer, created
 
 
 def apply_tags(customer: Customer, names: Iterable[str], *, acting_user: User | None = None) -> list[Tag]:

@@ -42,7 +42,7 @@ from inbox.choices import (
     Priority,
     TaskStatus,
 )
-from inbox.models import Conversation, Task
+from inbox.models import Conversation, Message, Task
 from inbox.people import assignable_people
 from inbox.selectors import InboxFilters, filtered, page, timeline
 
@@ -185,14 +185,16 @@ def _out(c: Conversation) -> dict[str, Any]:
             "first_response_at": c.first_response_at, "closed_at": c.closed_at, "close_reason": c.close_reason}
 
 
-def _detail(conversation_id: int, user: User, *, fresh: Conversation | None = None) -> dict[str, Any]:
-    """The conversation as the API shows it. `fresh`: the object an action just created (its customer, inbox and
-    assignee in hand), so a create answers without reading it back."""
-    c = fresh if fresh is not None else (
+def _detail(conversation_id: int, user: User, *, fresh: tuple[Conversation, Message] | None = None,
+            ) -> dict[str, Any]:
+    """The conversation as the API shows it. `fresh`: the conversation an action just created and its one message
+    (its customer, inbox and assignee in hand), so a create answers without reading them back."""
+    c = fresh[0] if fresh is not None else (
         Conversation.objects.select_related("customer", "inbox", "assignee", "category").get(pk=conversation_id))
     can_supervise = user.has_perm_code(Perm.INBOX_SUPERVISE)
+    items = timeline(c, messages=[fresh[1]] if fresh is not None else None)
     return {**_out(c), "timeline": [_readable({**i, "at": i["at"].isoformat()}, can_supervise)  # type: ignore[attr-defined]
-                                    for i in timeline(c)]}
+                                    for i in items]}
 
 
 def _readable(item: dict[str, Any], can_supervise: bool) -> dict[str, Any]:
@@ -206,12 +208,12 @@ def _readable(item: dict[str, Any], can_supervise: bool) -> dict[str, Any]:
 @router.post("/conversations", response={201: ConversationDetailOut, 200: ConversationDetailOut},
              summary="The API channel: a customer's message starts or continues their conversation")
 def create_conversation(request: HttpRequest, payload: ConversationIn) -> Any:
-    c, _message, created = actions.check_receive_api_message(
+    c, message, created = actions.check_receive_api_message(
         api_user(request), channel=payload.channel, body=payload.message, customer_name=payload.customer.name,
         phone=payload.customer.phone, email=payload.customer.email, inbox_code=payload.inbox,
         external_id=payload.external_id)
     if created:
-        return Status(201, _detail(c.pk, api_user(request), fresh=c))
+        return Status(201, _detail(c.pk, api_user(request), fresh=(c, message)))
     return Status(200, _detail(c.pk, api_user(request)))
 
 

@@ -242,16 +242,22 @@ def event_item(e: ConversationEvent) -> dict[str, object]:
 
 
 def timeline(c: Conversation, *, limit: int = 100, before: datetime | None = None,
-             since: datetime | None = None) -> list[dict[str, object]]:
+             since: datetime | None = None, messages: list[Message] | None = None) -> list[dict[str, object]]:
     """The newest `limit` messages and events (older than `before`, or from `since` on, when given) merged by
-    time: two queries and the same work whatever the conversation's length."""
+    time: two queries and the same work whatever the conversation's length. `messages`: every message of the
+    conversation when the caller holds them all (the one that started a conversation it just created): one query."""
     message_qs = Message.objects.filter(conversation=c)
     event_qs = ConversationEvent.objects.filter(conversation=c)
     if before is not None:
         message_qs, event_qs = message_qs.filter(created_at__lt=before), event_qs.filter(created_at__lt=before)
     if since is not None:
         message_qs, event_qs = message_qs.filter(created_at__gte=since), event_qs.filter(created_at__gte=since)
-    messages = list(message_qs.select_related("author").order_by("-created_at", "-id")[:limit])
+    if messages is None:
+        messages = list(message_qs.select_related("author").order_by("-created_at", "-id")[:limit])
+    else:
+        messages = sorted((m for m in messages if (before is None or m.created_at < before)
+                           and (since is None or m.created_at >= since)),
+                          key=lambda m: (m.created_at, m.pk), reverse=True)[:limit]
     events = list(event_qs.select_related("actor").order_by("-created_at", "-id")[:limit])
 
     versions = versions_of(messages)  # one more query only when an edited or deleted message is on the page

@@ -15,7 +15,7 @@ from accounts.roles import Role
 from core import events
 from core.models import EventLog
 from customers.actions import do_upsert_customer
-from customers.events import CustomerMerged
+from customers.events import CustomerMerged, CustomerTagged
 from inbox import actions as inbox
 from inbox.choices import ConversationState as S
 from inbox.events import ConversationStateChanged
@@ -139,3 +139,59 @@ def test_an_in_transaction_subscriber_commits_or_rolls_back_with_the_action(make
         events._in_transaction[CustomerMerged.type].pop("test.outbox", None)
     assert EventLog.objects.filter(type="customer.merged").count() == 1
     assert type(other).objects.filter(pk=other.pk).exists()
+
+
+def _tagged(customer_id: int) -> CustomerTagged:
+    """An event without in-transaction subscribers: what a batch itself writes is all that is counted."""
+    return CustomerTagged(customer_id=customer_id, tags=["vip"])
+
+
+def test_a_batch_logs_its_events_in_one_insert_delivered_in_order_after_commit(received, django_assert_num_queries):
+    # given three events emitted in one batched transaction
+    with transaction.atomic():
+        with django_assert_num_queries(1), events.batch():
+            for i in (1, 2, 3):
+                assert events.emit(_tagged(i)) is None  # the row is written when the batch ends
+        # then: one INSERT when the block ended, ids given back to the events, nothing delivered yet
+        assert received == []
+    rows = list(EventLog.objects.filter(type="customer.tagged").order_by("id"))
+    assert [r.payload["customer_id"] for r in rows] == [1, 2, 3]
+    # and after the commit: delivered once each, in emission order, carrying their log ids
+    assert [(e.customer_id, e.log_id) for e in received] == [(r.payload["customer_id"], r.pk) for r in rows]
+
+
+def test_a_batch_leaves_out_the_events_of_a_rolled_back_savepoint(received):
+    # given a batch in which a savepoint emits and rolls back (an upsert that lost a race and runs again)
+    with transaction.atomic(), events.batch():
+        events.emit(_tagged(1))
+        with pytest.raises(RuntimeError), transaction.atomic():
+            events.emit(_tagged(2))
+            raise RuntimeError("the savepoint rolls back")
+        events.emit(_tagged(3))
+    # then the rolled-back event is neither logged nor delivered
+    logged = sorted(EventLog.objects.values_list("payload__customer_id", flat=True))
+    assert logged == [1, 3]
+    assert [e.customer_id for e in received] == [1, 3]
+
+
+def test_a_batch_that_raises_writes_nothing_and_nested_batches_write_with_the_outermost(received):
+    # when the block raises, its transaction rolls back with nothing written or delivered
+    with pytest.raises(RuntimeError), transaction.atomic(), events.batch():
+        events.emit(_tagged(1))
+        raise RuntimeError("the action failed")
+    assert not EventLog.objects.exists()
+    assert received == []
+    # a nested batch does not write on its own: the outermost does
+    with transaction.atomic(), events.batch():
+        with events.batch():
+            events.emit(_tagged(2))
+        assert not EventLog.objects.exists()
+    assert [e.customer_id for e in received] == [2]
+    assert received[0].log_id == EventLog.objects.get().pk
+
+
+def test_a_batch_outside_a_transaction_logs_each_event_as_it_is_emitted(received):
+    with events.batch():
+        log_id = events.emit(_tagged(1))
+        assert log_id == EventLog.objects.get().pk
+    assert [e.log_id for e in received] == [log_id]

@@ -16,9 +16,9 @@ from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
 from core.errors import ActionError
-from core.events import emit
+from core.events import batch, emit
 from core.validators import max_length_of, text_error
-from customers.actions import do_upsert_customer
+from customers.actions import do_find_or_create_customer
 from customers.models import Customer
 from customers.phones import normalize_phone, validate_customer_email
 from inbox.actions.assignment import (
@@ -77,19 +77,23 @@ def do_receive_inbound(
         if existing is not None:
             return existing.conversation, existing, False
     now = received_at or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(), batch():  # its events (up to three) logged in one INSERT
         # Two messages of one customer processed at once by two workers must not both find no open conversation
         # and start two: the customer's row serializes the open / reopen / start decision below. Locks are taken
         # customer first, then conversations, on every path (the other order could deadlock two workers).
+        # A customer created just now exists only in this transaction: nobody else can hold it, and it has no
+        # conversation to continue (no lock, no lookup).
         threaded_customer = (Conversation.objects.filter(pk=conversation_id).values_list("customer_id", flat=True)
                              .first() if conversation_id else None)
+        new_customer = False
         if threaded_customer is not None:
             customer = Customer.objects.get(pk=threaded_customer)
         elif customer_id is not None:
             customer = Customer.objects.get(pk=customer_id)
         else:
-            customer = do_upsert_customer(name=customer_name, phones=phones, emails=emails)
-        list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
+            customer, new_customer = do_find_or_create_customer(name=customer_name, phones=phones, emails=emails)
+        if not new_customer:
+            list(Customer.objects.select_for_update().filter(pk=customer.pk).values_list("pk", flat=True))
         threaded = None
         if threaded_customer is not None and conversation_id is not None:
             threaded = (Conversation.objects.select_for_update().select_related("customer")
@@ -100,7 +104,7 @@ def do_receive_inbound(
         c, recent = threaded, None
         if c is not None and c.state == S.RESOLVED:
             do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
-        if c is None:
+        if c is None and not new_customer:
             # One query for both candidates, under the customer's lock: their open conversation on this channel
             # (most recent activity first), else one resolved within INBOX_REOPEN_DAYS (most recently closed).
             rows = list(Conversation.objects.select_for_update()
@@ -119,32 +123,40 @@ def do_receive_inbound(
                 c = recent
                 do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_wrote_again")
             else:
+                # The message's marks go in with the row (no UPDATE once the message is stored, unless a pending
+                # WhatsApp edit changes its text below).
                 c = Conversation.objects.create(customer=customer, channel=channel, inbox=inbox or _global_inbox(),
                                                 subject=subject[:250], created_at=now, last_activity_at=now,
-                                                channel_ref=channel_ref)
+                                                channel_ref=channel_ref, last_customer_message_at=now,
+                                                waiting_since=now, awaiting_reply=True,
+                                                last_message_preview=body[:200])
                 new = True
                 _event(c, "created", actor=None, channel=channel)
                 emit(ConversationCreated(conversation_id=c.pk, customer_id=customer.pk, channel=channel,
                                          inbox=c.inbox.code, subject=c.subject))
-        try:
-            with transaction.atomic():
-                message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.INBOUND,
-                                                 body=body, attachments=attachments or [], external_id=external_id,
-                                                 created_at=now, meta=meta or {})
-        except IntegrityError:  # the same external id raced in: the other delivery stored it
-            message = Message.objects.get(external_id=external_id)
-            return message.conversation, message, False
+        fields = {"conversation": c, "cycle": c.cycle, "kind": MessageKind.INBOUND, "body": body,
+                  "attachments": attachments or [], "external_id": external_id, "created_at": now, "meta": meta or {}}
+        if not external_id:  # no key another delivery could race on: no savepoint
+            message = Message.objects.create(**fields)
+        else:
+            try:
+                with transaction.atomic():
+                    message = Message.objects.create(**fields)
+            except IntegrityError:  # the same external id raced in: the other delivery stored it
+                message = Message.objects.get(external_id=external_id)
+                return message.conversation, message, False
 
         # The customer's edit or deletion may have overtaken the message itself (only WhatsApp has them).
         if channel == Channel.WHATSAPP and apply_pending_changes(message):
             body = deleted_preview() if message.deleted_at else message.body
-        c.last_customer_message_at, c.last_activity_at = now, now
-        if c.waiting_since is None or not c.awaiting_reply:  # the wait starts at the first unanswered message
-            c.waiting_since = now
-        c.awaiting_reply, c.last_message_preview = True, body[:200]
-        update = ["last_customer_message_at", "last_activity_at", "awaiting_reply", "last_message_preview",
-                  "waiting_since"]
-        c.save(update_fields=update)
+        if not new or c.last_message_preview != body[:200]:
+            c.last_customer_message_at, c.last_activity_at = now, now
+            if c.waiting_since is None or not c.awaiting_reply:  # the wait starts at the first unanswered message
+                c.waiting_since = now
+            c.awaiting_reply, c.last_message_preview = True, body[:200]
+            update = ["last_customer_message_at", "last_activity_at", "awaiting_reply", "last_message_preview",
+                      "waiting_since"]
+            c.save(update_fields=update)
         if c.state == S.ON_HOLD:
             do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_replied")
         if c.assignee_id is None and c.inbox.auto_assign and not c.inbox.is_global:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
@@ -88,3 +90,22 @@ def test_a_create_answers_what_reading_the_conversation_back_gives(supervisor, a
     assert created.json()["assignee"] is not None and created.json()["state"] == "pendiente"
     # when it is read back / then the create's answer (built from the objects the action holds) is the same
     assert api.get(f"/api/v1/conversations/{created.json()['id']}").json() == created.json()
+
+
+def test_a_new_customers_first_message_writes_without_locking_or_looking_up(supervisor, api_client_for):
+    """The API create's hot path (issue 14's benchmark): a customer created in the request has no conversation to
+    continue and nobody else can see it, so there is no lock and no lookup; the conversation row carries the
+    message's marks (no UPDATE after the INSERT) and the three events are logged in one INSERT."""
+    api = api_client_for(supervisor)
+    with CaptureQueriesContext(connection) as queries:
+        created = api.post("/api/v1/conversations", {"customer": {"name": "Rosa Díaz", "phone": "3004445566"},
+                                                     "message": "Buenas tardes"}, content_type="application/json")
+    assert created.status_code == 201
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [s for s in sql if "FOR UPDATE" in s]
+    assert not [s for s in sql if s.startswith("SELECT") and 'FROM "inbox_conversation"' in s]
+    assert not [s for s in sql if s.startswith('UPDATE "inbox_conversation"')]
+    assert len([s for s in sql if s.startswith('INSERT INTO "core_eventlog"')]) == 1
+    c = Conversation.objects.get(pk=created.json()["id"])
+    assert (c.awaiting_reply, c.last_message_preview, c.waiting_since) == (True, "Buenas tardes", c.created_at)
+    assert c.last_customer_message_at == c.created_at
