@@ -4,6 +4,7 @@ from accounts import views
 
 app_name = "accounts"
 urlpatterns = [
+    path("", views.home, name="home"),
     path("login/", views.CentralitaLoginView.as_view(), name="login"),
     path("logout/", views.logout_view, name="logout"),
     path("password/", views.password_change, name="password_change"),

@@ -52,6 +52,21 @@ def _password_set_message(revoked_tokens: int) -> str:
                     revoked_tokens) % {"count": revoked_tokens}
 
 
+@perm_required()
+def home(request: HttpRequest) -> HttpResponse:
+    """The start page: the user's availability and teams, and for supervisors who is available now."""
+    user: User = request.user  # type: ignore[assignment]
+    context: dict[str, object] = {}
+    if user.has_perm_code(Perm.PRESENCE_VIEW_ALL):
+        agents = User.objects.filter(is_active=True, can_login=True)
+        context["availability_counts"] = {
+            state: agents.filter(availability=state).count()
+            for state in ("disponible", "ocupado", "ausente", "desconectado")
+        }
+    context["my_teams"] = user.teams.all()
+    return render(request, "accounts/home.html", context)
+
+
 class CentralitaLoginView(LoginView):
     form_class = ThrottledAuthenticationForm
     redirect_authenticated_user = True
@@ -139,7 +154,7 @@ def set_availability(request: HttpRequest) -> HttpResponse:
                                            to=form.cleaned_data["availability"])
     if request.htmx:  # type: ignore[attr-defined]
         return render(request, "accounts/_availability_switch.html", {"me": me})
-    return redirect(request.POST.get("next") or "core:home")
+    return redirect(request.POST.get("next") or "accounts:home")
 
 
 @perm_required(Perm.PRESENCE_VIEW_ALL)

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "connectors.mail",
     "connectors.webchat",
     "reports",
+    "auditlog",
 ]
 
 MIDDLEWARE = [
@@ -242,7 +243,7 @@ else:
 # --- Auth -----------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:home"
+LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("connectors.mail.urls")),
     path("", include("connectors.webchat.urls")),
     path("", include("reports.urls")),
+    path("", include("auditlog.urls")),
     path("", include("crm.sync_urls")),
     path("", include("core.urls")),
 ]

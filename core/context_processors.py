@@ -24,7 +24,7 @@ class NavItem:
 
 # Later issues append their pages here; the menu shows only what the role may open.
 NAVIGATION: list[NavItem] = [
-    NavItem("core:home", _("Inicio"), "⌂"),
+    NavItem("accounts:home", _("Inicio"), "⌂"),
     NavItem("inbox:list", _("Bandeja"), "✉", Perm.INBOX_WORK),
     NavItem("inbox:review", _("Revisión de cierres"), "✓", Perm.INBOX_SUPERVISE),
     NavItem("leads:queue", _("Cola de llamadas"), "☎", Perm.LEADS_VIEW),
@@ -47,7 +47,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("mail:mailboxes", _("Correo"), "✉", Perm.CHANNELS_MANAGE, "admin"),
     NavItem("sync:list", _("Sincronización con Kommo"), "⟳", Perm.INTEGRATIONS_MANAGE, "admin"),
     NavItem("webhooks:endpoints", _("Webhooks salientes"), "↗", Perm.INTEGRATIONS_MANAGE, "admin"),
-    NavItem("core:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),
+    NavItem("auditlog:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),
     NavItem("core:system", _("Estado del sistema"), "⚙", Perm.SYSTEM_STATUS, "admin"),
 ]
 

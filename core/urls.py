@@ -4,8 +4,6 @@ from core import views
 
 app_name = "core"
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("audit/", views.audit, name="audit"),
     path("system/", views.system, name="system"),
     path("system/processes/<int:heartbeat_id>/dismiss/", views.dismiss_process, name="dismiss_process"),
     path("settings/organization/", views.site_settings, name="settings"),

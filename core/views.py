@@ -2,21 +2,18 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import Team, User
 from core import heartbeats
 from core.actions import check_dismiss_process, check_update_site_settings
-from core.describe import annotate_audit
 from core.errors import ActionError
 from core.forms import SiteSettingsForm
 from core.health import REQUIRED, run_checks
-from core.models import AuditLog, PeriodicRun, SiteSettings
+from core.models import PeriodicRun, SiteSettings
 from core.permissions import perm_required
 from core.perms import Perm
 from core.schedule import SCHEDULE
@@ -48,38 +45,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=503 if unavailable else 200)
 
 
-@perm_required()
-def home(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
-    context: dict[str, object] = {}
-    if user.has_perm_code(Perm.PRESENCE_VIEW_ALL):
-        agents = User.objects.filter(is_active=True, can_login=True)
-        context["availability_counts"] = {
-            state: agents.filter(availability=state).count()
-            for state in ("disponible", "ocupado", "ausente", "desconectado")
-        }
-    context["my_teams"] = user.teams.all()
-    return render(request, "core/home.html", context)
-
-
-@perm_required(Perm.AUDIT_VIEW)
-def audit(request: HttpRequest) -> HttpResponse:
-    """The audit log as sentences (core.describe); action codes stay in the `title` attribute and the API."""
-
-    entries = AuditLog.objects.select_related("actor")
-    q_action = request.GET.get("action", "").strip()
-    q_user = request.GET.get("user", "").strip()
-    if q_action:
-        entries = entries.filter(action__startswith=q_action)
-    if q_user:
-        entries = entries.filter(actor_username__icontains=q_user)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
-    rows = list(page.object_list)
-    page.object_list = rows  # the template iterates these annotated rows, not a fresh query
-    annotate_audit(rows)
-    return render(request, "core/audit.html", {"page": page, "q_action": q_action, "q_user": q_user})
-
-
 @perm_required(Perm.SETTINGS_MANAGE)
 def site_settings(request: HttpRequest) -> HttpResponse:
     current = SiteSettings.load()
@@ -109,7 +74,6 @@ def system(request: HttpRequest) -> HttpResponse:
         "mode": {"database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
                  "tasks": settings.TASK_BACKEND, "channel_layer": settings.CHANNEL_LAYER,
                  "time_zone": settings.TIME_ZONE},
-        "teams": Team.objects.count(), "users": User.objects.count(),
     })
 
 

@@ -35,7 +35,7 @@ ALL_PAGES = [name for name, _p in PAGES]
 def test_every_page_declares_its_permissions():
     # given the URL configuration / then the pages we expect are all guarded by perm_required
     names = {name for name, _ in PAGES}
-    assert {"core:home", "core:audit", "core:system", "accounts:profile", "accounts:presence",
+    assert {"accounts:home", "auditlog:audit", "core:system", "accounts:profile", "accounts:presence",
             "accounts:user_list", "accounts:user_create", "accounts:user_edit", "accounts:team_list",
             "accounts:team_edit"} <= names
 

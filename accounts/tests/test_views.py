@@ -74,7 +74,7 @@ def test_set_availability_htmx_returns_the_switch(agent, client_for):
 def test_language_preference_switches_ui_to_english(agent, client_for):
     client = client_for(agent)
     client.post(reverse("accounts:profile"), {"form": "language", "language": "en"})
-    response = client.get(reverse("core:home"))
+    response = client.get(reverse("accounts:home"))
     assert response["Content-Language"] == "en"
     assert "Sign out" in response.content.decode()
 
@@ -91,7 +91,7 @@ def test_password_change_keeps_session_and_audits(agent, client_for):
     response = client.post(reverse("accounts:password_change"), {
         "old_password": DEFAULT_PASSWORD, "new_password1": "Otra-clave-2026", "new_password2": "Otra-clave-2026"})
     assert response.status_code == 302
-    assert client.get(reverse("core:home")).status_code == 200
+    assert client.get(reverse("accounts:home")).status_code == 200
     assert AuditLog.objects.filter(action="user.password_set").exists()
 
 

@@ -34,7 +34,7 @@ def test_a_page_gets_the_policy_and_its_inline_style_carries_the_nonce_of_the_he
     client = client_for(admin_user)
 
     # when a page is opened twice
-    first, second = client.get(reverse("core:home")), client.get(reverse("core:home"))
+    first, second = client.get(reverse("accounts:home")), client.get(reverse("accounts:home"))
 
     # then the policy allows our own files and this response's nonce, and nothing inline or evaluated
     policy = _policy(first["Content-Security-Policy"])

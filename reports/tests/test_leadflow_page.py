@@ -92,5 +92,5 @@ def test_big_numbers_use_the_spanish_thousands_separator():
 @pytest.mark.parametrize("role", list(Role))
 def test_every_role_finds_reports_in_the_menu(role, make_user, client_for):
     # "Reportes" opens the performance dashboard, which links to this report (test_dashboard_page.py)
-    html = client_for(make_user(role)).get(reverse("core:home")).content.decode()
+    html = client_for(make_user(role)).get(reverse("accounts:home")).content.decode()
     assert f'href="{reverse("reports:dashboard")}"' in html

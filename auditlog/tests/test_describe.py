@@ -12,7 +12,8 @@ from django.utils import translation
 
 from accounts.roles import Role
 from accounts.tests.factories import SkillFactory, TeamFactory, UserFactory
-from core.describe import DESCRIBED_ACTIONS, annotate_audit, describe_audit, money
+from auditlog.describe import DESCRIBED_ACTIONS, annotate_audit, describe_audit
+from core.describe import money
 from core.models import AuditLog
 from core.schedule import SCHEDULE
 from customers.models import MarketingList
@@ -282,7 +283,7 @@ def test_audit_page_shows_sentences_and_keeps_codes_in_titles(world, client_for)
     # given
     make_entries(world)
     # when
-    page = client_for(world["fernanda"]).get(reverse("core:audit")).content.decode()
+    page = client_for(world["fernanda"]).get(reverse("auditlog:audit")).content.decode()
     # then
     visible = re.sub(r"<[^>]+>", " ", page)
     assert "Raúl Mendoza cerró la conversación #8123" in visible
