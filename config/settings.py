@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "channels_lite",
     "django_tasks_db",
     "django_htmx",
+    "lucide",
     "ninja",
     "core",
     "accounts",
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
     "leads",
     "crm",
     "catalog",
+    "calls",
     "orders",
     "webhooks",
     "inbox",
@@ -387,6 +389,10 @@ AUTO_OFFLINE_SECONDS = env_int("AUTO_OFFLINE_SECONDS", 120)
 
 # Orders: the currency of prices and totals (ISO 4217).
 CURRENCY = env_str("CURRENCY", "COP")
+# How amounts show their currency, for the whole organization: "code" (828.800 COP) or "symbol" ($ 828.800).
+MONEY_DISPLAY = env_str("MONEY_DISPLAY", "code")
+if MONEY_DISPLAY not in ("code", "symbol"):
+    raise ImproperlyConfigured("MONEY_DISPLAY must be 'code' or 'symbol'.")
 # Kommo sync outbox: attempts before a row is parked as failed (exponential backoff with jitter between them).
 KOMMO_SYNC_MAX_ATTEMPTS = env_int("KOMMO_SYNC_MAX_ATTEMPTS", 12)
 # Outgoing webhooks: attempts before a message is parked as failed.

@@ -17,38 +17,38 @@ from core.perms import Perm
 class NavItem:
     url_name: str
     label: str | Promise
-    icon: str
+    icon: str  # a Lucide icon name (lucide.dev/icons), drawn as inline SVG
     perm: Perm | None = None
     section: str = "main"
 
 
 # Later issues append their pages here; the menu shows only what the role may open.
 NAVIGATION: list[NavItem] = [
-    NavItem("accounts:home", _("Inicio"), "⌂"),
-    NavItem("inbox:list", _("Bandeja"), "✉", Perm.INBOX_WORK),
-    NavItem("inbox:review", _("Revisión de cierres"), "✓", Perm.INBOX_SUPERVISE),
-    NavItem("leads:queue", _("Cola de llamadas"), "☎", Perm.LEADS_VIEW),
-    NavItem("orders:list", _("Pedidos"), "🧾", Perm.ORDERS_VIEW),
-    NavItem("catalog:product_list", _("Productos y stock"), "📦", Perm.CATALOG_VIEW),
-    NavItem("reports:dashboard", _("Reportes"), "📊", Perm.REPORTS_VIEW),
-    NavItem("accounts:presence", _("Equipo en vivo"), "◉", Perm.PRESENCE_VIEW_ALL),
-    NavItem("leads:templates", _("Notas predefinidas"), "✎", Perm.LEADS_SUPERVISE),
-    NavItem("leads:settings", _("Configuración de la cola"), "⚙", Perm.LEADS_SUPERVISE),
-    NavItem("customers:lists", _("Listas de marketing"), "📋", Perm.LEADS_SUPERVISE),
-    NavItem("customers:duplicates", _("Posibles duplicados"), "⧉", Perm.LEADS_SUPERVISE),
-    NavItem("mail:profile", _("Mi correo"), "✍", Perm.INBOX_WORK),
-    NavItem("accounts:user_list", _("Usuarios"), "👥", Perm.USERS_MANAGE, "admin"),
-    NavItem("accounts:team_list", _("Equipos y horarios"), "▦", Perm.TEAMS_MANAGE, "admin"),
-    NavItem("core:settings", _("Organización"), "✎", Perm.SETTINGS_MANAGE, "admin"),
-    NavItem("crm:settings", _("Kommo"), "⇄", Perm.CRM_MANAGE, "admin"),
-    NavItem("inbox:admin_inboxes", _("Bandejas"), "✉", Perm.INBOX_MANAGE, "admin"),
-    NavItem("whatsapp:settings", _("WhatsApp"), "✆", Perm.CHANNELS_MANAGE, "admin"),
-    NavItem("webchat:sites", _("Chat web"), "💬", Perm.CHANNELS_MANAGE, "admin"),
-    NavItem("mail:mailboxes", _("Correo"), "✉", Perm.CHANNELS_MANAGE, "admin"),
-    NavItem("sync:list", _("Sincronización con Kommo"), "⟳", Perm.INTEGRATIONS_MANAGE, "admin"),
-    NavItem("webhooks:endpoints", _("Webhooks salientes"), "↗", Perm.INTEGRATIONS_MANAGE, "admin"),
-    NavItem("auditlog:audit", _("Auditoría"), "☰", Perm.AUDIT_VIEW, "admin"),
-    NavItem("core:system", _("Estado del sistema"), "⚙", Perm.SYSTEM_STATUS, "admin"),
+    NavItem("accounts:home", _("Inicio"), "house"),
+    NavItem("inbox:list", _("Bandeja"), "inbox", Perm.INBOX_WORK),
+    NavItem("inbox:review", _("Revisión de cierres"), "list-checks", Perm.INBOX_SUPERVISE),
+    NavItem("leads:queue", _("Cola de llamadas"), "phone", Perm.LEADS_VIEW),
+    NavItem("orders:list", _("Pedidos"), "receipt", Perm.ORDERS_VIEW),
+    NavItem("catalog:product_list", _("Productos y stock"), "package", Perm.CATALOG_VIEW),
+    NavItem("reports:dashboard", _("Reportes"), "chart-column", Perm.REPORTS_VIEW),
+    NavItem("accounts:presence", _("Equipo en vivo"), "radio", Perm.PRESENCE_VIEW_ALL),
+    NavItem("leads:templates", _("Notas predefinidas"), "notebook-pen", Perm.LEADS_SUPERVISE),
+    NavItem("leads:settings", _("Configuración de la cola"), "sliders-horizontal", Perm.LEADS_SUPERVISE),
+    NavItem("customers:lists", _("Listas de marketing"), "list", Perm.LEADS_SUPERVISE),
+    NavItem("customers:duplicates", _("Posibles duplicados"), "copy", Perm.LEADS_SUPERVISE),
+    NavItem("mail:profile", _("Mi correo"), "signature", Perm.INBOX_WORK),
+    NavItem("accounts:user_list", _("Usuarios"), "users", Perm.USERS_MANAGE, "admin"),
+    NavItem("accounts:team_list", _("Equipos y horarios"), "calendar-clock", Perm.TEAMS_MANAGE, "admin"),
+    NavItem("core:settings", _("Organización"), "building-2", Perm.SETTINGS_MANAGE, "admin"),
+    NavItem("crm:settings", _("Kommo"), "arrow-left-right", Perm.CRM_MANAGE, "admin"),
+    NavItem("inbox:admin_inboxes", _("Bandejas"), "layers", Perm.INBOX_MANAGE, "admin"),
+    NavItem("whatsapp:settings", _("WhatsApp"), "message-circle", Perm.CHANNELS_MANAGE, "admin"),
+    NavItem("webchat:sites", _("Chat web"), "message-square", Perm.CHANNELS_MANAGE, "admin"),
+    NavItem("mail:mailboxes", _("Correo"), "mail", Perm.CHANNELS_MANAGE, "admin"),
+    NavItem("sync:list", _("Sincronización con Kommo"), "refresh-cw", Perm.INTEGRATIONS_MANAGE, "admin"),
+    NavItem("webhooks:endpoints", _("Webhooks salientes"), "webhook", Perm.INTEGRATIONS_MANAGE, "admin"),
+    NavItem("auditlog:audit", _("Auditoría"), "scroll-text", Perm.AUDIT_VIEW, "admin"),
+    NavItem("core:system", _("Estado del sistema"), "activity", Perm.SYSTEM_STATUS, "admin"),
 ]
 
 

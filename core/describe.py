@@ -9,9 +9,10 @@ database work.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
+
+from core.money import format_amount, format_money
 
 # --- shared helpers ----------------------------------------------------------------------------------
 
@@ -41,11 +42,6 @@ def system_actor() -> str:
 
 
 def money(value: object, currency: str = "") -> str:
-    """Amounts as the order pages show them: es-419 separators (1.234.567,50), the currency code after."""
-    try:
-        amount = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        return str(value)
-    whole, _dot, cents = f"{amount:,.2f}".partition(".")
-    text = whole.replace(",", ".") + ("" if cents == "00" else "," + cents)
-    return f"{text} {currency}".strip()
+    """Amounts as every page shows them (core.money): the currency's decimals, the reader's separators, the code
+    after ("325.000 COP"); without a currency, the number alone."""
+    return format_money(value, currency) if currency else format_amount(value)

@@ -3,7 +3,14 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from inbox.choices import Channel, CloseReason, ConversationOutcome, ConversationState, CustomerState, Priority
+from inbox.choices import (
+    MANUAL_CLOSE_REASONS,
+    Channel,
+    ConversationOutcome,
+    ConversationState,
+    CustomerState,
+    Priority,
+)
 
 
 class InboxFilterForm(forms.Form):
@@ -53,7 +60,7 @@ class CommentFields(forms.Form):
 
 
 class CloseForm(CommentFields):
-    reason = forms.ChoiceField(label=_("Motivo de cierre"), choices=CloseReason.choices)
+    reason = forms.ChoiceField(label=_("Motivo de cierre"), choices=[(r.value, r.label) for r in MANUAL_CLOSE_REASONS])
     outcome = forms.ChoiceField(label=_("Resultado"), required=False,
                                 choices=[("", "—"), *ConversationOutcome.choices])
     customer_state = forms.ChoiceField(label=_("Estado del cliente"), required=False,
@@ -99,7 +106,7 @@ class BulkForm(forms.Form):
     assignee = forms.IntegerField(required=False)
     to_inbox = forms.CharField(required=False, max_length=50)
     tag = forms.CharField(required=False, max_length=60)
-    reason = forms.ChoiceField(required=False, choices=[("", "—"), *CloseReason.choices])
+    reason = forms.ChoiceField(required=False, choices=[("", "—"), *((r.value, r.label) for r in MANUAL_CLOSE_REASONS)])
     comment = forms.CharField(required=False, max_length=4000)
 
     def clean_ids(self) -> list[int]:

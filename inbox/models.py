@@ -59,6 +59,18 @@ class InboxCategory(models.Model):
         return f"{self.inbox} / {self.name}"
 
 
+HISTORY_INBOX = "historial"  # the inbox imported past conversations live in (inbox.actions.history)
+
+
+class ConversationQuerySet(models.QuerySet["Conversation"]):
+    def live(self) -> ConversationQuerySet:
+        """Conversations the live jobs may act on (pool return, reassignment, and the SLA timers and automation rules
+        to come): not imported history. Past conversations keep the agent, state and times their file gave them —
+        their agents are import-created profiles that cannot sign in, so a job treating them as live would take
+        the agent off their facts and make the dashboard's charts disagree (issue 15)."""
+        return self.filter(import_ref="").exclude(inbox__code=HISTORY_INBOX)
+
+
 class Conversation(models.Model):
     """One customer conversation on one channel. `cycle` counts reopenings: each cycle has its own first
     response and closure, so a reopened conversation never inflates or hides response-time metrics."""
@@ -104,6 +116,8 @@ class Conversation(models.Model):
                                       blank=True)
     first_response_seconds = models.PositiveIntegerField(null=True, blank=True)
     resolution_seconds = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = ConversationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("conversación")

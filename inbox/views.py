@@ -31,7 +31,7 @@ from core.errors import ActionError
 from core.permissions import perm_required
 from inbox import actions, bulk, outbound, task_actions
 from inbox.attachments import ATTACHMENT_CSP, serving
-from inbox.choices import CloseReason, ConversationState, DeliveryStatus, Priority
+from inbox.choices import MANUAL_CLOSE_REASONS, CloseReason, ConversationState, DeliveryStatus, Priority
 from inbox.describe import annotate_timeline
 from inbox.forms import (
     AssociationsForm,
@@ -109,7 +109,7 @@ def _list_state(request: HttpRequest, user: User) -> dict[str, Any]:
 def _workspace(request: HttpRequest, user: User, extra: dict[str, Any]) -> HttpResponse:
     context = _list_state(request, user) | {
         "counts": counts(user), "inbox_labels": inbox_labels(), "bulk_form": BulkForm(),
-        "close_reasons": CloseReason.choices, "inbox_choices": _inboxes(),
+        "close_reasons": [(r.value, r.label) for r in MANUAL_CLOSE_REASONS], "inbox_choices": _inboxes(),
         "people_any_url": reverse("inbox:people_any"), **saved_views_context(user), **extra}
     return render(request, "inbox/workspace.html", context)
 
@@ -144,7 +144,7 @@ def close_options(c: Conversation) -> list[dict[str, Any]]:
         CloseReason.TASK_CREATED.value: _("No hay una tarea ni un ticket vinculado a la conversación."),
     }
     options = []
-    for value, label in CloseReason.choices:
+    for value, label in ((r.value, r.label) for r in MANUAL_CLOSE_REASONS):
         if value in (CloseReason.DERIVED_DOCUMENTED, CloseReason.CUSTOMER_CONFIRMED):
             hint = "" if value == CloseReason.DERIVED_DOCUMENTED and documented else (
                 needs_comment if value == CloseReason.DERIVED_DOCUMENTED

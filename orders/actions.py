@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
+from calls.actions import call_for_sale
 from catalog.actions import do_return_stock, do_take_stock
 from catalog.models import Product
 from core import audit
@@ -24,6 +25,7 @@ from core.bulk import bulk_insert
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
 from inbox.actions import do_note_sale, sale_conversation
+from inbox.models import Conversation
 from leads.actions import access_lead, check_not_held_by_other
 from leads.models import Lead, LeadSettings
 from orders.choices import ORDER_TRANSITIONS, OrderState
@@ -208,11 +210,16 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
 
 
 def do_record_sales(order: Order, lines: Sequence[OrderLine]) -> list[Sale]:
-    """One Sale per line for the dashboard, linked to the customer's current conversation: an open one (most
-    recent activity first), else one resolved within SALE_CONVERSATION_DAYS. Without such a conversation the
-    sales are kept but no chart counts them (the pinned definitions count sales through their conversation)."""
+    """One Sale per line for the dashboard, linked to the conversation it was sold in: an order of the call screen
+    (it has a lead) to the agent's call on that lead (calls.actions: a phone conversation, open or just noted, else
+    one started now); any other order to the customer's current conversation — an open one (most recent activity
+    first), else one resolved within SALE_CONVERSATION_DAYS. Without such a conversation the sales are kept but no
+    chart counts them (the pinned definitions count sales through their conversation)."""
 
-    conversation = sale_conversation(order.customer_id)
+    if order.lead is not None:
+        conversation: Conversation | None = call_for_sale(order.lead, order.agent, customer_id=order.customer_id)
+    else:
+        conversation = sale_conversation(order.customer_id)
     sales = Sale.objects.bulk_create([
         Sale(order=order, conversation=conversation, product_id=line.product_id, product_ref=line.sku,
              product_name=line.name, quantity=line.quantity, unit_price=line.unit_price, amount=line.line_total)

@@ -23,7 +23,7 @@ from reports.leadflow import LeadFlowReport, check_leadflow_filters, lead_flow_r
 
 router = Router(tags=["reports"])
 
-LeadFlowTable = Literal["by_operator", "by_hour", "outcomes"]
+LeadFlowTable = Literal["by_operator", "by_hour", "outcomes", "speed_to_lead"]
 Chart = Literal["agent_volume", "agent_response_times", "sales_conversations", "revenue_by_agent", "customer_states",
                 "retention", "daily_activity", "sales_by_channel", "kpis"]
 if set(get_args(Chart)) != set(CHARTS):  # one list of charts: reports.dashboard.CHARTS
@@ -32,10 +32,15 @@ WINDOW_DOC = ("The window: `start` ≤ `end` (400 `invalid_window`), at most {da
               "omitted end is taken from today in TIME_ZONE.")
 
 
+REVENUE_DOC = 'Sum of the sold lines, a decimal string with two decimals (e.g. "828800.00")'
+
+
 class LeadFlowTotals(Schema):
     calls: int = Field(..., description="Notes created in the window (every note is one registered call)")
     unique_leads: int = Field(..., description="Distinct leads with at least one note in the window")
     closed: int = Field(..., description="Leads whose closed_at falls in the window")
+    sales: int = Field(..., description="Orders confirmed on the call screen in the window, not cancelled")
+    revenue: str = Field(..., description=REVENUE_DOC)
 
 
 class LeadFlowOperator(Schema):
@@ -54,11 +59,15 @@ class LeadFlowOperator(Schema):
     speed_to_lead_median_seconds: float | None = Field(..., description="Median of the same durations; null "
                                                                         "when there are none")
     speed_to_lead_count: int = Field(..., description="How many first notes the mean and median cover")
+    sales: int = Field(..., description="Orders this operator confirmed on the call screen in the window")
+    revenue: str = Field(..., description=REVENUE_DOC)
 
 
 class LeadFlowHour(Schema):
     hour: int = Field(..., ge=0, le=23, description="Hour of day in `time_zone` (always 24 rows, 0–23)")
     calls: int
+    sales: int = Field(..., description="Call-screen orders confirmed in that hour")
+    revenue: str = Field(..., description=REVENUE_DOC)
 
 
 class LeadFlowOutcome(Schema):
@@ -83,6 +92,8 @@ LEADFLOW_CSV_COLUMNS: dict[str, list[str]] = {
     "by_operator": list(LeadFlowOperator.model_fields),
     "by_hour": list(LeadFlowHour.model_fields),
     "outcomes": list(LeadFlowOutcome.model_fields),
+    "speed_to_lead": ["operator", "operator_name", "speed_to_lead_mean_seconds", "speed_to_lead_median_seconds",
+                      "speed_to_lead_count"],
 }
 
 
@@ -90,11 +101,16 @@ def leadflow_payload(report: LeadFlowReport) -> dict[str, Any]:
     """The report as the API serves it; the page embeds exactly this for its charts."""
     data = asdict(report)
     data["start"], data["end"] = report.start.isoformat(), report.end.isoformat()
+    for row in [data["totals"], *data["by_operator"], *data["by_hour"]]:
+        row["revenue"] = f"{row['revenue']:.2f}"
     return data
 
 
 def leadflow_csv(report: LeadFlowReport, table: str) -> HttpResponse:
-    return csv_response(rows=leadflow_payload(report)[table], columns=LEADFLOW_CSV_COLUMNS[table],
+    payload = leadflow_payload(report)
+    rows = ([r for r in payload["by_operator"] if r["speed_to_lead_count"]] if table == "speed_to_lead"
+            else payload[table])
+    return csv_response(rows=rows, columns=LEADFLOW_CSV_COLUMNS[table],
                         filename=f"flujo-de-leads-{table}-{report.start}-{report.end}.csv")
 
 
@@ -123,7 +139,8 @@ def lead_flow(request: HttpRequest, query: Query[LeadFlowQuery]) -> Any:
     user = api_require(request, Perm.REPORTS_VIEW)
     filters = check_leadflow_filters(user, start=query.start, end=query.end, operator=query.operator or None)
     if query.format == "csv" and query.table is None:
-        raise ActionError("missing_table", _("Indique la tabla a exportar: by_operator, by_hour u outcomes."),
+        raise ActionError("missing_table", _("Indique la tabla a exportar: by_operator, by_hour, outcomes o "
+                                             "speed_to_lead."),
                           field="table")
     report = lead_flow_report(filters=filters)
     if query.table is not None and query.format == "csv":

@@ -14,10 +14,11 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from accounts.roles import Role
+from core.money import money_spec
 from inbox.choices import Channel, CustomerState
 from reports.models import DailyAgentStats, DailyStats
 
@@ -31,34 +32,35 @@ class ChartInfo:
 
 
 CHART_INFO: Final = (
-    ChartInfo("agent_volume", gettext_lazy("Volumen por agente"), gettext_lazy(
+    ChartInfo("agent_volume", gettext_lazy("Rendimiento de los agentes por volumen"), gettext_lazy(
         "Conversaciones que empezaron en el período, por agente asignado, y cuántas tuvieron éxito (resultado "
         "«Generó venta» o «Resuelta»). La tasa de éxito aparece al pasar el cursor. Las conversaciones sin "
         "agente no se muestran."), gettext_lazy("Gráfico de barras verticales")),
-    ChartInfo("agent_response_times", gettext_lazy("Tiempos de respuesta por agente"), gettext_lazy(
+    ChartInfo("agent_response_times", gettext_lazy("Tiempos de respuesta promedio por agente"), gettext_lazy(
         "Promedio del tiempo hasta la primera respuesta y del tiempo de resolución de las conversaciones del "
         "agente que empezaron en el período; cada promedio cuenta solo las conversaciones que tienen ese tiempo."),
         gettext_lazy("Gráfico de líneas")),
-    ChartInfo("sales_conversations", gettext_lazy("Conversaciones con venta"), gettext_lazy(
+    ChartInfo("sales_conversations", gettext_lazy("Conversaciones que resultaron en ventas"), gettext_lazy(
         "Conversaciones que empezaron en el período y están cerradas (tienen fecha de cierre, aunque sea "
         "posterior), con al menos una venta y sin venta. Tasa de conversión = con venta ÷ cerradas."),
         gettext_lazy("Gráfico circular")),
-    ChartInfo("revenue_by_agent", gettext_lazy("Ingresos por agente"), gettext_lazy(
+    ChartInfo("revenue_by_agent", gettext_lazy("Ingresos generados por agente"), gettext_lazy(
         "Suma de los montos de las ventas de las conversaciones que empezaron en el período, por agente "
         "asignado. Un agente con conversaciones y sin ventas aparece con cero."),
         gettext_lazy("Gráfico de barras horizontales")),
-    ChartInfo("customer_states", gettext_lazy("Estados de los clientes"), gettext_lazy(
+    ChartInfo("customer_states", gettext_lazy("Estados de clientes y leads"), gettext_lazy(
         "Clientes según el estado de su conversación más reciente que tenga estado, iniciada hasta el final de "
         "cada intervalo (o hasta el final del período, si este termina antes)."),
         gettext_lazy("Gráfico de áreas apiladas")),
-    ChartInfo("retention", gettext_lazy("Retención de clientes"), gettext_lazy(
+    ChartInfo("retention", gettext_lazy("Tasa de retención"), gettext_lazy(
         "Por mes: clientes activos (con una conversación iniciada ese mes, dentro del período), nuevos (su "
         "primera conversación de los últimos dos años fue ese mes) y recurrentes (activos que no son nuevos). "
-        "Tasa de recurrencia = recurrentes ÷ activos."), gettext_lazy("Gráfico de líneas por mes")),
-    ChartInfo("daily_activity", pgettext_lazy("chart title", "Actividad"), gettext_lazy(
+        "El gráfico muestra qué porcentaje de los activos de cada mes fueron recurrentes y qué porcentaje nuevos; "
+        "la tabla da también los números."), gettext_lazy("Gráfico de líneas por mes, en porcentaje")),
+    ChartInfo("daily_activity", gettext_lazy("Actividad diaria"), gettext_lazy(
         "Conversaciones iniciadas en cada intervalo y conversaciones resueltas (estado «Resuelta») según el día "
         "de su cierre; ambas solo dentro del período."), gettext_lazy("Gráfico de líneas con puntos")),
-    ChartInfo("sales_by_channel", gettext_lazy("Ventas por canal"), gettext_lazy(
+    ChartInfo("sales_by_channel", gettext_lazy("Distribución de ventas por canal"), gettext_lazy(
         "Número de ventas (filas de venta, no unidades) de las conversaciones iniciadas en cada intervalo, por "
         "el canal de la conversación."), gettext_lazy("Gráfico de barras apiladas")),
 )
@@ -148,7 +150,9 @@ def browser_texts() -> dict[str, Any]:
         "first_response": _("Primera respuesta (promedio)"), "resolution": _("Resolución (promedio)"),
         "with_sale": _("Con venta"), "without_sale": _("Sin venta"), "conversion_rate": _("Tasa de conversión"),
         "revenue": _("Ingresos"), "active": _("Activos"), "new": _("Nuevos"), "returning": _("Recurrentes"),
-        "returning_rate": _("Tasa de recurrencia"), "started": _("Iniciadas"), "resolved": _("Resueltas"),
+        "returning_rate": _("Tasa de recurrencia"), "percent_of_active": _("% de los clientes activos"),
+        "started": _("Iniciadas"), "resolved": _("Resueltas"), "as_bars": _("Ver como barras"),
+        "as_lines": _("Ver como líneas"),
         "sales": _("Ventas"), "agent": _("Agente"), "hours": _("Horas"), "customers": _("Clientes"),
         "month": _("Mes"), "bucket": {"day": _("Día"), "week": _("Semana (desde el lunes)"), "month": _("Mes")},
         "channel": _("Canal"), "state": _("Estado"), "closed": _("Cerradas"),
@@ -171,7 +175,7 @@ def page_config(*, charts: list[str], api: str, drill_api: str, export_api: str,
     """Everything dashboard.js needs, embedded with json_script."""
     return {
         "api": api, "drill_api": drill_api, "export_api": export_api, "inbox_url": inbox_url, "charts": charts,
-        "currency": settings.CURRENCY, "texts": browser_texts(), "channels": channels,
+        "currency": settings.CURRENCY, "money": money_spec(), "texts": browser_texts(), "channels": channels,
         "titles": {c.key: str(c.title) for c in CHART_INFO},
         "kpis": [{"key": k.key, "fmt": k.fmt, "better": k.better, "ok": k.ok, "warn": k.warn} for k in KPI_CARDS],
     }

@@ -8,7 +8,10 @@ three can never disagree. Definitions of every number live in docs/reports.md; t
 * a lead is *contacted* when it has a note in the window (counted once per operator, and once in the totals);
 * a lead is *closed* when its `closed_at` is in the window, attributed to `closed_by`;
 * *speed-to-lead* is `queue_entered_at` → the lead's first note ever, for leads whose first note falls in the
-  window, attributed to that note's author.
+  window, attributed to that note's author;
+* *sales* are the orders confirmed on the call screen (they have a lead) in the window and not cancelled since,
+  attributed to the agent who confirmed them; *revenue* is the sum of their sold lines (the same `Sale` rows the
+  dashboard counts, which a cancellation deletes).
 
 Every table is one GROUP BY query in the database: the report costs `QUERIES` queries whatever the number of
 notes (pinned by a test). This reads the live tables rather than pre-aggregated counts (STYLE habit 11) because
@@ -22,11 +25,12 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, FloatField, Func, OuterRef, Q, QuerySet, Sum
 from django.db.models.aggregates import Aggregate, Avg
 from django.db.models.functions import ExtractHour
 from django.utils import timezone
@@ -37,11 +41,12 @@ from accounts.roles import ROLE_PERMISSIONS, Perm
 from core.errors import ActionError
 from leads.choices import Outcome
 from leads.models import Lead, LeadNote
+from orders.models import Sale
 
 DEFAULT_DAYS = 30
 # A year and a day: enough for "this year vs last" questions, small enough that the live aggregate stays fast.
 MAX_DAYS = 366
-QUERIES = 6  # totals, notes by operator, closures by operator, speed-to-lead, by hour, outcomes
+QUERIES = 7  # totals, notes by operator, closures by operator, speed-to-lead, by hour, outcomes, sales
 OUTCOME_COLUMNS: dict[str, str] = {
     Outcome.POSITIVE: "positivo",
     Outcome.NEGATIVE: "negativo",
@@ -191,12 +196,16 @@ class OperatorRow:
     speed_to_lead_mean_seconds: float | None = None
     speed_to_lead_median_seconds: float | None = None
     speed_to_lead_count: int = 0
+    sales: int = 0
+    revenue: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
 class HourRow:
     hour: int
     calls: int
+    sales: int = 0
+    revenue: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -211,6 +220,8 @@ class Totals:
     calls: int
     unique_leads: int
     closed: int
+    sales: int = 0
+    revenue: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -286,12 +297,32 @@ def lead_flow_report(*, filters: LeadFlowFilters) -> LeadFlowReport:
                     .annotate(n=Count("id")).values_list("hour", "n"))
     per_outcome = dict(notes.values("outcome").annotate(n=Count("id")).values_list("outcome", "n"))
 
+    sold = Sale.objects.filter(order__lead__isnull=False, order__confirmed_at__gte=filters.start_at,
+                               order__confirmed_at__lt=filters.end_before).order_by()
+    if filters.operator is not None:
+        sold = sold.filter(order__agent=filters.operator)
+    hour_sales: dict[int, tuple[int, Decimal]] = {}
+    total_sales, total_revenue = 0, Decimal(0)
+    # One query by (agent, hour): an order is confirmed at one moment, so summing its hours is exact.
+    for sale in (sold.annotate(hour=ExtractHour("order__confirmed_at", tzinfo=tz))
+              .values("order__agent_id", "order__agent__username", "order__agent__full_name", "hour")
+              .annotate(orders=Count("order_id", distinct=True), revenue=Sum("amount"))):
+        revenue = sale["revenue"] or Decimal(0)
+        target = row(sale["order__agent_id"], sale["order__agent__username"], sale["order__agent__full_name"])
+        target.sales += sale["orders"]
+        target.revenue += revenue
+        n, amount = hour_sales.get(sale["hour"], (0, Decimal(0)))
+        hour_sales[sale["hour"]] = (n + sale["orders"], amount + revenue)
+        total_sales, total_revenue = total_sales + sale["orders"], total_revenue + revenue
+
     return LeadFlowReport(
         start=filters.start, end=filters.end, time_zone=settings.TIME_ZONE,
         operator=filters.operator.username if filters.operator is not None else None,
-        totals=Totals(calls=totals["calls"], unique_leads=totals["unique_leads"], closed=closed_total),
+        totals=Totals(calls=totals["calls"], unique_leads=totals["unique_leads"], closed=closed_total,
+                      sales=total_sales, revenue=total_revenue),
         by_operator=sorted(rows.values(), key=lambda o: (-o.calls, -o.closed, o.operator_name.lower(), o.operator)),
-        by_hour=[HourRow(hour=h, calls=per_hour.get(h, 0)) for h in range(24)],
+        by_hour=[HourRow(hour=h, calls=per_hour.get(h, 0), sales=hour_sales.get(h, (0, Decimal(0)))[0],
+                         revenue=hour_sales.get(h, (0, Decimal(0)))[1]) for h in range(24)],
         outcomes=[OutcomeRow(outcome=o.value, label=str(o.label), calls=per_outcome.get(o.value, 0))
                   for o in Outcome],
     )

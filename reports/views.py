@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _l
 from accounts.models import Team, User
 from accounts.roles import Perm
 from core.errors import ActionError
+from core.money import money_spec
 from core.permissions import perm_required
 from inbox.models import Inbox
 from reports.actions import do_start_history_import
@@ -48,12 +49,14 @@ def _date(value: str | None) -> date | None:
         raise ActionError("invalid_date", _("Fecha inválida: use AAAA-MM-DD.")) from exc
 
 
-def _chart_labels() -> dict[str, str]:
+def _chart_labels() -> dict[str, Any]:
     """Series names and axis titles the browser draws, translated on the server."""
     return {
         "calls": _("Llamadas"), "unique_leads": _("Leads contactados"), "closed": _("Leads cerrados"),
-        "speed_mean": _("Promedio"), "speed_median": _("Mediana"), "minutes": _("Minutos"),
-        "operators": _("Operador"), "hour": _("Hora del día"),
+        "speed_mean": _("Promedio"), "speed_median": _("Mediana"), "minutes": _("Minutos"), "hours_unit": _("Horas"),
+        "days": _("Días"),
+        "operators": _("Operador"), "hour": _("Hora del día"), "sales": _("Ventas"), "revenue": _("Ingresos"),
+        "money": money_spec(),
     }
 
 
@@ -80,7 +83,7 @@ def leadflow(request: HttpRequest) -> HttpResponse:
         "operators": leadflow_operators() if see_all else [],
         "json_url": f"{api_url}?{urlencode(query)}",
         "csv_urls": {table: f"{api_url}?{urlencode({**query, 'format': 'csv', 'table': table})}"
-                     for table in ("by_operator", "by_hour", "outcomes")},
+                     for table in ("by_operator", "by_hour", "outcomes", "speed_to_lead")},
     }
     template = "reports/_leadflow_results.html" if request.htmx else "reports/leadflow.html"  # type: ignore[attr-defined]
     return render(request, template, context)

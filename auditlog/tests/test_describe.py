@@ -293,8 +293,9 @@ def test_audit_page_shows_sentences_and_keeps_codes_in_titles(world, client_for)
 
 
 def test_money_uses_the_house_format():
-    assert money("325000.00", "COP") == "325.000 COP"
-    assert money("1234.5") == "1.234,50"
+    assert money("325000.00", "COP") == "325.000\u00a0COP"
+    assert money("1234.5") == "1.235"  # the organization's currency (COP) has no cents
+    assert money("1234.5", "PEN") == "1.234,50\u00a0PEN"
 
 
 def test_system_page_shows_job_titles_and_reasons_translated(world, client_for):

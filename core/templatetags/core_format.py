@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from django import template
+from datetime import datetime
 
+from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from core.money import format_money
 from core.text import human_duration
 
 register = template.Library()
@@ -13,3 +21,33 @@ register = template.Library()
 def duration(seconds: float | None) -> str:
     """Seconds as a short human duration ("45 s", "3 min 20 s", "2 h 05 min"); "—" for none."""
     return human_duration(seconds)
+
+
+@register.filter
+def money(value: object, currency: str | None = None) -> str:
+    """An amount as people read it (core.money): `{{ order.total|money:order.currency }}`, or the organization's
+    currency when none is given."""
+    return format_money(value, currency or None)
+
+
+@register.filter
+def when(value: datetime | None) -> str:
+    """A moment in a list people scan: relative for the last week ("hace 5 min", "hace 3 h", "hace 2 días"), the
+    date beyond it, and always the exact moment on hover (`title`) and for machines (`datetime`)."""
+    if value is None:
+        return "—"
+    local = timezone.localtime(value)
+    exact = date_format(local, "SHORT_DATETIME_FORMAT")
+    seconds = (timezone.now() - value).total_seconds()
+    if seconds < 60:
+        text = _("ahora")
+    elif seconds < 3600:
+        text = _("hace %(n)d min") % {"n": seconds // 60}
+    elif seconds < 86400:
+        text = _("hace %(n)d h") % {"n": seconds // 3600}
+    elif seconds < 7 * 86400:
+        days = int(seconds // 86400)
+        text = ngettext("hace %(n)d día", "hace %(n)d días", days) % {"n": days}
+    else:
+        text = exact
+    return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(), exact, text)

@@ -109,6 +109,24 @@ from inbox.actions.base import (
 from inbox.actions.base import (
     visible_to as visible_to,
 )
+from inbox.actions.calls import (
+    CALLS_INBOX as CALLS_INBOX,
+)
+from inbox.actions.calls import (
+    calls_inbox as calls_inbox,
+)
+from inbox.actions.calls import (
+    calls_since as calls_since,
+)
+from inbox.actions.calls import (
+    do_note_call as do_note_call,
+)
+from inbox.actions.calls import (
+    do_open_call as do_open_call,
+)
+from inbox.actions.calls import (
+    latest_call as latest_call,
+)
 from inbox.actions.closing import (
     _set_classification as _set_classification,
 )
@@ -132,9 +150,6 @@ from inbox.actions.closing import (
 )
 from inbox.actions.closing import (
     satisfied_reasons as satisfied_reasons,
-)
-from inbox.actions.history import (
-    HISTORY_INBOX as HISTORY_INBOX,
 )
 from inbox.actions.history import (
     ImportedConversation as ImportedConversation,

@@ -42,7 +42,8 @@ from realtime.events import is_muted
 
 
 def open_load() -> dict[int, int]:
-    return dict(Conversation.objects.filter(state__in=[s.value for s in OPEN_STATES], assignee__isnull=False)
+    """Open conversations per agent: live work only (an imported "activa" conversation is history, not load)."""
+    return dict(Conversation.objects.live().filter(state__in=[s.value for s in OPEN_STATES], assignee__isnull=False)
                 .values_list("assignee").annotate(n=Count("pk")).values_list("assignee", "n"))
 
 

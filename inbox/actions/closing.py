@@ -30,6 +30,7 @@ from inbox.actions.base import (
     do_transition_conversation,
 )
 from inbox.choices import (
+    MANUAL_CLOSE_REASONS,
     OPEN_STATES,
     CloseReason,
     ConversationOutcome,
@@ -68,13 +69,13 @@ def check_close_conversation(acting_user: User, conversation_id: int, *, reason:
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
         possible = satisfied_reasons(c, comment)
-        if reason not in CloseReason.values or reason not in possible:
+        if reason not in MANUAL_CLOSE_REASONS or reason not in possible:
             labels = ", ".join(f"{r} ({CloseReason(r).label})" for r in possible) or _("ninguno todavía: responda al "
                                                                                      "cliente, cree una tarea o "
                                                                                      "documente la atención")
             raise ConflictError("close_needs_reason", _("No se puede cerrar con ese motivo. Motivos posibles ahora: "
                                                         "%s.") % labels, accepted_reasons=possible,
-                                all_reasons=CloseReason.values)
+                                all_reasons=[r.value for r in MANUAL_CLOSE_REASONS])
         _set_classification(c, outcome=outcome, customer_state=customer_state, acting_user=acting_user)
         do_transition_conversation(c, to=S.RESOLVED, acting_user=acting_user, comment=comment.strip(), reason=reason)
         audit.record(actor=acting_user, action="conversation.closed", target=c,

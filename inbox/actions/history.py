@@ -14,9 +14,8 @@ from typing import Any, Final
 
 from core.bulk import bulk_insert
 from inbox.choices import ConversationState
-from inbox.models import Conversation, Inbox
+from inbox.models import HISTORY_INBOX, Conversation, Inbox
 
-HISTORY_INBOX: Final = "historial"
 IMPORT_BATCH: Final = 5000
 IMPORTED_FIELDS: Final = ("customer_id", "channel", "inbox_id", "assignee_id", "state", "created_at", "closed_at",
                           "last_activity_at", "first_response_at", "first_response_seconds", "resolution_seconds",

@@ -71,10 +71,11 @@ def check_merge_conversations(acting_user: User, *, keep_id: int, merge_id: int)
 
 def do_return_stale_to_pool(*, now: datetime | None = None) -> int:
     """Assigned conversations whose agent went offline, or that waited too long for the first answer, go back to
-    the pool and are reassigned automatically when possible. Safe to repeat."""
+    the pool and are reassigned automatically when possible. Never imported history (`Conversation.objects.live()`).
+    Safe to repeat."""
     now = now or timezone.now()
-    stale = Conversation.objects.filter(state__in=[S.NEW, S.PENDING], assignee__isnull=False,
-                                        first_response_at__isnull=True).filter(
+    stale = Conversation.objects.live().filter(state__in=[S.NEW, S.PENDING], assignee__isnull=False,
+                                               first_response_at__isnull=True).filter(
         Q(assignee__availability=Availability.OFFLINE)
         | Q(last_activity_at__lt=now - timedelta(minutes=settings.INBOX_FIRST_ANSWER_MINUTES)))
     moved = 0

@@ -58,7 +58,7 @@ def test_builder_pages_add_update_and_confirm(agent, client_for):
     assert "Plan Hogar" in search and "Sin stock" in search
     panel = client.post(reverse("orders:draft_add"), {"lead_id": lead.pk, "sku": "A", "quantity": 2},
                         headers={"HX-Request": "true"}).content.decode()
-    assert 'data-testid="draft-lines"' in panel and "20.000,00" in panel
+    assert 'data-testid="draft-lines"' in panel and "20.000\u00a0COP" in panel
     too_many = client.post(reverse("orders:draft_add"), {"lead_id": lead.pk, "sku": "A", "quantity": 5},
                            headers={"HX-Request": "true"}).content.decode()
     assert 'data-testid="order-error"' in too_many and "disponibles 3" in too_many

@@ -105,7 +105,7 @@ def test_order_sentences(people, kommo):
     assert confirmed == [
         "Raúl Mendoza creó el pedido con 1 producto · 1 unidad",
         "Raúl Mendoza cambió los productos del pedido (ahora 2 productos · 3 unidades)",
-        "Raúl Mendoza confirmó el pedido por 325.000 COP",
+        "Raúl Mendoza confirmó el pedido por 325.000\u00a0COP",
         "El intento 1 de sincronizar con Kommo falló (Kommo no respondió); se reintentará automáticamente",
         "El intento 2 de sincronizar con Kommo falló (Kommo respondió con un error (HTTP 502)); se reintentará "
         "automáticamente",
@@ -114,7 +114,7 @@ def test_order_sentences(people, kommo):
     ]
     assert cancelled == [
         "Raúl Mendoza creó el pedido con 1 producto · 1 unidad",
-        "Raúl Mendoza confirmó el pedido por 80.000 COP",
+        "Raúl Mendoza confirmó el pedido por 80.000\u00a0COP",
         "La sincronización con Kommo falló tras 5 intentos (Kommo respondió «El lead no existe»); un administrador "
         "puede reintentarla desde Integraciones",
         "Fernanda Cárdenas canceló el pedido: «El cliente ya no quiere el pedido»",
@@ -148,7 +148,7 @@ def test_detail_page_shows_sentences_not_kinds(people, kommo, client_for):
     page = client_for(fernanda).get(reverse("orders:detail", args=[order.pk])).content.decode()
     # then the history is sentences; the kinds are at most attribute values, never visible text
     visible = re.sub(r"<[^>]+>", " ", page)
-    assert "Raúl Mendoza confirmó el pedido por 325.000 COP" in visible
+    assert "Raúl Mendoza confirmó el pedido por 325.000\u00a0COP" in visible
     assert "Sincronizado con Kommo: el lead pasó a «Ventas / Venta Confirmada»" in visible
     for code in ("state:confirmado", "kommo_synced", "kommo_sync_retry", "state:despachado"):
         assert code not in visible

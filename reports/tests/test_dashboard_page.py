@@ -40,7 +40,7 @@ def test_the_menu_opens_the_dashboard_which_links_to_the_lead_flow_report_and_ba
     client = client_for(make_user(Role.ANALISTA))
     # when she opens the home page / then "Reportes" points to the dashboard
     home = client.get("/").content.decode()
-    assert re.search(r'<a href="/reportes/"[^>]*><span aria-hidden="true">📊</span> Reportes</a>', home)
+    assert re.search(r'<a href="/reportes/"[^>]*><svg [^>]*class="nav-icon"[^>]*>.*?</svg> Reportes</a>', home, re.S)
     # and the dashboard links to the lead-flow report, which links back
     assert 'href="/reportes/leads/"' in client.get(URL).content.decode()
     assert 'href="/reportes/"' in client.get(reverse("reports:leadflow")).content.decode()

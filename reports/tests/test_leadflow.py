@@ -148,7 +148,7 @@ def test_the_report_costs_the_same_queries_whatever_the_number_of_notes(django_a
     with django_assert_num_queries(QUERIES):
         big = lead_flow_report(filters=filters)
     assert (small.totals.calls, big.totals.calls, len(big.by_operator)) == (8, 48, 11)
-    assert QUERIES == 6
+    assert QUERIES == 7
 
 
 # --- filters and scope -------------------------------------------------------------------------------

@@ -24,13 +24,14 @@ def test_the_json_has_every_documented_field(make_user, api_client_for):
     # then the payload carries the window, the zone, the totals and the three tables
     assert (body["start"], body["end"], body["time_zone"], body["operator"]) == (
         "2026-03-01", "2026-03-10", "America/Bogota", None)
-    assert body["totals"] == {"calls": 8, "unique_leads": 6, "closed": 2}
+    assert body["totals"] == {"calls": 8, "unique_leads": 6, "closed": 2, "sales": 0, "revenue": "0.00"}
     assert body["by_operator"][0] == {
         "operator": "ana", "operator_name": "Ana Operadora", "calls": 5, "unique_leads": 4, "closed": 0,
         "positivo": 3, "negativo": 1, "parcial": 1, "no_clasificado": 0, "speed_to_lead_mean_seconds": 1800.0,
-        "speed_to_lead_median_seconds": 1200.0, "speed_to_lead_count": 3}
+        "speed_to_lead_median_seconds": 1200.0, "speed_to_lead_count": 3, "sales": 0, "revenue": "0.00"}
     assert body["by_operator"][2]["speed_to_lead_mean_seconds"] is None
-    assert len(body["by_hour"]) == 24 and body["by_hour"][23] == {"hour": 23, "calls": 2}
+    assert len(body["by_hour"]) == 24 and body["by_hour"][23] == {"hour": 23, "calls": 2, "sales": 0,
+                                                            "revenue": "0.00"}
     assert body["outcomes"][3] == {"outcome": "no_clasificado", "label": "No clasificado", "calls": 1}
 
 
@@ -38,7 +39,7 @@ def test_a_supervisor_can_filter_by_operator(make_user, api_client_for):
     build_dataset()
     body = api_client_for(make_user(Role.DIRECTOR_VENTAS)).get(f"{URL}?{WINDOW}&operator=beto").json()
     assert body["operator"] == "beto"
-    assert body["totals"] == {"calls": 3, "unique_leads": 3, "closed": 1}
+    assert body["totals"] == {"calls": 3, "unique_leads": 3, "closed": 1, "sales": 0, "revenue": "0.00"}
 
 
 def test_an_agent_gets_only_their_own_numbers_even_when_asking_for_someone_else(api_client_for):
@@ -51,7 +52,7 @@ def test_an_agent_gets_only_their_own_numbers_even_when_asking_for_someone_else(
         api.get(f"{URL}?{WINDOW}&operator=beto&format=csv&table=by_operator").content.decode("utf-8-sig"))))
     # then both carry her own numbers only
     assert body["operator"] == "ana"
-    assert body["totals"] == {"calls": 5, "unique_leads": 4, "closed": 0}
+    assert body["totals"] == {"calls": 5, "unique_leads": 4, "closed": 0, "sales": 0, "revenue": "0.00"}
     assert [r["operator"] for r in body["by_operator"]] == ["ana"]
     assert [r["operator"] for r in rows] == ["ana"]
 
@@ -70,10 +71,22 @@ def test_csv_by_operator_is_utf8_with_bom_comma_separated_with_a_header(make_use
     assert response.content.startswith(b"\xef\xbb\xbf")
     assert response.content.decode("utf-8-sig").splitlines() == [
         "operator,operator_name,calls,unique_leads,closed,positivo,negativo,parcial,no_clasificado,"
-        "speed_to_lead_mean_seconds,speed_to_lead_median_seconds,speed_to_lead_count",
-        "ana,Ana Operadora,5,4,0,3,1,1,0,1800.0,1200.0,3",
-        "beto,Beto Operador,3,3,1,0,1,1,1,53999.0,53999.0,1",
-        "sara,Sara Supervisora,0,0,1,0,0,0,0,,,0",
+        "speed_to_lead_mean_seconds,speed_to_lead_median_seconds,speed_to_lead_count,sales,revenue",
+        "ana,Ana Operadora,5,4,0,3,1,1,0,1800.0,1200.0,3,0,0.00",
+        "beto,Beto Operador,3,3,1,0,1,1,1,53999.0,53999.0,1,0,0.00",
+        "sara,Sara Supervisora,0,0,1,0,0,0,0,,,0,0,0.00",
+    ]
+
+
+def test_csv_speed_to_lead_lists_the_operators_with_first_contacts(make_user, api_client_for):
+    # the "Descargar CSV" of the speed-to-lead chart downloads that chart's table, not the operators table
+    build_dataset()
+    api = api_client_for(make_user(Role.ANALISTA))
+    lines = api.get(f"{URL}?{WINDOW}&format=csv&table=speed_to_lead").content.decode("utf-8-sig").splitlines()
+    assert lines == [
+        "operator,operator_name,speed_to_lead_mean_seconds,speed_to_lead_median_seconds,speed_to_lead_count",
+        "ana,Ana Operadora,1800.0,1200.0,3",
+        "beto,Beto Operador,53999.0,53999.0,1",
     ]
 
 
@@ -82,8 +95,9 @@ def test_csv_by_hour_and_outcomes(make_user, api_client_for):
     api = api_client_for(make_user(Role.GERENTE))
     hours = api.get(f"{URL}?{WINDOW}&format=csv&table=by_hour").content.decode("utf-8-sig").splitlines()
     outcomes = api.get(f"{URL}?{WINDOW}&format=csv&table=outcomes").content.decode("utf-8-sig").splitlines()
-    assert hours[0] == "hour,calls" and len(hours) == 25
-    assert hours[1] == "0,1" and hours[9] == "8,1" and hours[24] == "23,2" and hours[2] == "1,0"
+    assert hours[0] == "hour,calls,sales,revenue" and len(hours) == 25
+    assert hours[1] == "0,1,0,0.00" and hours[9] == "8,1,0,0.00" and hours[24] == "23,2,0,0.00"
+    assert hours[2] == "1,0,0,0.00"
     assert outcomes == ["outcome,label,calls", "positivo,Positivo,3", "negativo,Negativo,2", "parcial,Parcial,2",
                         "no_clasificado,No clasificado,1"]
 

@@ -89,8 +89,10 @@ def test_incremental_rollups_equal_a_recount(agent, supervisor):
         rollups.rebuild_all()
         assert snapshot() == incremental
     facts = incremental["ConversationFact"]
-    # the returning customer reopened their conversation (a new cycle, not a new conversation)
-    assert len(facts) == 3 and sum(f["sales"] for f in facts) == 1  # the cancelled order's sale is gone
+    # the returning customer reopened their conversation (a new cycle, not a new conversation); the orders of the
+    # call screen were sold in a call (a phone conversation), and the cancelled order's sale is gone
+    assert len(facts) == 4 and sum(f["sales"] for f in facts) == 1
+    assert [f["channel"] for f in facts if f["sales"]] == ["phone"]
 
 
 def settled_equals_recount(step: str) -> dict[str, list[dict[str, object]]]:

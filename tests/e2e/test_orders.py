@@ -50,7 +50,7 @@ def test_order_from_the_call_screen_moves_the_kommo_lead_once(live_with_kommo: s
     search_for(page, "plan", "PH-001")
     page.locator("[data-stock-sku='PH-001'] [data-quantity]").fill("2")
     page.click("[data-add='PH-001']")
-    expect(page.get_by_test_id("draft-total")).to_contain_text("178.000,00")
+    expect(page.get_by_test_id("draft-total")).to_contain_text("178.000\u00a0COP")
     search_for(page, "router", "RT-002")
     expect(page.locator("[data-stock-sku='RT-002']")).to_contain_text("1 disponibles")
     # (asks for more than the field allows, as a tampered or stale page would: one JS turn sets it and clicks, so no
@@ -64,7 +64,7 @@ def test_order_from_the_call_screen_moves_the_kommo_lead_once(live_with_kommo: s
     expect(page.get_by_test_id("order-error")).to_contain_text("disponibles 1 de 2", timeout=15_000)
     search_for(page, "router", "RT-002")
     page.click("[data-add='RT-002']")  # quantity 1
-    expect(page.get_by_test_id("draft-total")).to_contain_text("328.000,00")
+    expect(page.get_by_test_id("draft-total")).to_contain_text("328.000\u00a0COP")
 
     # then confirming records the order and Kommo gets exactly one stage change and one note
     fake_kommo.state.clear_requests()

@@ -134,4 +134,4 @@ def test_dashboard_draws_filters_downloads_and_drills_down(asgi_live_server: str
     expect(dialog.locator("tbody tr").first).to_contain_text("Cliente KA0")
     expect(dialog.locator("tbody tr").first).to_contain_text("Ana Agente")
     assert re.fullmatch(r"/inbox/\d+/", dialog.locator("tbody tr a").first.get_attribute("href") or "")
-    expect(page.locator("#drill-title")).to_contain_text("Volumen por agente · Ana Agente")
+    expect(page.locator("#drill-title")).to_contain_text("Rendimiento de los agentes por volumen · Ana Agente")

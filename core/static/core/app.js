@@ -209,4 +209,21 @@
     }
     last = ev.key;
   });
+
+  // Dates and times written the way the server writes them (config/formats: SHORT_DATETIME_FORMAT), so a timeline
+  // item added live reads like the ones the page came with: "04/12/2026 14:08" · "Dec 4, 2026 14:08".
+  const two = function (n) { return String(n).padStart(2, "0"); };
+  let monthNames = null;
+  function shortDatetime(value) {
+    const date = value instanceof Date ? value : new Date(value);
+    if (isNaN(date.getTime())) return "";
+    const lang = document.documentElement.lang || "es";
+    const time = two(date.getHours()) + ":" + two(date.getMinutes());
+    if (lang.startsWith("en")) {
+      monthNames = monthNames || new Intl.DateTimeFormat("en", { month: "short" });
+      return monthNames.format(date) + " " + date.getDate() + ", " + date.getFullYear() + " " + time;
+    }
+    return two(date.getDate()) + "/" + two(date.getMonth() + 1) + "/" + date.getFullYear() + " " + time;
+  }
+  window.CentralitaFormat = Object.freeze({ shortDatetime: shortDatetime });
 })();

@@ -59,16 +59,10 @@
     });
   }
   setInterval(refreshWaits, 60000);
-  let formatter = null;
   function timeNode(iso) {
     const node = el("time");
     node.setAttribute("datetime", iso || "");
-    const date = new Date(iso);
-    if (isNaN(date.getTime())) return node;
-    try {
-      formatter = formatter || new Intl.DateTimeFormat(lang, { dateStyle: "short", timeStyle: "short" });
-      node.textContent = formatter.format(date);
-    } catch (e) { node.textContent = date.toLocaleString(); }
+    node.textContent = window.CentralitaFormat ? window.CentralitaFormat.shortDatetime(iso) : "";
     return node;
   }
 

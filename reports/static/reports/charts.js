@@ -64,6 +64,46 @@
   //        yTitle?, xTitle?, horizontal?, formatValue?: fn(number) -> string, options?: extra Chart.js options,
   //        stacked?, area?, legend?: bool, formatTick?: fn(number) -> string (axis; default formatValue),
   //        tooltipFooter?: fn(row) -> string, onPoint?: fn(row, series, index)}
+  // Each point's or bar's value written next to it (spec.valueLabels), so a chart reads without hovering.
+  function valueLabels(format) {
+    return {
+      id: "centralitaValueLabels",
+      afterDatasetsDraw: function (chart) {
+        const ctx = chart.ctx;
+        ctx.save();
+        ctx.font = "600 13px " + Chart.defaults.font.family;
+        ctx.textAlign = "center";
+        ctx.textBaseline = "bottom";
+        chart.data.datasets.forEach(function (dataset, i) {
+          const meta = chart.getDatasetMeta(i);
+          if (meta.hidden) return;
+          meta.data.forEach(function (element, j) {
+            const v = dataset.data[j];
+            if (v === null || v === undefined) return;
+            ctx.fillStyle = dataset.borderColor || INK;
+            ctx.fillText(format(v), element.x, element.y - 6);
+          });
+        });
+        ctx.restore();
+      },
+    };
+  }
+
+  function wrapLabel(label, width) {
+    const text = label === null || label === undefined ? "" : String(label);
+    if (text.length <= width) return text;
+    const lines = [];
+    let current = "";
+    text.split(/\s+/).forEach(function (word) {
+      if (current && (current + " " + word).length > width) { lines.push(current); current = word; }
+      else current = current ? current + " " + word : word;
+    });
+    if (current) lines.push(current);
+    const kept = lines.slice(0, 2).map(function (line) { return line.length > width ? line.slice(0, width - 1) + "…" : line; });
+    if (lines.length > 2) kept[1] = kept[1].slice(0, width - 1).replace(/…?$/, "…");
+    return kept;
+  }
+
   function fromRows(canvas, spec) {
     const existing = Chart.getChart(canvas);
     if (existing) existing.destroy();
@@ -117,18 +157,26 @@
       options.scales[valueAxis] = { beginAtZero: true, grid: { color: "#d0d5db" },
         ticks: { precision: spec.formatValue ? undefined : 0, callback: function (v) { return (spec.formatTick || format)(v); } },
         title: { display: !!spec.yTitle, text: spec.yTitle || "" } };
-      options.scales[categoryAxis] = { grid: { display: false }, title: { display: !!spec.xTitle, text: spec.xTitle || "" } };
+      // Names stay horizontal: wrapped on two lines and cut with "…" beyond (the tooltip has the whole name);
+      // rotated names took half of each card and ran into the axis title.
+      const width = spec.labelWidth || (spec.horizontal ? 22 : 14);
+      options.scales[categoryAxis] = { grid: { display: false }, title: { display: !!spec.xTitle, text: spec.xTitle || "" },
+        ticks: { maxRotation: 0, minRotation: 0, autoSkipPadding: 8,
+          callback: function (value) { return wrapLabel(this.getLabelForValue(value), width); } } };
+      if (spec.valueMax !== undefined) options.scales[valueAxis].max = spec.valueMax;
       if (spec.stacked) {
         options.scales[valueAxis].stacked = true;
         options.scales[categoryAxis].stacked = true;
       }
       if (spec.type === "line") options.interaction = { mode: "nearest", intersect: true };
     }
+    const plugins = [whiteBackground];
+    if (spec.valueLabels) plugins.push(valueLabels(spec.formatValue || format));
     const chart = new Chart(canvas, {
       type: spec.type,
       data: { labels: rows.map(function (r) { return pick(r, spec.label); }), datasets: datasets },
       options: Object.assign(options, spec.options || {}),
-      plugins: [whiteBackground],
+      plugins: plugins,
     });
     canvas.dataset.chartRows = String(rows.length);
     return chart;
@@ -177,8 +225,21 @@
     });
   }
 
+  // Amounts exactly as the server's core.money.format_money writes them (spec: core.money.money_spec).
+  function moneyFormatter(spec) {
+    return function (value) {
+      const n = Number(value);
+      if (value === null || value === undefined || Number.isNaN(n)) return "—";
+      const fixed = Math.abs(n).toFixed(spec.decimals);
+      const parts = fixed.split(".");
+      const whole = parts[0].replace(/\B(?=(\d{3})+(?!\d))/g, spec.thousands);
+      const number = (n < 0 ? "-" : "") + whole + (parts[1] ? spec.decimal + parts[1] : "");
+      return spec.display === "symbol" ? spec.symbol + "\u00a0" + number : number + "\u00a0" + spec.currency;
+    };
+  }
+
   window.CentralitaCharts = Object.freeze({
     PALETTE: PALETTE, SERIES: SERIES, fromRows: fromRows, toPng: toPng, toCsv: toCsv,
-    downloadCsv: downloadCsv, bindDownloads: bindDownloads,
+    downloadCsv: downloadCsv, bindDownloads: bindDownloads, moneyFormatter: moneyFormatter,
   });
 })();

@@ -16,8 +16,14 @@
   const lang = document.documentElement.lang || "es";
   const integer = new Intl.NumberFormat(lang);
   const percent = new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 1 });
-  const money = new Intl.NumberFormat(lang, { style: "currency", currency: cfg.currency });
-  const moneyShort = new Intl.NumberFormat(lang, { style: "currency", currency: cfg.currency, notation: "compact" });
+  // Amounts exactly as the server writes them (core.money); axis ticks compact ("1,2 M") with the same currency.
+  const moneyFull = CC.moneyFormatter(cfg.money);
+  const money = { format: moneyFull };
+  const compact = new Intl.NumberFormat(lang, { notation: "compact", maximumFractionDigits: 1 });
+  const moneyShort = { format: function (v) {
+    const n = compact.format(v);
+    return cfg.money.display === "symbol" ? cfg.money.symbol + "\u00a0" + n : n + "\u00a0" + cfg.money.currency;
+  } };
   const hoursTick = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
   const statusEl = document.getElementById("dashboard-status");
   const errorEl = document.getElementById("dashboard-error");
@@ -151,10 +157,20 @@
         [T.success_rate, function (r) { return rate(r.success_rate); }]], rows);
     },
     agent_response_times: function (data) {
-      const rows = data.agent_response_times;
+      // Fastest first response first (agents without one last, by name): the line reads left to right as a ranking,
+      // each point carries its value, and a toggle shows the same numbers as bars.
+      const rows = data.agent_response_times.slice().sort(function (a, b) {
+        const x = a.avg_first_response_seconds, y = b.avg_first_response_seconds;
+        if (x === null && y === null) return a.agent_name.localeCompare(b.agent_name);
+        if (x === null) return 1;
+        if (y === null) return -1;
+        return x - y || a.agent_name.localeCompare(b.agent_name);
+      });
       const hours = function (key) { return function (r) { return r[key] === null ? null : r[key] / 3600; }; };
+      const toggle = document.querySelector('[data-chart-toggle="agent_response_times"]');
+      const asBars = toggle && toggle.getAttribute("aria-pressed") === "true";
       draw("agent_response_times", {
-        type: "line", rows: rows, label: "agent_name", xTitle: T.agent, yTitle: T.hours,
+        type: asBars ? "bar" : "line", valueLabels: true, rows: rows, label: "agent_name", xTitle: T.agent, yTitle: T.hours,
         formatValue: function (v) { return duration(v * 3600); },
         formatTick: function (v) { return hoursTick.format(v); },
         series: [{ key: hours("avg_first_response_seconds"), label: T.first_response, color: P.blue, drill: "first_response" },
@@ -207,12 +223,17 @@
     retention: function (data) {
       const rows = data.retention;
       const label = function (r) { return bucketLabel(r.month + "-01", "month"); };
+      // The seed asks for the rate: the share of each month's active customers who came back vs. who were new.
+      const share = function (key) { return function (r) { return r.active ? (100 * r[key]) / r.active : null; }; };
       draw("retention", {
-        type: "line", rows: rows, label: label, xTitle: T.month, yTitle: T.customers,
-        series: [{ key: "active", label: T.active, color: P.blue }, { key: "new", label: T.new, color: P.orange },
-          { key: "returning", label: T.returning, color: P.green }],
-        tooltipFooter: function (r) { return T.returning_rate + ": " + rate(r.returning_rate); },
-        onPoint: function (r, s) { drill({ chart: "retention", bucket: r.month + "-01", series: s.key }, [label(r), s.label]); },
+        type: "line", rows: rows, label: label, xTitle: T.month, yTitle: T.percent_of_active,
+        formatValue: function (v) { return rate(v / 100); },
+        formatTick: function (v) { return integer.format(v) + " %"; },
+        valueMax: 100,
+        series: [{ key: share("returning"), label: T.returning, color: P.green, drillKey: "returning" },
+          { key: share("new"), label: T.new, color: P.orange, drillKey: "new" }],
+        tooltipFooter: function (r) { return T.active + ": " + integer.format(r.active); },
+        onPoint: function (r, s) { drill({ chart: "retention", bucket: r.month + "-01", series: s.drillKey }, [label(r), s.label]); },
       });
       renderTable("retention", [[T.month, label], [T.active, function (r) { return integer.format(r.active); }],
         [T.new, function (r) { return integer.format(r.new); }], [T.returning, function (r) { return integer.format(r.returning); }],
@@ -267,6 +288,15 @@
     renderKpis(data.kpis);
     cfg.charts.forEach(function (key) { if (DRAW[key] && data[key] !== undefined) DRAW[key](data); });
   }
+
+  document.addEventListener("click", function (ev) {
+    const button = ev.target.closest("[data-chart-toggle]");
+    if (!button || !current) return;
+    const bars = button.getAttribute("aria-pressed") !== "true";
+    button.setAttribute("aria-pressed", String(bars));
+    button.textContent = bars ? T.as_lines : T.as_bars;
+    DRAW[button.dataset.chartToggle](current);
+  });
 
   // --- filters, address and downloads ----------------------------------------------------------------------
 

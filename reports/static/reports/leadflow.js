@@ -32,23 +32,40 @@
     CC.fromRows(document.getElementById("chart-hours"), {
       type: "bar", rows: data.by_hour, xTitle: t.hour,
       label: function (r) { return String(r.hour).padStart(2, "0"); },
-      series: [{ key: "calls", label: t.calls, color: P.blue }],
+      series: [
+        { key: "calls", label: t.calls, color: P.blue },
+        { key: "sales", label: t.sales, color: P.green },
+      ],
+    });
+    const money = CC.moneyFormatter(t.money);
+    CC.fromRows(document.getElementById("chart-sales"), {
+      type: "bar", rows: data.by_operator.filter(function (r) { return r.sales > 0; }),
+      label: "operator_name", xTitle: t.operators, yTitle: t.revenue, formatValue: money,
+      series: [{ key: function (r) { return Number(r.revenue); }, label: t.revenue, color: P.green }],
     });
     CC.fromRows(document.getElementById("chart-outcomes"), {
       type: "doughnut", rows: data.outcomes, label: "label",
       colors: data.outcomes.map(function (r) { return OUTCOME_COLORS[r.outcome] || P.grey; }),
       series: [{ key: "calls", label: t.calls }],
     });
-    const toMinutes = function (key) {
-      return function (r) { return r[key] === null ? null : r[key] / 60; };
+    // The most readable unit for the slowest value shown: minutes up to two hours, hours up to two days, days beyond
+    // (no "30.000 min").
+    const speedRows = data.by_operator.filter(function (r) { return r.speed_to_lead_count > 0; });
+    const slowest = Math.max.apply(null, [0].concat(speedRows.map(function (r) {
+      return Math.max(r.speed_to_lead_mean_seconds || 0, r.speed_to_lead_median_seconds || 0);
+    })));
+    const unit = slowest >= 2 * 86400 ? { seconds: 86400, title: t.days }
+      : slowest >= 2 * 3600 ? { seconds: 3600, title: t.hours_unit } : { seconds: 60, title: t.minutes };
+    const inUnit = function (key) {
+      return function (r) { return r[key] === null ? null : r[key] / unit.seconds; };
     };
     CC.fromRows(document.getElementById("chart-speed"), {
-      type: "bar", rows: data.by_operator.filter(function (r) { return r.speed_to_lead_count > 0; }),
-      label: "operator_name", yTitle: t.minutes, xTitle: t.operators,
+      type: "bar", rows: speedRows,
+      label: "operator_name", yTitle: unit.title, xTitle: t.operators,
       formatValue: function (v) { return minutes.format(v); },
       series: [
-        { key: toMinutes("speed_to_lead_median_seconds"), label: t.speed_median, color: P.blue },
-        { key: toMinutes("speed_to_lead_mean_seconds"), label: t.speed_mean, color: P.orange },
+        { key: inUnit("speed_to_lead_median_seconds"), label: t.speed_median, color: P.blue },
+        { key: inUnit("speed_to_lead_mean_seconds"), label: t.speed_mean, color: P.orange },
       ],
     });
   }

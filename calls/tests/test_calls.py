@@ -1,0 +1,122 @@
+"""Issue 15: a call worked on the call screen is a phone conversation of the customer, so the call center's sales
+reach the dashboard under "Teléfono" with the agent who sold (charts 3, 4 and 8), and the lead-flow report counts
+them by operator and by hour."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import pytest
+import time_machine
+
+from calls.actions import CALL_JOIN_MINUTES
+from inbox.actions import CALLS_INBOX
+from inbox.choices import Channel, CloseReason, ConversationOutcome, ConversationState, CustomerState, MessageKind
+from inbox.models import Conversation, Message
+from leads import actions as leads
+from leads.choices import Outcome
+from leads.tests.factories import LeadFactory
+from orders import actions as orders
+from orders.tests.factories import product, ready_lead
+from reports.dashboard import DashboardFilters, dashboard
+from reports.leadflow import LeadFlowFilters, lead_flow_report
+
+pytestmark = pytest.mark.django_db
+
+DAY = date(2026, 11, 18)
+WINDOW = DashboardFilters(start=DAY, end=DAY)
+
+
+def at(hhmm: str) -> str:
+    return f"2026-11-18T{hhmm}:00-05:00"
+
+
+def calls() -> list[Conversation]:
+    return list(Conversation.objects.filter(channel=Channel.PHONE).order_by("created_at", "pk"))
+
+
+def test_a_call_with_an_order_reaches_the_dashboard_under_phone_with_the_agent_who_sold(agent):
+    # given a lead that reached the queue at 9:00 and a product in stock
+    product("PLAN-HOGAR", price="828800", stock=5)
+    with time_machine.travel(at("09:00"), tick=False):
+        lead = ready_lead()
+    # when the agent takes it at 10:00, confirms an order at 10:05 and writes the call's note at 10:07
+    with time_machine.travel(at("10:00"), tick=False):
+        assert leads.check_next_lead(agent) == lead
+    with time_machine.travel(at("10:05"), tick=False):
+        order = orders.check_create_order(agent, lead_id=lead.pk, lines=[("PLAN-HOGAR", 1)])
+        orders.check_confirm_order(agent, order.pk)
+    with time_machine.travel(at("10:07"), tick=False):
+        leads.check_add_note(agent, lead.pk, text="Venta confirmada, entrega el viernes", outcome=Outcome.POSITIVE)
+
+    # then the call is one phone conversation of the customer in "Llamadas", the agent's, resolved by its note
+    (call,) = calls()
+    assert (call.customer_id, call.assignee_id, call.inbox.code) == (lead.customer_id, agent.pk, CALLS_INBOX)
+    assert call.state == ConversationState.RESOLVED and call.close_reason == CloseReason.CALL_NOTED
+    assert (call.outcome, call.customer_state) == (ConversationOutcome.SALE, CustomerState.CONVERTED)
+    # the customer waited an hour for the call (speed to lead); the call lasted from the take to the note
+    assert (call.first_response_seconds, call.resolution_seconds) == (3600, 420)
+    assert list(Message.objects.filter(conversation=call).values_list("kind", "body")) == [
+        (MessageKind.NOTE, "Venta confirmada, entrega el viernes")]
+    assert list(call.sales.values_list("amount", flat=True)) == [828800]
+
+    # and the dashboard counts it: conversion (3), revenue by agent (4), sales by channel (8)
+    with time_machine.travel(at("18:00"), tick=False):
+        board = dashboard(WINDOW)
+    assert board["sales_conversations"] == {"closed": 1, "with_sale": 1, "without_sale": 0, "conversion_rate": 1.0}
+    assert [(r["agent_id"], r["revenue"]) for r in board["revenue_by_agent"]] == [(agent.pk, "828800.00")]
+    assert [(r["channel"], r["sales"]) for r in board["sales_by_channel"]] == [(Channel.PHONE, 1)]
+    assert board["kpis"]["avg_first_response_seconds"] == 3600
+
+    # and the lead-flow report has the sale and its revenue, by operator and by hour
+    with time_machine.travel(at("18:00"), tick=False):
+        report = lead_flow_report(filters=LeadFlowFilters(start=DAY, end=DAY))
+    (row,) = [r for r in report.by_operator if r.operator == agent.username]
+    assert (row.sales, row.revenue) == (1, 828800)
+    assert (report.totals.sales, report.totals.revenue) == (1, 828800)
+    assert [(h.hour, h.sales, h.revenue) for h in report.by_hour if h.sales] == [(10, 1, 828800)]
+
+
+def test_notes_minutes_apart_are_one_call_and_a_later_note_is_a_follow_up_call(agent):
+    with time_machine.travel(at("08:00"), tick=False):
+        lead = LeadFactory()
+    # given a first note at 9:00 (it holds the lead) and a correction two minutes later
+    with time_machine.travel(at("09:00"), tick=False):
+        leads.check_add_note(agent, lead.pk, text="No contestó, volver a llamar", outcome=Outcome.UNCLASSIFIED)
+    with time_machine.travel(at("09:02"), tick=False):
+        leads.check_add_note(agent, lead.pk, text="Contestó al segundo intento: pide catálogo",
+                             outcome=Outcome.PARTIAL)
+    # when the agent calls again at 15:00
+    with time_machine.travel(at("15:00") , tick=False):
+        leads.check_add_note(agent, lead.pk, text="No le interesa por ahora", outcome=Outcome.NEGATIVE)
+
+    # then: two calls; the first holds both notes and the latest result, the follow-up answered at once
+    first, follow_up = calls()
+    assert Message.objects.filter(conversation=first).count() == 2
+    assert (first.customer_state, first.first_response_seconds, first.resolution_seconds) == (
+        CustomerState.FOLLOW_UP, 3600, 0)
+    assert (follow_up.outcome, follow_up.customer_state) == (ConversationOutcome.UNSOLVED,
+                                                              CustomerState.NOT_INTERESTED)
+    assert follow_up.first_response_seconds == 0
+    assert follow_up.created_at == datetime.fromisoformat(at("15:00"))  # held since 9:00: not believed
+    assert first.closed_at is not None
+    assert timedelta(minutes=CALL_JOIN_MINUTES) < follow_up.created_at - first.closed_at
+
+
+def test_an_order_before_the_note_opens_the_call_and_the_note_closes_it_keeping_the_sale(agent):
+    product("CAM-01", price="89900", stock=3)
+    lead = ready_lead()
+    order = orders.check_create_order(agent, lead_id=lead.pk, lines=[("CAM-01", 2)])
+    orders.check_confirm_order(agent, order.pk)
+    (call,) = calls()
+    assert call.state == ConversationState.PENDING and call.outcome == ConversationOutcome.SALE
+    leads.check_add_note(agent, lead.pk, text="Cliente dudoso pero compró", outcome=Outcome.PARTIAL)
+    (call,) = calls()
+    assert call.state == ConversationState.RESOLVED
+    assert (call.outcome, call.customer_state) == (ConversationOutcome.SALE, CustomerState.CONVERTED)
+
+
+def test_a_lead_without_a_customer_records_its_note_and_no_conversation(agent):
+    lead = LeadFactory(customer=None)
+    note = leads.check_add_note(agent, lead.pk, text="Número equivocado", outcome=Outcome.NEGATIVE)
+    assert note.pk is not None and calls() == []
