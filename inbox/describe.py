@@ -96,6 +96,10 @@ def _created(e: _Event) -> str:
     return _("El cliente escribió y empezó la conversación")
 
 
+def _call_started(e: _Event) -> str:
+    return _("%(actor)s llamó al cliente") % {"actor": e.who}
+
+
 def _state_change(e: _Event) -> str:  # noqa: PLR0911 - one sentence per reason
     frm, to, reason = e.data.get("from"), e.data.get("to"), str(e.data.get("reason") or "")
     args = {"actor": e.who, "from": _state(frm), "to": _state(to)}
@@ -270,7 +274,8 @@ def _reviewed(e: _Event) -> str:
 
 
 _KINDS: Mapping[str, Callable[[_Event], str]] = {
-    "created": _created, "state": _state_change, "assigned": _assigned, "transferred": _transferred,
+    "created": _created, "call_started": _call_started, "state": _state_change, "assigned": _assigned,
+    "transferred": _transferred,
     "escalated": _escalated, "returned_to_pool": _returned_to_pool, "moved": _moved, "mention": _mention,
     "handled_outside": _handled_outside,
     "delivery_retried": _delivery_retried, "classified": _classified, "task": _task, "task_done": _task_done,

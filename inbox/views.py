@@ -199,6 +199,7 @@ def _conversation_context(user: User, c: Conversation, *, before: datetime | Non
         "duplicates": actions.duplicates_of(c), "inbox_labels": inbox_labels(), "current_id": c.pk,
         # The composer shows the limits the actions enforce (maxlength and the hints).
         "reply_max_length": actions.message_max_length(c.channel), "note_max_length": settings.NOTE_MAX_LENGTH,
+        "can_reply": actions.can_reply(c),
     }
 
 

@@ -8,8 +8,11 @@ from datetime import date, datetime, timedelta
 
 import pytest
 import time_machine
+from django.urls import reverse
 
 from calls.actions import CALL_JOIN_MINUTES
+from core.errors import ConflictError
+from inbox import actions as inbox_actions
 from inbox.actions import CALLS_INBOX
 from inbox.choices import Channel, CloseReason, ConversationOutcome, ConversationState, CustomerState, MessageKind
 from inbox.models import Conversation, Message
@@ -120,3 +123,19 @@ def test_a_lead_without_a_customer_records_its_note_and_no_conversation(agent):
     lead = LeadFactory(customer=None)
     note = leads.check_add_note(agent, lead.pk, text="Número equivocado", outcome=Outcome.NEGATIVE)
     assert note.pk is not None and calls() == []
+
+
+def test_a_call_is_not_answered_in_writing_but_takes_notes(agent, client_for):
+    # given a call conversation (no telephony connector registered a sender for the phone channel)
+    lead = LeadFactory()
+    leads.check_add_note(agent, lead.pk, text="Pide que lo llamen mañana", outcome=Outcome.PARTIAL)
+    (call,) = calls()
+    # then a written answer is refused with the reason, and the page offers internal notes only
+    with pytest.raises(ConflictError) as refused:
+        inbox_actions.check_send_reply(agent, call.pk, body="Hola")
+    assert refused.value.code == "phone_no_reply"
+    page = client_for(agent).get(reverse("inbox:detail", args=[call.pk])).content.decode()
+    assert 'value="reply"' not in page and 'value="note" checked' in page
+    assert "llamó al cliente" in page  # the call's history row, not "the customer wrote by phone"
+    note = inbox_actions.check_add_note(agent, call.pk, body="Llamar a las 10")
+    assert note.kind == MessageKind.NOTE

@@ -188,6 +188,9 @@ from inbox.actions.messages import (
     _DELIVERY_RANK as _DELIVERY_RANK,
 )
 from inbox.actions.messages import (
+    can_reply as can_reply,
+)
+from inbox.actions.messages import (
     check_add_note as check_add_note,
 )
 from inbox.actions.messages import (

@@ -15,11 +15,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from core.events import emit
-from inbox.actions.assignment import _assign
-from inbox.actions.base import S, _emit, _event, _updated, do_transition_conversation, message_payload
+from inbox.actions.base import S, _emit, _updated, do_transition_conversation, message_payload
 from inbox.choices import OPEN_STATES, Channel, CloseReason, ConversationOutcome, CustomerState, MessageKind
-from inbox.events import ConversationCreated
-from inbox.models import Conversation, Inbox, Message
+from inbox.events import ConversationAssigned, ConversationCreated
+from inbox.models import Conversation, ConversationEvent, Inbox, Message
 
 CALLS_INBOX = "llamadas"
 
@@ -49,14 +48,19 @@ def do_open_call(*, customer_id: int, agent: User, ref: str, subject: str, start
     the moment the call starts, so its first response is the call's start; `waited_seconds` is how long the
     customer had waited for it (the dashboard's first-response time: the wait since the lead reached the queue
     for the first call, none for the agent's follow-up calls)."""
+    # Born assigned and pendiente: the agent is on the phone with the customer (one history row, "X called the
+    # customer", at the call's start — not the created / assigned / pendiente rows of a customer's message).
     c = Conversation.objects.create(
         customer_id=customer_id, channel=Channel.PHONE, inbox=calls_inbox(), subject=subject[:250],
-        external_ref=ref, created_at=started_at, last_activity_at=started_at, first_response_at=started_at,
-        first_response_seconds=max(0, waited_seconds))
-    _event(c, "created", actor=agent, channel=Channel.PHONE)
+        external_ref=ref, assignee=agent, state=S.PENDING, created_at=started_at, last_activity_at=started_at,
+        first_response_at=started_at, first_response_seconds=max(0, waited_seconds))
+    ConversationEvent.objects.create(conversation=c, cycle=c.cycle, kind="call_started", actor=agent,
+                                     data={"subject": c.subject}, created_at=started_at)
     emit(ConversationCreated(conversation_id=c.pk, customer_id=customer_id, channel=Channel.PHONE,
                              inbox=c.inbox.code, subject=c.subject), actor=agent)
-    _assign(c, agent, acting_user=agent)
+    emit(ConversationAssigned(conversation_id=c.pk, customer_id=customer_id, inbox=c.inbox.code, from_user_id=None,
+                              to_user_id=agent.pk, how="call"), actor=agent)
+    _emit(c, "assigned")
     return c
 
 

@@ -33,6 +33,7 @@ from inbox.actions.base import (
     message_payload,
 )
 from inbox.choices import (
+    Channel,
     DeliveryStatus,
     MessageKind,
 )
@@ -45,6 +46,12 @@ from realtime.events import is_muted, send_event_on_commit
 # --- messages, notes, handled elsewhere ---------------------------------------------------------------
 
 
+def can_reply(c: Conversation) -> bool:
+    """Whether an answer can be written to the customer: not on a call (the phone channel) unless a telephony
+    connector registered a sender for it (or the reply describes the past: demo data, imported history)."""
+    return c.channel != Channel.PHONE or outbound.has_sender(Channel.PHONE) or outbound.is_suppressed()
+
+
 def check_send_reply(acting_user: User, conversation_id: int, *, body: str, attachments: list[Any] | None = None,
                      meta: dict[str, Any] | None = None) -> Message:
     """An answer to the customer. Connectors with rules of their own (WhatsApp's 24-hour window) register a
@@ -55,6 +62,9 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
+        if not can_reply(c):
+            raise ConflictError("phone_no_reply", _("Una llamada no se responde por escrito: escriba una nota "
+                                                    "interna, o llame al cliente desde la cola de llamadas."))
         check_text(body, field="body", label=_("La respuesta"), max_length=message_max_length(c.channel))
         guard = outbound.guard_for(c.channel)
         if guard is not None:

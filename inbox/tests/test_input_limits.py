@@ -71,7 +71,7 @@ def test_message_limits_per_channel_are_the_documented_ones():
         4_096, 100_000, 2_000, 10_000, 10_000]
 
 
-@pytest.mark.parametrize(("channel", "limit"), [("whatsapp", 4_096), ("api", 10_000), ("phone", 10_000)])
+@pytest.mark.parametrize(("channel", "limit"), [("whatsapp", 4_096), ("api", 10_000)])
 def test_a_reply_over_its_channels_limit_is_refused(channel, limit, agent):
     # given a conversation on the channel
     c, _m, _ = actions.do_receive_inbound(channel=channel, body="Hola", customer_name="Ana",

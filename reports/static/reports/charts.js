@@ -69,6 +69,9 @@
     return {
       id: "centralitaValueLabels",
       afterDatasetsDraw: function (chart) {
+        // Only where each point has room for its value (a phone shows them in the tooltip and the table).
+        const points = chart.data.labels.length || 1;
+        if (chart.chartArea.width / points < 64) return;
         const ctx = chart.ctx;
         ctx.save();
         ctx.font = "600 13px " + Chart.defaults.font.family;
@@ -155,7 +158,8 @@
       options.indexAxis = spec.horizontal ? "y" : "x";
       options.scales = {};
       options.scales[valueAxis] = { beginAtZero: true, grid: { color: "#d0d5db" },
-        ticks: { precision: spec.formatValue ? undefined : 0, callback: function (v) { return (spec.formatTick || format)(v); } },
+        ticks: { precision: spec.formatValue ? undefined : 0, maxRotation: 0, autoSkipPadding: 12,
+          callback: function (v) { return (spec.formatTick || format)(v); } },
         title: { display: !!spec.yTitle, text: spec.yTitle || "" } };
       // Names stay horizontal: wrapped on two lines and cut with "…" beyond (the tooltip has the whole name);
       // rotated names took half of each card and ran into the axis title.
@@ -171,7 +175,10 @@
       if (spec.type === "line") options.interaction = { mode: "nearest", intersect: true };
     }
     const plugins = [whiteBackground];
-    if (spec.valueLabels) plugins.push(valueLabels(spec.formatValue || format));
+    if (spec.valueLabels) {
+      plugins.push(valueLabels(spec.formatValue || format));
+      options.layout = { padding: { top: 22, right: 28, left: 8 } };  // room for the labels of the edge points
+    }
     const chart = new Chart(canvas, {
       type: spec.type,
       data: { labels: rows.map(function (r) { return pick(r, spec.label); }), datasets: datasets },
