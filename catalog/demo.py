@@ -4,14 +4,16 @@ confirmed orders from the demo agents (their Kommo sync runs as soon as the work
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from decimal import Decimal
 
 from django.core.management.base import OutputWrapper
+from django.utils import timezone
 
-from accounts.models import User
 from catalog.actions import check_save_product
 from catalog.models import MovementKind, Product, StockMovement
 from core import audit
+from core.demo import at
 from core.errors import ActionError
 from core.text import fold
 from leads.models import Lead
@@ -64,18 +66,24 @@ def _bulk_catalog(rng: random.Random, count: int) -> None:
 
 
 def _demo_orders(rng: random.Random, stdout: OutputWrapper) -> None:
-    agents = list(User.objects.filter(role="agente").order_by("username")[:3])
-    leads = list(Lead.objects.filter(in_queue=True, customer__isnull=False, held_by__in=agents)
-                 .select_related("customer", "held_by").order_by("id")[:4])
+    """Sales from the calls: most leads whose call ended well get an order confirmed a couple of minutes after the
+    note (so it is sold in that call: calls.actions), with one to three catalog products."""
+    now = timezone.now()
+    leads = list(Lead.objects.filter(customer__isnull=False, held_by__isnull=False, last_note_outcome="positivo")
+                 .select_related("customer", "held_by").order_by("id"))
+    skus = ["PH-001", "PH-002", "CO-010", "RT-100", "SM-300", "SP-400", "AC-600"]
     for lead in leads:
-        customer = lead.customer
-        assert customer is not None and lead.held_by is not None
+        if rng.random() < 0.25 or lead.last_note_at is None:
+            continue  # interested, but no sale yet
+        customer, agent = lead.customer, lead.held_by
+        assert customer is not None and agent is not None
         if not customer.address:
             customer.address, customer.city, customer.department = "Calle 80 # 12-34", "Bogotá", "Cundinamarca"
             customer.save()
+        lines = [(sku, rng.choice([1, 1, 1, 2])) for sku in rng.sample(skus, rng.choice([1, 1, 2, 3]))]
         try:
-            order = check_create_order(lead.held_by, lead_id=lead.pk,
-                                       lines=[(rng.choice(["PH-001", "PH-002", "SM-300"]), 1), ("AC-600", 1)])
-            check_confirm_order(lead.held_by, order.pk)
+            with at(min(now, lead.last_note_at + timedelta(minutes=2))):
+                order = check_create_order(agent, lead_id=lead.pk, lines=lines)
+                check_confirm_order(agent, order.pk)
         except ActionError as exc:  # demo data must never abort the seed
             stdout.write(f"demo order skipped: {exc.message}")

@@ -1,26 +1,75 @@
-"""Demo inbox (a `seed_demo` seeder): inboxes linked to the demo teams and conversations over the last 90 days
-on WhatsApp, email and web chat, answered, waiting and resolved with the guide's closure reasons."""
+"""Demo inbox (a `seed_demo` seeder): a believable month of WhatsApp, email and web chat for a Colombian retailer.
+
+Customers with real-looking names write during business hours about what each inbox handles (sales, support,
+marketing); agents answer in minutes on WhatsApp and web chat and within the hour by email — with a realistic tail
+past the service levels — and close in hours with a documented reason, a result and the customer's state. A few
+recent conversations are still unanswered or waiting for the customer. Every action runs at its own moment
+(core.demo.at), so the dashboard's times are the ones a real month would give.
+"""
 
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.management.base import OutputWrapper
 from django.utils import timezone
 
 from accounts.models import Team, User
+from core.demo import at, business_moment, lognormal_seconds
+from customers import demo as people
 from inbox import actions
+from inbox.choices import ConversationOutcome, CustomerState
 from inbox.defaults import ensure_default_inboxes
 from inbox.models import Inbox
 
-QUESTIONS = ["Hola, ¿tienen disponibilidad del plan hogar?", "Buenas tardes, mi router no enciende",
-             "¿Cuánto cuesta el envío a Medellín?", "Quiero cambiar la fecha de instalación",
-             "¿Me pueden enviar la factura de octubre?", "El técnico no llegó hoy", "¿Aceptan pago contra entrega?"]
-ANSWERS = ["¡Hola! Sí, está disponible; te comparto los detalles.", "Lamentamos la falla; ya abrimos un caso técnico.",
-           "El envío a Medellín cuesta $12.000 y llega en 2 días.",
-           "Listo, reprogramamos la instalación para el lunes.", "Te la enviamos a tu correo registrado."]
-COUNTS = {"small": 60, "large": 200}
+TOPICS: dict[str | None, list[tuple[str, str]]] = {
+    "ventas": [
+        ("Hola, ¿el Plan Hogar de 600 megas tiene instalación gratis?",
+         "¡Hola! Sí, este mes la instalación es gratis. ¿Te agendo una visita técnica?"),
+        ("Buenas tardes, quiero el combo oficina para 5 puestos. ¿Qué precio tiene?",
+         "Con gusto. El Combo Oficina cuesta $259.000 al mes; te envío la propuesta al correo."),
+        ("¿Tienen el router WiFi 6 disponible para entrega en Medellín?",
+         "Sí, hay disponibilidad y llega en 2 días hábiles a Medellín."),
+        ("¿Puedo pagar contra entrega?", "Sí, aceptamos pago contra entrega en las ciudades principales."),
+    ],
+    "soporte": [
+        ("Mi internet está muy lento desde ayer en la noche",
+         "Lamentamos la falla. Reiniciamos tu equipo desde aquí; cuéntanos si ya mejoró."),
+        ("El técnico no llegó a la cita de hoy", "Qué pena contigo. Reprogramamos la visita para mañana a las 9:00."),
+        ("No me llegó la factura de noviembre", "Te la reenviamos al correo registrado; revisa también el spam."),
+        ("El decodificador muestra un error E-104", "Ese código se corrige reiniciando; te enviamos los pasos."),
+    ],
+    "marketing": [
+        ("Vi la promoción de Black Friday, ¿sigue vigente?", "¡Sí! Hasta el domingo tienes 20 % de descuento."),
+        ("¿Cómo funciona el programa de referidos?",
+         "Por cada amigo que se afilie recibes un mes gratis. Te envío el enlace."),
+        ("Quiero dejar de recibir mensajes promocionales", "Listo, te retiramos de la lista de promociones."),
+    ],
+    None: [
+        ("Hola, buenos días", "¡Buenos días! ¿En qué te podemos ayudar?"),
+        ("¿Cuál es el horario de atención?", "Atendemos de lunes a sábado de 8:00 a 19:00."),
+    ],
+}
+FOLLOW_UPS = ["Perfecto, muchas gracias", "Listo, quedo atento", "Gracias por la ayuda", "Ok, ya funcionó 👍"]
+# First answer: median and spread per channel (service levels: WhatsApp 5 min, email 2 h, web chat 1 min).
+FIRST_ANSWER = {"whatsapp": (150, 0.9), "email": (40 * 60, 0.8), "webchat": (35, 0.7)}
+COUNTS = {"small": 150, "large": 400}
+DAYS = 30
+
+
+def _outcome(rng: random.Random, inbox: str | None) -> tuple[str, str]:
+    roll = rng.random()
+    if inbox == "ventas":
+        if roll < 0.35:
+            return ConversationOutcome.RESOLVED, CustomerState.INTERESTED
+        if roll < 0.65:
+            return ConversationOutcome.RESOLVED, CustomerState.FOLLOW_UP
+        return ConversationOutcome.UNSOLVED, CustomerState.NOT_INTERESTED
+    if roll < 0.85:
+        return ConversationOutcome.RESOLVED, CustomerState.CONVERTED if inbox == "marketing" else ""
+    return ConversationOutcome.UNSOLVED, ""
 
 
 def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
@@ -33,24 +82,49 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
     if not agents:
         return
     now = timezone.now()
-    count = COUNTS.get(scale, 60)
+    count = COUNTS.get(scale, COUNTS["small"])
+    seen: list[tuple[datetime, str, str, str, str]] = []  # (when, name, phone, email, channel) of earlier customers
     for i in range(count):
-        when = now - timedelta(days=rng.uniform(0, 89), minutes=rng.randint(0, 600))
-        channel = rng.choice(["whatsapp", "whatsapp", "email", "webchat"])
-        c, _m, _ = actions.do_receive_inbound(
-            channel=channel, body=rng.choice(QUESTIONS), customer_name=f"Cliente demo {i + 1}",
-            phones=[f"+57 31{rng.randint(0, 9)} {rng.randint(100, 999)} {i:04d}"] if channel != "email" else [],
-            emails=[f"cliente{i + 1}@correo.example"] if channel == "email" else [],
-            inbox_code=rng.choice(["ventas", "soporte", "marketing", None]), received_at=when)
+        # Older days first, so the conversations are written in the order they happened.
+        day = DAYS - 1 - (i * DAYS) // count
+        started = business_moment(rng, day, now=now)
+        channel = rng.choice(["whatsapp", "whatsapp", "whatsapp", "email", "webchat"])
+        inbox_code = rng.choice(["ventas", "ventas", "soporte", "soporte", "marketing", None])
+        question, answer = rng.choice(TOPICS[inbox_code])
+        # About a quarter are customers who wrote before (past the reopening window: a new conversation).
+        earlier = [s for s in seen if started - s[0] > timedelta(days=settings.INBOX_REOPEN_DAYS + 1)]
+        if earlier and rng.random() < 0.3:
+            _when, name, phone, email, channel = rng.choice(earlier)  # the same person, where they wrote before
+        else:
+            name = people.full_name(rng)
+            phone, email = people.phone(rng), people.email_for(name, i)
+            seen.append((started, name, phone, email, channel))
+        with at(started):
+            c, _m, _ = actions.do_receive_inbound(
+                channel=channel, body=question, customer_name=name, inbox_code=inbox_code,
+                phones=[phone] if channel != "email" else [], emails=[email] if channel == "email" else [])
+        recent = now - started < timedelta(hours=6)
+        if recent and rng.random() < 0.4:
+            continue  # still waiting for its first answer
         members = [a for a in agents if c.inbox.is_global or set(a.teams.all()) & set(c.inbox.teams.all())]
         agent = c.assignee or rng.choice(members or agents)
-        roll = rng.random()
-        if roll < 0.15:
-            continue  # still new / unanswered
-        if c.assignee is None:
-            actions.check_assign(agent, c.pk, assignee=agent.username)
-        actions.check_send_reply(agent, c.pk, body=rng.choice(ANSWERS))
-        if roll < 0.35:
+        median, spread = FIRST_ANSWER[channel]
+        answered = min(now, started + timedelta(seconds=lognormal_seconds(rng, median, spread)))
+        with at(answered):
+            if c.assignee is None:
+                actions.check_assign(agent, c.pk, assignee=agent.username)
+            actions.check_send_reply(agent, c.pk, body=answer)
+        if recent or rng.random() < 0.12:
             continue  # waiting for the customer
-        actions.check_close_conversation(agent, c.pk, reason="answered")
-    stdout.write(f"inbox: {count} conversations")
+        replied = answered + timedelta(seconds=lognormal_seconds(rng, 20 * 60, 1.0))
+        closed = replied + timedelta(seconds=lognormal_seconds(rng, 40 * 60, 0.9))
+        if closed >= now:
+            continue
+        with at(replied):
+            actions.do_receive_inbound(channel=channel, body=rng.choice(FOLLOW_UPS), conversation_id=c.pk)
+        outcome, customer_state = _outcome(rng, inbox_code)
+        with at(closed):
+            actions.check_send_reply(agent, c.pk, body="¡Con gusto! Que tengas un excelente día.")
+            actions.check_close_conversation(agent, c.pk, reason="answered", outcome=outcome,
+                                             customer_state=customer_state)
+    stdout.write(f"inbox: {count} conversations over {DAYS} days")

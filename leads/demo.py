@@ -17,7 +17,9 @@ from django.core.management.base import OutputWrapper
 from django.utils import timezone
 
 from accounts.models import User
+from core.demo import at, business_moment, lognormal_seconds
 from crm.models import KommoAccount
+from customers import demo as people
 from customers.actions import apply_tags, do_upsert_customer
 from customers.models import MarketingList
 from leads import actions
@@ -33,22 +35,7 @@ TEMPLATES = [
     ("Número equivocado", "El número no corresponde al cliente.", "negativo", ["dato-erroneo"]),
 ]
 PRODUCTS = ["Plan Hogar", "Combo Oficina", "Kit Escolar", "Seguro Moto", "Suscripción Premium", "Pedido web"]
-FIRST = ["Valentina", "Santiago", "Camila", "Mateo", "Lucía", "Juan Pablo", "Ximena", "Diego", "Mariana", "Andrés",
-         "Guadalupe", "Renzo", "Fiorella", "Óscar", "Ángela", "Jhon Jairo", "Begoña", "Iñaki", "Rocío", "Emiliano"]
-LAST = ["Peña", "Muñoz", "Quispe", "Hernández", "Ospina", "Zúñiga", "Castaño", "Núñez", "Flores", "Ibáñez",
-        "Villaseñor", "Rojas", "Salazar", "Mamani", "Londoño", "Ávila", "Echeverría", "Cárdenas"]
-CITIES = [("Bogotá", "Cundinamarca"), ("Medellín", "Antioquia"), ("Cali", "Valle del Cauca"),
-          ("Barranquilla", "Atlántico"), ("Bucaramanga", "Santander"), ("Pereira", "Risaralda")]
 LEADS_BY_SCALE = {"small": 40, "large": 1000}
-
-
-MOBILE_PREFIXES = ["300", "301", "302", "304", "305", "310", "311", "312", "313", "314", "315", "316", "317",
-                   "318", "319", "320", "321", "322", "323", "350", "351"]
-
-
-def _phone(rng: random.Random) -> str:
-    """A valid Colombian mobile number, written the way people type it."""
-    return f"+57 {rng.choice(MOBILE_PREFIXES)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
 
 
 def _kommo_lead(account: KommoAccount | None, name: str, contact: Mapping[str, object]) -> int | None:
@@ -80,10 +67,10 @@ def seed_call_center(rng: random.Random, scale: str, stdout: OutputWrapper) -> N
     templates = list(NoteTemplate.objects.all())
     next_local_id = 9_000_000
     for i in range(count):
-        name = f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}"
-        city, department = rng.choice(CITIES)
-        phone = _phone(rng)
-        email = f"{name.split(maxsplit=1)[0].lower()}.{i}@correo.example"
+        name = people.full_name(rng)
+        city, department = rng.choice(people.CITIES)
+        phone = people.phone(rng)
+        email = people.email_for(name, i)
         product = rng.choice(PRODUCTS)
         contact = {"name": name, "phones": [phone], "emails": [email]}
         kommo_id = _kommo_lead(account, f"{product} — {name.split(maxsplit=1)[0]}", contact) if i < 200 else None
@@ -98,7 +85,7 @@ def seed_call_center(rng: random.Random, scale: str, stdout: OutputWrapper) -> N
         customer.save()
         if rng.random() < 0.5:
             customer.marketing_lists.add(rng.choice(lists))
-        arrived = now - timedelta(days=rng.randint(0, 20), minutes=rng.randint(0, 600))
+        arrived = business_moment(rng, rng.randint(0, 20), now=now)
         first_name = name.split(maxsplit=1)[0]
         lead = Lead.objects.create(kommo_id=kommo_id, name=f"{product} — {first_name}", customer=customer,
                                    price=Decimal(rng.choice([89000, 149900, 259000, 499000])), in_queue=True,
@@ -109,9 +96,16 @@ def seed_call_center(rng: random.Random, scale: str, stdout: OutputWrapper) -> N
             continue  # never contacted
         agent = rng.choice(agents)
         template = rng.choice(templates)
-        actions.check_add_note(agent, lead.pk, template_id=template.pk)
-        if roll > 0.85:
-            actions.check_close_lead(agent, lead.pk, text="Cliente atendido; caso cerrado.", outcome="positivo")
+        # The call comes some minutes after the lead arrived (speed to lead), the note at the end of the call.
+        called = min(now - timedelta(minutes=2), arrived + timedelta(seconds=lognormal_seconds(rng, 25 * 60, 1.0)))
+        noted = min(now - timedelta(minutes=1), called + timedelta(seconds=lognormal_seconds(rng, 4 * 60, 0.6)))
+        with at(called):  # the supervisor hands the day's leads out; the agent calls
+            actions.check_reassign_lead(supervisor, lead.pk, to_user=agent.pk)
+        with at(noted):
+            actions.check_add_note(agent, lead.pk, template_id=template.pk)
+            if roll > 0.85:
+                actions.check_close_lead(agent, lead.pk, text="Cliente atendido; caso cerrado.", outcome="positivo")
+
         if rng.random() < 0.2:
             apply_tags(customer, ["vip"])
     stdout.write(f"call center: {count} leads, {len(TEMPLATES)} predefined notes, {len(LISTS)} marketing lists")

@@ -165,8 +165,12 @@
       // rotated names took half of each card and ran into the axis title.
       const width = spec.labelWidth || (spec.horizontal ? 22 : 14);
       options.scales[categoryAxis] = { grid: { display: false }, title: { display: !!spec.xTitle, text: spec.xTitle || "" },
-        ticks: { maxRotation: 0, minRotation: 0, autoSkipPadding: 8,
+        ticks: { maxRotation: 0, minRotation: 0, autoSkipPadding: 8, autoSkip: !spec.horizontal,
           callback: function (value) { return wrapLabel(this.getLabelForValue(value), width); } } };
+      // Horizontal bars name every row: the box grows with the rows (CSSOM, allowed by the CSP).
+      if (spec.horizontal && canvas.parentElement) {
+        canvas.parentElement.style.height = Math.max(260, rows.length * 44 + 90) + "px";
+      }
       if (spec.valueMax !== undefined) options.scales[valueAxis].max = spec.valueMax;
       if (spec.stacked) {
         options.scales[valueAxis].stacked = true;

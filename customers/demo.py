@@ -1,0 +1,35 @@
+"""Names and numbers for demo customers (shared by the call-center and inbox seeders): Colombian, Peruvian and
+Mexican first names and surnames, valid Colombian mobile numbers as people type them, real city names."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+FIRST = ["Valentina", "Santiago", "Camila", "Mateo", "Lucía", "Juan Pablo", "Ximena", "Diego", "Mariana", "Andrés",
+         "Guadalupe", "Renzo", "Fiorella", "Óscar", "Ángela", "Jhon Jairo", "Rocío", "Emiliano", "Daniela",
+         "Sebastián", "Luisa Fernanda", "Carlos Alberto", "Natalia", "Alejandro", "Paola", "Fernando", "Yolanda",
+         "Héctor", "Gabriela", "Miguel Ángel", "Milagros", "Luis Enrique", "Sofía", "Ricardo", "Patricia", "Julián"]
+LAST = ["Peña", "Muñoz", "Quispe", "Hernández", "Ospina", "Zúñiga", "Castaño", "Núñez", "Flores", "Ibáñez",
+        "Villaseñor", "Rojas", "Salazar", "Mamani", "Londoño", "Ávila", "Echeverría", "Cárdenas", "Gómez", "Restrepo",
+        "Torres", "Vargas", "Chávez", "Ramírez", "Gutiérrez", "Morales", "Jiménez", "Castillo", "Mendoza", "Paredes"]
+CITIES = [("Bogotá", "Cundinamarca"), ("Medellín", "Antioquia"), ("Cali", "Valle del Cauca"),
+          ("Barranquilla", "Atlántico"), ("Bucaramanga", "Santander"), ("Pereira", "Risaralda"),
+          ("Cartagena", "Bolívar"), ("Manizales", "Caldas")]
+MOBILE_PREFIXES = ["300", "301", "302", "304", "305", "310", "311", "312", "313", "314", "315", "316", "317",
+                   "318", "319", "320", "321", "322", "323", "350", "351"]
+
+
+def full_name(rng: random.Random) -> str:
+    return f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}"
+
+
+def phone(rng: random.Random) -> str:
+    """A valid Colombian mobile number, written the way people type it."""
+    return f"+57 {rng.choice(MOBILE_PREFIXES)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
+
+
+def email_for(name: str, n: int) -> str:
+    first = name.split(maxsplit=1)[0]
+    ascii_first = unicodedata.normalize("NFKD", first).encode("ascii", "ignore").decode().lower()
+    return f"{ascii_first}.{n}@correo.example"
