@@ -94,3 +94,20 @@ def test_leadflow_charts_filter_and_downloads(asgi_live_server: str, browser: Br
     assert png_path.read_bytes().startswith(b"\x89PNG")
     # and the shared helper writes the same CSV dialect in the browser (quotes, empty nulls, CRLF)
     assert page.evaluate("CentralitaCharts.toCsv([{a: 'Peña, J', b: null}], ['a', 'b'])") == 'a,b\r\n"Peña, J",\r\n'
+
+
+def test_date_fields_follow_the_readers_language_and_send_iso_dates(asgi_live_server: str, browser: Browser):
+    # given a supervisor who reads Spanish (the native date field showed mm/dd/yyyy under Spanish)
+    UserFactory(username="sara", role=Role.SUPERVISOR, language="es")
+    page = login(browser, asgi_live_server, "sara")
+    page.goto(f"{asgi_live_server}/reportes/leads/?start=2026-11-07&end=2026-12-06")
+    # then the field reads day/month/year while the form still carries YYYY-MM-DD
+    expect(page.locator("#id_start")).to_have_value("07/11/2026")
+    expect(page.locator("input[type=hidden][name=start]")).to_have_value("2026-11-07")
+    # when a day is picked from the calendar (Spanish day names, Monday first)
+    page.click("#id_start")
+    expect(page.locator(".air-datepicker-body--day-name").first).to_have_text(re.compile("lu", re.I))
+    page.locator(".air-datepicker-cell.-day-:not(.-other-month-)").nth(2).click()
+    # then the report follows with the ISO date in its address
+    expect(page).to_have_url(re.compile(r"start=2026-11-03"))
+    expect(page.locator("#id_start")).to_have_value("03/11/2026")

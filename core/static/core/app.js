@@ -225,5 +225,61 @@
     }
     return two(date.getDate()) + "/" + two(date.getMonth() + 1) + "/" + date.getFullYear() + " " + time;
   }
-  window.CentralitaFormat = Object.freeze({ shortDatetime: shortDatetime });
+  // A date field whose value a script set (the dashboard restoring the filters of a URL): show it in the picker.
+  function syncDate(hidden) {
+    const picker = hidden.previousElementSibling && hidden.previousElementSibling._picker;
+    if (!picker) return;
+    const parts = (hidden.value || "").split("-").map(Number);
+    if (parts.length === 3 && parts[0]) picker.selectDate(new Date(parts[0], parts[1] - 1, parts[2]), { silent: true });
+    else picker.clear({ silent: true });
+  }
+  window.CentralitaFormat = Object.freeze({ shortDatetime: shortDatetime, syncDate: syncDate });
+
+  // Date fields in the reader's language (the native <input type="date"> follows the browser's locale, so a
+  // Spanish page showed mm/dd/yyyy): a vendored picker (air-datepicker) on a text field showing dd/mm/yyyy
+  // (Spanish) or "Dec 4, 2026" (English), while a hidden field with the original name carries YYYY-MM-DD to the
+  // server, and fires "change" for the forms that listen (the dashboard, htmx filters).
+  function pickerLocale(lang) {
+    const names = function (options, count, start) {
+      const f = new Intl.DateTimeFormat(lang, options);
+      return Array.from({ length: count }, function (_v, i) { return f.format(start(i)); });
+    };
+    const weekday = function (i) { return new Date(Date.UTC(2023, 0, 1 + i, 12)); };  // 1 Jan 2023 was a Sunday
+    const month = function (i) { return new Date(Date.UTC(2023, i, 15, 12)); };
+    const cap = function (s) { return s.charAt(0).toUpperCase() + s.slice(1); };
+    const en = lang.startsWith("en");
+    return {
+      days: names({ weekday: "long", timeZone: "UTC" }, 7, weekday).map(cap),
+      daysShort: names({ weekday: "short", timeZone: "UTC" }, 7, weekday).map(cap),
+      daysMin: names({ weekday: "short", timeZone: "UTC" }, 7, weekday).map(function (d) { return cap(d).slice(0, 2); }),
+      months: names({ month: "long", timeZone: "UTC" }, 12, month).map(cap),
+      monthsShort: names({ month: "short", timeZone: "UTC" }, 12, month).map(function (m) { return cap(m.replace(".", "")); }),
+      today: en ? "Today" : "Hoy", clear: en ? "Clear" : "Limpiar",
+      dateFormat: en ? "MMM d, yyyy" : "dd/MM/yyyy", timeFormat: "HH:mm", firstDay: 1,
+    };
+  }
+  function enhanceDates(root) {
+    if (!window.AirDatepicker) return;
+    const lang = document.documentElement.lang || "es";
+    root.querySelectorAll('input[type="date"]:not([data-picker])').forEach(function (input) {
+      const hidden = document.createElement("input");
+      hidden.type = "hidden";
+      hidden.name = input.name;
+      hidden.value = input.value;
+      input.removeAttribute("name");
+      input.type = "text";
+      input.dataset.picker = "date";
+      input.autocomplete = "off";
+      input.after(hidden);
+      const parts = hidden.value.split("-").map(Number);
+      const selected = parts.length === 3 && parts[0] ? [new Date(parts[0], parts[1] - 1, parts[2])] : [];
+      input._picker = new window.AirDatepicker(input, {
+        locale: pickerLocale(lang), altField: hidden, altFieldDateFormat: "yyyy-MM-dd", autoClose: true,
+        selectedDates: selected, isMobile: window.matchMedia("(max-width: 800px)").matches,
+        onSelect: function () { hidden.dispatchEvent(new Event("change", { bubbles: true })); },
+      });
+    });
+  }
+  enhanceDates(document);
+  document.body.addEventListener("htmx:afterSwap", function (ev) { enhanceDates(ev.target); });
 })();

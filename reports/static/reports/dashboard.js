@@ -363,6 +363,7 @@
     const q = new URLSearchParams(location.search);
     Array.prototype.forEach.call(form.elements, function (el) {
       if (el.name) el.value = q.has(el.name) ? q.get(el.name) : servedValue(el);
+      if (el.type === "hidden" && window.CentralitaFormat) window.CentralitaFormat.syncDate(el);
     });
     load(false);
   });
