@@ -270,6 +270,10 @@
       input.type = "text";
       input.dataset.picker = "date";
       input.autocomplete = "off";
+      if (!input.placeholder) {  // a filter field without a visible label says what it is ("Desde", "Hasta")
+        const label = input.labels && input.labels[0];
+        input.placeholder = label ? label.textContent.trim() : "";
+      }
       input.after(hidden);
       const parts = hidden.value.split("-").map(Number);
       const selected = parts.length === 3 && parts[0] ? [new Date(parts[0], parts[1] - 1, parts[2])] : [];
