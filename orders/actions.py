@@ -224,8 +224,8 @@ def do_record_sales(order: Order, lines: Sequence[OrderLine]) -> list[Sale]:
         Sale(order=order, conversation=conversation, product_id=line.product_id, product_ref=line.sku,
              product_name=line.name, quantity=line.quantity, unit_price=line.unit_price, amount=line.line_total)
         for line in lines])
-    if conversation is not None:
-        do_note_sale(conversation, acting_user=order.agent)  # conversation.updated: reports recount it
+    if conversation is not None:  # conversation.updated: reports recount it
+        do_note_sale(conversation, acting_user=order.agent, decisive=order.lead is not None)
     return sales
 
 

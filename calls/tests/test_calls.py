@@ -139,3 +139,19 @@ def test_a_call_is_not_answered_in_writing_but_takes_notes(agent, client_for):
     assert "llamó al cliente" in page  # the call's history row, not "the customer wrote by phone"
     note = inbox_actions.check_add_note(agent, call.pk, body="Llamar a las 10")
     assert note.kind == MessageKind.NOTE
+
+
+def test_a_sale_confirmed_after_the_note_makes_the_call_a_sale(agent):
+    # given a call whose note said "not interested" (the agent wrote the note first)
+    product("CAM-02", price="89900", stock=3)
+    with time_machine.travel(at("11:00"), tick=False):
+        lead = ready_lead()
+        leads.check_add_note(agent, lead.pk, text="Dudoso", outcome=Outcome.NEGATIVE)
+    # when the order is confirmed minutes later, in the same call
+    with time_machine.travel(at("11:05"), tick=False):
+        order = orders.check_create_order(agent, lead_id=lead.pk, lines=[("CAM-02", 1)])
+        orders.check_confirm_order(agent, order.pk)
+    # then the call's result is the sale, whatever the note said
+    (call,) = calls()
+    assert (call.outcome, call.customer_state) == (ConversationOutcome.SALE, CustomerState.CONVERTED)
+    assert call.sales.count() == 1

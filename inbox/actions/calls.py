@@ -30,8 +30,9 @@ def calls_inbox() -> Inbox:
 
 
 def latest_call(ref: str, agent_id: int) -> Conversation | None:
-    """The agent's most recent call conversation about `ref` (open or resolved), locked."""
-    return (Conversation.objects.select_for_update().select_related("inbox", "customer")
+    """The agent's most recent call conversation about `ref` (open or resolved), locked — its row only: joining the
+    inbox or the customer would lock the one "Llamadas" inbox row for every agent's call until commit."""
+    return (Conversation.objects.select_for_update()
             .filter(channel=Channel.PHONE, external_ref=ref, assignee_id=agent_id)
             .order_by("-created_at", "-id").first())
 

@@ -115,10 +115,12 @@ def sale_conversation(customer_id: int) -> Conversation | None:
             .order_by("-closed_at", "-id").first())
 
 
-def do_note_sale(c: Conversation, *, acting_user: User | None = None) -> None:
+def do_note_sale(c: Conversation, *, acting_user: User | None = None, decisive: bool = False) -> None:
     """A sale came out of this conversation: unless an agent classified it already, its result is "generó
     venta" and the customer "convertido". Emits conversation.updated (`sale`), which tells reports to recount it
     with the new sales."""
+    if decisive:  # a call's sale is its result, whatever its note said before the order was confirmed
+        c.outcome, c.customer_state = ConversationOutcome.SALE, CustomerState.CONVERTED
     c.outcome = c.outcome or ConversationOutcome.SALE
     c.customer_state = c.customer_state or CustomerState.CONVERTED
     c.save(update_fields=["outcome", "customer_state"])

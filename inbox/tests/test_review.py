@@ -349,3 +349,17 @@ def test_agents_cannot_post_verdicts(agent, client_for):
     response = client_for(agent).post(reverse("inbox:review_verdict"), {
         "conversation_id": c.pk, "cycle": 1, "verdict": "correcto"})
     assert response.status_code == 403 and not ClosureReview.objects.exists()
+
+
+def test_calls_closed_by_their_note_are_not_reviewed(agent):
+    # given a call worked on the call screen during the week (its note closes the phone conversation at once,
+    # with no written reply)
+    from leads import actions as leads
+    from leads.tests.factories import LeadFactory
+
+    lead = LeadFactory()
+    with time_machine.travel(at(18, 9), tick=False):
+        leads.check_add_note(agent, lead.pk, text="No contestó", outcome="no_clasificado")
+    assert Conversation.objects.filter(channel="phone", state="resuelta").count() == 1
+    # then the weekly review does not list it (it would be flagged "no reply" and "too fast" every time)
+    assert closure_review_rows(WEEK, only_suspicious=False) == []

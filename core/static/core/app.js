@@ -266,6 +266,7 @@
       hidden.type = "hidden";
       hidden.name = input.name;
       hidden.value = input.value;
+      hidden.dataset.served = input.defaultValue;  // what the page came with (the dashboard's back button)
       input.removeAttribute("name");
       input.type = "text";
       input.dataset.picker = "date";
@@ -280,7 +281,16 @@
       input._picker = new window.AirDatepicker(input, {
         locale: pickerLocale(lang), altField: hidden, altFieldDateFormat: "yyyy-MM-dd", autoClose: true,
         selectedDates: selected, isMobile: window.matchMedia("(max-width: 800px)").matches,
+        buttons: ["today", "clear"],
         onSelect: function () { hidden.dispatchEvent(new Event("change", { bubbles: true })); },
+      });
+      // Typed text is not parsed: emptying the field clears the date (and the filter) instead of keeping the old one.
+      input.addEventListener("input", function () {
+        if (input.value.trim() === "" && hidden.value !== "") {
+          input._picker.clear({ silent: true });
+          hidden.value = "";
+          hidden.dispatchEvent(new Event("change", { bubbles: true }));
+        }
       });
     });
   }

@@ -354,6 +354,7 @@
   // Back/forward: the form takes the address's filters. A missing one means "all" for a select that offers it;
   // otherwise (dates, granularity: only the first entry may lack them) the value the page was served with.
   function servedValue(el) {
+    if (el.dataset && el.dataset.served !== undefined) return el.dataset.served;  // a date picker's hidden field
     if (el.tagName !== "SELECT") return el.defaultValue;
     const all = Array.prototype.find.call(el.options, function (o) { return o.value === ""; });
     const served = Array.prototype.find.call(el.options, function (o) { return o.defaultSelected; });
