@@ -22,7 +22,9 @@ def limit(name: str) -> Limit:
         "message": (20, 60),       # messages a visitor may send per minute: brisk typing, not a script
         "visitor": (20, 3600),     # new visitors per address per hour: a household or office, not a bot farm
         "history": (60, 60),       # history loads per visitor per minute (reconnects re-sync)
-        "typing": (1, 2),          # typing signals per visitor: the widget sends one every 3 s at most
+        # typing signals per visitor: the widget sends one every 3 s while typing, and one more right after each
+        # sent message (sending resets it), so a visitor who types, sends and types on sends 2–3 within seconds
+        "typing": (4, 6),
     }
     count, seconds = {**defaults, **getattr(settings, "WEBCHAT_LIMITS", {})}[name]
     return Limit(int(count), int(seconds))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.webchat.actions import check_visitor_typing
 from connectors.webchat.models import ContactRequirement, Visitor
 from connectors.webchat.tests.conftest import ORIGIN
 from connectors.webchat.tests.factories import ChatSiteFactory, VisitorFactory, token_for
@@ -320,3 +321,18 @@ def test_visitor_limit_behind_a_trusted_proxy_counts_each_client(client, site, s
     assert join("198.51.100.21") == 201
     assert join("198.51.100.22") == 201  # another customer behind the same proxy
     assert join("1.2.3.4, 198.51.100.21") == 429  # the first one again, with a made-up address prepended
+
+
+def test_typing_right_after_sending_still_reaches_the_agents(widget, online_agent, one_limiter_window):
+    # given a visitor who typed her first message (no conversation yet: the signal is counted and dropped) and sent it
+    widget.join()
+    visitor_id = Visitor.objects.get().pk
+    assert check_visitor_typing(visitor_id, typing=True) is False
+    widget.post("messages", {"content": "Hola, ¿hacen envíos a Cali?", "echo_id": "t-1"})
+    assert check_visitor_typing(visitor_id, typing=False) is True
+    # when she types on within the same seconds
+    told = check_visitor_typing(visitor_id, typing=True)
+    # then the agents are told; a flood in the same window is not
+    assert told is True
+    flood = [check_visitor_typing(visitor_id, typing=True) for _ in range(10)]
+    assert flood.count(True) == 2 and flood[-1] is False
