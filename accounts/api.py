@@ -3,6 +3,7 @@
 
 from datetime import datetime
 from typing import Any, Literal, cast
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
@@ -41,6 +42,7 @@ class TeamRef(Schema):
 
 class UserOut(Schema):
     id: int
+    uuid: UUID = Field(..., description="Stable public identifier (the one exports use)")
     username: str
     full_name: str
     email: str

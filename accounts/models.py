@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import datetime
 
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -95,6 +96,8 @@ class CentralitaUserManager(UserManager["User"]):
 class User(AbstractUser):
     """A person who uses Centralita. `role` drives every permission check (accounts.roles)."""
 
+    # The identifier exports and the API give other systems (seed 002): stable, never reused, no row count leaked.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     full_name = models.CharField(_("nombre completo"), max_length=150)
     role = models.CharField(_("rol"), max_length=20, choices=Role.choices, default=Role.AGENTE)
     language = models.CharField(_("idioma"), max_length=5, choices=Language.choices, default=Language.ES)

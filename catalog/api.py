@@ -5,6 +5,7 @@
 import re
 from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -60,6 +61,7 @@ SkuPath = Annotated[str, Field(max_length=64, pattern=SKU_PATH_PATTERN, descript
 
 class ProductOut(Schema):
     id: int
+    uuid: UUID = Field(..., description="Stable public identifier (the one exports use)")
     sku: str
     name: str
     description: str

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,8 @@ class Product(models.Model):
     """A sellable product with its live stock. `stock_on_hand` only changes through catalog.actions, which
     writes a StockMovement for every change, so the quantity is always explainable by the ledger."""
 
+    # The identifier exports and the API give other systems (seed 002): stable, never reused, no row count leaked.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     sku = models.CharField(_("SKU"), max_length=64, unique=True)
     name = models.CharField(_("nombre"), max_length=200)
     search_name = models.CharField(max_length=200, blank=True, editable=False)

@@ -3,7 +3,6 @@ catalog.actions and catalog.importer. The product search feeds the order builder
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
@@ -27,16 +27,28 @@ from catalog.forms import (
     ProductForm,
     ReceiveStockForm,
 )
-from catalog.importer import FORMULA_PREFIXES, import_products_csv
+from catalog.importer import import_products_csv
 from catalog.models import Product
 from catalog.selectors import page_of, product_queryset, recent_movements, search_products
 from core.errors import ActionError
+from core.exports import Column, CsvOptions, streaming_csv_response
 from core.permissions import forbidden, perm_required
 
 PAGE_SIZE = 50
 MOVEMENTS_SHOWN = 50
-EXPORT_COLUMNS = ["sku", "name", "description", "category", "price", "active", "stock_on_hand", "stock_reserved",
-                  "stock_available"]
+# Labels chosen so that the importer reads them back in either language (catalog.importer.COLUMN_ALIASES).
+EXPORT_COLUMNS = [
+    Column("sku", gettext_lazy("SKU")),
+    Column("name", gettext_lazy("Nombre")),
+    Column("description", gettext_lazy("Descripción")),
+    Column("category", gettext_lazy("Categoría")),
+    Column("price", gettext_lazy("Precio"), "money"),
+    Column("active", gettext_lazy("Activo"), "bool"),
+    Column("stock_on_hand", gettext_lazy("Stock")),
+    Column("stock_reserved", gettext_lazy("Stock reservado")),
+    Column("stock_available", gettext_lazy("Stock disponible")),
+    Column("product_id", gettext_lazy("ID del producto"), "uuid"),
+]
 
 
 @perm_required(Perm.CATALOG_VIEW)
@@ -199,32 +211,23 @@ def product_import(request: HttpRequest) -> HttpResponse:
     return render(request, "catalog/product_import.html", {"form": form, "report": report}, status=status)
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value: str) -> str:
-    """Text a spreadsheet would run as a formula gets an apostrophe (the importer removes it again)."""
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
-
-
 # perm_required is typed for HttpResponse; a StreamingHttpResponse is served just the same.
 @perm_required(Perm.CATALOG_VIEW)
-def product_export(request: HttpRequest) -> StreamingHttpResponse:
-    """The filtered products as CSV, streamed. UTF-8 with a BOM so that Excel shows accents correctly; the
-    columns can be edited and imported back (the stock_reserved/stock_available columns are ignored there)."""
+def product_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """The filtered products as CSV, streamed, with the export options of core.exports (dialect, headers). The
+    file can be edited and imported back in either flavour (the stock_reserved/stock_available/product_id
+    columns are ignored there)."""
+    try:
+        options = CsvOptions.from_query(request.GET)
+    except ActionError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     filters = ProductFilterForm(request.GET or None).filters()
-    writer = csv.writer(_Echo())
 
-    def rows() -> Iterator[str]:
-        yield "\ufeff" + writer.writerow(EXPORT_COLUMNS)
+    def rows() -> Iterator[list[Any]]:
         for p in product_queryset(filters).iterator(chunk_size=500):
-            yield writer.writerow([_cell(p.sku), _cell(p.name), _cell(p.description), _cell(p.category), p.price,
-                                   "si" if p.is_active else "no", p.stock_on_hand, p.stock_reserved,
-                                   p.stock_available])
+            yield [p.sku, p.name, p.description, p.category, p.price, p.is_active, p.stock_on_hand,
+                   p.stock_reserved, p.stock_available, p.uuid]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().strftime("%Y%m%d")
-    response["Content-Disposition"] = f'attachment; filename="productos-{stamp}.csv"'
-    return response
+    return streaming_csv_response(columns=EXPORT_COLUMNS, rows=rows(), options=options,
+                                  filename=f"productos-{stamp}.csv")

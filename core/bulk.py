@@ -20,11 +20,15 @@ Converter = Callable[[Any], Any]
 
 
 def _converter(field: models.Field[Any, Any]) -> Converter:
-    ops = connection.ops
     if isinstance(field, models.JSONField):
         return lambda v: None if v is None else json.dumps(v, cls=field.encoder)
     if connection.vendor == "postgresql":
         return lambda v: v
+    return _sqlite_converter(field)
+
+
+def _sqlite_converter(field: models.Field[Any, Any]) -> Converter:
+    ops = connection.ops
     if isinstance(field, models.DateTimeField):
         return ops.adapt_datetimefield_value
     if isinstance(field, models.DateField):
@@ -32,13 +36,20 @@ def _converter(field: models.Field[Any, Any]) -> Converter:
     if isinstance(field, models.DecimalField):
         digits, places = field.max_digits, field.decimal_places
         return lambda v: ops.adapt_decimalfield_value(v, digits, places)
+    if isinstance(field, models.UUIDField):
+        return lambda v: None if v is None else v.hex  # Django keeps UUIDs as 32 hex digits on SQLite
     return lambda v: v
 
 
-def _default(field: models.Field[Any, Any]) -> Any:
+def _default(field: models.Field[Any, Any]) -> Callable[[], Any]:
+    """The column's value for a row that does not give one: a callable default (a UUID) is called per row."""
     if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-        return timezone.now()
-    return field.get_default()  # "" for text fields without a default, like Django's own inserts
+        now = timezone.now()
+        return lambda: now
+    if field.has_default() and callable(field.default):
+        return field.get_default
+    value = field.get_default()  # "" for text fields without a default, like Django's own inserts
+    return lambda: value
 
 
 def bulk_insert(model: type[models.Model], rows: Iterable[Mapping[str, Any]], *, batch: int = 5000) -> int:
@@ -52,7 +63,7 @@ def bulk_insert(model: type[models.Model], rows: Iterable[Mapping[str, Any]], *,
     quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
 
     def values(row: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(convert(row[name] if name in row else defaults[name])
+        return tuple(convert(row[name] if name in row else defaults[name]())
                      for name, convert in zip(names, converters, strict=True))
 
     count = 0

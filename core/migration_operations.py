@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib.postgres.operations import AddIndexConcurrently
-from django.db import migrations
+from django.db import migrations, models
 
 
 class PortableAddIndexConcurrently(AddIndexConcurrently):
@@ -54,3 +55,32 @@ def encrypt_secrets(model: str, fields: tuple[str, ...]) -> migrations.RunPython
                 cursor.execute(sql, [*(getattr(row, name) for name in fields), row.pk])
 
     return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+def add_uuid(model: str) -> list[Any]:
+    """Adds a unique `uuid` column to a model whose table may already hold rows: the column is added empty, each
+    existing row gets its own random UUID (gen_random_uuid() on PostgreSQL; batches of parameters on SQLite), then
+    the column becomes NOT NULL and unique with uuid4 as the default of new rows. (A plain AddField with
+    default=uuid4 would give every existing row the same value.)"""
+    app_label, model_name = model.split(".")
+    lower = model_name.lower()
+
+    def fill(apps: Any, schema_editor: Any) -> None:
+        model_class = apps.get_model(app_label, model_name)
+        connection = schema_editor.connection
+        table = connection.ops.quote_name(model_class._meta.db_table)
+        if connection.vendor == "postgresql":
+            schema_editor.execute(f"UPDATE {table} SET uuid = gen_random_uuid() WHERE uuid IS NULL")  # noqa: S608
+            return
+        pks = list(model_class.objects.filter(uuid__isnull=True).values_list("pk", flat=True))
+        with connection.cursor() as cursor:
+            for start in range(0, len(pks), 5000):
+                cursor.executemany(f"UPDATE {table} SET uuid = %s WHERE id = %s",  # noqa: S608
+                                   [(uuid.uuid4().hex, pk) for pk in pks[start:start + 5000]])
+
+    return [
+        migrations.AddField(model_name=lower, name="uuid", field=models.UUIDField(null=True, editable=False)),
+        migrations.RunPython(fill, migrations.RunPython.noop, elidable=True),
+        migrations.AlterField(model_name=lower, name="uuid",
+                              field=models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+    ]

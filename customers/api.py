@@ -1,9 +1,10 @@
 """/api/v1/customers: merging a duplicate into the customer kept (the same action as the duplicates page)."""
 
 from typing import Any
+from uuid import UUID
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from core.api import DbId, ErrorOut, InputSchema, api_user
 from customers.actions import check_merge_customers
@@ -18,6 +19,7 @@ class MergeIn(InputSchema):
 
 class CustomerOut(Schema):
     id: int
+    uuid: UUID = Field(..., description="Stable public identifier (the one exports use)")
     name: str
     phones: list[str]
     emails: list[str]
@@ -32,7 +34,7 @@ class CustomerOut(Schema):
                      "`customer_not_found`; 409 `same_customer` or `merge_blocked`)")
 def merge_customers(request: HttpRequest, payload: MergeIn) -> Any:
     keep = check_merge_customers(api_user(request), keep_id=payload.keep, merge_id=payload.merge)
-    return {"id": keep.pk, "name": keep.name,
+    return {"id": keep.pk, "uuid": keep.uuid, "name": keep.name,
             "phones": list(keep.phones.order_by("e164").values_list("e164", flat=True)),
             "emails": list(keep.emails.order_by("email").values_list("email", flat=True)),
             "conversations": keep.conversations.count(), "orders": keep.orders.count(), "leads": keep.leads.count()}

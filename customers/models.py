@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.db import models
@@ -40,6 +41,8 @@ class MarketingList(models.Model):
 class Customer(models.Model):
     """A person or company the business talks to. Phones (E.164) and emails identify them across channels."""
 
+    # The identifier exports and the API give other systems (seed 002): stable, never reused, no row count leaked.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(_("nombre"), max_length=200)
     search_name = models.CharField(max_length=200, blank=True, editable=False)  # core.text.fold(name)
     document_id = models.CharField(_("documento de identidad"), max_length=40, blank=True)

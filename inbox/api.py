@@ -7,6 +7,7 @@ serialize; permissions and rules live in the actions (inbox.actions, inbox.task_
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlencode
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -107,6 +108,7 @@ class ConversationIn(InputSchema):
 
 class ConversationOut(Schema):
     id: int
+    uuid: UUID = Field(..., description="Stable public identifier (the one exports use)")
     state: str = Field(..., description="nueva | pendiente | en_espera | resuelta | escalada")
     inbox: str
     category: str | None
@@ -114,7 +116,7 @@ class ConversationOut(Schema):
     channel: str
     priority: str
     cycle: int
-    customer: dict[str, Any]
+    customer: dict[str, Any] = Field(..., description="id, uuid and name")
     last_message_preview: str
     awaiting_reply: bool
     created_at: datetime
@@ -177,9 +179,10 @@ class TransferIn(InputSchema):
 
 
 def _out(c: Conversation) -> dict[str, Any]:
-    return {"id": c.pk, "state": c.state, "inbox": c.inbox.code, "category": c.category.name if c.category else None,
+    return {"id": c.pk, "uuid": c.uuid, "state": c.state, "inbox": c.inbox.code,
+            "category": c.category.name if c.category else None,
             "assignee": c.assignee.username if c.assignee else None, "channel": c.channel, "priority": c.priority,
-            "cycle": c.cycle, "customer": {"id": c.customer_id, "name": c.customer.name},
+            "cycle": c.cycle, "customer": {"id": c.customer_id, "uuid": c.customer.uuid, "name": c.customer.name},
             "last_message_preview": c.last_message_preview, "awaiting_reply": c.awaiting_reply,
             "created_at": c.created_at, "last_activity_at": c.last_activity_at,
             "first_response_at": c.first_response_at, "closed_at": c.closed_at, "close_reason": c.close_reason}

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -75,6 +77,8 @@ class Conversation(models.Model):
     """One customer conversation on one channel. `cycle` counts reopenings: each cycle has its own first
     response and closure, so a reopened conversation never inflates or hides response-time metrics."""
 
+    # The identifier exports and the API give other systems (seed 002): stable, never reused, no row count leaked.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="conversations")
     channel = models.CharField(_("canal"), max_length=12, choices=Channel.choices)
     inbox = models.ForeignKey(Inbox, on_delete=models.PROTECT, related_name="conversations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
+from uuid import UUID
 
 from django.conf import settings
 from django.db.models import prefetch_related_objects
@@ -24,6 +25,7 @@ router = Router(tags=["leads"])
 
 class CustomerOut(Schema):
     id: int | None
+    uuid: UUID | None = Field(None, description="Stable public identifier (the one exports use)")
     name: str
     phones: list[str]
     emails: list[str]
@@ -117,7 +119,7 @@ def _customer(lead: Lead) -> dict[str, Any] | None:
     c = lead.customer
     if c is None:
         return None
-    return {"id": c.pk, "name": c.name, "phones": [p.e164 for p in c.phones.all()],
+    return {"id": c.pk, "uuid": c.uuid, "name": c.name, "phones": [p.e164 for p in c.phones.all()],
             "emails": [e.email for e in c.emails.all()], "tags": sorted(t.name for t in c.tags.all()),
             "document_id": c.document_id, "address": c.address, "city": c.city, "department": c.department}
 

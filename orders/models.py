@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -99,6 +101,8 @@ class Sale(models.Model):
     history writes them from its sales file, keyed by `import_ref` (sale_id). Sales without a conversation are
     kept but counted by no dashboard chart: every definition counts sales in the window of their conversation."""
 
+    # The identifier exports and the API give other systems (seed 002): stable, never reused, no row count leaked.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     import_ref = models.CharField(max_length=64, blank=True)
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="sales")
     conversation = models.ForeignKey("inbox.Conversation", null=True, blank=True, on_delete=models.SET_NULL,

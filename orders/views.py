@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -11,11 +11,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.roles import Perm
 from core.errors import ActionError
+from core.exports import Column, CsvOptions, streaming_csv_response
 from core.permissions import perm_required
 from leads.actions import access_lead
 from leads.models import Lead
@@ -158,35 +160,53 @@ def order_list(request: HttpRequest) -> HttpResponse:
     return render(request, "orders/list.html", {"form": form, "page": page, "query": request.GET.urlencode()})
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
+ORDER_COLUMNS = [
+    Column("order", gettext_lazy("Pedido")),
+    Column("state", gettext_lazy("Estado"), "code", dict(OrderState.choices)),
+    Column("created_at", gettext_lazy("Creado"), "datetime"),
+    Column("confirmed_at", gettext_lazy("Confirmado"), "datetime"),
+    Column("agent", gettext_lazy("Agente")),
+    Column("customer_id", gettext_lazy("ID del cliente"), "uuid"),
+    Column("customer", gettext_lazy("Cliente")),
+    Column("phone", gettext_lazy("Teléfono")),
+    Column("city", gettext_lazy("Ciudad")),
+    Column("department", gettext_lazy("Departamento / estado")),
+    Column("product_id", gettext_lazy("ID del producto"), "uuid"),
+    Column("sku", gettext_lazy("SKU")),
+    Column("product", gettext_lazy("Producto")),
+    Column("quantity", gettext_lazy("Cantidad"), "int"),
+    Column("unit_price", gettext_lazy("Precio unitario"), "money"),
+    Column("line_total", gettext_lazy("Total de la línea"), "money"),
+    Column("order_total", gettext_lazy("Total del pedido"), "money"),
+    Column("currency", gettext_lazy("Moneda")),
+    Column("kommo_lead", gettext_lazy("Lead de Kommo"), "int"),
+]
 
 
 @perm_required(Perm.ORDERS_VIEW)
-def order_export(request: HttpRequest) -> StreamingHttpResponse:
-    """CSV of the filtered orders, one row per order line, streamed (no size limit in memory)."""
+def order_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    """CSV of the filtered orders, one row per order line, streamed (no size limit in memory); the export
+    options of core.exports (dialect, headers)."""
     user: User = request.user  # type: ignore[assignment]
+    try:
+        options = CsvOptions.from_query(request.GET)
+    except ActionError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
     form = OrderFilterForm(request.GET or None)
     filters = form.filters() if form.is_valid() else OrderFilters()
-    writer = csv.writer(_Echo())
-    header = ["order", "state", "created_at", "confirmed_at", "agent", "customer", "phone", "city", "department",
-              "sku", "product", "quantity", "unit_price", "line_total", "order_total", "currency", "kommo_lead"]
 
-    def rows() -> Any:
-        yield "\ufeff" + writer.writerow(header)
-        for order in order_queryset(user, filters).prefetch_related("lines").iterator(chunk_size=500):
+    def rows() -> Iterator[list[Any]]:
+        orders = (order_queryset(user, filters).select_related("customer", "lead")
+                  .prefetch_related("lines__product").iterator(chunk_size=500))
+        for order in orders:
             for line in order.lines.all():
-                yield writer.writerow([
-                    order.number, order.state, order.created_at.isoformat(),
-                    order.confirmed_at.isoformat() if order.confirmed_at else "", order.agent.username,
-                    order.customer.name, order.delivery_phone, order.delivery_city, order.delivery_department,
-                    line.sku, line.name, line.quantity, line.unit_price, line.line_total, order.total, order.currency,
-                    order.lead.kommo_id if order.lead else ""])
+                yield [order.number, order.state, order.created_at, order.confirmed_at,
+                       order.agent.full_name or order.agent.username, order.customer.uuid, order.customer.name,
+                       order.delivery_phone, order.delivery_city, order.delivery_department, line.product.uuid,
+                       line.sku, line.name, line.quantity, line.unit_price, line.line_total, order.total,
+                       order.currency, order.lead.kommo_id if order.lead else None]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="pedidos.csv"'
-    return response
+    return streaming_csv_response(columns=ORDER_COLUMNS, rows=rows(), options=options, filename="pedidos.csv")
 
 
 @perm_required(Perm.ORDERS_VIEW)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any, Literal, get_args
@@ -15,10 +16,21 @@ from ninja import Field, Query, Router, Schema
 from accounts.roles import Perm
 from core.api import MAX_PAGE, DbId, ErrorOut, IsoDate, QuerySchema, api_require
 from core.errors import ActionError
-from reports.dashboard import CHARTS, charts_for, check_dashboard_filters
+from core.exports import Column, CsvOptions, csv_response, streaming_csv_response
+from reports.dashboard import CHARTS, DashboardFilters, charts_for, check_dashboard_filters
 from reports.dashboard import dashboard as build
-from reports.drilldown import EXPORT_COLUMNS, aexport_rows, check_drill_point, drill_page, export_rows
-from reports.exports import csv_response, streaming_csv_response
+from reports.drilldown import check_drill_point, drill_page
+from reports.exports import (
+    CHART_COLUMNS,
+    CONVERSATION_COLUMNS,
+    LEADFLOW_COLUMNS,
+    SALE_COLUMNS,
+    aconversation_rows,
+    asale_rows,
+    conversation_rows,
+    sale_rows,
+    with_agent_uuids,
+)
 from reports.leadflow import LeadFlowReport, check_leadflow_filters, lead_flow_report
 
 router = Router(tags=["reports"])
@@ -30,6 +42,13 @@ if set(get_args(Chart)) != set(CHARTS):  # one list of charts: reports.dashboard
     raise ImproperlyConfigured("reports.api.Chart must list reports.dashboard.CHARTS")
 WINDOW_DOC = ("The window: `start` ≤ `end` (400 `invalid_window`), at most {days} days (400 `window_too_long`); an "
               "omitted end is taken from today in TIME_ZONE.")
+
+
+EXPORT_DOC = ("CSV choices (docs/reports.md, Exportaciones): `dialect=csv` (comma, decimal point; default) or `excel` "
+              "(semicolon, decimal comma); `headers=label` (column names and coded values in the caller's language; "
+              "default) or `name` (machine names and codes); `durations=hms` (H:MM:SS; default) or `seconds`. "
+              "UTF-8 with BOM, header row, CRLF; datetimes in TIME_ZONE as YYYY-MM-DD HH:MM:SS; identifiers are "
+              "UUIDs, never database ids. An unknown choice is 400 `invalid_export_option`.")
 
 
 REVENUE_DOC = 'Sum of the sold lines, a decimal string with two decimals (e.g. "828800.00")'
@@ -88,13 +107,8 @@ class LeadFlowOut(Schema):
     outcomes: list[LeadFlowOutcome]
 
 
-LEADFLOW_CSV_COLUMNS: dict[str, list[str]] = {
-    "by_operator": list(LeadFlowOperator.model_fields),
-    "by_hour": list(LeadFlowHour.model_fields),
-    "outcomes": list(LeadFlowOutcome.model_fields),
-    "speed_to_lead": ["operator", "operator_name", "speed_to_lead_mean_seconds", "speed_to_lead_median_seconds",
-                      "speed_to_lead_count"],
-}
+if set(LEADFLOW_COLUMNS) != set(get_args(LeadFlowTable)):  # one list of tables: reports.exports
+    raise ImproperlyConfigured("reports.api.LeadFlowTable must list reports.exports.LEADFLOW_COLUMNS")
 
 
 def leadflow_payload(report: LeadFlowReport) -> dict[str, Any]:
@@ -106,11 +120,11 @@ def leadflow_payload(report: LeadFlowReport) -> dict[str, Any]:
     return data
 
 
-def leadflow_csv(report: LeadFlowReport, table: str) -> HttpResponse:
-    payload = leadflow_payload(report)
-    rows = ([r for r in payload["by_operator"] if r["speed_to_lead_count"]] if table == "speed_to_lead"
-            else payload[table])
-    return csv_response(rows=rows, columns=LEADFLOW_CSV_COLUMNS[table],
+def leadflow_csv(report: LeadFlowReport, table: str, options: CsvOptions) -> HttpResponse:
+    rows = [asdict(r) for r in getattr(report, "by_operator" if table == "speed_to_lead" else table)]
+    if table == "speed_to_lead":
+        rows = [r for r in rows if r["speed_to_lead_count"]]
+    return csv_response(rows=rows, columns=LEADFLOW_COLUMNS[table], options=options,
                         filename=f"flujo-de-leads-{table}-{report.start}-{report.end}.csv")
 
 
@@ -123,6 +137,9 @@ class LeadFlowQuery(QuerySchema):
     operator: str = Field("", max_length=150, description="username (400 `unknown_operator`); ignored for users "
                                                           "without reports.view_all")
     format: Literal["json", "csv"] = "json"
+    dialect: Literal["csv", "excel"] = "csv"
+    headers: Literal["label", "name"] = "label"
+    durations: Literal["hms", "seconds"] = "hms"
     table: LeadFlowTable | None = Field(None, description="with format=csv: the table to export (required: 400 "
                                                           "`missing_table`)")
 
@@ -131,8 +148,8 @@ class LeadFlowQuery(QuerySchema):
     "/reports/lead-flow", response=LeadFlowOut, url_name="reports_lead_flow",
     summary="Lead-flow report: calls, contacted and closed leads, outcomes, by hour, speed-to-lead",
     description="Definitions: docs/reports.md. Users without `reports.view_all` always get their own numbers, "
-                "whatever `operator` says. `format=csv&table=…` returns one table as CSV (UTF-8 with BOM, "
-                "comma-separated, header row). " + WINDOW_DOC.format(days=366),
+                "whatever `operator` says. `format=csv&table=…` returns one table as CSV. " + EXPORT_DOC + " "
+                + WINDOW_DOC.format(days=366),
     openapi_extra=_CSV_OPENAPI,
 )
 def lead_flow(request: HttpRequest, query: Query[LeadFlowQuery]) -> Any:
@@ -144,7 +161,7 @@ def lead_flow(request: HttpRequest, query: Query[LeadFlowQuery]) -> Any:
                           field="table")
     report = lead_flow_report(filters=filters)
     if query.table is not None and query.format == "csv":
-        return leadflow_csv(report, query.table)
+        return leadflow_csv(report, query.table, CsvOptions(query.dialect, query.headers, query.durations))
     return leadflow_payload(report)
 
 
@@ -241,6 +258,9 @@ class DashboardQuery(QuerySchema):
     channel: str = Field("", max_length=20)
     agent: DbId | None = Field(None, description="user id; forced to the caller without reports.view_all")
     format: Literal["json", "csv"] = "json"
+    dialect: Literal["csv", "excel"] = "csv"
+    headers: Literal["label", "name"] = "label"
+    durations: Literal["hms", "seconds"] = "hms"
     chart: Chart | None = Field(None, description="with format=csv: the chart whose rows to export, one the caller's "
                                                   "role may see (400 `invalid_chart`)")
 
@@ -260,7 +280,7 @@ def dashboard_query(request: HttpRequest, query: DashboardQuery) -> tuple[Any, A
                 "sales count in the window of their conversation; the two-year horizon applies to everything. "
                 "Each role gets the charts it may see (keys of other charts are absent); users without "
                 "`reports.view_all` get their own conversations only. `format=csv&chart=<key>` returns that "
-                "chart's rows as CSV. " + WINDOW_DOC.format(days=3 * 366),
+                "chart's rows as CSV (agents by UUID). " + EXPORT_DOC + " " + WINDOW_DOC.format(days=3 * 366),
     openapi_extra=_CSV_OPENAPI,
 )
 def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
@@ -271,9 +291,9 @@ def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
             raise ActionError("invalid_chart", _("Indique un gráfico: %s.") % ", ".join(sorted(allowed)),
                               field="chart")
         data = build(filters, charts=[query.chart])[query.chart]
-        rows = [data] if isinstance(data, dict) else data
-        columns = list(rows[0]) if rows else []
-        return csv_response(rows=rows, columns=columns,
+        rows = with_agent_uuids([data] if isinstance(data, dict) else data)
+        return csv_response(rows=rows, columns=CHART_COLUMNS[query.chart],
+                            options=CsvOptions(query.dialect, query.headers, query.durations),
                             filename=f"{query.chart}_{filters.start}_{filters.end}.csv")
     # Served as built (not through the schema): a role's hidden charts are absent keys, while a null inside a
     # chart (a rate with no denominator) must stay null. DashboardOut documents the shape.
@@ -369,20 +389,47 @@ def dashboard_conversations(request: HttpRequest, query: Query[DrillQuery]) -> A
     return body
 
 
+class ExportQuery(FiltersQuery):
+    dialect: Literal["csv", "excel"] = "csv"
+    headers: Literal["label", "name"] = "label"
+    durations: Literal["hms", "seconds"] = "hms"
+
+
 @router.get(
     "/reports/conversations.csv", response={403: ErrorOut},
     url_name="reports_conversations_csv",
     summary="Every conversation of the window, one row each (CSV, streamed)",
     description="Permission `reports.export`. The conversations that started in the window (the dashboard's "
-                "filters), in id order, with their reporting facts plus customer_name and agent_name. UTF-8 with "
-                "BOM, comma-separated, header row; streamed in chunks, so any size downloads in bounded memory.",
+                "filters), in id order, with seed 002's fields (conversation_id, customer_id, customer_name, "
+                "started_at, closed_at, state, channel, agent_id, agent_name, first_response_seconds, "
+                "resolution_seconds, outcome, customer_state, agent_comments) plus team, inbox, avg_reply_seconds, "
+                "sales and revenue. Streamed in chunks, so any size downloads in bounded memory. " + EXPORT_DOC,
     openapi_extra=_CSV_OPENAPI,
 )
-def conversations_csv(request: HttpRequest, query: Query[FiltersQuery]) -> Any:
+def conversations_csv(request: HttpRequest, query: Query[ExportQuery]) -> Any:
+    return _stream(request, query, columns=CONVERSATION_COLUMNS, rows=conversation_rows, arows=aconversation_rows,
+                   name="conversaciones")
 
 
+@router.get(
+    "/reports/sales.csv", response={403: ErrorOut},
+    url_name="reports_sales_csv",
+    summary="Every sale of the window's conversations, one row per sold line (CSV, streamed)",
+    description="Permission `reports.export`. The sales the dashboard counts for the same filters (those of the "
+                "conversations that started in the window), with seed 002's fields (sale_id, product_id, "
+                "product_name, conversation_id, quantity, unit_price, amount) plus product_sku, channel, agent_id, "
+                "agent_name and sold_at. " + EXPORT_DOC,
+    openapi_extra=_CSV_OPENAPI,
+)
+def sales_csv(request: HttpRequest, query: Query[ExportQuery]) -> Any:
+    return _stream(request, query, columns=SALE_COLUMNS, rows=sale_rows, arows=asale_rows, name="ventas")
+
+
+def _stream(request: HttpRequest, query: ExportQuery, *, columns: list[Column],
+            rows: Callable[[DashboardFilters], Iterator[list[Any]]],
+            arows: Callable[[DashboardFilters], AsyncIterator[list[Any]]], name: str) -> Any:
     _user, filters = _filters(request, query, Perm.REPORTS_EXPORT)
     return streaming_csv_response(
-        columns=EXPORT_COLUMNS, rows=export_rows(filters),
-        arows=aexport_rows(filters) if isinstance(request, ASGIRequest) else None,
-        filename=f"conversaciones_{filters.start}_{filters.end}.csv")
+        columns=columns, rows=rows(filters), arows=arows(filters) if isinstance(request, ASGIRequest) else None,
+        options=CsvOptions(query.dialect, query.headers, query.durations),
+        filename=f"{name}_{filters.start}_{filters.end}.csv")

@@ -170,11 +170,12 @@ def browser_texts() -> dict[str, Any]:
     }
 
 
-def page_config(*, charts: list[str], api: str, drill_api: str, export_api: str, inbox_url: str,
+def page_config(*, charts: list[str], api: str, drill_api: str, export_api: str, sales_api: str, inbox_url: str,
                 channels: dict[str, str]) -> dict[str, Any]:
     """Everything dashboard.js needs, embedded with json_script."""
     return {
-        "api": api, "drill_api": drill_api, "export_api": export_api, "inbox_url": inbox_url, "charts": charts,
+        "api": api, "drill_api": drill_api, "export_api": export_api, "sales_api": sales_api, "inbox_url": inbox_url,
+        "charts": charts,
         "currency": settings.CURRENCY, "money": money_spec(), "texts": browser_texts(), "channels": channels,
         "titles": {c.key: str(c.title) for c in CHART_INFO},
         "kpis": [{"key": k.key, "fmt": k.fmt, "better": k.better, "ok": k.ok, "warn": k.warn} for k in KPI_CARDS],

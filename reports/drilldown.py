@@ -12,12 +12,10 @@ sales_by_channel counts sale rows: its conversations carry their `sales`, whose 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from asgiref.sync import sync_to_async
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
@@ -27,11 +25,9 @@ from customers.models import Customer
 from inbox.choices import SUCCESSFUL_OUTCOMES, ConversationOutcome, ConversationState, CustomerState
 from inbox.models import Conversation
 from reports.dashboard import DashboardFilters, _window_facts, bucket_of, buckets
-from reports.exports import text_cell
 from reports.models import ConversationFact, CustomerFirstDay
 
 PAGE_SIZE: Final = 50
-EXPORT_CHUNK: Final = 2000
 
 # chart → the series a point of it may name (the first is the default)
 SERIES: Final[dict[str, tuple[str, ...]]] = {
@@ -184,47 +180,3 @@ def drill_page(f: DashboardFilters, p: DrillPoint, *, page: int = 1) -> dict[str
     } for r in facts]
     return {"chart": p.chart, "series": p.series, "bucket": p.bucket, "agent_id": p.agent_id, "count": count,
             "page": page, "pages": pages, "page_size": PAGE_SIZE, "results": rows}
-
-
-# --- per-conversation export ------------------------------------------------------------------------------------
-
-EXPORT_COLUMNS: Final = (
-    "conversation_id", "customer_id", "customer_name", "agent_id", "agent_name", "team_id", "inbox_id", "channel",
-    "state", "outcome", "customer_state", "started_at", "start_day", "closed_day", "first_response_seconds",
-    "resolution_seconds", "reply_seconds_sum", "reply_count", "sales", "revenue",
-)
-_FACT_COLUMNS: Final = tuple(c for c in EXPORT_COLUMNS if c not in {"customer_name", "agent_name"})
-
-
-def _export_chunk(f: DashboardFilters, after: int) -> list[list[Any]]:
-    qs = _names(_window_facts(f).filter(start_day__gte=f.start, start_day__lte=f.end, conversation_id__gt=after))
-    rows = []
-    for r in qs.order_by("conversation_id").values(*_FACT_COLUMNS, "customer_name", "agent_full_name",
-                                                   "agent_username")[:EXPORT_CHUNK]:
-        r["customer_name"] = text_cell(r["customer_name"] or "")
-        r["agent_name"] = text_cell(r.pop("agent_full_name") or r.pop("agent_username") or "")
-        r["agent_id"] = r["agent_id"] or ""
-        r["team_id"] = r["team_id"] or ""
-        r["inbox_id"] = r["inbox_id"] or ""
-        r["started_at"] = r["started_at"].isoformat()
-        rows.append([r.get(c) for c in EXPORT_COLUMNS])
-    return rows
-
-
-def export_rows(f: DashboardFilters) -> Iterator[list[Any]]:
-    """Every conversation started in the window, in id order, read EXPORT_CHUNK at a time (keyset: each chunk is
-    its own short query, so memory stays bounded and no cursor stays open between chunks)."""
-    after = 0
-    while chunk := _export_chunk(f, after):
-        yield from chunk
-        after = chunk[-1][0]
-
-
-async def aexport_rows(f: DashboardFilters) -> AsyncIterator[list[Any]]:
-    """export_rows for ASGI: Django would buffer a synchronous iterator whole before sending it."""
-    after = 0
-    while chunk := await sync_to_async(_export_chunk)(f, after):
-        for row in chunk:
-            yield row
-        after = chunk[-1][0]
-

@@ -1,67 +1,223 @@
-"""CSV downloads of report tables, shared by every report, and the streamed per-conversation export."""
+"""The reports' CSV columns (machine name, label in the reader's language, kind) and the two analyst exports: one
+row per conversation and one row per sale, with the fields of seed 002 and UUIDs instead of database ids.
+How cells are written (dialect, headers, durations): core.exports."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, Final
 
-from django.http import HttpResponse, StreamingHttpResponse
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
-# Excel opens a UTF-8 CSV as ANSI (mangling "Parcial · Peña") unless the file starts with a byte-order mark.
-BOM = "\ufeff"
-# A cell a spreadsheet would run as a formula (a customer can name themself "=HYPERLINK(…)" on WhatsApp).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from accounts.models import Team, User
+from core.exports import Column
+from inbox.choices import Channel, ConversationOutcome, ConversationState, CustomerState
+from inbox.models import Conversation, Inbox
+from orders.models import Sale
+from reports.dashboard import DashboardFilters, _window_facts
+
+EXPORT_CHUNK: Final = 2000
+
+_CHANNELS: Final = dict(Channel.choices)
+_STATES: Final = dict(ConversationState.choices)
+_OUTCOMES: Final = dict(ConversationOutcome.choices)
+_CUSTOMER_STATES: Final = dict(CustomerState.choices)
+_LEAD_OUTCOMES: Final = {"positivo": _("Positivo"), "negativo": _("Negativo"), "parcial": _("Parcial"),
+                         "no_clasificado": _("No clasificado")}
+
+AGENT = Column("agent_id", _("ID del agente"), "uuid")
+AGENT_NAME = Column("agent_name", _("Agente"))
+OPERATOR = Column("operator", _("Usuario del operador"))
+OPERATOR_NAME = Column("operator_name", _("Operador"))
+REVENUE = Column("revenue", _("Ingresos"), "money")
+SALES = Column("sales", _("Ventas"), "int")
+BUCKET = Column("bucket", _("Periodo (primer día)"), "date")
+SPEED = [Column("speed_to_lead_mean_seconds", _("Velocidad de contacto, media"), "duration"),
+         Column("speed_to_lead_median_seconds", _("Velocidad de contacto, mediana"), "duration"),
+         Column("speed_to_lead_count", _("Primeras notas medidas"), "int")]
+
+LEADFLOW_COLUMNS: Final[dict[str, list[Column]]] = {
+    "by_operator": [
+        OPERATOR, OPERATOR_NAME, Column("calls", _("Llamadas"), "int"),
+        Column("unique_leads", _("Leads contactados"), "int"), Column("closed", _("Leads cerrados"), "int"),
+        Column("positivo", _("Positivo"), "int"), Column("negativo", _("Negativo"), "int"),
+        Column("parcial", _("Parcial"), "int"), Column("no_clasificado", _("No clasificado"), "int"),
+        *SPEED, SALES, REVENUE],
+    "by_hour": [Column("hour", _("Hora"), "int"), Column("calls", _("Llamadas"), "int"), SALES, REVENUE],
+    "outcomes": [Column("outcome", _("Resultado"), "code", _LEAD_OUTCOMES), Column("calls", _("Llamadas"), "int")],
+    "speed_to_lead": [OPERATOR, OPERATOR_NAME, *SPEED],
+}
+
+CHART_COLUMNS: Final[dict[str, list[Column]]] = {
+    "agent_volume": [AGENT, AGENT_NAME, Column("conversations", _("Conversaciones"), "int"),
+                     Column("successful", _("Exitosas"), "int"), Column("success_rate", _("Tasa de éxito"), "rate")],
+    "agent_response_times": [AGENT, AGENT_NAME,
+                             Column("avg_first_response_seconds", _("Primera respuesta promedio"), "duration"),
+                             Column("avg_resolution_seconds", _("Resolución promedio"), "duration")],
+    "sales_conversations": [Column("closed", _("Cerradas"), "int"), Column("with_sale", _("Con venta"), "int"),
+                            Column("without_sale", _("Sin venta"), "int"),
+                            Column("conversion_rate", _("Tasa de conversión"), "rate")],
+    "revenue_by_agent": [AGENT, AGENT_NAME, REVENUE],
+    "customer_states": [BUCKET, *(Column(k, v, "int") for k, v in _CUSTOMER_STATES.items())],
+    "retention": [Column("month", _("Mes")), Column("active", _("Clientes activos"), "int"),
+                  Column("new", _("Nuevos"), "int"), Column("returning", _("Recurrentes"), "int"),
+                  Column("returning_rate", _("Tasa de retención"), "rate")],
+    "daily_activity": [BUCKET, Column("started", _("Iniciadas"), "int"), Column("resolved", _("Resueltas"), "int")],
+    "sales_by_channel": [BUCKET, Column("channel", _("Canal"), "code", _CHANNELS), SALES],
+    "kpis": [Column("avg_first_response_seconds", _("Primera respuesta promedio"), "duration"),
+             Column("avg_reply_seconds", _("Tiempo de respuesta promedio"), "duration"),
+             Column("unanswered_open", _("Abiertas sin respuesta"), "int"),
+             Column("closed_without_response", _("Cerradas sin respuesta"), "int"),
+             Column("avg_resolution_seconds", _("Resolución promedio"), "duration"),
+             Column("resolved_within_48h_rate", _("Resueltas en 48 h"), "rate")],
+}
 
 
-def text_cell(value: str) -> str:
-    """Free text for a CSV cell: an apostrophe in front of what would start a formula."""
-    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+def with_agent_uuids(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chart rows keyed by database agent ids, with the agents' UUIDs in their place (exports give no internal id)."""
+    ids = {r["agent_id"] for r in rows if r.get("agent_id")}
+    if not ids:
+        return rows
+    uuids = dict(User.objects.filter(pk__in=ids).values_list("pk", "uuid"))
+    return [{**r, "agent_id": uuids.get(r["agent_id"])} if "agent_id" in r else r for r in rows]
 
 
-def csv_text(*, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """Comma-separated, a header row of `columns`, CRLF line ends (RFC 4180); None becomes an empty cell."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-    return out.getvalue()
+# --- one row per conversation (seed 002's conversations file, plus team, inbox and sales) ------------------------
+
+CONVERSATION_COLUMNS: Final = [
+    Column("conversation_id", _("ID de la conversación"), "uuid"),
+    Column("customer_id", _("ID del cliente"), "uuid"),
+    Column("customer_name", _("Cliente")),
+    Column("started_at", _("Fecha y hora de inicio"), "datetime"),
+    Column("closed_at", _("Fecha y hora de cierre"), "datetime"),
+    Column("state", _("Estado"), "code", _STATES),
+    Column("channel", _("Canal"), "code", _CHANNELS),
+    AGENT, AGENT_NAME,
+    Column("first_response_seconds", _("Tiempo de primera respuesta"), "duration"),
+    Column("resolution_seconds", _("Tiempo de resolución"), "duration"),
+    Column("outcome", _("Resultado"), "code", _OUTCOMES),
+    Column("customer_state", _("Estado del cliente"), "code", _CUSTOMER_STATES),
+    Column("agent_comments", _("Comentarios del agente")),
+    Column("team", _("Equipo")),
+    Column("inbox", _("Bandeja")),
+    Column("avg_reply_seconds", _("Tiempo de respuesta promedio"), "duration"),
+    SALES, REVENUE,
+]
 
 
-def csv_response(*, rows: Iterable[Mapping[str, Any]], columns: Sequence[str], filename: str) -> HttpResponse:
-    """A small in-memory download: report tables have at most a few hundred rows (operators, hours)."""
-    response = HttpResponse(BOM + csv_text(rows=rows, columns=columns), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+class _Names:
+    """Agents, teams and inboxes by id, read once per export (a few hundred rows at most)."""
+
+    def __init__(self) -> None:
+        self.agents = {pk: (u, full or username) for pk, u, full, username
+                       in User.objects.values_list("pk", "uuid", "full_name", "username")}
+        self.teams = dict(Team.objects.values_list("pk", "name"))
+        self.inboxes = dict(Inbox.objects.values_list("pk", "name"))
 
 
-class _Echo:
-    """csv.writer target that hands each formatted line back instead of storing it."""
+def _conversation_chunk(f: DashboardFilters, after: int, names: _Names) -> list[tuple[int, list[Any]]]:
+    facts = list(_window_facts(f).filter(start_day__gte=f.start, start_day__lte=f.end, conversation_id__gt=after)
+                 .order_by("conversation_id")
+                 .values("conversation_id", "agent_id", "team_id", "inbox_id", "channel", "state", "outcome",
+                         "customer_state", "started_at", "first_response_seconds", "resolution_seconds",
+                         "reply_seconds_sum", "reply_count", "sales", "revenue")[:EXPORT_CHUNK])
+    if not facts:
+        return []
+    ids = [r["conversation_id"] for r in facts]
+    live: dict[int, Mapping[str, Any]] = {
+        row["pk"]: row for row in Conversation.objects.filter(pk__in=ids)
+        .values("pk", "uuid", "closed_at", "close_comment", "customer__uuid", "customer__name")}
+    out = []
+    for r in facts:
+        c: Mapping[str, Any] = live.get(r["conversation_id"], {})
+        agent_uuid, agent_name = names.agents.get(r["agent_id"], (None, ""))
+        row = {**r, "conversation_id": c.get("uuid"), "customer_id": c.get("customer__uuid"),
+               "customer_name": c.get("customer__name", ""), "closed_at": c.get("closed_at"),
+               "agent_id": agent_uuid, "agent_name": agent_name, "agent_comments": c.get("close_comment", ""),
+               "team": names.teams.get(r["team_id"], ""), "inbox": names.inboxes.get(r["inbox_id"], ""),
+               "avg_reply_seconds": r["reply_seconds_sum"] / r["reply_count"] if r["reply_count"] else None}
+        out.append((r["conversation_id"], [row.get(col.name) for col in CONVERSATION_COLUMNS]))
+    return out
 
-    def write(self, value: str) -> str:
-        return value
+
+Chunk = Callable[[DashboardFilters, int, "_Names"], list[tuple[int, list[Any]]]]
 
 
-def streaming_csv_response(*, columns: Sequence[str], rows: Iterator[Sequence[Any]],
-                           arows: AsyncIterator[Sequence[Any]] | None = None, filename: str,
-                           ) -> StreamingHttpResponse:
-    """A large download, one line at a time (same dialect as csv_text). Under ASGI pass `arows` too: Django
-    buffers a synchronous iterator whole before sending it to an ASGI server, which would defeat streaming."""
-    writer = csv.writer(_Echo())
+def keyset_rows(chunk: Chunk, f: DashboardFilters) -> Iterator[list[Any]]:
+    """Every row `chunk` reads, EXPORT_CHUNK at a time after the last key (keyset: each chunk is its own short
+    queries, so memory stays bounded and no cursor stays open between chunks)."""
+    names, after = _Names(), 0
+    while rows := chunk(f, after, names):
+        yield from (row for _key, row in rows)
+        after = rows[-1][0]
 
-    def lines() -> Iterator[str]:
-        yield BOM + writer.writerow(columns)
-        for row in rows:
-            yield writer.writerow(["" if v is None else v for v in row])
 
-    async def alines(source: AsyncIterator[Sequence[Any]]) -> AsyncIterator[str]:
-        yield BOM + writer.writerow(columns)
-        async for row in source:
-            yield writer.writerow(["" if v is None else v for v in row])
+async def akeyset_rows(chunk: Chunk, f: DashboardFilters) -> AsyncIterator[list[Any]]:
+    """keyset_rows for ASGI: Django would buffer a synchronous iterator whole before sending it."""
+    names, after = await sync_to_async(_Names)(), 0
+    while rows := await sync_to_async(chunk)(f, after, names):
+        for _key, row in rows:
+            yield row
+        after = rows[-1][0]
 
-    content: Iterator[str] | AsyncIterator[str] = lines() if arows is None else alines(arows)
-    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+
+def conversation_rows(f: DashboardFilters) -> Iterator[list[Any]]:
+    """Every conversation started in the window, in id order."""
+    return keyset_rows(_conversation_chunk, f)
+
+
+def aconversation_rows(f: DashboardFilters) -> AsyncIterator[list[Any]]:
+    return akeyset_rows(_conversation_chunk, f)
+
+
+# --- one row per sale (seed 002's sales file) -------------------------------------------------------------------
+
+SALE_COLUMNS: Final = [
+    Column("sale_id", _("ID de la venta"), "uuid"),
+    Column("product_id", _("ID del producto"), "uuid"),
+    Column("product_sku", _("SKU")),
+    Column("product_name", _("Producto")),
+    Column("conversation_id", _("ID de la conversación"), "uuid"),
+    Column("channel", _("Canal"), "code", _CHANNELS),
+    AGENT, AGENT_NAME,
+    Column("quantity", _("Cantidad"), "int"),
+    Column("unit_price", _("Precio unitario"), "money"),
+    Column("amount", _("Monto"), "money"),
+    Column("sold_at", _("Fecha de la venta"), "datetime"),
+]
+
+
+def _sales(f: DashboardFilters) -> QuerySet[Sale]:
+    """The sales the dashboard counts for these filters: those of the conversations started in the window."""
+    in_window = (_window_facts(f).filter(start_day__gte=f.start, start_day__lte=f.end)
+                 .values("conversation_id"))
+    return Sale.objects.filter(conversation_id__in=in_window)
+
+
+def _sale_chunk(f: DashboardFilters, after: int, names: _Names) -> list[tuple[int, list[Any]]]:
+    sales = list(_sales(f).filter(pk__gt=after).order_by("pk").values(
+        "pk", "uuid", "product__uuid", "product__sku", "product_ref", "product_name", "conversation__uuid",
+        "conversation__channel", "conversation__assignee_id", "quantity", "unit_price", "amount",
+        "created_at")[:EXPORT_CHUNK])
+    out = []
+    for s in sales:
+        agent_uuid, agent_name = names.agents.get(s["conversation__assignee_id"], (None, ""))
+        row: Mapping[str, Any] = {
+            "sale_id": s["uuid"], "product_id": s["product__uuid"],
+            "product_sku": s["product__sku"] or s["product_ref"],
+            "product_name": s["product_name"], "conversation_id": s["conversation__uuid"],
+            "channel": s["conversation__channel"], "agent_id": agent_uuid, "agent_name": agent_name,
+            "quantity": s["quantity"], "unit_price": s["unit_price"], "amount": s["amount"],
+            "sold_at": s["created_at"]}
+        out.append((s["pk"], [row.get(col.name) for col in SALE_COLUMNS]))
+    return out
+
+
+def sale_rows(f: DashboardFilters) -> Iterator[list[Any]]:
+    return keyset_rows(_sale_chunk, f)
+
+
+def asale_rows(f: DashboardFilters) -> AsyncIterator[list[Any]]:
+    return akeyset_rows(_sale_chunk, f)

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _l
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Team, User
 from accounts.roles import Perm
@@ -133,6 +133,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     query = _filter_query(filters, see_all=see_all)
     api_url = reverse("api:reports_dashboard")
     export_url = reverse("api:reports_conversations_csv")
+    sales_export_url = reverse("api:reports_sales_csv")
+    export_query = urlencode({k: v for k, v in query.items() if k != "granularity"})
     channels = channel_labels(dashboard_channels())
     charts = [c for c in CHART_INFO if c.key in allowed]
     context: dict[str, Any] = {
@@ -146,10 +148,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "agents": dashboard_agents() if see_all else [],
         "can_export": user.has_perm_code(Perm.REPORTS_EXPORT),
         "can_import": user.has_perm_code(Perm.HISTORY_IMPORT),
-        "export_url": f"{export_url}?{urlencode({k: v for k, v in query.items() if k != 'granularity'})}",
+        "export_url": f"{export_url}?{export_query}",
+        "sales_export_url": f"{sales_export_url}?{export_query}",
         "json_url": f"{api_url}?{urlencode(query)}",
         "config": page_config(charts=[c.key for c in charts], api=api_url,
                               drill_api=reverse("api:reports_dashboard_conversations"), export_api=export_url,
+                              sales_api=sales_export_url,
                               inbox_url=reverse("inbox:detail", kwargs={"conversation_id": 0}), channels=channels),
     }
     return render(request, "reports/dashboard.html", context)
@@ -159,11 +163,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 
 class HistoryImportForm(forms.Form):
-    conversations = forms.FileField(label=_l("Conversaciones (CSV)"))
-    sales = forms.FileField(label=_l("Ventas (CSV, opcional)"), required=False)
+    conversations = forms.FileField(label=gettext_lazy("Conversaciones (CSV)"))
+    sales = forms.FileField(label=gettext_lazy("Ventas (CSV, opcional)"), required=False)
     skip_invalid = forms.BooleanField(
-        label=_l("Omitir las filas inválidas"), required=False,
-        help_text=_l("Importa las filas correctas y lista las inválidas. Sin marcar, una sola fila inválida "
+        label=gettext_lazy("Omitir las filas inválidas"), required=False,
+        help_text=gettext_lazy("Importa las filas correctas y lista las inválidas. Sin marcar, una sola fila inválida "
                      "detiene la importación y no se guarda nada."))
 
 

@@ -21,7 +21,8 @@ def test_create_with_stock_records_a_receipt(supervisor, api_client_for):
     # then 201 with the documented shape, and the stock came in through the ledger
     assert response.status_code == 201
     body = response.json()
-    assert body == {"id": body["id"], "sku": "API-1", "name": "Bocadillo veleño", "description": "",
+    assert body == {"id": body["id"], "uuid": str(Product.objects.get(sku="API-1").uuid), "sku": "API-1",
+                    "name": "Bocadillo veleño", "description": "",
                     "category": "Dulces", "price": "3500.50", "currency": "COP", "is_active": True,
                     "stock_on_hand": 12, "stock_reserved": 0, "stock_available": 12}
     p = Product.objects.get(sku="API-1")

@@ -9,6 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from catalog.actions import check_adjust_stock
+from catalog.importer import import_products_csv
 from catalog.models import MovementKind, Product, StockMovement
 from catalog.tests.helpers import ledger_matches
 from core.models import AuditLog
@@ -189,7 +190,7 @@ def test_export_is_utf8_with_bom_and_every_column(agent, client_for):
     # given a product with accents and units set aside
     p = product("EXP-1", price="12500.50", stock=6, name="Piña colada, lata")
     Product.objects.filter(pk=p.pk).update(stock_reserved=2, category="Bebidas", description="Sin azúcar")
-    # when the CSV is downloaded
+    # when the CSV is downloaded (the default: headers in the reader's language)
     response = client_for(agent).get(reverse("catalog:product_export"))
     body = b"".join(response.streaming_content)
     # then it is UTF-8 with a BOM, with the documented columns and values
@@ -198,10 +199,37 @@ def test_export_is_utf8_with_bom_and_every_column(agent, client_for):
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows == [
-        ["sku", "name", "description", "category", "price", "active", "stock_on_hand", "stock_reserved",
-         "stock_available"],
-        ["EXP-1", "Piña colada, lata", "Sin azúcar", "Bebidas", "12500.50", "si", "6", "2", "4"],
+        ["SKU", "Nombre", "Descripción", "Categoría", "Precio", "Activo", "Stock", "Stock reservado",
+         "Stock disponible", "ID del producto"],
+        ["EXP-1", "Piña colada, lata", "Sin azúcar", "Bebidas", "12500.50", "Sí", "6", "2", "4", str(p.uuid)],
     ]
+
+
+@pytest.mark.parametrize(("options", "delimiter", "price"), [
+    ({"headers": "name"}, ",", "12500.50"),
+    ({"dialect": "excel"}, ";", "12500,50"),
+    ({"dialect": "excel", "headers": "name"}, ";", "12500,50"),
+])
+def test_both_flavours_read_back_and_import_back(options, delimiter, price, agent, admin_user, client_for):
+    # given a product, exported in one flavour
+    p = product("RT-1", price="12500.50", stock=6, name="Piña colada, lata")
+    body = b"".join(client_for(agent).get(reverse("catalog:product_export"), options).streaming_content)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=delimiter))
+    # then Python's csv module reads it with its delimiter, with the price in that flavour's decimals
+    assert rows[1][:5] == ["RT-1", "Piña colada, lata", "", "", price]
+    # and the file, its price edited, imports back unchanged otherwise
+    rows[1][4] = "13000" + ("," if delimiter == ";" else ".") + "00"
+    edited = io.StringIO()
+    csv.writer(edited, delimiter=delimiter).writerows(rows)
+    report = import_products_csv(io.BytesIO(edited.getvalue().encode("utf-8-sig")), acting_user=admin_user)
+    p.refresh_from_db()
+    assert report.ok, report.as_lines()
+    assert (p.price, p.name, p.stock_on_hand) == (Decimal("13000.00"), "Piña colada, lata", 6)
+
+
+def test_an_unknown_export_option_is_a_400(agent, client_for):
+    response = client_for(agent).get(reverse("catalog:product_export"), {"dialect": "xlsx"})
+    assert response.status_code == 400 and "dialect" in response.content.decode()
 
 
 @pytest.mark.parametrize(("method", "name", "args"), [

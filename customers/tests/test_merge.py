@@ -87,7 +87,8 @@ def test_the_api_merges_and_answers_the_customer_kept(duplicates, make_user, api
         "/api/v1/customers/merge", {"keep": keep.pk, "merge": gone.pk}, content_type="application/json")
     # then it answers the customer kept with what it now holds
     assert response.status_code == 200, response.content
-    assert response.json() == {"id": keep.pk, "name": "Ana Peña", "phones": ["+573001112233", "+573004445566"],
+    assert response.json() == {"id": keep.pk, "uuid": str(keep.uuid), "name": "Ana Peña",
+                               "phones": ["+573001112233", "+573004445566"],
                                "emails": ["ana.p@example.com", "ana@example.com"], "conversations": 2, "orders": 2,
                                "leads": 2}
 

@@ -80,9 +80,13 @@ def test_orders_list_detail_and_csv_export(supervisor, agent, client_for):
     client = client_for(supervisor)
     assert order.number in client.get(reverse("orders:list"), {"state": "confirmado"}).content.decode()
     assert client.get(reverse("orders:detail", args=[order.pk])).status_code == 200
-    csv_body = b"".join(client.get(reverse("orders:export")).streaming_content).decode("utf-8-sig")
+    csv_body = b"".join(client.get(reverse("orders:export"), {"headers": "name"}).streaming_content).decode("utf-8-sig")
     assert csv_body.splitlines()[0].startswith("order,state")
     assert f"{order.number},confirmado" in csv_body
+    assert str(order.customer.uuid) in csv_body  # public ids, not database ids
+    readable = b"".join(client.get(reverse("orders:export")).streaming_content).decode("utf-8-sig")
+    assert readable.splitlines()[0].startswith("Pedido,Estado,Creado,Confirmado,Agente")
+    assert f"{order.number},Confirmado" in readable
     client.post(reverse("orders:dispatch", args=[order.pk]))
     order.refresh_from_db()
     assert order.state == "despachado"

@@ -49,7 +49,7 @@ def test_an_agent_gets_only_their_own_numbers_even_when_asking_for_someone_else(
     # when she asks for beto's numbers, in JSON and in CSV
     body = api.get(f"{URL}?{WINDOW}&operator=beto").json()
     rows = list(csv.DictReader(io.StringIO(
-        api.get(f"{URL}?{WINDOW}&operator=beto&format=csv&table=by_operator").content.decode("utf-8-sig"))))
+        api.get(f"{URL}?{WINDOW}&operator=beto&format=csv&table=by_operator&headers=name&durations=seconds").content.decode("utf-8-sig"))))
     # then both carry her own numbers only
     assert body["operator"] == "ana"
     assert body["totals"] == {"calls": 5, "unique_leads": 4, "closed": 0, "sales": 0, "revenue": "0.00"}
@@ -62,7 +62,7 @@ def test_csv_by_operator_is_utf8_with_bom_comma_separated_with_a_header(make_use
     build_dataset()
     api = api_client_for(make_user(Role.ANALISTA))
     # when the analyst downloads the operators table
-    response = api.get(f"{URL}?{WINDOW}&format=csv&table=by_operator")
+    response = api.get(f"{URL}?{WINDOW}&format=csv&table=by_operator&headers=name&durations=seconds")
     # then it is an attachment Excel opens with accents intact, nulls as empty cells
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
@@ -72,8 +72,8 @@ def test_csv_by_operator_is_utf8_with_bom_comma_separated_with_a_header(make_use
     assert response.content.decode("utf-8-sig").splitlines() == [
         "operator,operator_name,calls,unique_leads,closed,positivo,negativo,parcial,no_clasificado,"
         "speed_to_lead_mean_seconds,speed_to_lead_median_seconds,speed_to_lead_count,sales,revenue",
-        "ana,Ana Operadora,5,4,0,3,1,1,0,1800.0,1200.0,3,0,0.00",
-        "beto,Beto Operador,3,3,1,0,1,1,1,53999.0,53999.0,1,0,0.00",
+        "ana,Ana Operadora,5,4,0,3,1,1,0,1800,1200,3,0,0.00",
+        "beto,Beto Operador,3,3,1,0,1,1,1,53999,53999,1,0,0.00",
         "sara,Sara Supervisora,0,0,1,0,0,0,0,,,0,0,0.00",
     ]
 
@@ -82,24 +82,37 @@ def test_csv_speed_to_lead_lists_the_operators_with_first_contacts(make_user, ap
     # the "Descargar CSV" of the speed-to-lead chart downloads that chart's table, not the operators table
     build_dataset()
     api = api_client_for(make_user(Role.ANALISTA))
-    lines = api.get(f"{URL}?{WINDOW}&format=csv&table=speed_to_lead").content.decode("utf-8-sig").splitlines()
+    lines = (api.get(f"{URL}?{WINDOW}&format=csv&table=speed_to_lead&headers=name&durations=seconds")
+             .content.decode("utf-8-sig").splitlines())
     assert lines == [
         "operator,operator_name,speed_to_lead_mean_seconds,speed_to_lead_median_seconds,speed_to_lead_count",
-        "ana,Ana Operadora,1800.0,1200.0,3",
-        "beto,Beto Operador,53999.0,53999.0,1",
+        "ana,Ana Operadora,1800,1200,3",
+        "beto,Beto Operador,53999,53999,1",
+    ]
+    # by default (Spanish headers, hh:mm:ss) the same table reads as a person writes it
+    readable = api.get(f"{URL}?{WINDOW}&format=csv&table=speed_to_lead").content.decode("utf-8-sig").splitlines()
+    assert readable == [
+        'Usuario del operador,Operador,"Velocidad de contacto, media","Velocidad de contacto, mediana",'
+        "Primeras notas medidas",
+        "ana,Ana Operadora,0:30:00,0:20:00,3",
+        "beto,Beto Operador,14:59:59,14:59:59,1",
     ]
 
 
 def test_csv_by_hour_and_outcomes(make_user, api_client_for):
     build_dataset()
     api = api_client_for(make_user(Role.GERENTE))
-    hours = api.get(f"{URL}?{WINDOW}&format=csv&table=by_hour").content.decode("utf-8-sig").splitlines()
+    hours = (api.get(f"{URL}?{WINDOW}&format=csv&table=by_hour&headers=name")
+             .content.decode("utf-8-sig").splitlines())
     outcomes = api.get(f"{URL}?{WINDOW}&format=csv&table=outcomes").content.decode("utf-8-sig").splitlines()
     assert hours[0] == "hour,calls,sales,revenue" and len(hours) == 25
     assert hours[1] == "0,1,0,0.00" and hours[9] == "8,1,0,0.00" and hours[24] == "23,2,0,0.00"
     assert hours[2] == "1,0,0,0.00"
-    assert outcomes == ["outcome,label,calls", "positivo,Positivo,3", "negativo,Negativo,2", "parcial,Parcial,2",
-                        "no_clasificado,No clasificado,1"]
+    assert outcomes == ["Resultado,Llamadas", "Positivo,3", "Negativo,2", "Parcial,2", "No clasificado,1"]
+    # the Excel flavour: semicolons and a decimal comma
+    excel = api.get(f"{URL}?{WINDOW}&format=csv&table=by_hour&dialect=excel").content.decode("utf-8-sig")
+    assert excel.splitlines()[:2] == ["Hora;Llamadas;Ventas;Ingresos", "0;1;0;0,00"]
+    assert list(csv.reader(io.StringIO(excel), delimiter=";"))[1] == ["0", "1", "0", "0,00"]
 
 
 @pytest.mark.parametrize(("query", "code"), [
@@ -122,7 +135,8 @@ def test_the_schema_is_documented_in_openapi(make_user, client_for):
     doc = client_for(make_user(Role.ADMIN)).get("/api/v1/openapi.json").json()
     # then the route lists its query parameters, its JSON schema and the CSV alternative
     operation = doc["paths"][URL]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"start", "end", "operator", "format", "table"}
+    assert {p["name"] for p in operation["parameters"]} == {"start", "end", "operator", "format", "table",
+                                                            "dialect", "headers", "durations"}
     assert set(operation["responses"]["200"]["content"]) == {"application/json", "text/csv"}
     schemas = doc["components"]["schemas"]
     assert set(schemas["LeadFlowOut"]["properties"]) == {"start", "end", "time_zone", "operator", "totals",

@@ -105,22 +105,34 @@ def test_dashboard_draws_filters_downloads_and_drills_down(asgi_live_server: str
     assert sum(daily["data"][0]) == 11 and daily["data"][0][-1] == 1
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
 
-    # when she downloads that chart's CSV
+    # when she downloads that chart's CSV (headers in her language by default)
     with page.expect_download() as download:
         page.get_by_test_id("csv-daily_activity").click()
     csv_path = tmp_path / "actividad.csv"
     download.value.save_as(csv_path)
     # then it holds the same daily rows the chart shows
     lines = csv_path.read_bytes().decode("utf-8").splitlines()
-    assert lines[0] == "\ufeffbucket,started,resolved"
+    assert lines[0] == "\ufeffPeriodo (primer día),Iniciadas,Resueltas"
     assert len(lines) == 31
     assert lines[-1] == f"{end.isoformat()},1,1"
     assert sum(int(line.split(",")[1]) for line in lines[1:]) == 11
 
+    # when she picks machine names in the export options and the Excel flavour
+    page.get_by_test_id("export-options").locator("summary").click()
+    page.get_by_label("Nombres de máquina («state: resuelta»)").check()
+    with page.expect_download() as excel_download:
+        page.get_by_test_id("csv-daily_activity-excel").click()
+    excel_path = tmp_path / "actividad-excel.csv"
+    excel_download.value.save_as(excel_path)
+    # then semicolons and machine names; the choice is remembered on the next visit
+    assert excel_path.read_bytes().decode("utf-8").splitlines()[0] == "\ufeffbucket;started;resolved"
+    page.reload()
+    assert page.get_by_label("Nombres de máquina («state: resuelta»)").is_checked()
+
     # and the per-conversation export (streamed by the ASGI server) has the window's eleven conversations
     export = page.request.get(base + (page.get_by_test_id("export-conversations").get_attribute("href") or ""))
     exported = export.body().decode("utf-8").splitlines()
-    assert export.ok and exported[0].startswith("\ufeffconversation_id,customer_id,customer_name,agent_id")
+    assert export.ok and exported[0].startswith("\ufeffID de la conversación,ID del cliente,Cliente,Fecha y hora")
     assert len(exported) == 12
 
     # when she clicks Ana's "conversations" bar

@@ -85,8 +85,8 @@ def test_leadflow_charts_filter_and_downloads(asgi_live_server: str, browser: Br
     csv_path = tmp_path / "operadores.csv"
     csv_download.value.save_as(csv_path)
     lines = csv_path.read_bytes().decode("utf-8").splitlines()
-    assert lines[0].startswith("\ufeffoperator,operator_name,calls")
-    assert lines[1].startswith("beto,Beto Operador,1,1,0,0,0,1,0,300.0,300.0,1")
+    assert lines[0].startswith("\ufeffUsuario del operador,Operador,Llamadas")
+    assert lines[1].startswith("beto,Beto Operador,1,1,0,0,0,1,0,0:05:00,0:05:00,1")
     assert len(lines) == 2
     png_path = tmp_path / "horas.png"
     png_download.value.save_as(png_path)

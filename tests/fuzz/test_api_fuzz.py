@@ -120,6 +120,7 @@ DATA_RULES: dict[str, dict[str, str]] = {
         "invalid_bucket": "`bucket` must fall in the window",
     },
     "GET /api/v1/reports/conversations.csv": WINDOW_RULES,
+    "GET /api/v1/reports/sales.csv": WINDOW_RULES,
     "POST /api/v1/orders": {
         "unknown_product": "each line's `sku` must name an existing product",
         "inactive_product": "depends on the product: an inactive one cannot be sold",

@@ -297,3 +297,41 @@
   enhanceDates(document);
   document.body.addEventListener("htmx:afterSwap", function (ev) { enhanceDates(ev.target); });
 })();
+
+// Downloads (core/_csv_links.html): a link marked data-export gets the page's export choices (#export-options:
+// headers, durations) and its flavour (dialect) when clicked. The choices are remembered in this browser.
+(function () {
+  "use strict";
+  const KEY = "centralita.exportOptions";
+  function form() { return document.getElementById("export-options"); }
+  function saved() {
+    try { return JSON.parse(window.localStorage.getItem(KEY) || "{}"); } catch (e) { return {}; }
+  }
+  function restore() {
+    const f = form();
+    if (!f) return;
+    const s = saved();
+    Object.keys(s).forEach(function (name) {
+      f.querySelectorAll("input[type=radio]").forEach(function (input) {
+        if (input.name === name && input.value === s[name]) input.checked = true;
+      });
+    });
+  }
+  document.addEventListener("change", function (ev) {
+    const f = ev.target.closest && ev.target.closest("#export-options");
+    if (!f) return;
+    const chosen = {};
+    new FormData(f).forEach(function (v, k) { chosen[k] = v; });
+    try { window.localStorage.setItem(KEY, JSON.stringify(chosen)); } catch (e) { /* private mode: not remembered */ }
+  });
+  document.addEventListener("click", function (ev) {
+    const a = ev.target.closest && ev.target.closest("a[data-export]");
+    if (!a) return;
+    const url = new URL(a.getAttribute("href"), window.location.href);
+    const f = form();
+    if (f) new FormData(f).forEach(function (v, k) { url.searchParams.set(k, v); });
+    url.searchParams.set("dialect", a.dataset.export);
+    a.setAttribute("href", url.pathname + url.search);
+  }, true);
+  restore();
+})();

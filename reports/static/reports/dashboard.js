@@ -313,8 +313,11 @@
       p.set("chart", a.dataset.csvChart);
       a.href = cfg.api + "?" + p;
     });
-    const exp = document.getElementById("export-conversations");
-    if (exp) { const p = new URLSearchParams(q); p.delete("granularity"); exp.href = cfg.export_api + "?" + p; }
+    document.querySelectorAll("[data-export-api]").forEach(function (a) {
+      const p = new URLSearchParams(q);
+      p.delete("granularity");
+      a.href = cfg[a.dataset.exportApi] + "?" + p;
+    });
     const json = document.getElementById("dashboard-json");
     if (json) json.href = cfg.api + "?" + q;
   }
