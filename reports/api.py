@@ -17,7 +17,8 @@ from accounts.roles import Perm
 from core.api import MAX_PAGE, DbId, ErrorOut, IsoDate, QuerySchema, api_require
 from core.errors import ActionError
 from core.exports import Column, CsvOptions, csv_response, streaming_csv_response
-from reports.dashboard import CHARTS, DashboardFilters, charts_for, check_dashboard_filters
+from reports.assignment_health import assignment_health
+from reports.dashboard import CHARTS, DashboardFilters, charts_for, check_dashboard_filters, for_role
 from reports.dashboard import dashboard as build
 from reports.drilldown import check_drill_point, drill_page
 from reports.exports import (
@@ -231,6 +232,10 @@ class Kpis(Schema):
     closed_without_response: int = Field(..., description="Closed with no agent response; target 0")
     avg_resolution_seconds: float | None = Field(..., description="Target: under 48 h")
     resolved_within_48h_rate: float | None = Field(..., description="Share of known resolution times ≤ 48 h")
+    sales: int | None = Field(None, description="Sale rows of the window's conversations (roles that see revenue "
+                                                "only; absent otherwise)")
+    revenue: str | None = Field(None, description="Their amount, decimal string (same roles)")
+    conversion_rate: float | None = Field(None, description="Closed with a sale / closed (same roles)")
 
 
 class DashboardOut(Schema):
@@ -290,14 +295,14 @@ def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
         if query.chart not in allowed or query.chart not in CHARTS:
             raise ActionError("invalid_chart", _("Indique un gráfico: %s.") % ", ".join(sorted(allowed)),
                               field="chart")
-        data = build(filters, charts=[query.chart])[query.chart]
+        data = for_role(build(filters, charts=[query.chart]), allowed)[query.chart]
         rows = with_agent_uuids([data] if isinstance(data, dict) else data)
         return csv_response(rows=rows, columns=CHART_COLUMNS[query.chart],
                             options=CsvOptions(query.dialect, query.headers, query.durations),
                             filename=f"{query.chart}_{filters.start}_{filters.end}.csv")
     # Served as built (not through the schema): a role's hidden charts are absent keys, while a null inside a
     # chart (a rate with no denominator) must stay null. DashboardOut documents the shape.
-    return JsonResponse(build(filters, charts=allowed))
+    return JsonResponse(for_role(build(filters, charts=allowed), allowed))
 
 
 # --- drill-down and the per-conversation export -----------------------------------------------------------------
@@ -433,3 +438,56 @@ def _stream(request: HttpRequest, query: ExportQuery, *, columns: list[Column],
         columns=columns, rows=rows(filters), arows=arows(filters) if isinstance(request, ASGIRequest) else None,
         options=CsvOptions(query.dialect, query.headers, query.durations),
         filename=f"{name}_{filters.start}_{filters.end}.csv")
+
+
+# --- assignment health (administrators) --------------------------------------------------------------------------
+
+
+class AgentLoadOut(Schema):
+    agent_id: int
+    name: str
+    availability: str = Field(..., description="The availability's label in the caller's language")
+    open: int = Field(..., description="Open live conversations assigned to the agent now")
+    capacity: int
+    use: float | None = Field(..., description="open / capacity (above 1 when conversations were given by hand)")
+
+
+class ReturnedFromOut(Schema):
+    agent_id: int
+    name: str
+    returns: int
+
+
+class AssignmentHealthOut(Schema):
+    start: date
+    end: date
+    unassigned_open: int = Field(..., description="Open live conversations without an owner now")
+    oldest_unassigned_seconds: float | None = Field(..., description="How long the oldest of them has existed")
+    started: int = Field(..., description="Live conversations started in the window (calls excluded)")
+    time_to_owner_mean_seconds: float | None = Field(..., description="Start → first owner, over those that got one")
+    time_to_owner_median_seconds: float | None
+    never_owned: int = Field(..., description="Started in the window and never given an owner")
+    returns_to_pool: int = Field(..., description="Taken back from their agent by the pool job in the window")
+    returns_by_agent: list[ReturnedFromOut]
+    agents_without_inbox: list[str] = Field(..., description="People who may work the inbox but belong to no "
+                                                             "team of any inbox (nothing can be assigned to them)")
+    capacity: list[AgentLoadOut]
+    capacity_use: float | None = Field(..., description="Open / capacity over the agents in service")
+
+
+class WindowQuery(QuerySchema):
+    start: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: today − 29 days")
+    end: IsoDate | None = Field(None, description="YYYY-MM-DD, inclusive; default: today (TIME_ZONE)")
+
+
+@router.get(
+    "/reports/assignment-health", response=AssignmentHealthOut, url_name="reports_assignment_health",
+    summary="Assignment health: unassigned work, time to an owner, returns to pool, agents without an inbox, "
+            "capacity use (live work only)",
+    description="Permission `system.status` (administrators and managers). Definitions: docs/reports.md. "
+                + WINDOW_DOC.format(days=3 * 366),
+)
+def assignment_health_api(request: HttpRequest, query: Query[WindowQuery]) -> Any:
+    user = api_require(request, Perm.SYSTEM_STATUS)
+    filters = check_dashboard_filters(user, start=query.start, end=query.end)
+    return asdict(assignment_health(start=filters.start, end=filters.end))

@@ -100,6 +100,16 @@ def charts_for(user: User) -> frozenset[str]:
     return ROLE_CHARTS.get(user.role, frozenset(CHARTS))
 
 
+SALES_KPI_KEYS: Final = ("sales", "revenue", "conversion_rate")
+
+
+def for_role(data: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """The sales figures among the KPIs go to the roles that may see revenue (the revenue chart), no one else."""
+    if "kpis" in data and "revenue_by_agent" not in allowed:
+        data["kpis"] = {k: v for k, v in data["kpis"].items() if k not in SALES_KPI_KEYS}
+    return data
+
+
 # --- buckets ---------------------------------------------------------------------------------------------------
 
 
@@ -286,6 +296,9 @@ def _compute(f: DashboardFilters, wanted: set[str]) -> dict[str, Any]:
             "closed_without_response": totals["closed_without_response"],
             "avg_resolution_seconds": _mean(totals["resolution_sum"], totals["resolution_count"]),
             "resolved_within_48h_rate": _rate(totals["resolved_within_48h"], totals["resolution_count"]),
+            "sales": totals["sales"],
+            "revenue": _money(totals["revenue"]),
+            "conversion_rate": _rate(totals["closed_with_sale"], totals["closed"]),
         }
     return result
 

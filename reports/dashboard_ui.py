@@ -77,7 +77,7 @@ class KpiCard:
     target: str | Promise
     definition: str | Promise
     fmt: str
-    better: str
+    better: str  # lower | higher | none (a figure without a target: no traffic light)
     ok: float
     warn: float
     drill: str = ""  # series of the "kpis" drill-down listing the conversations behind the number
@@ -103,7 +103,75 @@ KPI_CARDS: Final = (
     KpiCard("resolved_within_48h_rate", gettext_lazy("Resueltas en 48 h"), gettext_lazy("Meta: ≥ 80 %"),
             gettext_lazy("De las conversaciones del período con tiempo de resolución, la parte resuelta en 48 h o "
                          "menos. Ámbar desde 60 %."), "rate", "higher", 0.8, 0.6),
+    KpiCard("revenue", gettext_lazy("Ingresos"), gettext_lazy("Sin meta"),
+            gettext_lazy("Suma de las ventas de las conversaciones iniciadas en el período (llamadas incluidas)."),
+            "money", "none", 0, 0),
+    KpiCard("sales", gettext_lazy("Ventas"), gettext_lazy("Sin meta"),
+            gettext_lazy("Filas de venta (productos vendidos) de las conversaciones iniciadas en el período."),
+            "count", "none", 0, 0),
+    KpiCard("conversion_rate", gettext_lazy("Conversión"), gettext_lazy("Sin meta"),
+            gettext_lazy("De las conversaciones del período ya cerradas, la parte con al menos una venta."),
+            "rate", "none", 0, 0),
 )
+KPIS_BY_KEY: Final = {k.key: k for k in KPI_CARDS}
+SERVICE_KPIS: Final = ("avg_first_response_seconds", "avg_reply_seconds", "unanswered_open",
+                       "closed_without_response", "avg_resolution_seconds", "resolved_within_48h_rate")
+SALES_KPIS: Final = ("revenue", "sales", "conversion_rate")
+
+
+@dataclass(frozen=True)
+class RoleView:
+    """How the dashboard is arranged for a role (seed 002: each profile sees what is relevant to it). Which charts a
+    role may see at all is reports.dashboard.ROLE_CHARTS (enforced by the API); this is their order, the KPI cards
+    shown first, the default grouping and what the page adds on top."""
+
+    intro: str | Promise
+    charts: tuple[str, ...]
+    kpis: tuple[str, ...]
+    granularity: str = "week"
+    health: bool = False   # the assignment-health panel (reports.assignment_health)
+    exports_open: bool = False
+
+
+_ALL_CHARTS: Final = ("agent_volume", "agent_response_times", "sales_conversations", "revenue_by_agent",
+                      "customer_states", "retention", "daily_activity", "sales_by_channel")
+ROLE_VIEWS: Final[dict[str, RoleView]] = {
+    "gerente": RoleView(
+        gettext_lazy("Vista de gerencia: tendencias de actividad y ventas primero, luego el desempeño del equipo."),
+        ("daily_activity", "sales_by_channel", "revenue_by_agent", "sales_conversations", "retention",
+         "customer_states", "agent_volume", "agent_response_times"),
+        (*SALES_KPIS, "avg_first_response_seconds", "resolved_within_48h_rate", "unanswered_open")),
+    "supervisor": RoleView(
+        gettext_lazy("Vista de supervisión: agentes, tiempos de respuesta y volumen por día; los números se "
+                     "actualizan solos cada 20 segundos."),
+        ("agent_volume", "agent_response_times", "daily_activity", "sales_conversations", "customer_states"),
+        SERVICE_KPIS, granularity="day"),
+    "director_ventas": RoleView(
+        gettext_lazy("Vista comercial: ingresos y ventas por agente, conversión y canales."),
+        ("revenue_by_agent", "sales_conversations", "sales_by_channel", "customer_states", "retention",
+         "daily_activity"),
+        SALES_KPIS),
+    "analista": RoleView(
+        gettext_lazy("Vista de análisis: todos los gráficos y las exportaciones de datos (conversaciones, ventas y "
+                     "cada gráfico en CSV o PNG)."),
+        _ALL_CHARTS, SERVICE_KPIS + SALES_KPIS, exports_open=True),
+    "admin": RoleView(
+        gettext_lazy("Vista de administración: la salud de la asignación (quién recibe trabajo y quién no) y la "
+                     "eficiencia del flujo."),
+        ("daily_activity", "agent_volume", "agent_response_times", "sales_conversations", "customer_states",
+         "retention", "revenue_by_agent", "sales_by_channel"),
+        SERVICE_KPIS, health=True),
+    "agente": RoleView(
+        gettext_lazy("Sus propios números: sus conversaciones, tiempos de respuesta y ventas."),
+        ("agent_volume", "agent_response_times", "daily_activity", "sales_conversations", "revenue_by_agent",
+         "sales_by_channel", "customer_states", "retention"),
+        SERVICE_KPIS + SALES_KPIS),
+}
+DEFAULT_VIEW: Final = RoleView("", _ALL_CHARTS, SERVICE_KPIS + SALES_KPIS)
+
+
+def role_view(role: str) -> RoleView:
+    return ROLE_VIEWS.get(role, DEFAULT_VIEW)
 
 
 GRANULARITY_LABELS: Final = (("day", gettext_lazy("Día")), ("week", gettext_lazy("Semana")),

@@ -71,7 +71,9 @@ CHART_COLUMNS: Final[dict[str, list[Column]]] = {
              Column("unanswered_open", _("Abiertas sin respuesta"), "int"),
              Column("closed_without_response", _("Cerradas sin respuesta"), "int"),
              Column("avg_resolution_seconds", _("Resolución promedio"), "duration"),
-             Column("resolved_within_48h_rate", _("Resueltas en 48 h"), "rate")],
+             Column("resolved_within_48h_rate", _("Resueltas en 48 h"), "rate"),
+             Column("sales", _("Ventas"), "int"), Column("revenue", _("Ingresos"), "money"),
+             Column("conversion_rate", _("Tasa de conversión"), "rate")],
 }
 
 

@@ -23,17 +23,19 @@ from core.permissions import perm_required
 from inbox.models import Inbox
 from reports.actions import do_start_history_import
 from reports.api import leadflow_payload
-from reports.dashboard import DashboardFilters, charts_for, check_dashboard_filters
+from reports.assignment_health import assignment_health
+from reports.dashboard import SALES_KPI_KEYS, DashboardFilters, charts_for, check_dashboard_filters
 from reports.dashboard_ui import (
     CHART_INFO,
     GRANULARITY_LABELS,
     IMPORT_STAGES,
-    KPI_CARDS,
+    KPIS_BY_KEY,
     channel_labels,
     dashboard_agents,
     dashboard_channels,
     import_columns,
     page_config,
+    role_view,
 )
 from reports.importer import CONVERSATION_ALIASES, CONVERSATION_REQUIRED, SALE_ALIASES, SALE_REQUIRED
 from reports.leadflow import MAX_DAYS, check_leadflow_filters, lead_flow_report, leadflow_operators
@@ -105,11 +107,12 @@ def _dashboard_filters(user: User, params: QueryDict) -> tuple[DashboardFilters,
     try:
         return check_dashboard_filters(
             user, start=_date(params.get("start")), end=_date(params.get("end")),
-            granularity=params.get("granularity") or "week", team=_int(params.get("team"), "team"),
+            granularity=params.get("granularity") or role_view(user.role).granularity,
+            team=_int(params.get("team"), "team"),
             inbox=_int(params.get("inbox"), "inbox"), channel=params.get("channel") or "",
             agent=_int(params.get("agent"), "agent")), ""
     except ActionError as exc:
-        return check_dashboard_filters(user), exc.message
+        return check_dashboard_filters(user, granularity=role_view(user.role).granularity), exc.message
 
 
 def _filter_query(f: DashboardFilters, *, see_all: bool) -> dict[str, str]:
@@ -130,18 +133,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     filters, error = _dashboard_filters(user, request.GET)
     see_all = user.has_perm_code(Perm.REPORTS_VIEW_ALL)
     allowed = charts_for(user)
+    view = role_view(user.role)
     query = _filter_query(filters, see_all=see_all)
     api_url = reverse("api:reports_dashboard")
     export_url = reverse("api:reports_conversations_csv")
     sales_export_url = reverse("api:reports_sales_csv")
     export_query = urlencode({k: v for k, v in query.items() if k != "granularity"})
     channels = channel_labels(dashboard_channels())
-    charts = [c for c in CHART_INFO if c.key in allowed]
+    info = {c.key: c for c in CHART_INFO}
+    charts = [info[key] for key in view.charts if key in allowed]
+    charts += [c for c in CHART_INFO if c.key in allowed and c not in charts]  # any the arrangement left out
+    kpi_keys = [k for k in view.kpis if k not in SALES_KPI_KEYS or "revenue_by_agent" in allowed]
     context: dict[str, Any] = {
         "filters": filters, "error": error, "see_all": see_all, "time_zone": settings.TIME_ZONE,
         "charts": [{"info": c, "csv_url": f"{api_url}?{urlencode({**query, 'format': 'csv', 'chart': c.key})}"}
                    for c in charts],
-        "kpis": KPI_CARDS if "kpis" in allowed else (), "granularities": GRANULARITY_LABELS,
+        "kpis": [KPIS_BY_KEY[k] for k in kpi_keys] if "kpis" in allowed else (), "granularities": GRANULARITY_LABELS,
+        "view": view,
+        "health": assignment_health(start=filters.start, end=filters.end) if view.health else None,
         "channels": sorted(channels.items(), key=lambda kv: kv[1]),
         "teams": Team.objects.order_by("name").values_list("pk", "name") if see_all else [],
         "inboxes": Inbox.objects.order_by("sort", "name").values_list("pk", "name") if see_all else [],

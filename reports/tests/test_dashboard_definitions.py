@@ -396,6 +396,8 @@ def test_kpis_on_a_small_set(tmp_path, api):
         "closed_without_response": 2,
         "avg_resolution_seconds": approx(210800 / 3),
         "resolved_within_48h_rate": approx(2 / 3),
+        # no sales among the three closed conversations of the window
+        "sales": 0, "revenue": "0.00", "conversion_rate": 0.0,
     }
 
 
@@ -457,7 +459,8 @@ def test_an_empty_window_gives_zero_counts_null_rates_and_null_means(tmp_path, a
     assert nonzero(body["sales_by_channel"]) == []
     assert body["kpis"] == {"avg_first_response_seconds": None, "avg_reply_seconds": None, "unanswered_open": 0,
                             "closed_without_response": 0, "avg_resolution_seconds": None,
-                            "resolved_within_48h_rate": None}
+                            "resolved_within_48h_rate": None, "sales": 0, "revenue": "0.00",
+                            "conversion_rate": None}
 
 
 def test_the_default_window_is_the_last_30_days_ending_today_by_week(tmp_path, api):

@@ -89,12 +89,14 @@
 
   function kpiStatus(k, v) {
     if (v === null || v === undefined) return "none";
+    if (k.better === "none") return "info";  // a figure without a target: no traffic light
     if (k.better === "lower") return v < k.ok ? "ok" : v < k.warn ? "warn" : "bad";
     return v >= k.ok ? "ok" : v >= k.warn ? "warn" : "bad";
   }
 
   function kpiValue(k, v) {
     if (k.fmt === "duration") return duration(v);
+    if (k.fmt === "money") return v === null || v === undefined ? "—" : moneyFull(Number(v));
     if (k.fmt === "rate") return rate(v);
     return v === null || v === undefined ? "—" : integer.format(v);
   }
@@ -107,7 +109,8 @@
       const s = kpiStatus(k, kpis[k.key]);
       card.dataset.status = s;
       card.querySelector(".kpi").textContent = kpiValue(k, kpis[k.key]);
-      card.querySelector(".kpi-status-text").textContent = T.status[s];
+      const status = card.querySelector(".kpi-status-text");
+      if (status) status.textContent = T.status[s];
     });
   }
 
