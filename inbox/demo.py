@@ -59,6 +59,9 @@ COUNTS = {"small": 150, "large": 400}
 DAYS = 30
 
 
+MORNING_BACKLOG = {"small": 7, "large": 40}
+
+
 def _outcome(rng: random.Random, inbox: str | None) -> tuple[str, str]:
     roll = rng.random()
     if inbox == "ventas":
@@ -92,9 +95,13 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
         inbox_code = rng.choice(["ventas", "ventas", "soporte", "soporte", "marketing", None])
         question, answer = rng.choice(TOPICS[inbox_code])
         # About a quarter are customers who wrote before (past the reopening window: a new conversation).
-        earlier = [s for s in seen if started - s[0] > timedelta(days=settings.INBOX_REOPEN_DAYS + 1)]
+        # (Past the reopening window counted from the earlier conversation's close, which comes hours after its
+        # start: three days of margin, so a returning customer never reopens an old conversation by chance.)
+        earlier = [s for s in seen if started - s[0] > timedelta(days=settings.INBOX_REOPEN_DAYS + 3)]
         if earlier and rng.random() < 0.3:
-            _when, name, phone, email, channel = rng.choice(earlier)  # the same person, where they wrote before
+            chosen = rng.choice(earlier)
+            _when, name, phone, email, channel = chosen  # the same person, where they wrote before
+            seen[seen.index(chosen)] = (started, name, phone, email, channel)  # their latest contact from now on
         else:
             name = people.full_name(rng)
             phone, email = people.phone(rng), people.email_for(name, i)
@@ -108,6 +115,14 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
             continue  # still waiting for its first answer
         members = [a for a in agents if c.inbox.is_global or set(a.teams.all()) & set(c.inbox.teams.all())]
         agent = c.assignee or rng.choice(members or agents)
+        if not recent and rng.random() < 0.015:
+            # Handled on the phone before anyone wrote back: closed without a written answer (a KPI in amber).
+            with at(started + timedelta(seconds=lognormal_seconds(rng, 3 * 3600, 0.6))):
+                if c.assignee is None:
+                    actions.check_assign(agent, c.pk, assignee=agent.username)
+                actions.check_close_conversation(agent, c.pk, reason="derived_documented",
+                                                 comment="El cliente llamó y se le atendió por teléfono.")
+            continue
         median, spread = FIRST_ANSWER[channel]
         answered = min(now, started + timedelta(seconds=lognormal_seconds(rng, median, spread)))
         with at(answered):
@@ -127,4 +142,16 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
             actions.check_send_reply(agent, c.pk, body="¡Con gusto! Que tengas un excelente día.")
             actions.check_close_conversation(agent, c.pk, reason="answered", outcome=outcome,
                                              customer_state=customer_state)
-    stdout.write(f"inbox: {count} conversations over {DAYS} days")
+    # This morning's queue: messages that arrived in the last two hours and nobody has answered yet (the
+    # "Abiertas sin respuesta" KPI shows it in red, as a supervisor would see it at 10 a.m.).
+    backlog = MORNING_BACKLOG.get(scale, MORNING_BACKLOG["small"])
+    for i in range(backlog):
+        name = people.full_name(rng)
+        channel = rng.choice(["whatsapp", "whatsapp", "webchat", "email"])
+        inbox_code = rng.choice(["ventas", "soporte", None])
+        with at(now - timedelta(minutes=rng.randint(5, 120))):
+            actions.do_receive_inbound(
+                channel=channel, body=rng.choice(TOPICS[inbox_code])[0], customer_name=name, inbox_code=inbox_code,
+                phones=[people.phone(rng)] if channel != "email" else [],
+                emails=[people.email_for(name, count + i)] if channel == "email" else [])
+    stdout.write(f"inbox: {count} conversations over {DAYS} days, {backlog} waiting in this morning's queue")

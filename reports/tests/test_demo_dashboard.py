@@ -12,6 +12,16 @@ from django.core.management import call_command
 from inbox.models import Conversation
 from reports import rollups
 from reports.dashboard import CHARTS, DashboardFilters, dashboard, default_window
+from reports.dashboard_ui import KPI_CARDS
+
+
+def light(better: str, ok: float, warn: float, value: float | None) -> str:
+    """The traffic light dashboard.js draws (kpiStatus)."""
+    if value is None:
+        return "none"
+    if better == "lower":
+        return "ok" if value < ok else "warn" if value < warn else "bad"
+    return "ok" if value >= ok else "warn" if value >= warn else "bad"
 
 pytestmark = pytest.mark.django_db
 
@@ -38,5 +48,9 @@ def test_seed_demo_draws_every_chart_with_believable_numbers():
     assert 60 < kpis["avg_first_response_seconds"] < 3600
     assert 3600 < kpis["avg_resolution_seconds"] < 48 * 3600
     assert kpis["resolved_within_48h_rate"] > 0.8
+    # and the traffic lights read like a real morning: some green, some amber, some red (this morning's queue)
+    lights = {k.key: light(k.better, k.ok, k.warn, kpis[k.key]) for k in KPI_CARDS if k.better != "none"}
+    assert {"ok", "warn", "bad"} <= set(lights.values()), lights
+    assert lights["unanswered_open"] == "bad"
     # and the customers have real-looking names
     assert not Conversation.objects.filter(customer__name__startswith="Cliente demo").exists()
