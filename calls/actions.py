@@ -4,7 +4,8 @@
   end if that is later; a start more than CALL_SESSION_MAX_MINUTES before the note is not believed (a lead held
   overnight), and the call is counted from its note;
 * it ends with the agent's note (the call's result); a second note within CALL_JOIN_MINUTES belongs to the same
-  call, as does an order confirmed within that time;
+  call, as does an order confirmed within that time; a call nobody notes (an order was its result) ends an hour
+  after its last activity (inbox.actions.calls.CALL_IDLE_MINUTES);
 * the first call after the lead reached the queue carries the lead's wait as its first-response time (speed to
   lead); the agent's follow-up calls answer at once.
 
@@ -35,8 +36,8 @@ def lead_ref(lead_id: int) -> str:
 def _joinable(previous: Conversation | None, at: datetime) -> bool:
     if previous is None:
         return False
-    if previous.state in OPEN_STATES:
-        return True
+    if previous.state in OPEN_STATES:  # not noted yet: the same call while it is not idle
+        return at - previous.last_activity_at <= timedelta(minutes=inbox.CALL_IDLE_MINUTES)
     return previous.closed_at is not None and at - previous.closed_at <= timedelta(minutes=CALL_JOIN_MINUTES)
 
 
@@ -56,6 +57,8 @@ def current_call(lead: Lead, agent: User, *, customer_id: int, at: datetime | No
     previous = inbox.latest_call(ref, agent.pk)
     if previous is not None and _joinable(previous, at):
         return previous
+    if previous is not None:
+        inbox.do_end_call(previous)  # an idle call the sweep has not ended yet
     start = _session_start(lead, agent, at, previous)
     first = not inbox.calls_since(ref, lead.queue_entered_at)
     waited = int((start - lead.queue_entered_at).total_seconds()) if first else 0

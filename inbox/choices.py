@@ -34,12 +34,14 @@ class CloseReason(models.TextChoices):
     DERIVED_DOCUMENTED = "derived_documented", _("Derivada a otro canal y documentada")
     TASK_CREATED = "task_created", _("Se creó y vinculó una tarea o ticket")
     CUSTOMER_CONFIRMED = "customer_confirmed", _("El cliente confirmó que no necesita nada más")
-    # Only a call's note closes with it (inbox.actions.calls): never offered when closing by hand.
+    # Only calls close with these (inbox.actions.calls): never offered when closing by hand.
     CALL_NOTED = "call_noted", _("Llamada registrada con su nota")
+    # A call nobody noted (its order was its result) ends on its own an hour after its last activity.
+    CALL_ENDED = "call_ended", _("Llamada terminada sin nota")
 
 
 # What a person may choose when closing (the dialog, the API's transition and bulk close).
-MANUAL_CLOSE_REASONS: Final = tuple(r for r in CloseReason if r != CloseReason.CALL_NOTED)
+MANUAL_CLOSE_REASONS: Final = tuple(r for r in CloseReason if r not in (CloseReason.CALL_NOTED, CloseReason.CALL_ENDED))
 
 
 class Channel(models.TextChoices):

@@ -58,6 +58,10 @@ FLAG_LABELS: dict[str, Promise] = {
 }
 
 
+# Closures made by calls, not by an agent's choice (inbox.actions.calls).
+CALL_CLOSURES = [CloseReason.CALL_NOTED.value, CloseReason.CALL_ENDED.value]
+
+
 @dataclass(frozen=True)
 class ReviewRow:
     conversation: Conversation
@@ -108,17 +112,18 @@ def closure_review_rows(week_start: date, *, only_suspicious: bool) -> list[Revi
     Four queries whatever the number of rows (closures, related events, outbound messages, reviews): the related
     rows are read for all conversations at once through a subquery, so no N+1 and no long IN list."""
     start, end = week_bounds(week_start)
-    # A call's note closes its phone conversation (reason call_noted): not a closure an agent chose, nothing to
-    # review — left out, or every call would be flagged "no reply" and "too fast".
+    # A call's note closes its phone conversation (reason call_noted), the idle sweep a call nobody noted
+    # (call_ended): not closures an agent chose, nothing to review — left out, or every call would be flagged "no
+    # reply" and "too fast".
     closures = list(ConversationEvent.objects.filter(kind="state", data__to=RESOLVED, created_at__gte=start,
-                                                     created_at__lt=end).exclude(data__reason=CloseReason.CALL_NOTED)
+                                                     created_at__lt=end).exclude(data__reason__in=CALL_CLOSURES)
                     .select_related("conversation__customer", "conversation__inbox", "actor")
                     .order_by("created_at", "id"))
     if not closures:
         return []
     conversation_ids = (ConversationEvent.objects.filter(kind="state", data__to=RESOLVED, created_at__gte=start,
                                                          created_at__lt=end)
-                        .exclude(data__reason=CloseReason.CALL_NOTED).values("conversation_id"))
+                        .exclude(data__reason__in=CALL_CLOSURES).values("conversation_id"))
 
     reopened: dict[tuple[int, int], datetime] = {}  # (conversation, cycle it opened) → when
     handoff_without_comment: set[tuple[int, int]] = set()

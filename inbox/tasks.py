@@ -9,9 +9,10 @@ from inbox.outbound import sender_for
 
 @task()
 def return_stale_conversations() -> int:
-    """Conversations whose agent went offline, or that waited too long for a first answer, go back to the pool."""
+    """Conversations whose agent went offline, or that waited too long for a first answer, go back to the pool;
+    calls nobody noted end an hour after their last activity."""
 
-    return actions.do_return_stale_to_pool()
+    return actions.do_return_stale_to_pool() + actions.do_end_idle_calls()
 
 
 @task(queue_name="messaging")

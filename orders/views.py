@@ -168,7 +168,7 @@ ORDER_COLUMNS = [
     Column("agent", gettext_lazy("Agente")),
     Column("customer_id", gettext_lazy("ID del cliente"), "uuid"),
     Column("customer", gettext_lazy("Cliente")),
-    Column("phone", gettext_lazy("Teléfono")),
+    Column("phone", gettext_lazy("Teléfono"), "phone"),
     Column("city", gettext_lazy("Ciudad")),
     Column("department", gettext_lazy("Departamento / estado")),
     Column("product_id", gettext_lazy("ID del producto"), "uuid"),
@@ -196,7 +196,7 @@ def order_export(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
     filters = form.filters() if form.is_valid() else OrderFilters()
 
     def rows() -> Iterator[list[Any]]:
-        orders = (order_queryset(user, filters).select_related("customer", "lead")
+        orders = (order_queryset(user, filters).select_related("customer", "lead", "agent")
                   .prefetch_related("lines__product").iterator(chunk_size=500))
         for order in orders:
             for line in order.lines.all():

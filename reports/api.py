@@ -18,7 +18,14 @@ from core.api import MAX_PAGE, DbId, ErrorOut, IsoDate, QuerySchema, api_require
 from core.errors import ActionError
 from core.exports import Column, CsvOptions, csv_response, streaming_csv_response
 from reports.assignment_health import assignment_health
-from reports.dashboard import CHARTS, DashboardFilters, charts_for, check_dashboard_filters, for_role
+from reports.dashboard import (
+    CHARTS,
+    DashboardFilters,
+    charts_for,
+    check_dashboard_filters,
+    for_role,
+    hidden_kpis,
+)
 from reports.dashboard import dashboard as build
 from reports.drilldown import check_drill_point, drill_page
 from reports.exports import (
@@ -49,7 +56,7 @@ EXPORT_DOC = ("CSV choices (docs/reports.md, Exportaciones): `dialect=csv` (comm
               "(semicolon, decimal comma); `headers=label` (column names and coded values in the caller's language; "
               "default) or `name` (machine names and codes); `durations=hms` (H:MM:SS; default) or `seconds`. "
               "UTF-8 with BOM, header row, CRLF; datetimes in TIME_ZONE as YYYY-MM-DD HH:MM:SS; identifiers are "
-              "UUIDs, never database ids. An unknown choice is 400 `invalid_export_option`.")
+              "UUIDs, never database ids. An unknown choice is 400 `invalid_request`.")
 
 
 REVENUE_DOC = 'Sum of the sold lines, a decimal string with two decimals (e.g. "828800.00")'
@@ -232,10 +239,10 @@ class Kpis(Schema):
     closed_without_response: int = Field(..., description="Closed with no agent response; target 0")
     avg_resolution_seconds: float | None = Field(..., description="Target: under 48 h")
     resolved_within_48h_rate: float | None = Field(..., description="Share of known resolution times ≤ 48 h")
-    sales: int | None = Field(None, description="Sale rows of the window's conversations (roles that see revenue "
-                                                "only; absent otherwise)")
-    revenue: str | None = Field(None, description="Their amount, decimal string (same roles)")
-    conversion_rate: float | None = Field(None, description="Closed with a sale / closed (same roles)")
+    sales: int | None = Field(None, description="Sale rows of the window's conversations (roles that see the "
+                                                "sales_conversations chart; absent otherwise)")
+    revenue: str | None = Field(None, description="Their amount, decimal string (roles that see revenue_by_agent)")
+    conversion_rate: float | None = Field(None, description="Closed with a sale / closed (as `sales`)")
 
 
 class DashboardOut(Schema):
@@ -297,7 +304,8 @@ def dashboard(request: HttpRequest, query: Query[DashboardQuery]) -> Any:
                               field="chart")
         data = for_role(build(filters, charts=[query.chart]), allowed)[query.chart]
         rows = with_agent_uuids([data] if isinstance(data, dict) else data)
-        return csv_response(rows=rows, columns=CHART_COLUMNS[query.chart],
+        hidden = hidden_kpis(allowed)
+        return csv_response(rows=rows, columns=[c for c in CHART_COLUMNS[query.chart] if c.name not in hidden],
                             options=CsvOptions(query.dialect, query.headers, query.durations),
                             filename=f"{query.chart}_{filters.start}_{filters.end}.csv")
     # Served as built (not through the schema): a role's hidden charts are absent keys, while a null inside a
@@ -344,7 +352,8 @@ class DrillRow(Schema):
     started_at: datetime
     closed_at: datetime | None
     sales: int = Field(..., description="Sale rows of the conversation")
-    revenue: str = Field(..., description="Sum of their amounts, decimal string")
+    revenue: str | None = Field(..., description="Sum of their amounts, decimal string (null for roles that do "
+                                                 "not see revenue)")
 
 
 class DrillOut(Schema):
@@ -382,7 +391,7 @@ def dashboard_conversations(request: HttpRequest, query: Query[DrillQuery]) -> A
     user, filters = _filters(request, query, Perm.REPORTS_VIEW, query.granularity)
     point = check_drill_point(filters, charts_for(user), chart=query.chart, series=query.series,
                               bucket=query.bucket, agent_id=query.agent_id)
-    body = drill_page(filters, point, page=query.page)
+    body = drill_page(filters, point, page=query.page, revenue="revenue_by_agent" in charts_for(user))
 
     def link(n: int) -> str:
         params = request.GET.copy()

@@ -1,7 +1,8 @@
 """Assignment health: the system administrator's view of how work reaches people (seed 002: "system use,
 assignment problems, flow efficiency"). Live work only — imported history has no assignment to judge.
 
-- unassigned now: open live conversations without an owner, and how long the oldest has waited since it started;
+- unassigned now: open live conversations without an owner, and how long the customer of the longest-waiting one
+  has waited (since their first unanswered message, else since it started);
 - time to an owner: for the live conversations started in the window (calls excluded: a call is owned by whoever
   makes it from its first second), from the start to the first event that gave it an owner (assigned, transferred
   to someone, escalated to a supervisor); mean, median, and how many never got one;
@@ -9,7 +10,8 @@ assignment problems, flow efficiency"). Live work only — imported history has 
   or did not answer in time), in all and per agent;
 - agents without an inbox: agents and supervisors (who may work the inbox) that belong to no team of any inbox, so
   nothing can ever be assigned to them;
-- capacity use: each active agent's open conversations against their capacity, and the team's in all.
+- capacity use: each agent's open conversations against their capacity (agents assignment can reach — in a team of
+  some inbox — and anyone holding open work), and in all over those in service (not offline, or holding work).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Min, OuterRef, Q, Subquery
+from django.db.models import Min, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.choices import Availability
@@ -85,7 +88,10 @@ def assignment_health(*, start: date, end: date, now: datetime | None = None) ->
     open_states = [s.value for s in OPEN_STATES]
 
     unassigned = live.filter(state__in=open_states, assignee__isnull=True)
-    oldest = unassigned.order_by("created_at").values_list("created_at", flat=True).first()
+    # Waiting since the customer's first unanswered message (a reopened or returned conversation is not "waiting
+    # since it started months ago"); else since it started.
+    oldest = (unassigned.annotate(since=Coalesce("waiting_since", "created_at")).order_by("since")
+              .values_list("since", flat=True).first())
 
     first_owner = (ConversationEvent.objects.filter(conversation=OuterRef("pk"), kind__in=OWNER_EVENTS)
                    .exclude(data__to=None).order_by().values("conversation")
@@ -103,21 +109,26 @@ def assignment_health(*, start: date, end: date, now: datetime | None = None) ->
             per_agent[agent_id] = per_agent.get(agent_id, 0) + 1
 
     # Administrators hold every permission but are not in the assignment pool unless they join a team.
-    working_roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.INBOX_WORK in perms and r != Role.ADMIN]
-    people = User.objects.filter(is_active=True, can_login=True, role__in=working_roles)
-    without_inbox = sorted(_name(u) for u in people.exclude(teams__inboxes__isnull=False).distinct()
-                           .only("full_name", "username"))
+    inbox_roles = [r.value for r, perms in ROLE_PERMISSIONS.items() if Perm.INBOX_WORK in perms]
+    people = User.objects.filter(is_active=True, can_login=True, role__in=inbox_roles)
+    # Administrators hold every permission but are no one's agent: listed as missing an inbox only if they are not.
+    without_inbox = sorted(_name(u) for u in people.exclude(role=Role.ADMIN)
+                           .exclude(teams__inboxes__isnull=False).distinct().only("full_name", "username"))
 
+    # In service: who assignment can reach (inbox.actions.assignment.candidates: a team of some inbox), and anyone
+    # still holding open work.
     load = open_load()
-    names = {u.pk: u for u in User.objects.filter(Q(pk__in=list(per_agent) + list(load)) | Q(pk__in=people))
-             .only("full_name", "username", "capacity", "availability", "is_active", "can_login", "role")}
-    agents = [u for u in names.values() if u.is_active and u.can_login and u.role in working_roles]
+    reachable = set(people.filter(teams__inboxes__isnull=False).values_list("pk", flat=True))
+    shown = reachable | set(load) | set(per_agent)
+    names = {u.pk: u for u in User.objects.filter(pk__in=shown)
+             .only("full_name", "username", "capacity", "availability", "is_active", "can_login")}
     capacity = sorted((AgentLoad(agent_id=u.pk, name=_name(u), availability=u.get_availability_display(),
                                  open=load.get(u.pk, 0), capacity=u.capacity,
                                  use=load.get(u.pk, 0) / u.capacity if u.capacity else None)
-                       for u in agents), key=lambda a: (-(a.use or 0), a.name))
+                       for u in names.values() if u.pk in reachable or u.pk in load),
+                      key=lambda a: (-(a.use or 0), a.name))
     in_service = [a for a in capacity
-                  if names[a.agent_id].availability != Availability.OFFLINE or a.open]
+                  if (a.agent_id in reachable and names[a.agent_id].availability != Availability.OFFLINE) or a.open]
     total_capacity = sum(a.capacity for a in in_service)
     return AssignmentHealth(
         start=start, end=end,

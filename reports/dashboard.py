@@ -103,10 +103,21 @@ def charts_for(user: User) -> frozenset[str]:
 SALES_KPI_KEYS: Final = ("sales", "revenue", "conversion_rate")
 
 
+def hidden_kpis(allowed: frozenset[str]) -> frozenset[str]:
+    """The sales figures among the KPIs follow the charts a role may see: revenue (money) with the revenue chart,
+    the number of sales and the conversion rate with the sales-conversations chart (which shows that rate)."""
+    hidden = set()
+    if "revenue_by_agent" not in allowed:
+        hidden.add("revenue")
+    if "sales_conversations" not in allowed:
+        hidden |= {"sales", "conversion_rate"}
+    return frozenset(hidden)
+
+
 def for_role(data: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    """The sales figures among the KPIs go to the roles that may see revenue (the revenue chart), no one else."""
-    if "kpis" in data and "revenue_by_agent" not in allowed:
-        data["kpis"] = {k: v for k, v in data["kpis"].items() if k not in SALES_KPI_KEYS}
+    if "kpis" in data:
+        hidden = hidden_kpis(allowed)
+        data["kpis"] = {k: v for k, v in data["kpis"].items() if k not in hidden}
     return data
 
 

@@ -159,7 +159,7 @@ _DRILL_FIELDS: Final = ("conversation_id", "customer_id", "customer_name", "agen
                         "agent_username", "channel", "state", "outcome", "started_at", "sales", "revenue")
 
 
-def drill_page(f: DashboardFilters, p: DrillPoint, *, page: int = 1) -> dict[str, Any]:
+def drill_page(f: DashboardFilters, p: DrillPoint, *, page: int = 1, revenue: bool = True) -> dict[str, Any]:
     """One page (PAGE_SIZE rows, most recent first) of the conversations behind the point, and their count."""
     qs = point_facts(f, p)
     count = qs.count()
@@ -176,7 +176,7 @@ def drill_page(f: DashboardFilters, p: DrillPoint, *, page: int = 1) -> dict[str
         "state": r["state"], "state_label": str(_STATE_LABELS.get(r["state"], r["state"])),
         "outcome": r["outcome"], "outcome_label": str(_OUTCOME_LABELS.get(r["outcome"], r["outcome"])),
         "started_at": r["started_at"], "closed_at": closed_at.get(r["conversation_id"]),
-        "sales": r["sales"], "revenue": str(r["revenue"]),
+        "sales": r["sales"], "revenue": str(r["revenue"]) if revenue else None,
     } for r in facts]
     return {"chart": p.chart, "series": p.series, "bucket": p.bucket, "agent_id": p.agent_id, "count": count,
             "page": page, "pages": pages, "page_size": PAGE_SIZE, "results": rows}

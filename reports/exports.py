@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Final
 
 from asgiref.sync import sync_to_async
-from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team, User
@@ -106,6 +105,7 @@ CONVERSATION_COLUMNS: Final = [
     Column("inbox", _("Bandeja")),
     Column("avg_reply_seconds", _("Tiempo de respuesta promedio"), "duration"),
     SALES, REVENUE,
+    Column("conversation_ref", _("Referencia de origen de la conversación")),
 ]
 
 
@@ -119,18 +119,23 @@ class _Names:
         self.inboxes = dict(Inbox.objects.values_list("pk", "name"))
 
 
-def _conversation_chunk(f: DashboardFilters, after: int, names: _Names) -> list[tuple[int, list[Any]]]:
+def _window_conversation_ids(f: DashboardFilters, after: int) -> list[int]:
+    return list(_window_facts(f).filter(start_day__gte=f.start, start_day__lte=f.end, conversation_id__gt=after)
+                .order_by("conversation_id").values_list("conversation_id", flat=True)[:EXPORT_CHUNK])
+
+
+def _conversation_chunk(f: DashboardFilters, after: int, names: _Names) -> tuple[int | None, list[list[Any]]]:
     facts = list(_window_facts(f).filter(start_day__gte=f.start, start_day__lte=f.end, conversation_id__gt=after)
                  .order_by("conversation_id")
                  .values("conversation_id", "agent_id", "team_id", "inbox_id", "channel", "state", "outcome",
                          "customer_state", "started_at", "first_response_seconds", "resolution_seconds",
                          "reply_seconds_sum", "reply_count", "sales", "revenue")[:EXPORT_CHUNK])
     if not facts:
-        return []
+        return None, []
     ids = [r["conversation_id"] for r in facts]
     live: dict[int, Mapping[str, Any]] = {
         row["pk"]: row for row in Conversation.objects.filter(pk__in=ids)
-        .values("pk", "uuid", "closed_at", "close_comment", "customer__uuid", "customer__name")}
+        .values("pk", "uuid", "import_ref", "closed_at", "close_comment", "customer__uuid", "customer__name")}
     out = []
     for r in facts:
         c: Mapping[str, Any] = live.get(r["conversation_id"], {})
@@ -139,30 +144,38 @@ def _conversation_chunk(f: DashboardFilters, after: int, names: _Names) -> list[
                "customer_name": c.get("customer__name", ""), "closed_at": c.get("closed_at"),
                "agent_id": agent_uuid, "agent_name": agent_name, "agent_comments": c.get("close_comment", ""),
                "team": names.teams.get(r["team_id"], ""), "inbox": names.inboxes.get(r["inbox_id"], ""),
-               "avg_reply_seconds": r["reply_seconds_sum"] / r["reply_count"] if r["reply_count"] else None}
-        out.append((r["conversation_id"], [row.get(col.name) for col in CONVERSATION_COLUMNS]))
-    return out
+               "avg_reply_seconds": r["reply_seconds_sum"] / r["reply_count"] if r["reply_count"] else None,
+               "conversation_ref": c.get("import_ref", "")}
+        out.append([row.get(col.name) for col in CONVERSATION_COLUMNS])
+    return ids[-1], out
 
 
-Chunk = Callable[[DashboardFilters, int, "_Names"], list[tuple[int, list[Any]]]]
+Chunk = Callable[[DashboardFilters, int, "_Names"], tuple[int | None, list[list[Any]]]]
 
 
 def keyset_rows(chunk: Chunk, f: DashboardFilters) -> Iterator[list[Any]]:
-    """Every row `chunk` reads, EXPORT_CHUNK at a time after the last key (keyset: each chunk is its own short
-    queries, so memory stays bounded and no cursor stays open between chunks)."""
+    """Every row `chunk` reads, window conversation by conversation id, EXPORT_CHUNK conversations at a time
+    (keyset: each chunk is its own short queries, so memory stays bounded and no cursor stays open between
+    chunks). `chunk` returns the last conversation id it covered (None: no more) and its rows."""
     names, after = _Names(), 0
-    while rows := chunk(f, after, names):
-        yield from (row for _key, row in rows)
-        after = rows[-1][0]
+    while True:
+        last, rows = chunk(f, after, names)
+        yield from rows
+        if last is None:
+            return
+        after = last
 
 
 async def akeyset_rows(chunk: Chunk, f: DashboardFilters) -> AsyncIterator[list[Any]]:
     """keyset_rows for ASGI: Django would buffer a synchronous iterator whole before sending it."""
     names, after = await sync_to_async(_Names)(), 0
-    while rows := await sync_to_async(chunk)(f, after, names):
-        for _key, row in rows:
+    while True:
+        last, rows = await sync_to_async(chunk)(f, after, names)
+        for row in rows:
             yield row
-        after = rows[-1][0]
+        if last is None:
+            return
+        after = last
 
 
 def conversation_rows(f: DashboardFilters) -> Iterator[list[Any]]:
@@ -188,21 +201,20 @@ SALE_COLUMNS: Final = [
     Column("unit_price", _("Precio unitario"), "money"),
     Column("amount", _("Monto"), "money"),
     Column("sold_at", _("Fecha de la venta"), "datetime"),
+    Column("sale_ref", _("Referencia de origen de la venta")),
+    Column("conversation_ref", _("Referencia de origen de la conversación")),
 ]
 
 
-def _sales(f: DashboardFilters) -> QuerySet[Sale]:
-    """The sales the dashboard counts for these filters: those of the conversations started in the window."""
-    in_window = (_window_facts(f).filter(start_day__gte=f.start, start_day__lte=f.end)
-                 .values("conversation_id"))
-    return Sale.objects.filter(conversation_id__in=in_window)
-
-
-def _sale_chunk(f: DashboardFilters, after: int, names: _Names) -> list[tuple[int, list[Any]]]:
-    sales = list(_sales(f).filter(pk__gt=after).order_by("pk").values(
-        "pk", "uuid", "product__uuid", "product__sku", "product_ref", "product_name", "conversation__uuid",
-        "conversation__channel", "conversation__assignee_id", "quantity", "unit_price", "amount",
-        "created_at")[:EXPORT_CHUNK])
+def _sale_chunk(f: DashboardFilters, after: int, names: _Names) -> tuple[int | None, list[list[Any]]]:
+    """The sales of the next EXPORT_CHUNK window conversations (the dashboard counts sales through them)."""
+    ids = _window_conversation_ids(f, after)
+    if not ids:
+        return None, []
+    sales = Sale.objects.filter(conversation_id__in=ids).order_by("conversation_id", "pk").values(
+        "uuid", "import_ref", "product__uuid", "product__sku", "product_ref", "product_name", "conversation__uuid",
+        "conversation__import_ref", "conversation__channel", "conversation__assignee_id", "quantity",
+        "unit_price", "amount", "created_at")
     out = []
     for s in sales:
         agent_uuid, agent_name = names.agents.get(s["conversation__assignee_id"], (None, ""))
@@ -212,9 +224,11 @@ def _sale_chunk(f: DashboardFilters, after: int, names: _Names) -> list[tuple[in
             "product_name": s["product_name"], "conversation_id": s["conversation__uuid"],
             "channel": s["conversation__channel"], "agent_id": agent_uuid, "agent_name": agent_name,
             "quantity": s["quantity"], "unit_price": s["unit_price"], "amount": s["amount"],
-            "sold_at": s["created_at"]}
-        out.append((s["pk"], [row.get(col.name) for col in SALE_COLUMNS]))
-    return out
+            # An imported sale's file has no date: the moment it was imported is not when it was sold.
+            "sold_at": None if s["import_ref"] else s["created_at"],
+            "sale_ref": s["import_ref"], "conversation_ref": s["conversation__import_ref"]}
+        out.append([row.get(col.name) for col in SALE_COLUMNS])
+    return ids[-1], out
 
 
 def sale_rows(f: DashboardFilters) -> Iterator[list[Any]]:

@@ -24,7 +24,7 @@ from inbox.models import Inbox
 from reports.actions import do_start_history_import
 from reports.api import leadflow_payload
 from reports.assignment_health import assignment_health
-from reports.dashboard import SALES_KPI_KEYS, DashboardFilters, charts_for, check_dashboard_filters
+from reports.dashboard import DashboardFilters, charts_for, check_dashboard_filters, hidden_kpis
 from reports.dashboard_ui import (
     CHART_INFO,
     GRANULARITY_LABELS,
@@ -143,7 +143,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     info = {c.key: c for c in CHART_INFO}
     charts = [info[key] for key in view.charts if key in allowed]
     charts += [c for c in CHART_INFO if c.key in allowed and c not in charts]  # any the arrangement left out
-    kpi_keys = [k for k in view.kpis if k not in SALES_KPI_KEYS or "revenue_by_agent" in allowed]
+    kpi_keys = [k for k in view.kpis if k not in hidden_kpis(allowed)]
     context: dict[str, Any] = {
         "filters": filters, "error": error, "see_all": see_all, "time_zone": settings.TIME_ZONE,
         "charts": [{"info": c, "csv_url": f"{api_url}?{urlencode({**query, 'format': 'csv', 'chart': c.key})}"}

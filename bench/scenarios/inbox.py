@@ -28,6 +28,7 @@ import random
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -103,7 +104,12 @@ class _Loader:
         given = set(columns)
         extra = [f for f in model._meta.concrete_fields if f.attname not in given and not f.primary_key]
         defaults: list[Any] = []
+        fresh: list[int] = []  # positions of UUID columns: a new value per row (they are unique)
         for field in extra:
+            if field.get_internal_type() == "UUIDField":
+                fresh.append(len(defaults))
+                defaults.append(None)
+                continue
             value = field.get_default()
             if field.get_internal_type() == "JSONField":
                 value = json.dumps(value)
@@ -111,7 +117,15 @@ class _Loader:
                                                  field.get_internal_type()):
                 value = self.when(value or timezone.now())
             defaults.append(value)
-        tail = tuple(defaults)
+        postgres = self.postgres
+
+        def tail() -> tuple[Any, ...]:
+            if not fresh:
+                return tuple(defaults)
+            values = list(defaults)
+            for i in fresh:
+                values[i] = uuid.uuid4() if postgres else uuid.uuid4().hex
+            return tuple(values)
         names = [model._meta.get_field(c).column if c != "id" else "id" for c in columns] + [f.column for f in extra]
         table = model._meta.db_table
         count = 0
@@ -120,14 +134,14 @@ class _Loader:
         if self.postgres:
             with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row(row + tail)
+                    copy.write_row(row + tail())
                     count += 1
         else:
             def counted() -> Iterator[tuple[Any, ...]]:
                 nonlocal count
                 for row in rows:
                     count += 1
-                    yield row + tail
+                    yield row + tail()
             raw.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                             counted())
         return count

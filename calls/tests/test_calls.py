@@ -155,3 +155,42 @@ def test_a_sale_confirmed_after_the_note_makes_the_call_a_sale(agent):
     (call,) = calls()
     assert (call.outcome, call.customer_state) == (ConversationOutcome.SALE, CustomerState.CONVERTED)
     assert call.sales.count() == 1
+
+
+def test_a_call_nobody_noted_ends_an_hour_after_its_order_and_a_later_note_is_a_new_call(agent):
+    # given an order confirmed on the call screen at 10:00 and no note
+    product("CAM-01", price="89900", stock=3)
+    lead = ready_lead()
+    with time_machine.travel(at("10:00"), tick=False):
+        order = orders.check_create_order(agent, lead_id=lead.pk, lines=[("CAM-01", 1)])
+        orders.check_confirm_order(agent, order.pk)
+    # when the periodic sweep runs at 10:30 and again at 11:01
+    with time_machine.travel(at("10:30"), tick=False):
+        assert inbox_actions.do_end_idle_calls() == 0
+    with time_machine.travel(at("11:01"), tick=False):
+        ended = inbox_actions.do_end_idle_calls()
+    # then the call ended at its last activity (10:00), keeps its sale, and no longer counts as the agent's work
+    (call,) = calls()
+    assert ended == 1 and call.state == ConversationState.RESOLVED
+    assert call.close_reason == CloseReason.CALL_ENDED and call.closed_at == datetime.fromisoformat(at("10:00"))
+    assert call.outcome == ConversationOutcome.SALE
+    assert agent.pk not in inbox_actions.open_load()
+    # and a note the next day is a new call, not a reopening of that one
+    with time_machine.travel(at("10:00").replace("-18T", "-19T"), tick=False):
+        leads.check_add_note(agent, lead.pk, text="Llamé para confirmar la entrega", outcome=Outcome.POSITIVE)
+    first, second = calls()
+    assert first.pk == call.pk and first.state == ConversationState.RESOLVED and first.cycle == 1
+    assert second.state == ConversationState.RESOLVED and second.close_reason == CloseReason.CALL_NOTED
+
+
+def test_a_note_after_an_idle_open_call_ends_it_and_starts_a_new_one_even_before_the_sweep(agent):
+    product("CAM-01", price="89900", stock=3)
+    lead = ready_lead()
+    with time_machine.travel(at("09:00"), tick=False):
+        order = orders.check_create_order(agent, lead_id=lead.pk, lines=[("CAM-01", 1)])
+        orders.check_confirm_order(agent, order.pk)
+    with time_machine.travel(at("12:00"), tick=False):
+        leads.check_add_note(agent, lead.pk, text="Segunda llamada, sin venta", outcome=Outcome.NEGATIVE)
+    first, second = calls()
+    assert (first.close_reason, first.closed_at) == (CloseReason.CALL_ENDED, datetime.fromisoformat(at("09:00")))
+    assert second.close_reason == CloseReason.CALL_NOTED and second.outcome == ConversationOutcome.UNSOLVED

@@ -47,3 +47,9 @@ def test_an_unknown_choice_is_refused_with_its_name():
         CsvOptions.from_query({"headers": "both"})
     assert caught.value.code == "invalid_export_option" and caught.value.details["field"] == "headers"
     assert CsvOptions.from_query({"dialect": "excel"}) == EXCEL
+
+
+def test_a_phone_is_written_as_is_but_a_formula_in_its_column_is_defused():
+    phone = Column("phone", "Teléfono", "phone")
+    assert cell("+573001234567", phone, CsvOptions()) == "+573001234567"
+    assert cell("+1+cmd|' /C calc'!A0", phone, CsvOptions()) == "'+1+cmd|' /C calc'!A0"

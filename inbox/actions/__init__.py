@@ -110,6 +110,9 @@ from inbox.actions.base import (
     visible_to as visible_to,
 )
 from inbox.actions.calls import (
+    CALL_IDLE_MINUTES as CALL_IDLE_MINUTES,
+)
+from inbox.actions.calls import (
     CALLS_INBOX as CALLS_INBOX,
 )
 from inbox.actions.calls import (
@@ -117,6 +120,12 @@ from inbox.actions.calls import (
 )
 from inbox.actions.calls import (
     calls_since as calls_since,
+)
+from inbox.actions.calls import (
+    do_end_call as do_end_call,
+)
+from inbox.actions.calls import (
+    do_end_idle_calls as do_end_idle_calls,
 )
 from inbox.actions.calls import (
     do_note_call as do_note_call,

@@ -152,8 +152,10 @@ def _descriptive(comment: str) -> str:
 
 
 def do_transition_conversation(c: Conversation, *, to: ConversationState, acting_user: User | None,
-                               comment: str = "", reason: str = "", waiting_until: datetime | None = None) -> bool:
-    """The one transition function (the caller holds the row lock). Returns False when nothing changes."""
+                               comment: str = "", reason: str = "", waiting_until: datetime | None = None,
+                               at: datetime | None = None) -> bool:
+    """The one transition function (the caller holds the row lock). Returns False when nothing changes. `at`: when
+    it happened, if earlier than now (a call ended by the sweep ends at its last activity)."""
     current = ConversationState(c.state)
     if current == to:
         return False
@@ -161,7 +163,7 @@ def do_transition_conversation(c: Conversation, *, to: ConversationState, acting
         raise InvalidTransition("invalid_transition", _("Una conversación %(a)s no puede pasar a %(b)s.")
                                 % {"a": current.label, "b": to.label},
                                 allowed=sorted(s.value for s in CONVERSATION_TRANSITIONS[current]))
-    now = timezone.now()
+    now = at or timezone.now()
     fields = ["state", "last_activity_at"]
     if current == S.RESOLVED:  # reopening: a new cycle keeps metrics honest
         c.cycle += 1

@@ -9,8 +9,10 @@ the "Llamadas" inbox, assigned to the agent who called.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -21,6 +23,9 @@ from inbox.events import ConversationAssigned, ConversationCreated
 from inbox.models import Conversation, ConversationEvent, Inbox, Message
 
 CALLS_INBOX = "llamadas"
+# A call left open (an order confirmed on the call screen, no note) ends this long after its last activity: it no
+# longer counts as the agent's open work, and a later note on the lead starts a new call.
+CALL_IDLE_MINUTES: Final = 60
 
 
 def calls_inbox() -> Inbox:
@@ -93,3 +98,25 @@ def do_note_call(c: Conversation, *, agent: User, note: str, result: str, at: da
         do_transition_conversation(c, to=S.RESOLVED, acting_user=agent, reason=CloseReason.CALL_NOTED)
     elif reclassified:
         _updated(c, "classification", acting_user=agent)
+
+
+def do_end_call(c: Conversation) -> None:
+    """Ends an open call nobody noted, at its last activity (the caller holds the row lock)."""
+    if c.state in OPEN_STATES:
+        do_transition_conversation(c, to=S.RESOLVED, acting_user=None, reason=CloseReason.CALL_ENDED,
+                                   at=c.last_activity_at)
+
+
+def do_end_idle_calls(*, now: datetime | None = None) -> int:
+    """The sweep (with the pool job, every minute): open calls idle for CALL_IDLE_MINUTES end. Safe to repeat."""
+    cutoff = (now or timezone.now()) - timedelta(minutes=CALL_IDLE_MINUTES)
+    idle = Conversation.objects.filter(channel=Channel.PHONE, inbox__code=CALLS_INBOX, last_activity_at__lt=cutoff,
+                                       state__in=[s.value for s in OPEN_STATES])
+    ended = 0
+    for pk in list(idle.values_list("pk", flat=True)[:200]):
+        with transaction.atomic():
+            c = Conversation.objects.select_for_update().get(pk=pk)
+            if c.state in OPEN_STATES and c.last_activity_at < cutoff:
+                do_end_call(c)
+                ended += 1
+    return ended

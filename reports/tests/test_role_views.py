@@ -55,14 +55,12 @@ def test_each_role_gets_its_own_arrangement(role, first_charts, first_kpis, gran
     assert ('data-testid="export-options" open' in html) is (role == Role.ANALISTA)
 
 
-def test_the_supervisor_sees_no_sales_figures_in_the_page_or_the_api(make_user, client_for):
+def test_the_supervisor_page_shows_service_kpis_and_the_director_gets_the_sales_ones(make_user, client_for):
     supervisor = client_for(make_user(Role.SUPERVISOR))
     with time_machine.travel(NOW, tick=False):
         html = supervisor.get(URL).content.decode()
-        kpis = supervisor.get("/api/v1/reports/dashboard").json()["kpis"]
         director = client_for(make_user(Role.DIRECTOR_VENTAS)).get("/api/v1/reports/dashboard").json()["kpis"]
     assert not {"revenue", "sales", "conversion_rate"} & set(kpi_cards(html))
-    assert not {"revenue", "sales", "conversion_rate"} & set(kpis)
     assert (director["revenue"], director["sales"], director["conversion_rate"]) == ("0.00", 0, None)
 
 
@@ -108,7 +106,7 @@ def scene(settings):
 def test_assignment_health_counts_what_happened(scene):
     # when the administrator looks at 10:00
     health = assignment_health(start=NOW.date() - timedelta(days=29), end=NOW.date(), now=NOW)
-    # then one conversation waits without an owner, for 20 minutes
+    # then one conversation waits without an owner, for 20 minutes (since its customer's unanswered message)
     assert health.unassigned_open == 1 and health.oldest_unassigned_seconds == 20 * 60
     # three started; two got an owner (at once and after 10 min), one never did
     assert health.started == 3 and health.never_owned == 1
@@ -118,11 +116,11 @@ def test_assignment_health_counts_what_happened(scene):
     assert [(r.name, r.returns) for r in health.returns_by_agent] == [("Ana Agente", 1)]
     # Carla belongs to no team of an inbox
     assert health.agents_without_inbox == ["Carla Sin Equipo"]
-    # Beto holds both conversations (2 of 4); Ana is offline with none, so only Beto and Carla are in service
+    # Beto holds both conversations (2 of 4); Ana and the supervisor are offline with none; Carla cannot be reached
+    # by assignment: only Beto is in service
     loads = {a.name: (a.open, a.capacity) for a in health.capacity}
-    assert loads["Beto Agente"] == (2, 4) and loads["Ana Agente"] == (0, 2)
-    carla = next(a for a in health.capacity if a.name == "Carla Sin Equipo")
-    assert health.capacity_use == 2 / (4 + carla.capacity)
+    assert loads["Beto Agente"] == (2, 4) and loads["Ana Agente"] == (0, 2) and "Carla Sin Equipo" not in loads
+    assert health.capacity_use == 2 / 4
 
 
 def test_imported_history_never_counts_as_unassigned_work(scene, tmp_path):
@@ -145,3 +143,23 @@ def test_the_administrator_reads_it_on_the_dashboard_and_in_the_api(scene, make_
     assert body["returns_by_agent"][0]["name"] == "Ana Agente"
     assert refused.status_code == 403
     assert timezone.now() > NOW  # (the clock was frozen only inside the block)
+
+
+def test_a_supervisor_sees_sales_counts_and_conversion_but_no_money_anywhere(make_user, client_for, tmp_path):
+    # given history with a sale in the window
+    from reports.tests.csvdata import conv, import_rows, sale
+    import_rows(tmp_path, [conv("E1", "K1", "2026-11-20T09:00:00", agent="ana", state="resuelta",
+                                closed_at="2026-11-20T10:00:00", outcome="genero_venta")],
+                [sale("S1", "E1", "150")])
+    supervisor = client_for(make_user(Role.SUPERVISOR))
+    with time_machine.travel(NOW, tick=False):
+        kpis = supervisor.get("/api/v1/reports/dashboard").json()["kpis"]
+        csv_head = supervisor.get("/api/v1/reports/dashboard", {"format": "csv", "chart": "kpis",
+                                                                "headers": "name"}).content.decode("utf-8-sig")
+        drill = supervisor.get("/api/v1/reports/dashboard/conversations",
+                               {"chart": "daily_activity", "series": "started", "bucket": "2026-11-17",
+                                "granularity": "week"}).json()
+    # then counts and the conversion rate (the sales-conversations chart shows it), never revenue
+    assert kpis["sales"] == 1 and kpis["conversion_rate"] == 1.0 and "revenue" not in kpis
+    assert "revenue" not in csv_head.splitlines()[0] and "conversion_rate" in csv_head.splitlines()[0]
+    assert drill["results"][0]["sales"] == 1 and drill["results"][0]["revenue"] is None

@@ -89,10 +89,12 @@ def test_incremental_rollups_equal_a_recount(agent, supervisor):
         rollups.rebuild_all()
         assert snapshot() == incremental
     facts = incremental["ConversationFact"]
-    # the returning customer reopened their conversation (a new cycle, not a new conversation); the orders of the
-    # call screen were sold in a call (a phone conversation), and the cancelled order's sale is gone
-    assert len(facts) == 4 and sum(f["sales"] for f in facts) == 1
+    # the returning customer reopened their conversation (a new cycle, not a new conversation); each order of the
+    # call screen was sold in its own call (a phone conversation: two days apart, the first call had ended), and
+    # the cancelled order's sale is gone
+    assert len(facts) == 5 and sum(f["sales"] for f in facts) == 1
     assert [f["channel"] for f in facts if f["sales"]] == ["phone"]
+    assert [f["channel"] for f in facts].count("phone") == 2
 
 
 def settled_equals_recount(step: str) -> dict[str, list[dict[str, object]]]:

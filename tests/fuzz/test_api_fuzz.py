@@ -121,6 +121,7 @@ DATA_RULES: dict[str, dict[str, str]] = {
     },
     "GET /api/v1/reports/conversations.csv": WINDOW_RULES,
     "GET /api/v1/reports/sales.csv": WINDOW_RULES,
+    "GET /api/v1/reports/assignment-health": WINDOW_RULES,
     "POST /api/v1/orders": {
         "unknown_product": "each line's `sku` must name an existing product",
         "inactive_product": "depends on the product: an inactive one cannot be sold",

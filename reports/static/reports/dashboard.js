@@ -426,7 +426,7 @@
       tr.insertCell().appendChild(link);
       [r.customer_name, r.agent_name || "—", cfg.channels[r.channel] || r.channel, r.state_label,
         dateTime(r.started_at, tz), dateTime(r.closed_at, tz), r.outcome_label || "—",
-        r.sales ? integer.format(r.sales) + " · " + money.format(Number(r.revenue)) : "—"]
+        r.sales ? integer.format(r.sales) + (r.revenue === null ? "" : " · " + money.format(Number(r.revenue))) : "—"]
         .forEach(function (text) { tr.insertCell().textContent = text; });
       return tr;
     }));
