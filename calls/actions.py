@@ -54,6 +54,9 @@ def current_call(lead: Lead, agent: User, *, customer_id: int, at: datetime | No
     """The agent's call on this lead at `at` (locked): the one open or just noted, else a new one."""
     at = at or timezone.now()
     ref = lead_ref(lead.pk)
+    # The lead's row is the lock that makes "find the call, else open one" atomic: a note and an order confirmed
+    # at the same instant (two transactions) would otherwise both find no call and open two.
+    list(Lead.objects.select_for_update().filter(pk=lead.pk).values_list("pk", flat=True))
     previous = inbox.latest_call(ref, agent.pk)
     if previous is not None and _joinable(previous, at):
         return previous

@@ -10,7 +10,8 @@ three can never disagree. Definitions of every number live in docs/reports.md; t
 * *speed-to-lead* is `queue_entered_at` → the lead's first note ever, for leads whose first note falls in the
   window, attributed to that note's author;
 * *sales* are the orders confirmed on the call screen (they have a lead) in the window and not cancelled since,
-  attributed to the agent who confirmed them; *revenue* is the sum of their sold lines (the same `Sale` rows the
+  attributed to the order's agent (who built it on the call screen: the call's agent, also when a supervisor
+  confirmed it); *revenue* is the sum of their sold lines (the same `Sale` rows the
   dashboard counts, which a cancellation deletes).
 
 Every table is one GROUP BY query in the database: the report costs `QUERIES` queries whatever the number of

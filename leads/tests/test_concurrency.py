@@ -132,3 +132,24 @@ def test_messages_of_one_new_customer_processed_at_once_open_one_conversation():
     (customer,) = Customer.objects.all()
     (conversation,) = Conversation.objects.filter(customer=customer)
     assert Message.objects.filter(conversation=conversation).count() == contenders() // 2
+
+
+def test_a_note_and_an_order_confirmed_at_the_same_instant_are_one_call():
+    # given an agent holding a lead with a draft order (the call screen: she writes the note while the order is
+    # confirmed in another tab)
+    from orders import actions as orders
+    from orders.tests.factories import product, ready_lead
+
+    product("CAM-01", price="89900", stock=5)
+    agent = UserFactory(role=Role.AGENTE)
+    lead = ready_lead()
+    actions.check_add_note(agent, lead.pk, text="Primera llamada: pide precio", outcome="parcial")
+    Conversation.objects.filter(channel="phone").delete()  # start from no call at all
+    order = orders.check_create_order(agent, lead_id=lead.pk, lines=[("CAM-01", 1)])
+    # when the note and the confirmation race
+    results = race([lambda: actions.check_add_note(agent, lead.pk, text="Compró la cámara", outcome="positivo"),
+                    lambda: orders.check_confirm_order(agent, order.pk)])
+    # then both succeed and they are one call, a sale
+    assert [r for r in results if isinstance(r, BaseException)] == []
+    (call,) = Conversation.objects.filter(channel="phone")
+    assert call.outcome == "genero_venta" and call.state == "resuelta"

@@ -13,7 +13,12 @@
   const labels = labelsNode ? JSON.parse(labelsNode.textContent) : { states: {}, delivery: {}, units: {} };
   const lang = (document.documentElement.lang || "es").slice(0, 2);
   const OPEN = ["nueva", "pendiente", "en_espera", "escalada"];
-  const TICKS = { queued: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠" };
+  const TICKS = { sent: "✓", delivered: "✓✓", read: "✓✓", failed: "⚠" };
+  // Lucide icons rendered by the page (<template id="icon-…">): emoji would be empty boxes without an emoji font.
+  function icon(name) {
+    const t = document.getElementById("icon-" + name);
+    return t && t.content.firstElementChild ? t.content.firstElementChild.cloneNode(true) : document.createTextNode("");
+  }
   window.centralitaInbox = window.centralitaInbox || {};
   window.centralitaInbox.bodyRenderers = window.centralitaInbox.bodyRenderers || {};
 
@@ -358,8 +363,23 @@
     span.dataset.f = "delivery";
     span.dataset.status = status;
     span.textContent = TICKS[status] || "";
+    if (status === "queued") span.appendChild(icon("clock"));
     span.title = (labels.delivery[status] || status) + (error ? ": " + error : "");
     span.setAttribute("aria-label", labels.delivery[status] || status);
+  }
+  // The status line a channel adds under an answer (WhatsApp: "✓✓ Entregado", whatsapp/_message_body.html)
+  // follows the same delivery events as the ticks.
+  function setChannelStatus(li, status) {
+    const line = li && li.querySelector('[data-testid="wa-status"]');
+    if (!line) return;
+    if (status === "failed") { line.remove(); return; }
+    line.className = "wa-status wa-status-" + status;
+    line.dataset.status = status;
+    line.textContent = "";
+    if (status === "queued") line.appendChild(icon("clock"));
+    else if (status === "read") line.appendChild(el("span", "wa-read", TICKS.read));
+    else line.appendChild(document.createTextNode(TICKS[status] || ""));
+    line.appendChild(document.createTextNode(" " + (labels.delivery[status] || status)));
   }
   // A failed answer shows why and offers "Reintentar envío" (same markup as _timeline_item.html); any other status
   // removes them.
@@ -412,7 +432,10 @@
     const head = el("small", "muted");
     const who = m.author_name || m.author || "";
     if (m.kind === "inbound") head.appendChild(document.createTextNode(customer));
-    else if (m.kind === "note") head.appendChild(document.createTextNode("🔒 " + (labels.note || "") + " · " + who));
+    else if (m.kind === "note") {
+      head.appendChild(icon("lock"));
+      head.appendChild(document.createTextNode(" " + (labels.note || "") + " · " + who));
+    }
     else head.appendChild(document.createTextNode("↩ " + who));
     head.appendChild(document.createTextNode(" · "));
     head.appendChild(timeNode(m.at));
@@ -585,6 +608,7 @@
       if (ticks) {
         setTicks(ticks, d.message.status, d.message.error);
         setRetry(ticks.closest("li"), d.message.id, d.message.status, d.message.error);
+        setChannelStatus(ticks.closest("li"), d.message.status);
       }
     } else if (d.op === "message_updated" && d.message && d.message.id) { // edited or deleted by the customer
       const shown = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"]');
