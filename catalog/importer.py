@@ -53,12 +53,12 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
     "category": "category", "categoria": "category",
     "active": "active", "activo": "active",
     "stock": "stock", "stock_on_hand": "stock",  # stock_on_hand: the column of our own export
+    "en_bodega": "stock", "on_hand": "stock",  # its label in Spanish and English
 }
 # Computed columns of our own export: accepted so that an export can be edited and imported back, never read.
 READ_ONLY_COLUMNS: Final = frozenset({"stock_reserved", "stock_available", "product_id",
                                       # the same columns under their Spanish and English labels
-                                      "stock_reservado", "reserved_stock", "stock_disponible", "available_stock",
-                                      "id_del_producto"})
+                                      "apartado", "set_aside", "disponible", "available", "id_del_producto"})
 REQUIRED_COLUMNS: Final = ("sku", "name", "price")
 TRUE_VALUES: Final = frozenset({"si", "s", "true", "1", "yes", "verdadero"})
 FALSE_VALUES: Final = frozenset({"no", "n", "false", "0", "falso"})

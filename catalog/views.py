@@ -36,7 +36,7 @@ from core.permissions import forbidden, perm_required
 
 PAGE_SIZE = 50
 MOVEMENTS_SHOWN = 50
-# Labels chosen so that the importer reads them back in either language (catalog.importer.COLUMN_ALIASES).
+# The list's own column names; the importer reads them back in either language (catalog.importer.COLUMN_ALIASES).
 EXPORT_COLUMNS = [
     Column("sku", gettext_lazy("SKU")),
     Column("name", gettext_lazy("Nombre")),
@@ -44,9 +44,9 @@ EXPORT_COLUMNS = [
     Column("category", gettext_lazy("Categoría")),
     Column("price", gettext_lazy("Precio"), "money"),
     Column("active", gettext_lazy("Activo"), "bool"),
-    Column("stock_on_hand", gettext_lazy("Stock")),
-    Column("stock_reserved", gettext_lazy("Stock reservado")),
-    Column("stock_available", gettext_lazy("Stock disponible")),
+    Column("stock_on_hand", gettext_lazy("En bodega")),
+    Column("stock_reserved", gettext_lazy("Apartado")),
+    Column("stock_available", gettext_lazy("Disponible")),
     Column("product_id", gettext_lazy("ID del producto"), "uuid"),
 ]
 

@@ -199,19 +199,24 @@ def test_export_is_utf8_with_bom_and_every_column(agent, client_for):
     assert body.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert rows == [
-        ["SKU", "Nombre", "Descripción", "Categoría", "Precio", "Activo", "Stock", "Stock reservado",
-         "Stock disponible", "ID del producto"],
+        ["SKU", "Nombre", "Descripción", "Categoría", "Precio", "Activo", "En bodega", "Apartado", "Disponible",
+         "ID del producto"],
         ["EXP-1", "Piña colada, lata", "Sin azúcar", "Bebidas", "12500.50", "Sí", "6", "2", "4", str(p.uuid)],
     ]
 
 
-@pytest.mark.parametrize(("options", "delimiter", "price"), [
-    ({"headers": "name"}, ",", "12500.50"),
-    ({"dialect": "excel"}, ";", "12500,50"),
-    ({"dialect": "excel", "headers": "name"}, ";", "12500,50"),
+@pytest.mark.parametrize(("options", "delimiter", "price", "language"), [
+    ({"headers": "name"}, ",", "12500.50", "es"),
+    ({"dialect": "excel"}, ";", "12500,50", "es"),
+    ({"dialect": "excel"}, ";", "12500,50", "en"),
+    ({}, ",", "12500.50", "en"),
+    ({"dialect": "excel", "headers": "name"}, ";", "12500,50", "es"),
 ])
-def test_both_flavours_read_back_and_import_back(options, delimiter, price, agent, admin_user, client_for):
-    # given a product, exported in one flavour
+def test_both_flavours_read_back_and_import_back(options, delimiter, price, language, agent, admin_user,
+                                                  client_for):
+    # given a product, exported in one flavour by someone reading Spanish or English
+    agent.language = language
+    agent.save(update_fields=["language"])
     p = product("RT-1", price="12500.50", stock=6, name="Piña colada, lata")
     body = b"".join(client_for(agent).get(reverse("catalog:product_export"), options).streaming_content)
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig")), delimiter=delimiter))

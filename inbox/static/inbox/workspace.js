@@ -457,7 +457,8 @@
       li.classList.add("msg-deleted");
       const gone = el("p", "msg-deleted-text");
       gone.dataset.f = "deleted";
-      gone.appendChild(document.createTextNode("🚫 "));
+      gone.appendChild(icon("ban"));
+      gone.appendChild(document.createTextNode(" "));
       gone.appendChild(el("em", null, labels.deleted || ""));
       li.appendChild(gone);
       return li;
