@@ -80,5 +80,8 @@ def do_record_call_note(lead: Lead, agent: User, *, text: str, result: str, at: 
 
 
 def call_for_sale(lead: Lead, agent: User, *, customer_id: int) -> Conversation:
-    """The call an order confirmed on the call screen was sold in (orders.actions.do_record_sales)."""
-    return current_call(lead, agent, customer_id=customer_id)
+    """The call an order confirmed on the call screen was sold in (orders.actions.do_record_sales); the sale is the
+    call's latest activity."""
+    call = current_call(lead, agent, customer_id=customer_id)
+    inbox.do_touch_call(call)
+    return call

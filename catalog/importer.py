@@ -58,7 +58,9 @@ COLUMN_ALIASES: Final[dict[str, str]] = {
 # Computed columns of our own export: accepted so that an export can be edited and imported back, never read.
 READ_ONLY_COLUMNS: Final = frozenset({"stock_reserved", "stock_available", "product_id",
                                       # the same columns under their Spanish and English labels
-                                      "apartado", "set_aside", "disponible", "available", "id_del_producto"})
+                                      "apartado", "set_aside", "disponible", "available", "id_del_producto",
+                                      # and the labels of earlier exports
+                                      "stock_reservado", "reserved_stock", "stock_disponible", "available_stock"})
 REQUIRED_COLUMNS: Final = ("sku", "name", "price")
 TRUE_VALUES: Final = frozenset({"si", "s", "true", "1", "yes", "verdadero"})
 FALSE_VALUES: Final = frozenset({"no", "n", "false", "0", "falso"})

@@ -38,7 +38,7 @@ FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 Kind = Literal["text", "phone", "code", "int", "decimal", "money", "rate", "duration", "datetime", "date", "uuid",
                "bool"]
 # An E.164 phone starts with "+" but is no formula: written as is (a spreadsheet shows it as text or a number).
-E164: Final = re.compile(r"^\+\d{4,15}$")
+E164: Final = re.compile(r"\+\d{4,15}")
 
 
 def text_cell(value: str) -> str:
@@ -114,7 +114,7 @@ def _datetime(value: Any, column: Column, options: CsvOptions) -> str:
 
 _FORMATS: Final[dict[str, Callable[[Any, Column, CsvOptions], str]]] = {
     "text": lambda v, c, o: text_cell(str(v)),
-    "phone": lambda v, c, o: str(v) if E164.match(str(v)) else text_cell(str(v)),
+    "phone": lambda v, c, o: str(v) if E164.fullmatch(str(v)) else text_cell(str(v)),
     "code": _code,
     "bool": _bool,
     "int": lambda v, c, o: str(int(v)),

@@ -87,6 +87,7 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
     now = timezone.now()
     count = COUNTS.get(scale, COUNTS["small"])
     seen: list[tuple[datetime, str, str, str, str]] = []  # (when, name, phone, email, channel) of earlier customers
+    still_open: set[str] = set()  # customers whose conversation is left open: they do not come back with a new one
     for i in range(count):
         # Older days first, so the conversations are written in the order they happened.
         day = DAYS - 1 - (i * DAYS) // count
@@ -97,7 +98,8 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
         # About a quarter are customers who wrote before (past the reopening window: a new conversation).
         # (Past the reopening window counted from the earlier conversation's close, which comes hours after its
         # start: three days of margin, so a returning customer never reopens an old conversation by chance.)
-        earlier = [s for s in seen if started - s[0] > timedelta(days=settings.INBOX_REOPEN_DAYS + 3)]
+        earlier = [s for s in seen
+                   if started - s[0] > timedelta(days=settings.INBOX_REOPEN_DAYS + 3) and s[1] not in still_open]
         if earlier and rng.random() < 0.3:
             chosen = rng.choice(earlier)
             _when, name, phone, email, channel = chosen  # the same person, where they wrote before
@@ -110,18 +112,22 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
             c, _m, _ = actions.do_receive_inbound(
                 channel=channel, body=question, customer_name=name, inbox_code=inbox_code,
                 phones=[phone] if channel != "email" else [], emails=[email] if channel == "email" else [])
+        still_open.add(name)  # until it is closed below
         recent = now - started < timedelta(hours=6)
         if recent and rng.random() < 0.4:
             continue  # still waiting for its first answer
         members = [a for a in agents if c.inbox.is_global or set(a.teams.all()) & set(c.inbox.teams.all())]
         agent = c.assignee or rng.choice(members or agents)
-        if not recent and rng.random() < 0.015:
+        handled_by_phone = not recent and rng.random() < 0.015
+        handled_at = started + timedelta(seconds=lognormal_seconds(rng, 3 * 3600, 0.6))
+        if handled_by_phone and handled_at < now:
             # Handled on the phone before anyone wrote back: closed without a written answer (a KPI in amber).
-            with at(started + timedelta(seconds=lognormal_seconds(rng, 3 * 3600, 0.6))):
+            with at(handled_at):
                 if c.assignee is None:
                     actions.check_assign(agent, c.pk, assignee=agent.username)
                 actions.check_close_conversation(agent, c.pk, reason="derived_documented",
                                                  comment="El cliente llamó y se le atendió por teléfono.")
+            still_open.discard(name)
             continue
         median, spread = FIRST_ANSWER[channel]
         answered = min(now, started + timedelta(seconds=lognormal_seconds(rng, median, spread)))
@@ -142,6 +148,7 @@ def seed_inbox(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
             actions.check_send_reply(agent, c.pk, body="¡Con gusto! Que tengas un excelente día.")
             actions.check_close_conversation(agent, c.pk, reason="answered", outcome=outcome,
                                              customer_state=customer_state)
+        still_open.discard(name)
     # This morning's queue: messages that arrived in the last two hours and nobody has answered yet (the
     # "Abiertas sin respuesta" KPI shows it in red, as a supervisor would see it at 10 a.m.).
     backlog = MORNING_BACKLOG.get(scale, MORNING_BACKLOG["small"])

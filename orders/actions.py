@@ -180,6 +180,11 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
     Deliveries start after commit."""
     require_perm(acting_user, Perm.ORDERS_CREATE)
     with transaction.atomic():
+        # The lead first, then the order: the order of locks of a note on the lead and of a customer merge (which
+        # updates leads before orders), so neither can deadlock with a confirmation.
+        lead_id = Order.objects.filter(pk=order_id).values_list("lead_id", flat=True).first()
+        if lead_id is not None:
+            list(Lead.objects.select_for_update().filter(pk=lead_id).values_list("pk", flat=True))
         order = access_order(acting_user, order_id, lock=True)
         if order.state != OrderState.DRAFT:
             raise ConflictError("not_draft", _("El pedido ya no está en borrador (%s).") % order.get_state_display())

@@ -2,7 +2,8 @@
 assignment problems, flow efficiency"). Live work only — imported history has no assignment to judge.
 
 - unassigned now: open live conversations without an owner, and how long the customer of the longest-waiting one
-  has waited (since their first unanswered message, else since it started);
+  has waited (since their first unanswered message, else since it started; those whose last message was an
+  agent's answer wait for nobody);
 - time to an owner: for the live conversations started in the window (calls excluded: a call is owned by whoever
   makes it from its first second), from the start to the first event that gave it an owner (assigned, transferred
   to someone, escalated to a supervisor); mean, median, and how many never got one;
@@ -90,8 +91,8 @@ def assignment_health(*, start: date, end: date, now: datetime | None = None) ->
     unassigned = live.filter(state__in=open_states, assignee__isnull=True)
     # Waiting since the customer's first unanswered message (a reopened or returned conversation is not "waiting
     # since it started months ago"); else since it started.
-    oldest = (unassigned.annotate(since=Coalesce("waiting_since", "created_at")).order_by("since")
-              .values_list("since", flat=True).first())
+    oldest = (unassigned.filter(awaiting_reply=True).annotate(since=Coalesce("waiting_since", "created_at"))
+              .order_by("since").values_list("since", flat=True).first())
 
     first_owner = (ConversationEvent.objects.filter(conversation=OuterRef("pk"), kind__in=OWNER_EVENTS)
                    .exclude(data__to=None).order_by().values("conversation")

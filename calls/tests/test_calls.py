@@ -194,3 +194,24 @@ def test_a_note_after_an_idle_open_call_ends_it_and_starts_a_new_one_even_before
     first, second = calls()
     assert (first.close_reason, first.closed_at) == (CloseReason.CALL_ENDED, datetime.fromisoformat(at("09:00")))
     assert second.close_reason == CloseReason.CALL_NOTED and second.outcome == ConversationOutcome.UNSOLVED
+
+
+def test_an_order_long_after_taking_the_lead_keeps_the_call_alive_for_its_note(agent):
+    # given a lead taken with "Siguiente lead" at 9:10 and an order confirmed in the call at 10:05
+    product("CAM-01", price="89900", stock=3)
+    lead = ready_lead(in_queue=True)
+    with time_machine.travel(at("09:10"), tick=False):
+        assert leads.check_next_lead(agent).pk == lead.pk
+    with time_machine.travel(at("10:05"), tick=False):
+        order = orders.check_create_order(agent, lead_id=lead.pk, lines=[("CAM-01", 1)])
+        orders.check_confirm_order(agent, order.pk)
+    # when the sweep runs at 10:11 and the agent writes the note at 10:12
+    with time_machine.travel(at("10:11"), tick=False):
+        assert inbox_actions.do_end_idle_calls() == 0  # the sale is the call's latest activity
+    with time_machine.travel(at("10:12"), tick=False):
+        leads.check_add_note(agent, lead.pk, text="Compró la cámara", outcome=Outcome.POSITIVE)
+    # then it is one call, from 9:10 to the note, a sale
+    (call,) = calls()
+    assert call.close_reason == CloseReason.CALL_NOTED and call.outcome == ConversationOutcome.SALE
+    assert call.created_at == datetime.fromisoformat(at("09:10"))
+    assert call.resolution_seconds == 62 * 60

@@ -134,6 +134,9 @@ from inbox.actions.calls import (
     do_open_call as do_open_call,
 )
 from inbox.actions.calls import (
+    do_touch_call as do_touch_call,
+)
+from inbox.actions.calls import (
     latest_call as latest_call,
 )
 from inbox.actions.closing import (

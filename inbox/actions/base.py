@@ -179,8 +179,10 @@ def do_transition_conversation(c: Conversation, *, to: ConversationState, acting
     fields.append("waiting_until")
     c.state, c.last_activity_at = to.value, now
     c.save(update_fields=fields)
-    ev = _event(c, "state", actor=acting_user, comment=comment, **{"from": current.value, "to": to.value,
-                                                                    "reason": reason})
+    # (at the transition's own moment: a call ended by the sweep is shown ending at its last activity)
+    ev = ConversationEvent.objects.create(conversation=c, cycle=c.cycle, kind="state", actor=acting_user,
+                                          comment=comment, created_at=now,
+                                          data={"from": current.value, "to": to.value, "reason": reason})
     _emit(c, "state", item=event_payload(ev))
     emit(ConversationStateChanged(conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
                                   from_state=current.value, to_state=to.value, reason=str(reason)),

@@ -100,6 +100,15 @@ def do_note_call(c: Conversation, *, agent: User, note: str, result: str, at: da
         _updated(c, "classification", acting_user=agent)
 
 
+def do_touch_call(c: Conversation, *, at: datetime | None = None) -> None:
+    """Something happened in the call (an order was confirmed in it): its last activity moves forward, so the idle
+    rule measures from there, not from the call's start (the caller holds the row lock)."""
+    at = at or timezone.now()
+    if at > c.last_activity_at:
+        c.last_activity_at = at
+        c.save(update_fields=["last_activity_at"])
+
+
 def do_end_call(c: Conversation) -> None:
     """Ends an open call nobody noted, at its last activity (the caller holds the row lock)."""
     if c.state in OPEN_STATES:

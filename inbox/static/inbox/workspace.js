@@ -372,7 +372,8 @@
   function setChannelStatus(li, status) {
     const line = li && li.querySelector('[data-testid="wa-status"]');
     if (!line) return;
-    if (status === "failed") { line.remove(); return; }
+    line.hidden = status === "failed";  // the failure shows its own line; a retry brings this one back
+    if (line.hidden) return;
     line.className = "wa-status wa-status-" + status;
     line.dataset.status = status;
     line.textContent = "";
