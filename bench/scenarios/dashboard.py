@@ -155,6 +155,27 @@ def _run(n: int, *, two_years: bool, cold: bool) -> list[Sample]:
     return timed_requests(call, n)
 
 
+def _export(n: int, path: str, *, two_years: bool) -> list[Sample]:
+    """A CSV export read to its last byte (the streamed body is produced while it is consumed)."""
+    from django.utils import timezone
+
+    from reports.rollups import horizon_start
+
+    client = _client()
+    if two_years:
+        path = f"{path}?start={horizon_start()}&end={timezone.localdate()}"
+    rows: list[int] = []
+
+    def call() -> Any:
+        response = client.get(path)
+        rows.append(b"".join(response.streaming_content).count(b"\n") - 1)
+        return response
+
+    samples = timed_requests(call, n, warmup=1)
+    _log(f"  {path.split('?')[0]}: {rows[-1]} rows per export")
+    return samples
+
+
 def run_import(_n: int) -> list[Sample]:
     """The import's wall time as one sample (measured while building the data set)."""
     samples = harness.Samples([Sample(_state["import_seconds"], None)])
@@ -176,4 +197,10 @@ SCENARIOS = [
              run=lambda n: _run(n, two_years=True, cold=True), size=SIZE),
     Scenario(name="dashboard.two_years_warm", description="the same, repeated (answer cache)",
              setup=ensure_history, run=lambda n: _run(n, two_years=True, cold=False), size=SIZE),
+    Scenario(name="dashboard.export_conversations_30d", description="GET /api/v1/reports/conversations.csv, "
+             "default window, streamed and read to the end", setup=ensure_history,
+             run=lambda n: _export(n, "/api/v1/reports/conversations.csv", two_years=False), size=SIZE),
+    Scenario(name="dashboard.export_sales_2y", description="GET /api/v1/reports/sales.csv over the two-year "
+             "horizon, streamed and read to the end", setup=ensure_history,
+             run=lambda n: _export(n, "/api/v1/reports/sales.csv", two_years=True), size=SIZE),
 ]
