@@ -22,7 +22,8 @@
     const lang = document.documentElement.lang || "es";
     const minutes = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 });
     CC.fromRows(document.getElementById("chart-operators"), {
-      type: "bar", rows: data.by_operator, label: "operator_name", xTitle: t.operators,
+      // Horizontal: one row per operator, so every name shows (vertical bars skipped names to fit).
+      type: "bar", horizontal: true, rows: data.by_operator, label: "operator_name", xTitle: t.operators,
       series: [
         { key: "calls", label: t.calls, color: P.blue },
         { key: "unique_leads", label: t.unique_leads, color: P.orange },
@@ -39,7 +40,7 @@
     });
     const money = CC.moneyFormatter(t.money);
     CC.fromRows(document.getElementById("chart-sales"), {
-      type: "bar", rows: data.by_operator.filter(function (r) { return r.sales > 0; }),
+      type: "bar", horizontal: true, rows: data.by_operator.filter(function (r) { return r.sales > 0; }),
       label: "operator_name", xTitle: t.operators, yTitle: t.revenue, formatValue: money,
       series: [{ key: function (r) { return Number(r.revenue); }, label: t.revenue, color: P.green }],
     });
@@ -60,7 +61,7 @@
       return function (r) { return r[key] === null ? null : r[key] / unit.seconds; };
     };
     CC.fromRows(document.getElementById("chart-speed"), {
-      type: "bar", rows: speedRows,
+      type: "bar", horizontal: true, rows: speedRows,
       label: "operator_name", yTitle: unit.title, xTitle: t.operators,
       formatValue: function (v) { return minutes.format(v); },
       series: [
