@@ -55,8 +55,12 @@ EXPORT_COLUMNS = [
 def product_search(request: HttpRequest) -> HttpResponse:
     """Typeahead for the order builder: active products by name or SKU with live availability."""
     products = search_products(request.GET.get("q", ""), limit=12)
-    return render(request, "catalog/_search_results.html", {"products": products,
-                                                              "lead_id": request.GET.get("lead", "")})
+    # Where the builder is: a lead (the call screen) or a conversation; the add form posts it back as is
+    # (orders.views.draft_add checks it).
+    field = "conversation_id" if request.GET.get("conversation_id") else "lead_id"
+    subject = request.GET.get(field) or request.GET.get("lead", "")
+    return render(request, "catalog/_search_results.html", {
+        "products": products, "subject_field": field, "subject_id": subject if subject.isdigit() else ""})
 
 
 def _user(request: HttpRequest) -> User:

@@ -20,6 +20,15 @@ MOBILE_PREFIXES = ["300", "301", "302", "304", "305", "310", "311", "312", "313"
                    "318", "319", "320", "321", "322", "323", "350", "351"]
 
 
+STREETS = ["Calle", "Carrera", "Avenida", "Transversal", "Diagonal"]
+
+
+def address(rng: random.Random) -> str:
+    """A delivery address as Colombians write it (Calle 80 # 12-34), sometimes with an apartment."""
+    street = f"{rng.choice(STREETS)} {rng.randint(1, 150)} # {rng.randint(1, 99)}-{rng.randint(1, 99)}"
+    return street + (f", apto {rng.randint(1, 20)}0{rng.randint(1, 4)}" if rng.random() < 0.4 else "")
+
+
 def full_name(rng: random.Random) -> str:
     return f"{rng.choice(FIRST)} {rng.choice(LAST)} {rng.choice(LAST)}"
 

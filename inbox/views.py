@@ -45,6 +45,7 @@ from inbox.forms import (
     TransferForm,
 )
 from inbox.models import Conversation, Inbox, Message, Task
+from inbox.panels import conversation_side
 from inbox.people import assignable_people
 from inbox.saved_views import saved_views_context
 from inbox.selectors import InboxFilters, counts, default_sort, filtered, sorted_page, timeline
@@ -175,8 +176,9 @@ def _header_context(user: User, c: Conversation) -> dict[str, Any]:
             "can_act": can_supervise or c.assignee_id in (None, user.pk), "now": timezone.now()}
 
 
-def _side_context(c: Conversation) -> dict[str, Any]:
-    """What inbox/_context.html needs: the customer, their leads, orders, other conversations, the tasks."""
+def _side_context(request: HttpRequest, user: User, c: Conversation) -> dict[str, Any]:
+    """What inbox/_context.html needs: the customer, their leads, other conversations, the tasks, and the regions
+    other apps add (inbox.panels: the order builder)."""
     prefetch_related_objects([c.customer], "phones", "emails", "tags")  # the page and connector sidebars share them
     return {
         "classify_form": ClassifyForm(auto_id="classify-%s",
@@ -185,15 +187,16 @@ def _side_context(c: Conversation) -> dict[str, Any]:
         "handled_form": HandledOutsideForm(), "tasks": _tasks(c),
         "other_conversations": list(c.customer.conversations.exclude(pk=c.pk).order_by("-last_activity_at")[:10]),
         "leads": list(c.customer.leads.order_by("-created_at")[:5]),
-        "orders": list(c.customer.orders.order_by("-created_at")[:5]),
+        "panels": conversation_side.render(request, user, c),
         **outbound.channel_templates(c.channel),
     }
 
 
-def _conversation_context(user: User, c: Conversation, *, before: datetime | None = None) -> dict[str, Any]:
+def _conversation_context(request: HttpRequest, user: User, c: Conversation, *, before: datetime | None = None
+                          ) -> dict[str, Any]:
     items = _timeline_items(c, before=before)
     return {
-        **_header_context(user, c), **_side_context(c),
+        **_header_context(user, c), **_side_context(request, user, c),
         "timeline": items, "reply_form": ReplyForm(), "transfer_form": TransferForm(), "task_form": TaskForm(),
         "older": items[0]["at"] if len(items) >= TIMELINE_PAGE else None, "showing_older": before is not None,
         "duplicates": actions.duplicates_of(c), "inbox_labels": inbox_labels(), "current_id": c.pk,
@@ -218,7 +221,7 @@ def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpRespo
         return render(request, "404.html", status=404)
     # The newest TIMELINE_PAGE items (a link opens the older ones): the page costs the same for 20 or 2,000 messages.
     before = parse_datetime(request.GET.get("antes", "")) if request.GET.get("antes") else None
-    context = _conversation_context(user, c, before=before)
+    context = _conversation_context(request, user, c, before=before)
     if _targets(request, PANE):
         return render(request, "inbox/_conversation.html", context)
     return _workspace(request, user, context)
@@ -283,7 +286,7 @@ def _inplace(request: HttpRequest, conversation_id: int, *, since: datetime, ok:
         context |= {**_header_context(user, c), **outbound.channel_templates(c.channel),
                     "new_items": _timeline_items(c, since=since, limit=20)}
         if "context" in regions:
-            context |= _side_context(c)
+            context |= _side_context(request, user, c)
         elif "tasks" in regions:
             context["tasks"] = _tasks(c)
     elif c is not None:

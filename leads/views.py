@@ -124,7 +124,7 @@ def _detail_context(request: HttpRequest, lead: Lead, *, full: bool = True, **ov
         if lead.customer is not None:
             extra = [(key, lead.customer.extra.get(key, "")) for key in settings_row.extra_customer_fields]
         context.update({
-            "extra_fields": extra, "events": _events(lead), "panels": panels.render_panels(request, user, lead),
+            "extra_fields": extra, "events": _events(lead), "panels": panels.call_screen.render(request, user, lead),
             "other_leads": (lead.customer.leads.exclude(pk=lead.pk).order_by("-created_at")[:20]
                             if lead.customer else []),
         })

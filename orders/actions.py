@@ -24,7 +24,8 @@ from core import audit
 from core.bulk import bulk_insert
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
-from inbox.actions import do_note_sale, sale_conversation
+from customers.actions import do_update_customer
+from inbox.actions import access_conversation, check_may_act, do_note_sale, sale_conversation
 from inbox.models import Conversation
 from leads.actions import access_lead, check_not_held_by_other
 from leads.models import Lead, LeadSettings
@@ -37,8 +38,8 @@ MAX_LINE_QUANTITY = 10_000
 
 def access_order(acting_user: User, order_id: int, *, lock: bool = False) -> Order:
     require_perm(acting_user, Perm.ORDERS_VIEW)
-    qs = Order.objects.select_related("customer", "lead", "agent")
-    if lock:  # lock only the order row; customer, lead and agent come along in the same statement
+    qs = Order.objects.select_related("customer", "lead", "agent", "conversation")
+    if lock:  # lock only the order row; customer, lead, agent and conversation come along in the same statement
         qs = qs.select_for_update(of=("self",))
     order = qs.filter(pk=order_id).first()
     if order is None or (not acting_user.has_perm_code(Perm.ORDERS_MANAGE) and acting_user.role == "agente"
@@ -79,12 +80,15 @@ def do_transition_order(order: Order, *, to: OrderState, acting_user: User | Non
     return True
 
 
-def _check_lead_not_held_by_other(*, order_lead: Lead | None, acting_user: User) -> None:
+def _check_may_sell(order: Order, acting_user: User) -> None:
     """Selling on a lead obeys the same hold rule as writing a note on it: a user bound by reservation cannot
-    create, edit or confirm an order on a lead another operator holds (409 `lead_held`). The rule lives in
-    leads.actions; we call it rather than restate it so both stay in step."""
-    if order_lead is not None:
-        check_not_held_by_other(order_lead, acting_user)
+    create, edit or confirm an order on a lead another operator holds (409 `lead_held`); selling in a conversation
+    obeys the rule of acting on it (403 `not_assignee`). The rules live in leads and inbox; we call them rather
+    than restate them so both stay in step."""
+    if order.lead is not None:
+        check_not_held_by_other(order.lead, acting_user)
+    if order.conversation is not None:
+        check_may_act(acting_user, order.conversation)
 
 
 def _resolve_lines(lines: Iterable[tuple[str, int]]) -> list[tuple[Product, int]]:
@@ -123,16 +127,30 @@ def _write_lines(order: Order, resolved: Sequence[tuple[Product, int]]) -> None:
 
 
 @transaction.atomic
-def check_create_order(acting_user: User, *, lead_id: int, lines: Iterable[tuple[str, int]] = ()) -> Order:
+def check_create_order(acting_user: User, *, lead_id: int | None = None, conversation_id: int | None = None,
+                       lines: Iterable[tuple[str, int]] = ()) -> Order:
+    """A draft for a lead (the call screen) or for a conversation (WhatsApp, email, web chat: the order builder
+    beside it) — exactly one of the two. Selling in a conversation obeys the rule of acting on it (its responsible
+    agent or a supervisor)."""
     require_perm(acting_user, Perm.ORDERS_CREATE)
-
-    lead = access_lead(acting_user, lead_id)
-    _check_lead_not_held_by_other(order_lead=lead, acting_user=acting_user)
-    if lead.customer is None:
-        raise ActionError("lead_without_customer", _("El lead no tiene cliente; no se puede crear un pedido."))
+    if (lead_id is None) == (conversation_id is None):
+        raise ActionError("order_subject_required", _("Indique el lead o la conversación del pedido (uno de los dos)."),
+                          field="lead_id")
     resolved = _resolve_lines(lines)
-    _check_available(resolved)
-    order = Order.objects.create(lead=lead, customer=lead.customer, agent=acting_user, currency=settings.CURRENCY)
+    if conversation_id is not None:
+        conversation = access_conversation(acting_user, conversation_id)
+        check_may_act(acting_user, conversation)
+        _check_available(resolved)
+        order = Order.objects.create(conversation=conversation, customer_id=conversation.customer_id,
+                                     agent=acting_user, currency=settings.CURRENCY)
+    else:
+        assert lead_id is not None
+        lead = access_lead(acting_user, lead_id)
+        check_not_held_by_other(lead, acting_user)
+        if lead.customer is None:
+            raise ActionError("lead_without_customer", _("El lead no tiene cliente; no se puede crear un pedido."))
+        _check_available(resolved)
+        order = Order.objects.create(lead=lead, customer=lead.customer, agent=acting_user, currency=settings.CURRENCY)
     _write_lines(order, resolved)
     OrderEvent.objects.create(order=order, kind="created", actor=acting_user,
                               data={"lines": [[p.sku, q] for p, q in resolved]})
@@ -146,7 +164,7 @@ def check_set_lines(acting_user: User, order_id: int, *, lines: Iterable[tuple[s
         order = access_order(acting_user, order_id, lock=True)
         if order.state != OrderState.DRAFT:
             raise ConflictError("not_draft", _("Solo se pueden editar pedidos en borrador."))
-        _check_lead_not_held_by_other(order_lead=order.lead, acting_user=acting_user)
+        _check_may_sell(order, acting_user)
         resolved = _resolve_lines(lines)
         _check_available(resolved)
         _write_lines(order, resolved)
@@ -173,13 +191,43 @@ def delivery_errors(order: Order) -> dict[str, str]:
     return errors
 
 
-def check_confirm_order(acting_user: User, order_id: int) -> Order:
+@dataclass(frozen=True)
+class Delivery:
+    """Delivery data typed with the confirmation (the conversation's order builder): it completes the customer's
+    record — blank fields keep what the record has, a phone is added to the customer's phones."""
+
+    name: str = ""
+    phone: str = ""
+    address: str = ""
+    city: str = ""
+    department: str = ""
+    document_id: str = ""
+
+
+def _complete_delivery(order: Order, delivery: Delivery, acting_user: User) -> None:
+    _check_may_sell(order, acting_user)
+    c = order.customer
+    phones = list(c.phones.values_list("e164", flat=True))
+    do_update_customer(
+        c.pk, acting_user=acting_user, name=delivery.name.strip() or c.name,
+        document_id=delivery.document_id.strip() or c.document_id, address=delivery.address.strip() or c.address,
+        city=delivery.city.strip() or c.city, department=delivery.department.strip() or c.department, notes=c.notes,
+        phones=[*phones, delivery.phone] if delivery.phone.strip() else phones,
+        emails=list(c.emails.values_list("email", flat=True)))
+
+
+def check_confirm_order(acting_user: User, order_id: int, *, delivery: Delivery | None = None) -> Order:
     """Confirms a draft in one transaction: delivery data validated, stock taken under row locks (every short
     line reported at once), delivery data snapshotted, history and audit written, and the Kommo outbox row and
     outgoing webhook events stored — so the order and what we owe other systems commit or roll back together.
-    Deliveries start after commit."""
+    Deliveries start after commit. `delivery` completes the customer's record first, in the same transaction
+    (a refused confirmation keeps the record as it was)."""
     require_perm(acting_user, Perm.ORDERS_CREATE)
     with transaction.atomic():
+        if delivery is not None:  # the customer row first: the lock order of a customer merge (customer, leads, orders)
+            found = access_order(acting_user, order_id)
+            if found.state == OrderState.DRAFT:
+                _complete_delivery(found, delivery, acting_user)
         # The lead first, then the order: the order of locks of a note on the lead and of a customer merge (which
         # updates leads before orders), so neither can deadlock with a confirmation.
         lead_id = Order.objects.filter(pk=order_id).values_list("lead_id", flat=True).first()
@@ -188,7 +236,7 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
         order = access_order(acting_user, order_id, lock=True)
         if order.state != OrderState.DRAFT:
             raise ConflictError("not_draft", _("El pedido ya no está en borrador (%s).") % order.get_state_display())
-        _check_lead_not_held_by_other(order_lead=order.lead, acting_user=acting_user)
+        _check_may_sell(order, acting_user)
         lines = list(order.lines.select_related("product"))
         if not lines:
             raise ActionError("empty_order", _("Agregue al menos un producto."), field="lines")
@@ -215,14 +263,17 @@ def check_confirm_order(acting_user: User, order_id: int) -> Order:
 
 
 def do_record_sales(order: Order, lines: Sequence[OrderLine]) -> list[Sale]:
-    """One Sale per line for the dashboard, linked to the conversation it was sold in: an order of the call screen
-    (it has a lead) to the agent's call on that lead (calls.actions: a phone conversation, open or just noted, else
-    one started now); any other order to the customer's current conversation — an open one (most recent activity
-    first), else one resolved within SALE_CONVERSATION_DAYS. Without such a conversation the sales are kept but no
-    chart counts them (the pinned definitions count sales through their conversation)."""
+    """One Sale per line for the dashboard, linked to the conversation it was sold in: an order taken in a
+    conversation to that conversation; an order of the call screen (it has a lead) to the agent's call on that
+    lead (calls.actions: a phone conversation, open or just noted, else one started now); any other order (the
+    API's) to the customer's current conversation — an open one (most recent activity first), else one resolved
+    within SALE_CONVERSATION_DAYS. Without such a conversation the sales are kept but no chart counts them (the
+    pinned definitions count sales through their conversation)."""
 
-    if order.lead is not None:
-        conversation: Conversation | None = call_for_sale(order.lead, order.agent, customer_id=order.customer_id)
+    if order.conversation_id is not None:
+        conversation: Conversation | None = order.conversation
+    elif order.lead is not None:
+        conversation = call_for_sale(order.lead, order.agent, customer_id=order.customer_id)
     else:
         conversation = sale_conversation(order.customer_id)
     sales = Sale.objects.bulk_create([
@@ -230,7 +281,8 @@ def do_record_sales(order: Order, lines: Sequence[OrderLine]) -> list[Sale]:
              product_name=line.name, quantity=line.quantity, unit_price=line.unit_price, amount=line.line_total)
         for line in lines])
     if conversation is not None:  # conversation.updated: reports recount it
-        do_note_sale(conversation, acting_user=order.agent, decisive=order.lead is not None)
+        decisive = order.lead is not None or order.conversation_id is not None  # sold right there
+        do_note_sale(conversation, acting_user=order.agent, decisive=decisive)
     return sales
 
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Field, Router, Schema, Status
+from ninja import Body, Field, Router, Schema, Status
 from ninja.pagination import paginate
 
 from accounts.roles import Perm
@@ -32,9 +32,27 @@ Lines = Annotated[list[LineIn], Field(max_length=MAX_LINES, description="Lines o
 
 
 class OrderIn(InputSchema):
-    lead_id: DbId = Field(..., description="A lead with a customer (404 `lead_not_found`; 400 "
-                                           "`lead_without_customer`)")
+    lead_id: DbId | None = Field(None, description="A lead with a customer (404 `lead_not_found`; 400 "
+                                                   "`lead_without_customer`) — or:")
+    conversation_id: DbId | None = Field(None, description="A conversation the order is taken in (404 "
+                                                           "`conversation_not_found`; 403 `not_assignee`). Exactly "
+                                                           "one of the two (400 `order_subject_required`)")
     lines: Lines = Field(default_factory=list)
+
+
+class DeliveryIn(InputSchema):
+    """Completes the customer's record before the confirmation validates it (blank fields keep the record's)."""
+
+    name: str = Field("", max_length=200)
+    phone: str = Field("", max_length=40)
+    address: str = Field("", max_length=250)
+    city: str = Field("", max_length=100)
+    department: str = Field("", max_length=100)
+    document_id: str = Field("", max_length=40)
+
+
+class ConfirmIn(InputSchema):
+    delivery: DeliveryIn | None = None
 
 
 class LinesIn(InputSchema):
@@ -68,6 +86,7 @@ class OrderOut(Schema):
     number: str
     state: str = Field(..., description="borrador | confirmado | despachado | cancelado")
     lead_id: int | None
+    conversation_id: int | None
     customer_id: int
     agent: str
     currency: str
@@ -104,6 +123,7 @@ def _out(order: Order) -> dict[str, Any]:
     syncs = sorted(order.kommo_syncs.all(), key=lambda s: s.pk)
     return {
         "id": order.pk, "number": order.number, "state": order.state, "lead_id": order.lead_id,
+        "conversation_id": order.conversation_id,
         "customer_id": order.customer_id, "agent": order.agent.username, "currency": order.currency,
         "total": str(order.total), "kommo_sync": syncs[-1].state if syncs else None,
         "lines": [{"sku": li.sku, "name": li.name, "quantity": li.quantity, "unit_price": str(li.unit_price),
@@ -120,9 +140,11 @@ def _reload(order_id: int) -> dict[str, Any]:
 
 
 @router.post("/orders", response={201: OrderOut, 404: ErrorOut, 409: ConflictOut},
-             summary="Create a draft order for a lead (409 `insufficient_stock` with `short_lines`, or `lead_held`)")
+             summary="Create a draft order for a lead or a conversation (409 `insufficient_stock` with "
+                     "`short_lines`, or `lead_held`)")
 def create_order(request: HttpRequest, payload: OrderIn) -> Any:
     order = actions.check_create_order(api_user(request), lead_id=payload.lead_id,
+                                       conversation_id=payload.conversation_id,
                                        lines=[(li.sku, li.quantity) for li in payload.lines])
     return Status(201, _reload(order.pk))
 
@@ -151,8 +173,9 @@ def set_lines(request: HttpRequest, order_id: DbId, payload: LinesIn) -> Any:
 
 @router.post("/orders/{order_id}/confirm", response={200: OrderOut, 409: ConflictOut},
              summary="Confirm (409 with short_lines listing every line that cannot be met)")
-def confirm_order(request: HttpRequest, order_id: DbId) -> Any:
-    actions.check_confirm_order(api_user(request), order_id)
+def confirm_order(request: HttpRequest, order_id: DbId, payload: Body[ConfirmIn | None] = None) -> Any:
+    delivery = actions.Delivery(**payload.delivery.model_dump()) if payload and payload.delivery else None
+    actions.check_confirm_order(api_user(request), order_id, delivery=delivery)
     return _reload(order_id)
 
 

@@ -11,8 +11,19 @@ class OrdersConfig(AppConfig):
         from orders.models import Order
 
         register_merge_participant("orders", move_rows(Order))
-        from leads import panels
-        from orders.views import call_screen_panel
+        from accounts.management.commands.seed_demo import SEEDERS
+        from inbox.demo import seed_inbox
+        from orders.demo import seed_conversation_sales
 
-        # The order builder on the call screen, without leads importing orders.
-        panels.register("orders", context=call_screen_panel, template="orders/_order_panel.html")
+        # The demo's written-channel sales need the inbox's conversations: seed_inbox is registered here first
+        # (InboxConfig, ready later, adds it only when absent).
+        for seeder in (seed_inbox, seed_conversation_sales):
+            if seeder not in SEEDERS:
+                SEEDERS.append(seeder)
+        from inbox.panels import conversation_side
+        from leads.panels import call_screen
+        from orders.views import call_screen_panel, conversation_panel
+
+        # The order builder on the call screen and beside a conversation, without leads or inbox importing orders.
+        call_screen.register("orders", context=call_screen_panel, template="orders/_order_panel.html")
+        conversation_side.register("orders", context=conversation_panel, template="orders/_order_panel.html")

@@ -17,6 +17,9 @@ from orders.choices import OrderState
 class Order(models.Model):
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.PROTECT, related_name="orders",
                              verbose_name=_("lead"))
+    # An order taken in a conversation (WhatsApp, email, web chat): its sales belong to that conversation.
+    conversation = models.ForeignKey("inbox.Conversation", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="orders", verbose_name=_("conversación"))
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="orders", verbose_name=_("cliente"))
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders",
                               verbose_name=_("agente"))

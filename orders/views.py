@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -19,8 +21,10 @@ from accounts.roles import Perm
 from core.errors import ActionError
 from core.exports import Column, CsvOptions, streaming_csv_response
 from core.permissions import perm_required
+from inbox.actions import access_conversation
+from inbox.models import Conversation
 from leads.actions import access_lead
-from leads.models import Lead
+from leads.models import Lead, LeadSettings
 from orders import actions
 from orders.choices import OrderState
 from orders.describe import annotate_order_events
@@ -30,14 +34,74 @@ from orders.selectors import OrderFilters, order_queryset
 from orders.sync_state import sync_states
 
 
-def panel_context(user: User, lead: Lead, *, error: str = "", short_lines: Any = None) -> dict[str, Any]:
-    draft = (Order.objects.filter(lead=lead, agent=user, state=OrderState.DRAFT).prefetch_related("lines")
-             .order_by("-id").first())
-    others = (Order.objects.filter(lead=lead).exclude(state=OrderState.DRAFT).order_by("-id")
-              .prefetch_related("kommo_syncs")[:10])
-    return {"lead": lead, "draft": draft, "other_orders": others, "order_error": error,
-            "short_lines": short_lines or [], "currency": settings.CURRENCY,
-            "can_order": user.has_perm_code(Perm.ORDERS_CREATE)}
+@dataclass(frozen=True)
+class Where:
+    """Where an order is being built: the call screen's lead, or a conversation (WhatsApp, email, web chat)."""
+
+    lead: Lead | None = None
+    conversation: Conversation | None = None
+
+    @classmethod
+    def of(cls, order: Order) -> Where:
+        return cls(lead=order.lead, conversation=order.conversation if order.lead is None else None)
+
+    @property
+    def field(self) -> str:
+        """The builder's hidden field naming it (draft_add) and the product search's parameter."""
+        return "lead_id" if self.lead is not None else "conversation_id"
+
+    @property
+    def pk(self) -> int:
+        subject = self.lead or self.conversation
+        assert subject is not None
+        return subject.pk
+
+    def drafts(self, user: User) -> QuerySet[Order]:
+        return Order.objects.filter(agent=user, state=OrderState.DRAFT, **{self.field: self.pk})
+
+    def page(self) -> HttpResponse:
+        if self.lead is not None:
+            return redirect("leads:detail", lead_id=self.lead.pk)
+        return redirect("inbox:detail", conversation_id=self.pk)
+
+
+def panel_context(user: User, where: Where, *, error: str = "", short_lines: Any = None,
+                  delivery: Mapping[str, str] | None = None, delivery_errors: Mapping[str, str] | None = None
+                  ) -> dict[str, Any]:
+    draft = where.drafts(user).prefetch_related("lines").order_by("-id").first()
+    if where.lead is not None:
+        others = Order.objects.filter(lead=where.lead)
+    else:  # beside a conversation: the customer's orders, wherever they were taken
+        assert where.conversation is not None
+        others = Order.objects.filter(customer_id=where.conversation.customer_id)
+    others = others.exclude(state=OrderState.DRAFT).order_by("-id").prefetch_related("kommo_syncs")[:10]
+    context = {"where": where, "lead": where.lead, "draft": draft, "other_orders": others, "order_error": error,
+               "short_lines": short_lines or [], "currency": settings.CURRENCY,
+               "can_order": user.has_perm_code(Perm.ORDERS_CREATE)}
+    if where.conversation is not None and draft is not None:  # the call screen has its own customer form
+        context["delivery"] = delivery_fields(draft, typed=delivery, errors=delivery_errors)
+    return context
+
+
+def delivery_fields(draft: Order, *, typed: Mapping[str, str] | None, errors: Mapping[str, str] | None
+                    ) -> dict[str, Any]:
+    """The confirmation's delivery fields beside a conversation: what the customer's record has (or what was just
+    typed, after a refusal), and what is missing — the builder opens them when something is."""
+    c = draft.customer
+    phone = next(iter(c.phones.all()), None)
+    values = {"name": c.name, "phone": phone.e164 if phone else "", "address": c.address, "city": c.city,
+              "department": c.department, "document_id": c.document_id}
+    if typed:
+        values |= {k: v for k, v in typed.items() if k in values and v}
+    found = errors if errors is not None else actions.delivery_errors(draft)
+    missing = {("phone" if k == "phones" else k): v for k, v in found.items()}
+    require_document = LeadSettings.load().require_document
+    labels = {"name": _("Nombre completo"), "phone": _("Teléfono"), "address": _("Dirección de entrega"),
+              "city": _("Ciudad"), "department": _("Departamento / estado"),
+              "document_id": _("Documento de identidad") if require_document else _("Documento (opcional)")}
+    return {"fields": [{"name": k, "label": labels[k], "value": values[k], "error": missing.get(k, "")}
+                       for k in labels],
+            "complete": not missing, "summary": ", ".join(v for v in (values["address"], values["city"]) if v)}
 
 
 def call_screen_panel(user: User, lead: Lead) -> dict[str, Any] | None:
@@ -45,35 +109,52 @@ def call_screen_panel(user: User, lead: Lead) -> dict[str, Any] | None:
     orders, on a lead with a customer."""
     if not user.has_perm_code(Perm.ORDERS_VIEW) or lead.customer is None:
         return None
-    return panel_context(user, lead)
+    return panel_context(user, Where(lead=lead))
 
 
-def _panel(request: HttpRequest, lead: Lead, *, status: int = 200, feedback: str = "", **kwargs: Any
+def conversation_panel(user: User, conversation: Conversation) -> dict[str, Any] | None:
+    """The order builder beside a conversation (inbox.panels): for whoever may see orders; building one needs
+    ORDERS_CREATE and the right to act on the conversation (the actions check both)."""
+    if not user.has_perm_code(Perm.ORDERS_VIEW):
+        return None
+    return panel_context(user, Where(conversation=conversation))
+
+
+def _panel(request: HttpRequest, where: Where, *, status: int = 200, feedback: str = "", **kwargs: Any
            ) -> HttpResponse:
-    context = panel_context(request.user, lead, **kwargs)  # type: ignore[arg-type]
+    context = panel_context(request.user, where, **kwargs)  # type: ignore[arg-type]
     context["feedback"] = feedback
     return render(request, "orders/_order_panel.html", context, status=status)
 
 
-def _refused(request: HttpRequest, lead: Lead, exc: ActionError) -> HttpResponse:
+def _refused(request: HttpRequest, where: Where, exc: ActionError, *, delivery: Mapping[str, str] | None = None
+             ) -> HttpResponse:
     """A refused change: the panel again with the reason (every short line for a stock shortfall) next to the
-    lines, or, without JavaScript, the call screen with the reason on top."""
+    lines, or, without JavaScript, the page with the reason on top."""
     errors = exc.details.get("errors") or {}
     message = exc.message if not errors else _("Complete los datos del cliente: %s") % " ".join(errors.values())
     if not request.htmx:  # type: ignore[attr-defined]
         messages.error(request, message)
-        return redirect("leads:detail", lead_id=lead.pk)
-    return _panel(request, lead, status=exc.status, error=message, short_lines=exc.details.get("short_lines"))
+        return where.page()
+    return _panel(request, where, status=exc.status, error=message, short_lines=exc.details.get("short_lines"),
+                  delivery=delivery, delivery_errors=errors or None)
 
 
-def _changed(request: HttpRequest, lead: Lead) -> HttpResponse:
+def _changed(request: HttpRequest, where: Where) -> HttpResponse:
     if not request.htmx:  # type: ignore[attr-defined]
-        return redirect("leads:detail", lead_id=lead.pk)
-    return _panel(request, lead)
+        return where.page()
+    return _panel(request, where)
 
 
 def _lines_of(order: Order | None) -> list[tuple[str, int]]:
     return [(line.sku, line.quantity) for line in order.lines.all()] if order else []
+
+
+def _where_posted(user: User, data: Mapping[str, str]) -> Where:
+    """The lead or conversation the builder posted (404 `*_not_found` when this user cannot see it)."""
+    if data.get("conversation_id"):
+        return Where(conversation=access_conversation(user, int(data["conversation_id"])))
+    return Where(lead=access_lead(user, int(data.get("lead_id", "0"))))
 
 
 @require_POST
@@ -81,22 +162,22 @@ def _lines_of(order: Order | None) -> list[tuple[str, int]]:
 def draft_add(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     try:
-        lead = access_lead(user, int(request.POST.get("lead_id", "0")))
+        where = _where_posted(user, request.POST)
         quantity = int(request.POST.get("quantity", "1"))
     except (ActionError, ValueError):
-        return HttpResponse(_("Lead o cantidad inválidos."), status=400)
+        return HttpResponse(_("Lead, conversación o cantidad inválidos."), status=400)
     sku = request.POST.get("sku", "")
-    draft = Order.objects.filter(lead=lead, agent=user, state=OrderState.DRAFT).order_by("-id").first()
+    draft = where.drafts(user).order_by("-id").first()
     lines = dict(_lines_of(draft))
     lines[sku] = lines.get(sku, 0) + quantity
     try:
         if draft is None:
-            actions.check_create_order(user, lead_id=lead.pk, lines=list(lines.items()))
+            actions.check_create_order(user, **{where.field: where.pk}, lines=list(lines.items()))
         else:
             actions.check_set_lines(user, draft.pk, lines=list(lines.items()))
     except ActionError as exc:
-        return _refused(request, lead, exc)
-    return _changed(request, lead)
+        return _refused(request, where, exc)
+    return _changed(request, where)
 
 
 @require_POST
@@ -106,6 +187,10 @@ def draft_lines(request: HttpRequest, order_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     try:
         order = actions.access_order(user, order_id)
+    except ActionError as exc:
+        return HttpResponse(exc.message, status=404)
+    where = Where.of(order)
+    try:
         lines = []
         for line in order.lines.all():
             quantity = int(request.POST.get(f"qty-{line.sku}", line.quantity))
@@ -115,37 +200,44 @@ def draft_lines(request: HttpRequest, order_id: int) -> HttpResponse:
     except ValueError:
         return HttpResponse(_("Cantidad inválida."), status=400)
     except ActionError as exc:
-        if exc.code == "order_not_found":
-            return HttpResponse(exc.message, status=404)
-        assert order.lead is not None
-        return _refused(request, order.lead, exc)
-    assert order.lead is not None
-    return _changed(request, order.lead)
+        return _refused(request, where, exc)
+    return _changed(request, where)
+
+
+DELIVERY_FIELDS = ("name", "phone", "address", "city", "department", "document_id")
 
 
 @require_POST
 @perm_required(Perm.ORDERS_CREATE)
 def confirm(request: HttpRequest, order_id: int) -> HttpResponse:
+    """Confirms a draft; beside a conversation the form also carries the delivery fields (`delivery-<name>`),
+    which complete the customer's record in the same transaction."""
     user: User = request.user  # type: ignore[assignment]
     try:
         order = actions.access_order(user, order_id)
     except ActionError:
         return HttpResponse(status=404)
-    if order.lead is None:  # an order made outside the call screen: its own page
+    if order.lead is None and order.conversation is None:  # an order made elsewhere (the API): its own page
         try:
             actions.check_confirm_order(user, order.pk)
         except ActionError as exc:
             messages.error(request, exc.message)
         return redirect("orders:detail", order_id=order.pk)
+    where = Where.of(order)
+    typed = {name: request.POST.get(f"delivery-{name}", "")[:250] for name in DELIVERY_FIELDS
+             if f"delivery-{name}" in request.POST}
     try:
-        actions.check_confirm_order(user, order.pk)
+        actions.check_confirm_order(user, order.pk, delivery=actions.Delivery(**typed) if typed else None)
     except ActionError as exc:
-        return _refused(request, order.lead, exc)
-    done = _("Pedido %(n)s confirmado. Kommo se actualiza en segundo plano.") % {"n": order.number}
+        return _refused(request, where, exc, delivery=typed)
+    if order.lead is not None:
+        done = _("Pedido %(n)s confirmado. Kommo se actualiza en segundo plano.") % {"n": order.number}
+    else:
+        done = _("Pedido %(n)s confirmado; la venta cuenta para esta conversación.") % {"n": order.number}
     if not request.htmx:  # type: ignore[attr-defined]
         messages.success(request, done)
-        return redirect("leads:detail", lead_id=order.lead.pk)
-    return _panel(request, order.lead, feedback=done)
+        return where.page()
+    return _panel(request, where, feedback=done)
 
 
 @perm_required(Perm.ORDERS_VIEW)

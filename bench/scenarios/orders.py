@@ -450,7 +450,7 @@ def run_confirm_inprocess(n: int) -> list[Sample]:
         connection.queries_log.clear()
         with CaptureQueriesContext(connection) as queries:
             t0 = time.perf_counter()
-            response = client.post(f"/api/v1/orders/{order_id}/confirm")
+            response = client.post(f"/api/v1/orders/{order_id}/confirm", content_type="application/json")
             elapsed = time.perf_counter() - t0
         if response.status_code != 200 or response.json()["state"] != "confirmado":
             raise RuntimeError(f"confirm: HTTP {response.status_code} {response.content[:300]!r}")
@@ -505,7 +505,7 @@ def _order_once(client: Any, rng: random.Random, tally: _Tally, *, timed: bool) 
     tally.add("create 201", elapsed, tally.create if timed else None)
     order_id = int(created.json()["id"])
     t0 = time.perf_counter()
-    response = client.post(f"/api/v1/orders/{order_id}/confirm")
+    response = client.post(f"/api/v1/orders/{order_id}/confirm", content_type="application/json")
     elapsed = time.perf_counter() - t0
     if response.status_code == 200:
         tally.add("confirm 200", elapsed, tally.confirmed if timed else None)

@@ -92,6 +92,9 @@ from inbox.actions.base import (
     audience as audience,
 )
 from inbox.actions.base import (
+    check_may_act as check_may_act,
+)
+from inbox.actions.base import (
     conversation_payload as conversation_payload,
 )
 from inbox.actions.base import (

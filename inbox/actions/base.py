@@ -130,13 +130,17 @@ def visible_to(user: User, conversation_id: int) -> bool:
     return visible(user).filter(pk=conversation_id).exists()
 
 
-def _may_act(acting_user: User, c: Conversation) -> None:
-    """The responsible agent acts on their conversation; supervisors on any; others may not take it over."""
+def check_may_act(acting_user: User, c: Conversation) -> None:
+    """The responsible agent acts on their conversation; supervisors on any; others may not take it over (also
+    the rule for selling in it: orders.actions)."""
     if acting_user.has_perm_code(Perm.INBOX_SUPERVISE):
         return
     if c.assignee_id not in (None, acting_user.pk):
         raise PermissionDeniedError("not_assignee", _("Esta conversación es de %s.") %
                                     (c.assignee.display_name if c.assignee else "?"))
+
+
+_may_act = check_may_act
 
 
 def _descriptive(comment: str) -> str:

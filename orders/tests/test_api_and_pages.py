@@ -21,13 +21,13 @@ def test_api_draft_confirm_and_409_with_every_short_line(agent, api_client_for):
     assert created.status_code == 201 and created.json()["state"] == "borrador"
     order_id = created.json()["id"]
     Product.objects.filter(sku__in=["A", "B"]).update(stock_on_hand=0)
-    refused = api.post(f"/api/v1/orders/{order_id}/confirm")
+    refused = api.post(f"/api/v1/orders/{order_id}/confirm", content_type="application/json")
     assert refused.status_code == 409
     assert refused.json()["short_lines"] == [{"sku": "A", "requested": 2, "available": 0},
                                              {"sku": "B", "requested": 1, "available": 0}]
     Product.objects.filter(sku="A").update(stock_on_hand=5)
     Product.objects.filter(sku="B").update(stock_on_hand=1)
-    ok = api.post(f"/api/v1/orders/{order_id}/confirm")
+    ok = api.post(f"/api/v1/orders/{order_id}/confirm", content_type="application/json")
     assert ok.status_code == 200 and ok.json()["state"] == "confirmado" and ok.json()["total"] == "30000.00"
     assert ok.json()["kommo_sync"] is None  # no Kommo connected in this test
     fetched = api.get(f"/api/v1/orders/{order_id}").json()

@@ -81,7 +81,7 @@ def test_api_confirm_on_a_lead_held_by_another_agent_is_409(make_user, api_clien
     # when B creates another draft or confirms through the API
     again = api.post("/api/v1/orders", {"lead_id": lead.pk, "lines": [{"sku": "A", "quantity": 1}]},
                      content_type="application/json")
-    confirm = api.post(f"/api/v1/orders/{created.json()['id']}/confirm")
+    confirm = api.post(f"/api/v1/orders/{created.json()['id']}/confirm", content_type="application/json")
     # then both answer 409 lead_held and nothing is confirmed (so nothing is synced to Kommo)
     assert again.status_code == 409 and again.json()["code"] == "lead_held"
     assert confirm.status_code == 409 and confirm.json()["code"] == "lead_held"

@@ -126,6 +126,7 @@ DATA_RULES: dict[str, dict[str, str]] = {
         "unknown_product": "each line's `sku` must name an existing product",
         "inactive_product": "depends on the product: an inactive one cannot be sold",
         "lead_without_customer": "depends on the lead: an order needs the lead's customer",
+        "order_subject_required": "the schema cannot say 'exactly one of lead_id and conversation_id'",
     },
     "PUT /api/v1/orders/{order_id}/lines": {
         "unknown_product": "each line's `sku` must name an existing product",
@@ -134,6 +135,7 @@ DATA_RULES: dict[str, dict[str, str]] = {
     "POST /api/v1/orders/{order_id}/confirm": {
         "empty_order": "depends on the order: a draft without lines cannot be confirmed",
         "delivery_incomplete": "depends on the customer: confirming needs their complete delivery data",
+        "invalid_customer": "depends on the data: a delivery phone must be a phone, a document within its length",
     },
     "POST /api/v1/products/{sku}/adjustments": {
         "stock_too_large": "depends on the product: the stock after the adjustment stays within the maximum",
