@@ -36,7 +36,6 @@ from inbox import actions, bulk, task_actions
 from inbox.actions import MIN_COMMENT
 from inbox.choices import (
     Channel,
-    CloseReason,
     ConversationOutcome,
     ConversationState,
     CustomerState,
@@ -48,6 +47,10 @@ from inbox.people import assignable_people
 from inbox.selectors import InboxFilters, filtered, page, timeline
 
 router = Router(tags=["inbox"])
+
+# The reasons a person may give (inbox.choices.MANUAL_CLOSE_REASONS; a test keeps both in step): calls close with
+# their own reasons, never through the API.
+ManualCloseReason = Literal["answered", "derived_documented", "task_created", "customer_confirmed"]
 
 
 LIMITS_DOC = (f"At most {settings.MESSAGE_MAX_LENGTH:,} characters; on WhatsApp "
@@ -159,7 +162,7 @@ class TransitionIn(InputSchema):
         {"required": ["comment"], "properties": {"comment": {"minLength": MIN_COMMENT, "pattern": DESCRIPTIVE}}}]})
 
     to: ConversationState = Field(..., strict=False, description="A move the state machine forbids is a 409")
-    reason: Annotated[CloseReason, Strict(False)] | Literal[""] = Field("", description="When closing: why")
+    reason: ManualCloseReason | Literal[""] = Field("", description="When closing: why")
     comment: str = Field("", max_length=settings.NOTE_MAX_LENGTH,
                          description=f"When escalating: {DESCRIPTIVE_DOC[0].lower()}{DESCRIPTIVE_DOC[1:]}")
     waiting_until: IsoDateTime | None = Field(None, description="When putting on hold: until when")
@@ -257,7 +260,7 @@ class BulkIn(InputSchema):
     assignee: DbId | None = Field(None, description="assign: user id (null unassigns, only in Global)")
     inbox: str | None = Field(None, max_length=50, description="move: the target inbox's code")
     tag: str | None = Field(None, max_length=60, description="tag: the tag to add")
-    reason: CloseReason | None = Field(None, strict=False, description="close: why")
+    reason: ManualCloseReason | None = Field(None, description="close: why")
     comment: str = Field("", max_length=settings.NOTE_MAX_LENGTH,
                          description="move: descriptive comment (required); close: comment")
 

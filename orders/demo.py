@@ -1,7 +1,7 @@
 """Demo sales from the written channels (a `seed_demo` seeder run after the inbox's): in about half of the sales
-and marketing inboxes' conversations that ended with an interested customer, the agent took an order beside the conversation
-while the customer was still writing — one or two catalog products, the delivery address typed in the builder when
-the customer's record had none. The call center's sales come from catalog.demo."""
+and marketing inboxes' conversations that ended with an interested customer, the agent took an order beside the
+conversation while the customer was still writing — one or two catalog products, the delivery address typed in the
+builder when the customer's record had none. The call center's sales come from catalog.demo."""
 
 from __future__ import annotations
 
@@ -23,10 +23,11 @@ MAX_ORDERS = {"small": 60, "large": 400}
 
 
 def seed_conversation_sales(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
+    buying = [CustomerState.INTERESTED, CustomerState.FOLLOW_UP, CustomerState.CONVERTED]
     candidates = (Conversation.objects.filter(
         inbox__code__in=["ventas", "marketing"], state=ConversationState.RESOLVED,
-        outcome=ConversationOutcome.RESOLVED, customer_state__in=[CustomerState.INTERESTED, CustomerState.FOLLOW_UP,
-                                                                  CustomerState.CONVERTED], assignee__isnull=False, closed_at__isnull=False)
+        outcome=ConversationOutcome.RESOLVED, customer_state__in=buying, assignee__isnull=False,
+        closed_at__isnull=False)
         .exclude(channel="phone").select_related("assignee", "customer").prefetch_related("customer__phones")
         .order_by("closed_at", "pk"))
     sold = 0

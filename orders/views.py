@@ -93,14 +93,16 @@ def delivery_fields(draft: Order, *, typed: Mapping[str, str] | None, errors: Ma
               "department": c.department, "document_id": c.document_id}
     if typed:
         values |= {k: v for k, v in typed.items() if k in values and v}
+    # Before a confirmation, what is missing is a hint (what to ask the customer); after a refusal, an error.
+    refused = errors is not None
     found = errors if errors is not None else actions.delivery_errors(draft)
     missing = {("phone" if k == "phones" else k): v for k, v in found.items()}
     require_document = LeadSettings.load().require_document
     labels = {"name": _("Nombre completo"), "phone": _("Teléfono"), "address": _("Dirección de entrega"),
               "city": _("Ciudad"), "department": _("Departamento / estado"),
               "document_id": _("Documento de identidad") if require_document else _("Documento (opcional)")}
-    return {"fields": [{"name": k, "label": labels[k], "value": values[k], "error": missing.get(k, "")}
-                       for k in labels],
+    return {"fields": [{"name": k, "label": labels[k], "value": values[k], "missing": missing.get(k, ""),
+                        "refused": refused} for k in labels],
             "complete": not missing, "summary": ", ".join(v for v in (values["address"], values["city"]) if v)}
 
 

@@ -86,8 +86,8 @@ def _media(kind: str, item: dict[str, Any], wamid: str) -> Rendered:
     if not filename:
         ext = DEFAULT_EXTENSIONS.get(mime, mime.rsplit("/", 1)[-1] if "/" in mime else "bin")
         filename = f"{kind}-{wamid[-10:].strip('=').replace('/', '')}.{ext}"
-    labels = {"image": _("📷 Imagen"), "video": _("🎬 Video"), "audio": _("🎤 Audio"), "sticker": _("Sticker"),
-              "document": _("📄 Documento: %s") % filename}
+    labels = {"image": _("Imagen"), "video": _("Video"), "audio": _("Audio"), "sticker": _("Sticker"),
+              "document": _("Documento: %s") % filename}
     body = caption or labels[kind]
     meta: dict[str, Any] = {"media": {"kind": kind, "mime_type": mime, "filename": filename, "caption": caption,
                                       "voice": bool(content.get("voice"))}}
@@ -104,7 +104,7 @@ def _location(item: dict[str, Any]) -> Rendered:
     lat, lon = loc.get("latitude"), loc.get("longitude")
     name, address = str(loc.get("name") or "").strip(), str(loc.get("address") or "").strip()
     where = ", ".join(p for p in (name, address) if p)
-    body = _("📍 Ubicación: %(where)s (%(lat)s, %(lon)s)") % {"where": where or _("sin nombre"), "lat": lat, "lon": lon}
+    body = _("Ubicación: %(where)s (%(lat)s, %(lon)s)") % {"where": where or _("sin nombre"), "lat": lat, "lon": lon}
     return Rendered(body=body, meta={"location": {"latitude": lat, "longitude": lon, "name": name,
                                                   "address": address, "url": str(loc.get("url") or "")}})
 

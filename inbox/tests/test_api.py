@@ -109,3 +109,15 @@ def test_a_new_customers_first_message_writes_without_locking_or_looking_up(supe
     c = Conversation.objects.get(pk=created.json()["id"])
     assert (c.awaiting_reply, c.last_message_preview, c.waiting_since) == (True, "Buenas tardes", c.created_at)
     assert c.last_customer_message_at == c.created_at
+
+
+def test_the_api_offers_only_the_close_reasons_a_person_may_give():
+    # given the reasons of the API's schema and of the close dialog
+    from typing import get_args
+
+    from inbox.api import ManualCloseReason
+    from inbox.choices import MANUAL_CLOSE_REASONS
+
+    # then they are the same four; a call's reasons are not among them
+    assert set(get_args(ManualCloseReason)) == {r.value for r in MANUAL_CLOSE_REASONS}
+    assert "call_noted" not in get_args(ManualCloseReason)
