@@ -473,6 +473,15 @@ def _sentences() -> dict[str, _Sentence]:
     def customer_updated(c: _Context) -> str:
         return c.with_rest(_("%(actor)s actualizó el cliente %(target)s") % _args(c))
 
+    def quick_reply_created(c: _Context) -> str:
+        return _("%(actor)s creó la respuesta rápida %(target)s") % _args(c)
+
+    def quick_reply_updated(c: _Context) -> str:
+        return c.with_rest(_("%(actor)s cambió la respuesta rápida %(target)s") % _args(c))
+
+    def quick_reply_deleted(c: _Context) -> str:
+        return _("%(actor)s borró la respuesta rápida %(target)s") % _args(c)
+
     def list_created(c: _Context) -> str:
         return _("%(actor)s creó la lista de marketing %(target)s") % _args(c)
 
@@ -637,6 +646,8 @@ def _sentences() -> dict[str, _Sentence]:
         "order.created": order_created, "order.confirmado": order_confirmed, "order.cancelado": order_cancelled,
         "order.despachado": order_dispatched, "customer.updated": customer_updated,
         "marketing_list.created": list_created, "customer.merged": customer_merged,
+        "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,
+        "quick_reply.deleted": quick_reply_deleted,
         "lead.status_changed": lead_status, "lead.note_added": lead_note, "lead.released": lead_released,
         "lead.reassigned": lead_reassigned, "lead.taken": lead_taken, "note_template.saved": template_saved,
         "lead_settings.updated": lead_settings, "mail.mailbox_created": mailbox_created,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -32,6 +31,7 @@ from catalog.models import Product
 from catalog.selectors import page_of, product_queryset, recent_movements, search_products
 from core.errors import ActionError
 from core.exports import Column, CsvOptions, streaming_csv_response
+from core.forms import show_action_errors
 from core.permissions import forbidden, perm_required
 
 PAGE_SIZE = 50
@@ -67,15 +67,6 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-def _show_errors(form: forms.Form, exc: ActionError) -> None:
-    """An action's field errors next to their inputs; the rest at the top of the form."""
-    errors: dict[str, str] = exc.details.get("errors") or {}
-    if not errors:
-        errors = {exc.details.get("field") or "": exc.message}
-    for field, message in errors.items():
-        form.add_error(field if field in form.fields else None, message)
-
-
 @perm_required(Perm.CATALOG_VIEW)
 def product_list(request: HttpRequest) -> HttpResponse:
     form = ProductFilterForm(request.GET or None)
@@ -102,7 +93,7 @@ def product_create(request: HttpRequest) -> HttpResponse:
                 _user(request), sku=d["sku"], name=d["name"], price=d["price"], description=d["description"],
                 category=d["category"], is_active=d["is_active"], initial_stock=d["initial_stock"] or 0)
         except ActionError as exc:
-            _show_errors(form, exc)
+            show_action_errors(form, exc)
             status = exc.status
         else:
             messages.success(request, _("Producto creado."))
@@ -149,7 +140,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
         actions.check_save_product(user, product_id=product.pk, sku=d["sku"], name=d["name"], price=d["price"],
                                    description=d["description"], category=d["category"], is_active=d["is_active"])
     except ActionError as exc:
-        _show_errors(form, exc)
+        show_action_errors(form, exc)
         return _detail(request, product, form=form, status=exc.status)
     messages.success(request, _("Producto guardado."))
     return redirect("catalog:product_detail", product_id=product.pk)
@@ -171,7 +162,7 @@ def product_adjust(request: HttpRequest, product_id: int) -> HttpResponse:
         actions.check_adjust_stock(user, product.pk, delta=d["delta"], set_aside_delta=d["set_aside_delta"],
                                    reason=d["reason"])
     except ActionError as exc:
-        _show_errors(form, exc)
+        show_action_errors(form, exc)
         return _detail(request, product, adjust_form=form, status=exc.status)
     messages.success(request, _("Stock ajustado."))
     return redirect("catalog:product_detail", product_id=product.pk)
@@ -192,7 +183,7 @@ def product_receive(request: HttpRequest, product_id: int) -> HttpResponse:
         actions.check_receive_stock(user, product.pk, quantity=form.cleaned_data["quantity"],
                                     reason=form.cleaned_data["reason"])
     except ActionError as exc:
-        _show_errors(form, exc)
+        show_action_errors(form, exc)
         return _detail(request, product, receive_form=form, status=exc.status)
     messages.success(request, _("Entrada registrada."))
     return redirect("catalog:product_detail", product_id=product.pk)

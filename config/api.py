@@ -1,6 +1,7 @@
 """The /api/v1/ application: one NinjaAPI, one router per domain app."""
 
 from accounts.api import router as accounts_router
+from automation.api import router as automation_router
 from catalog.api import router as catalog_router
 from core.api import API_AUTH, CentralitaAPI, StrictJsonParser, install_error_handlers
 from customers.api import router as customers_router
@@ -31,4 +32,5 @@ api.add_router("", catalog_router)
 api.add_router("", orders_router)
 api.add_router("", webhooks_router)
 api.add_router("", inbox_router)
+api.add_router("", automation_router)
 api.add_router("", reports_router)

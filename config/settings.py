@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "connectors.whatsapp",
     "connectors.mail",
     "connectors.webchat",
+    "automation",
     "reports",
     "auditlog",
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("orders.urls")),
     path("", include("inbox.urls")),
+    path("automatizacion/", include("automation.urls")),
     path("", include("webhooks.urls")),
     path("", include("connectors.whatsapp.urls")),
     path("", include("connectors.mail.urls")),

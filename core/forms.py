@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import ActionError
 from core.models import AvailabilityOnLogin
 
 
@@ -19,3 +20,13 @@ class SiteSettingsForm(forms.Form):
     def clean_availability_on_login(self) -> str | None:
         # Missing (an older form or API client) means "leave it as it is", not an error.
         return self.cleaned_data.get("availability_on_login") or None
+
+
+def show_action_errors(form: forms.Form, exc: ActionError) -> None:
+    """An action's refusal on a form: each field error (`errors` detail) next to its input, the rest — or the
+    message, when the action named no field errors — at the top (or next to the one field it names)."""
+    errors: dict[str, str] = exc.details.get("errors") or {}
+    if not errors:
+        errors = {exc.details.get("field") or "": exc.message}
+    for field, message in errors.items():
+        form.add_error(field if field in form.fields else None, message)

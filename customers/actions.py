@@ -204,6 +204,53 @@ def do_update_customer(
 
 
 @transaction.atomic
+def do_complete_customer(customer_id: int, *, acting_user: User, name: str = "", phone: str = "", address: str = "",
+                         city: str = "", department: str = "", document_id: str = "") -> tuple[Customer, str]:
+    """Completes a record with what the customer just told (the delivery data typed with an order in a
+    conversation): only the fields given change, read and written under the row lock, so an edit made meanwhile
+    elsewhere (another phone, the notes) is kept; a phone is added to the customer's phones. Returns the customer
+    and the typed phone in E.164 ("" when none was typed). Errors name their fields and write nothing."""
+    customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFoundError("customer_not_found", _("El cliente no existe."))
+    given = {"name": name.strip(), "address": address.strip(), "city": city.strip(), "department": department.strip(),
+             "document_id": document_id.strip()}
+    labels = {"name": _("El nombre"), "address": _("La dirección"), "city": _("La ciudad"),
+              "department": _("El departamento"), "document_id": _("El documento")}
+    errors: dict[str, str] = {}
+    for field, value in given.items():
+        message = text_error(value, label=labels[field], max_length=_max_length(field)) if value else None
+        if message is not None:
+            errors[field] = message
+    e164 = ""
+    if phone.strip():
+        e164 = normalize_phone(phone) or ""
+        if not e164:
+            errors["phones"] = _("Teléfono inválido: %s") % phone.strip()
+        elif CustomerPhone.objects.filter(e164=e164).exclude(customer=customer).exists():
+            errors["phones"] = _("El teléfono %s ya pertenece a otro cliente.") % e164
+    if errors:
+        raise ActionError("invalid_customer", " ".join(errors.values()), errors=errors)
+    changes: dict[str, list[object]] = {f: [getattr(customer, f), v] for f, v in given.items()
+                                        if v and getattr(customer, f) != v}
+    for field, (_old, new) in changes.items():
+        setattr(customer, field, new)
+    if changes:
+        customer.save(update_fields=list(changes))
+    if e164 and not customer.phones.filter(e164=e164).exists():
+        try:
+            with transaction.atomic():
+                CustomerPhone.objects.create(customer=customer, e164=e164)
+        except IntegrityError:  # another customer took it meanwhile
+            raise ActionError("invalid_customer", _("El teléfono %s ya pertenece a otro cliente.") % e164,
+                              errors={"phones": _("El teléfono %s ya pertenece a otro cliente.") % e164}) from None
+        changes["phones"] = [None, e164]
+    if changes:
+        audit.record(actor=acting_user, action="customer.updated", target=customer, changes=changes)
+    return customer, e164
+
+
+@transaction.atomic
 def check_create_marketing_list(acting_user: User, *, name: str, code: str, description: str = "") -> MarketingList:
     require_perm(acting_user, Perm.LEADS_SUPERVISE)
     name, code = name.strip(), code.strip().lower()

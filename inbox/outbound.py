@@ -25,6 +25,7 @@ Requeue = Callable[[int], bool]
 
 _SENDERS: dict[str, Sender] = {}
 _GUARDS: dict[str, Guard] = {}
+_BODY_CHECKS: list[Guard] = []
 _REQUEUES: dict[str, Requeue] = {}
 _suppressed: ContextVar[bool] = ContextVar("centralita_outbound_suppressed", default=False)
 
@@ -68,6 +69,17 @@ def register_guard(channel: str, guard: Guard) -> None:
 
 def guard_for(channel: str) -> Guard | None:
     return None if _suppressed.get() else _GUARDS.get(channel)
+
+
+def register_body_check(check: Guard) -> None:
+    """A check of every answer's text on every channel, before it is stored (automation: no quick-reply variable
+    left unfilled reaches a customer)."""
+    if check not in _BODY_CHECKS:
+        _BODY_CHECKS.append(check)
+
+
+def body_checks() -> list[Guard]:
+    return [] if _suppressed.get() else list(_BODY_CHECKS)
 
 
 def channel_templates(channel: str) -> dict[str, list[str]]:

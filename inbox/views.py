@@ -45,7 +45,7 @@ from inbox.forms import (
     TransferForm,
 )
 from inbox.models import Conversation, Inbox, Message, Task
-from inbox.panels import conversation_side
+from inbox.panels import composer, conversation_side
 from inbox.people import assignable_people
 from inbox.saved_views import saved_views_context
 from inbox.selectors import InboxFilters, counts, default_sort, filtered, sorted_page, timeline
@@ -202,7 +202,7 @@ def _conversation_context(request: HttpRequest, user: User, c: Conversation, *, 
         "duplicates": actions.duplicates_of(c), "inbox_labels": inbox_labels(), "current_id": c.pk,
         # The composer shows the limits the actions enforce (maxlength and the hints).
         "reply_max_length": actions.message_max_length(c.channel), "note_max_length": settings.NOTE_MAX_LENGTH,
-        "can_reply": actions.can_reply(c),
+        "can_reply": actions.can_reply(c), "composer_panels": composer.render(request, user, c),
     }
 
 

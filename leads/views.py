@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.db.models import prefetch_related_objects
 from django.http import HttpRequest, HttpResponse
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.roles import ROLE_PERMISSIONS, Perm
 from core.errors import ActionError
+from core.forms import show_action_errors
 from core.permissions import perm_required
 from customers.actions import do_update_customer
 from leads import actions, panels
@@ -149,15 +149,6 @@ def _fragments(request: HttpRequest, lead: Lead, main: str, oob: Sequence[str] =
     return render(request, "leads/_call_update.html", context, status=status)
 
 
-def _form_errors(form: forms.Form, exc: ActionError) -> None:
-    """Puts an action's refusal next to the field it names, or at the top of the form."""
-    for field, message in (exc.details.get("errors") or {}).items():
-        form.add_error(field if field in form.fields else None, message)
-    if not exc.details.get("errors"):
-        field = exc.details.get("field")
-        form.add_error(field if field in form.fields else None, exc.message)
-
-
 @perm_required(Perm.LEADS_VIEW)
 def detail(request: HttpRequest, lead_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
@@ -189,7 +180,7 @@ def _post_note(request: HttpRequest, lead: Lead) -> HttpResponse:
                               feedback=_("Nota guardada."))
         status = 400
     except ActionError as exc:
-        _form_errors(form, exc)
+        show_action_errors(form, exc)
         status = exc.status
     fresh = _load_lead(user, lead.pk)  # e.g. 409: someone else took it meanwhile; show who
     if not request.htmx:  # type: ignore[attr-defined]
@@ -218,7 +209,7 @@ def _post_customer(request: HttpRequest, lead: Lead) -> HttpResponse:
                               feedback=_("Datos del cliente actualizados."))
         status = 400
     except ActionError as exc:
-        _form_errors(form, exc)
+        show_action_errors(form, exc)
         status = exc.status
     if not request.htmx:  # type: ignore[attr-defined]
         return render(request, "leads/detail.html", _detail_context(request, lead, customer_form=form), status=status)
@@ -261,7 +252,7 @@ def close(request: HttpRequest, lead_id: int) -> HttpResponse:
             return _fragments(request, _load_lead(user, lead_id), NOTE_PANEL, (STATUS, HOLDER, NOTES, HISTORY),
                               feedback=_("Lead cerrado."))
     except ActionError as exc:
-        _form_errors(form, exc)
+        show_action_errors(form, exc)
         status = exc.status
     if not request.htmx:  # type: ignore[attr-defined]
         for errors in form.errors.values():

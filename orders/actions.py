@@ -3,8 +3,9 @@ writes the Kommo outbox row and the outgoing webhook events. One transition func
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,8 +25,9 @@ from core import audit
 from core.bulk import bulk_insert
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
-from customers.actions import do_update_customer
+from customers.actions import do_complete_customer
 from inbox.actions import access_conversation, check_may_act, do_note_sale, sale_conversation
+from inbox.choices import OPEN_STATES, Channel, ConversationState
 from inbox.models import Conversation
 from leads.actions import access_lead, check_not_held_by_other
 from leads.models import Lead, LeadSettings
@@ -80,15 +82,34 @@ def do_transition_order(order: Order, *, to: OrderState, acting_user: User | Non
     return True
 
 
+def check_may_sell_in(acting_user: User, c: Conversation) -> None:
+    """Selling in a conversation: a written one (a call's orders are the call screen's, with its lead), with a
+    responsible agent the sale will count for, by that agent or a supervisor (the rule of acting on it), while it
+    is open or recently resolved (a sale never lands in a closed month of the dashboard)."""
+    if c.channel == Channel.PHONE:
+        raise ActionError("phone_conversation", _("Los pedidos de una llamada se registran en la pantalla de "
+                                                   "llamada, con su lead."))
+    if c.assignee_id is None:
+        raise ConflictError("conversation_unassigned", _("Tome o asigne la conversación antes de registrar un "
+                                                         "pedido: la venta cuenta para su responsable."))
+    check_may_act(acting_user, c)
+    recent = timezone.now() - timedelta(days=settings.SALE_CONVERSATION_DAYS)
+    if c.state not in OPEN_STATES and not (c.state == ConversationState.RESOLVED and c.closed_at
+                                           and c.closed_at >= recent):
+        raise ConflictError("conversation_too_old", _("Esta conversación se cerró hace más de %d días: registre el "
+                                                      "pedido en la conversación actual del cliente.")
+                            % settings.SALE_CONVERSATION_DAYS)
+
+
 def _check_may_sell(order: Order, acting_user: User) -> None:
     """Selling on a lead obeys the same hold rule as writing a note on it: a user bound by reservation cannot
     create, edit or confirm an order on a lead another operator holds (409 `lead_held`); selling in a conversation
-    obeys the rule of acting on it (403 `not_assignee`). The rules live in leads and inbox; we call them rather
-    than restate them so both stay in step."""
+    obeys check_may_sell_in, re-checked at every step (it may have been transferred or closed meanwhile). The
+    rules live in leads and inbox; we call them rather than restate them so both stay in step."""
     if order.lead is not None:
         check_not_held_by_other(order.lead, acting_user)
-    if order.conversation is not None:
-        check_may_act(acting_user, order.conversation)
+    if order.conversation_id is not None:
+        check_may_sell_in(acting_user, access_conversation(acting_user, order.conversation_id))
 
 
 def _resolve_lines(lines: Iterable[tuple[str, int]]) -> list[tuple[Product, int]]:
@@ -139,7 +160,7 @@ def check_create_order(acting_user: User, *, lead_id: int | None = None, convers
     resolved = _resolve_lines(lines)
     if conversation_id is not None:
         conversation = access_conversation(acting_user, conversation_id)
-        check_may_act(acting_user, conversation)
+        check_may_sell_in(acting_user, conversation)
         _check_available(resolved)
         order = Order.objects.create(conversation=conversation, customer_id=conversation.customer_id,
                                      agent=acting_user, currency=settings.CURRENCY)
@@ -173,28 +194,29 @@ def check_set_lines(acting_user: User, order_id: int, *, lines: Iterable[tuple[s
     return order
 
 
+def missing_delivery(values: Mapping[str, str]) -> dict[str, str]:
+    """What a confirmation lacks among the delivery data (`name`, `phones`, `address`, `city`, `department`,
+    `document_id`), each with its message."""
+    messages = {"name": _("Falta el nombre completo."), "phones": _("Falta un teléfono válido."),
+                "address": _("Falta la dirección de entrega."), "city": _("Falta la ciudad."),
+                "department": _("Falta el departamento / estado.")}
+    if LeadSettings.load().require_document:
+        messages["document_id"] = _("Falta el documento de identidad.")
+    return {field: message for field, message in messages.items() if not str(values.get(field) or "").strip()}
+
+
 def delivery_errors(order: Order) -> dict[str, str]:
     c = order.customer
-    errors = {}
-    if not c.name.strip():
-        errors["name"] = _("Falta el nombre completo.")
-    if not c.phones.all():  # prefetched by the confirmation, which reuses the first phone
-        errors["phones"] = _("Falta un teléfono válido.")
-    if not c.address.strip():
-        errors["address"] = _("Falta la dirección de entrega.")
-    if not c.city.strip():
-        errors["city"] = _("Falta la ciudad.")
-    if not c.department.strip():
-        errors["department"] = _("Falta el departamento / estado.")
-    if LeadSettings.load().require_document and not c.document_id.strip():
-        errors["document_id"] = _("Falta el documento de identidad.")
-    return errors
+    phone = next(iter(c.phones.all()), None)  # prefetched by the confirmation, which reuses the first phone
+    return missing_delivery({"name": c.name, "phones": phone.e164 if phone else "", "address": c.address,
+                             "city": c.city, "department": c.department, "document_id": c.document_id})
 
 
 @dataclass(frozen=True)
 class Delivery:
     """Delivery data typed with the confirmation (the conversation's order builder): it completes the customer's
-    record — blank fields keep what the record has, a phone is added to the customer's phones."""
+    record (customers.actions.do_complete_customer) — blank fields keep what the record has, a phone is added to
+    the customer's phones and is the order's delivery phone."""
 
     name: str = ""
     phone: str = ""
@@ -204,30 +226,28 @@ class Delivery:
     document_id: str = ""
 
 
-def _complete_delivery(order: Order, delivery: Delivery, acting_user: User) -> None:
-    _check_may_sell(order, acting_user)
-    c = order.customer
-    phones = list(c.phones.values_list("e164", flat=True))
-    do_update_customer(
-        c.pk, acting_user=acting_user, name=delivery.name.strip() or c.name,
-        document_id=delivery.document_id.strip() or c.document_id, address=delivery.address.strip() or c.address,
-        city=delivery.city.strip() or c.city, department=delivery.department.strip() or c.department, notes=c.notes,
-        phones=[*phones, delivery.phone] if delivery.phone.strip() else phones,
-        emails=list(c.emails.values_list("email", flat=True)))
-
-
 def check_confirm_order(acting_user: User, order_id: int, *, delivery: Delivery | None = None) -> Order:
     """Confirms a draft in one transaction: delivery data validated, stock taken under row locks (every short
     line reported at once), delivery data snapshotted, history and audit written, and the Kommo outbox row and
     outgoing webhook events stored — so the order and what we owe other systems commit or roll back together.
-    Deliveries start after commit. `delivery` completes the customer's record first, in the same transaction
-    (a refused confirmation keeps the record as it was)."""
+    Deliveries start after commit. `delivery` (an order taken in a conversation; the call screen has its own
+    customer form) completes the customer's record first, in the same transaction (a refused confirmation keeps
+    the record as it was), and a phone typed there is the order's delivery phone."""
     require_perm(acting_user, Perm.ORDERS_CREATE)
+    typed_phone = ""
     with transaction.atomic():
-        if delivery is not None:  # the customer row first: the lock order of a customer merge (customer, leads, orders)
+        if delivery is not None:  # the customer row first: the lock order of a customer merge (customer, ...orders)
             found = access_order(acting_user, order_id)
+            if found.conversation_id is None:
+                raise ActionError("delivery_not_here", _("Los datos de entrega de un pedido de la pantalla de "
+                                                         "llamada se corrigen en la ficha del cliente."),
+                                  field="delivery")
             if found.state == OrderState.DRAFT:
-                _complete_delivery(found, delivery, acting_user)
+                _check_may_sell(found, acting_user)
+                _customer, typed_phone = do_complete_customer(
+                    found.customer_id, acting_user=acting_user, name=delivery.name, phone=delivery.phone,
+                    address=delivery.address, city=delivery.city, department=delivery.department,
+                    document_id=delivery.document_id)
         # The lead first, then the order: the order of locks of a note on the lead and of a customer merge (which
         # updates leads before orders), so neither can deadlock with a confirmation.
         lead_id = Order.objects.filter(pk=order_id).values_list("lead_id", flat=True).first()
@@ -247,7 +267,7 @@ def check_confirm_order(acting_user: User, order_id: int, *, delivery: Delivery 
         do_take_stock([(line.product_id, line.quantity) for line in lines], order=order, acting_user=acting_user)
         c = order.customer
         phone = next(iter(c.phones.all()), None)
-        order.delivery_name, order.delivery_phone = c.name, phone.e164 if phone else ""
+        order.delivery_name, order.delivery_phone = c.name, typed_phone or (phone.e164 if phone else "")
         order.delivery_address, order.delivery_city = c.address, c.city
         order.delivery_department, order.delivery_document = c.department, c.document_id
         # Prices are those shown on the draft; a price change in between is applied here (one source: catalog).
@@ -314,6 +334,7 @@ def check_dispatch_order(acting_user: User, order_id: int) -> Order:
 def order_payload(order: Order, *, lines: Sequence[OrderLine] | None = None) -> dict[str, Any]:
     return {
         "id": order.pk, "number": order.number, "state": order.state, "currency": order.currency,
+        "conversation_id": order.conversation_id,
         "total": str(order.total), "lead_kommo_id": order.lead.kommo_id if order.lead else None,
         "customer": {"id": order.customer_id, "name": order.delivery_name or order.customer.name,
                      "phone": order.delivery_phone, "address": order.delivery_address, "city": order.delivery_city,

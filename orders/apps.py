@@ -26,4 +26,8 @@ class OrdersConfig(AppConfig):
 
         # The order builder on the call screen and beside a conversation, without leads or inbox importing orders.
         call_screen.register("orders", context=call_screen_panel, template="orders/_order_panel.html")
+        from core import assets
+
+        for page in ("leads.call_screen", "inbox.workspace"):
+            assets.register(page, css=("orders/orders.css",), js=("orders/stock.js",))
         conversation_side.register("orders", context=conversation_panel, template="orders/_order_panel.html")

@@ -31,6 +31,7 @@ def seed_conversation_sales(rng: random.Random, scale: str, stdout: OutputWrappe
         .exclude(channel="phone").select_related("assignee", "customer").prefetch_related("customer__phones")
         .order_by("closed_at", "pk"))
     sold = 0
+    completed: set[int] = set()  # customers whose record has the delivery data (the prefetched one is not updated)
     for c in candidates:
         if sold >= MAX_ORDERS.get(scale, MAX_ORDERS["small"]):
             break
@@ -41,7 +42,7 @@ def seed_conversation_sales(rng: random.Random, scale: str, stdout: OutputWrappe
                      .values_list("created_at", flat=True).first()) or c.created_at
         city, department = rng.choice(people.CITIES)
         # what the customer typed when asked (an email customer gives a phone for the courier too)
-        delivery = Delivery(
+        delivery = Delivery() if c.customer_id in completed else Delivery(
             phone="" if c.customer.phones.all() else people.phone(rng),
             **({} if c.customer.address else {"address": people.address(rng), "city": city,
                                                "department": department}))
@@ -53,6 +54,7 @@ def seed_conversation_sales(rng: random.Random, scale: str, stdout: OutputWrappe
                 order = check_create_order(c.assignee, conversation_id=c.pk, lines=lines)
                 check_confirm_order(c.assignee, order.pk, delivery=delivery)
             sold += 1
+            completed.add(c.customer_id)
         except ActionError as exc:  # demo data must never abort the seed (e.g. a product sold out by the calls)
             stdout.write(f"demo order skipped: {exc.message}")
     stdout.write(f"orders: {sold} sales taken in conversations (WhatsApp, web chat, email)")

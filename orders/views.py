@@ -22,6 +22,7 @@ from core.errors import ActionError
 from core.exports import Column, CsvOptions, streaming_csv_response
 from core.permissions import perm_required
 from inbox.actions import access_conversation
+from inbox.choices import Channel
 from inbox.models import Conversation
 from leads.actions import access_lead
 from leads.models import Lead, LeadSettings
@@ -75,7 +76,9 @@ def panel_context(user: User, where: Where, *, error: str = "", short_lines: Any
         assert where.conversation is not None
         others = Order.objects.filter(customer_id=where.conversation.customer_id)
     others = others.exclude(state=OrderState.DRAFT).order_by("-id").prefetch_related("kommo_syncs")[:10]
-    context = {"where": where, "lead": where.lead, "draft": draft, "other_orders": others, "order_error": error,
+    context = {"where": where, "lead": where.lead, "draft": draft,
+               "heading": "h2" if where.lead is not None else "h3",  # beside a conversation: a side-panel block
+               "other_orders": others, "order_error": error,
                "short_lines": short_lines or [], "currency": settings.CURRENCY,
                "can_order": user.has_perm_code(Perm.ORDERS_CREATE)}
     if where.conversation is not None and draft is not None:  # the call screen has its own customer form
@@ -85,25 +88,26 @@ def panel_context(user: User, where: Where, *, error: str = "", short_lines: Any
 
 def delivery_fields(draft: Order, *, typed: Mapping[str, str] | None, errors: Mapping[str, str] | None
                     ) -> dict[str, Any]:
-    """The confirmation's delivery fields beside a conversation: what the customer's record has (or what was just
-    typed, after a refusal), and what is missing — the builder opens them when something is."""
+    """The confirmation's delivery fields beside a conversation: what the customer's record has, or what was just
+    typed (after a refusal: the record was left as it was), and what is still missing — a hint before the first
+    confirmation, an error after a refusal that named the field."""
     c = draft.customer
     phone = next(iter(c.phones.all()), None)
     values = {"name": c.name, "phone": phone.e164 if phone else "", "address": c.address, "city": c.city,
               "department": c.department, "document_id": c.document_id}
     if typed:
-        values |= {k: v for k, v in typed.items() if k in values and v}
-    # Before a confirmation, what is missing is a hint (what to ask the customer); after a refusal, an error.
-    refused = errors is not None
-    found = errors if errors is not None else actions.delivery_errors(draft)
-    missing = {("phone" if k == "phones" else k): v for k, v in found.items()}
+        values |= {k: v for k, v in typed.items() if k in values and v.strip()}
+    refused = {("phone" if k == "phones" else k): v for k, v in (errors or {}).items()}
+    missing = {("phone" if k == "phones" else k): v
+               for k, v in actions.missing_delivery({**values, "phones": values["phone"]}).items()}
     require_document = LeadSettings.load().require_document
     labels = {"name": _("Nombre completo"), "phone": _("Teléfono"), "address": _("Dirección de entrega"),
               "city": _("Ciudad"), "department": _("Departamento / estado"),
               "document_id": _("Documento de identidad") if require_document else _("Documento (opcional)")}
-    return {"fields": [{"name": k, "label": labels[k], "value": values[k], "missing": missing.get(k, ""),
-                        "refused": refused} for k in labels],
-            "complete": not missing, "summary": ", ".join(v for v in (values["address"], values["city"]) if v)}
+    return {"fields": [{"name": k, "label": labels[k], "value": values[k], "refused": k in refused,
+                        "missing": refused.get(k) or missing.get(k, "")} for k in labels],
+            "complete": not missing and not refused,
+            "summary": ", ".join(v for v in (values["address"], values["city"]) if v)}
 
 
 def call_screen_panel(user: User, lead: Lead) -> dict[str, Any] | None:
@@ -115,11 +119,18 @@ def call_screen_panel(user: User, lead: Lead) -> dict[str, Any] | None:
 
 
 def conversation_panel(user: User, conversation: Conversation) -> dict[str, Any] | None:
-    """The order builder beside a conversation (inbox.panels): for whoever may see orders; building one needs
-    ORDERS_CREATE and the right to act on the conversation (the actions check both)."""
-    if not user.has_perm_code(Perm.ORDERS_VIEW):
+    """The order builder beside a written conversation (inbox.panels; a call's orders are the call screen's): for
+    whoever may see orders. Who may not sell in it now (not theirs, unassigned, closed long ago) sees why instead
+    of the builder, and the customer's orders."""
+    if not user.has_perm_code(Perm.ORDERS_VIEW) or conversation.channel == Channel.PHONE:
         return None
-    return panel_context(user, Where(conversation=conversation))
+    context = panel_context(user, Where(conversation=conversation))
+    if context["can_order"]:
+        try:
+            actions.check_may_sell_in(user, conversation)
+        except ActionError as exc:
+            context["can_order"], context["sell_blocked"] = False, exc.message
+    return context
 
 
 def _panel(request: HttpRequest, where: Where, *, status: int = 200, feedback: str = "", **kwargs: Any
@@ -134,7 +145,8 @@ def _refused(request: HttpRequest, where: Where, exc: ActionError, *, delivery: 
     """A refused change: the panel again with the reason (every short line for a stock shortfall) next to the
     lines, or, without JavaScript, the page with the reason on top."""
     errors = exc.details.get("errors") or {}
-    message = exc.message if not errors else _("Complete los datos del cliente: %s") % " ".join(errors.values())
+    message = (_("Complete los datos del cliente: %s") % " ".join(errors.values())
+               if exc.code == "delivery_incomplete" else exc.message)
     if not request.htmx:  # type: ignore[attr-defined]
         messages.error(request, message)
         return where.page()
@@ -191,6 +203,8 @@ def draft_lines(request: HttpRequest, order_id: int) -> HttpResponse:
         order = actions.access_order(user, order_id)
     except ActionError as exc:
         return HttpResponse(exc.message, status=404)
+    if order.lead is None and order.conversation is None:  # its conversation was deleted: the order's own page
+        return redirect("orders:detail", order_id=order.pk)
     where = Where.of(order)
     try:
         lines = []

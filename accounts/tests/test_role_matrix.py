@@ -29,6 +29,8 @@ def _page_patterns() -> list[tuple[str, URLPattern]]:
 
 PAGES = _page_patterns()
 AGENT_SCOPED = {"orders:detail", "orders:confirm", "orders:draft_lines", "orders:cancel"}
+# Pages about a shared object an agent may use but not edit (the matrix's fixture is an everyone's quick reply).
+AGENT_MAY_NOT_EDIT = {"automation:quick_reply_edit"}
 ALL_PAGES = [name for name, _p in PAGES]
 
 
@@ -94,7 +96,10 @@ def ids(db):
 
     silent = Heartbeat.objects.create(process="worker srv-9:1:ab12", kind="worker", host="srv-9", pid=1,
                                       seen_at=timezone.now() - timedelta(hours=1))
-    return {"heartbeat_id": silent.pk,
+    from automation.models import QuickReply
+
+    quick_reply = QuickReply.objects.create(title="Horario", shortcut="horario", body="8 a 18 h", scope="todos")
+    return {"heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk,
             "conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "job_id": import_job.pk,
             "number_id": wa_number.pk, "wa_delivery_id": wa_delivery.pk,
@@ -136,6 +141,8 @@ def test_page_access_by_role(role, page, ids, make_user, client_for):
     # open orders pages but only see their own orders: someone else's answers 404, as if it did not exist
     if allowed and role == Role.AGENTE and page in AGENT_SCOPED:
         assert response.status_code == 404, (role, page, response.status_code)
+    elif allowed and role == Role.AGENTE and page in AGENT_MAY_NOT_EDIT:
+        assert response.status_code == 403, (role, page, response.status_code)
     elif allowed:
         assert response.status_code in {200, 302}, (role, page, response.status_code)
     else:

@@ -69,6 +69,8 @@ def check_send_reply(acting_user: User, conversation_id: int, *, body: str, atta
         guard = outbound.guard_for(c.channel)
         if guard is not None:
             guard(c, body, meta or {})
+        for check in outbound.body_checks():
+            check(c, body, meta or {})
         if c.state == S.RESOLVED:
             do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="agent_wrote_again")
         if c.assignee_id is None:

@@ -13,8 +13,9 @@ from django.urls import reverse
 
 from accounts.roles import Role
 from accounts.tests.factories import UserFactory
-from core.errors import ActionError, PermissionDeniedError
-from customers.models import Customer
+from core.errors import ActionError, ConflictError, PermissionDeniedError
+from core.models import AuditLog
+from customers.models import Customer, CustomerEmail
 from inbox import actions as inbox
 from inbox.choices import Channel, CloseReason, ConversationOutcome
 from inbox.models import Conversation
@@ -101,6 +102,63 @@ def test_a_refused_confirmation_keeps_the_customer_record_and_the_stock_as_they_
         address="Av. Arequipa 1234", city="Lima", department="Lima", phone="+51 987 654 321"))
     customer = Customer.objects.get(pk=c.customer_id)
     assert len(customer.phones.all()) == 2 and "+51987654321" in [p.e164 for p in customer.phones.all()]
+    # and the phone typed for this delivery is the order's, not the record's older one
+    order.refresh_from_db()
+    assert order.delivery_phone == "+51987654321"
+
+
+def test_completing_the_record_keeps_what_it_does_not_name(agent):
+    # given a customer with an email, notes and a document, and a draft in their conversation
+    product("A", stock=3)
+    c = whatsapp(agent)
+    Customer.objects.filter(pk=c.customer_id).update(notes="Prefiere entregas en la tarde", document_id="1020304050")
+    CustomerEmail.objects.create(customer_id=c.customer_id, email="ana@correo.example")
+    order = orders.check_create_order(agent, conversation_id=c.pk, lines=[("A", 1)])
+    # when the confirmation brings only the address
+    orders.check_confirm_order(agent, order.pk, delivery=DELIVERY)
+    # then the email, the notes and the document are untouched, and the change is audited
+    customer = Customer.objects.get(pk=c.customer_id)
+    assert (customer.notes, customer.document_id) == ("Prefiere entregas en la tarde", "1020304050")
+    assert [e.email for e in customer.emails.all()] == ["ana@correo.example"]
+    assert AuditLog.objects.filter(action="customer.updated", target_id=str(customer.pk)).exists()
+
+
+def test_where_an_order_cannot_be_taken(agent, supervisor):
+    product("A", stock=3)
+    # an unassigned conversation: the sale would count for nobody (409), not even a supervisor's
+    unassigned = whatsapp()
+    for user in (agent, supervisor):
+        with pytest.raises(ConflictError) as refused:
+            orders.check_create_order(user, conversation_id=unassigned.pk, lines=[("A", 1)])
+        assert refused.value.code == "conversation_unassigned"
+    # a call: its orders are the call screen's, with its lead (400)
+    call = whatsapp(agent)
+    Conversation.objects.filter(pk=call.pk).update(channel=Channel.PHONE)
+    with pytest.raises(ActionError) as phone:
+        orders.check_create_order(agent, conversation_id=call.pk, lines=[("A", 1)])
+    assert phone.value.code == "phone_conversation"
+    # a conversation closed long ago: the sale would land in a closed month (409)
+    with time_machine.travel("2026-09-01T09:00:00-05:00", tick=False):  # beyond SALE_CONVERSATION_DAYS (30)
+        old = whatsapp(agent)
+        inbox.check_send_reply(agent, old.pk, body="Con gusto")
+        inbox.check_close_conversation(agent, old.pk, reason=CloseReason.ANSWERED)
+    with pytest.raises(ConflictError) as too_old:
+        orders.check_create_order(agent, conversation_id=old.pk, lines=[("A", 1)])
+    assert too_old.value.code == "conversation_too_old"
+    # delivery data on a call-screen order: corrected in the customer's record there (400)
+    lead_order = orders.check_create_order(agent, lead_id=ready_lead().pk, lines=[("A", 1)])
+    with pytest.raises(ActionError) as not_here:
+        orders.check_confirm_order(agent, lead_order.pk, delivery=DELIVERY)
+    assert not_here.value.code == "delivery_not_here"
+    assert Order.objects.get(pk=lead_order.pk).state == OrderState.DRAFT
+
+
+def test_the_panel_says_why_the_agent_cannot_sell_here(agent, client_for):
+    product("A", stock=3)
+    c = whatsapp(UserFactory(role=Role.AGENTE, username="agente2", full_name="Rosa Quispe"))
+    page = client_for(agent).get(reverse("inbox:detail", args=[c.pk])).content.decode()
+    assert 'data-testid="order-blocked"' in page and "Rosa Quispe" in page
+    assert 'id="product-search"' not in page
 
 
 def test_only_who_may_act_on_the_conversation_sells_in_it(agent, supervisor):

@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from accounts.actions import do_create_api_token
 from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
+from automation.actions import check_save_quick_reply
 from catalog.actions import check_save_product
 from config.api import api
 from inbox import actions as inbox_actions
@@ -127,6 +128,13 @@ DATA_RULES: dict[str, dict[str, str]] = {
         "inactive_product": "depends on the product: an inactive one cannot be sold",
         "lead_without_customer": "depends on the lead: an order needs the lead's customer",
         "order_subject_required": "the schema cannot say 'exactly one of lead_id and conversation_id'",
+        "phone_conversation": "depends on the conversation: a call's orders are the call screen's",
+    },
+    "POST /api/v1/quick-replies": {
+        "invalid_quick_reply": "the text's {{variables}} must name known fields, and scope `bandeja` an inbox",
+    },
+    "PUT /api/v1/quick-replies/{quick_reply_id}": {
+        "invalid_quick_reply": "the text's {{variables}} must name known fields, and scope `bandeja` an inbox",
     },
     "PUT /api/v1/orders/{order_id}/lines": {
         "unknown_product": "each line's `sku` must name an existing product",
@@ -136,6 +144,7 @@ DATA_RULES: dict[str, dict[str, str]] = {
         "empty_order": "depends on the order: a draft without lines cannot be confirmed",
         "delivery_incomplete": "depends on the customer: confirming needs their complete delivery data",
         "invalid_customer": "depends on the data: a delivery phone must be a phone, a document within its length",
+        "delivery_not_here": "depends on the order: delivery data comes with orders taken in a conversation",
     },
     "POST /api/v1/products/{sku}/adjustments": {
         "stock_too_large": "depends on the product: the stock after the adjustment stays within the maximum",
@@ -210,13 +219,15 @@ def world(db: Any) -> World:
     product = check_save_product(None, sku="FUZZ-1", name="Plan Hogar", price="12500.50", initial_stock=10)
     order = check_create_order(admin, lead_id=lead.pk, lines=[(product.sku, 1)])
     endpoint = WebhookEndpoint.objects.create(url="https://erp.example.com/hooks", events=["order.confirmed"])
+    quick_reply = check_save_quick_reply(admin, title="Horario", shortcut="horario", scope="todos",
+                                         body="Hola {{cliente.primer_nombre}}, atendemos de 8 a 18 h.")
     return World(
         admin_token=do_create_api_token(admin, name="fuzz", acting_user=None)[1],
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
         path_parameters={"user_id": colleague.pk, "team_id": team.pk, "conversation_id": conversation.pk,
                          "task_id": task.pk, "lead_id": lead.pk, "template_id": template.pk, "sku": product.sku,
                          "order_id": order.pk, "endpoint_id": endpoint.pk,
-                         "message_id": failed.pk})
+                         "message_id": failed.pk, "quick_reply_id": quick_reply.pk})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:

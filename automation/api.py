@@ -1,0 +1,117 @@
+"""/api/v1/quick-replies…: the same actions as the quick replies page and the composer's picker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
+
+from accounts.roles import Perm
+from automation import actions
+from automation.models import QuickReply
+from automation.selectors import visible_quick_replies
+from automation.variables import render
+from core.api import NOT_BLANK, DbId, ErrorOut, InputSchema, PageNumberPagination, api_require, api_user
+from inbox.actions import access_conversation, check_may_act
+
+router = Router(tags=["automation"])
+
+
+class QuickReplyIn(InputSchema):
+    title: str = Field(..., min_length=1, max_length=100, pattern=NOT_BLANK)
+    shortcut: str = Field(..., min_length=1, max_length=31, pattern=r"^/?[A-Za-z0-9_-]{1,30}$",
+                          description="Typed after «/» in the composer: 1–30 letters without accents, digits, - or _ "
+                                      "(stored in lower case, without the «/»)")
+    body: str = Field(..., min_length=1, max_length=actions.BODY_MAX_LENGTH, pattern=NOT_BLANK,
+                      description="May carry variables such as {{cliente.primer_nombre}} (docs/automation.md)")
+    category: str = Field("", max_length=50)
+    scope: Literal["mias", "bandeja", "todos"] = Field("mias", description="mias: the author only; bandeja: the "
+                                                                          "people of `inbox`; todos: everyone "
+                                                                          "(shared ones: supervisors)")
+    inbox: str = Field("", max_length=50, description="The inbox's code when scope is `bandeja`")
+
+
+class QuickReplyOut(Schema):
+    id: int
+    title: str
+    shortcut: str
+    body: str
+    category: str
+    scope: str
+    inbox: str | None
+    owner: str | None = Field(..., description="The author's username, for a personal one")
+    usage_count: int
+    last_used_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_inbox(obj: QuickReply) -> str | None:
+        return obj.inbox.code if obj.inbox else None
+
+    @staticmethod
+    def resolve_owner(obj: QuickReply) -> str | None:
+        return obj.owner.username if obj.owner else None
+
+
+class RenderedOut(Schema):
+    body: str = Field(..., description="The text with every variable that has a value replaced")
+    missing: list[str] = Field(..., description="Variables without a value in this conversation, as written; a "
+                                                "reply still carrying one is refused (400 `unfilled_variable`)")
+
+
+def _save(request: HttpRequest, payload: QuickReplyIn, quick_reply_id: int | None) -> QuickReply:
+    return actions.check_save_quick_reply(api_user(request), quick_reply_id=quick_reply_id, title=payload.title,
+                                          shortcut=payload.shortcut, body=payload.body, category=payload.category,
+                                          scope=payload.scope, inbox_code=payload.inbox)
+
+
+@router.get("/quick-replies", response=list[QuickReplyOut],
+            summary="The quick replies the caller may use (their own, their inboxes', everyone's)")
+@paginate(PageNumberPagination)
+def list_quick_replies(request: HttpRequest, q: str = "", category: str = "") -> QuerySet[QuickReply]:
+    user = api_require(request, Perm.INBOX_WORK)
+    qs = visible_quick_replies(user)
+    if q.strip():
+        qs = qs.filter(Q(shortcut__istartswith=q.strip().lstrip("/")) | Q(title__icontains=q.strip()))
+    if category.strip():
+        qs = qs.filter(category__iexact=category.strip())
+    return qs.order_by("shortcut", "id")
+
+
+@router.post("/quick-replies", response={201: QuickReplyOut, 409: ErrorOut},
+             summary="Create one (409 `shortcut_taken`; 403 for a shared one without inbox.supervise)")
+def create_quick_reply(request: HttpRequest, payload: QuickReplyIn) -> Any:
+    return Status(201, _save(request, payload, None))
+
+
+@router.get("/quick-replies/{quick_reply_id}", response=QuickReplyOut, summary="One quick reply")
+def get_quick_reply(request: HttpRequest, quick_reply_id: DbId) -> Any:
+    return actions.access_quick_reply(api_user(request), quick_reply_id)
+
+
+@router.put("/quick-replies/{quick_reply_id}", response={200: QuickReplyOut, 409: ErrorOut},
+            summary="Replace one (its author, or a supervisor for a shared one)")
+def update_quick_reply(request: HttpRequest, quick_reply_id: DbId, payload: QuickReplyIn) -> Any:
+    return _save(request, payload, quick_reply_id)
+
+
+@router.delete("/quick-replies/{quick_reply_id}", response={204: None}, summary="Delete one")
+def delete_quick_reply(request: HttpRequest, quick_reply_id: DbId) -> HttpResponse:
+    actions.check_delete_quick_reply(api_user(request), quick_reply_id)
+    return HttpResponse(status=204)
+
+
+@router.get("/conversations/{conversation_id}/quick-replies/{quick_reply_id}/render", response=RenderedOut,
+            summary="The quick reply as it would be inserted in this conversation (nothing is sent or counted)")
+def render_quick_reply(request: HttpRequest, conversation_id: DbId, quick_reply_id: DbId) -> Any:
+    user = api_user(request)
+    c = access_conversation(user, conversation_id)
+    check_may_act(user, c)
+    reply = actions.access_quick_reply(user, quick_reply_id, conversation=c)
+    rendered = render(reply.body, conversation=c, agent=user)
+    return {"body": rendered.body, "missing": rendered.missing}

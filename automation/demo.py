@@ -1,0 +1,52 @@
+"""Demo quick replies (a `seed_demo` seeder): the shared ones a Colombian retailer's supervisor would write, one
+per inbox, and an agent's personal ones."""
+
+from __future__ import annotations
+
+import random
+
+from django.core.management.base import OutputWrapper
+
+from accounts.models import User
+from automation.actions import check_save_quick_reply
+from automation.choices import QuickReplyScope
+from automation.models import QuickReply
+
+SHARED = [
+    ("saludo", "Saludo", "ventas", "", "¡Hola {{cliente.primer_nombre}}! Le saluda {{agente.primer_nombre}} de "
+     "Centralita Hogar. ¿En qué le puedo ayudar hoy?"),
+    ("horario", "Horario de atención", "soporte", "", "Atendemos de lunes a viernes de 8:00 a 18:00 y los sábados "
+     "de 9:00 a 13:00 (hora de Bogotá). Fuera de ese horario le respondemos a primera hora."),
+    ("envio", "Tiempo de envío", "envíos", "", "Hola {{cliente.primer_nombre}}: los envíos a {{cliente.ciudad}} "
+     "tardan de 2 a 3 días hábiles. Le compartimos la guía apenas salga su pedido."),
+    ("pago", "Medios de pago", "pagos", "", "Puede pagar con Nequi, Daviplata, PSE, tarjeta de crédito o contra "
+     "entrega en las ciudades principales."),
+    ("pedido", "Confirmación de pedido", "ventas", "ventas", "¡Listo {{cliente.primer_nombre}}! Su pedido "
+     "{{pedido.numero}} por {{pedido.total}} quedó confirmado. Le avisamos cuando salga."),
+    ("garantia", "Garantía", "reclamos", "soporte", "Lamentamos el inconveniente, {{cliente.primer_nombre}}. "
+     "Para tramitar la garantía envíenos una foto del producto y el número de su pedido, por favor."),
+    ("despedida", "Despedida", "", "", "Gracias por escribirnos, {{cliente.primer_nombre}}. ¡Que tenga un excelente "
+     "día!"),
+]
+PERSONAL = [
+    ("ya", "Ya reviso", "Ya lo reviso y le confirmo en unos minutos."),
+    ("cuenta", "Cuenta para transferencia", "La cuenta de ahorros Bancolombia es la 123-456789-00 a nombre de "
+     "Centralita Hogar S.A.S."),
+]
+
+
+def seed_quick_replies(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
+    supervisor = User.objects.filter(role="supervisor").order_by("id").first()
+    agent = User.objects.filter(username="agente1").first()
+    if supervisor is None or QuickReply.objects.exists():
+        return
+    for shortcut, title, category, inbox, body in SHARED:
+        check_save_quick_reply(supervisor, title=title, shortcut=shortcut, body=body, category=category,
+                               scope=QuickReplyScope.INBOX if inbox else QuickReplyScope.EVERYONE, inbox_code=inbox)
+    if agent is not None:
+        for shortcut, title, body in PERSONAL:
+            check_save_quick_reply(agent, title=title, shortcut=shortcut, body=body)
+    # a month of use: the most useful answers come first in the picker
+    for reply in QuickReply.objects.all():
+        QuickReply.objects.filter(pk=reply.pk).update(usage_count=rng.randint(3, 160))
+    stdout.write(f"automation: {QuickReply.objects.count()} quick replies")

@@ -1,0 +1,164 @@
+// Quick replies in the composer (automation/_composer.html): typing "/" and a shortcut at the start of a word opens
+// a filtered list (↑/↓ to move, Enter or Tab to insert, Esc to close); the chosen reply arrives rendered for this
+// conversation and replaces the "/shortcut" typed. Variables without a value stay in the text and are named under
+// it until the agent completes or deletes them (the server refuses to send them too). On a WhatsApp conversation
+// whose 24-hour window is closed, the list offers the approved templates and choosing one opens it.
+// Everything is delegated from document: the conversation pane is swapped by htmx.
+(function () {
+  "use strict";
+  const VARIABLE = /\{\{\s*(cliente|customer|agente|agent|pedido|order|conversacion|conversación|conversation)\.[A-Za-z0-9_ÁÉÍÓÚáéíóúÑñ]+\s*\}\}/gi;
+  const TOKEN = /(^|\s)\/([A-Za-z0-9_-]{0,30})$/;
+  let token = null;  // {start, end, q} of the "/word" being typed
+  let timer = null;
+  let seq = 0;
+
+  function root() { return document.querySelector("[data-qr]"); }
+  function area() { return document.getElementById("reply-body"); }
+  function list() { return document.getElementById("qr-list"); }
+  function isReply() {
+    const kind = document.querySelector("#reply-form input[name=kind]:checked");
+    return !kind || kind.value === "reply";
+  }
+  function options() { const l = list(); return l ? Array.prototype.slice.call(l.querySelectorAll("[role=option]")) : []; }
+  function active() { return options().find(function (o) { return o.getAttribute("aria-selected") === "true"; }); }
+  function setActive(option) {
+    options().forEach(function (o) { o.setAttribute("aria-selected", o === option ? "true" : "false"); });
+    const ta = area();
+    if (option && ta) { ta.setAttribute("aria-activedescendant", option.id); option.scrollIntoView({ block: "nearest" }); }
+  }
+  function isOpen() { const l = list(); return !!(l && !l.hidden); }
+  function setExpanded(open) {
+    const ta = area(), button = document.querySelector("[data-qr-open]");
+    if (ta) { ta.setAttribute("aria-expanded", open ? "true" : "false"); if (!open) ta.removeAttribute("aria-activedescendant"); }
+    if (button) button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+  function close() {
+    const l = list();
+    if (l) { l.hidden = true; l.innerHTML = ""; }
+    token = null;
+    setExpanded(false);
+  }
+  function currentToken(ta) {
+    const upto = ta.value.slice(0, ta.selectionStart);
+    const m = TOKEN.exec(upto);
+    return m ? { start: upto.length - m[2].length - 1, end: ta.selectionStart, q: m[2] } : null;
+  }
+  function load() {
+    const r = root(), l = list();
+    if (!r || !l || !token) return;
+    const mine = ++seq;
+    fetch(r.dataset.qrPickerUrl + "?q=" + encodeURIComponent(token.q), { credentials: "same-origin" })
+      .then(function (res) { return res.ok ? res.text() : ""; })
+      .then(function (html) {
+        if (mine !== seq || !token) return;  // a later keystroke asked again
+        l.innerHTML = html;
+        l.hidden = false;
+        setExpanded(true);
+        setActive(options()[0]);
+      });
+  }
+  function csrf() {
+    const field = document.querySelector("#reply-form [name=csrfmiddlewaretoken]");
+    return field ? field.value : "";
+  }
+  function replaceToken(ta, text) {
+    const start = token ? token.start : ta.selectionStart, end = token ? token.end : ta.selectionStart;
+    ta.value = ta.value.slice(0, start) + text + ta.value.slice(end);
+    const caret = start + text.length;
+    ta.setSelectionRange(caret, caret);
+  }
+  function choose(option) {
+    const ta = area(), r = root();
+    if (!option || !ta || !r) return;
+    if (option.dataset.template) {  // the window is closed: the template is completed and sent below
+      replaceToken(ta, "");
+      close();
+      const box = document.querySelector("[data-testid=wa-templates]");
+      const fieldset = box && box.querySelector('[data-testid=wa-template][data-name="' + option.dataset.template + '"]');
+      if (box) box.open = true;
+      if (fieldset) {
+        fieldset.scrollIntoView({ block: "center" });
+        const first = fieldset.querySelector("input, button");
+        if (first) first.focus();
+      }
+      return;
+    }
+    const url = r.dataset.qrUseUrl.replace("/0/", "/" + option.dataset.quickReplyId + "/");
+    const chosen = token;
+    close();
+    fetch(url, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf() } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        token = chosen;
+        replaceToken(ta, data.body);
+        token = null;
+        ta.focus();
+        ta.dispatchEvent(new Event("input", { bubbles: true }));
+      });
+  }
+  function flagMissing() {
+    const ta = area(), flag = document.querySelector("[data-qr-missing]");
+    if (!ta || !flag) return;
+    const found = isReply() ? (ta.value.match(VARIABLE) || []) : [];
+    const unique = found.filter(function (v, i) { return found.indexOf(v) === i; });
+    flag.hidden = unique.length === 0;
+    flag.textContent = unique.length ? flag.dataset.template + " " + unique.join(", ") : "";
+  }
+
+  document.addEventListener("input", function (ev) {
+    const ta = ev.target;
+    if (!(ta instanceof HTMLTextAreaElement) || ta.id !== "reply-body" || !root()) return;
+    flagMissing();
+    const found = isReply() ? currentToken(ta) : null;
+    if (!found) { if (isOpen() || token) close(); return; }
+    token = found;
+    clearTimeout(timer);
+    timer = setTimeout(load, 120);
+  });
+  document.addEventListener("change", function (ev) {
+    if (ev.target && ev.target.name === "kind" && ev.target.closest("#reply-form")) { close(); flagMissing(); }
+  });
+  // Before the workspace's own keys (capture): while the list is open, these keys belong to it.
+  document.addEventListener("keydown", function (ev) {
+    if (!isOpen() || ev.target !== area()) return;
+    const all = options(), current = active(), i = all.indexOf(current);
+    if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
+      if (all.length) setActive(all[(i + (ev.key === "ArrowDown" ? 1 : all.length - 1)) % all.length]);
+    } else if ((ev.key === "Enter" && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey) || ev.key === "Tab") {
+      if (!current) return;
+      choose(current);
+    } else if (ev.key === "Escape") {
+      close();
+    } else {
+      return;
+    }
+    ev.preventDefault();
+    ev.stopPropagation();
+  }, true);
+  document.addEventListener("mousedown", function (ev) {  // mousedown: before the text box loses focus
+    const option = ev.target.closest && ev.target.closest("#qr-list [role=option]");
+    if (option) { ev.preventDefault(); choose(option); }
+  });
+  document.addEventListener("click", function (ev) {
+    const button = ev.target.closest && ev.target.closest("[data-qr-open]");
+    if (!button) {
+      if (isOpen() && !ev.target.closest("#qr-list") && ev.target !== area()) close();
+      return;
+    }
+    const ta = area();
+    if (!ta) return;
+    if (isOpen()) { close(); ta.focus(); return; }
+    const kind = document.querySelector('#reply-form input[name=kind][value=reply]');
+    if (kind && !kind.checked) { kind.checked = true; kind.dispatchEvent(new Event("change", { bubbles: true })); }
+    ta.focus();
+    const at = ta.selectionStart, before = ta.value.slice(0, at);
+    const slash = (before && !/\s$/.test(before) ? " " : "") + "/";
+    ta.value = before + slash + ta.value.slice(at);
+    ta.setSelectionRange(at + slash.length, at + slash.length);
+    ta.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  // After a send the form is emptied: no flag left behind.
+  document.addEventListener("htmx:after:request", function () { setTimeout(flagMissing, 0); });
+  document.addEventListener("htmx:afterSwap", function () { token = null; });
+})();

@@ -1,0 +1,168 @@
+"""Quick replies: the management page (everyone who answers keeps their own; supervisors the shared ones), and the
+composer's picker and insertion (automation/static/automation/quick_replies.js)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from accounts.roles import Perm
+from automation import actions
+from automation.choices import QUICK_REPLY_CATEGORIES, QuickReplyScope
+from automation.forms import QuickReplyFilterForm, QuickReplyForm
+from automation.models import QuickReply
+from automation.selectors import picker_options, visible_quick_replies
+from automation.variables import DOCUMENTED, Values
+from automation.variables import render as render_variables
+from connectors.whatsapp.models import MessageTemplate
+from connectors.whatsapp.window import number_for, window_for
+from core.errors import ActionError
+from core.forms import show_action_errors
+from core.permissions import forbidden, perm_required
+from inbox.actions import access_conversation, check_may_act
+from inbox.models import Conversation
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _page_context(user: User) -> dict[str, Any]:
+    return {"can_share": user.has_perm_code(Perm.INBOX_SUPERVISE), "variables": DOCUMENTED,
+            "categories": [str(c) for c in QUICK_REPLY_CATEGORIES]}
+
+
+def may_edit(user: User, reply: QuickReply) -> bool:
+    if reply.scope == QuickReplyScope.MINE:
+        return reply.owner_id == user.pk
+    return user.has_perm_code(Perm.INBOX_SUPERVISE)
+
+
+@perm_required(Perm.INBOX_WORK)
+def quick_reply_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = QuickReplyFilterForm(request.GET or None)
+    replies = visible_quick_replies(user)
+    if form.is_valid():
+        q, category = form.cleaned_data["q"].strip(), form.cleaned_data["category"].strip()
+        if q:
+            replies = replies.filter(Q(shortcut__icontains=q.lstrip("/")) | Q(title__icontains=q)
+                                     | Q(body__icontains=q))
+        if category:
+            replies = replies.filter(category__iexact=category)
+    rows = list(replies.order_by("shortcut", "id")[:500])
+    for reply in rows:
+        reply.editable = may_edit(user, reply)  # type: ignore[attr-defined]
+    return render(request, "automation/quick_replies.html", {
+        **_page_context(user), "replies": rows, "form": form, "filtered": bool(request.GET)})
+
+
+def _save(request: HttpRequest, reply: QuickReply | None) -> HttpResponse:
+    user = _user(request)
+    can_share = user.has_perm_code(Perm.INBOX_SUPERVISE)
+    initial = {} if reply is None else {
+        "title": reply.title, "shortcut": reply.shortcut, "body": reply.body, "category": reply.category,
+        "scope": reply.scope, "inbox": reply.inbox.code if reply.inbox else ""}
+    form = QuickReplyForm(request.POST or None, initial=initial, can_share=can_share)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                saved = actions.check_save_quick_reply(
+                    user, quick_reply_id=reply.pk if reply else None, title=d["title"], shortcut=d["shortcut"],
+                    body=d["body"], category=d["category"], scope=d["scope"], inbox_code=d["inbox"] or "")
+            except ActionError as exc:
+                show_action_errors(form, exc)
+                status = exc.status
+            else:
+                messages.success(request, _("Respuesta rápida /%s guardada.") % saved.shortcut)
+                return redirect("automation:quick_replies")
+        else:
+            status = 400
+    return render(request, "automation/quick_reply_form.html",
+                  {**_page_context(user), "form": form, "reply": reply}, status=status)
+
+
+@perm_required(Perm.INBOX_WORK)
+def quick_reply_create(request: HttpRequest) -> HttpResponse:
+    return _save(request, None)
+
+
+@perm_required(Perm.INBOX_WORK)
+def quick_reply_edit(request: HttpRequest, quick_reply_id: int) -> HttpResponse:
+    user = _user(request)
+    try:
+        reply = actions.access_quick_reply(user, quick_reply_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    if not may_edit(user, reply):
+        return forbidden(request)
+    return _save(request, reply)
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def quick_reply_delete(request: HttpRequest, quick_reply_id: int) -> HttpResponse:
+    try:
+        actions.check_delete_quick_reply(_user(request), quick_reply_id)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Respuesta rápida borrada."))
+    return redirect("automation:quick_replies")
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation | None:
+    """The conversation, if this user may answer in it (its responsible agent, or a supervisor)."""
+    try:
+        c = access_conversation(_user(request), conversation_id)
+        check_may_act(_user(request), c)
+    except ActionError:
+        return None
+    return c
+
+
+@perm_required(Perm.INBOX_WORK)
+def picker(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """The options for what follows the `/` (`q`), each rendered for this conversation. A WhatsApp conversation
+    whose 24-hour window is closed cannot take free text: the approved templates are offered instead."""
+    user = _user(request)
+    c = _conversation(request, conversation_id)
+    if c is None:
+        return HttpResponse(status=404)
+    q = request.GET.get("q", "")[:40]
+    if c.channel == "whatsapp":
+        number = number_for(c)
+        if number is not None and not window_for(c).is_open:
+            templates = (MessageTemplate.objects.filter(waba_id=number.waba_id, status__iexact="APPROVED")
+                         .order_by("name", "language"))
+            return render(request, "automation/_picker.html", {"window_closed": True, "templates": templates})
+    values = Values(c, user)  # one lookup of the customer's order for every option
+    options = [{"reply": r, "rendered": render_variables(r.body, conversation=c, agent=user, values=values)}
+               for r in picker_options(user, c, q)]
+    return render(request, "automation/_picker.html", {"options": options, "q": q})
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def use(request: HttpRequest, quick_reply_id: int, conversation_id: int) -> HttpResponse:
+    """The chosen reply, rendered for the conversation: the composer inserts `body` and flags `missing`."""
+    user = _user(request)
+    c = _conversation(request, conversation_id)
+    try:
+        if c is None:
+            raise ActionError("conversation_not_found", _("La conversación no existe."))
+        reply = actions.access_quick_reply(user, quick_reply_id, conversation=c)
+    except ActionError as exc:
+        return JsonResponse({"detail": exc.message, "code": exc.code}, status=404)
+    rendered = render_variables(reply.body, conversation=c, agent=user)
+    actions.do_record_use(reply)
+    return JsonResponse({"body": rendered.body, "missing": rendered.missing})
