@@ -3,27 +3,48 @@ inbox's or everyone's)."""
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Perm
-from automation.choices import QuickReplyScope
-from automation.models import QuickReply
+from automation.choices import SCHEDULED_TRANSITIONS, QuickReplyScope, ScheduledState
+from automation.events import ScheduledMessageCancelled, ScheduledMessageFailed, ScheduledMessageSent
+from automation.models import QuickReply, ScheduledMessage, ScheduledMessageEvent
+from automation.scheduling import MAX_AHEAD, MIN_AHEAD
 from automation.selectors import visible_quick_replies
-from automation.variables import FIELD_ALIASES, NAMESPACES, VARIABLE
+from automation.variables import FIELD_ALIASES, NAMESPACES, VARIABLE, variables_in
+from connectors.whatsapp.actions import prepare_template
+from connectors.whatsapp.models import MessageTemplate
 from core import audit
-from core.errors import ActionError, ConflictError, NotFoundError, PermissionDeniedError
+from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
+from core.events import emit
+from core.outages import DEPENDENCY_DOWN
 from core.perms import require_perm
+from core.tasks import enqueue_later
 from core.text import fold
-from core.validators import max_length_of, text_error
+from core.validators import check_text, max_length_of, text_error
+from inbox.actions import (
+    access_conversation,
+    can_reply,
+    check_may_act,
+    do_record_event,
+    do_send_reply,
+    message_max_length,
+)
 from inbox.models import Conversation, Inbox
+from realtime.events import send_event_on_commit
 
+logger = logging.getLogger(__name__)
 SHORTCUT = re.compile(r"^[a-z0-9_-]{1,30}$")
 BODY_MAX_LENGTH = 4096
 # The fields each namespace has (`cliente` also takes the customer's additional data, any name).
@@ -135,3 +156,210 @@ def check_delete_quick_reply(acting_user: User, quick_reply_id: int) -> None:
 def do_record_use(reply: QuickReply) -> None:
     """An agent inserted it (the picker): the page orders by use."""
     QuickReply.objects.filter(pk=reply.pk).update(usage_count=F("usage_count") + 1, last_used_at=timezone.now())
+
+
+# --- scheduled messages ------------------------------------------------------------------------------------------
+
+
+def access_scheduled(acting_user: User, scheduled_id: int, *, lock: bool = False) -> ScheduledMessage:
+    """A scheduled message of a conversation this user may act on (its author, the conversation's agent, or a
+    supervisor); 404 otherwise."""
+    require_perm(acting_user, Perm.INBOX_WORK)
+    qs = ScheduledMessage.objects.select_related("conversation", "author", "template")
+    if lock:
+        qs = qs.select_for_update(of=("self",))
+    found = qs.filter(pk=scheduled_id).first()
+    if found is None:
+        raise NotFoundError("scheduled_not_found", _("El mensaje programado no existe."))
+    if found.author_id != acting_user.pk:
+        try:
+            check_may_act(acting_user, access_conversation(acting_user, found.conversation_id))
+        except ActionError:
+            raise NotFoundError("scheduled_not_found", _("El mensaje programado no existe.")) from None
+    return found
+
+
+def do_transition_scheduled(scheduled: ScheduledMessage, *, to: ScheduledState, acting_user: User | None,
+                            data: dict[str, Any] | None = None) -> bool:
+    """The one transition function of scheduled messages (the caller holds the row lock): the declared table
+    (SCHEDULED_TRANSITIONS), a history row, and the domain event after commit."""
+    current = ScheduledState(scheduled.state)
+    if current == to:
+        return False
+    if to not in SCHEDULED_TRANSITIONS[current]:
+        raise InvalidTransition("invalid_transition", _("Un mensaje %(a)s no puede pasar a %(b)s.")
+                                % {"a": current.label, "b": to.label})
+    scheduled.state, scheduled.updated_at = to.value, timezone.now()
+    scheduled.save(update_fields=["state", "updated_at", "sent_message", "failure"])
+    ScheduledMessageEvent.objects.create(scheduled=scheduled, kind=to.value, actor=acting_user,
+                                         data={"from": current.value, "to": to.value, **(data or {})})
+    common: dict[str, Any] = {"scheduled_message_id": scheduled.pk, "conversation_id": scheduled.conversation_id,
+                              "author_id": scheduled.author_id, "send_at": scheduled.send_at}
+    if to == ScheduledState.SENT:
+        assert scheduled.sent_message_id is not None
+        emit(ScheduledMessageSent(**common, message_id=scheduled.sent_message_id), actor=acting_user)
+    elif to == ScheduledState.CANCELLED:
+        emit(ScheduledMessageCancelled(**common), actor=acting_user)
+    else:
+        emit(ScheduledMessageFailed(**common, reason=scheduled.failure), actor=acting_user)
+    return True
+
+
+def _content(c: Conversation, *, body: str, template_id: int | None, variables: dict[str, str]
+             ) -> tuple[str, MessageTemplate | None]:
+    """Validates what will be sent: free text (our variables filled, within the channel's length) or an approved
+    WhatsApp template with its values."""
+    body = body.strip()
+    if template_id is not None:
+        prepare_template(c, template_id=template_id, values=variables)
+        return "", MessageTemplate.objects.get(pk=template_id)
+    if not body:
+        raise ActionError("empty_message", _("Escriba el mensaje que se enviará."), field="body")
+    check_text(body, field="body", label=_("El mensaje"), max_length=message_max_length(c.channel))
+    left = variables_in(body)
+    if left:
+        raise ActionError("unfilled_variable", _("Complete o borre antes de programar: %s")
+                          % ", ".join(dict.fromkeys(left)), field="body", variables=left)
+    return body, None
+
+
+def _when(send_at: datetime, now: datetime) -> datetime:
+    if timezone.is_naive(send_at):
+        send_at = timezone.make_aware(send_at)
+    if send_at < now + MIN_AHEAD:
+        raise ActionError("send_at_past", _("Elija un momento a partir del próximo minuto."), field="send_at")
+    if send_at > now + MAX_AHEAD:
+        raise ActionError("send_at_too_far", _("Se puede programar hasta con un año de anticipación."),
+                          field="send_at")
+    return send_at
+
+
+def check_schedule_message(acting_user: User, conversation_id: int, *, send_at: datetime, body: str = "",
+                           template_id: int | None = None, variables: dict[str, str] | None = None
+                           ) -> ScheduledMessage:
+    """"Enviar más tarde": who may answer the conversation writes a message (or picks a WhatsApp template) and a
+    moment; the worker sends it then (do_send_scheduled)."""
+    now = timezone.now()
+    with transaction.atomic():
+        c = access_conversation(acting_user, conversation_id, lock=True)
+        check_may_act(acting_user, c)
+        if not can_reply(c):
+            raise ConflictError("phone_no_reply", _("Una llamada no se responde por escrito."))
+        when = _when(send_at, now)
+        text, template = _content(c, body=body, template_id=template_id, variables=variables or {})
+        scheduled = ScheduledMessage.objects.create(conversation=c, author=acting_user, body=text, template=template,
+                                                    variables=(variables or {}) if template else {}, send_at=when)
+        ScheduledMessageEvent.objects.create(scheduled=scheduled, kind="scheduled", actor=acting_user,
+                                             data={"send_at": when.isoformat()})
+        do_record_event(c, "scheduled", actor=acting_user, send_at=when.isoformat(), scheduled_id=scheduled.pk)
+    _enqueue(scheduled)
+    return scheduled
+
+
+def check_update_scheduled(acting_user: User, scheduled_id: int, *, send_at: datetime, body: str = "",
+                           template_id: int | None = None, variables: dict[str, str] | None = None
+                           ) -> ScheduledMessage:
+    """Edits the text or the moment while it waits (409 once it was sent, cancelled or failed)."""
+    now = timezone.now()
+    with transaction.atomic():
+        scheduled = access_scheduled(acting_user, scheduled_id, lock=True)
+        if scheduled.state != ScheduledState.SCHEDULED:
+            raise ConflictError("not_scheduled", _("Este mensaje ya no está programado (%s).")
+                                % scheduled.get_state_display())
+        c = scheduled.conversation
+        when = _when(send_at, now)
+        text, template = _content(c, body=body, template_id=template_id, variables=variables or {})
+        before = {"send_at": scheduled.send_at.isoformat(), "body": scheduled.body}
+        scheduled.body, scheduled.template, scheduled.send_at = text, template, when
+        scheduled.variables = (variables or {}) if template else {}
+        scheduled.updated_at = now
+        scheduled.save()
+        ScheduledMessageEvent.objects.create(scheduled=scheduled, kind="edited", actor=acting_user,
+                                             data={"before": before, "send_at": when.isoformat()})
+    _enqueue(scheduled)
+    return scheduled
+
+
+def check_cancel_scheduled(acting_user: User, scheduled_id: int) -> ScheduledMessage:
+    with transaction.atomic():
+        scheduled = access_scheduled(acting_user, scheduled_id, lock=True)
+        if scheduled.state != ScheduledState.SCHEDULED:
+            raise ConflictError("not_scheduled", _("Este mensaje ya no está programado (%s).")
+                                % scheduled.get_state_display())
+        do_transition_scheduled(scheduled, to=ScheduledState.CANCELLED, acting_user=acting_user)
+        do_record_event(scheduled.conversation, "scheduled_cancelled", actor=acting_user,
+                        send_at=scheduled.send_at.isoformat(), scheduled_id=scheduled.pk)
+    return scheduled
+
+
+def _enqueue(scheduled: ScheduledMessage) -> None:
+    """A deferred task at its time (the periodic sweep is the safety net: a lost or early task changes nothing,
+    the send checks the state and the time under the row lock)."""
+    from automation import tasks  # noqa: PLC0415 - tasks import actions
+
+    def later() -> None:
+        try:
+            enqueue_later(tasks.send_scheduled_message, scheduled.send_at, scheduled.pk)
+        except DEPENDENCY_DOWN as exc:  # the queue is down: the sweep sends it at its time
+            logger.warning("scheduled message %s not queued (%s); the periodic sweep will send it", scheduled.pk,
+                           exc)
+
+    transaction.on_commit(later)
+
+
+def do_send_scheduled(scheduled_id: int, *, now: datetime | None = None) -> bool:
+    """Sends one scheduled message if it is due and still waiting: in one transaction under its row lock, the
+    conversation's message is stored (its delivery queued after commit) and the state moves to "enviado" — so a
+    worker killed half-way sends nothing and the next attempt sends it once. When the channel refuses (WhatsApp's
+    window closed and no template chosen, the conversation deleted…), it moves to "fallido" with the reason, on
+    the conversation's history, and its author is told."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        scheduled = (ScheduledMessage.objects.select_for_update(of=("self",)).select_related("author", "template")
+                     .filter(pk=scheduled_id, state=ScheduledState.SCHEDULED, send_at__lte=now).first())
+        if scheduled is None:
+            return False
+        c = Conversation.objects.select_for_update().filter(pk=scheduled.conversation_id).first()
+        if c is None:  # cascades delete the message with its conversation; a race leaves nothing to send
+            return False
+        try:
+            with transaction.atomic():  # a refused send leaves no half-written message
+                if scheduled.template_id is not None:
+                    body, meta = prepare_template(c, template_id=scheduled.template_id,
+                                                  values=dict(scheduled.variables or {}))
+                else:
+                    body, meta = scheduled.body, {}
+                message = do_send_reply(c, author=scheduled.author, body=body,
+                                        meta={**meta, "scheduled_message_id": scheduled.pk})
+        except ActionError as exc:
+            scheduled.failure = exc.message[:500]
+            do_transition_scheduled(scheduled, to=ScheduledState.FAILED, acting_user=None,
+                                    data={"code": exc.code})
+            do_record_event(c, "scheduled_failed", actor=None, send_at=scheduled.send_at.isoformat(),
+                            scheduled_id=scheduled.pk, reason=scheduled.failure, author=scheduled.author_id)
+            send_event_on_commit({"type": "notice", "level": "error", "conversation_id": c.pk,
+                                  "texts": scheduled_failed_texts(c, scheduled)}, user_ids=[scheduled.author_id])
+            return False
+        scheduled.sent_message = message
+        do_transition_scheduled(scheduled, to=ScheduledState.SENT, acting_user=None,
+                                data={"message_id": message.pk})
+    return True
+
+
+def do_send_due_scheduled(*, now: datetime | None = None, limit: int = 2000) -> int:
+    """The safety net (every minute): every due scheduled message not sent yet, oldest first, each on its own."""
+    now = now or timezone.now()
+    due = list(ScheduledMessage.objects.filter(state=ScheduledState.SCHEDULED, send_at__lte=now)
+               .order_by("send_at", "pk").values_list("pk", flat=True)[:limit])
+    return sum(1 for pk in due if do_send_scheduled(pk, now=now))
+
+
+def scheduled_failed_texts(c: Conversation, scheduled: ScheduledMessage) -> dict[str, str]:
+    """The author's notice in every language (they may read in either): names and the reason, never a code."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            texts[code] = _("No se envió el mensaje programado para %(when)s a %(customer)s: %(reason)s") % {
+                "when": date_format(timezone.localtime(scheduled.send_at), "SHORT_DATETIME_FORMAT"),
+                "customer": c.customer.name, "reason": scheduled.failure}
+    return texts

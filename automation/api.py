@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -12,10 +12,19 @@ from ninja.pagination import paginate
 
 from accounts.roles import Perm
 from automation import actions
-from automation.models import QuickReply
+from automation.models import QuickReply, ScheduledMessage
 from automation.selectors import visible_quick_replies
 from automation.variables import render
-from core.api import NOT_BLANK, DbId, ErrorOut, InputSchema, PageNumberPagination, api_require, api_user
+from core.api import (
+    NOT_BLANK,
+    DbId,
+    ErrorOut,
+    InputSchema,
+    IsoDateTime,
+    PageNumberPagination,
+    api_require,
+    api_user,
+)
 from inbox.actions import access_conversation, check_may_act
 
 router = Router(tags=["automation"])
@@ -115,3 +124,61 @@ def render_quick_reply(request: HttpRequest, conversation_id: DbId, quick_reply_
     reply = actions.access_quick_reply(user, quick_reply_id, conversation=c)
     rendered = render(reply.body, conversation=c, agent=user)
     return {"body": rendered.body, "missing": rendered.missing}
+
+
+class ScheduledIn(InputSchema):
+    body: str = Field("", max_length=10000, description="The text to send (or a WhatsApp `template`)")
+    template: DbId | None = Field(None, description="An approved WhatsApp template's id (it can be sent after the "
+                                                    "24-hour window closed)")
+    variables: dict[str, Annotated[str, Field(max_length=1024)]] = Field(
+        default_factory=dict, max_length=20, description="The template's values by variable")
+    send_at: IsoDateTime = Field(..., description="ISO 8601 with its offset; from the next minute to a year ahead")
+
+
+class ScheduledOut(Schema):
+    id: int
+    conversation_id: int
+    state: str = Field(..., description="programado | enviado | cancelado | fallido")
+    send_at: datetime
+    body: str
+    template: str | None = Field(..., description="The template's name, when one was chosen")
+    variables: dict[str, str]
+    author: str
+    sent_message_id: int | None
+    failure: str = Field(..., description="Why it was not sent (state `fallido`)")
+    created_at: datetime
+
+    @staticmethod
+    def resolve_template(obj: ScheduledMessage) -> str | None:
+        return obj.template.name if obj.template else None
+
+    @staticmethod
+    def resolve_author(obj: ScheduledMessage) -> str:
+        return obj.author.username
+
+
+@router.get("/conversations/{conversation_id}/scheduled-messages", response=list[ScheduledOut],
+            summary="The conversation's scheduled messages, every state, by time")
+def list_scheduled(request: HttpRequest, conversation_id: DbId) -> Any:
+    user = api_user(request)
+    c = access_conversation(user, conversation_id)
+    check_may_act(user, c)
+    return list(ScheduledMessage.objects.filter(conversation=c).select_related("author", "template")
+                .order_by("send_at", "pk")[:200])
+
+
+@router.post("/conversations/{conversation_id}/scheduled-messages", response={201: ScheduledOut, 409: ErrorOut},
+             summary="Schedule a message (400 `send_at_past`, `send_at_too_far`, `unfilled_variable`, "
+                     "`template_not_approved`…)")
+def create_scheduled(request: HttpRequest, conversation_id: DbId, payload: ScheduledIn) -> Any:
+    scheduled = actions.check_schedule_message(api_user(request), conversation_id, send_at=payload.send_at,
+                                               body=payload.body, template_id=payload.template,
+                                               variables=payload.variables)
+    return Status(201, ScheduledMessage.objects.select_related("author", "template").get(pk=scheduled.pk))
+
+
+@router.delete("/scheduled-messages/{scheduled_id}", response={204: None, 409: ErrorOut},
+               summary="Cancel one that still waits (409 `not_scheduled` once sent, cancelled or failed)")
+def cancel_scheduled(request: HttpRequest, scheduled_id: DbId) -> HttpResponse:
+    actions.check_cancel_scheduled(api_user(request), scheduled_id)
+    return HttpResponse(status=204)

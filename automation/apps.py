@@ -12,12 +12,19 @@ class AutomationConfig(AppConfig):
 
         if seed_quick_replies not in SEEDERS:
             SEEDERS.append(seed_quick_replies)
-        from automation.composer import composer_panel, refuse_unfilled_variables
+        from automation.composer import composer_panel, refuse_unfilled_variables, scheduled_panel
         from core import assets
         from inbox import outbound
-        from inbox.panels import composer
+        from inbox.panels import composer, conversation_side
 
         # The quick-reply picker under the composer, without the inbox importing automation.
         composer.register("quick_replies", context=composer_panel, template="automation/_composer.html")
+        conversation_side.register("scheduled", context=scheduled_panel, template="automation/_scheduled_panel.html")
         assets.register("inbox.workspace", css=("automation/automation.css",), js=("automation/quick_replies.js",))
         outbound.register_body_check(refuse_unfilled_variables)
+        from automation import events  # noqa: F401 - registers the domain event types
+        from automation.describe import KINDS, USER_KEYS
+        from inbox.describe import register_kind
+
+        for kind, describe in KINDS.items():
+            register_kind(kind, describe, user_keys=USER_KEYS.get(kind, ()))

@@ -14,3 +14,21 @@ class QuickReplyScope(models.TextChoices):
 
 # Suggested categories (free text: an organization adds its own).
 QUICK_REPLY_CATEGORIES = (_("ventas"), _("soporte"), _("reclamos"), _("pagos"), _("envíos"))
+
+
+class ScheduledState(models.TextChoices):
+    SCHEDULED = "programado", _("Programado")
+    SENT = "enviado", _("Enviado")
+    CANCELLED = "cancelado", _("Cancelado")
+    FAILED = "fallido", _("No enviado")
+
+
+_S = ScheduledState
+# The one state machine of a scheduled message (automation.actions.do_transition_scheduled): it waits, then it is
+# sent, cancelled, or could not be sent (the reason is kept); nothing comes back from an end.
+SCHEDULED_TRANSITIONS: dict[ScheduledState, frozenset[ScheduledState]] = {
+    _S.SCHEDULED: frozenset({_S.SENT, _S.CANCELLED, _S.FAILED}),
+    _S.SENT: frozenset(),
+    _S.CANCELLED: frozenset(),
+    _S.FAILED: frozenset(),
+}

@@ -3,28 +3,57 @@ quick-reply variable without a value reaches a customer."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Perm
+from automation.choices import ScheduledState
+from automation.models import ScheduledMessage
+from automation.scheduling import suggestions
 from automation.variables import variables_in
 from core.errors import ActionError
 from inbox.actions import can_reply, check_may_act
 from inbox.models import Conversation
 
 
-def composer_panel(user: User, conversation: Conversation) -> dict[str, Any] | None:
-    """For whoever may answer in it (its responsible agent or a supervisor), on a conversation that takes written
+def may_answer(user: User, conversation: Conversation) -> bool:
+    """Whoever may answer in it (its responsible agent or a supervisor), on a conversation that takes written
     answers (a call takes notes only)."""
     if not user.has_perm_code(Perm.INBOX_WORK) or not can_reply(conversation):
-        return None
+        return False
     try:
         check_may_act(user, conversation)
     except ActionError:
-        return None
-    return {"c": conversation}
+        return False
+    return True
+
+
+def composer_panel(user: User, conversation: Conversation) -> dict[str, Any] | None:
+    """Quick replies and "Enviar más tarde" under the text box."""
+    return {"c": conversation, "suggestions": suggestions(conversation)} if may_answer(user, conversation) else None
+
+
+def scheduled_panel(user: User, conversation: Conversation) -> dict[str, Any] | None:
+    """The side panel's "Mensajes programados": those waiting and those that could not be sent (sent ones are in
+    the timeline)."""
+    return {"c": conversation, "scheduled": pending_scheduled(conversation)} if may_answer(user, conversation) \
+        else None
+
+
+FAILED_SHOWN = timedelta(days=7)
+
+
+def pending_scheduled(conversation: Conversation) -> list[ScheduledMessage]:
+    """Those waiting, and those that could not be sent in the last week (the history keeps them all)."""
+    recent = timezone.now() - FAILED_SHOWN
+    return list(ScheduledMessage.objects.filter(
+        Q(state=ScheduledState.SCHEDULED) | Q(state=ScheduledState.FAILED, send_at__gte=recent),
+        conversation=conversation).select_related("author", "template").order_by("send_at", "pk")[:50])
 
 
 def refuse_unfilled_variables(conversation: Conversation, body: str, meta: dict[str, Any]) -> None:

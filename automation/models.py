@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from automation.choices import QuickReplyScope
+from automation.choices import QuickReplyScope, ScheduledState
 
 
 class QuickReply(models.Model):
@@ -52,3 +52,58 @@ class QuickReply(models.Model):
 
     def __str__(self) -> str:
         return f"/{self.shortcut} — {self.title}"
+
+
+class ScheduledMessage(models.Model):
+    """An answer written now and sent later ("Enviar más tarde"): at `send_at` the worker sends it as its author
+    wrote it (automation.actions.do_send_scheduled). A WhatsApp template may be chosen instead of free text, so it
+    can go out after the 24-hour window closed."""
+
+    conversation = models.ForeignKey("inbox.Conversation", on_delete=models.CASCADE,
+                                     related_name="scheduled_messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("autor"))
+    body = models.TextField(_("texto"), blank=True)
+    template = models.ForeignKey("whatsapp.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", verbose_name=_("plantilla"))
+    variables = models.JSONField(default=dict, blank=True)
+    send_at = models.DateTimeField(_("enviar el"))
+    state = models.CharField(_("estado"), max_length=12, choices=ScheduledState.choices,
+                             default=ScheduledState.SCHEDULED)
+    sent_message = models.ForeignKey("inbox.Message", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    failure = models.CharField(_("motivo"), max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("mensaje programado")
+        verbose_name_plural = _("mensajes programados")
+        ordering = ["send_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=ScheduledState.values), name="scheduled_state_valid"),
+            models.CheckConstraint(condition=~Q(body="") | Q(template__isnull=False) | ~Q(state="programado"),
+                                   name="scheduled_has_content"),
+        ]
+        indexes = [models.Index(fields=["state", "send_at"], name="scheduled_due_idx"),
+                   models.Index(fields=["conversation", "state"], name="scheduled_conv_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} {self.send_at:%Y-%m-%d %H:%M} {self.state}"
+
+
+class ScheduledMessageEvent(models.Model):
+    """Append-only history of a scheduled message (scheduled, edited, sent, cancelled, failed)."""
+
+    scheduled = models.ForeignKey(ScheduledMessage, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.scheduled_id} {self.kind}"

@@ -3,12 +3,16 @@ composer's picker and insertion (automation/static/automation/quick_replies.js).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date, datetime, time
 from typing import Any
 
 from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -16,8 +20,9 @@ from accounts.models import User
 from accounts.roles import Perm
 from automation import actions
 from automation.choices import QUICK_REPLY_CATEGORIES, QuickReplyScope
+from automation.composer import pending_scheduled
 from automation.forms import QuickReplyFilterForm, QuickReplyForm
-from automation.models import QuickReply
+from automation.models import QuickReply, ScheduledMessage
 from automation.selectors import picker_options, visible_quick_replies
 from automation.variables import DOCUMENTED, Values
 from automation.variables import render as render_variables
@@ -166,3 +171,79 @@ def use(request: HttpRequest, quick_reply_id: int, conversation_id: int) -> Http
     rendered = render_variables(reply.body, conversation=c, agent=user)
     actions.do_record_use(reply)
     return JsonResponse({"body": rendered.body, "missing": rendered.missing})
+
+
+# --- scheduled messages -----------------------------------------------------------------------------------------
+
+
+def parse_moment(date_text: str, time_text: str) -> datetime:
+    """The form's date (YYYY-MM-DD) and time (H:MM), in TIME_ZONE (400 `invalid_send_at` otherwise)."""
+    try:
+        day = date.fromisoformat(date_text.strip())
+        hours, minutes = (int(part) for part in time_text.strip().split(":"))
+        return timezone.make_aware(datetime.combine(day, time(hours, minutes)))
+    except (ValueError, TypeError):
+        raise ActionError("invalid_send_at", _("Indique la fecha y la hora (HH:MM)."), field="send_at") from None
+
+
+def _scheduled_list(request: HttpRequest, c: Conversation, *, status: int = 200, feedback: str = "",
+                    error: str = "") -> HttpResponse:
+    return render(request, "automation/_scheduled_list.html", {
+        "c": c, "scheduled": pending_scheduled(c), "scheduled_feedback": feedback, "scheduled_error": error},
+        status=status)
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def schedule(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """"Enviar más tarde" (the composer's text, a date and a time): the refreshed list, or 4xx with the reason."""
+    user = _user(request)
+    try:
+        send_at = parse_moment(request.POST.get("send_date", ""), request.POST.get("send_time", ""))
+        scheduled = actions.check_schedule_message(user, conversation_id, send_at=send_at,
+                                                   body=request.POST.get("body", "")[:10000])
+    except ActionError as exc:
+        return JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.status)
+    done = _("Programado para el %s.") % date_format(timezone.localtime(scheduled.send_at), "SHORT_DATETIME_FORMAT")
+    return _scheduled_list(request, scheduled.conversation, feedback=done)
+
+
+def _change(request: HttpRequest, scheduled_id: int, run: Callable[[User], ScheduledMessage], done: str
+            ) -> HttpResponse:
+    user = _user(request)
+    try:
+        scheduled = actions.access_scheduled(user, scheduled_id)
+    except ActionError:
+        return HttpResponse(status=404)
+    c = scheduled.conversation
+    try:
+        run(user)
+    except ActionError as exc:
+        if not request.htmx:  # type: ignore[attr-defined]
+            messages.error(request, exc.message)
+            return redirect("inbox:detail", conversation_id=c.pk)
+        return _scheduled_list(request, c, status=exc.status, error=exc.message)
+    if not request.htmx:  # type: ignore[attr-defined]
+        messages.success(request, done)
+        return redirect("inbox:detail", conversation_id=c.pk)
+    return _scheduled_list(request, c, feedback=done)
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def scheduled_update(request: HttpRequest, scheduled_id: int) -> HttpResponse:
+    def run(user: User) -> ScheduledMessage:
+        current = actions.access_scheduled(user, scheduled_id)
+        return actions.check_update_scheduled(
+            user, scheduled_id, send_at=parse_moment(request.POST.get("send_date", ""),
+                                                     request.POST.get("send_time", "")),
+            body=request.POST.get("body", current.body)[:10000], template_id=current.template_id,
+            variables=dict(current.variables or {}))
+    return _change(request, scheduled_id, run, _("Mensaje programado actualizado."))
+
+
+@require_POST
+@perm_required(Perm.INBOX_WORK)
+def scheduled_cancel(request: HttpRequest, scheduled_id: int) -> HttpResponse:
+    return _change(request, scheduled_id, lambda user: actions.check_cancel_scheduled(user, scheduled_id),
+                   _("Envío cancelado."))

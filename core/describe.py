@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from core.money import format_amount, format_money
@@ -34,6 +37,14 @@ def join_names(names: Sequence[str]) -> str:
 
 def yes_no(value: bool) -> str:
     return _("Sí") if value else _("No")
+
+
+def moment(value: object) -> str:
+    """A moment stored as ISO 8601 (in events' data), as people read it in the current language and TIME_ZONE."""
+    parsed = parse_datetime(str(value)) if value else None
+    if parsed is None:
+        return "—"
+    return date_format(timezone.localtime(parsed), "SHORT_DATETIME_FORMAT")
 
 
 def system_actor() -> str:

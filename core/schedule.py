@@ -80,6 +80,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Devolución de conversaciones a la cola"),
                 reason=_("Las conversaciones de un agente que se desconectó o no respondió a tiempo "
                          "vuelven a la cola.")),
+    PeriodicJob("send_due_scheduled_messages", "automation.tasks.send_due_scheduled_messages",
+                timedelta(seconds=30), label=_("Envío de mensajes programados"),
+                reason=_("Envía los mensajes programados que llegaron a su hora y siguen esperando, si la tarea "
+                         "diferida de alguno se perdió (un reinicio): nunca se envía uno dos veces.")),
     PeriodicJob("sync_whatsapp_templates", "connectors.whatsapp.tasks.sync_whatsapp_templates", timedelta(hours=1),
                 label=_("Sincronización de plantillas de WhatsApp"),
                 reason=_("Las plantillas se aprueban o pausan en Meta; el selector de la conversación"

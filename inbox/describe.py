@@ -31,7 +31,9 @@ USER_ID_KINDS = frozenset({"assigned", "transferred", "escalated", "returned_to_
 
 
 @dataclass(frozen=True)
-class _Event:
+class EventContext:
+    """What one sentence of the history gets: the row and the names it mentions (resolved in bulk)."""
+
     kind: str
     data: Mapping[str, Any]
     actor: str | None  # display name; None: the system
@@ -88,7 +90,7 @@ def _label(choices: Any, value: object) -> str:
 # --- one sentence per kind ------------------------------------------------------------------------
 
 
-def _created(e: _Event) -> str:
+def _created(e: EventContext) -> str:
     channel = e.data.get("channel")
     if channel in Channel.values:
         return _("El cliente escribió por %(channel)s y empezó la conversación") % {
@@ -96,11 +98,11 @@ def _created(e: _Event) -> str:
     return _("El cliente escribió y empezó la conversación")
 
 
-def _call_started(e: _Event) -> str:
+def _call_started(e: EventContext) -> str:
     return _("%(actor)s llamó al cliente") % {"actor": e.who}
 
 
-def _state_change(e: _Event) -> str:  # noqa: PLR0911 - one sentence per reason
+def _state_change(e: EventContext) -> str:  # noqa: PLR0911 - one sentence per reason
     frm, to, reason = e.data.get("from"), e.data.get("to"), str(e.data.get("reason") or "")
     args = {"actor": e.who, "from": _state(frm), "to": _state(to)}
     if to == S.RESOLVED:
@@ -125,7 +127,7 @@ def _state_change(e: _Event) -> str:  # noqa: PLR0911 - one sentence per reason
     return e.with_comment(_("%(actor)s cambió el estado de la conversación de %(from)s a %(to)s") % args)
 
 
-def _assigned(e: _Event) -> str:
+def _assigned(e: EventContext) -> str:
     to = e.user("to")
     if to is None:
         if e.actor is None:
@@ -138,14 +140,14 @@ def _assigned(e: _Event) -> str:
     return _("%(actor)s asignó la conversación a %(to)s") % {"actor": e.who, "to": to}
 
 
-def _transferred(e: _Event) -> str:
+def _transferred(e: EventContext) -> str:
     to = e.user("to")
     if to is None:
         return e.with_comment(_("%(actor)s dejó la conversación sin responsable") % {"actor": e.who})
     return e.with_comment(_("%(actor)s transfirió la conversación a %(to)s") % {"actor": e.who, "to": to})
 
 
-def _escalated(e: _Event) -> str:
+def _escalated(e: EventContext) -> str:
     # The state change just before it ("… escaló la conversación: «comment»") carries who and why; repeating the
     # comment here would show it twice in a row.
     to = e.user("to")
@@ -154,7 +156,7 @@ def _escalated(e: _Event) -> str:
     return _("%(actor)s pasó la conversación escalada a %(to)s") % {"actor": e.who, "to": to}
 
 
-def _returned_to_pool(e: _Event) -> str:
+def _returned_to_pool(e: EventContext) -> str:
     previous = e.user("from")
     if previous is None:
         return _("La conversación volvió a la cola para asignarse de nuevo")
@@ -162,7 +164,7 @@ def _returned_to_pool(e: _Event) -> str:
         "agent": previous}
 
 
-def _moved(e: _Event) -> str:
+def _moved(e: EventContext) -> str:
     args = {"actor": e.who, "from": e.inbox("from"), "to": e.inbox("to")}
     category = e.data.get("category")
     if category:
@@ -171,7 +173,7 @@ def _moved(e: _Event) -> str:
     return e.with_comment(_("%(actor)s movió la conversación de %(from)s a %(to)s") % args)
 
 
-def _mention(e: _Event) -> str:
+def _mention(e: EventContext) -> str:
     users = e.data.get("users")
     people = [e.person(u) for u in users] if isinstance(users, list) else []
     if not people:
@@ -179,7 +181,7 @@ def _mention(e: _Event) -> str:
     return _("%(actor)s mencionó a %(people)s en una nota interna") % {"actor": e.who, "people": join_names(people)}
 
 
-def _handled_outside(e: _Event) -> str:
+def _handled_outside(e: EventContext) -> str:
     channel = str(e.data.get("channel") or "").strip()
     if channel:
         return e.with_comment(_("%(actor)s atendió al cliente fuera del CRM (%(channel)s)") % {
@@ -187,7 +189,7 @@ def _handled_outside(e: _Event) -> str:
     return e.with_comment(_("%(actor)s atendió al cliente fuera del CRM") % {"actor": e.who})
 
 
-def _delivery_retried(e: _Event) -> str:
+def _delivery_retried(e: EventContext) -> str:
     error = str(e.data.get("error") or "").strip()
     if error:
         return _("%(actor)s reintentó el envío de una respuesta que había fallado (%(error)s)") % {
@@ -195,7 +197,7 @@ def _delivery_retried(e: _Event) -> str:
     return _("%(actor)s reintentó el envío de una respuesta que había fallado") % {"actor": e.who}
 
 
-def _classified(e: _Event) -> str:
+def _classified(e: EventContext) -> str:
     parts = []
     if e.data.get("outcome"):
         parts.append(_("resultado: %s") % _label(ConversationOutcome, e.data.get("outcome")))
@@ -206,7 +208,7 @@ def _classified(e: _Event) -> str:
     return _("%(actor)s clasificó la conversación (%(what)s)") % {"actor": e.who, "what": "; ".join(parts)}
 
 
-def _task(e: _Event) -> str:
+def _task(e: EventContext) -> str:
     title = _task_title(e)
     owner = e.data.get("responsible")
     if owner:
@@ -215,19 +217,19 @@ def _task(e: _Event) -> str:
     return _("%(actor)s creó la tarea %(title)s") % {"actor": e.who, "title": title}
 
 
-def _task_title(e: _Event) -> str:
+def _task_title(e: EventContext) -> str:
     return quote(e.data.get("title") or _("sin título"))
 
 
-def _task_done(e: _Event) -> str:
+def _task_done(e: EventContext) -> str:
     return _("%(actor)s completó la tarea %(title)s") % {"actor": e.who, "title": _task_title(e)}
 
 
-def _task_reopened(e: _Event) -> str:
+def _task_reopened(e: EventContext) -> str:
     return _("%(actor)s reabrió la tarea %(title)s") % {"actor": e.who, "title": _task_title(e)}
 
 
-def _task_reassigned(e: _Event) -> str:
+def _task_reassigned(e: EventContext) -> str:
     before, after = e.user("from"), e.user("to") or _("un usuario desconocido")
     if before is None:
         return _("%(actor)s asignó la tarea %(title)s a %(after)s") % {
@@ -236,7 +238,7 @@ def _task_reassigned(e: _Event) -> str:
         "actor": e.who, "title": _task_title(e), "before": before, "after": after}
 
 
-def _updated(e: _Event) -> str:
+def _updated(e: EventContext) -> str:
     labels = {"company": _("empresa"), "ticket_ref": _("referencia de ticket"), "priority": _("prioridad")}
     parts = []
     for key, label in labels.items():
@@ -249,14 +251,14 @@ def _updated(e: _Event) -> str:
     return _("%(actor)s actualizó la conversación: %(changes)s") % {"actor": e.who, "changes": "; ".join(parts)}
 
 
-def _merged(e: _Event) -> str:
+def _merged(e: EventContext) -> str:
     other = _as_int(e.data.get("merged"))
     if other is None:
         return _("%(actor)s fusionó aquí una conversación duplicada") % {"actor": e.who}
     return _("%(actor)s fusionó aquí la conversación duplicada #%(other)d") % {"actor": e.who, "other": other}
 
 
-def _merged_into(e: _Event) -> str:
+def _merged_into(e: EventContext) -> str:
     other = _as_int(e.data.get("into"))
     if other is None:
         return _("%(actor)s fusionó esta conversación en otra por estar duplicada") % {"actor": e.who}
@@ -264,7 +266,7 @@ def _merged_into(e: _Event) -> str:
         "actor": e.who, "other": other}
 
 
-def _reviewed(e: _Event) -> str:
+def _reviewed(e: EventContext) -> str:
     verdict = _label(ClosureReview.Verdict, e.data.get("verdict"))
     cycle = _as_int(e.data.get("reviewed_cycle"))
     if cycle is not None:
@@ -273,7 +275,7 @@ def _reviewed(e: _Event) -> str:
     return e.with_comment(_("%(actor)s revisó el cierre: %(verdict)s") % {"actor": e.who, "verdict": verdict})
 
 
-_KINDS: Mapping[str, Callable[[_Event], str]] = {
+_KINDS: Mapping[str, Callable[[EventContext], str]] = {
     "created": _created, "call_started": _call_started, "state": _state_change, "assigned": _assigned,
     "transferred": _transferred,
     "escalated": _escalated, "returned_to_pool": _returned_to_pool, "moved": _moved, "mention": _mention,
@@ -283,6 +285,21 @@ _KINDS: Mapping[str, Callable[[_Event], str]] = {
     "merged": _merged, "merged_into": _merged_into, "reviewed": _reviewed,
 }
 DESCRIBED_KINDS = frozenset(_KINDS)
+# Kinds other apps write into a conversation's history (inbox.actions.do_record_event), with their sentences and
+# the data keys holding user ids to resolve: registered from their AppConfig.ready().
+_REGISTERED: dict[str, Callable[[EventContext], str]] = {}
+_REGISTERED_USER_KEYS: dict[str, tuple[str, ...]] = {}
+
+
+def register_kind(kind: str, describe: Callable[[EventContext], str], *, user_keys: tuple[str, ...] = ()) -> None:
+    if kind in _KINDS:
+        raise ValueError(f"conversation event kind {kind!r} is the inbox's own")
+    _REGISTERED[kind] = describe
+    _REGISTERED_USER_KEYS[kind] = user_keys
+
+
+def described_kinds() -> frozenset[str]:
+    return DESCRIBED_KINDS | frozenset(_REGISTERED)
 
 
 def describe_conversation_event(kind: str, data: Mapping[str, Any], *, actor: str | None, comment: str,
@@ -292,9 +309,9 @@ def describe_conversation_event(kind: str, data: Mapping[str, Any], *, actor: st
     for the system), `names` maps the user ids stored in `data` to display names, `inboxes` inbox codes to
     names, `usernames` the usernames stored in `data` (mentions, task owners) to display names. An unknown
     kind still reads as a sentence ("Cambio registrado"), never as its code."""
-    event = _Event(kind=kind, data=data if isinstance(data, Mapping) else {}, actor=actor, comment=comment or "",
+    event = EventContext(kind=kind, data=data if isinstance(data, Mapping) else {}, actor=actor, comment=comment or "",
                    names=names, inboxes=inboxes, usernames=usernames or {})
-    describe = _KINDS.get(kind)
+    describe = _KINDS.get(kind) or _REGISTERED.get(kind)
     if describe is not None:
         try:
             return describe(event)
@@ -325,6 +342,7 @@ def _wanted(kind: str, data: Mapping[str, Any]) -> tuple[set[int], set[str], set
         usernames.update(str(u) for u in data["users"])
     elif kind == "task" and data.get("responsible"):
         usernames.add(str(data["responsible"]))
+    ids.update(pk for key in _REGISTERED_USER_KEYS.get(kind, ()) if (pk := _as_int(data.get(key))) is not None)
     return ids, usernames, codes
 
 

@@ -56,7 +56,8 @@ PG_MESSAGE_TSV = "to_tsvector('simple'::regconfig, inbox_search_fold(body))"
 PG_INDEXES = {
     # name: (table, method and expression)
     "inbox_message_fts_idx": ("inbox_message", f"gin ({PG_MESSAGE_TSV})"),
-    "inbox_customer_name_trgm_idx": ("customers_customer", "gin (search_name gin_trgm_ops)"),
+    # The call queue's customer search built the same index (leads 0002): one index serves both searches.
+    "customer_name_trgm_idx": ("customers_customer", "gin (search_name gin_trgm_ops)"),
     "inbox_customer_email_trgm_idx": ("customers_customeremail", "gin (email gin_trgm_ops)"),
     "inbox_customer_phone_trgm_idx": ("customers_customerphone", "gin (e164 gin_trgm_ops)"),
 }

@@ -89,6 +89,9 @@ WebhookEvent = Literal[
     "order.cancelled",
     "order.confirmed",
     "order.dispatched",
+    "scheduled_message.cancelled",
+    "scheduled_message.failed",
+    "scheduled_message.sent",
     "stock.changed",
     "user.availability_changed",
 ]

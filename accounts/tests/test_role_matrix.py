@@ -28,7 +28,8 @@ def _page_patterns() -> list[tuple[str, URLPattern]]:
 
 
 PAGES = _page_patterns()
-AGENT_SCOPED = {"orders:detail", "orders:confirm", "orders:draft_lines", "orders:cancel"}
+AGENT_SCOPED = {"orders:detail", "orders:confirm", "orders:draft_lines", "orders:cancel",
+                "automation:scheduled_update", "automation:scheduled_cancel"}
 # Pages about a shared object an agent may use but not edit (the matrix's fixture is an everyone's quick reply).
 AGENT_MAY_NOT_EDIT = {"automation:quick_reply_edit"}
 ALL_PAGES = [name for name, _p in PAGES]
@@ -99,7 +100,11 @@ def ids(db):
     from automation.models import QuickReply
 
     quick_reply = QuickReply.objects.create(title="Horario", shortcut="horario", body="8 a 18 h", scope="todos")
-    return {"heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk,
+    from automation.models import ScheduledMessage
+
+    scheduled = ScheduledMessage.objects.create(conversation=conversation, author=other, body="Hola",
+                                                send_at=timezone.now() + timedelta(days=1))
+    return {"heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk, "scheduled_id": scheduled.pk,
             "conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "job_id": import_job.pk,
             "number_id": wa_number.pk, "wa_delivery_id": wa_delivery.pk,

@@ -245,6 +245,13 @@ def check_send_template(acting_user: User, conversation_id: int, *, template_id:
     the template in the message's meta; the body stored is the text the customer will read."""
 
     c = access_conversation(acting_user, conversation_id)
+    body, meta = prepare_template(c, template_id=template_id, values=values)
+    return check_send_reply(acting_user, conversation_id, body=body, meta=meta)
+
+
+def prepare_template(c: Conversation, *, template_id: int, values: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """The text and meta of an approved template filled with `values`, ready for the inbox's send (now, or at the
+    time a scheduled message goes out: automation). Refuses what could not be sent (400 with the reason)."""
     if c.channel != "whatsapp":
         raise ActionError("not_whatsapp", _("Esta conversación no es de WhatsApp."))
     number = number_for(c)
@@ -262,7 +269,7 @@ def check_send_template(acting_user: User, conversation_id: int, *, template_id:
         raise ActionError("template_variables", _("Complete las variables de la plantilla: %s.")
                           % ", ".join(f"{{{{{k}}}}}" for k in missing), field="template")
     send = build_send(template, clean)
-    return check_send_reply(acting_user, conversation_id, body=send.body, meta=send.meta)
+    return send.body, send.meta
 
 
 # --- demo ----------------------------------------------------------------------------------------------------

@@ -5,16 +5,20 @@ without a trigger here fails `test_every_event_type_has_a_trigger`."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.actions import check_change_availability as change_availability
 from accounts.models import User
 from accounts.roles import Role
+from automation import actions as scheduling
+from automation.models import ScheduledMessage
 from catalog.actions import check_receive_stock
 from core import events
 from core.management.commands.event_catalogue import render_doc
@@ -149,6 +153,29 @@ def _customer_merged(w: World) -> When:
     return lambda: check_merge_customers(w.supervisor, keep_id=keep.pk, merge_id=gone.pk)
 
 
+def _scheduled(w: World) -> ScheduledMessage:
+    c, _m, _new = inbox.do_receive_inbound(channel="api", body="¿Me recuerdan el pago?", customer_name="Lucía Peña",
+                                           phones=["+573004440000"])
+    return scheduling.check_schedule_message(w.supervisor, c.pk, send_at=timezone.now() + timedelta(minutes=2),
+                                             body="Le recordamos el pago de hoy.")
+
+
+def _scheduled_message_sent(w: World) -> When:
+    scheduled = _scheduled(w)
+    return lambda: scheduling.do_send_scheduled(scheduled.pk, now=timezone.now() + timedelta(minutes=5))
+
+
+def _scheduled_message_cancelled(w: World) -> When:
+    scheduled = _scheduled(w)
+    return lambda: scheduling.check_cancel_scheduled(w.supervisor, scheduled.pk)
+
+
+def _scheduled_message_failed(w: World) -> When:
+    scheduled = _scheduled(w)
+    Conversation.objects.filter(pk=scheduled.conversation_id).update(channel="phone")  # a call takes no writing
+    return lambda: scheduling.do_send_scheduled(scheduled.pk, now=timezone.now() + timedelta(minutes=5))
+
+
 def _availability_changed(w: World) -> When:
     return lambda: change_availability(w.agent, w.agent.pk, to="ausente")
 
@@ -172,6 +199,9 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "customer.created": _customer_created,
     "customer.tagged": _customer_tagged,
     "customer.merged": _customer_merged,
+    "scheduled_message.sent": _scheduled_message_sent,
+    "scheduled_message.cancelled": _scheduled_message_cancelled,
+    "scheduled_message.failed": _scheduled_message_failed,
 }
 
 

@@ -98,6 +98,9 @@ from inbox.actions.base import (
     conversation_payload as conversation_payload,
 )
 from inbox.actions.base import (
+    do_record_event as do_record_event,
+)
+from inbox.actions.base import (
     do_transition_conversation as do_transition_conversation,
 )
 from inbox.actions.base import (
@@ -216,6 +219,9 @@ from inbox.actions.messages import (
 )
 from inbox.actions.messages import (
     check_send_reply as check_send_reply,
+)
+from inbox.actions.messages import (
+    do_send_reply as do_send_reply,
 )
 from inbox.actions.messages import (
     do_update_delivery_status as do_update_delivery_status,

@@ -112,6 +112,15 @@ def _event(c: Conversation, kind: str, *, actor: User | None, comment: str = "",
                                             data=data)
 
 
+def do_record_event(c: Conversation, kind: str, *, actor: User | None, comment: str = "", **data: Any
+                    ) -> ConversationEvent:
+    """A line another app writes in the conversation's history (automation: a message scheduled, cancelled, not
+    sent), shown live to whoever has it open; its sentence is registered with inbox.describe.register_kind."""
+    ev = _event(c, kind, actor=actor, comment=comment, **data)
+    _emit(c, "event", item=event_payload(ev))
+    return ev
+
+
 # --- access -------------------------------------------------------------------------------------------
 
 

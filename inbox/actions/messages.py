@@ -54,49 +54,61 @@ def can_reply(c: Conversation) -> bool:
 
 def check_send_reply(acting_user: User, conversation_id: int, *, body: str, attachments: list[Any] | None = None,
                      meta: dict[str, Any] | None = None) -> Message:
-    """An answer to the customer. Connectors with rules of their own (WhatsApp's 24-hour window) register a
-    guard in inbox.outbound and refuse here, before anything is stored."""
+    """An answer to the customer by its responsible agent (or a supervisor): see do_send_reply."""
     body = body.strip()
     if not body and not attachments:
         raise ActionError("empty_message", _("La respuesta está vacía."), field="body")
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
-        if not can_reply(c):
-            raise ConflictError("phone_no_reply", _("Una llamada no se responde por escrito: escriba una nota "
-                                                    "interna, o llame al cliente desde la cola de llamadas."))
-        check_text(body, field="body", label=_("La respuesta"), max_length=message_max_length(c.channel))
-        guard = outbound.guard_for(c.channel)
-        if guard is not None:
-            guard(c, body, meta or {})
-        for check in outbound.body_checks():
-            check(c, body, meta or {})
-        if c.state == S.RESOLVED:
-            do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="agent_wrote_again")
-        if c.assignee_id is None:
-            _assign(c, acting_user, acting_user=acting_user)
-        now = timezone.now()
-        status = DeliveryStatus.QUEUED if outbound.has_sender(c.channel) else DeliveryStatus.SENT
-        message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND,
-                                         author=acting_user, body=body, delivery_status=status, created_at=now,
-                                         attachments=attachments or [], meta=meta or {})
-        c.first_response_at = c.first_response_at or now
-        if c.first_response_seconds is None:  # the dashboard's first response: the conversation's, not the cycle's
-            c.first_response_seconds = max(0, int((now - c.created_at).total_seconds()))
-        c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
-        c.last_message_preview, c.waiting_since = body[:200], None
-        c.save(update_fields=["first_response_at", "first_response_seconds", "last_agent_message_at",
-                              "last_activity_at", "awaiting_reply", "last_message_preview", "waiting_since"])
-        # Answered: now the conversation waits for the customer (an escalated one stays with the supervisor).
-        if c.state == S.NEW:
-            do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="replied")
-        if c.state == S.PENDING:
-            do_transition_conversation(c, to=S.ON_HOLD, acting_user=acting_user, reason="replied")
-        emit(MessageSent(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
-                         author_id=acting_user.pk, body=body, delivery_status=status), actor=acting_user)
-        _emit(c, "message", message=message_payload(message))
-        if status == DeliveryStatus.QUEUED:  # after the message's own event (see check_retry_delivery)
-            enqueue_on_commit(tasks.deliver_outbound, message.pk)
+        return do_send_reply(c, author=acting_user, body=body, attachments=attachments, meta=meta)
+
+
+def do_send_reply(c: Conversation, *, author: User, body: str, attachments: list[Any] | None = None,
+                  meta: dict[str, Any] | None = None) -> Message:
+    """Stores an answer written by `author` in `c` (the caller holds its row lock and decided who may write:
+    check_send_reply for a person, automation for a message they scheduled) and queues its delivery after commit.
+    Connectors with rules of their own (WhatsApp's 24-hour window) register a guard in inbox.outbound and refuse
+    here, before anything is stored."""
+    body = body.strip()
+    if not body and not attachments:
+        raise ActionError("empty_message", _("La respuesta está vacía."), field="body")
+    acting_user = author
+    if not can_reply(c):
+        raise ConflictError("phone_no_reply", _("Una llamada no se responde por escrito: escriba una nota "
+                                                "interna, o llame al cliente desde la cola de llamadas."))
+    check_text(body, field="body", label=_("La respuesta"), max_length=message_max_length(c.channel))
+    guard = outbound.guard_for(c.channel)
+    if guard is not None:
+        guard(c, body, meta or {})
+    for check in outbound.body_checks():
+        check(c, body, meta or {})
+    if c.state == S.RESOLVED:
+        do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="agent_wrote_again")
+    if c.assignee_id is None:
+        _assign(c, acting_user, acting_user=acting_user)
+    now = timezone.now()
+    status = DeliveryStatus.QUEUED if outbound.has_sender(c.channel) else DeliveryStatus.SENT
+    message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND,
+                                     author=acting_user, body=body, delivery_status=status, created_at=now,
+                                     attachments=attachments or [], meta=meta or {})
+    c.first_response_at = c.first_response_at or now
+    if c.first_response_seconds is None:  # the dashboard's first response: the conversation's, not the cycle's
+        c.first_response_seconds = max(0, int((now - c.created_at).total_seconds()))
+    c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
+    c.last_message_preview, c.waiting_since = body[:200], None
+    c.save(update_fields=["first_response_at", "first_response_seconds", "last_agent_message_at",
+                          "last_activity_at", "awaiting_reply", "last_message_preview", "waiting_since"])
+    # Answered: now the conversation waits for the customer (an escalated one stays with the supervisor).
+    if c.state == S.NEW:
+        do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="replied")
+    if c.state == S.PENDING:
+        do_transition_conversation(c, to=S.ON_HOLD, acting_user=acting_user, reason="replied")
+    emit(MessageSent(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
+                     author_id=acting_user.pk, body=body, delivery_status=status), actor=acting_user)
+    _emit(c, "message", message=message_payload(message))
+    if status == DeliveryStatus.QUEUED:  # after the message's own event (see check_retry_delivery)
+        enqueue_on_commit(tasks.deliver_outbound, message.pk)
     return message
 
 

@@ -1,17 +1,19 @@
 """Browser test (issue 16): an agent types `/env` in the composer, picks a quick reply with the keyboard, sees the
-variable that has no value flagged (and refused if sent), completes it and sends — on a desktop and on a phone."""
+variable that has no value flagged (and refused if sent), completes it and sends; then schedules a follow-up for
+tomorrow at 9:00 and cancels it — on a desktop and on a phone."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import Browser, expect
 
 from accounts.roles import Role
 from accounts.tests.factories import UserFactory
 from automation import actions as automation
-from automation.models import QuickReply
+from automation.models import QuickReply, ScheduledMessage
 from inbox import actions
 from inbox.models import Conversation, Message
 from tests.e2e.conftest import login
@@ -69,3 +71,25 @@ def test_an_agent_inserts_a_quick_reply_completes_it_and_sends_it(asgi_live_serv
     assert QuickReply.objects.get(shortcut="envio").usage_count == 1
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     assert overflow <= 0
+
+    # when he writes a follow-up and schedules it for tomorrow at 9:00 with the shortcut
+    box.fill("Hola María, ¿le llegó la guía del envío?")
+    page.get_by_test_id("schedule-open").click()
+    page.locator("[data-schedule-at]").nth(1).click()
+    expect(page.locator("#schedule-time")).to_have_value("09:00")
+    page.click("#schedule-send")
+    # then the side panel lists it, the text box is empty again, and nothing was sent yet
+    listed = page.get_by_test_id("scheduled-list")
+    expect(listed).to_contain_text("¿le llegó la guía del envío?")
+    expect(listed).to_contain_text("09:00")
+    expect(box).to_have_value("")
+    scheduled = ScheduledMessage.objects.get()
+    assert scheduled.state == "programado" and timezone.localtime(scheduled.send_at).hour == 9
+    assert Message.objects.filter(conversation=c, kind="outbound").count() == 1
+    # when he cancels it, then it is gone from the list and will never be sent
+    page.once("dialog", lambda dialog: dialog.accept())
+    listed.locator(f"[data-cancel-scheduled='{scheduled.pk}']").click()
+    expect(listed).to_contain_text("Envío cancelado.")
+    expect(listed).not_to_contain_text("¿le llegó la guía del envío?")
+    scheduled.refresh_from_db()
+    assert scheduled.state == "cancelado"

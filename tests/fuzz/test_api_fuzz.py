@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.config import SchemathesisConfig
@@ -37,6 +39,7 @@ from accounts.actions import do_create_api_token
 from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
 from automation.actions import check_save_quick_reply
+from automation.models import ScheduledMessage
 from catalog.actions import check_save_product
 from config.api import api
 from inbox import actions as inbox_actions
@@ -136,6 +139,17 @@ DATA_RULES: dict[str, dict[str, str]] = {
     "PUT /api/v1/quick-replies/{quick_reply_id}": {
         "invalid_quick_reply": "the text's {{variables}} must name known fields, and scope `bandeja` an inbox",
     },
+    "POST /api/v1/conversations/{conversation_id}/scheduled-messages": {
+        "send_at_past": "depends on the clock: from the next minute on",
+        "send_at_too_far": "depends on the clock: at most a year ahead",
+        "empty_message": "a rule between two fields: `body`, or a `template`",
+        "unfilled_variable": "the text's {{variables}} must be filled in before scheduling",
+        "not_whatsapp": "depends on the conversation: templates are WhatsApp's",
+        "whatsapp_not_connected": "depends on the setup: templates need a connected number",
+        "template_not_approved": "depends on the template: it must exist and be approved",
+        "invalid_text": "depends on the text: characters a database cannot store",
+        "text_too_long": "depends on the conversation: its channel's maximum length",
+    },
     "PUT /api/v1/orders/{order_id}/lines": {
         "unknown_product": "each line's `sku` must name an existing product",
         "inactive_product": "depends on the product: an inactive one cannot be sold",
@@ -219,6 +233,8 @@ def world(db: Any) -> World:
     product = check_save_product(None, sku="FUZZ-1", name="Plan Hogar", price="12500.50", initial_stock=10)
     order = check_create_order(admin, lead_id=lead.pk, lines=[(product.sku, 1)])
     endpoint = WebhookEndpoint.objects.create(url="https://erp.example.com/hooks", events=["order.confirmed"])
+    scheduled = ScheduledMessage.objects.create(conversation=conversation, author=agent, body="Recordatorio",
+                                                send_at=timezone.now() + timedelta(days=1))
     quick_reply = check_save_quick_reply(admin, title="Horario", shortcut="horario", scope="todos",
                                          body="Hola {{cliente.primer_nombre}}, atendemos de 8 a 18 h.")
     return World(
@@ -227,7 +243,8 @@ def world(db: Any) -> World:
         path_parameters={"user_id": colleague.pk, "team_id": team.pk, "conversation_id": conversation.pk,
                          "task_id": task.pk, "lead_id": lead.pk, "template_id": template.pk, "sku": product.sku,
                          "order_id": order.pk, "endpoint_id": endpoint.pk,
-                         "message_id": failed.pk, "quick_reply_id": quick_reply.pk})
+                         "message_id": failed.pk, "quick_reply_id": quick_reply.pk,
+                         "scheduled_id": scheduled.pk})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:

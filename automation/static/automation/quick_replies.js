@@ -158,6 +158,64 @@
     ta.setSelectionRange(at + slash.length, at + slash.length);
     ta.dispatchEvent(new Event("input", { bubbles: true }));
   });
+  // "Enviar más tarde": the shortcuts fill the date and time; "Programar envío" sends the text box's content with
+  // them, and the side panel's list of scheduled messages is replaced by the server's.
+  document.addEventListener("click", function (ev) {
+    const shortcut = ev.target.closest && ev.target.closest("[data-schedule-at]");
+    if (shortcut) {
+      const box = shortcut.closest("[data-schedule]");
+      const value = shortcut.dataset.scheduleAt;  // YYYY-MM-DDTHH:MM, local time
+      const date = box.querySelector("[data-schedule-date]"), time = box.querySelector("[data-schedule-time]");
+      setDate(date, value.slice(0, 10));
+      time.value = value.slice(11, 16);
+      return;
+    }
+    const send = ev.target.closest && ev.target.closest("[data-schedule-send]");
+    if (!send) return;
+    const box = send.closest("[data-schedule]"), ta = area();
+    const error = box.querySelector("[data-schedule-error]");
+    error.textContent = "";
+    const data = new FormData();
+    data.append("body", ta ? ta.value : "");
+    data.append("send_date", dateValue(box.querySelector("[data-schedule-date]")));
+    data.append("send_time", box.querySelector("[data-schedule-time]").value);
+    send.disabled = true;
+    fetch(box.dataset.scheduleUrl, { method: "POST", body: data, credentials: "same-origin",
+                                     headers: { "X-CSRFToken": csrf() } })
+      .then(function (res) {
+        if (res.ok) return res.text().then(function (html) {
+          const list = document.getElementById("scheduled-list");
+          if (list) {
+            list.outerHTML = html;
+            const fresh = document.getElementById("scheduled-list");
+            if (window.htmx && window.htmx.process) window.htmx.process(fresh);  // edit and cancel work in place
+            fresh.dispatchEvent(new CustomEvent("htmx:afterSwap", { bubbles: true }));  // date pickers
+          }
+          if (ta) { ta.value = ""; ta.dispatchEvent(new Event("input", { bubbles: true })); }
+          box.open = false;
+        });
+        return res.json().then(function (body) { error.textContent = body.detail || res.statusText; },
+                               function () { error.textContent = res.statusText; });
+      })
+      .finally(function () { send.disabled = false; });
+  });
+  // The date field may be enhanced by the date picker (core/app.js): its value then lives in a hidden twin.
+  function dateTwin(input) {
+    const next = input && input.nextElementSibling;
+    return next && next.type === "hidden" ? next : null;
+  }
+  function dateValue(input) { const twin = dateTwin(input); return twin ? twin.value : (input ? input.value : ""); }
+  function setDate(input, iso) {
+    const twin = dateTwin(input);
+    if (twin && input._picker) {
+      const parts = iso.split("-").map(Number);
+      input._picker.selectDate(new Date(parts[0], parts[1] - 1, parts[2]));
+      twin.value = iso;
+    } else if (input) {
+      input.value = iso;
+    }
+  }
+
   // After a send the form is emptied: no flag left behind.
   document.addEventListener("htmx:after:request", function () { setTimeout(flagMissing, 0); });
   document.addEventListener("htmx:afterSwap", function () { token = null; });

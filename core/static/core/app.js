@@ -170,6 +170,35 @@
     body.addEventListener("centralita:conversation-opened", function (ev) {
       if (ev.detail && ev.detail.id) markRead(Number(ev.detail.id));
     });
+    // A notice for this person (e.g. a message they scheduled could not be sent): a line at the top of the page, in
+    // their language, that links to the conversation; it counts as unread work too.
+    body.addEventListener("centralita:notice", function (ev) {
+      const e = ev.detail || {};
+      const lang = (document.documentElement.lang || "es").slice(0, 2);
+      const text = (e.texts && (e.texts[lang] || e.texts.es)) || "";
+      if (!text) return;
+      let box = document.querySelector("[data-live-notices]");
+      if (!box) {
+        box = document.createElement("div");
+        box.className = "messages";
+        box.setAttribute("role", "alert");
+        box.dataset.liveNotices = "";
+        const main = document.getElementById("main");
+        if (main) main.prepend(box); else body.prepend(box);
+      }
+      const line = document.createElement("p");
+      line.className = "msg msg-" + (e.level === "error" ? "error" : "info");
+      if (e.conversation_id) {
+        const link = document.createElement("a");
+        link.href = "/inbox/" + Number(e.conversation_id) + "/";
+        link.textContent = text;
+        line.appendChild(link);
+        markUnread(Number(e.conversation_id), "notice", text);
+      } else {
+        line.textContent = text;
+      }
+      box.appendChild(line);
+    });
     // Another tab of this user cannot share sessionStorage; when this tab regains sight of an open
     // conversation page, that conversation counts as read.
     document.addEventListener("visibilitychange", function () {

@@ -1,0 +1,44 @@
+"""Domain events of automation (core.events), emitted by automation.actions after commit."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+
+from django.utils.translation import gettext_lazy as _
+
+from core.events import DomainEvent
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _ScheduledEvent(DomainEvent):
+    scheduled_message_id: int
+    conversation_id: int
+    author_id: int
+    send_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScheduledMessageSent(_ScheduledEvent):
+    """A scheduled message went out at its time (`message_id`: the conversation's message)."""
+
+    type = "scheduled_message.sent"
+    label = _("Mensaje programado enviado")
+    message_id: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScheduledMessageCancelled(_ScheduledEvent):
+    """Someone cancelled a scheduled message before its time."""
+
+    type = "scheduled_message.cancelled"
+    label = _("Mensaje programado cancelado")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ScheduledMessageFailed(_ScheduledEvent):
+    """A scheduled message could not be sent at its time (`reason`, e.g. WhatsApp's 24-hour window had closed)."""
+
+    type = "scheduled_message.failed"
+    label = _("Mensaje programado no enviado")
+    reason: str

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.tasks import task
+
+from automation import actions
+
+
+@task(queue_name="messaging")
+def send_scheduled_message(scheduled_id: int) -> bool:
+    """One scheduled message at its time (idempotent: sends only a due one still waiting, under its row lock)."""
+    return actions.do_send_scheduled(scheduled_id)
+
+
+@task()
+def send_due_scheduled_messages() -> int:
+    """The safety net of deferred sends: every due scheduled message still waiting (a lost task, a restart)."""
+    return actions.do_send_due_scheduled()
