@@ -159,16 +159,16 @@ def do_record_use(reply: QuickReply) -> None:
 
 
 # --- scheduled messages ------------------------------------------------------------------------------------------
+# Lock order: the conversation's row, then the scheduled message's (as the inbox's writes and a conversation merge
+# do: parent first), so a send, an edit, a cancel and a merge never wait on each other in a cycle.
 
 
-def access_scheduled(acting_user: User, scheduled_id: int, *, lock: bool = False) -> ScheduledMessage:
+def access_scheduled(acting_user: User, scheduled_id: int) -> ScheduledMessage:
     """A scheduled message of a conversation this user may act on (its author, the conversation's agent, or a
-    supervisor); 404 otherwise."""
+    supervisor); 404 otherwise. Not locked: the writers lock the conversation first, then the row."""
     require_perm(acting_user, Perm.INBOX_WORK)
-    qs = ScheduledMessage.objects.select_related("conversation", "author", "template")
-    if lock:
-        qs = qs.select_for_update(of=("self",))
-    found = qs.filter(pk=scheduled_id).first()
+    found = (ScheduledMessage.objects.select_related("conversation", "author", "template")
+             .filter(pk=scheduled_id).first())
     if found is None:
         raise NotFoundError("scheduled_not_found", _("El mensaje programado no existe."))
     if found.author_id != acting_user.pk:
@@ -177,6 +177,16 @@ def access_scheduled(acting_user: User, scheduled_id: int, *, lock: bool = False
         except ActionError:
             raise NotFoundError("scheduled_not_found", _("El mensaje programado no existe.")) from None
     return found
+
+
+def _lock(scheduled_id: int, conversation_id: int) -> tuple[Conversation, ScheduledMessage]:
+    """The conversation, then the scheduled row, both locked; 409 when the row moved meanwhile."""
+    c = Conversation.objects.select_for_update().get(pk=conversation_id)
+    scheduled = (ScheduledMessage.objects.select_for_update(of=("self",)).select_related("author", "template")
+                 .filter(pk=scheduled_id, conversation_id=conversation_id).first())
+    if scheduled is None:
+        raise ConflictError("not_scheduled", _("Este mensaje ya no está programado."))
+    return c, scheduled
 
 
 def do_transition_scheduled(scheduled: ScheduledMessage, *, to: ScheduledState, acting_user: User | None,
@@ -208,9 +218,16 @@ def do_transition_scheduled(scheduled: ScheduledMessage, *, to: ScheduledState, 
 def _content(c: Conversation, *, body: str, template_id: int | None, variables: dict[str, str]
              ) -> tuple[str, MessageTemplate | None]:
     """Validates what will be sent: free text (our variables filled, within the channel's length) or an approved
-    WhatsApp template with its values."""
+    WhatsApp template with its values — one of the two."""
     body = body.strip()
     if template_id is not None:
+        if body:
+            raise ActionError("body_and_template", _("Programe un texto o una plantilla, no los dos."),
+                              field="template")
+        left = [v for value in variables.values() for v in variables_in(str(value))]
+        if left:
+            raise ActionError("unfilled_variable", _("Complete o borre antes de programar: %s")
+                              % ", ".join(dict.fromkeys(left)), field="variables", variables=left)
         prepare_template(c, template_id=template_id, values=variables)
         return "", MessageTemplate.objects.get(pk=template_id)
     if not body:
@@ -224,9 +241,10 @@ def _content(c: Conversation, *, body: str, template_id: int | None, variables: 
 
 
 def _when(send_at: datetime, now: datetime) -> datetime:
+    """From the next minute on (the screen picks minutes: 10:41 chosen at 10:40:30 is fine), up to a year."""
     if timezone.is_naive(send_at):
         send_at = timezone.make_aware(send_at)
-    if send_at < now + MIN_AHEAD:
+    if send_at < now.replace(second=0, microsecond=0) + MIN_AHEAD:
         raise ActionError("send_at_past", _("Elija un momento a partir del próximo minuto."), field="send_at")
     if send_at > now + MAX_AHEAD:
         raise ActionError("send_at_too_far", _("Se puede programar hasta con un año de anticipación."),
@@ -247,8 +265,10 @@ def check_schedule_message(acting_user: User, conversation_id: int, *, send_at: 
             raise ConflictError("phone_no_reply", _("Una llamada no se responde por escrito."))
         when = _when(send_at, now)
         text, template = _content(c, body=body, template_id=template_id, variables=variables or {})
-        scheduled = ScheduledMessage.objects.create(conversation=c, author=acting_user, body=text, template=template,
-                                                    variables=(variables or {}) if template else {}, send_at=when)
+        scheduled = ScheduledMessage.objects.create(
+            conversation=c, author=acting_user, body=text, template=template,
+            template_name=template.name if template else "", variables=(variables or {}) if template else {},
+            send_at=when)
         ScheduledMessageEvent.objects.create(scheduled=scheduled, kind="scheduled", actor=acting_user,
                                              data={"send_at": when.isoformat()})
         do_record_event(c, "scheduled", actor=acting_user, send_at=when.isoformat(), scheduled_id=scheduled.pk)
@@ -256,40 +276,60 @@ def check_schedule_message(acting_user: User, conversation_id: int, *, send_at: 
     return scheduled
 
 
-def check_update_scheduled(acting_user: User, scheduled_id: int, *, send_at: datetime, body: str = "",
+def check_update_scheduled(acting_user: User, scheduled_id: int, *, send_at: datetime, body: str | None = None,
                            template_id: int | None = None, variables: dict[str, str] | None = None
                            ) -> ScheduledMessage:
-    """Edits the text or the moment while it waits (409 once it was sent, cancelled or failed)."""
+    """Moves it, or (its author only: it goes out in their name) rewrites it, while it waits (409 once it was sent,
+    cancelled or failed). The conversation's history says who changed it and for when it is now."""
     now = timezone.now()
+    found = access_scheduled(acting_user, scheduled_id)
     with transaction.atomic():
-        scheduled = access_scheduled(acting_user, scheduled_id, lock=True)
+        c, scheduled = _lock(scheduled_id, found.conversation_id)
         if scheduled.state != ScheduledState.SCHEDULED:
             raise ConflictError("not_scheduled", _("Este mensaje ya no está programado (%s).")
                                 % scheduled.get_state_display())
-        c = scheduled.conversation
         when = _when(send_at, now)
-        text, template = _content(c, body=body, template_id=template_id, variables=variables or {})
-        before = {"send_at": scheduled.send_at.isoformat(), "body": scheduled.body}
-        scheduled.body, scheduled.template, scheduled.send_at = text, template, when
-        scheduled.variables = (variables or {}) if template else {}
-        scheduled.updated_at = now
+        rewrites = body is not None and (body.strip() != scheduled.body or template_id != scheduled.template_id
+                                         or (variables or {}) != (scheduled.variables or {}))
+        if rewrites and scheduled.author_id != acting_user.pk:
+            raise PermissionDeniedError("not_author", _("Solo %s puede cambiar el texto: el mensaje sale a su "
+                                                        "nombre. Puede cambiar la hora o cancelarlo.")
+                                        % scheduled.author.display_name, field="body")
+        if rewrites:
+            assert body is not None
+            text, template = _content(c, body=body, template_id=template_id, variables=variables or {})
+            scheduled.body, scheduled.template = text, template
+            scheduled.template_name = template.name if template else ""
+            scheduled.variables = (variables or {}) if template else {}
+        before = scheduled.send_at
+        scheduled.send_at, scheduled.updated_at = when, now
         scheduled.save()
         ScheduledMessageEvent.objects.create(scheduled=scheduled, kind="edited", actor=acting_user,
-                                             data={"before": before, "send_at": when.isoformat()})
+                                             data={"before": before.isoformat(), "send_at": when.isoformat(),
+                                                   "rewritten": rewrites})
+        do_record_event(c, "scheduled_edited", actor=acting_user, send_at=when.isoformat(),
+                        before=before.isoformat(), scheduled_id=scheduled.pk, rewritten=rewrites)
     _enqueue(scheduled)
     return scheduled
 
 
 def check_cancel_scheduled(acting_user: User, scheduled_id: int) -> ScheduledMessage:
+    found = access_scheduled(acting_user, scheduled_id)
     with transaction.atomic():
-        scheduled = access_scheduled(acting_user, scheduled_id, lock=True)
+        c, scheduled = _lock(scheduled_id, found.conversation_id)
         if scheduled.state != ScheduledState.SCHEDULED:
             raise ConflictError("not_scheduled", _("Este mensaje ya no está programado (%s).")
                                 % scheduled.get_state_display())
         do_transition_scheduled(scheduled, to=ScheduledState.CANCELLED, acting_user=acting_user)
-        do_record_event(scheduled.conversation, "scheduled_cancelled", actor=acting_user,
-                        send_at=scheduled.send_at.isoformat(), scheduled_id=scheduled.pk)
+        do_record_event(c, "scheduled_cancelled", actor=acting_user, send_at=scheduled.send_at.isoformat(),
+                        scheduled_id=scheduled.pk)
     return scheduled
+
+
+def do_follow_merge(keep: Conversation, gone: Conversation) -> None:
+    """inbox merge hook: the duplicate's waiting messages go with its messages to the conversation kept (both rows
+    are locked by the merge: conversation first, as everywhere)."""
+    ScheduledMessage.objects.filter(conversation=gone, state=ScheduledState.SCHEDULED).update(conversation=keep)
 
 
 def _enqueue(scheduled: ScheduledMessage) -> None:
@@ -307,23 +347,42 @@ def _enqueue(scheduled: ScheduledMessage) -> None:
     transaction.on_commit(later)
 
 
+def _author_may_still_write(scheduled: ScheduledMessage, c: Conversation) -> None:
+    """At send time the author must still be someone who may answer this conversation: active, working the
+    inbox, its agent or a supervisor (a transfer, a deactivation or a role change since scheduling stops it)."""
+    author = scheduled.author
+    if not author.is_active or not author.has_perm_code(Perm.INBOX_WORK):
+        raise ActionError("author_inactive", _("%s ya no atiende conversaciones.") % author.display_name)
+    access_conversation(author, c.pk)
+    check_may_act(author, c)
+
+
 def do_send_scheduled(scheduled_id: int, *, now: datetime | None = None) -> bool:
-    """Sends one scheduled message if it is due and still waiting: in one transaction under its row lock, the
-    conversation's message is stored (its delivery queued after commit) and the state moves to "enviado" — so a
-    worker killed half-way sends nothing and the next attempt sends it once. When the channel refuses (WhatsApp's
-    window closed and no template chosen, the conversation deleted…), it moves to "fallido" with the reason, on
-    the conversation's history, and its author is told."""
+    """Sends one scheduled message if it is due and still waiting: in one transaction, under the conversation's and
+    then its own row lock, the conversation's message is stored (its delivery queued after commit) and the state
+    moves to "enviado" — so a worker killed half-way sends nothing and the next attempt sends it once. When it
+    cannot go (WhatsApp's window closed and no template, the template gone, its author no longer answering this
+    conversation…) it moves to "fallido" with the reason, on the conversation's history, and its author is told.
+    A conversation closed since it was scheduled reopens, as when its agent writes again."""
     now = now or timezone.now()
+    conversation_id = (ScheduledMessage.objects.filter(pk=scheduled_id, state=ScheduledState.SCHEDULED,
+                                                       send_at__lte=now)
+                       .values_list("conversation_id", flat=True).first())
+    if conversation_id is None:
+        return False
     with transaction.atomic():
+        c = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
         scheduled = (ScheduledMessage.objects.select_for_update(of=("self",)).select_related("author", "template")
-                     .filter(pk=scheduled_id, state=ScheduledState.SCHEDULED, send_at__lte=now).first())
-        if scheduled is None:
-            return False
-        c = Conversation.objects.select_for_update().filter(pk=scheduled.conversation_id).first()
-        if c is None:  # cascades delete the message with its conversation; a race leaves nothing to send
+                     .filter(pk=scheduled_id, conversation_id=conversation_id, state=ScheduledState.SCHEDULED,
+                             send_at__lte=now).first())
+        if c is None or scheduled is None:  # sent, cancelled, moved by a merge or deleted meanwhile
             return False
         try:
             with transaction.atomic():  # a refused send leaves no half-written message
+                _author_may_still_write(scheduled, c)
+                if scheduled.template_name and scheduled.template_id is None:
+                    raise ActionError("template_not_approved", _("La plantilla «%s» ya no existe o no está "
+                                                                 "aprobada.") % scheduled.template_name)
                 if scheduled.template_id is not None:
                     body, meta = prepare_template(c, template_id=scheduled.template_id,
                                                   values=dict(scheduled.variables or {}))
@@ -336,9 +395,11 @@ def do_send_scheduled(scheduled_id: int, *, now: datetime | None = None) -> bool
             do_transition_scheduled(scheduled, to=ScheduledState.FAILED, acting_user=None,
                                     data={"code": exc.code})
             do_record_event(c, "scheduled_failed", actor=None, send_at=scheduled.send_at.isoformat(),
-                            scheduled_id=scheduled.pk, reason=scheduled.failure, author=scheduled.author_id)
-            send_event_on_commit({"type": "notice", "level": "error", "conversation_id": c.pk,
-                                  "texts": scheduled_failed_texts(c, scheduled)}, user_ids=[scheduled.author_id])
+                            scheduled_id=scheduled.pk, reason=scheduled.failure, code=exc.code,
+                            author=scheduled.author_id)
+            send_event_on_commit({"type": "notice", "op": "scheduled_failed", "conversation_id": c.pk,
+                                  "level": "error", "texts": scheduled_failed_texts(c, scheduled)},
+                                 user_ids=[scheduled.author_id])
             return False
         scheduled.sent_message = message
         do_transition_scheduled(scheduled, to=ScheduledState.SENT, acting_user=None,
@@ -347,7 +408,7 @@ def do_send_scheduled(scheduled_id: int, *, now: datetime | None = None) -> bool
 
 
 def do_send_due_scheduled(*, now: datetime | None = None, limit: int = 2000) -> int:
-    """The safety net (every minute): every due scheduled message not sent yet, oldest first, each on its own."""
+    """The safety net (every 30 s): every due scheduled message not sent yet, oldest first, each on its own."""
     now = now or timezone.now()
     due = list(ScheduledMessage.objects.filter(state=ScheduledState.SCHEDULED, send_at__lte=now)
                .order_by("send_at", "pk").values_list("pk", flat=True)[:limit])

@@ -129,7 +129,8 @@ def render_quick_reply(request: HttpRequest, conversation_id: DbId, quick_reply_
 class ScheduledIn(InputSchema):
     body: str = Field("", max_length=10000, description="The text to send (or a WhatsApp `template`)")
     template: DbId | None = Field(None, description="An approved WhatsApp template's id (it can be sent after the "
-                                                    "24-hour window closed)")
+                                                    "24-hour window closed); not with `body` (400 "
+                                                    "`body_and_template`)")
     variables: dict[str, Annotated[str, Field(max_length=1024)]] = Field(
         default_factory=dict, max_length=20, description="The template's values by variable")
     send_at: IsoDateTime = Field(..., description="ISO 8601 with its offset; from the next minute to a year ahead")
@@ -150,7 +151,7 @@ class ScheduledOut(Schema):
 
     @staticmethod
     def resolve_template(obj: ScheduledMessage) -> str | None:
-        return obj.template.name if obj.template else None
+        return obj.template_name or None
 
     @staticmethod
     def resolve_author(obj: ScheduledMessage) -> str:

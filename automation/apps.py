@@ -28,3 +28,7 @@ class AutomationConfig(AppConfig):
 
         for kind, describe in KINDS.items():
             register_kind(kind, describe, user_keys=USER_KEYS.get(kind, ()))
+        from automation.actions import do_follow_merge
+        from inbox.actions import register_merge_hook
+
+        register_merge_hook(do_follow_merge)

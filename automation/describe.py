@@ -23,5 +23,14 @@ def scheduled_failed(e: EventContext) -> str:
         "reason": quote(e.data.get("reason") or "")}
 
 
-KINDS = {"scheduled": scheduled, "scheduled_cancelled": scheduled_cancelled, "scheduled_failed": scheduled_failed}
+def scheduled_edited(e: EventContext) -> str:
+    if e.data.get("rewritten"):
+        return _("%(actor)s cambió el mensaje programado: ahora sale el %(when)s") % {
+            "actor": e.who, "when": moment(e.data.get("send_at"))}
+    return _("%(actor)s movió el mensaje programado del %(before)s al %(when)s") % {
+        "actor": e.who, "before": moment(e.data.get("before")), "when": moment(e.data.get("send_at"))}
+
+
+KINDS = {"scheduled": scheduled, "scheduled_edited": scheduled_edited, "scheduled_cancelled": scheduled_cancelled,
+         "scheduled_failed": scheduled_failed}
 USER_KEYS = {"scheduled_failed": ("author",)}

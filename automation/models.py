@@ -64,8 +64,10 @@ class ScheduledMessage(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("autor"))
     body = models.TextField(_("texto"), blank=True)
+    # The template as chosen (its row may go when Meta drops it: the send then fails with the reason, by name).
     template = models.ForeignKey("whatsapp.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL,
                                  related_name="+", verbose_name=_("plantilla"))
+    template_name = models.CharField(max_length=512, blank=True)
     variables = models.JSONField(default=dict, blank=True)
     send_at = models.DateTimeField(_("enviar el"))
     state = models.CharField(_("estado"), max_length=12, choices=ScheduledState.choices,
@@ -82,8 +84,7 @@ class ScheduledMessage(models.Model):
         ordering = ["send_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=ScheduledState.values), name="scheduled_state_valid"),
-            models.CheckConstraint(condition=~Q(body="") | Q(template__isnull=False) | ~Q(state="programado"),
-                                   name="scheduled_has_content"),
+            models.CheckConstraint(condition=~Q(body="") | ~Q(template_name=""), name="scheduled_has_content"),
         ]
         indexes = [models.Index(fields=["state", "send_at"], name="scheduled_due_idx"),
                    models.Index(fields=["conversation", "state"], name="scheduled_conv_idx")]

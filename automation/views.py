@@ -199,6 +199,8 @@ def schedule(request: HttpRequest, conversation_id: int) -> HttpResponse:
     """"Enviar más tarde" (the composer's text, a date and a time): the refreshed list, or 4xx with the reason."""
     user = _user(request)
     try:
+        if request.POST.get("kind", "reply") != "reply":  # an internal note is never scheduled to the customer
+            raise ActionError("note_not_scheduled", _("Solo las respuestas al cliente se pueden programar."))
         send_at = parse_moment(request.POST.get("send_date", ""), request.POST.get("send_time", ""))
         scheduled = actions.check_schedule_message(user, conversation_id, send_at=send_at,
                                                    body=request.POST.get("body", "")[:10000])
@@ -234,10 +236,11 @@ def _change(request: HttpRequest, scheduled_id: int, run: Callable[[User], Sched
 def scheduled_update(request: HttpRequest, scheduled_id: int) -> HttpResponse:
     def run(user: User) -> ScheduledMessage:
         current = actions.access_scheduled(user, scheduled_id)
+        body = request.POST.get("body")  # only the author's form has the text (it goes out in their name)
         return actions.check_update_scheduled(
             user, scheduled_id, send_at=parse_moment(request.POST.get("send_date", ""),
                                                      request.POST.get("send_time", "")),
-            body=request.POST.get("body", current.body)[:10000], template_id=current.template_id,
+            body=body[:10000] if body is not None else None, template_id=current.template_id,
             variables=dict(current.variables or {}))
     return _change(request, scheduled_id, run, _("Mensaje programado actualizado."))
 

@@ -62,6 +62,9 @@ PG_INDEXES = {
     "inbox_customer_phone_trgm_idx": ("customers_customerphone", "gin (e164 gin_trgm_ops)"),
 }
 
+# Built by another app's migration too (leads 0002): dropping the search schema leaves it to its owner.
+SHARED_PG_INDEXES = frozenset({"customer_name_trgm_idx"})
+
 # --- SQLite -----------------------------------------------------------------------------------------------
 
 # fts table: (content table, column, tokenizer)
@@ -134,7 +137,8 @@ def drop_search_schema(conn: BaseDatabaseWrapper | None = None) -> None:
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             for name in PG_INDEXES:
-                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+                if name not in SHARED_PG_INDEXES:
+                    cursor.execute(f"DROP INDEX IF EXISTS {name}")
             cursor.execute("DROP FUNCTION IF EXISTS inbox_search_fold(text)")
         elif conn.vendor == "sqlite":
             for fts, (table, column, _tokenizer) in SQLITE_FTS.items():

@@ -101,6 +101,70 @@ def test_edit_and_cancel_until_it_is_sent(agent):
     assert any("canceló el mensaje programado para el 03/12/2026 16:00" in s for s in sentences(c))
 
 
+def test_only_its_author_rewrites_it_others_may_move_or_cancel_it(agent, supervisor):
+    with time_machine.travel(local(2026, 12, 3, 10, 0), tick=False):
+        c = api_conversation(agent)
+        scheduled = actions.check_schedule_message(agent, c.pk, send_at=local(2026, 12, 4, 9, 0), body="Hola")
+        # when a supervisor rewrites it, then it is refused (it goes out in the agent's name)
+        with pytest.raises(ActionError) as refused:
+            actions.check_update_scheduled(supervisor, scheduled.pk, send_at=local(2026, 12, 4, 9, 0),
+                                           body="Otro texto")
+        assert refused.value.code == "not_author" and agent.display_name in refused.value.message
+        # when they only move it, then it moves, and the history says who moved it from when to when
+        actions.check_update_scheduled(supervisor, scheduled.pk, send_at=local(2026, 12, 4, 11, 0))
+    scheduled.refresh_from_db()
+    assert (scheduled.body, timezone.localtime(scheduled.send_at, BOGOTA).hour) == ("Hola", 11)
+    assert any(s.startswith(f"{supervisor.display_name} movió el mensaje programado del 04/12/2026 09:00 al "
+                            "04/12/2026 11:00") for s in sentences(c))
+
+
+def test_it_is_not_sent_for_an_author_who_no_longer_answers(agent, supervisor):
+    with time_machine.travel(local(2026, 12, 3, 10, 0), tick=False):
+        c = api_conversation(agent)
+        scheduled = actions.check_schedule_message(agent, c.pk, send_at=local(2026, 12, 4, 9, 0), body="Hola")
+    # given the conversation went to another agent meanwhile
+    other = UserFactory(role=Role.AGENTE, username="agente2", full_name="Rosa Quispe")
+    Conversation.objects.filter(pk=c.pk).update(assignee=other)
+    with time_machine.travel(local(2026, 12, 4, 9, 1), tick=False):
+        assert actions.do_send_due_scheduled() == 0
+    scheduled.refresh_from_db()
+    assert scheduled.state == ScheduledState.FAILED and "Rosa Quispe" in scheduled.failure
+    assert not Message.objects.filter(conversation=c, kind="outbound").exists()
+
+
+def test_a_merge_takes_the_waiting_messages_to_the_conversation_kept(agent):
+    # given a duplicate conversation of the same customer with a message scheduled in it
+    with time_machine.travel(local(2026, 12, 3, 10, 0), tick=False):
+        keep = api_conversation(agent, name="Ana Peña")
+        dup = Conversation.objects.create(customer=keep.customer, channel=keep.channel, inbox=keep.inbox,
+                                          assignee=agent)
+        scheduled = actions.check_schedule_message(agent, dup.pk, send_at=local(2026, 12, 4, 9, 0), body="Hola")
+        # when the duplicate is merged into the other
+        inbox.check_merge_conversations(agent, keep_id=keep.pk, merge_id=dup.pk)
+    # then the message waits in the conversation kept, and goes out there
+    assert ScheduledMessage.objects.get(pk=scheduled.pk).conversation_id == keep.pk
+    with time_machine.travel(local(2026, 12, 4, 9, 1), tick=False):
+        assert actions.do_send_due_scheduled() == 1
+    assert Message.objects.get(kind="outbound").conversation_id == keep.pk
+
+
+def test_a_template_meta_removed_fails_its_message_and_the_sync_goes_on(agent, whatsapp_conversation):
+    c = whatsapp_conversation
+    template = next(t for t in MessageTemplate.objects.filter(status__iexact="APPROVED")
+                    if not unsupported_reason(t))
+    with time_machine.travel(local(2026, 12, 3, 11, 0), tick=False):
+        scheduled = actions.check_schedule_message(agent, c.pk, send_at=local(2026, 12, 6, 9, 0),
+                                                   template_id=template.pk,
+                                                   variables=dict.fromkeys(variables(template), "Ana"))
+    # given Meta dropped the template (a sync deletes its row)
+    template.delete()
+    # when its time comes, then it is not sent, and the reason names the template
+    with time_machine.travel(local(2026, 12, 6, 9, 1), tick=False):
+        assert actions.do_send_due_scheduled() == 0
+    scheduled.refresh_from_db()
+    assert scheduled.state == ScheduledState.FAILED and template.name in scheduled.failure
+
+
 def test_what_cannot_be_scheduled(agent):
     with time_machine.travel(local(2026, 12, 3, 10, 0), tick=False):
         c = api_conversation(agent)
@@ -180,7 +244,7 @@ def test_the_shortcuts_follow_the_teams_business_days(agent):
     for weekday in range(5):
         BusinessHours.objects.create(team=team, weekday=weekday, opens_at=time(8, 0), closes_at=time(18, 0))
     Holiday.objects.create(team=None, date=date(2026, 12, 7), name="Feriado")
-    ventas, _ = Inbox.objects.get_or_create(code="ventas-sched", defaults={"name": "Ventas"})
+    ventas, _ = Inbox.objects.get_or_create(code="ventas-sched", defaults={"name": "Ventas Bogotá"})
     ventas.teams.set([team])
     c = api_conversation(agent)
     Conversation.objects.filter(pk=c.pk).update(inbox=ventas)
@@ -209,6 +273,11 @@ def test_the_composer_schedules_and_the_side_panel_lists_edits_and_cancels(agent
         bad = client.post(reverse("automation:schedule", args=[c.pk]),
                           {"body": "Hola", "send_date": "2026-12-04", "send_time": "9h"})
         assert bad.status_code == 400 and bad.json()["code"] == "invalid_send_at"
+        # an internal note is never scheduled to the customer
+        note = client.post(reverse("automation:schedule", args=[c.pk]),
+                           {"body": "No darle descuento", "kind": "note", "send_date": "2026-12-04",
+                            "send_time": "9:00"})
+        assert note.status_code == 400 and note.json()["code"] == "note_not_scheduled"
         scheduled = ScheduledMessage.objects.get()
         hx = {"HX-Request": "true"}
         moved = client.post(reverse("automation:scheduled_update", args=[scheduled.pk]),
@@ -230,6 +299,10 @@ def test_the_api_schedules_lists_and_cancels(agent, api_client_for):
         assert created.status_code == 201, created.content
         body = created.json()
         assert (body["state"], body["author"], body["sent_message_id"]) == ("programado", agent.username, None)
+        both = api.post(f"/api/v1/conversations/{c.pk}/scheduled-messages",
+                        {"body": "Texto", "template": 1, "send_at": "2026-12-04T09:00:00-05:00"},
+                        content_type="application/json")
+        assert both.status_code == 400 and both.json()["code"] == "body_and_template"
         naive = api.post(f"/api/v1/conversations/{c.pk}/scheduled-messages",
                          {"body": "Sin zona", "send_at": "2026-12-04T09:00:00"}, content_type="application/json")
         assert naive.status_code == 400

@@ -202,6 +202,9 @@ from inbox.actions.maintenance import (
 from inbox.actions.maintenance import (
     duplicates_of as duplicates_of,
 )
+from inbox.actions.maintenance import (
+    register_merge_hook as register_merge_hook,
+)
 from inbox.actions.messages import (
     _DELIVERY_RANK as _DELIVERY_RANK,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -41,6 +42,17 @@ def duplicates_of(c: Conversation) -> list[Conversation]:
                                             state__in=[s.value for s in OPEN_STATES]).exclude(pk=c.pk))
 
 
+# What other apps keep per conversation and must follow a merge (automation: the scheduled messages still waiting):
+# called with both rows locked, after the messages and tasks moved. Registered from their AppConfig.ready().
+MergeHook = Callable[[Conversation, Conversation], None]
+_MERGE_HOOKS: list[MergeHook] = []
+
+
+def register_merge_hook(hook: MergeHook) -> None:
+    if hook not in _MERGE_HOOKS:
+        _MERGE_HOOKS.append(hook)
+
+
 def check_merge_conversations(acting_user: User, *, keep_id: int, merge_id: int) -> Conversation:
     """Folds a duplicate open conversation (same customer and channel) into another; its messages, tasks and
     history move over and it is resolved as a duplicate."""
@@ -56,6 +68,8 @@ def check_merge_conversations(acting_user: User, *, keep_id: int, merge_id: int)
             raise ActionError("not_duplicates", _("Solo se fusionan conversaciones del mismo cliente y canal."))
         Message.objects.filter(conversation=gone).update(conversation=keep, cycle=keep.cycle)
         Task.objects.filter(conversation=gone).update(conversation=keep, cycle=keep.cycle)
+        for hook in _MERGE_HOOKS:
+            hook(keep, gone)
         _event(keep, "merged", actor=acting_user, merged=gone.pk)
         # Through the one transition function: the state event, the resolution time and the live update, as any
         # closure (a duplicate already resolved stays as it was).

@@ -43,6 +43,8 @@ def test_an_agent_sells_in_a_whatsapp_conversation(asgi_live_server: str, browse
     page.fill("#product-search", "combo")
     row = page.locator("[data-stock-sku='COMBO-FAM']")
     expect(row).to_contain_text("4 disponibles")
+    # (the typeahead's debounced requests settle first: a late answer would redraw the row with quantity 1)
+    page.wait_for_load_state("networkidle")
     row.locator("[data-quantity]").fill("2")
     row.locator("[data-add='COMBO-FAM']").click()
     expect(page.get_by_test_id("draft-total")).to_contain_text("519.800\u00a0COP")

@@ -143,6 +143,7 @@ DATA_RULES: dict[str, dict[str, str]] = {
         "send_at_past": "depends on the clock: from the next minute on",
         "send_at_too_far": "depends on the clock: at most a year ahead",
         "empty_message": "a rule between two fields: `body`, or a `template`",
+        "body_and_template": "a rule between two fields: `body` or `template`, not both",
         "unfilled_variable": "the text's {{variables}} must be filled in before scheduling",
         "not_whatsapp": "depends on the conversation: templates are WhatsApp's",
         "whatsapp_not_connected": "depends on the setup: templates need a connected number",

@@ -70,11 +70,12 @@
   function choose(option) {
     const ta = area(), r = root();
     if (!option || !ta || !r) return;
-    if (option.dataset.template) {  // the window is closed: the template is completed and sent below
+    if (option.dataset.templateId) {  // the window is closed: the template is completed and sent below
       replaceToken(ta, "");
       close();
       const box = document.querySelector("[data-testid=wa-templates]");
-      const fieldset = box && box.querySelector('[data-testid=wa-template][data-name="' + option.dataset.template + '"]');
+      const fieldset = box && box.querySelector('[data-testid=wa-template][data-template-id="' +
+                                                Number(option.dataset.templateId) + '"]');
       if (box) box.open = true;
       if (fieldset) {
         fieldset.scrollIntoView({ block: "center" });
@@ -90,7 +91,9 @@
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(function (data) {
         if (!data) return;
-        token = chosen;
+        // The "/word" may have moved or changed while the answer travelled: replace it only where it still is.
+        const still = chosen && ta.value.slice(chosen.start, chosen.end) === "/" + chosen.q;
+        token = still ? chosen : null;
         replaceToken(ta, data.body);
         token = null;
         ta.focus();
@@ -116,16 +119,26 @@
     clearTimeout(timer);
     timer = setTimeout(load, 120);
   });
+  // An internal note is never sent to the customer: no list of replies and no "Enviar más tarde" for it.
+  function followKind() {
+    const reply = isReply();
+    document.querySelectorAll("[data-schedule]").forEach(function (box) {
+      box.hidden = !reply;
+      if (!reply) box.open = false;
+    });
+  }
   document.addEventListener("change", function (ev) {
-    if (ev.target && ev.target.name === "kind" && ev.target.closest("#reply-form")) { close(); flagMissing(); }
+    if (ev.target && ev.target.name === "kind" && ev.target.closest("#reply-form")) {
+      close(); flagMissing(); followKind();
+    }
   });
   // Before the workspace's own keys (capture): while the list is open, these keys belong to it.
   document.addEventListener("keydown", function (ev) {
-    if (!isOpen() || ev.target !== area()) return;
+    if (!isOpen() || ev.target !== area() || ev.isComposing) return;  // (an IME's Enter composes a word)
     const all = options(), current = active(), i = all.indexOf(current);
     if (ev.key === "ArrowDown" || ev.key === "ArrowUp") {
       if (all.length) setActive(all[(i + (ev.key === "ArrowDown" ? 1 : all.length - 1)) % all.length]);
-    } else if ((ev.key === "Enter" && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey) || ev.key === "Tab") {
+    } else if ((ev.key === "Enter" && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey) || (ev.key === "Tab" && !ev.shiftKey)) {
       if (!current) return;
       choose(current);
     } else if (ev.key === "Escape") {
@@ -177,6 +190,7 @@
     error.textContent = "";
     const data = new FormData();
     data.append("body", ta ? ta.value : "");
+    data.append("kind", isReply() ? "reply" : "note");
     data.append("send_date", dateValue(box.querySelector("[data-schedule-date]")));
     data.append("send_time", box.querySelector("[data-schedule-time]").value);
     send.disabled = true;
@@ -189,7 +203,7 @@
             list.outerHTML = html;
             const fresh = document.getElementById("scheduled-list");
             if (window.htmx && window.htmx.process) window.htmx.process(fresh);  // edit and cancel work in place
-            fresh.dispatchEvent(new CustomEvent("htmx:afterSwap", { bubbles: true }));  // date pickers
+            fresh.dispatchEvent(new CustomEvent("htmx:after:swap", { bubbles: true }));  // date pickers
           }
           if (ta) { ta.value = ""; ta.dispatchEvent(new Event("input", { bubbles: true })); }
           box.open = false;
@@ -216,7 +230,8 @@
     }
   }
 
-  // After a send the form is emptied: no flag left behind.
-  document.addEventListener("htmx:after:request", function () { setTimeout(flagMissing, 0); });
-  document.addEventListener("htmx:afterSwap", function () { token = null; });
+  // After a send the form is emptied: no flag and no open list left behind.
+  document.addEventListener("htmx:after:request", function () { setTimeout(function () { close(); flagMissing(); }, 0); });
+  // htmx 4 names it htmx:after:swap: a new conversation in the pane starts with no "/word" pending.
+  document.addEventListener("htmx:after:swap", function () { token = null; followKind(); });
 })();

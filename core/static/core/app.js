@@ -324,7 +324,10 @@
     });
   }
   enhanceDates(document);
-  document.body.addEventListener("htmx:afterSwap", function (ev) { enhanceDates(ev.target); });
+  // htmx 4 names the event htmx:after:swap (htmx 2's htmx:afterSwap never fires with the vendored 4.0).
+  // Its target may be the element an outerHTML swap replaced: the whole document is looked at (inputs already
+  // enhanced are skipped).
+  document.body.addEventListener("htmx:after:swap", function () { enhanceDates(document); });
 })();
 
 // Downloads (core/_csv_links.html): a link marked data-export gets the page's export choices (#export-options:
