@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bench.harness import Scenario
 from bench.scenarios import (
+    automation,
     callcenter,
     catalog,
     dashboard,
@@ -19,6 +20,6 @@ from bench.scenarios import (
     whatsapp,
 )
 
-MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events)
+MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events, automation)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

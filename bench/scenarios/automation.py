@@ -1,0 +1,130 @@
+"""Scheduled messages under load (issue 16, "Measured"): SCHEDULED messages due in the same minute, sent by the scale
+mode's workers while one of them is killed and restarted — none lost, none doubled.
+
+Runs on the `tests.scaleout.cluster.Cluster` of the scale-out scenarios (bench.scenarios.scaleout: 2 web processes,
+2 `manage.py run_worker` workers with RQ's scheduler for deferred tasks, 1 `run_scheduler`, a fresh PostgreSQL
+database, its own Redis), so PostgreSQL only.
+
+* `automation.scheduled_burst` — one `manage.py shell` in the cluster's environment writes SCHEDULED conversations
+  (channel `api`: no outside service), each with a message scheduled for the same instant T0 (about a minute
+  ahead), and queues each one's deferred task (`automation.tasks.send_scheduled_message`, run_after T0) as the
+  screen does; the periodic sweep (every 30 s) is the safety net. KILL_AFTER seconds after T0 worker 0 is killed
+  with SIGKILL; the harness restarts it RESTART_SEC (3 s) later. Samples: per message, the seconds from T0 to its
+  `Message.created_at` (the send). Checked after the run: every scheduled message `enviado` (0 lost), exactly one
+  message per scheduled id (0 doubled), none `fallido`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bench.harness import Sample, Samples, Scenario
+
+SCHEDULED = 10_000
+LEAD_SECONDS = 75.0  # T0's distance from the start of the data load (it must all be queued before T0)
+KILL_AFTER = 2.0
+DEADLINE = 900.0
+POLL_EVERY = 0.5
+
+_state: dict[str, Any] = {}
+
+# Runs inside the cluster (`manage.py shell -c`): the data and the deferred tasks, as the screen writes them.
+LOAD = """
+from datetime import datetime
+from django.db import transaction
+from django.utils import timezone
+from accounts.models import User
+from automation import tasks
+from automation.models import ScheduledMessage
+from core.tasks import enqueue_later
+from customers.models import Customer
+from inbox.actions.intake import _global_inbox
+from inbox.models import Conversation
+
+n, t0 = int("__N__"), datetime.fromisoformat("__T0__")
+agent, _ = User.objects.get_or_create(username="bench-sched", defaults={"role": "supervisor", "full_name": "Bench"})
+inbox = _global_inbox()
+tag = f"sched{timezone.now().timestamp():.0f}"
+with transaction.atomic():
+    customers = Customer.objects.bulk_create(
+        [Customer(name=f"Cliente {tag} {i}", search_name=f"cliente {tag} {i}") for i in range(n)], batch_size=2000)
+    conversations = Conversation.objects.bulk_create(
+        [Conversation(customer=c, inbox=inbox, channel="api", assignee=agent) for c in customers], batch_size=2000)
+    scheduled = ScheduledMessage.objects.bulk_create(
+        [ScheduledMessage(conversation=c, author=agent, body=f"Recordatorio {i}", send_at=t0)
+         for i, c in enumerate(conversations)], batch_size=2000)
+for s in scheduled:
+    enqueue_later(tasks.send_scheduled_message, t0, s.pk)
+print(min(s.pk for s in scheduled), max(s.pk for s in scheduled))
+"""
+
+
+def _log(message: str) -> None:
+    print(f"[automation] {message}", file=sys.stderr, flush=True)
+
+
+def setup(size: int) -> None:
+    from bench.scenarios.scaleout import _cluster
+
+    _cluster()
+
+
+def run_burst(n: int) -> list[Sample]:
+    """`n` is ignored: the issue's figure is SCHEDULED messages in one minute."""
+    from bench.scenarios.scaleout import _cluster, _query
+
+    cluster = _cluster()
+    loading = time.time()
+    t0_epoch = loading + LEAD_SECONDS
+    t0 = datetime.fromtimestamp(round(t0_epoch), tz=UTC)
+    code = LOAD.replace("__N__", str(SCHEDULED)).replace("__T0__", t0.isoformat())
+    out = cluster._run_once("bench-scheduled-load", [sys.executable, "manage.py", "shell", "-c", code])
+    low, high = (int(x) for x in out.split()[-2:])
+    loaded = time.time() - loading
+    _log(f"{SCHEDULED} scheduled for {t0:%H:%M:%S} UTC and their deferred tasks queued in {loaded:.1f} s; "
+         f"load {os.getloadavg()}")
+    if time.time() > t0.timestamp():
+        raise RuntimeError(f"the load took {loaded:.0f} s, past T0: raise LEAD_SECONDS")
+    time.sleep(max(0.0, t0.timestamp() + KILL_AFTER - time.time()))  # the kill's moment, not a measurement
+    cluster.kill_worker(0)
+    killed_at = time.time() - t0.timestamp()
+    deadline = time.monotonic() + DEADLINE
+    sent = 0
+    while time.monotonic() < deadline:
+        sent = int(_query("SELECT count(*) FROM automation_scheduledmessage WHERE id BETWEEN %s AND %s "
+                          "AND state = 'enviado'", (low, high))[0][0])
+        if sent == SCHEDULED:
+            break
+        time.sleep(POLL_EVERY)
+    states = dict(_query("SELECT state, count(*) FROM automation_scheduledmessage WHERE id BETWEEN %s AND %s "
+                         "GROUP BY state", (low, high)))
+    doubled = int(_query(
+        "SELECT count(*) FROM (SELECT meta->>'scheduled_message_id' AS sid FROM inbox_message "
+        "WHERE (meta->>'scheduled_message_id')::bigint BETWEEN %s AND %s GROUP BY 1 HAVING count(*) > 1) d",
+        (low, high))[0][0])
+    messages = int(_query("SELECT count(*) FROM inbox_message WHERE (meta->>'scheduled_message_id')::bigint "
+                          "BETWEEN %s AND %s", (low, high))[0][0])
+    lags = [float(r[0]) for r in _query(
+        "SELECT extract(epoch FROM m.created_at - s.send_at) FROM automation_scheduledmessage s "
+        "JOIN inbox_message m ON m.id = s.sent_message_id WHERE s.id BETWEEN %s AND %s", (low, high))]
+    _log(f"states {states}; {messages} messages, {doubled} scheduled ids with more than one; worker 0 killed "
+         f"{killed_at:.1f} s after T0; last sent {max(lags, default=0):.1f} s after T0; exits "
+         f"{[(e.name, e.returncode) for e in cluster.unexpected_exits]}; load {os.getloadavg()}")
+    lost = SCHEDULED - states.get("enviado", 0)
+    if lost or doubled or messages != SCHEDULED:
+        raise RuntimeError(f"{lost} lost, {doubled} doubled, {messages} messages for {SCHEDULED} scheduled "
+                           f"({states})")
+    samples = Samples(Sample(lag, None) for lag in lags)
+    samples.wall_seconds = max(lags, default=0.0)
+    return samples
+
+
+SCENARIOS = [
+    Scenario("automation.scheduled_burst",
+             "10,000 scheduled messages due in the same minute, a worker killed and restarted: 0 lost, 0 doubled",
+             setup, run_burst, size=0, databases=("postgres",)),
+]
