@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Perm
+from automation import tasks
 from automation.choices import SCHEDULED_TRANSITIONS, QuickReplyScope, ScheduledState
 from automation.events import ScheduledMessageCancelled, ScheduledMessageFailed, ScheduledMessageSent
 from automation.models import QuickReply, ScheduledMessage, ScheduledMessageEvent
@@ -61,12 +62,19 @@ def access_quick_reply(acting_user: User, quick_reply_id: int, *, conversation: 
     return found
 
 
-def _may_edit(acting_user: User, scope: str, owner_id: int | None) -> None:
+def may_edit_quick_reply(user: User, scope: str, owner_id: int | None) -> bool:
+    """A personal reply is its author's; the shared ones (an inbox's, everyone's) are the supervisors'."""
     if scope == QuickReplyScope.MINE:
-        if owner_id != acting_user.pk:
-            raise PermissionDeniedError("forbidden", _("Solo su autor edita una respuesta rápida personal."))
-    elif not acting_user.has_perm_code(Perm.INBOX_SUPERVISE):
-        raise PermissionDeniedError("forbidden", _("Solo un supervisor edita las respuestas rápidas compartidas."))
+        return owner_id == user.pk
+    return user.has_perm_code(Perm.INBOX_SUPERVISE)
+
+
+def _may_edit(acting_user: User, scope: str, owner_id: int | None) -> None:
+    if may_edit_quick_reply(acting_user, scope, owner_id):
+        return
+    if scope == QuickReplyScope.MINE:
+        raise PermissionDeniedError("forbidden", _("Solo su autor edita una respuesta rápida personal."))
+    raise PermissionDeniedError("forbidden", _("Solo un supervisor edita las respuestas rápidas compartidas."))
 
 
 def normalize_shortcut(raw: str) -> str:
@@ -335,8 +343,6 @@ def do_follow_merge(keep: Conversation, gone: Conversation) -> None:
 def _enqueue(scheduled: ScheduledMessage) -> None:
     """A deferred task at its time (the periodic sweep is the safety net: a lost or early task changes nothing,
     the send checks the state and the time under the row lock)."""
-    from automation import tasks  # noqa: PLC0415 - tasks import actions
-
     def later() -> None:
         try:
             enqueue_later(tasks.send_scheduled_message, scheduled.send_at, scheduled.pk)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.utils.translation import gettext_lazy as _
 
@@ -62,19 +63,17 @@ class Values:
 
     def __init__(self, conversation: Conversation | None, agent: User | None) -> None:
         self.conversation, self.agent = conversation, agent
-        self._order: Order | bool | None = False
 
     @property
     def customer(self) -> Customer | None:
         return self.conversation.customer if self.conversation is not None else None
 
+    @cached_property
     def order(self) -> Order | None:
-        if self._order is False:
-            self._order = None if self.customer is None else (
-                Order.objects.filter(customer=self.customer).exclude(state__in=[OrderState.DRAFT,
-                                                                               OrderState.CANCELLED])
-                .order_by("-created_at", "-id").first())
-        return self._order if isinstance(self._order, Order) else None
+        if self.customer is None:
+            return None
+        return (Order.objects.filter(customer=self.customer)
+                .exclude(state__in=[OrderState.DRAFT, OrderState.CANCELLED]).order_by("-created_at", "-id").first())
 
     def get(self, namespace: str, name: str) -> str:
         lookups: dict[str, Callable[[str], str]] = {"cliente": self._customer, "agente": self._agent,
@@ -105,7 +104,7 @@ class Values:
         return {"nombre": full, "primer_nombre": full.split(maxsplit=1)[0] if full.strip() else ""}.get(name, "")
 
     def _order_value(self, name: str) -> str:
-        order = self.order()
+        order = self.order
         if order is None:
             return ""
         if name == "numero":

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.roles import Perm
 from automation import actions
-from automation.choices import QUICK_REPLY_CATEGORIES, QuickReplyScope
+from automation.choices import QUICK_REPLY_CATEGORIES
 from automation.composer import pending_scheduled
 from automation.forms import QuickReplyFilterForm, QuickReplyForm
 from automation.models import QuickReply, ScheduledMessage
@@ -44,12 +44,6 @@ def _page_context(user: User) -> dict[str, Any]:
             "categories": [str(c) for c in QUICK_REPLY_CATEGORIES]}
 
 
-def may_edit(user: User, reply: QuickReply) -> bool:
-    if reply.scope == QuickReplyScope.MINE:
-        return reply.owner_id == user.pk
-    return user.has_perm_code(Perm.INBOX_SUPERVISE)
-
-
 @perm_required(Perm.INBOX_WORK)
 def quick_reply_list(request: HttpRequest) -> HttpResponse:
     user = _user(request)
@@ -64,7 +58,7 @@ def quick_reply_list(request: HttpRequest) -> HttpResponse:
             replies = replies.filter(category__iexact=category)
     rows = list(replies.order_by("shortcut", "id")[:500])
     for reply in rows:
-        reply.editable = may_edit(user, reply)  # type: ignore[attr-defined]
+        reply.editable = actions.may_edit_quick_reply(user, reply.scope, reply.owner_id)  # type: ignore[attr-defined]
     return render(request, "automation/quick_replies.html", {
         **_page_context(user), "replies": rows, "form": form, "filtered": bool(request.GET)})
 
@@ -108,7 +102,7 @@ def quick_reply_edit(request: HttpRequest, quick_reply_id: int) -> HttpResponse:
         reply = actions.access_quick_reply(user, quick_reply_id)
     except ActionError:
         return render(request, "404.html", status=404)
-    if not may_edit(user, reply):
+    if not actions.may_edit_quick_reply(user, reply.scope, reply.owner_id):
         return forbidden(request)
     return _save(request, reply)
 
@@ -210,8 +204,8 @@ def schedule(request: HttpRequest, conversation_id: int) -> HttpResponse:
     return _scheduled_list(request, scheduled.conversation, feedback=done)
 
 
-def _change(request: HttpRequest, scheduled_id: int, run: Callable[[User], ScheduledMessage], done: str
-            ) -> HttpResponse:
+def _change(request: HttpRequest, scheduled_id: int, run: Callable[[User, ScheduledMessage], ScheduledMessage],
+            done: str) -> HttpResponse:
     user = _user(request)
     try:
         scheduled = actions.access_scheduled(user, scheduled_id)
@@ -219,7 +213,7 @@ def _change(request: HttpRequest, scheduled_id: int, run: Callable[[User], Sched
         return HttpResponse(status=404)
     c = scheduled.conversation
     try:
-        run(user)
+        run(user, scheduled)
     except ActionError as exc:
         if not request.htmx:  # type: ignore[attr-defined]
             messages.error(request, exc.message)
@@ -234,8 +228,7 @@ def _change(request: HttpRequest, scheduled_id: int, run: Callable[[User], Sched
 @require_POST
 @perm_required(Perm.INBOX_WORK)
 def scheduled_update(request: HttpRequest, scheduled_id: int) -> HttpResponse:
-    def run(user: User) -> ScheduledMessage:
-        current = actions.access_scheduled(user, scheduled_id)
+    def run(user: User, current: ScheduledMessage) -> ScheduledMessage:
         body = request.POST.get("body")  # only the author's form has the text (it goes out in their name)
         return actions.check_update_scheduled(
             user, scheduled_id, send_at=parse_moment(request.POST.get("send_date", ""),
@@ -248,5 +241,5 @@ def scheduled_update(request: HttpRequest, scheduled_id: int) -> HttpResponse:
 @require_POST
 @perm_required(Perm.INBOX_WORK)
 def scheduled_cancel(request: HttpRequest, scheduled_id: int) -> HttpResponse:
-    return _change(request, scheduled_id, lambda user: actions.check_cancel_scheduled(user, scheduled_id),
+    return _change(request, scheduled_id, lambda user, _current: actions.check_cancel_scheduled(user, scheduled_id),
                    _("Envío cancelado."))

@@ -298,10 +298,6 @@ def register_kind(kind: str, describe: Callable[[EventContext], str], *, user_ke
     _REGISTERED_USER_KEYS[kind] = user_keys
 
 
-def described_kinds() -> frozenset[str]:
-    return DESCRIBED_KINDS | frozenset(_REGISTERED)
-
-
 def describe_conversation_event(kind: str, data: Mapping[str, Any], *, actor: str | None, comment: str,
                                 names: Mapping[int, str], inboxes: Mapping[str, str],
                                 usernames: Mapping[str, str] | None = None) -> str:

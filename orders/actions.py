@@ -194,13 +194,13 @@ def check_set_lines(acting_user: User, order_id: int, *, lines: Iterable[tuple[s
     return order
 
 
-def missing_delivery(values: Mapping[str, str]) -> dict[str, str]:
+def missing_delivery(values: Mapping[str, str], *, require_document: bool) -> dict[str, str]:
     """What a confirmation lacks among the delivery data (`name`, `phones`, `address`, `city`, `department`,
     `document_id`), each with its message."""
     messages = {"name": _("Falta el nombre completo."), "phones": _("Falta un teléfono válido."),
                 "address": _("Falta la dirección de entrega."), "city": _("Falta la ciudad."),
                 "department": _("Falta el departamento / estado.")}
-    if LeadSettings.load().require_document:
+    if require_document:
         messages["document_id"] = _("Falta el documento de identidad.")
     return {field: message for field, message in messages.items() if not str(values.get(field) or "").strip()}
 
@@ -209,7 +209,8 @@ def delivery_errors(order: Order) -> dict[str, str]:
     c = order.customer
     phone = next(iter(c.phones.all()), None)  # prefetched by the confirmation, which reuses the first phone
     return missing_delivery({"name": c.name, "phones": phone.e164 if phone else "", "address": c.address,
-                             "city": c.city, "department": c.department, "document_id": c.document_id})
+                             "city": c.city, "department": c.department, "document_id": c.document_id},
+                            require_document=LeadSettings.load().require_document)
 
 
 @dataclass(frozen=True)

@@ -98,9 +98,9 @@ def delivery_fields(draft: Order, *, typed: Mapping[str, str] | None, errors: Ma
     if typed:
         values |= {k: v for k, v in typed.items() if k in values and v.strip()}
     refused = {("phone" if k == "phones" else k): v for k, v in (errors or {}).items()}
-    missing = {("phone" if k == "phones" else k): v
-               for k, v in actions.missing_delivery({**values, "phones": values["phone"]}).items()}
     require_document = LeadSettings.load().require_document
+    missing = {("phone" if k == "phones" else k): v for k, v in actions.missing_delivery(
+        {**values, "phones": values["phone"]}, require_document=require_document).items()}
     labels = {"name": _("Nombre completo"), "phone": _("Teléfono"), "address": _("Dirección de entrega"),
               "city": _("Ciudad"), "department": _("Departamento / estado"),
               "document_id": _("Documento de identidad") if require_document else _("Documento (opcional)")}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 from django.templatetags.static import static
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
 from core.assets import assets
@@ -17,4 +17,4 @@ def page_assets(page: str, kind: str) -> SafeString:
     paths = assets(page, kind)
     if kind == "css":
         return format_html_join("", '<link rel="stylesheet" href="{}">', ((static(p),) for p in paths))
-    return format_html_join("", '<script src="{}" defer></script>', ((static(p),) for p in paths)) or format_html("")
+    return format_html_join("", '<script src="{}" defer></script>', ((static(p),) for p in paths))

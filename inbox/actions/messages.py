@@ -55,9 +55,6 @@ def can_reply(c: Conversation) -> bool:
 def check_send_reply(acting_user: User, conversation_id: int, *, body: str, attachments: list[Any] | None = None,
                      meta: dict[str, Any] | None = None) -> Message:
     """An answer to the customer by its responsible agent (or a supervisor): see do_send_reply."""
-    body = body.strip()
-    if not body and not attachments:
-        raise ActionError("empty_message", _("La respuesta está vacía."), field="body")
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
