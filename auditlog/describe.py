@@ -26,7 +26,7 @@ from accounts.roles import Role
 from core.describe import money, quote, system_actor, yes_no
 from core.models import AuditLog
 from customers.models import MarketingList
-from inbox.choices import CloseReason
+from inbox.choices import Channel, CloseReason
 from inbox.models import ClosureReview, Inbox
 from leads.choices import Outcome
 
@@ -482,6 +482,16 @@ def _sentences() -> dict[str, _Sentence]:
     def quick_reply_deleted(c: _Context) -> str:
         return _("%(actor)s borró la respuesta rápida %(target)s") % _args(c)
 
+    def sla_policies_updated(c: _Context) -> str:
+        channels = dict(Channel.choices)
+        names = []
+        for key, value in c.changes.items():
+            channel, _sep, inbox = str(key).partition("/")  # the inbox's name when it changed
+            name = str(channels.get(channel, channel))
+            name = f"{name} · {inbox}" if inbox else name
+            names.append(_("%s (borrada)") % name if isinstance(value, dict) and value.get("deleted") else name)
+        return _("%(actor)s cambió los niveles de servicio de %(what)s") % _args(c, what=", ".join(names))
+
     def list_created(c: _Context) -> str:
         return _("%(actor)s creó la lista de marketing %(target)s") % _args(c)
 
@@ -647,7 +657,7 @@ def _sentences() -> dict[str, _Sentence]:
         "order.despachado": order_dispatched, "customer.updated": customer_updated,
         "marketing_list.created": list_created, "customer.merged": customer_merged,
         "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,
-        "quick_reply.deleted": quick_reply_deleted,
+        "quick_reply.deleted": quick_reply_deleted, "sla_policies.updated": sla_policies_updated,
         "lead.status_changed": lead_status, "lead.note_added": lead_note, "lead.released": lead_released,
         "lead.reassigned": lead_reassigned, "lead.taken": lead_taken, "note_template.saved": template_saved,
         "lead_settings.updated": lead_settings, "mail.mailbox_created": mailbox_created,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +19,9 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Perm
 from automation import tasks
-from automation.choices import SCHEDULED_TRANSITIONS, QuickReplyScope, ScheduledState
+from automation.choices import SCHEDULED_TRANSITIONS, SLA_CHANNELS, QuickReplyScope, ScheduledState
 from automation.events import ScheduledMessageCancelled, ScheduledMessageFailed, ScheduledMessageSent
-from automation.models import QuickReply, ScheduledMessage, ScheduledMessageEvent
+from automation.models import QuickReply, ScheduledMessage, ScheduledMessageEvent, SlaPolicy
 from automation.scheduling import MAX_AHEAD, MIN_AHEAD
 from automation.selectors import visible_quick_replies
 from automation.variables import FIELD_ALIASES, NAMESPACES, VARIABLE, variables_in
@@ -430,3 +431,78 @@ def scheduled_failed_texts(c: Conversation, scheduled: ScheduledMessage) -> dict
                 "when": date_format(timezone.localtime(scheduled.send_at), "SHORT_DATETIME_FORMAT"),
                 "customer": c.customer.name, "reason": scheduled.failure}
     return texts
+
+
+# --- service-level policies --------------------------------------------------------------------------------
+
+SLA_MIN_SECONDS, SLA_MAX_SECONDS = 10, 30 * 86400  # from ten seconds (web chat) to a month (resolution)
+SLA_SECONDS_FIELDS = ("first_response_seconds", "next_response_seconds", "resolution_seconds",
+                      "escalate_after_seconds")
+SLA_FLAGS = ("business_hours", "pause_on_hold", "email_on_breach", "active")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlaPolicyInput:
+    channel: str
+    inbox_code: str = ""
+    first_response_seconds: int | None = None
+    next_response_seconds: int | None = None
+    resolution_seconds: int | None = None
+    escalate_after_seconds: int | None = None
+    business_hours: bool = False
+    pause_on_hold: bool = True
+    email_on_breach: bool = False
+    active: bool = True
+
+
+def check_save_sla_policies(acting_user: User, policies: list[SlaPolicyInput]) -> list[SlaPolicy]:
+    """Replaces the service-level policies with `policies` (PUT semantics: one absent is deleted, and its channel
+    or inbox is no longer timed). Every problem is reported at once, keyed `<row>.<field>`; nothing changes on
+    error. Clocks already running keep their due times; the new targets apply from each conversation's next
+    cycle (automation.sla)."""
+    require_perm(acting_user, Perm.INBOX_SUPERVISE)
+    errors: dict[str, str] = {}
+    inboxes = {i.code: i for i in Inbox.objects.filter(code__in={p.inbox_code for p in policies if p.inbox_code})}
+    seen: set[tuple[str, str]] = set()
+    for n, p in enumerate(policies):
+        if p.channel not in SLA_CHANNELS:
+            errors[f"{n}.channel"] = _("Canal sin niveles de servicio: «%s».") % p.channel
+        if p.inbox_code and p.inbox_code not in inboxes:
+            errors[f"{n}.inbox"] = _("Bandeja desconocida: «%s».") % p.inbox_code
+        if (p.channel, p.inbox_code) in seen:
+            errors[f"{n}.inbox"] = _("Hay dos políticas para el mismo canal y la misma bandeja.")
+        seen.add((p.channel, p.inbox_code))
+        for field in SLA_SECONDS_FIELDS:
+            value = getattr(p, field)
+            if value is not None and not SLA_MIN_SECONDS <= value <= SLA_MAX_SECONDS:
+                errors[f"{n}.{field}"] = _("Entre 10 segundos y 30 días.")
+    if errors:
+        raise ActionError("invalid_sla_policy", " ".join(errors.values()), errors=errors, field=next(iter(errors)))
+    with transaction.atomic():
+        current = {(p.channel, p.inbox.code if p.inbox else ""): p
+                   for p in SlaPolicy.objects.select_for_update(of=("self",)).select_related("inbox")}
+        saved, changes = [], {}
+        now = timezone.now()
+        for p in policies:
+            key = (p.channel, p.inbox_code)
+            row = current.pop(key, None) or SlaPolicy(channel=p.channel, inbox=inboxes.get(p.inbox_code))
+            values = {f: getattr(p, f) for f in (*SLA_SECONDS_FIELDS, *SLA_FLAGS)}
+            diff = {f: [getattr(row, f), v] for f, v in values.items() if row.pk is None or getattr(row, f) != v}
+            if diff:
+                for f, v in values.items():
+                    setattr(row, f, v)
+                row.updated_at = now
+                row.save()
+                changes[_audit_key(row)] = {f: v[1] for f, v in diff.items()}
+            saved.append(row)
+        for gone in current.values():
+            changes[_audit_key(gone)] = {"deleted": True}
+            gone.delete()
+        if changes:
+            audit.record(actor=acting_user, action="sla_policies.updated", target=None, changes=changes)
+    return saved
+
+
+def _audit_key(policy: SlaPolicy) -> str:
+    """How the audit log names a policy: its channel, and the inbox's name at the time ("whatsapp/Clientes VIP")."""
+    return f"{policy.channel}/{policy.inbox.name}" if policy.inbox else policy.channel

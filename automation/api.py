@@ -12,7 +12,7 @@ from ninja.pagination import paginate
 
 from accounts.roles import Perm
 from automation import actions
-from automation.models import QuickReply, ScheduledMessage
+from automation.models import QuickReply, ScheduledMessage, SlaPolicy
 from automation.selectors import visible_quick_replies
 from automation.variables import render
 from core.api import (
@@ -183,3 +183,60 @@ def create_scheduled(request: HttpRequest, conversation_id: DbId, payload: Sched
 def cancel_scheduled(request: HttpRequest, scheduled_id: DbId) -> HttpResponse:
     actions.check_cancel_scheduled(api_user(request), scheduled_id)
     return HttpResponse(status=204)
+
+
+Seconds = Annotated[int, Field(ge=actions.SLA_MIN_SECONDS, le=actions.SLA_MAX_SECONDS)]
+
+
+class SlaPolicyIn(InputSchema):
+    channel: Literal["whatsapp", "email", "webchat", "api"]
+    inbox: str | None = Field(None, max_length=50, description="An inbox's code: this inbox's own policy on the "
+                                                               "channel (replaces the channel's there); null: the "
+                                                               "channel's")
+    first_response_seconds: Seconds | None = Field(None, description="null: not timed")
+    next_response_seconds: Seconds | None = None
+    resolution_seconds: Seconds | None = None
+    escalate_after_seconds: Seconds | None = Field(None, description="Not resolved this long after its assignment: "
+                                                                     "the conversation goes to a supervisor")
+    business_hours: bool = Field(False, description="Count only the inbox team's opening hours (holidays closed)")
+    pause_on_hold: bool = Field(True, description="Stop the clock while the conversation is En espera")
+    email_on_breach: bool = Field(False, description="Also email the agent and the inbox's supervisors")
+    active: bool = True
+
+
+class SlaPoliciesIn(InputSchema):
+    policies: list[SlaPolicyIn] = Field(..., max_length=200)
+
+
+class SlaPolicyOut(Schema):
+    channel: str
+    inbox: str | None
+    first_response_seconds: int | None
+    next_response_seconds: int | None
+    resolution_seconds: int | None
+    escalate_after_seconds: int | None
+    business_hours: bool
+    pause_on_hold: bool
+    email_on_breach: bool
+    active: bool
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_inbox(obj: SlaPolicy) -> str | None:
+        return obj.inbox.code if obj.inbox else None
+
+
+@router.get("/sla-policies", response=list[SlaPolicyOut],
+            summary="The service-level policies: per channel, and an inbox's own on a channel")
+def list_sla_policies(request: HttpRequest) -> Any:
+    api_require(request, Perm.INBOX_WORK)
+    return list(SlaPolicy.objects.select_related("inbox").order_by("channel", "inbox__code", "id"))
+
+
+@router.put("/sla-policies", response=list[SlaPolicyOut],
+            summary="Replace every policy (one left out is deleted: its channel or inbox is no longer timed)")
+def replace_sla_policies(request: HttpRequest, payload: SlaPoliciesIn) -> Any:
+    actions.check_save_sla_policies(api_user(request), [
+        actions.SlaPolicyInput(channel=p.channel, inbox_code=p.inbox or "",
+                               **p.model_dump(exclude={"channel", "inbox"})) for p in payload.policies])
+    return list(SlaPolicy.objects.select_related("inbox").order_by("channel", "inbox__code", "id"))

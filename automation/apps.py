@@ -8,17 +8,19 @@ class AutomationConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.management.commands.seed_demo import SEEDERS
-        from automation.demo import seed_quick_replies
+        from automation.demo import seed_quick_replies, seed_sla_breaches
 
-        if seed_quick_replies not in SEEDERS:
-            SEEDERS.append(seed_quick_replies)
-        from automation.composer import composer_panel, refuse_unfilled_variables, scheduled_panel
+        for seeder in (seed_quick_replies, seed_sla_breaches):
+            if seeder not in SEEDERS:
+                SEEDERS.append(seeder)
+        from automation.composer import composer_panel, refuse_unfilled_variables, scheduled_panel, sla_panel
         from core import assets
         from inbox import outbound
         from inbox.panels import composer, conversation_side
 
         # The quick-reply picker under the composer, without the inbox importing automation.
         composer.register("quick_replies", context=composer_panel, template="automation/_composer.html")
+        conversation_side.register("sla", context=sla_panel, template="automation/_sla_panel.html")
         conversation_side.register("scheduled", context=scheduled_panel, template="automation/_scheduled_panel.html")
         assets.register("inbox.workspace", css=("automation/automation.css",), js=("automation/quick_replies.js",))
         outbound.register_body_check(refuse_unfilled_variables)
@@ -32,3 +34,15 @@ class AutomationConfig(AppConfig):
         from inbox.actions import register_merge_hook
 
         register_merge_hook(do_follow_merge)
+        from automation import sla
+        from core.events import subscribe
+        from inbox.events import ConversationAssigned, ConversationStateChanged, MessageReceived, MessageSent
+
+        # In the emitting transaction: a conversation is never stored without its clocks (automation.sla).
+        for event, handler in ((MessageReceived, sla.on_message_received), (MessageSent, sla.on_message_sent),
+                               (ConversationStateChanged, sla.on_state_changed),
+                               (ConversationAssigned, sla.on_assigned)):
+            subscribe(event, handler, name=f"automation.sla.{handler.__name__}", in_transaction=True)
+        from inbox.api import register_item_field
+
+        register_item_field("sla", sla.api_items)

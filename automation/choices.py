@@ -32,3 +32,19 @@ SCHEDULED_TRANSITIONS: dict[ScheduledState, frozenset[ScheduledState]] = {
     _S.CANCELLED: frozenset(),
     _S.FAILED: frozenset(),
 }
+
+
+class SlaTarget(models.TextChoices):
+    """What a service-level policy times. Response and resolution targets are the customer's; escalation is the
+    team's own rule (a case not resolved in time goes to a supervisor)."""
+
+    FIRST_RESPONSE = "first_response", _("Primera respuesta")
+    NEXT_RESPONSE = "next_response", _("Siguiente respuesta")
+    RESOLUTION = "resolution", _("Resolución")
+    ESCALATION = "escalation", _("Escalamiento")
+
+
+# The targets a customer waits on: the list's badge and "SLA due" show the nearest of these.
+CUSTOMER_TARGETS = (SlaTarget.FIRST_RESPONSE, SlaTarget.NEXT_RESPONSE, SlaTarget.RESOLUTION)
+# The channels a policy may cover (a phone call is answered live: the call queue has its own measures).
+SLA_CHANNELS = ("whatsapp", "email", "webchat", "api")

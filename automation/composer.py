@@ -3,18 +3,20 @@ quick-reply variable without a value reaches a customer."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Perm
-from automation.choices import ScheduledState
-from automation.models import ScheduledMessage
+from automation.choices import ScheduledState, SlaTarget
+from automation.models import ScheduledMessage, SlaTimer
 from automation.scheduling import suggestions
+from automation.sla import policy_label
 from automation.variables import variables_in
 from core.errors import ActionError
 from inbox.actions import can_reply, check_may_act
@@ -63,3 +65,36 @@ def refuse_unfilled_variables(conversation: Conversation, body: str, meta: dict[
         names = ", ".join(dict.fromkeys(left))
         raise ActionError("unfilled_variable", _("Complete o borre antes de enviar: %s") % names, field="body",
                           variables=left)
+
+
+def sla_panel(user: User, conversation: Conversation) -> dict[str, Any] | None:
+    """The side panel's "Nivel de servicio": the policy, each target of this cycle with its due time and whether
+    it was met, is running, paused or breached, and the escalation rule (one query)."""
+    timer = SlaTimer.objects.select_related("policy__inbox").filter(pk=conversation.pk).first()
+    if timer is None or timer.cycle != conversation.cycle or not timer.targets:
+        return None
+    rows = []
+    for target in SlaTarget:
+        entry = timer.targets.get(target.value)
+        if not entry:
+            continue
+        due = _when(entry.get("due"))
+        at = date_format(timezone.localtime(due), "SHORT_DATETIME_FORMAT") if due else ""
+        if entry.get("breached_at"):
+            status, text = "late", _("Incumplido: vencía el %s") % at if at else _("Incumplido")
+        elif entry.get("met_at"):
+            status, text = "met", _("Cumplido")
+        elif entry.get("stopped_at"):
+            status, text = "met", _("Detenido al resolver")
+        elif "remaining" in entry:
+            status, text = "paused", _("En pausa mientras espera al cliente")
+        else:
+            status, text = "running", _("Vence el %s") % at
+        rows.append({"label": target.label, "due": due, "status": status, "text": text,
+                     "escalation": target == SlaTarget.ESCALATION})
+    return {"c": conversation, "policy": policy_label(timer.policy), "rows": rows,
+            "escalated_at": timer.escalated_at}
+
+
+def _when(value: object) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) and value else None

@@ -4,13 +4,17 @@ per inbox, and an agent's personal ones."""
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 from django.core.management.base import OutputWrapper
+from django.utils import timezone
 
 from accounts.models import User
+from automation import sla
 from automation.actions import check_save_quick_reply
 from automation.choices import QuickReplyScope
-from automation.models import QuickReply
+from automation.models import QuickReply, SlaTimer
+from core.demo import at
 
 SHARED = [
     ("saludo", "Saludo", "ventas", "", "¡Hola {{cliente.primer_nombre}}! Le saluda {{agente.primer_nombre}} de "
@@ -50,3 +54,19 @@ def seed_quick_replies(rng: random.Random, scale: str, stdout: OutputWrapper) ->
     for reply in QuickReply.objects.all():
         QuickReply.objects.filter(pk=reply.pk).update(usage_count=rng.randint(3, 160))
     stdout.write(f"automation: {QuickReply.objects.count()} quick replies")
+
+
+def seed_sla_breaches(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
+    """The demo's conversations were written through the actions, so their clocks ran as they happened; what fell
+    due is breached (and escalated) at its own moment, replayed in order, as the 2-second sweep would have."""
+    total = 0
+    now = timezone.now()
+    while (due := SlaTimer.objects.filter(check_at__lte=now).order_by("check_at").values_list("check_at", flat=True)
+           .first()) is not None:
+        moment = min(due + timedelta(seconds=2), now)
+        with at(moment):
+            found = sla.do_detect_breaches(now=moment)
+        if not found:
+            break  # nothing it could take (never expected in a seeding run)
+        total += found
+    stdout.write(f"automation: {total} conversations past their service level")

@@ -42,3 +42,20 @@ class ScheduledMessageFailed(_ScheduledEvent):
     type = "scheduled_message.failed"
     label = _("Mensaje programado no enviado")
     reason: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SlaBreached(DomainEvent):
+    """A conversation missed a service-level target (`target`: first_response, next_response, resolution) or was
+    not resolved in time after its assignment (`escalation`: the policy then hands it to a supervisor). `due_at`:
+    when the target fell due; `assignee_id`: who had it then."""
+
+    type = "sla.breached"
+    label = _("SLA incumplido")
+    conversation_id: int
+    customer_id: int
+    channel: str
+    inbox: str
+    target: str
+    due_at: datetime
+    assignee_id: int | None

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.tasks import task
 
-from automation import actions
+from automation import actions, sla
 
 
 @task(queue_name="messaging")
@@ -15,3 +15,9 @@ def send_scheduled_message(scheduled_id: int) -> bool:
 def send_due_scheduled_messages() -> int:
     """The safety net of deferred sends: every due scheduled message still waiting (a lost task, a restart)."""
     return actions.do_send_due_scheduled()
+
+
+@task()
+def detect_sla_breaches() -> int:
+    """Service levels: breaches and escalates what fell due (every 2 s; idempotent, bounded, see automation.sla)."""
+    return sla.do_detect_breaches()

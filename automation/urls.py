@@ -10,6 +10,7 @@ urlpatterns = [
     path("respuestas-rapidas/<int:quick_reply_id>/borrar", views.quick_reply_delete, name="quick_reply_delete"),
     path("respuestas-rapidas/selector/<int:conversation_id>", views.picker, name="picker"),
     path("respuestas-rapidas/<int:quick_reply_id>/usar/<int:conversation_id>", views.use, name="use"),
+    path("niveles-de-servicio/", views.sla_policies, name="sla_policies"),
     path("programados/<int:conversation_id>/nuevo", views.schedule, name="schedule"),
     path("programados/<int:scheduled_id>/editar", views.scheduled_update, name="scheduled_update"),
     path("programados/<int:scheduled_id>/cancelar", views.scheduled_cancel, name="scheduled_cancel"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, time
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -19,10 +20,10 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.roles import Perm
 from automation import actions
-from automation.choices import QUICK_REPLY_CATEGORIES
+from automation.choices import QUICK_REPLY_CATEGORIES, SLA_CHANNELS
 from automation.composer import pending_scheduled
 from automation.forms import QuickReplyFilterForm, QuickReplyForm
-from automation.models import QuickReply, ScheduledMessage
+from automation.models import QuickReply, ScheduledMessage, SlaPolicy
 from automation.selectors import picker_options, visible_quick_replies
 from automation.variables import DOCUMENTED, Values
 from automation.variables import render as render_variables
@@ -32,7 +33,8 @@ from core.errors import ActionError
 from core.forms import show_action_errors
 from core.permissions import forbidden, perm_required
 from inbox.actions import access_conversation, check_may_act
-from inbox.models import Conversation
+from inbox.choices import Channel
+from inbox.models import Conversation, Inbox
 
 
 def _user(request: HttpRequest) -> User:
@@ -243,3 +245,92 @@ def scheduled_update(request: HttpRequest, scheduled_id: int) -> HttpResponse:
 def scheduled_cancel(request: HttpRequest, scheduled_id: int) -> HttpResponse:
     return _change(request, scheduled_id, lambda user, _current: actions.check_cancel_scheduled(user, scheduled_id),
                    _("Envío cancelado."))
+
+
+# --- service levels ------------------------------------------------------------------------------------------
+
+_MINUTE_FIELDS = ("first_response", "next_response", "resolution", "escalate_after")
+
+
+def _minutes(value: int | None) -> str:
+    if value is None:
+        return ""
+    minutes = value / 60
+    return str(int(minutes)) if minutes == int(minutes) else f"{minutes:.2f}".rstrip("0")
+
+
+def _policy_rows(post: Any | None) -> tuple[list[dict[str, Any]], list[actions.SlaPolicyInput], dict[str, str]]:
+    """The page's rows (what is shown) and, from a POST, what they ask for, with every field error at once.
+    Minutes on screen, seconds in the action; an empty field is "not timed"."""
+    rows: list[dict[str, Any]] = []
+    if post is None:
+        rows = [{"channel": p.channel, "inbox": p.inbox.code if p.inbox else "",
+                 **{f: _minutes(p.seconds(_target(f))) for f in _MINUTE_FIELDS},
+                 **{f: getattr(p, f) for f in actions.SLA_FLAGS}, "delete": False}
+                for p in SlaPolicy.objects.select_related("inbox").order_by("inbox__name", "channel", "id")]
+        rows.append({"channel": "", "inbox": "", **dict.fromkeys(_MINUTE_FIELDS, ""), "business_hours": False,
+                     "pause_on_hold": True, "email_on_breach": False, "active": True, "delete": False, "new": True})
+        return rows, [], {}
+    inputs: list[actions.SlaPolicyInput] = []
+    errors: dict[str, str] = {}
+    for n in range(min(int(post.get("rows") or 0) if str(post.get("rows") or "").isdigit() else 0, 200)):
+        get = partial(_field, post, n)
+        row: dict[str, Any] = {"channel": get("channel"), "inbox": get("inbox"), **{f: get(f) for f in _MINUTE_FIELDS},
+               **{f: get(f) == "on" for f in (*actions.SLA_FLAGS, "delete")}, "new": get("new") == "1"}
+        rows.append(row)
+        if row["delete"] or (row["new"] and not row["channel"]):
+            continue
+        seconds: dict[str, int | None] = {}
+        for f in _MINUTE_FIELDS:
+            try:
+                seconds[f] = round(float(row[f].replace(",", ".")) * 60) if row[f] else None
+            except ValueError:
+                errors[f"{len(inputs)}.{f}_seconds"] = _("Escriba los minutos como un número.")
+                seconds[f] = None
+        row["index"] = len(inputs)
+        inputs.append(actions.SlaPolicyInput(
+            channel=row["channel"], inbox_code=row["inbox"],
+            first_response_seconds=seconds["first_response"], next_response_seconds=seconds["next_response"],
+            resolution_seconds=seconds["resolution"], escalate_after_seconds=seconds["escalate_after"],
+            **{f: row[f] for f in actions.SLA_FLAGS}))
+    return rows, inputs, errors
+
+
+def _field(post: Any, n: int, name: str) -> str:
+    return str(post.get(f"p-{n}-{name}") or "").strip()[:60]
+
+
+def _target(field: str) -> str:
+    return "escalation" if field == "escalate_after" else field
+
+
+@perm_required(Perm.INBOX_WORK)
+def sla_policies(request: HttpRequest) -> HttpResponse:
+    """The service-level policies: everyone who answers reads them; supervisors change them (one form, saved at
+    once through actions.check_save_sla_policies)."""
+    user = _user(request)
+    can_edit = user.has_perm_code(Perm.INBOX_SUPERVISE)
+    status = 200
+    if request.method == "POST":
+        if not can_edit:
+            return forbidden(request)
+        rows, inputs, errors = _policy_rows(request.POST)
+        if not errors:
+            try:
+                actions.check_save_sla_policies(user, inputs)
+            except ActionError as exc:
+                errors = {str(k): str(v) for k, v in (exc.details.get("errors") or {"": exc.message}).items()}
+            else:
+                messages.success(request, _("Niveles de servicio guardados."))
+                return redirect("automation:sla_policies")
+        for row in rows:
+            i = row.get("index")
+            row["errors"] = {k.split(".", 1)[1]: v for k, v in errors.items() if i is not None
+                             and k.split(".", 1)[0] == str(i)}
+        status = 400
+    else:
+        rows, _inputs, errors = _policy_rows(None)
+    return render(request, "automation/sla_policies.html", {
+        "rows": rows, "can_edit": can_edit, "general_error": errors.get(""), "channels": [
+            (value, label) for value, label in Channel.choices if value in SLA_CHANNELS],
+        "inboxes": list(Inbox.objects.order_by("name").values_list("code", "name"))}, status=status)

@@ -84,6 +84,11 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 timedelta(seconds=30), label=_("Envío de mensajes programados"),
                 reason=_("Envía los mensajes programados que llegaron a su hora y siguen esperando, si la tarea "
                          "diferida de alguno se perdió (un reinicio): nunca se envía uno dos veces.")),
+    PeriodicJob("detect_sla_breaches", "automation.tasks.detect_sla_breaches", timedelta(seconds=2),
+                label=_("Vencimientos de SLA"),
+                reason=_("Encuentra los objetivos de servicio vencidos (primera y siguiente respuesta, resolución) "
+                         "y escala los casos sin resolver a tiempo: el aviso llega a los pocos segundos. Si no "
+                         "vence nada, solo lee un índice.")),
     PeriodicJob("sync_whatsapp_templates", "connectors.whatsapp.tasks.sync_whatsapp_templates", timedelta(hours=1),
                 label=_("Sincronización de plantillas de WhatsApp"),
                 reason=_("Las plantillas se aprueban o pausan en Meta; el selector de la conversación"

@@ -4,6 +4,7 @@ Everything the inbox UI does is here too, through the same actions: the handlers
 serialize; permissions and rules live in the actions (inbox.actions, inbox.task_actions, inbox.bulk).
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlencode
@@ -109,6 +110,35 @@ class ConversationIn(InputSchema):
                                                              "one again changes nothing (idempotency)")
 
 
+class ConversationSlaOut(Schema):
+    """The service level of the current cycle (automation.sla); null when no policy times the conversation."""
+
+    policy: str = Field(..., description="The policy's name: its channel, and its inbox when it is an inbox's own")
+    first_response_due: datetime | None
+    next_response_due: datetime | None
+    resolution_due: datetime | None
+    escalate_at: datetime | None = Field(..., description="When it goes to a supervisor if still not resolved")
+    breached: list[str] = Field(..., description="Targets missed in this cycle: first_response, next_response, "
+                                                 "resolution, escalation")
+    escalated_at: datetime | None
+    paused: bool = Field(..., description="True while En espera, when the policy pauses the clock")
+
+
+# Fields other apps add to every conversation item (automation: `sla`), each loaded once per page:
+# loader(conversations) -> {conversation id: value}.
+ItemLoader = Callable[[list[Conversation]], dict[int, Any]]
+_ITEM_FIELDS: dict[str, ItemLoader] = {}
+
+
+def register_item_field(name: str, loader: ItemLoader) -> None:
+    _ITEM_FIELDS[name] = loader
+
+
+def _items(rows: list[Conversation]) -> list[dict[str, Any]]:
+    extra = {name: loader(rows) for name, loader in _ITEM_FIELDS.items()} if rows else {}
+    return [{**_out(c), **{name: values.get(c.pk) for name, values in extra.items()}} for c in rows]
+
+
 class ConversationOut(Schema):
     id: int
     uuid: UUID = Field(..., description="Stable public identifier (the one exports use)")
@@ -127,6 +157,7 @@ class ConversationOut(Schema):
     first_response_at: datetime | None
     closed_at: datetime | None
     close_reason: str
+    sla: ConversationSlaOut | None = None
 
 
 class ConversationDetailOut(ConversationOut):
@@ -199,7 +230,7 @@ def _detail(conversation_id: int, user: User, *, fresh: tuple[Conversation, Mess
         Conversation.objects.select_related("customer", "inbox", "assignee", "category").get(pk=conversation_id))
     can_supervise = user.has_perm_code(Perm.INBOX_SUPERVISE)
     items = timeline(c, messages=[fresh[1]] if fresh is not None else None)
-    return {**_out(c), "timeline": [_readable({**i, "at": i["at"].isoformat()}, can_supervise)  # type: ignore[attr-defined]
+    return {**_items([c])[0], "timeline": [_readable({**i, "at": i["at"].isoformat()}, can_supervise)  # type: ignore[attr-defined]
                                     for i in items]}
 
 
@@ -241,7 +272,7 @@ def list_conversations(  # noqa: PLR0917 - ninja maps each query parameter to an
         params = request.GET.copy()
         params["after"] = nxt
         link = request.build_absolute_uri(f"{request.path}?{urlencode(params)}")
-    return {"next": link, "results": [_out(c) for c in rows]}
+    return {"next": link, "results": _items(rows)}
 
 
 class BulkIn(InputSchema):

@@ -29,7 +29,7 @@ class InboxFilterForm(forms.Form):
     unanswered = forms.BooleanField(required=False, label=_("Sin respuesta"))
     sort = forms.ChoiceField(required=False, label=_("Orden"), choices=[
         ("", _("Automático")), ("waiting", _("Espera más larga primero")), ("priority", _("Prioridad")),
-        ("activity", _("Actividad más reciente"))])
+        ("sla", _("Vencimiento del SLA")), ("activity", _("Actividad más reciente"))])
 
     def __init__(self, *args: object, inboxes: list[tuple[str, str]] | None = None, **kwargs: object) -> None:
         kwargs.setdefault("label_suffix", "")

@@ -120,6 +120,11 @@ class Conversation(models.Model):
                                       blank=True)
     first_response_seconds = models.PositiveIntegerField(null=True, blank=True)
     resolution_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # Service level (issue 16), kept by automation.sla: the nearest target still to meet (a first or next response,
+    # the resolution) and the moment 80 % of its time is used, so the list's badge and its "SLA due" order need no
+    # join. Empty when nothing is due (no policy, answered, on hold with the clock paused, resolved).
+    sla_due_at = models.DateTimeField(_("vencimiento del SLA"), null=True, blank=True)
+    sla_warn_at = models.DateTimeField(null=True, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -141,6 +146,8 @@ class Conversation(models.Model):
             # "Oldest waiting first": its order (ASC NULLS LAST, id) is the btree's own, so the list walks it and
             # stops at the page's last row; conversations nobody waits on (NULL) sit at its end.
             models.Index(fields=["waiting_since", "id"], name="conv_waiting_idx"),
+            # "SLA due": the same shape, over the conversations that carry a deadline.
+            models.Index(fields=["sla_due_at", "id"], name="conv_sla_due_idx"),
             # The folder counts: open rows only, counted from the index (inbox.selectors.counts).
             models.Index(fields=["state", "inbox", "assignee"], name="conv_open_counts_idx",
                          condition=Q(state__in=["nueva", "pendiente", "en_espera", "escalada"])),

@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.choices import Availability
 from accounts.models import User
-from accounts.roles import ROLE_PERMISSIONS, Perm
+from accounts.roles import ROLE_PERMISSIONS, Perm, Role
 from core.text import fold
 from inbox.choices import OPEN_STATES
 from inbox.models import Conversation, Inbox
@@ -88,3 +88,15 @@ def assignable_people(c: Conversation | None, *, q: str = "", limit: int = 20,
     people.sort(key=lambda p: (AVAILABILITY_RANK.get(Availability(p.availability), 9) if p.availability in
                                Availability.values else 9, p.open_load / max(p.capacity, 1), fold(p.name)))
     return people[:limit]
+
+
+def supervisors_of(inbox: Inbox) -> list[User]:
+    """The supervisors responsible for `inbox`: active supervisors in one of its teams, or — a global inbox, or no
+    supervisor in its teams — every active supervisor. Who an escalation goes to and whom a breached service level
+    alerts."""
+    everyone = User.objects.filter(role=Role.SUPERVISOR, is_active=True).order_by("pk")
+    if not inbox.is_global:
+        own = list(everyone.filter(teams__inboxes=inbox).distinct())
+        if own:
+            return own
+    return list(everyone)

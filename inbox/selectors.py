@@ -116,7 +116,8 @@ SORTS: dict[str, tuple[SortKey, ...]] = {
     "waiting": (SortKey("waiting_since", nulls_last=True), SortKey("id")),
     "priority": (SortKey("prio", descending=True), SortKey("waiting_since", nulls_last=True), SortKey("id")),
     "activity": (SortKey("last_activity_at", descending=True), SortKey("id", descending=True)),
-    # the SLA issue adds ("sla", (SortKey("sla_due_at", nulls_last=True), SortKey("id"))) here
+    # the nearest service-level deadline first (breached ones before them); conversations without one come last
+    "sla": (SortKey("sla_due_at", nulls_last=True), SortKey("id")),
 }
 
 

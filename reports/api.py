@@ -45,7 +45,7 @@ router = Router(tags=["reports"])
 
 LeadFlowTable = Literal["by_operator", "by_hour", "outcomes", "speed_to_lead"]
 Chart = Literal["agent_volume", "agent_response_times", "sales_conversations", "revenue_by_agent", "customer_states",
-                "retention", "daily_activity", "sales_by_channel", "kpis"]
+                "retention", "daily_activity", "sales_by_channel", "sla_compliance", "sla_breaches", "kpis"]
 if set(get_args(Chart)) != set(CHARTS):  # one list of charts: reports.dashboard.CHARTS
     raise ImproperlyConfigured("reports.api.Chart must list reports.dashboard.CHARTS")
 WINDOW_DOC = ("The window: `start` ≤ `end` (400 `invalid_window`), at most {days} days (400 `window_too_long`); an "
@@ -232,6 +232,24 @@ class SalesByChannelRow(Schema):
     sales: int = Field(..., description="Number of sales rows")
 
 
+class SlaComplianceRow(Schema):
+    bucket: date = Field(..., description="Bucket of the day the first response was decided (met, or fell due)")
+    channel: str
+    met: int = Field(..., description="First responses in time")
+    breached: int = Field(..., description="First responses whose due time passed")
+    compliance_rate: float | None = Field(..., description="met / (met + breached)")
+
+
+class SlaBreachesRow(Schema):
+    agent_id: int
+    agent_name: str
+    first_response: int
+    next_response: int
+    resolution: int
+    escalation: int = Field(..., description="Cases escalated for not being resolved in time after assignment")
+    total: int
+
+
 class Kpis(Schema):
     avg_first_response_seconds: float | None = Field(..., description="Target: under 1 h")
     avg_reply_seconds: float | None = Field(..., description="Customer message → next agent reply; target < 4 h")
@@ -258,6 +276,8 @@ class DashboardOut(Schema):
     retention: list[RetentionRow] | None = None
     daily_activity: list[ActivityRow] | None = None
     sales_by_channel: list[SalesByChannelRow] | None = None
+    sla_compliance: list[SlaComplianceRow] | None = None
+    sla_breaches: list[SlaBreachesRow] | None = None
     kpis: Kpis | None = None
 
 

@@ -63,6 +63,15 @@ CHART_INFO: Final = (
     ChartInfo("sales_by_channel", gettext_lazy("Distribución de ventas por canal"), gettext_lazy(
         "Número de ventas (filas de venta, no unidades) de las conversaciones iniciadas en cada intervalo, por "
         "el canal de la conversación."), gettext_lazy("Gráfico de barras apiladas")),
+    ChartInfo("sla_compliance", gettext_lazy("Cumplimiento del SLA por canal"), gettext_lazy(
+        "De las primeras respuestas con plazo que se decidieron en cada intervalo, la parte que llegó a tiempo, "
+        "por canal. Una primera respuesta cuenta el día en que llegó a tiempo, o el día en que venció su plazo "
+        "(aunque se respondiera después). Los plazos son los de Niveles de servicio."),
+        gettext_lazy("Gráfico de líneas por canal, en porcentaje")),
+    ChartInfo("sla_breaches", gettext_lazy("Incumplimientos de SLA por agente"), gettext_lazy(
+        "Plazos vencidos en el período por el agente que tenía la conversación en ese momento: primera y "
+        "siguiente respuesta, resolución, y casos escalados por no resolverse a tiempo tras la asignación. Los "
+        "vencidos sin agente asignado no aparecen."), gettext_lazy("Gráfico de barras horizontales apiladas")),
 )
 
 
@@ -134,7 +143,8 @@ class RoleView:
 
 
 _ALL_CHARTS: Final = ("agent_volume", "agent_response_times", "sales_conversations", "revenue_by_agent",
-                      "customer_states", "retention", "daily_activity", "sales_by_channel")
+                      "customer_states", "retention", "daily_activity", "sales_by_channel", "sla_compliance",
+                      "sla_breaches")
 ROLE_VIEWS: Final[dict[str, RoleView]] = {
     "gerente": RoleView(
         gettext_lazy("Vista de gerencia: tendencias de actividad y ventas primero, luego el desempeño del equipo."),
@@ -144,7 +154,8 @@ ROLE_VIEWS: Final[dict[str, RoleView]] = {
     "supervisor": RoleView(
         gettext_lazy("Vista de supervisión: agentes, tiempos de respuesta y volumen por día; los números se "
                      "actualizan solos cada 20 segundos."),
-        ("agent_volume", "agent_response_times", "daily_activity", "sales_conversations", "customer_states"),
+        ("agent_volume", "agent_response_times", "sla_compliance", "sla_breaches", "daily_activity",
+         "sales_conversations", "customer_states"),
         SERVICE_KPIS, granularity="day"),
     "director_ventas": RoleView(
         gettext_lazy("Vista comercial: ingresos y ventas por agente, conversión y canales."),
@@ -224,6 +235,10 @@ def browser_texts() -> dict[str, Any]:
         "sales": _("Ventas"), "agent": _("Agente"), "hours": _("Horas"), "customers": _("Clientes"),
         "month": _("Mes"), "bucket": {"day": _("Día"), "week": _("Semana (desde el lunes)"), "month": _("Mes")},
         "channel": _("Canal"), "state": _("Estado"), "closed": _("Cerradas"),
+        "sla_rate": _("% a tiempo"), "sla_met": _("A tiempo"), "sla_breached": _("Vencidas"),
+        "breaches": _("Plazos vencidos"), "total": _("Total"),
+        "sla_targets": {"first_response": _("Primera respuesta"), "next_response": _("Siguiente respuesta"),
+                        "resolution": _("Resolución"), "escalation": _("Escalados")},
         "customer_states": {value: str(label) for value, label in CustomerState.choices},
         "status": {"ok": _("En meta"), "warn": _("Cerca de la meta"), "bad": _("Fuera de meta"),
                    "none": _("Sin datos")},

@@ -92,6 +92,7 @@ WebhookEvent = Literal[
     "scheduled_message.cancelled",
     "scheduled_message.failed",
     "scheduled_message.sent",
+    "sla.breached",
     "stock.changed",
     "user.availability_changed",
 ]

@@ -124,6 +124,8 @@ def samples(w):
                                 {"scope": ["mias", "todos"], "title": ["Saludo", "Saludo de bienvenida"]}),
         "quick_reply.deleted": (f, ("automation.quickreply", 31, "/saludo — Saludo"),
                                 {"shortcut": "saludo", "title": "Saludo"}),
+        "sla_policies.updated": (f, None, {"whatsapp": {"first_response_seconds": 240},
+                                           "email/Ventas Colombia": {"deleted": True}}),
         "customer.merged": (f, ("customers.customer", 16, "Ana Ruiz"), {"merged": [9004, "Ana R."]}),
         "lead.status_changed": (r, lead, {"work_status": ["ninguno", "en_proceso"], "reason": "note"}),
         "lead.note_added": (r, lead, {"outcome": "positivo", "template": "Llamar nuevamente"}),

@@ -128,3 +128,87 @@ SCENARIOS = [
              "10,000 scheduled messages due in the same minute, a worker killed and restarted: 0 lost, 0 doubled",
              setup, run_burst, size=0, databases=("postgres",)),
 ]
+
+
+# --- SLA breach detection ---------------------------------------------------------------------------------------
+
+SLA_TIMERS = 10_000
+SLA_LEAD_SECONDS = 45.0  # the first due time's distance from the start of the load
+SLA_SPREAD_SECONDS = 300.0  # due times spread evenly over five minutes (≈ 33 per second)
+SLA_DEADLINE = 900.0
+
+# Runs inside the cluster: SLA_TIMERS open WhatsApp conversations whose first response falls due between T0 and
+# T0 + SPREAD, as automation.sla writes their clocks (the due time in the timer and on the conversation).
+SLA_LOAD = """
+from datetime import datetime, timedelta
+from django.db import transaction
+from django.utils import timezone
+from automation.models import SlaPolicy, SlaTimer
+from customers.models import Customer
+from inbox.models import Conversation, Inbox
+
+n, t0, spread = int("__N__"), datetime.fromisoformat("__T0__"), float("__SPREAD__")
+tag = f"sla{timezone.now().timestamp():.0f}"
+inbox = Inbox.objects.create(name=f"Bench {tag}", code=tag)
+policy, _ = SlaPolicy.objects.get_or_create(channel="whatsapp", inbox=None, defaults={"first_response_seconds": 300})
+with transaction.atomic():
+    customers = Customer.objects.bulk_create(
+        [Customer(name=f"Cliente {tag} {i}", search_name=f"cliente {tag} {i}") for i in range(n)], batch_size=2000)
+    dues = [t0 + timedelta(seconds=spread * i / n) for i in range(n)]
+    conversations = Conversation.objects.bulk_create(
+        [Conversation(customer=c, inbox=inbox, channel="whatsapp", state="nueva", sla_due_at=due,
+                      sla_warn_at=due - timedelta(seconds=60), waiting_since=due - timedelta(seconds=300))
+         for c, due in zip(customers, dues)], batch_size=2000)
+    SlaTimer.objects.bulk_create(
+        [SlaTimer(conversation=c, policy=policy, cycle=1, check_at=due, targets={"first_response": {
+            "started": (due - timedelta(seconds=300)).isoformat(), "due": due.isoformat(),
+            "warn": (due - timedelta(seconds=60)).isoformat()}}) for c, due in zip(conversations, dues)],
+        batch_size=2000)
+print(inbox.pk, min(c.pk for c in conversations), max(c.pk for c in conversations))
+"""
+
+
+def run_sla_breaches(n: int) -> list[Sample]:
+    """`n` is ignored: the issue's figure is SLA_TIMERS open conversations carrying timers."""
+    from bench.scenarios.scaleout import _cluster, _query
+
+    cluster = _cluster()
+    loading = time.time()
+    t0 = datetime.fromtimestamp(round(loading + SLA_LEAD_SECONDS), tz=UTC)
+    code = (SLA_LOAD.replace("__N__", str(SLA_TIMERS)).replace("__T0__", t0.isoformat())
+            .replace("__SPREAD__", str(SLA_SPREAD_SECONDS)))
+    out = cluster._run_once("bench-sla-load", [sys.executable, "manage.py", "shell", "-c", code])
+    inbox_id, low, high = (int(x) for x in out.split()[-3:])
+    _log(f"{SLA_TIMERS} SLA timers due from {t0:%H:%M:%S} UTC over {SLA_SPREAD_SECONDS:.0f} s, loaded in "
+         f"{time.time() - loading:.1f} s; load {os.getloadavg()}")
+    if time.time() > t0.timestamp():
+        raise RuntimeError("the load went past the first due time: raise SLA_LEAD_SECONDS")
+    deadline = time.monotonic() + SLA_DEADLINE
+    found = 0
+    while time.monotonic() < deadline:
+        found = int(_query("SELECT count(*) FROM automation_slatimer WHERE conversation_id BETWEEN %s AND %s "
+                           "AND targets->'first_response' ? 'breached_at'", (low, high))[0][0])
+        if found == SLA_TIMERS:
+            break
+        time.sleep(POLL_EVERY)
+    lags = [float(r[0]) for r in _query(
+        "SELECT extract(epoch FROM (targets->'first_response'->>'breached_at')::timestamptz "
+        "- (targets->'first_response'->>'due')::timestamptz) FROM automation_slatimer "
+        "WHERE conversation_id BETWEEN %s AND %s AND targets->'first_response' ? 'breached_at'", (low, high))]
+    events = int(_query("SELECT count(*) FROM inbox_conversationevent WHERE kind = 'sla_breached' "
+                        "AND conversation_id BETWEEN %s AND %s", (low, high))[0][0])
+    counted = int(_query("SELECT coalesce(sum(breached), 0) FROM automation_sladaily WHERE inbox_id = %s",
+                         (inbox_id,))[0][0])
+    _log(f"{found} breached, {events} history lines, {counted} counted on the dashboard; exits "
+         f"{[(e.name, e.returncode) for e in cluster.unexpected_exits]}; load {os.getloadavg()}")
+    if found != SLA_TIMERS or events != SLA_TIMERS or counted != SLA_TIMERS:
+        raise RuntimeError(f"{found} breached, {events} history lines, {counted} counted for {SLA_TIMERS} timers")
+    samples = Samples(Sample(lag, None) for lag in lags)
+    samples.wall_seconds = SLA_SPREAD_SECONDS + max(lags, default=0.0)
+    return samples
+
+
+SCENARIOS.append(
+    Scenario("automation.sla_breaches",
+             "10,000 open conversations with SLA timers due over 5 minutes: breach detection lag after the due time",
+             setup, run_sla_breaches, size=0, databases=("postgres",)))

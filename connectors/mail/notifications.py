@@ -24,7 +24,7 @@ from core.tasks import enqueue_on_commit
 from inbox.choices import TaskStatus
 from inbox.models import Conversation, Message, Task
 
-EVENTS = ("assigned", "mention", "task_due")
+EVENTS = ("assigned", "mention", "task_due", "sla_breached")
 DUE_LOOKBACK = timedelta(days=1)  # tasks overdue for longer (e.g. on first deployment) are not mailed at once
 NOTE_EXCERPT = 500
 
@@ -61,6 +61,9 @@ def do_send_notification(event: str, user_id: int, data: dict[str, Any]) -> bool
         if task is None:
             return False
         context["task"] = task
+    if event == "sla_breached":
+        context["target"] = str(data.get("target") or "")
+        context["due"] = datetime.fromisoformat(str(data["due"])) if data.get("due") else None
     language = user.language or settings.LANGUAGE_CODE
     with translation.override(language):
         subject = " ".join(render_to_string(f"mail/notifications/{event}_subject.txt", context).split())

@@ -18,7 +18,8 @@ from accounts.actions import check_change_availability as change_availability
 from accounts.models import User
 from accounts.roles import Role
 from automation import actions as scheduling
-from automation.models import ScheduledMessage
+from automation import sla
+from automation.models import ScheduledMessage, SlaPolicy
 from catalog.actions import check_receive_stock
 from core import events
 from core.management.commands.event_catalogue import render_doc
@@ -176,6 +177,13 @@ def _scheduled_message_failed(w: World) -> When:
     return lambda: scheduling.do_send_scheduled(scheduled.pk, now=timezone.now() + timedelta(minutes=5))
 
 
+def _sla_breached(w: World) -> When:
+    # (a transactional test: the default policies of the data migration may have been flushed by an earlier one)
+    SlaPolicy.objects.update_or_create(channel="whatsapp", inbox=None, defaults={"first_response_seconds": 300})
+    w.conversation(phone="+573005550000")  # WhatsApp: first response due in 5 minutes
+    return lambda: sla.do_detect_breaches(now=timezone.now() + timedelta(minutes=6))
+
+
 def _availability_changed(w: World) -> When:
     return lambda: change_availability(w.agent, w.agent.pk, to="ausente")
 
@@ -202,6 +210,7 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "scheduled_message.sent": _scheduled_message_sent,
     "scheduled_message.cancelled": _scheduled_message_cancelled,
     "scheduled_message.failed": _scheduled_message_failed,
+    "sla.breached": _sla_breached,
 }
 
 

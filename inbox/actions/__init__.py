@@ -161,6 +161,9 @@ from inbox.actions.closing import (
     check_transition as check_transition,
 )
 from inbox.actions.closing import (
+    do_escalate as do_escalate,
+)
+from inbox.actions.closing import (
     do_note_sale as do_note_sale,
 )
 from inbox.actions.closing import (

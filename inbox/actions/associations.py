@@ -71,7 +71,7 @@ def check_set_associations(acting_user: User, conversation_id: int, *, company: 
             if priority not in Priority.values:
                 raise ActionError("invalid_priority", _("Prioridad inválida."), field="priority")
             changes["priority"], c.priority = [c.priority, priority], priority
-        c.save()
+        c.save(update_fields=["company", "ticket_ref", "priority"])
         tags_changed = False
         if tags is not None:
             before_tags = set(c.tags.values_list("pk", flat=True))

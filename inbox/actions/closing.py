@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 
 from accounts.choices import Availability
 from accounts.models import User
-from accounts.roles import Role
 from core import audit
 from core.errors import ActionError, ConflictError
 from inbox.actions.assignment import (
@@ -40,6 +39,7 @@ from inbox.choices import (
     TaskStatus,
 )
 from inbox.models import Conversation, ConversationEvent, Message, Task
+from inbox.people import supervisors_of
 
 # --- closing -------------------------------------------------------------------------------------------
 
@@ -168,11 +168,18 @@ def check_escalate(acting_user: User, conversation_id: int, *, comment: str) -> 
     with transaction.atomic():
         c = access_conversation(acting_user, conversation_id, lock=True)
         _may_act(acting_user, c)
-        load = open_load()
-        supervisors = list(User.objects.filter(role=Role.SUPERVISOR, is_active=True))
-        supervisor = min(supervisors, key=lambda u: (u.availability != Availability.AVAILABLE,
-                                                     load.get(u.pk, 0), u.pk), default=None)
-        do_transition_conversation(c, to=S.ESCALATED, acting_user=acting_user, comment=comment, reason="escalated")
-        if supervisor is not None:
-            _assign(c, supervisor, acting_user=acting_user, comment=comment, kind="escalated")
+        do_escalate(c, acting_user=acting_user, comment=comment)
     return c
+
+
+def do_escalate(c: Conversation, *, acting_user: User | None, comment: str, reason: str = "escalated") -> User | None:
+    """Moves a locked open conversation to Escalada and hands it to the least loaded of its inbox's supervisors
+    (inbox.people.supervisors_of; available ones first); returns that supervisor (None when there is none: it stays
+    with its agent, escalated). `reason` names why on the history (a person, or "sla_escalation")."""
+    load = open_load()
+    supervisor = min(supervisors_of(c.inbox), key=lambda u: (u.availability != Availability.AVAILABLE,
+                                                            load.get(u.pk, 0), u.pk), default=None)
+    do_transition_conversation(c, to=S.ESCALATED, acting_user=acting_user, comment=comment, reason=reason)
+    if supervisor is not None and supervisor.pk != c.assignee_id:
+        _assign(c, supervisor, acting_user=acting_user, comment=comment, kind="escalated")
+    return supervisor

@@ -26,3 +26,18 @@ def short_wait(since: datetime | None, now: datetime | None = None) -> str:
     if seconds < DAY:
         return _("%d h") % (seconds // HOUR)
     return _("%d d") % (seconds // DAY)
+
+
+@register.inclusion_tag("inbox/_sla_badge.html")
+def sla_badge(c: object, now: datetime | None = None) -> dict[str, object]:
+    """The service-level countdown of an open conversation (its nearest due target, kept by automation.sla): grey
+    while on time, amber once 80 % of the time is used, red when breached. The page's script keeps it fresh."""
+    due: datetime | None = getattr(c, "sla_due_at", None)
+    if due is None or getattr(c, "state", "") == "resuelta":
+        return {"due": None}
+    now = now or timezone.now()
+    warn: datetime | None = getattr(c, "sla_warn_at", None)
+    level = "late" if now >= due else ("warn" if warn is not None and now >= warn else "ok")
+    text = (_("SLA vencido hace %s") % short_wait(due, now) if level == "late"
+            else _("SLA %s") % short_wait(now, due))
+    return {"due": due, "warn": warn, "level": level, "text": text}

@@ -34,7 +34,7 @@ def kpi_cards(html: str) -> list[str]:
 @pytest.mark.parametrize(("role", "first_charts", "first_kpis", "granularity"), [
     (Role.GERENTE, ["daily_activity", "sales_by_channel", "revenue_by_agent"], ["revenue", "sales", "conversion_rate"],
      "week"),
-    (Role.SUPERVISOR, ["agent_volume", "agent_response_times", "daily_activity"],
+    (Role.SUPERVISOR, ["agent_volume", "agent_response_times", "sla_compliance"],
      ["avg_first_response_seconds", "avg_reply_seconds"], "day"),
     (Role.DIRECTOR_VENTAS, ["revenue_by_agent", "sales_conversations", "sales_by_channel"],
      ["revenue", "sales", "conversion_rate"], "week"),

@@ -62,6 +62,8 @@ SCREENS: list[Screen] = [
     Screen("marketing-lists", "/customers/lists/", SUPERVISOR),
     Screen("duplicates", "/customers/duplicates/", SUPERVISOR),
     Screen("my-mail", "/profile/mail/", AGENT),
+    Screen("quick-replies", "/automatizacion/respuestas-rapidas/", AGENT),
+    Screen("sla-policies", "/automatizacion/niveles-de-servicio/", SUPERVISOR),
     Screen("profile", "/profile/", AGENT),
     Screen("password-change", "/password/", AGENT),
     Screen("product-new", "/catalog/products/new/", SUPERVISOR),

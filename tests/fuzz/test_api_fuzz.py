@@ -139,6 +139,9 @@ DATA_RULES: dict[str, dict[str, str]] = {
     "PUT /api/v1/quick-replies/{quick_reply_id}": {
         "invalid_quick_reply": "the text's {{variables}} must name known fields, and scope `bandeja` an inbox",
     },
+    "PUT /api/v1/sla-policies": {
+        "invalid_sla_policy": "`inbox` must name an existing inbox, and one policy per channel and inbox",
+    },
     "POST /api/v1/conversations/{conversation_id}/scheduled-messages": {
         "send_at_past": "depends on the clock: from the next minute on",
         "send_at_too_far": "depends on the clock: at most a year ahead",

@@ -64,6 +64,31 @@
     });
   }
   setInterval(refreshWaits, 60000);
+  // Service-level countdowns (inbox_tags.sla_badge): the same levels as the server's, recomputed every 15 s.
+  function refreshSla() {
+    const now = Date.now();
+    $$(".sla[data-sla-due]").forEach(function (node) {
+      const due = new Date(node.dataset.slaDue).getTime();
+      const warn = node.dataset.slaWarn ? new Date(node.dataset.slaWarn).getTime() : due;
+      if (!isFinite(due)) return;
+      const late = now >= due;
+      node.classList.toggle("sla-late", late);
+      node.classList.toggle("sla-warn", !late && now >= warn);
+      node.classList.toggle("sla-ok", now < warn);
+      node.textContent = late ? (labels.slaLate || "%s").replace("%s", shortWait(node.dataset.slaDue))
+        : (labels.slaLeft || "%s").replace("%s", shortLeft(due - now));
+    });
+  }
+  function shortLeft(ms) {
+    const seconds = Math.max(0, ms / 1000);
+    const u = labels.units || {};
+    if (seconds < 60) return u.lt || "<1 min";
+    if (seconds < 3600) return (u.min || "%d min").replace("%d", Math.floor(seconds / 60));
+    if (seconds < 86400) return (u.h || "%d h").replace("%d", Math.floor(seconds / 3600));
+    return (u.d || "%d d").replace("%d", Math.floor(seconds / 86400));
+  }
+  setInterval(refreshSla, 15000);
+  document.addEventListener("htmx:after:swap", refreshSla);
   function timeNode(iso) {
     const node = el("time");
     node.setAttribute("datetime", iso || "");

@@ -279,6 +279,43 @@
         [T.channel, function (r) { return name(r.channel); }], [T.sales, function (r) { return integer.format(r.sales); }]],
         data.sales_by_channel);
     },
+    sla_compliance: function (data) {
+      const label = bucketLabeler(data);
+      const channels = [];
+      const wide = {};
+      bucketStarts(data.start, data.end, data.granularity).forEach(function (b) { wide[b] = { bucket: b }; });
+      data.sla_compliance.forEach(function (r) {
+        if (channels.indexOf(r.channel) < 0) channels.push(r.channel);
+        (wide[r.bucket] = wide[r.bucket] || { bucket: r.bucket })[r.channel] = r.compliance_rate;
+      });
+      channels.sort();
+      const rows = Object.keys(wide).sort().map(function (b) { return wide[b]; });
+      const name = function (ch) { return cfg.channels[ch] || ch; };
+      draw("sla_compliance", {
+        type: "line", legend: true, rows: rows, label: function (r) { return label(r.bucket); },
+        xTitle: T.bucket[data.granularity], yTitle: T.sla_rate, valueMax: 100,
+        formatValue: function (v) { return rate(v / 100); },
+        formatTick: function (v) { return integer.format(v) + " %"; },
+        series: channels.map(function (ch, i) {
+          return { key: function (r) { return r[ch] == null ? null : 100 * r[ch]; }, label: name(ch), color: CHANNEL_COLORS[i % CHANNEL_COLORS.length] };
+        }),
+      });
+      renderTable("sla_compliance", [[T.bucket[data.granularity], function (r) { return label(r.bucket); }],
+        [T.channel, function (r) { return name(r.channel); }], [T.sla_met, function (r) { return integer.format(r.met); }],
+        [T.sla_breached, function (r) { return integer.format(r.breached); }],
+        [T.sla_rate, function (r) { return rate(r.compliance_rate); }]], data.sla_compliance);
+    },
+    sla_breaches: function (data) {
+      const rows = data.sla_breaches;
+      const targets = Object.keys(T.sla_targets);
+      draw("sla_breaches", {
+        type: "bar", horizontal: true, stacked: true, legend: true, rows: rows, label: "agent_name", xTitle: T.agent, yTitle: T.breaches,
+        series: targets.map(function (t, i) { return { key: t, label: T.sla_targets[t], color: CHANNEL_COLORS[i % CHANNEL_COLORS.length] }; }),
+      });
+      renderTable("sla_breaches", [[T.agent, function (r) { return r.agent_name; }]].concat(
+        targets.map(function (t) { return [T.sla_targets[t], function (r) { return integer.format(r[t]); }]; }),
+        [[T.total, function (r) { return integer.format(r.total); }]]), rows);
+    },
   };
 
   function bucketLabeler(data) {
