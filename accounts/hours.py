@@ -4,7 +4,7 @@ suggests ("next business day") and what out-of-hours answers announce."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
@@ -44,55 +44,62 @@ def next_business_day(team: Team | None, after: datetime) -> datetime | None:
     return None
 
 
-DEFAULT_HOURS: tuple[tuple[time, time], ...] = ((time(9, 0), time(18, 0)),)  # Monday to Friday, no declared hours
-
-
 class BusinessClock:
     """Time measured inside a team's opening hours (its BusinessHours, closed on its holidays and the national
     ones), in TIME_ZONE: what service-level targets "in business hours" count. A team without declared hours (or
-    no team) opens Monday to Friday, 9:00 to 18:00. `calendar=True` counts every second instead, with the same
-    interface, so callers never branch on the policy.
+    no team) is open all day, every day but holidays — as `accounts.models.business_hours_open` says. With
+    `calendar=True` every second counts, with the same interface, so callers never branch on the policy.
 
-    Loads the team's hours once; holidays are read per call for the days it walks (one query)."""
+    Arithmetic is done in UTC (a daylight-saving change inside an opening interval counts its real length).
+    Loads the team's hours once; holidays are read per chunk of days walked (one query each)."""
+
+    CHUNK_DAYS = 60
 
     def __init__(self, team: Team | None, *, calendar: bool = False) -> None:
         self.calendar = calendar
         self.team = team
-        self.hours: dict[int, list[tuple[time, time]]] = {}
+        self.hours: dict[int, list[tuple[time, time | None]]] = {}
         if not calendar:
             rows = BusinessHours.objects.filter(team=team).order_by("weekday", "opens_at") if team else []
             for row in rows:
                 self.hours.setdefault(row.weekday, []).append((row.opens_at, row.closes_at))
             if not self.hours:
-                self.hours = {day: list(DEFAULT_HOURS) for day in range(5)}
+                self.hours = {day: [(time(0), None)] for day in range(7)}  # None: until midnight
 
-    def _intervals(self, start: datetime, days: int) -> Iterator[tuple[datetime, datetime]]:
-        """The opening intervals from `start`'s day on, for `days` days, as aware datetimes (holidays skipped)."""
-        first = timezone.localtime(start).date()
+    def _intervals(self, first: date, days: int) -> Iterator[tuple[datetime, datetime]]:
+        """The opening intervals of `days` days from `first`, in UTC (holidays skipped)."""
         closed = _closed_days(self.team, first, first + timedelta(days=days))
         for offset in range(days):
             day = first + timedelta(days=offset)
             if day in closed:
                 continue
             for opens, closes in self.hours.get(day.weekday(), ()):
-                yield (timezone.make_aware(datetime.combine(day, opens)),
-                       timezone.make_aware(datetime.combine(day, closes)))
+                end = (timezone.make_aware(datetime.combine(day + timedelta(days=1), time(0))) if closes is None
+                       else timezone.make_aware(datetime.combine(day, closes)))
+                yield timezone.make_aware(datetime.combine(day, opens)).astimezone(UTC), end.astimezone(UTC)
 
     def add(self, start: datetime, seconds: float) -> datetime:
         """The moment `seconds` of counted time after `start` (a start outside hours counts from the next
-        opening). A team closed for SEARCH_DAYS answers with calendar time, never with no deadline."""
+        opening). Walks as many chunks of days as the time needs; a chunk without any opening (a team closed for
+        two months) answers with calendar time rather than no deadline."""
         if self.calendar or seconds <= 0:
             return start + timedelta(seconds=max(seconds, 0))
-        left = float(seconds)
-        for opens, closes in self._intervals(start, SEARCH_DAYS):
-            begin = max(opens, start)
-            if begin >= closes:
-                continue
-            span = (closes - begin).total_seconds()
-            if left <= span:
-                return begin + timedelta(seconds=left)
-            left -= span
-        return start + timedelta(seconds=seconds)
+        left, moment = float(seconds), start.astimezone(UTC)
+        first = timezone.localtime(start).date()
+        while True:
+            opened = False
+            for opens, closes in self._intervals(first, self.CHUNK_DAYS):
+                begin = max(opens, moment)
+                if begin >= closes:
+                    continue
+                opened = True
+                span = (closes - begin).total_seconds()
+                if left <= span:
+                    return begin + timedelta(seconds=left)
+                left -= span
+            if not opened:
+                return start + timedelta(seconds=seconds)
+            first += timedelta(days=self.CHUNK_DAYS)
 
     def between(self, start: datetime, end: datetime) -> float:
         """Counted seconds from `start` to `end` (negative when `end` comes first)."""
@@ -100,10 +107,12 @@ class BusinessClock:
             return -self.between(end, start)
         if self.calendar:
             return (end - start).total_seconds()
-        days = (timezone.localtime(end).date() - timezone.localtime(start).date()).days + 1
+        first = timezone.localtime(start).date()
+        days = (timezone.localtime(end).date() - first).days + 1
+        a, b = start.astimezone(UTC), end.astimezone(UTC)
         total = 0.0
-        for opens, closes in self._intervals(start, days):
-            begin, stop = max(opens, start), min(closes, end)
+        for opens, closes in self._intervals(first, days):
+            begin, stop = max(opens, a), min(closes, b)
             if stop > begin:
                 total += (stop - begin).total_seconds()
         return total

@@ -455,11 +455,14 @@ class SlaPolicyInput:
     active: bool = True
 
 
-def check_save_sla_policies(acting_user: User, policies: list[SlaPolicyInput]) -> list[SlaPolicy]:
-    """Replaces the service-level policies with `policies` (PUT semantics: one absent is deleted, and its channel
-    or inbox is no longer timed). Every problem is reported at once, keyed `<row>.<field>`; nothing changes on
-    error. Clocks already running keep their due times; the new targets apply from each conversation's next
-    cycle (automation.sla)."""
+def check_save_sla_policies(acting_user: User, policies: list[SlaPolicyInput], *,
+                            remove: list[tuple[str, str]] | None = None) -> list[SlaPolicy]:
+    """Saves the service-level policies. Without `remove` (the API's PUT) `policies` replace them all: one absent
+    is deleted, and its channel or inbox is no longer timed. With `remove` (the page) the listed ones are created
+    or changed and only those (channel, inbox code) pairs are deleted, so a page opened before another
+    supervisor's change never undoes it. Every problem is reported at once, keyed `<row>.<field>`; nothing changes
+    on error. Clocks already running keep their due times; a changed target applies to the clocks that start
+    afterwards (automation.sla)."""
     require_perm(acting_user, Perm.INBOX_SUPERVISE)
     errors: dict[str, str] = {}
     inboxes = {i.code: i for i in Inbox.objects.filter(code__in={p.inbox_code for p in policies if p.inbox_code})}
@@ -478,9 +481,19 @@ def check_save_sla_policies(acting_user: User, policies: list[SlaPolicyInput]) -
                 errors[f"{n}.{field}"] = _("Entre 10 segundos y 30 días.")
     if errors:
         raise ActionError("invalid_sla_policy", " ".join(errors.values()), errors=errors, field=next(iter(errors)))
+    try:
+        return _save_sla_policies(acting_user, policies, inboxes, remove)
+    except IntegrityError:  # another supervisor created the same policy in the meantime
+        raise ConflictError("sla_policy_conflict", _("Otra persona cambió los niveles de servicio al mismo tiempo: "
+                                                     "recargue la página e intente de nuevo.")) from None
+
+
+def _save_sla_policies(acting_user: User, policies: list[SlaPolicyInput], inboxes: dict[str, Inbox],
+                       remove: list[tuple[str, str]] | None) -> list[SlaPolicy]:
     with transaction.atomic():
+        # FOR NO KEY UPDATE: serializes saves without blocking the clocks' reads of these rows
         current = {(p.channel, p.inbox.code if p.inbox else ""): p
-                   for p in SlaPolicy.objects.select_for_update(of=("self",)).select_related("inbox")}
+                   for p in SlaPolicy.objects.select_for_update(of=("self",), no_key=True).select_related("inbox")}
         saved, changes = [], {}
         now = timezone.now()
         for p in policies:
@@ -495,9 +508,10 @@ def check_save_sla_policies(acting_user: User, policies: list[SlaPolicyInput]) -
                 row.save()
                 changes[_audit_key(row)] = {f: v[1] for f, v in diff.items()}
             saved.append(row)
-        for gone in current.values():
-            changes[_audit_key(gone)] = {"deleted": True}
-            gone.delete()
+        gone = list(current.values()) if remove is None else [current[k] for k in remove if k in current]
+        for policy in gone:
+            changes[_audit_key(policy)] = {"deleted": True}
+            policy.delete()
         if changes:
             audit.record(actor=acting_user, action="sla_policies.updated", target=None, changes=changes)
     return saved

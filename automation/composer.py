@@ -85,7 +85,7 @@ def sla_panel(user: User, conversation: Conversation) -> dict[str, Any] | None:
         elif entry.get("met_at"):
             status, text = "met", _("Cumplido")
         elif entry.get("stopped_at"):
-            status, text = "met", _("Detenido al resolver")
+            status, text = "stopped", _("Detenido")
         elif "remaining" in entry:
             status, text = "paused", _("En pausa mientras espera al cliente")
         else:

@@ -4,7 +4,7 @@ per inbox, and an agent's personal ones."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.management.base import OutputWrapper
 from django.utils import timezone
@@ -61,12 +61,14 @@ def seed_sla_breaches(rng: random.Random, scale: str, stdout: OutputWrapper) -> 
     due is breached (and escalated) at its own moment, replayed in order, as the 2-second sweep would have."""
     total = 0
     now = timezone.now()
-    while (due := SlaTimer.objects.filter(check_at__lte=now).order_by("check_at").values_list("check_at", flat=True)
-           .first()) is not None:
-        moment = min(due + timedelta(seconds=2), now)
+    seen: tuple[int, datetime] | None = None
+    while True:
+        first = (SlaTimer.objects.filter(check_at__lte=now).order_by("check_at").values_list("pk", "check_at")
+                 .first())
+        if first is None or first[1] is None or first == seen:
+            break  # the same earliest row twice: nothing more the sweep can take (never expected here)
+        seen = (first[0], first[1])
+        moment = min(first[1] + timedelta(seconds=2), now)
         with at(moment):
-            found = sla.do_detect_breaches(now=moment)
-        if not found:
-            break  # nothing it could take (never expected in a seeding run)
-        total += found
+            total += sla.do_detect_breaches(now=moment)
     stdout.write(f"automation: {total} conversations past their service level")

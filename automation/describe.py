@@ -43,7 +43,7 @@ def sla_breached(e: EventContext) -> str:
 
 
 def sla_escalated(e: EventContext) -> str:
-    minutes = round(int(e.data.get("after") or 0) / 60)
+    minutes = max(1, round(int(e.data.get("after") or 0) / 60))
     args = {"n": minutes, "agent": e.user("agent") or _("nadie"),
             "supervisor": e.user("supervisor") or _("ningún supervisor")}
     return ngettext("Sin resolver %(n)d minuto después de su asignación a %(agent)s: pasó a %(supervisor)s",

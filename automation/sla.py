@@ -28,8 +28,9 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -46,7 +47,7 @@ from automation.events import SlaBreached
 from automation.models import SlaDaily, SlaPolicy, SlaTimer
 from core.events import DomainEvent, emit
 from inbox import notifications
-from inbox.actions import do_escalate, do_record_event
+from inbox.actions import do_escalate, do_record_event, do_set_sla_due
 from inbox.choices import OPEN_STATES, Channel, ConversationState
 from inbox.models import HISTORY_INBOX, Conversation
 from inbox.people import supervisors_of
@@ -56,8 +57,12 @@ logger = logging.getLogger(__name__)
 
 S = ConversationState
 T = SlaTarget
+# Conversations whose clocks the running sweep holds: the handlers of the events its own escalation emits leave them
+# alone (one writer per timer row).
+_held: ContextVar[frozenset[int]] = ContextVar("sla_held", default=frozenset())
 WARN_SHARE = 0.8  # the badge turns amber once 80 % of a target's time is used
-SWEEP_BATCH = 500  # conversations per sweep; the next tick (2 s later) takes the rest
+SWEEP_BATCH = 500
+RETRY_AFTER = timedelta(minutes=1)  # conversations per sweep; the next tick (2 s later) takes the rest
 
 
 # --- reading a timer ------------------------------------------------------------------------------------
@@ -146,7 +151,8 @@ class _Clocks:
             timer.cycle, timer.targets, timer.breached = c.cycle, {}, []
             timer.paused_at, timer.escalated_at, timer.policy = None, None, policy_for(c)
         self.timer = timer
-        self.policy: SlaPolicy | None = timer.policy
+        # a deleted policy leaves running clocks to the channel's (or inbox's) current one, for pausing and starting
+        self.policy: SlaPolicy | None = timer.policy or policy_for(c)
         self._clock: BusinessClock | None = None
 
     @property
@@ -156,10 +162,10 @@ class _Clocks:
         return self._clock
 
     def start(self, target: T, since: datetime) -> None:
-        seconds = self.policy.seconds(target) if self.policy else None
+        seconds = self.policy.seconds(target) if self.policy and self.policy.active else None
         if not seconds:
             return
-        entry: dict[str, Any] = {"started": since.isoformat()}
+        entry: dict[str, Any] = {"started": since.isoformat(), "seconds": seconds}
         if self.timer.paused_at is not None:
             used = max(0.0, self.clock.between(since, self.timer.paused_at))
             entry.update(remaining=seconds - used, warn_remaining=seconds * WARN_SHARE - used)
@@ -216,12 +222,18 @@ class _Clocks:
         self.breach(T.ESCALATION)
         entry["met_at"] = self.now.isoformat()
         if self.c.state in {s.value for s in OPEN_STATES} and self.c.state != S.ESCALATED:
+            # Leaving En espera: the clocks run again (this object is the timer's only writer meanwhile — the
+            # handlers of the state change and assignment below skip the conversation this sweep holds).
+            self.resume()
             agent = self.c.assignee_id
-            supervisor = do_escalate(self.c, acting_user=None, comment="", reason="sla_escalation")
+            token = _held.set(_held.get() | {self.c.pk})
+            try:
+                supervisor = do_escalate(self.c, acting_user=None, comment="", reason="sla_escalation")
+            finally:
+                _held.reset(token)
             do_record_event(self.c, "sla_escalated", actor=None, agent=agent,
-                            supervisor=supervisor.pk if supervisor else None,
-                            after=self.policy.escalate_after_seconds if self.policy else None)
-        self.timer.escalated_at = self.now
+                            supervisor=supervisor.pk if supervisor else None, after=entry.get("seconds"))
+            self.timer.escalated_at = self.now
 
     def pause(self) -> None:
         if self.timer.paused_at is not None or not (self.policy and self.policy.pause_on_hold):
@@ -248,7 +260,10 @@ class _Clocks:
         """Resolved: the resolution target is met, nothing else runs any more (unanswered responses stay as they
         were counted: a conversation closed without an answer is the dashboard's own measure)."""
         self.finish(T.RESOLUTION)
-        for entry in self.timer.targets.values():
+        for target, entry in self.timer.targets.items():
+            due = _at(entry.get("due"))
+            if running(entry) and not entry.get("breached_at") and due is not None and due < self.now:
+                self.breach(T(target))  # it fell due before the sweep looked: it is late all the same
             if pending(entry):
                 entry["stopped_at"] = self.now.isoformat()
         self.timer.paused_at = None
@@ -264,9 +279,7 @@ class _Clocks:
         timer.updated_at = self.now
         if timer.targets or not timer._state.adding:
             timer.save()
-        if (c.sla_due_at, c.sla_warn_at) != (due, warn):
-            c.sla_due_at, c.sla_warn_at = due, warn
-            Conversation.objects.filter(pk=c.pk).update(sla_due_at=due, sla_warn_at=warn)
+        do_set_sla_due(c, due=due, warn=warn)
 
 
 def breach_texts(c: Conversation, target: T, due: datetime) -> dict[str, str]:
@@ -297,6 +310,8 @@ def _guarded(handler: Callable[[DomainEvent], None]) -> Callable[[DomainEvent], 
 
 
 def _live(conversation_id: int) -> Conversation | None:
+    if conversation_id in _held.get():
+        return None
     c = (Conversation.objects.select_related("inbox", "customer", "assignee")
          .filter(pk=conversation_id, import_ref="").exclude(inbox__code=HISTORY_INBOX).first())
     return c if c is not None and c.channel in SLA_CHANNELS else None
@@ -332,7 +347,15 @@ def on_message_received(event: DomainEvent) -> None:
             clocks.start(T.FIRST_RESPONSE, since)
     elif not any(running(targets[t]) for t in (T.FIRST_RESPONSE, T.NEXT_RESPONSE) if t in targets):
         clocks.start(T.NEXT_RESPONSE, since)  # a new wait: replaces the last (met) next response
+    if T.ESCALATION not in targets and _escalates(c):
+        clocks.start(T.ESCALATION, clocks.now)  # a reopened cycle keeps its agent: no assignment starts it
     clocks.save()
+
+
+def _escalates(c: Conversation) -> bool:
+    """Whether an agent holds it (a supervisor's own case has nobody to escalate to) and it is not escalated."""
+    return (c.assignee is not None and c.assignee.role != Role.SUPERVISOR
+            and c.state not in (S.RESOLVED, S.ESCALATED))
 
 
 @_guarded
@@ -376,10 +399,16 @@ def on_assigned(event: DomainEvent) -> None:
     if event.to_user_id is None or event.how == "escalated":  # type: ignore[attr-defined]
         return
     c = _live(event.conversation_id)  # type: ignore[attr-defined]
-    if c is None or c.state in (S.RESOLVED, S.ESCALATED) or c.assignee is None or c.assignee.role == Role.SUPERVISOR:
-        return  # a supervisor's own case has nobody to escalate to
+    if c is None or c.state in (S.RESOLVED, S.ESCALATED):
+        return
     clocks = _Clocks(c, now=timezone.now())
-    if T.ESCALATION not in clocks.timer.targets:
+    entry = clocks.timer.targets.get(T.ESCALATION)
+    if not _escalates(c):
+        if entry and pending(entry):
+            entry["stopped_at"] = clocks.now.isoformat()  # a supervisor took the case: it is where it would go
+            clocks.save()
+        return
+    if entry is None:
         clocks.start(T.ESCALATION, clocks.now)
         clocks.save()
 
@@ -397,26 +426,38 @@ def do_detect_breaches(*, now: datetime | None = None, limit: int = SWEEP_BATCH)
                .values_list("conversation_id", flat=True)[:limit])
     done = 0
     for conversation_id in ids:
-        with transaction.atomic():
-            c = (Conversation.objects.select_for_update(skip_locked=True, of=("self",))
-                 .select_related("inbox", "customer", "assignee").filter(pk=conversation_id).first())
-            if c is None:  # busy (an agent answering right now): the next sweep looks again
-                continue
-            # the moment this conversation is looked at (a long sweep's last rows are later than its start)
-            clocks = _Clocks(c, now=max(now, timezone.now()))
+        try:
+            done += _sweep_one(conversation_id, now)
+        except Exception:
+            # One conversation that cannot be handled must not stop every other breach from being found: it is
+            # looked at again in a minute (and logged), the rest of the batch goes on.
+            logger.exception("SLA sweep failed for conversation %s", conversation_id)
+            SlaTimer.objects.filter(pk=conversation_id).update(check_at=now + RETRY_AFTER)
+    return done
+
+
+def _sweep_one(conversation_id: int, now: datetime) -> int:
+    with transaction.atomic():
+        c = (Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+             .select_related("inbox", "customer", "assignee").filter(pk=conversation_id).first())
+        if c is None:  # busy (an agent answering right now): the next sweep looks again
+            return 0
+        # the moment this conversation is looked at (a long sweep's last rows are later than its start)
+        clocks = _Clocks(c, now=max(now, timezone.now()))
+        token = _held.set(_held.get() | {c.pk})
+        try:
             due = sorted(((d, t) for t, e in clocks.timer.targets.items()
                           if running(e) and not e.get("breached_at") and (d := _at(e.get("due"))) and d <= now),
                          key=lambda pair: pair[0])
-            if not due:  # another sweep (a second worker) handled it: nothing to write
-                continue
             for _due, target in due:
                 if target == T.ESCALATION:
                     clocks.escalate()
                 else:
                     clocks.breach(T(target))
-            clocks.save()
-            done += 1
-    return done
+            clocks.save()  # also clears a `check_at` left behind (another sweep handled it, an old cycle)
+        finally:
+            _held.reset(token)
+        return 1 if due else 0
 
 
 def api_items(conversations: list[Conversation]) -> dict[int, dict[str, Any] | None]:

@@ -3,6 +3,7 @@ composer's picker and insertion (automation/static/automation/quick_replies.js).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import partial
@@ -259,7 +260,8 @@ def _minutes(value: int | None) -> str:
     return str(int(minutes)) if minutes == int(minutes) else f"{minutes:.2f}".rstrip("0")
 
 
-def _policy_rows(post: Any | None) -> tuple[list[dict[str, Any]], list[actions.SlaPolicyInput], dict[str, str]]:
+def _policy_rows(post: Any | None) -> tuple[list[dict[str, Any]], list[actions.SlaPolicyInput], dict[str, str],
+                                           list[tuple[str, str]]]:
     """The page's rows (what is shown) and, from a POST, what they ask for, with every field error at once.
     Minutes on screen, seconds in the action; an empty field is "not timed"."""
     rows: list[dict[str, Any]] = []
@@ -270,21 +272,24 @@ def _policy_rows(post: Any | None) -> tuple[list[dict[str, Any]], list[actions.S
                 for p in SlaPolicy.objects.select_related("inbox").order_by("inbox__name", "channel", "id")]
         rows.append({"channel": "", "inbox": "", **dict.fromkeys(_MINUTE_FIELDS, ""), "business_hours": False,
                      "pause_on_hold": True, "email_on_breach": False, "active": True, "delete": False, "new": True})
-        return rows, [], {}
+        return rows, [], {}, []
+    removed: list[tuple[str, str]] = []
     inputs: list[actions.SlaPolicyInput] = []
     errors: dict[str, str] = {}
-    for n in range(min(int(post.get("rows") or 0) if str(post.get("rows") or "").isdigit() else 0, 200)):
+    for n in range(_row_count(post)):
         get = partial(_field, post, n)
         row: dict[str, Any] = {"channel": get("channel"), "inbox": get("inbox"), **{f: get(f) for f in _MINUTE_FIELDS},
                **{f: get(f) == "on" for f in (*actions.SLA_FLAGS, "delete")}, "new": get("new") == "1"}
         rows.append(row)
-        if row["delete"] or (row["new"] and not row["channel"]):
+        if row["delete"] and not row["new"]:
+            removed.append((row["channel"], row["inbox"]))
+            continue
+        if row["new"] and not row["channel"]:
             continue
         seconds: dict[str, int | None] = {}
         for f in _MINUTE_FIELDS:
-            try:
-                seconds[f] = round(float(row[f].replace(",", ".")) * 60) if row[f] else None
-            except ValueError:
+            seconds[f] = _seconds(row[f])
+            if seconds[f] == -1:
                 errors[f"{len(inputs)}.{f}_seconds"] = _("Escriba los minutos como un número.")
                 seconds[f] = None
         row["index"] = len(inputs)
@@ -293,7 +298,28 @@ def _policy_rows(post: Any | None) -> tuple[list[dict[str, Any]], list[actions.S
             first_response_seconds=seconds["first_response"], next_response_seconds=seconds["next_response"],
             resolution_seconds=seconds["resolution"], escalate_after_seconds=seconds["escalate_after"],
             **{f: row[f] for f in actions.SLA_FLAGS}))
-    return rows, inputs, errors
+    return rows, inputs, errors, removed
+
+
+def _row_count(post: Any) -> int:
+    """How many rows the page sent (at most the 200 the action takes); a mangled count is no rows."""
+    try:
+        return max(0, min(int(str(post.get("rows") or "0")[:4]), 200))
+    except ValueError:
+        return 0
+
+
+def _seconds(minutes: str) -> int | None:
+    """Minutes as typed ("5", "0,5") in seconds; None when empty, -1 when not a finite number."""
+    if not minutes:
+        return None
+    try:
+        value = float(minutes.replace(",", "."))
+    except ValueError:
+        return -1
+    if not math.isfinite(value) or abs(value) > 10**7:
+        return -1 if not math.isfinite(value) else round(math.copysign(10**7, value) * 60)
+    return round(value * 60)
 
 
 def _field(post: Any, n: int, name: str) -> str:
@@ -314,10 +340,12 @@ def sla_policies(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         if not can_edit:
             return forbidden(request)
-        rows, inputs, errors = _policy_rows(request.POST)
+        rows, inputs, errors, removed = _policy_rows(request.POST)
+        if not rows:
+            errors = {"": _("El formulario llegó vacío: recargue la página e intente de nuevo.")}
         if not errors:
             try:
-                actions.check_save_sla_policies(user, inputs)
+                actions.check_save_sla_policies(user, inputs, remove=removed)
             except ActionError as exc:
                 errors = {str(k): str(v) for k, v in (exc.details.get("errors") or {"": exc.message}).items()}
             else:
@@ -329,7 +357,7 @@ def sla_policies(request: HttpRequest) -> HttpResponse:
                              and k.split(".", 1)[0] == str(i)}
         status = 400
     else:
-        rows, _inputs, errors = _policy_rows(None)
+        rows, _inputs, errors, _removed = _policy_rows(None)
     return render(request, "automation/sla_policies.html", {
         "rows": rows, "can_edit": can_edit, "general_error": errors.get(""), "channels": [
             (value, label) for value, label in Channel.choices if value in SLA_CHANNELS],

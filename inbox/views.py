@@ -66,6 +66,7 @@ def inbox_labels() -> dict[str, Any]:
             "priorities": {k: str(v) for k, v in Priority.choices},
             "note": _("Nota interna"), "unowned": _("sin dueño"), "awaiting": _("espera respuesta"),
             "waiting": _("espera %s"), "slaLeft": _("SLA %s"), "slaLate": _("SLA vencido hace %s"),
+            "slaTitle": _("Nivel de servicio: vence el %s"),
             "sent": _("Respuesta enviada al cliente."),
             "units": {"lt": _("menos de 1 min"), "min": _("%d min"), "h": _("%d h"), "d": _("%d d")},
             "truncated": _("Mensaje largo: recargue la página para verlo completo."),

@@ -76,7 +76,9 @@ def test_default_policies_follow_the_teams_protocol():
     policies = {p.channel: p for p in SlaPolicy.objects.filter(inbox=None)}
     assert {ch: p.first_response_seconds for ch, p in policies.items()} == {
         "whatsapp": 300, "email": 7200, "webchat": 60}
-    assert all(p.escalate_after_seconds == 900 and p.pause_on_hold for p in policies.values())
+    assert {ch: p.escalate_after_seconds for ch, p in policies.items()} == {
+        "whatsapp": 900, "email": 7200, "webchat": 900}
+    assert all(p.pause_on_hold and not p.business_hours for p in policies.values())
 
 
 @pytest.mark.parametrize(("channel", "minutes"), [("whatsapp", 5), ("email", 120), ("webchat", 1)])
@@ -194,11 +196,21 @@ def test_business_hours_skip_nights_weekends_and_holidays(agent):
 
 
 def test_the_business_clock_counts_only_opening_hours():
-    clock = BusinessClock(None)  # no team: Monday to Friday 9–18
+    # given a team open Monday to Friday 9–18
+    team = TeamFactory()
+    for day in range(5):
+        BusinessHours.objects.create(team=team, weekday=day, opens_at=time(9), closes_at=time(18))
+    clock = BusinessClock(team)
     friday = local(2026, 12, 4, 17, 0)
+    # then three hours from Friday 17:00 end on Monday at 11:00, and a weekend counts nothing
     assert clock.add(friday, 3 * 3600) == local(2026, 12, 7, 11, 0)
     assert clock.between(friday, local(2026, 12, 7, 11, 0)) == 3 * 3600
-    assert clock.between(local(2026, 12, 5, 10, 0), local(2026, 12, 6, 10, 0)) == 0  # a weekend
+    assert clock.between(local(2026, 12, 5, 10, 0), local(2026, 12, 6, 10, 0)) == 0
+    # and a target longer than two months of opening hours still gets a business-hours deadline
+    assert clock.add(friday, 600 * 3600) > friday + timedelta(days=90)
+    # a team without declared hours is open every day but holidays (as out-of-hours replies see it)
+    Holiday.objects.create(date=local(2026, 12, 8).date(), name="Inmaculada Concepción")
+    assert BusinessClock(None).add(local(2026, 12, 7, 23, 0), 2 * 3600) == local(2026, 12, 9, 1, 0)
     assert BusinessClock(None, calendar=True).add(friday, 60) == friday + timedelta(minutes=1)
 
 
@@ -313,3 +325,75 @@ def test_a_policy_may_alert_by_email(agent, supervisor, django_capture_on_commit
     (message,) = [m for m in mail.outbox if "supervisora@example.com" in m.to]
     assert "Elena Soto" in message.subject and "Primera respuesta" in message.body
     assert f"/inbox/{c.pk}/" in message.body
+
+
+def test_an_overdue_escalation_on_hold_resumes_the_clocks(agent, supervisor):
+    # given a case assigned at 10:00 (escalation due 10:15) and answered late, at 10:20, before any sweep: the
+    # overdue escalation keeps running while the conversation waits for the customer; resolution is timed too
+    SlaPolicy.objects.filter(channel="whatsapp", inbox=None).update(resolution_seconds=4 * 3600)
+    with time_machine.travel(local(2026, 12, 1, 10, 0), tick=False):
+        c = write()
+        inbox.check_assign(supervisor, c.pk, assignee=agent.pk)
+    with time_machine.travel(local(2026, 12, 1, 10, 20), tick=False):
+        inbox.check_send_reply(agent, c.pk, body="Le confirmo en un momento.")
+    # when the sweep escalates it
+    with time_machine.travel(local(2026, 12, 1, 10, 20, 2), tick=False):
+        sla.do_detect_breaches()
+    # then it left En espera with its clocks running again: the resolution is still due, and will be breached
+    c.refresh_from_db()
+    timer = SlaTimer.objects.get(pk=c.pk)
+    assert c.state == ConversationState.ESCALATED and timer.paused_at is None
+    assert sla.view(timer, c).resolution_due is not None and timer.check_at is not None
+    assert c.sla_due_at == sla.view(timer, c).resolution_due
+
+
+def test_one_broken_clock_does_not_stop_the_sweep(agent, caplog):
+    # given two overdue conversations, one of whose clocks holds an unreadable due time
+    with time_machine.travel(local(2026, 12, 1, 10, 0), tick=False):
+        broken, fine = write(name="Rota"), write(name="Sana")
+    timer = SlaTimer.objects.get(pk=broken.pk)
+    timer.targets["first_response"]["due"] = "no es una fecha"
+    timer.save()
+    # when the sweep runs
+    with time_machine.travel(local(2026, 12, 1, 10, 6), tick=False):
+        sla.do_detect_breaches()
+    # then the sound one is breached, the broken one is logged and looked at again a minute later
+    assert ConversationEvent.objects.filter(conversation=fine, kind="sla_breached").count() == 1
+    assert SlaTimer.objects.get(pk=broken.pk).check_at == local(2026, 12, 1, 10, 7)
+    assert "SLA sweep failed" in caplog.text
+
+
+def test_a_reopened_cycle_escalates_and_a_supervisor_taking_the_case_stops_it(agent, supervisor):
+    SlaPolicy.objects.filter(channel="whatsapp", inbox=None).update(escalate_after_seconds=900)
+    with time_machine.travel(local(2026, 12, 1, 10, 0), tick=False):
+        c = write()
+        inbox.check_assign(supervisor, c.pk, assignee=agent.pk)
+        inbox.check_send_reply(agent, c.pk, body="Listo.")
+        inbox.check_close_conversation(agent, c.pk, reason="answered", comment="Se respondió la consulta.")
+    # when the customer writes again the next day (a new cycle, the same agent)
+    with time_machine.travel(local(2026, 12, 2, 10, 0), tick=False):
+        inbox.do_receive_inbound(channel="whatsapp", body="Otra pregunta", customer_name="Ana Peña",
+                                 phones=[c.customer.phones.first().e164])
+    c.refresh_from_db()
+    timer = SlaTimer.objects.get(pk=c.pk)
+    # then the new cycle's escalation runs from then
+    assert (timer.cycle, sla.view(timer, c).escalate_at) == (2, local(2026, 12, 2, 10, 15))
+    # when a supervisor takes it over, then nothing is left to escalate
+    with time_machine.travel(local(2026, 12, 2, 10, 5), tick=False):
+        inbox.check_assign(supervisor, c.pk, assignee=supervisor.pk)
+    with time_machine.travel(local(2026, 12, 2, 10, 16), tick=False):
+        sla.do_detect_breaches()
+    c.refresh_from_db()
+    assert c.state != ConversationState.ESCALATED and c.assignee_id == supervisor.pk
+
+
+def test_resolving_without_an_answer_after_the_due_time_counts_the_breach(agent):
+    with time_machine.travel(local(2026, 12, 1, 10, 0), tick=False):
+        c = write("webchat")
+        Conversation.objects.filter(pk=c.pk).update(assignee=agent)
+    # when it is resolved at 10:03 without an answer (due 10:01) and no sweep ran in between
+    with time_machine.travel(local(2026, 12, 1, 10, 3), tick=False):
+        inbox.check_close_conversation(agent, c.pk, reason="customer_confirmed",
+                                       comment="El cliente escribió que ya no lo necesita.")
+    # then the missed first response is counted once
+    assert daily(channel="webchat", target="first_response") == (0, 1)

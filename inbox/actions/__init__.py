@@ -101,6 +101,9 @@ from inbox.actions.base import (
     do_record_event as do_record_event,
 )
 from inbox.actions.base import (
+    do_set_sla_due as do_set_sla_due,
+)
+from inbox.actions.base import (
     do_transition_conversation as do_transition_conversation,
 )
 from inbox.actions.base import (

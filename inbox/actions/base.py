@@ -112,6 +112,16 @@ def _event(c: Conversation, kind: str, *, actor: User | None, comment: str = "",
                                             data=data)
 
 
+def do_set_sla_due(c: Conversation, *, due: datetime | None, warn: datetime | None) -> None:
+    """Automation's service-level clocks moved the conversation's nearest deadline (the caller holds its row lock):
+    the list's badge and "SLA due" order read these two columns, and open lists update the badge live (op "sla")."""
+    if (c.sla_due_at, c.sla_warn_at) == (due, warn):
+        return
+    c.sla_due_at, c.sla_warn_at = due, warn
+    Conversation.objects.filter(pk=c.pk).update(sla_due_at=due, sla_warn_at=warn)
+    _emit(c, "sla", sla={"due": due.isoformat() if due else None, "warn": warn.isoformat() if warn else None})
+
+
 def do_record_event(c: Conversation, kind: str, *, actor: User | None, comment: str = "", **data: Any
                     ) -> ConversationEvent:
     """A line another app writes in the conversation's history (automation: a message scheduled, cancelled, not

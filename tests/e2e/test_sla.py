@@ -58,6 +58,8 @@ def test_overdue_badge_live_alert_and_policy_page(asgi_live_server: str, browser
     notice = page.locator("[data-live-notices] a").last
     expect(notice).to_contain_text("SLA vencido — Primera respuesta de Ramiro Núñez", timeout=10_000)
     expect(notice).to_have_attribute("href", f"/inbox/{c.pk}/")
+    # and the row's badge goes without a reload: answered, nothing is due any more
+    expect(page.locator(f"#row-{c.pk} .sla")).to_have_count(0)
 
     # when she sets WhatsApp's first response to 4 minutes on the policies page
     page.goto(f"{asgi_live_server}/automatizacion/niveles-de-servicio/")

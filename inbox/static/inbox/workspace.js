@@ -88,6 +88,24 @@
     return (u.d || "%d d").replace("%d", Math.floor(seconds / 86400));
   }
   setInterval(refreshSla, 15000);
+  // A clock moved (op "sla"): the badge follows, appears (a new wait) or goes (answered, resolved).
+  function setSla(scope, sla) {
+    if (!scope) return;
+    let node = scope.querySelector(".sla");
+    if (!sla || !sla.due) { if (node) node.remove(); return; }
+    if (!node) {
+      node = el("span", "badge sla");
+      const state = scope.querySelector('[data-f="state"], [data-testid="conversation-state"]');
+      if (!state) return;
+      state.after(node);
+      state.after(" ");
+    }
+    node.dataset.slaDue = sla.due;
+    if (sla.warn) node.dataset.slaWarn = sla.warn; else delete node.dataset.slaWarn;
+    const at = window.CentralitaFormat ? window.CentralitaFormat.shortDatetime(sla.due) : sla.due;
+    node.title = (labels.slaTitle || "%s").replace("%s", at);
+    refreshSla();
+  }
   document.addEventListener("htmx:after:swap", refreshSla);
   function timeNode(iso) {
     const node = el("time");
@@ -622,6 +640,7 @@
       else if (!mayMatch(c, f) && (c.id !== currentId() || d.op === "state")) row.remove();
       else {
         updateRow(row, c);
+        if (d.op === "sla") setSla(row, d.sla);
         const sort = list.dataset.sort;
         if (d.op === "message" && firstPage() && sort === "activity" && list.firstElementChild !== row) list.prepend(row);
         else if (d.op === "message" && sort !== "activity") refetchRows();
@@ -629,6 +648,7 @@
     }
     // the open conversation
     if (c.id !== currentId()) return;
+    if (d.op === "sla") setSla(document.getElementById("conv-header"), d.sla);
     const p = pane();
     if (d.op === "delivery" && d.message) {
       const ticks = timeline() && timeline().querySelector('[data-item="message-' + d.message.id + '"] [data-f="delivery"]');
