@@ -12,6 +12,7 @@ urlpatterns = [
     path("respuestas-rapidas/<int:quick_reply_id>/usar/<int:conversation_id>", views.use, name="use"),
     path("niveles-de-servicio/", views.sla_policies, name="sla_policies"),
     path("programados/<int:conversation_id>/nuevo", views.schedule, name="schedule"),
+    path("programados/<int:conversation_id>/plantillas", views.schedule_templates, name="schedule_templates"),
     path("programados/<int:scheduled_id>/editar", views.scheduled_update, name="scheduled_update"),
     path("programados/<int:scheduled_id>/cancelar", views.scheduled_cancel, name="scheduled_cancel"),
 ]

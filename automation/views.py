@@ -29,6 +29,7 @@ from automation.selectors import picker_options, visible_quick_replies
 from automation.variables import DOCUMENTED, Values
 from automation.variables import render as render_variables
 from connectors.whatsapp.models import MessageTemplate
+from connectors.whatsapp.templatetags.whatsapp import whatsapp_compose
 from connectors.whatsapp.window import number_for, window_for
 from core.errors import ActionError
 from core.forms import show_action_errors
@@ -199,8 +200,17 @@ def schedule(request: HttpRequest, conversation_id: int) -> HttpResponse:
         if request.POST.get("kind", "reply") != "reply":  # an internal note is never scheduled to the customer
             raise ActionError("note_not_scheduled", _("Solo las respuestas al cliente se pueden programar."))
         send_at = parse_moment(request.POST.get("send_date", ""), request.POST.get("send_time", ""))
-        scheduled = actions.check_schedule_message(user, conversation_id, send_at=send_at,
-                                                   body=request.POST.get("body", "")[:10000])
+        template = request.POST.get("template", "")
+        if template:  # an approved WhatsApp template instead of the text box (it may go out after the window)
+            if not template.isdecimal() or len(template) > 12:
+                raise ActionError("template_not_approved", _("Elija una de las plantillas aprobadas."))
+            prefix = f"var_{template}_"
+            scheduled = actions.check_schedule_message(
+                user, conversation_id, send_at=send_at, template_id=int(template),
+                variables={k[len(prefix):]: v[:1024] for k, v in request.POST.items() if k.startswith(prefix)})
+        else:
+            scheduled = actions.check_schedule_message(user, conversation_id, send_at=send_at,
+                                                       body=request.POST.get("body", "")[:10000])
     except ActionError as exc:
         return JsonResponse({"detail": exc.message, "code": exc.code}, status=exc.status)
     done = _("Programado para el %s.") % date_format(timezone.localtime(scheduled.send_at), "SHORT_DATETIME_FORMAT")
@@ -362,3 +372,17 @@ def sla_policies(request: HttpRequest) -> HttpResponse:
         "rows": rows, "can_edit": can_edit, "general_error": errors.get(""), "channels": [
             (value, label) for value, label in Channel.choices if value in SLA_CHANNELS],
         "inboxes": list(Inbox.objects.order_by("name").values_list("code", "name"))}, status=status)
+
+
+@perm_required(Perm.INBOX_WORK)
+def schedule_templates(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """"Enviar más tarde" on a WhatsApp conversation: its approved templates with their variables pre-filled from
+    the customer, loaded when the box opens (the page itself pays nothing for them). A template can be sent after
+    the 24-hour window has closed; free text cannot."""
+    c = _conversation(request, conversation_id)
+    if c is None:
+        return HttpResponse(status=404)
+    compose = whatsapp_compose(c, _user(request))
+    if compose["number"] is None:
+        return HttpResponse("")
+    return render(request, "automation/_schedule_templates.html", {"c": c, **compose})

@@ -321,3 +321,35 @@ def test_someone_else_cannot_see_or_cancel_it(agent):
         scheduled = actions.check_schedule_message(agent, c.pk, send_at=local(2026, 12, 4, 9, 0), body="Hola")
     with pytest.raises(NotFoundError):
         actions.check_cancel_scheduled(UserFactory(role=Role.AGENTE, username="agente3"), scheduled.pk)
+
+
+def test_an_agent_schedules_a_template_from_the_screen(agent, whatsapp_conversation, client_for):
+    # given the customer's window has closed (they wrote 2026-12-03 10:00)
+    c = whatsapp_conversation
+    template = next(t for t in MessageTemplate.objects.filter(status__iexact="APPROVED")
+                    if not unsupported_reason(t) and variables(t))
+    browser = client_for(agent)
+    with time_machine.travel(local(2026, 12, 4, 12, 0), tick=False):
+        # when "Enviar más tarde" opens, then it offers the approved templates with their variables, and says why
+        offered = browser.get(reverse("automation:schedule_templates", args=[c.pk])).content.decode()
+        assert f"Plantilla {template.name}" in offered and f'name="var_{template.pk}_' in offered
+        assert "La ventana de 24 horas está cerrada" in offered
+        # when she schedules it for tomorrow 9:00 with its values
+        values = {f"var_{template.pk}_{key}": "Ana" for key in variables(template)}
+        response = browser.post(reverse("automation:schedule", args=[c.pk]), {
+            "template": str(template.pk), "send_date": "2026-12-05", "send_time": "09:00", "body": "", **values})
+        # then it is scheduled as that template with those values
+        assert response.status_code == 200
+        scheduled = ScheduledMessage.objects.get(conversation=c)
+        assert (scheduled.template_name, scheduled.body) == (template.name, "")
+        assert scheduled.variables == dict.fromkeys(variables(template), "Ana")
+        # and a template that is not one of the approved ones is refused with a reason, never a 500
+        for bad in ("abc", "99999999999999999999", "0"):
+            refused = browser.post(reverse("automation:schedule", args=[c.pk]), {
+                "template": bad, "send_date": "2026-12-05", "send_time": "09:00"})
+            assert refused.status_code == 400 and refused.json()["detail"]
+
+
+def test_other_channels_offer_no_templates(agent, client_for):
+    c = api_conversation(agent)
+    assert client_for(agent).get(reverse("automation:schedule_templates", args=[c.pk])).content == b""

@@ -189,7 +189,14 @@
     const error = box.querySelector("[data-schedule-error]");
     error.textContent = "";
     const data = new FormData();
-    data.append("body", ta ? ta.value : "");
+    const chosen = box.querySelector("[data-schedule-template]:checked");
+    if (chosen && chosen.value) {  // a WhatsApp template and its values instead of the text box
+      data.append("template", chosen.value);
+      box.querySelectorAll('[data-schedule-var="' + chosen.value + '"]').forEach(function (input) {
+        data.append(input.name, input.value);
+      });
+    }
+    data.append("body", chosen && chosen.value ? "" : (ta ? ta.value : ""));
     data.append("kind", isReply() ? "reply" : "note");
     data.append("send_date", dateValue(box.querySelector("[data-schedule-date]")));
     data.append("send_time", box.querySelector("[data-schedule-time]").value);
@@ -205,7 +212,7 @@
             if (window.htmx && window.htmx.process) window.htmx.process(fresh);  // edit and cancel work in place
             fresh.dispatchEvent(new CustomEvent("htmx:after:swap", { bubbles: true }));  // date pickers
           }
-          if (ta) { ta.value = ""; ta.dispatchEvent(new Event("input", { bubbles: true })); }
+          if (ta && !(chosen && chosen.value)) { ta.value = ""; ta.dispatchEvent(new Event("input", { bubbles: true })); }
           box.open = false;
         });
         return res.json().then(function (body) { error.textContent = body.detail || res.statusText; },
@@ -213,6 +220,18 @@
       })
       .finally(function () { send.disabled = false; });
   });
+  // On WhatsApp the box also offers the approved templates, fetched the first time it opens (the page pays nothing
+  // for them until then).
+  document.addEventListener("toggle", function (ev) {
+    const box = ev.target;
+    if (!(box instanceof HTMLDetailsElement) || !box.open || !box.hasAttribute("data-schedule")) return;
+    const slot = box.querySelector("[data-schedule-templates]");
+    if (!slot || slot.dataset.loaded) return;
+    slot.dataset.loaded = "1";
+    fetch(slot.dataset.scheduleTemplatesUrl, { credentials: "same-origin" })
+      .then(function (res) { return res.ok ? res.text() : ""; })
+      .then(function (html) { slot.innerHTML = html; });
+  }, true);
   // The date field may be enhanced by the date picker (core/app.js): its value then lives in a hidden twin.
   function dateTwin(input) {
     const next = input && input.nextElementSibling;
