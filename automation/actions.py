@@ -26,6 +26,7 @@ from automation.scheduling import MAX_AHEAD, MIN_AHEAD
 from automation.selectors import visible_quick_replies
 from automation.variables import FIELD_ALIASES, NAMESPACES, VARIABLE, variables_in
 from connectors.whatsapp.actions import prepare_template
+from connectors.whatsapp.message_templates import variables as template_variables
 from connectors.whatsapp.models import MessageTemplate
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
@@ -225,20 +226,27 @@ def do_transition_scheduled(scheduled: ScheduledMessage, *, to: ScheduledState, 
 
 
 def _content(c: Conversation, *, body: str, template_id: int | None, variables: dict[str, str]
-             ) -> tuple[str, MessageTemplate | None]:
+             ) -> tuple[str, MessageTemplate | None, dict[str, str]]:
     """Validates what will be sent: free text (our variables filled, within the channel's length) or an approved
-    WhatsApp template with its values — one of the two."""
+    WhatsApp template with its values — one of the two. Returns the text, the template and the template's values
+    as they will be stored: only the template's own variables, each checked like any text."""
     body = body.strip()
     if template_id is not None:
         if body:
             raise ActionError("body_and_template", _("Programe un texto o una plantilla, no los dos."),
                               field="template")
-        left = [v for value in variables.values() for v in variables_in(str(value))]
+        prepare_template(c, template_id=template_id, values=variables)
+        template = MessageTemplate.objects.get(pk=template_id)
+        clean = {key: str(variables.get(key) or "").strip()[:1024] for key in template_variables(template)}
+        for key, value in clean.items():
+            problem = text_error(value, label=f"{{{{{key}}}}}")
+            if problem is not None:
+                raise ActionError("invalid_text", problem, field="variables")
+        left = [v for value in clean.values() for v in variables_in(value)]
         if left:
             raise ActionError("unfilled_variable", _("Complete o borre antes de programar: %s")
                               % ", ".join(dict.fromkeys(left)), field="variables", variables=left)
-        prepare_template(c, template_id=template_id, values=variables)
-        return "", MessageTemplate.objects.get(pk=template_id)
+        return "", template, clean
     if not body:
         raise ActionError("empty_message", _("Escriba el mensaje que se enviará."), field="body")
     check_text(body, field="body", label=_("El mensaje"), max_length=message_max_length(c.channel))
@@ -246,7 +254,7 @@ def _content(c: Conversation, *, body: str, template_id: int | None, variables: 
     if left:
         raise ActionError("unfilled_variable", _("Complete o borre antes de programar: %s")
                           % ", ".join(dict.fromkeys(left)), field="body", variables=left)
-    return body, None
+    return body, None, {}
 
 
 def _when(send_at: datetime, now: datetime) -> datetime:
@@ -273,10 +281,10 @@ def check_schedule_message(acting_user: User, conversation_id: int, *, send_at: 
         if not can_reply(c):
             raise ConflictError("phone_no_reply", _("Una llamada no se responde por escrito."))
         when = _when(send_at, now)
-        text, template = _content(c, body=body, template_id=template_id, variables=variables or {})
+        text, template, values = _content(c, body=body, template_id=template_id, variables=variables or {})
         scheduled = ScheduledMessage.objects.create(
             conversation=c, author=acting_user, body=text, template=template,
-            template_name=template.name if template else "", variables=(variables or {}) if template else {},
+            template_name=template.name if template else "", variables=values,
             send_at=when)
         ScheduledMessageEvent.objects.create(scheduled=scheduled, kind="scheduled", actor=acting_user,
                                              data={"send_at": when.isoformat()})
@@ -306,10 +314,10 @@ def check_update_scheduled(acting_user: User, scheduled_id: int, *, send_at: dat
                                         % scheduled.author.display_name, field="body")
         if rewrites:
             assert body is not None
-            text, template = _content(c, body=body, template_id=template_id, variables=variables or {})
+            text, template, values = _content(c, body=body, template_id=template_id, variables=variables or {})
             scheduled.body, scheduled.template = text, template
             scheduled.template_name = template.name if template else ""
-            scheduled.variables = (variables or {}) if template else {}
+            scheduled.variables = values
         before = scheduled.send_at
         scheduled.send_at, scheduled.updated_at = when, now
         scheduled.save()

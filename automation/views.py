@@ -194,7 +194,8 @@ def _scheduled_list(request: HttpRequest, c: Conversation, *, status: int = 200,
 @require_POST
 @perm_required(Perm.INBOX_WORK)
 def schedule(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """"Enviar más tarde" (the composer's text, a date and a time): the refreshed list, or 4xx with the reason."""
+    """"Enviar más tarde" (the composer's text or a WhatsApp template with its values, a date and a time): the
+    refreshed list, or 4xx with the reason."""
     user = _user(request)
     try:
         if request.POST.get("kind", "reply") != "reply":  # an internal note is never scheduled to the customer
@@ -207,7 +208,7 @@ def schedule(request: HttpRequest, conversation_id: int) -> HttpResponse:
             prefix = f"var_{template}_"
             scheduled = actions.check_schedule_message(
                 user, conversation_id, send_at=send_at, template_id=int(template),
-                variables={k[len(prefix):]: v[:1024] for k, v in request.POST.items() if k.startswith(prefix)})
+                variables={k[len(prefix):]: str(v)[:1024] for k, v in request.POST.items() if k.startswith(prefix)})
         else:
             scheduled = actions.check_schedule_message(user, conversation_id, send_at=send_at,
                                                        body=request.POST.get("body", "")[:10000])
@@ -376,13 +377,14 @@ def sla_policies(request: HttpRequest) -> HttpResponse:
 
 @perm_required(Perm.INBOX_WORK)
 def schedule_templates(request: HttpRequest, conversation_id: int) -> HttpResponse:
-    """"Enviar más tarde" on a WhatsApp conversation: its approved templates with their variables pre-filled from
-    the customer, loaded when the box opens (the page itself pays nothing for them). A template can be sent after
-    the 24-hour window has closed; free text cannot."""
+    """"Enviar más tarde" on a WhatsApp conversation: the approved templates that can be sent from the screen, their
+    variables pre-filled from the customer, loaded when the box opens. A template can be sent after the 24-hour
+    window has closed; free text cannot (then the first template comes chosen)."""
     c = _conversation(request, conversation_id)
     if c is None:
         return HttpResponse(status=404)
     compose = whatsapp_compose(c, _user(request))
-    if compose["number"] is None:
+    if compose["number"] is None or not compose["number"].is_active:
         return HttpResponse("")
-    return render(request, "automation/_schedule_templates.html", {"c": c, **compose})
+    return render(request, "automation/_schedule_templates.html", {
+        "c": c, "window": compose["window"], "templates": [t for t in compose["templates"] if not t["reason"]]})

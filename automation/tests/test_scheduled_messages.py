@@ -332,7 +332,7 @@ def test_an_agent_schedules_a_template_from_the_screen(agent, whatsapp_conversat
     with time_machine.travel(local(2026, 12, 4, 12, 0), tick=False):
         # when "Enviar más tarde" opens, then it offers the approved templates with their variables, and says why
         offered = browser.get(reverse("automation:schedule_templates", args=[c.pk])).content.decode()
-        assert f"Plantilla {template.name}" in offered and f'name="var_{template.pk}_' in offered
+        assert f"Plantilla {template.name}" in offered and f'data-schedule-var="{template.pk}"' in offered
         assert "La ventana de 24 horas está cerrada" in offered
         # when she schedules it for tomorrow 9:00 with its values
         values = {f"var_{template.pk}_{key}": "Ana" for key in variables(template)}
@@ -343,6 +343,16 @@ def test_an_agent_schedules_a_template_from_the_screen(agent, whatsapp_conversat
         scheduled = ScheduledMessage.objects.get(conversation=c)
         assert (scheduled.template_name, scheduled.body) == (template.name, "")
         assert scheduled.variables == dict.fromkeys(variables(template), "Ana")
+        # and values the template does not have are not kept; a NUL in a value is refused, never a 500
+        extra = browser.post(reverse("automation:schedule", args=[c.pk]), {
+            "template": str(template.pk), "send_date": "2026-12-05", "send_time": "10:00", **values,
+            f"var_{template.pk}_x" * 3: "sobra"})
+        assert extra.status_code == 200
+        assert set(ScheduledMessage.objects.latest("pk").variables) == set(variables(template))
+        nul = browser.post(reverse("automation:schedule", args=[c.pk]), {
+            "template": str(template.pk), "send_date": "2026-12-05", "send_time": "11:00",
+            **dict.fromkeys(values, "Ana\x00")})
+        assert nul.status_code == 400 and "nulo" in nul.json()["detail"]
         # and a template that is not one of the approved ones is refused with a reason, never a 500
         for bad in ("abc", "99999999999999999999", "0"):
             refused = browser.post(reverse("automation:schedule", args=[c.pk]), {

@@ -193,7 +193,7 @@
     if (chosen && chosen.value) {  // a WhatsApp template and its values instead of the text box
       data.append("template", chosen.value);
       box.querySelectorAll('[data-schedule-var="' + chosen.value + '"]').forEach(function (input) {
-        data.append(input.name, input.value);
+        data.append("var_" + chosen.value + "_" + input.dataset.key, input.value);
       });
     }
     data.append("body", chosen && chosen.value ? "" : (ta ? ta.value : ""));
@@ -213,6 +213,8 @@
             fresh.dispatchEvent(new CustomEvent("htmx:after:swap", { bubbles: true }));  // date pickers
           }
           if (ta && !(chosen && chosen.value)) { ta.value = ""; ta.dispatchEvent(new Event("input", { bubbles: true })); }
+          const textChoice = box.querySelector('[data-schedule-template=""]');
+          if (textChoice) textChoice.checked = true;  // the next "Programar envío" sends the text box again
           box.open = false;
         });
         return res.json().then(function (body) { error.textContent = body.detail || res.statusText; },
@@ -228,10 +230,25 @@
     const slot = box.querySelector("[data-schedule-templates]");
     if (!slot || slot.dataset.loaded) return;
     slot.dataset.loaded = "1";
+    slot.setAttribute("aria-busy", "true");
     fetch(slot.dataset.scheduleTemplatesUrl, { credentials: "same-origin" })
-      .then(function (res) { return res.ok ? res.text() : ""; })
-      .then(function (html) { slot.innerHTML = html; });
+      .then(function (res) {
+        if (!res.ok || res.redirected) throw new Error(res.statusText);  // a login page is not a template list
+        return res.text();
+      })
+      .then(function (html) { slot.innerHTML = html; })
+      .catch(function () { delete slot.dataset.loaded; slot.textContent = slot.dataset.error || ""; })
+      .finally(function () { slot.removeAttribute("aria-busy"); });
   }, true);
+  // Enter in the box schedules (it would otherwise submit the reply form around it).
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Enter" || ev.isComposing || !(ev.target instanceof HTMLInputElement)) return;
+    const box = ev.target.closest("[data-schedule]");
+    if (!box) return;
+    ev.preventDefault();
+    const send = box.querySelector("[data-schedule-send]");
+    if (send) send.click();
+  });
   // The date field may be enhanced by the date picker (core/app.js): its value then lives in a hidden twin.
   function dateTwin(input) {
     const next = input && input.nextElementSibling;
