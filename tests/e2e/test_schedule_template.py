@@ -47,6 +47,7 @@ def test_an_agent_schedules_a_template_after_the_window(asgi_live_server: str, b
     expect(box).to_contain_text("La ventana de 24 horas está cerrada")
     # when she picks a template, fills its values and schedules it for tomorrow at 9:00
     box.locator(f'[data-schedule-template="{template.pk}"]').check()
+    expect(page.locator(".schedule-hint")).to_be_hidden()  # "the text written above" no longer applies
     for key in variables(template):
         box.locator(f'[data-schedule-var="{template.pk}"][data-key="{key}"]').fill("Ana")
     page.locator("[data-schedule-at]").nth(1).click()
