@@ -40,11 +40,13 @@ def _fresh_cache() -> Iterator[None]:
     webhook's tokens) start empty in every test."""
     from django.core.cache import cache
 
+    from automation.rules import forget_rules
     from connectors.mail import webhook as mail_webhook
     from webhooks.actions import forget_active_endpoints
 
     cache.clear()
     forget_active_endpoints()
+    forget_rules()
     mail_webhook.forget()
     yield
     cache.clear()

@@ -44,6 +44,18 @@ def next_business_day(team: Team | None, after: datetime) -> datetime | None:
     return None
 
 
+def next_opening(team: Team | None, after: datetime) -> datetime | None:
+    """The next moment `team` is open from `after` on (`after` itself when open then; holidays skipped), or None
+    when it opens nowhere in the next SEARCH_DAYS days: what an out-of-hours reply announces."""
+    clock = BusinessClock(team)
+    first = timezone.localtime(after).date()
+    moment = after.astimezone(UTC)
+    for opens, closes in clock._intervals(first, SEARCH_DAYS):
+        if closes > moment:
+            return timezone.localtime(max(opens, moment))
+    return None
+
+
 class BusinessClock:
     """Time measured inside a team's opening hours (its BusinessHours, closed on its holidays and the national
     ones), in TIME_ZONE: what service-level targets "in business hours" count. A team without declared hours (or

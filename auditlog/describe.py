@@ -492,6 +492,31 @@ def _sentences() -> dict[str, _Sentence]:
             names.append(_("%s (borrada)") % name if isinstance(value, dict) and value.get("deleted") else name)
         return _("%(actor)s cambió los niveles de servicio de %(what)s") % _args(c, what=", ".join(names))
 
+    def automation_rule_created(c: _Context) -> str:
+        if c.get("active"):
+            return _("%(actor)s creó la regla de automatización %(target)s, activa") % _args(c)
+        return _("%(actor)s creó la regla de automatización %(target)s") % _args(c)
+
+    def automation_rule_updated(c: _Context) -> str:
+        active = c.changes.get("active")
+        if isinstance(active, list) and len(active) == 2 and len(c.changes) == 1:
+            if active[1]:
+                return _("%(actor)s activó la regla de automatización %(target)s") % _args(c)
+            return _("%(actor)s desactivó la regla de automatización %(target)s") % _args(c)
+        return _("%(actor)s cambió la regla de automatización %(target)s") % _args(c)
+
+    def automation_rule_deleted(c: _Context) -> str:
+        return _("%(actor)s borró la regla de automatización %(target)s") % _args(c)
+
+    def sequence_created(c: _Context) -> str:
+        return _("%(actor)s creó la secuencia %(target)s") % _args(c)
+
+    def sequence_updated(c: _Context) -> str:
+        return _("%(actor)s cambió la secuencia %(target)s") % _args(c)
+
+    def sequence_deleted(c: _Context) -> str:
+        return _("%(actor)s borró la secuencia %(target)s") % _args(c)
+
     def list_created(c: _Context) -> str:
         return _("%(actor)s creó la lista de marketing %(target)s") % _args(c)
 
@@ -658,6 +683,9 @@ def _sentences() -> dict[str, _Sentence]:
         "marketing_list.created": list_created, "customer.merged": customer_merged,
         "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,
         "quick_reply.deleted": quick_reply_deleted, "sla_policies.updated": sla_policies_updated,
+        "automation_rule.created": automation_rule_created, "automation_rule.updated": automation_rule_updated,
+        "automation_rule.deleted": automation_rule_deleted, "sequence.created": sequence_created,
+        "sequence.updated": sequence_updated, "sequence.deleted": sequence_deleted,
         "lead.status_changed": lead_status, "lead.note_added": lead_note, "lead.released": lead_released,
         "lead.reassigned": lead_reassigned, "lead.taken": lead_taken, "note_template.saved": template_saved,
         "lead_settings.updated": lead_settings, "mail.mailbox_created": mailbox_created,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -19,15 +19,22 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.roles import Perm
 from automation import tasks
-from automation.choices import SCHEDULED_TRANSITIONS, SLA_CHANNELS, QuickReplyScope, ScheduledState
+from automation.choices import (
+    AUTOMATIC_PER_HOUR,
+    SCHEDULED_TRANSITIONS,
+    SLA_CHANNELS,
+    QuickReplyScope,
+    ScheduledState,
+)
 from automation.events import ScheduledMessageCancelled, ScheduledMessageFailed, ScheduledMessageSent
-from automation.models import QuickReply, ScheduledMessage, ScheduledMessageEvent, SlaPolicy
+from automation.models import QuickReply, ScheduledMessage, ScheduledMessageEvent, SequenceEnrollment, SlaPolicy
 from automation.scheduling import MAX_AHEAD, MIN_AHEAD
 from automation.selectors import visible_quick_replies
 from automation.variables import FIELD_ALIASES, NAMESPACES, VARIABLE, variables_in
 from connectors.whatsapp.actions import prepare_template
 from connectors.whatsapp.message_templates import variables as template_variables
 from connectors.whatsapp.models import MessageTemplate
+from connectors.whatsapp.window import free_text_allowed
 from core import audit
 from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
@@ -41,17 +48,20 @@ from inbox.actions import (
     can_reply,
     check_may_act,
     do_record_event,
+    do_send_automatic,
     do_send_reply,
     message_max_length,
 )
-from inbox.models import Conversation, Inbox
+from inbox.choices import Channel
+from inbox.models import AUTOMATIC, Conversation, Inbox, Message
 from realtime.events import send_event_on_commit
 
 logger = logging.getLogger(__name__)
 SHORTCUT = re.compile(r"^[a-z0-9_-]{1,30}$")
 BODY_MAX_LENGTH = 4096
 # The fields each namespace has (`cliente` also takes the customer's additional data, any name).
-KNOWN_FIELDS = {"agente": {"nombre", "primer_nombre"}, "pedido": {"numero", "total", "estado"},
+KNOWN_FIELDS = {"agente": {"nombre", "primer_nombre"}, "pedido": {"numero", "total", "estado", "lineas"},
+                "equipo": {"proxima_apertura"},
                 "conversacion": {"id"}}
 
 
@@ -289,7 +299,7 @@ def check_schedule_message(acting_user: User, conversation_id: int, *, send_at: 
         ScheduledMessageEvent.objects.create(scheduled=scheduled, kind="scheduled", actor=acting_user,
                                              data={"send_at": when.isoformat()})
         do_record_event(c, "scheduled", actor=acting_user, send_at=when.isoformat(), scheduled_id=scheduled.pk)
-    _enqueue(scheduled)
+    enqueue_scheduled(scheduled)
     return scheduled
 
 
@@ -308,7 +318,8 @@ def check_update_scheduled(acting_user: User, scheduled_id: int, *, send_at: dat
         when = _when(send_at, now)
         rewrites = body is not None and (body.strip() != scheduled.body or template_id != scheduled.template_id
                                          or (variables or {}) != (scheduled.variables or {}))
-        if rewrites and scheduled.author_id != acting_user.pk:
+        if rewrites and scheduled.author is not None and scheduled.author_id != acting_user.pk:
+            # a person's message goes out in their name; a rule's follow-up is nobody's: whoever may act edits it
             raise PermissionDeniedError("not_author", _("Solo %s puede cambiar el texto: el mensaje sale a su "
                                                         "nombre. Puede cambiar la hora o cancelarlo.")
                                         % scheduled.author.display_name, field="body")
@@ -326,7 +337,7 @@ def check_update_scheduled(acting_user: User, scheduled_id: int, *, send_at: dat
                                                    "rewritten": rewrites})
         do_record_event(c, "scheduled_edited", actor=acting_user, send_at=when.isoformat(),
                         before=before.isoformat(), scheduled_id=scheduled.pk, rewritten=rewrites)
-    _enqueue(scheduled)
+    enqueue_scheduled(scheduled)
     return scheduled
 
 
@@ -347,9 +358,14 @@ def do_follow_merge(keep: Conversation, gone: Conversation) -> None:
     """inbox merge hook: the duplicate's waiting messages go with its messages to the conversation kept (both rows
     are locked by the merge: conversation first, as everywhere)."""
     ScheduledMessage.objects.filter(conversation=gone, state=ScheduledState.SCHEDULED).update(conversation=keep)
+    # its running sequences too (one already running on the kept conversation keeps that one's steps instead)
+    kept = set(SequenceEnrollment.objects.filter(conversation=keep, state="activa").values_list("sequence_id",
+                                                                                               flat=True))
+    SequenceEnrollment.objects.filter(conversation=gone, state="activa").exclude(sequence_id__in=kept).update(
+        conversation=keep)
 
 
-def _enqueue(scheduled: ScheduledMessage) -> None:
+def enqueue_scheduled(scheduled: ScheduledMessage) -> None:
     """A deferred task at its time (the periodic sweep is the safety net: a lost or early task changes nothing,
     the send checks the state and the time under the row lock)."""
     def later() -> None:
@@ -366,6 +382,7 @@ def _author_may_still_write(scheduled: ScheduledMessage, c: Conversation) -> Non
     """At send time the author must still be someone who may answer this conversation: active, working the
     inbox, its agent or a supervisor (a transfer, a deactivation or a role change since scheduling stops it)."""
     author = scheduled.author
+    assert author is not None  # a rule's follow-up has no author to check
     if not author.is_active or not author.has_perm_code(Perm.INBOX_WORK):
         raise ActionError("author_inactive", _("%s ya no atiende conversaciones.") % author.display_name)
     access_conversation(author, c.pk)
@@ -394,32 +411,52 @@ def do_send_scheduled(scheduled_id: int, *, now: datetime | None = None) -> bool
             return False
         try:
             with transaction.atomic():  # a refused send leaves no half-written message
-                _author_may_still_write(scheduled, c)
-                if scheduled.template_name and scheduled.template_id is None:
+                if scheduled.author is not None:  # a rule's follow-up has no author: it goes out as automatic
+                    _author_may_still_write(scheduled, c)
+                # A rule's message may carry both: its text while WhatsApp's window is open, its template after.
+                text_now = scheduled.author is None and bool(scheduled.body) and (
+                    c.channel != Channel.WHATSAPP or free_text_allowed(c))
+                if scheduled.template_name and scheduled.template_id is None and not text_now:
                     raise ActionError("template_not_approved", _("La plantilla «%s» ya no existe o no está "
                                                                  "aprobada.") % scheduled.template_name)
-                if scheduled.template_id is not None:
+                if scheduled.author is None:
+                    _within_automatic_cap(c, now)
+                if scheduled.template_id is not None and not text_now:
                     body, meta = prepare_template(c, template_id=scheduled.template_id,
                                                   values=dict(scheduled.variables or {}))
                 else:
                     body, meta = scheduled.body, {}
-                message = do_send_reply(c, author=scheduled.author, body=body,
-                                        meta={**meta, "scheduled_message_id": scheduled.pk})
+                meta = {**meta, "scheduled_message_id": scheduled.pk}
+                if scheduled.author is None:
+                    message = do_send_automatic(c, body=body, meta={
+                        **meta, "automation": {"rule": scheduled.rule_id, "name": scheduled.rule_name}})
+                else:
+                    message = do_send_reply(c, author=scheduled.author, body=body, meta=meta)
         except ActionError as exc:
             scheduled.failure = exc.message[:500]
             do_transition_scheduled(scheduled, to=ScheduledState.FAILED, acting_user=None,
                                     data={"code": exc.code})
             do_record_event(c, "scheduled_failed", actor=None, send_at=scheduled.send_at.isoformat(),
                             scheduled_id=scheduled.pk, reason=scheduled.failure, code=exc.code,
-                            author=scheduled.author_id)
-            send_event_on_commit({"type": "notice", "op": "scheduled_failed", "conversation_id": c.pk,
-                                  "level": "error", "texts": scheduled_failed_texts(c, scheduled)},
-                                 user_ids=[scheduled.author_id])
+                            author=scheduled.author_id, rule=scheduled.rule_name)
+            told = scheduled.author_id or c.assignee_id  # a rule's follow-up: the conversation's agent is told
+            if told:
+                send_event_on_commit({"type": "notice", "op": "scheduled_failed", "conversation_id": c.pk,
+                                      "level": "error", "texts": scheduled_failed_texts(c, scheduled)},
+                                     user_ids=[told])
             return False
         scheduled.sent_message = message
         do_transition_scheduled(scheduled, to=ScheduledState.SENT, acting_user=None,
                                 data={"message_id": message.pk})
     return True
+
+
+def _within_automatic_cap(c: Conversation, now: datetime) -> None:
+    recent = Message.objects.filter(AUTOMATIC, conversation=c, kind="outbound",
+                                    created_at__gte=now - timedelta(hours=1)).count()
+    if recent >= AUTOMATIC_PER_HOUR:
+        raise ActionError("automatic_cap", _("Ya se enviaron %s mensajes automáticos en la última hora a esta "
+                                             "conversación") % AUTOMATIC_PER_HOUR)
 
 
 def do_send_due_scheduled(*, now: datetime | None = None, limit: int = 2000) -> int:

@@ -8,9 +8,9 @@ class AutomationConfig(AppConfig):
 
     def ready(self) -> None:
         from accounts.management.commands.seed_demo import SEEDERS
-        from automation.demo import seed_quick_replies, seed_sla_breaches
+        from automation.demo import seed_quick_replies, seed_sequences, seed_sla_breaches
 
-        for seeder in (seed_quick_replies, seed_sla_breaches):
+        for seeder in (seed_quick_replies, seed_sla_breaches, seed_sequences):
             if seeder not in SEEDERS:
                 SEEDERS.append(seeder)
         from automation.composer import composer_panel, refuse_unfilled_variables, scheduled_panel, sla_panel
@@ -43,6 +43,24 @@ class AutomationConfig(AppConfig):
                                (ConversationStateChanged, sla.on_state_changed),
                                (ConversationAssigned, sla.on_assigned)):
             subscribe(event, handler, name=f"automation.sla.{handler.__name__}", in_transaction=True)
+        from automation import rules
+        from automation.choices import RuleEvent
+        from core.events import EVENT_TYPES
+
+        # In the emitting transaction: the event is kept for the rules with the change that caused it (the rules'
+        # outbox, automation.rules); evaluated by the worker after commit.
+        for code in RuleEvent.values:
+            subscribe(EVENT_TYPES[code], rules.on_event, name="automation.rules", in_transaction=True)
+        from automation import sequences
+        from automation.events import ScheduledMessageCancelled, ScheduledMessageFailed, ScheduledMessageSent
+
+        # A customer's reply and a resolution stop sequences in their own transaction: no step goes out after them.
+        subscribe(MessageReceived, sequences.on_message_received, name="automation.sequences.reply",
+                  in_transaction=True)
+        subscribe(ConversationStateChanged, sequences.on_state_changed, name="automation.sequences.state",
+                  in_transaction=True)
+        for step_event in (ScheduledMessageSent, ScheduledMessageFailed, ScheduledMessageCancelled):
+            subscribe(step_event, sequences.on_step_done, name="automation.sequences.step", in_transaction=True)
         from inbox.api import register_item_field
 
         register_item_field("sla", sla.api_items)

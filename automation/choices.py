@@ -48,3 +48,56 @@ class SlaTarget(models.TextChoices):
 CUSTOMER_TARGETS = (SlaTarget.FIRST_RESPONSE, SlaTarget.NEXT_RESPONSE, SlaTarget.RESOLUTION)
 # The channels a policy may cover (a phone call is answered live: the call queue has its own measures).
 SLA_CHANNELS = ("whatsapp", "email", "webchat", "api")
+
+
+class RuleEvent(models.TextChoices):
+    """What starts an automation rule: the domain events it subscribes to (core.events)."""
+
+    MESSAGE_RECEIVED = "message.received", _("Mensaje recibido")
+    CONVERSATION_CREATED = "conversation.created", _("Conversación creada")
+    CONVERSATION_STATE_CHANGED = "conversation.state_changed", _("Cambio de estado de la conversación")
+    CONVERSATION_ASSIGNED = "conversation.assigned", _("Conversación asignada")
+    CUSTOMER_TAGGED = "customer.tagged", _("Cliente etiquetado")
+    LEAD_NOTED = "lead.noted", _("Nota de llamada en un lead")
+    ORDER_CONFIRMED = "order.confirmed", _("Pedido confirmado")
+    SLA_BREACHED = "sla.breached", _("SLA incumplido")
+
+
+class RuleMatch(models.TextChoices):
+    ALL = "all", _("Todas las condiciones")
+    ANY = "any", _("Cualquiera de las condiciones")
+
+
+class RuleFrequency(models.TextChoices):
+    """How often one rule may act: on every event, once per conversation, or once per customer."""
+
+    EVERY_TIME = "every_time", _("Cada vez")
+    CONVERSATION = "conversation", _("Una vez por conversación")
+    CUSTOMER = "customer", _("Una vez por cliente")
+
+
+class RunOutcome(models.TextChoices):
+    APPLIED = "applied", _("Aplicada")
+    SKIPPED = "skipped", _("Sin efecto")  # every action skipped (a missing value, the window…): not counted as done
+    HELD = "held", _("No aplicada")
+    FAILED = "failed", _("Con errores")
+
+
+class EnrollmentState(models.TextChoices):
+    ACTIVE = "activa", _("En curso")
+    COMPLETED = "completada", _("Completada")
+    STOPPED = "detenida", _("Detenida")
+
+
+_E = EnrollmentState
+# A conversation's run through a sequence: it goes on until its last message went out, or it is stopped (the
+# customer replied, the conversation was resolved, someone stopped it); nothing comes back from an end.
+ENROLLMENT_TRANSITIONS: dict[EnrollmentState, frozenset[EnrollmentState]] = {
+    _E.ACTIVE: frozenset({_E.COMPLETED, _E.STOPPED}),
+    _E.COMPLETED: frozenset(),
+    _E.STOPPED: frozenset(),
+}
+
+# A conversation's automatic messages (rules, their follow-ups, sequences) in one hour: beyond, it is a bot on the
+# other side answering ours (ping-pong); the next ones are skipped with the reason.
+AUTOMATIC_PER_HOUR = 10

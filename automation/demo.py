@@ -13,7 +13,9 @@ from accounts.models import User
 from automation import sla
 from automation.actions import check_save_quick_reply
 from automation.choices import QuickReplyScope
-from automation.models import QuickReply, SlaTimer
+from automation.models import QuickReply, Sequence, SlaTimer
+from automation.rules import RuleInput, check_save_rule
+from automation.sequences import SequenceInput, check_save_sequence
 from core.demo import at
 
 SHARED = [
@@ -72,3 +74,27 @@ def seed_sla_breaches(rng: random.Random, scale: str, stdout: OutputWrapper) -> 
         with at(moment):
             total += sla.do_detect_breaches(now=moment)
     stdout.write(f"automation: {total} conversations past their service level")
+
+
+def seed_sequences(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
+    """A post-sale sequence (days 1, 3 and 7) and the rule that starts it when an agent's call note tags the customer
+    «compró», inactive like the suggested rules: the administrator reads them and turns the rule on."""
+    admin = User.objects.filter(role="admin").order_by("pk").first()
+    if admin is None or Sequence.objects.exists():
+        return
+    sequence = check_save_sequence(admin, SequenceInput(
+        name="Posventa: día 1, 3 y 7", stop_on_close=False,
+        description="Acompaña al cliente después de la compra; se detiene si responde.",
+        steps=[{"delay_minutes": 1440, "body": "Hola {{cliente.primer_nombre}}, ¿le llegó bien su pedido "
+                                               "{{pedido.numero}}?", "template": "seguimiento_pedido",
+                "variables": {"1": "{{cliente.primer_nombre}}", "2": "{{pedido.numero}}"}},
+               {"delay_minutes": 3 * 1440, "body": "¿Pudo estrenarlo, {{cliente.primer_nombre}}? Si tiene "
+                                                   "cualquier duda, respóndanos aquí."},
+               {"delay_minutes": 7 * 1440, "body": "¿Nos recomendaría a un amigo? Responda con un número del 1 "
+                                                   "al 10."}]))
+    check_save_rule(admin, RuleInput(
+        name="Posventa al etiquetar «compró»", event="customer.tagged", active=False,
+        description="Una nota de llamada que etiqueta «compró» inicia la secuencia posventa.",
+        conditions=[{"field": "customer_tag", "op": "has", "value": ["compró"]}],
+        actions=[{"type": "start_sequence", "sequence": sequence.pk}]))
+    stdout.write("  automation: a post-sale sequence and its rule (inactive)")

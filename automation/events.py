@@ -14,7 +14,7 @@ from core.events import DomainEvent
 class _ScheduledEvent(DomainEvent):
     scheduled_message_id: int
     conversation_id: int
-    author_id: int
+    author_id: int | None  # None: an automation rule scheduled it
     send_at: datetime
 
 
@@ -59,3 +59,33 @@ class SlaBreached(DomainEvent):
     target: str
     due_at: datetime
     assignee_id: int | None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _EnrollmentEvent(DomainEvent):
+    enrollment_id: int
+    sequence_id: int
+    sequence: str
+    conversation_id: int
+    customer_id: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SequenceStarted(_EnrollmentEvent):
+    """A conversation started a sequence of messages (`steps`: how many are scheduled), by an automation rule."""
+
+    type = "sequence.started"
+    label = _("Secuencia iniciada")
+    steps: int
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SequenceEnded(_EnrollmentEvent):
+    """A conversation's sequence ended: `state` completada (its last message went out) or detenida, with `reason`
+    (customer_replied, resolved, stopped, steps_cancelled, steps_failed, sequence_deleted); its remaining messages
+    were cancelled."""
+
+    type = "sequence.ended"
+    label = _("Secuencia terminada")
+    state: str
+    reason: str

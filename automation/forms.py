@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from automation.actions import BODY_MAX_LENGTH
-from automation.choices import QuickReplyScope
+from automation.choices import QuickReplyScope, RuleEvent, RuleFrequency, RuleMatch
+from automation.models import AutomationRule
+from inbox.choices import Channel
 from inbox.models import Inbox
 
 
@@ -35,3 +39,65 @@ class QuickReplyFilterForm(forms.Form):
         attrs={"type": "search", "placeholder": _("Atajo, título o texto"), "aria-label": _("Buscar")}))
     category = forms.CharField(label=_("Categoría"), required=False, widget=forms.TextInput(
         attrs={"list": "qr-categories", "aria-label": _("Categoría"), "placeholder": _("Categoría")}))
+
+
+class RuleForm(forms.Form):
+    """A rule's own fields; its conditions and actions are rows the view reads (automation.views._condition_rows)."""
+
+    name = forms.CharField(label=_("Nombre"), max_length=100)
+    description = forms.CharField(label=_("Descripción"), max_length=300, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    event = forms.ChoiceField(label=_("Cuando"), choices=RuleEvent.choices)
+    match = forms.ChoiceField(label=_("Se cumple con"), choices=RuleMatch.choices, initial=RuleMatch.ALL)
+    frequency = forms.ChoiceField(label=_("Frecuencia"), choices=RuleFrequency.choices,
+                                  initial=RuleFrequency.EVERY_TIME)
+    cooldown_minutes = forms.IntegerField(label=_("Espera entre ejecuciones (minutos)"), required=False, min_value=0,
+                                          max_value=30 * 24 * 60, help_text=_(
+                                              "No vuelve a aplicarse a la misma conversación en ese tiempo."))
+    position = forms.IntegerField(label=_("Orden"), required=False, min_value=0, max_value=100_000, help_text=_(
+        "Las reglas de un mismo evento se evalúan de menor a mayor."))
+    stop_after = forms.BooleanField(label=_("Si se aplica, no evaluar las reglas siguientes"), required=False)
+    active = forms.BooleanField(label=_("Activa"), required=False)
+
+    def __init__(self, *args: Any, instance_values: AutomationRule | None = None, **kwargs: Any) -> None:
+        if instance_values is not None:
+            rule = instance_values
+            kwargs["initial"] = {
+                "name": rule.name, "description": rule.description, "event": rule.event, "match": rule.match,
+                "frequency": rule.frequency, "position": rule.position, "stop_after": rule.stop_after,
+                "active": rule.active,
+                "cooldown_minutes": rule.cooldown_seconds // 60 if rule.cooldown_seconds else None}
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class RuleTestForm(forms.Form):
+    event = forms.ChoiceField(label=_("Evento"), choices=RuleEvent.choices)
+    channel = forms.ChoiceField(label=_("Canal"), required=False, choices=[("", _("Cualquiera"))] + [
+        (v, label) for v, label in Channel.choices if v != Channel.PHONE])
+    inbox = forms.ChoiceField(label=_("Bandeja"), required=False)
+    message = forms.CharField(label=_("Mensaje de prueba"), required=False, max_length=4096,
+                              widget=forms.Textarea(attrs={"rows": 3}))
+    rule = forms.IntegerField(required=False, widget=forms.HiddenInput(), min_value=1, max_value=2**31 - 1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        inbox = self.fields["inbox"]
+        assert isinstance(inbox, forms.ChoiceField)
+        inbox.choices = [("", _("Cualquiera"))] + [(i.code, i.name) for i in Inbox.objects.order_by("name")]
+
+
+class SequenceForm(forms.Form):
+    """A sequence's own fields; its messages are rows the view reads (automation.views._step_rows)."""
+
+    name = forms.CharField(label=_("Nombre"), max_length=100)
+    description = forms.CharField(label=_("Descripción"), max_length=300, required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))
+    stop_on_reply = forms.BooleanField(label=_("Detener si el cliente responde"), required=False, initial=True)
+    stop_on_close = forms.BooleanField(label=_("Detener si la conversación se resuelve"), required=False,
+                                       initial=True)
+    active = forms.BooleanField(label=_("Activa (las reglas pueden iniciarla)"), required=False, initial=True)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)

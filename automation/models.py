@@ -8,7 +8,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from automation.choices import QuickReplyScope, ScheduledState
+from automation.choices import (
+    EnrollmentState,
+    QuickReplyScope,
+    RuleEvent,
+    RuleFrequency,
+    RuleMatch,
+    RunOutcome,
+    ScheduledState,
+)
 
 
 class QuickReply(models.Model):
@@ -61,8 +69,16 @@ class ScheduledMessage(models.Model):
 
     conversation = models.ForeignKey("inbox.Conversation", on_delete=models.CASCADE,
                                      related_name="scheduled_messages")
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("autor"))
+    # A person's, or none when an automation rule scheduled it (`rule`): it then goes out as an automatic reply.
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", verbose_name=_("autor"))
+    rule = models.ForeignKey("automation.AutomationRule", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", verbose_name=_("regla"))
+    rule_name = models.CharField(max_length=100, blank=True)
+    # One step of a sequence (the enrollment it belongs to, and its place: 1, 2, 3…).
+    enrollment = models.ForeignKey("automation.SequenceEnrollment", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="scheduled")
+    step = models.PositiveSmallIntegerField(null=True, blank=True)
     body = models.TextField(_("texto"), blank=True)
     # The template as chosen (its row may go when Meta drops it: the send then fails with the reason, by name).
     template = models.ForeignKey("whatsapp.MessageTemplate", null=True, blank=True, on_delete=models.SET_NULL,
@@ -199,3 +215,151 @@ class SlaDaily(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.channel} {self.target} {self.met}/{self.breached}"
+
+
+class AutomationRule(models.Model):
+    """When `event` happens and its conditions hold (all or any of them), do its actions (automation.rules).
+
+    `conditions`: [{"field", "op", "value"}] and `actions`: [{"type", …}] as declared in automation.rule_spec, kept
+    valid by check_save_rule. Rules of one event run in `position` order; `stop_after` ends the evaluation when this
+    one applied. `frequency` and `cooldown_seconds` hold back a rule that already acted (automation.rules). Presets
+    (`preset`) are seeded disabled and edited like any other rule."""
+
+    name = models.CharField(_("nombre"), max_length=100)
+    description = models.CharField(_("descripción"), max_length=300, blank=True)
+    event = models.CharField(_("cuando"), max_length=40, choices=RuleEvent.choices)
+    match = models.CharField(_("condiciones"), max_length=3, choices=RuleMatch.choices, default=RuleMatch.ALL)
+    conditions = models.JSONField(default=list, blank=True)
+    actions = models.JSONField(default=list)
+    active = models.BooleanField(_("activa"), default=False)
+    position = models.PositiveIntegerField(_("orden"), default=0)
+    stop_after = models.BooleanField(_("detener las reglas siguientes"), default=False)
+    frequency = models.CharField(_("frecuencia"), max_length=12, choices=RuleFrequency.choices,
+                                 default=RuleFrequency.EVERY_TIME)
+    cooldown_seconds = models.PositiveIntegerField(_("espera entre ejecuciones"), null=True, blank=True)
+    preset = models.CharField(max_length=30, blank=True)
+    run_count = models.PositiveIntegerField(default=0)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("regla de automatización")
+        verbose_name_plural = _("reglas de automatización")
+        ordering = ["event", "position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(event__in=RuleEvent.values), name="rule_event_valid"),
+            models.CheckConstraint(condition=Q(match__in=RuleMatch.values), name="rule_match_valid"),
+            models.CheckConstraint(condition=Q(frequency__in=RuleFrequency.values), name="rule_frequency_valid"),
+        ]
+        indexes = [models.Index(fields=["event", "position"], name="rule_active_idx", condition=Q(active=True))]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RuleTrigger(models.Model):
+    """An event some active rule listens to, kept in the emitting transaction (the outbox of the rules): the worker
+    evaluates it once after commit and marks it processed in the transaction of the rules' actions, so a lost task
+    or a killed worker neither loses nor repeats it (the periodic sweep takes what is still waiting). `chain`: the
+    rules whose actions caused this event (loop protection)."""
+
+    event = models.CharField(max_length=40)
+    payload = models.JSONField()
+    chain = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # by the sweep (automation.rules.MAX_ATTEMPTS)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="rule_trigger_waiting_idx",
+                                condition=Q(processed_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"
+
+
+class AutomationRun(models.Model):
+    """What one rule did with one event: applied (its actions, each done, skipped with the reason, or failed),
+    held back (frequency, cooldown, loop protection) or failed. Conditions that simply did not hold are not stored
+    (every message would write a row per rule): the test box on the rule's page shows why a sample does not match."""
+
+    rule = models.ForeignKey(AutomationRule, on_delete=models.CASCADE, related_name="runs")
+    event = models.CharField(max_length=40)
+    trigger = models.ForeignKey(RuleTrigger, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    conversation = models.ForeignKey("inbox.Conversation", null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    customer = models.ForeignKey("customers.Customer", null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    outcome = models.CharField(max_length=8, choices=RunOutcome.choices)  # only "applied" counts for frequency
+    reason = models.CharField(max_length=20, blank=True)  # why held back (rule_spec.HELD_REASONS)
+    actions = models.JSONField(default=list, blank=True)  # [{"type", "result": done|skipped|failed, "detail"}]
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(outcome__in=RunOutcome.values), name="run_outcome_valid")]
+        indexes = [models.Index(fields=["rule", "-created_at"], name="run_rule_time_idx"),
+                   models.Index(fields=["rule", "conversation"], name="run_rule_conv_idx",
+                                condition=Q(outcome="applied")),
+                   models.Index(fields=["rule", "customer"], name="run_rule_customer_idx",
+                                condition=Q(outcome="applied"))]
+
+    def __str__(self) -> str:
+        return f"{self.rule_id} {self.event} {self.outcome}"
+
+
+class Sequence(models.Model):
+    """Messages sent one after another to a customer (D+1, D+3, D+7…), started by a rule's action and stopped when
+    the customer replies or the conversation is resolved (automation.sequences). `steps`: [{"delay_minutes" (from
+    the start), "body", "template", "variables"}] as automation.sequences.clean_steps keeps them."""
+
+    name = models.CharField(_("nombre"), max_length=100)
+    description = models.CharField(_("descripción"), max_length=300, blank=True)
+    steps = models.JSONField(default=list)
+    stop_on_reply = models.BooleanField(_("detener si el cliente responde"), default=True)
+    stop_on_close = models.BooleanField(_("detener si la conversación se resuelve"), default=True)
+    active = models.BooleanField(_("activa"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("secuencia")
+        verbose_name_plural = _("secuencias")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SequenceEnrollment(models.Model):
+    """One conversation going through a sequence: its steps are ScheduledMessage rows (`scheduled`), sent by the
+    scheduled messages' worker; the state moves only through automation.sequences.do_transition_enrollment."""
+
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
+    conversation = models.ForeignKey("inbox.Conversation", on_delete=models.CASCADE, related_name="+")
+    # the conversation's customer (their reply on any conversation stops it: one indexed lookup on every message)
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=12, choices=EnrollmentState.choices, default=EnrollmentState.ACTIVE)
+    reason = models.CharField(max_length=30, blank=True)  # why it ended (automation.sequences.STOP_REASONS)
+    rule = models.ForeignKey(AutomationRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=EnrollmentState.values), name="enrollment_state_valid"),
+            models.UniqueConstraint(fields=["sequence", "conversation"], condition=Q(state="activa"),
+                                    name="enrollment_one_active"),
+        ]
+        indexes = [models.Index(fields=["conversation"], name="enrollment_active_idx", condition=Q(state="activa")),
+                   models.Index(fields=["customer"], name="enrollment_customer_idx", condition=Q(state="activa"))]
+
+    def __str__(self) -> str:
+        return f"{self.sequence_id}/{self.conversation_id} {self.state}"

@@ -50,7 +50,7 @@ from inbox import notifications
 from inbox.actions import do_escalate, do_record_event, do_set_sla_due
 from inbox.choices import OPEN_STATES, Channel, ConversationState
 from inbox.models import HISTORY_INBOX, Conversation
-from inbox.people import supervisors_of
+from inbox.people import hours_team, supervisors_of
 from realtime.events import send_event_on_commit
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def policy_for(c: Conversation) -> SlaPolicy | None:
 def clock_for(c: Conversation, policy: SlaPolicy | None) -> BusinessClock:
     if policy is None or not policy.business_hours:
         return BusinessClock(None, calendar=True)
-    return BusinessClock(c.inbox.teams.order_by("name").first())
+    return BusinessClock(hours_team(c.inbox))
 
 
 # --- the clocks, inside the inbox's transactions -------------------------------------------------------
@@ -360,7 +360,7 @@ def _escalates(c: Conversation) -> bool:
 
 @_guarded
 def on_message_sent(event: DomainEvent) -> None:
-    if not _timed(event):
+    if getattr(event, "automatic", False) or not _timed(event):  # an automatic reply answers nobody's clock
         return
     c = _live(event.conversation_id)  # type: ignore[attr-defined]
     if c is None:

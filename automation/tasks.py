@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.tasks import task
 
-from automation import actions, sla
+from automation import actions, rules, sla
 
 
 @task(queue_name="messaging")
@@ -21,3 +21,20 @@ def send_due_scheduled_messages() -> int:
 def detect_sla_breaches() -> int:
     """Service levels: breaches and escalates what fell due (every 2 s; idempotent, bounded, see automation.sla)."""
     return sla.do_detect_breaches()
+
+
+@task(queue_name="messaging")
+def run_rules(trigger_id: int) -> int:
+    """The automation rules of one stored event, once (automation.rules: claimed by compare-and-set)."""
+    return rules.do_process_trigger(trigger_id)
+
+
+@task()
+def run_waiting_rules() -> int:
+    """Safety net: stored events whose rules task was lost."""
+    return rules.do_process_waiting()
+
+
+@task()
+def prune_rule_runs() -> int:
+    return rules.do_prune()

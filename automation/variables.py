@@ -10,24 +10,31 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 
+from accounts.hours import next_opening
 from accounts.models import User
 from core.money import format_money
 from core.text import fold
 from customers.models import Customer
 from inbox.models import Conversation
+from inbox.people import hours_team
 from orders.choices import OrderState
 from orders.models import Order
 
 # `{{ namespace.name }}`: the namespaces are ours (Spanish, with English aliases); anything else in braces is the
 # customer's or the agent's own text and is left alone.
 NAMESPACES = {"cliente": "cliente", "customer": "cliente", "agente": "agente", "agent": "agente",
-              "pedido": "pedido", "order": "pedido", "conversacion": "conversacion", "conversation": "conversacion"}
+              "pedido": "pedido", "order": "pedido", "conversacion": "conversacion", "conversation": "conversacion",
+              "equipo": "equipo", "team": "equipo"}
 VARIABLE = re.compile(r"\{\{\s*([A-Za-zÁÉÍÓÚáéíóúÑñ]+)\.([A-Za-z0-9_ÁÉÍÓÚáéíóúÑñ]+)\s*\}\}")
 # English names of the fields, for the aliases.
 FIELD_ALIASES = {"name": "nombre", "first_name": "primer_nombre", "phone": "telefono", "email": "correo",
-                 "city": "ciudad", "document": "documento", "number": "numero", "id": "id", "status": "estado"}
+                 "city": "ciudad", "document": "documento", "number": "numero", "id": "id", "status": "estado",
+                 "lines": "lineas", "next_opening": "proxima_apertura"}
 
 # Shown on the quick replies page (the variables an author may use).
 DOCUMENTED = (
@@ -43,6 +50,8 @@ DOCUMENTED = (
     ("pedido.numero", _("Número del último pedido del cliente")),
     ("pedido.total", _("Total del último pedido del cliente")),
     ("pedido.estado", _("Estado del último pedido del cliente")),
+    ("pedido.lineas", _("Productos del pedido, uno por línea, con cantidad y total")),
+    ("equipo.proxima_apertura", _("Próxima apertura del horario de atención (reglas fuera de horario)")),
     ("conversacion.id", _("Número de la conversación")),
 )
 
@@ -61,15 +70,22 @@ def variables_in(body: str) -> list[str]:
 class Values:
     """Looks values up lazily: a reply without `{{pedido.*}}` never queries orders."""
 
-    def __init__(self, conversation: Conversation | None, agent: User | None) -> None:
+    def __init__(self, conversation: Conversation | None, agent: User | None, *, order: Order | None = None,
+                 customer: Customer | None = None) -> None:
         self.conversation, self.agent = conversation, agent
+        self._given_order, self._given_customer = order, customer
 
     @property
     def customer(self) -> Customer | None:
+        if self._given_customer is not None:
+            return self._given_customer
         return self.conversation.customer if self.conversation is not None else None
 
     @cached_property
     def order(self) -> Order | None:
+        """The order the text is about: the rule's own (order.confirmed), else the customer's latest one."""
+        if self._given_order is not None:
+            return self._given_order
         if self.customer is None:
             return None
         return (Order.objects.filter(customer=self.customer)
@@ -77,7 +93,8 @@ class Values:
 
     def get(self, namespace: str, name: str) -> str:
         lookups: dict[str, Callable[[str], str]] = {"cliente": self._customer, "agente": self._agent,
-                                                     "pedido": self._order_value, "conversacion": self._conversation}
+                                                     "pedido": self._order_value, "conversacion": self._conversation,
+                                                     "equipo": self._team}
         return lookups[namespace](name).strip()
 
     def _customer(self, name: str) -> str:
@@ -111,7 +128,18 @@ class Values:
             return order.number
         if name == "total":
             return format_money(order.total, order.currency)
+        if name == "lineas":
+            return "\n".join(f"{line.quantity} × {line.name}: {format_money(line.line_total, order.currency)}"
+                             for line in order.lines.all())
         return str(order.get_state_display()) if name == "estado" else ""
+
+    def _team(self, name: str) -> str:
+        if name != "proxima_apertura" or self.conversation is None:
+            return ""
+        opening = next_opening(hours_team(self.conversation.inbox), timezone.now())
+        # a sentence's moment for the customer ("martes 8 de diciembre a las 08:00"), in the message's language
+        return date_format(timezone.localtime(opening), pgettext("next opening", r"l j \d\e F \a \l\a\s H:i")
+                           ) if opening else ""
 
     def _conversation(self, name: str) -> str:
         return str(self.conversation.pk) if name == "id" and self.conversation is not None else ""

@@ -3,14 +3,16 @@ composer's picker and insertion (automation/static/automation/quick_replies.js).
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable
 from datetime import date, datetime, time
 from functools import partial
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -20,11 +22,20 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.roles import Perm
-from automation import actions
-from automation.choices import QUICK_REPLY_CATEGORIES, SLA_CHANNELS
+from automation import actions, rule_spec, rules, sequences
+from automation.choices import QUICK_REPLY_CATEGORIES, SLA_CHANNELS, EnrollmentState, RuleEvent
 from automation.composer import pending_scheduled
-from automation.forms import QuickReplyFilterForm, QuickReplyForm
-from automation.models import QuickReply, ScheduledMessage, SlaPolicy
+from automation.forms import QuickReplyFilterForm, QuickReplyForm, RuleForm, RuleTestForm, SequenceForm
+from automation.models import (
+    AutomationRule,
+    AutomationRun,
+    QuickReply,
+    ScheduledMessage,
+    Sequence,
+    SequenceEnrollment,
+    SlaPolicy,
+)
+from automation.rules import held_text, run_action_texts
 from automation.selectors import picker_options, visible_quick_replies
 from automation.variables import DOCUMENTED, Values
 from automation.variables import render as render_variables
@@ -35,8 +46,9 @@ from core.errors import ActionError
 from core.forms import show_action_errors
 from core.permissions import forbidden, perm_required
 from inbox.actions import access_conversation, check_may_act
-from inbox.choices import Channel
+from inbox.choices import Channel, Priority
 from inbox.models import Conversation, Inbox
+from webhooks.models import WebhookEndpoint
 
 
 def _user(request: HttpRequest) -> User:
@@ -388,3 +400,356 @@ def schedule_templates(request: HttpRequest, conversation_id: int) -> HttpRespon
         return HttpResponse("")
     return render(request, "automation/_schedule_templates.html", {
         "c": c, "window": compose["window"], "templates": [t for t in compose["templates"] if not t["reason"]]})
+
+
+# --- automation rules ----------------------------------------------------------------------------------------
+
+_ROW_KEY = re.compile(r"^([a-z])-(\d{1,6})-[a-z_]+$")
+_ROWS_MAX = 60  # rows read from one form (more than any rule or sequence may keep: the action refuses the excess)
+
+
+def _row_numbers(post: Any, prefix: str) -> list[int]:
+    """The row numbers a form sent for `prefix`, in order (the page numbers rows as they are added: gaps after a
+    removal, and numbers past any fixed range, are fine)."""
+    found = sorted({int(m.group(2)) for key in post if (m := _ROW_KEY.match(key)) and m.group(1) == prefix})
+    return found[:_ROWS_MAX]
+
+
+def _condition_rows(post: Any) -> list[dict[str, Any]]:
+    rows = []
+    for n in _row_numbers(post, "c"):
+        field = str(post.get(f"c-{n}-field") or "").strip()[:40]
+        if field:
+            rows.append({"field": field, "op": str(post.get(f"c-{n}-op") or "").strip()[:20],
+                         "value": str(post.get(f"c-{n}-value") or "")[:rule_spec.REGEX_MAX * 20]})
+    return rows
+
+
+def _variables(text: str) -> dict[str, str]:
+    """Template variables as typed, one per line: `1 = {{cliente.primer_nombre}}`."""
+    found = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip():
+            found[key.strip()[:30]] = value.strip()[:1024]
+    return found
+
+
+def _action_rows(post: Any) -> list[dict[str, Any]]:
+    rows = []
+    for n in _row_numbers(post, "a"):
+        kind = str(post.get(f"a-{n}-type") or "").strip()[:40]
+        if kind:
+            value_key = "sequence" if kind == "start_sequence" else "value"
+            rows.append({"type": kind, "value": str(post.get(f"a-{n}-{value_key}") or "").strip()[:100],
+                         "text": str(post.get(f"a-{n}-text") or "")[:rule_spec.TEXT_MAX + 1],
+                         "template": str(post.get(f"a-{n}-template") or "").strip()[:512],
+                         "variables": str(post.get(f"a-{n}-variables") or "")[:4000]})
+    return rows
+
+
+def _condition_input(row: dict[str, str]) -> dict[str, Any]:
+    spec = rule_spec.CONDITIONS.get(row["field"])
+    value: Any = row["value"]
+    if spec is not None and spec.value == "list" and not (row["field"] == "text" and row["op"] == "matches"):
+        value = [v.strip() for v in row["value"].split(",") if v.strip()]
+    return {"field": row["field"], "op": row["op"], "value": value}
+
+
+def _action_input(row: dict[str, str]) -> dict[str, Any]:
+    spec = rule_spec.ACTIONS.get(row["type"])
+    action: dict[str, Any] = {"type": row["type"]}
+    if spec is not None:
+        if spec.text:
+            action[spec.text] = row["text"]
+        if spec.value:
+            action[spec.value] = row["value"]
+        if spec.template:
+            action["template"], action["variables"] = row["template"], _variables(row["variables"])
+    return action
+
+
+def _rows_of(rule: AutomationRule | None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    if rule is None:
+        return [], [{"type": "send_message", "value": "", "text": "", "template": "", "variables": ""}]
+    conditions = [{"field": c["field"], "op": c["op"],
+                   "value": ", ".join(c["value"]) if isinstance(c["value"], list) else str(c["value"])}
+                  for c in rule.conditions]
+    actions_ = []
+    for a in rule.actions:
+        spec = rule_spec.ACTIONS.get(a.get("type", ""))
+        actions_.append({
+            "type": a.get("type", ""), "value": str(a.get(spec.value, "")) if spec and spec.value else "",
+            "text": str(a.get(spec.text, "")) if spec and spec.text else "", "template": a.get("template", ""),
+            "variables": "\n".join(f"{k} = {v}" for k, v in (a.get("variables") or {}).items())})
+    return conditions, actions_
+
+
+def _rule_context(rule: AutomationRule | None, form: RuleForm, conditions: list[dict[str, Any]],
+                  actions_: list[dict[str, Any]], error: str = "") -> dict[str, Any]:
+    runs = list(AutomationRun.objects.filter(rule=rule).select_related("conversation__customer")[:50]) if rule else []
+    for run in runs:
+        run.items = run_action_texts(run.actions)  # type: ignore[attr-defined]
+        run.held = held_text(run.reason) if run.reason else ""  # type: ignore[attr-defined]
+    for row in conditions:
+        condition = rule_spec.CONDITIONS.get(row["field"])
+        row["op_codes"] = list(condition.ops) if condition else list(rule_spec.OP_LABELS)
+        row["needs_value"] = not condition or bool(condition.value)
+        row["hint"] = condition.hint if condition else ""
+    for row in actions_:
+        spec = rule_spec.ACTIONS.get(row["type"])
+        row["spec"] = spec
+        row["value_hint"] = rule_spec.VALUE_HINTS.get(spec.value, "") if spec and spec.value else ""
+        row["text_hint"] = rule_spec.TEXT_HINTS.get(spec.text, "") if spec and spec.text else ""
+    return {
+        "rule": rule, "form": form, "conditions": conditions, "actions": actions_, "error": error, "runs": runs,
+        "condition_specs": [(code, spec) for code, spec in rule_spec.CONDITIONS.items()],
+        "op_labels": rule_spec.OP_LABELS, "action_specs": list(rule_spec.ACTIONS.items()),
+        "value_hints": rule_spec.VALUE_HINTS, "text_hints": rule_spec.TEXT_HINTS, "variables": DOCUMENTED,
+        "test_form": RuleTestForm(initial={"event": rule.event if rule else RuleEvent.MESSAGE_RECEIVED}),
+        "all_ops": list(rule_spec.OP_LABELS.items()),
+        # suggestions for the actions' short values (typed as codes, picked from lists)
+        "value_options": {
+            "sequence": [(s.pk, s.name) for s in Sequence.objects.filter(active=True).order_by("name")[:200]],
+            "agent": [("auto", _("el menos ocupado de la bandeja")), *[
+                (u.username, u.display_name) for u in User.objects.filter(is_active=True).order_by("full_name")
+                if u.has_perm_code(Perm.INBOX_WORK)][:300]],
+            "inbox": list(Inbox.objects.order_by("name").values_list("code", "name")),
+            "endpoint": list(WebhookEndpoint.objects.filter(is_active=True).values_list("pk", "url")[:100]),
+            "priority": list(Priority.choices)},
+        "hints_json": json.dumps({**{k: str(v) for k, v in rule_spec.VALUE_HINTS.items()},
+                                  **{k: str(v) for k, v in rule_spec.TEXT_HINTS.items()}}, ensure_ascii=False),
+        "next_condition": len(conditions), "next_action": len(actions_),
+    }
+
+
+def _rule_page(request: HttpRequest, rule: AutomationRule | None) -> HttpResponse:
+    user = _user(request)
+    conditions, actions_ = _rows_of(rule)
+    form = RuleForm(request.POST or None, instance_values=rule)
+    status, error = 200, ""
+    if request.method == "POST":
+        conditions, actions_ = _condition_rows(request.POST), _action_rows(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            minutes = d["cooldown_minutes"]
+            cooldown = minutes * 60 if minutes else None
+            if rule is not None and rule.cooldown_seconds and minutes == rule.cooldown_seconds // 60:
+                cooldown = rule.cooldown_seconds  # seconds set through the API survive a save from the page
+            try:
+                saved = rules.check_save_rule(user, rules.RuleInput(
+                    name=d["name"], description=d["description"], event=d["event"], match=d["match"],
+                    conditions=[_condition_input(r) for r in conditions],
+                    actions=[_action_input(r) for r in actions_], active=d["active"], position=d["position"],
+                    stop_after=d["stop_after"], frequency=d["frequency"],
+                    cooldown_seconds=cooldown), rule_id=rule.pk if rule else None)
+            except ActionError as exc:
+                show_action_errors(form, exc)
+                error, status = exc.message, exc.status
+            else:
+                messages.success(request, _("Regla «%s» guardada.") % saved.name)
+                return redirect("automation:rule_edit", rule_id=saved.pk)
+        else:
+            status = 400
+    return render(request, "automation/rule_form.html", _rule_context(rule, form, conditions, actions_, error),
+                  status=status)
+
+
+@perm_required(Perm.INBOX_SUPERVISE)
+def rule_list(request: HttpRequest) -> HttpResponse:
+    """The rules, by event in evaluation order, with what each does and how often it acted."""
+    groups: dict[str, list[AutomationRule]] = {}
+    for rule in AutomationRule.objects.order_by("event", "position", "pk"):
+        rule.condition_texts = [rule_spec.condition_text(c) for c in rule.conditions]  # type: ignore[attr-defined]
+        rule.action_texts = [rule_spec.action_text(a) for a in rule.actions]  # type: ignore[attr-defined]
+        groups.setdefault(rule.event, []).append(rule)
+    ordered = [(RuleEvent(code).label, code, groups[code]) for code in RuleEvent.values if code in groups]
+    return render(request, "automation/rules.html", {
+        "groups": ordered, "test_form": RuleTestForm(initial={"event": RuleEvent.MESSAGE_RECEIVED}),
+        "empty": not groups})
+
+
+@perm_required(Perm.INBOX_SUPERVISE)
+def rule_create(request: HttpRequest) -> HttpResponse:
+    return _rule_page(request, None)
+
+
+@perm_required(Perm.INBOX_SUPERVISE)
+def rule_edit(request: HttpRequest, rule_id: int) -> HttpResponse:
+    try:
+        rule = rules.access_rule(_user(request), rule_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    return _rule_page(request, rule)
+
+
+@require_POST
+@perm_required(Perm.INBOX_SUPERVISE)
+def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
+    try:
+        rules.check_delete_rule(_user(request), rule_id)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Regla borrada."))
+    return redirect("automation:rules")
+
+
+@require_POST
+@perm_required(Perm.INBOX_SUPERVISE)
+def rule_toggle(request: HttpRequest, rule_id: int) -> HttpResponse:
+    """Turns a rule on or off from the list (in place with htmx; a plain form reloads the list)."""
+    user = _user(request)
+    try:
+        rule = rules.check_set_rule_active(user, rule_id, active=request.POST.get("active") == "1")
+    except ActionError as exc:
+        if request.headers.get("HX-Request"):
+            return HttpResponse(exc.message, status=exc.status)
+        messages.error(request, exc.message)
+        return redirect("automation:rules")
+    if request.headers.get("HX-Request"):
+        return render(request, "automation/_rule_switch.html", {"rule": rule})
+    return redirect("automation:rules")
+
+
+@require_POST
+@perm_required(Perm.INBOX_SUPERVISE)
+def rule_test(request: HttpRequest) -> HttpResponse:
+    """The test box: which rules would fire for a sample message, and what they would do (nothing is done)."""
+    form = RuleTestForm(request.POST)
+    results: list[rules.Simulation] = []
+    error = ""
+    if form.is_valid():
+        d = form.cleaned_data
+        try:
+            results = rules.check_test_rules(_user(request), event=d["event"], message=d["message"],
+                                             channel=d["channel"], inbox=d["inbox"])
+        except ActionError as exc:
+            error = exc.message
+    else:
+        error = " ".join(str(e) for errors in form.errors.values() for e in errors)
+    highlight = form.cleaned_data.get("rule") if not error else None
+    return render(request, "automation/_rule_test.html", {"results": results, "error": error, "highlight": highlight},
+                  status=400 if error else 200)
+
+
+# --- sequences -----------------------------------------------------------------------------------------------
+
+_UNITS = {"minutos": 1, "horas": 60, "dias": 24 * 60}
+
+
+def _step_rows(post: Any) -> list[dict[str, Any]]:
+    rows = []
+    for n in _row_numbers(post, "s"):
+        amount = str(post.get(f"s-{n}-amount") or "").strip()[:6]
+        text = str(post.get(f"s-{n}-text") or "")[:rule_spec.TEXT_MAX + 1]
+        template = str(post.get(f"s-{n}-template") or "").strip()[:512]
+        if not (amount or text.strip() or template):
+            continue
+        rows.append({"amount": amount, "unit": str(post.get(f"s-{n}-unit") or "dias")[:10], "text": text,
+                     "template": template, "variables": str(post.get(f"s-{n}-variables") or "")[:4000]})
+    return rows
+
+
+def _step_input(row: dict[str, Any]) -> dict[str, Any]:
+    try:
+        delay: Any = int(row["amount"]) * _UNITS.get(row["unit"], 24 * 60)
+    except ValueError:
+        delay = None
+    return {"delay_minutes": delay, "body": row["text"], "template": row["template"],
+            "variables": _variables(row["variables"])}
+
+
+def _step_row(step: dict[str, Any]) -> dict[str, Any]:
+    minutes = int(step.get("delay_minutes") or 0)
+    unit = "dias" if minutes % 1440 == 0 else "horas" if minutes % 60 == 0 else "minutos"
+    return {"amount": str(minutes // _UNITS[unit]), "unit": unit, "text": step.get("body", ""),
+            "template": step.get("template", ""),
+            "variables": "\n".join(f"{k} = {v}" for k, v in (step.get("variables") or {}).items())}
+
+
+def _sequence_page(request: HttpRequest, sequence: Sequence | None) -> HttpResponse:
+    user = _user(request)
+    initial = {} if sequence is None else {
+        "name": sequence.name, "description": sequence.description, "stop_on_reply": sequence.stop_on_reply,
+        "stop_on_close": sequence.stop_on_close, "active": sequence.active}
+    form = SequenceForm(request.POST or None, initial=initial)
+    steps = [_step_row(s) for s in sequence.steps] if sequence else [
+        {"amount": "1", "unit": "dias", "text": "", "template": "", "variables": ""}]
+    status, error = 200, ""
+    if request.method == "POST":
+        steps = _step_rows(request.POST)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                saved = sequences.check_save_sequence(user, sequences.SequenceInput(
+                    name=d["name"], description=d["description"], steps=[_step_input(r) for r in steps],
+                    stop_on_reply=d["stop_on_reply"], stop_on_close=d["stop_on_close"], active=d["active"]),
+                    sequence_id=sequence.pk if sequence else None)
+            except ActionError as exc:
+                show_action_errors(form, exc)
+                error, status = exc.message, exc.status
+            else:
+                messages.success(request, _("Secuencia «%s» guardada.") % saved.name)
+                return redirect("automation:sequence_edit", sequence_id=saved.pk)
+        else:
+            status = 400
+    enrollments = (list(SequenceEnrollment.objects.filter(sequence=sequence).select_related(
+        "conversation__customer")[:50]) if sequence else [])
+    return render(request, "automation/sequence_form.html", {
+        "sequence": sequence, "form": form, "steps": steps, "error": error, "enrollments": enrollments,
+        "units": [("minutos", _("minutos")), ("horas", _("horas")), ("dias", _("días"))],
+        "next_step": len(steps), "variables": DOCUMENTED,
+        "rules_using": [r for r in AutomationRule.objects.order_by("name") if sequence and any(
+            a.get("type") == "start_sequence" and a.get("sequence") == sequence.pk for a in r.actions)]},
+        status=status)
+
+
+@perm_required(Perm.INBOX_SUPERVISE)
+def sequence_list(request: HttpRequest) -> HttpResponse:
+    rows = list(Sequence.objects.annotate(running=Count("enrollments", filter=Q(
+        enrollments__state=EnrollmentState.ACTIVE))).order_by("name", "pk"))
+    for sequence in rows:
+        sequence.step_texts = [  # type: ignore[attr-defined]
+            _("%(when)s: %(text)s") % {"when": rule_spec.minutes_text(int(s["delay_minutes"])),
+                                       "text": (s.get("body") or _("plantilla %s") % s.get("template"))[:80]}
+            for s in sequence.steps]
+    return render(request, "automation/sequences.html", {"sequences": rows})
+
+
+@perm_required(Perm.INBOX_SUPERVISE)
+def sequence_create(request: HttpRequest) -> HttpResponse:
+    return _sequence_page(request, None)
+
+
+@perm_required(Perm.INBOX_SUPERVISE)
+def sequence_edit(request: HttpRequest, sequence_id: int) -> HttpResponse:
+    try:
+        sequence = sequences.access_sequence(_user(request), sequence_id)
+    except ActionError:
+        return render(request, "404.html", status=404)
+    return _sequence_page(request, sequence)
+
+
+@require_POST
+@perm_required(Perm.INBOX_SUPERVISE)
+def sequence_delete(request: HttpRequest, sequence_id: int) -> HttpResponse:
+    try:
+        sequences.check_delete_sequence(_user(request), sequence_id)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Secuencia borrada."))
+    return redirect("automation:sequences")
+
+
+@require_POST
+@perm_required(Perm.INBOX_SUPERVISE)
+def enrollment_stop(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    try:
+        enrollment = sequences.check_stop_enrollment(_user(request), enrollment_id)
+    except ActionError as exc:
+        messages.error(request, exc.message)
+        return redirect("automation:sequences")
+    messages.success(request, _("Secuencia detenida para %s.") % enrollment.conversation.customer.name)
+    return redirect("automation:sequence_edit", sequence_id=enrollment.sequence_id)

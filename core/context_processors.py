@@ -29,6 +29,8 @@ NAVIGATION: list[NavItem] = [
     NavItem("inbox:review", _("Revisión de cierres"), "list-checks", Perm.INBOX_SUPERVISE),
     NavItem("automation:quick_replies", _("Respuestas rápidas"), "zap", Perm.INBOX_WORK),
     NavItem("automation:sla_policies", _("Niveles de servicio"), "timer", Perm.INBOX_SUPERVISE),
+    NavItem("automation:rules", _("Reglas de automatización"), "workflow", Perm.INBOX_SUPERVISE),
+    NavItem("automation:sequences", _("Secuencias"), "list-ordered", Perm.INBOX_SUPERVISE),
     NavItem("leads:queue", _("Cola de llamadas"), "phone", Perm.LEADS_VIEW),
     NavItem("orders:list", _("Pedidos"), "receipt", Perm.ORDERS_VIEW),
     NavItem("catalog:product_list", _("Productos y stock"), "package", Perm.CATALOG_VIEW),

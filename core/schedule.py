@@ -89,6 +89,13 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 reason=_("Encuentra los objetivos de servicio vencidos (primera y siguiente respuesta, resolución) "
                          "y escala los casos sin resolver a tiempo: el aviso llega a los pocos segundos. Si no "
                          "vence nada, solo lee un índice.")),
+    PeriodicJob("run_waiting_rules", "automation.tasks.run_waiting_rules", timedelta(seconds=30),
+                label=_("Reglas de automatización pendientes"),
+                reason=_("Evalúa los eventos guardados para las reglas cuya tarea se perdió (un reinicio, la cola "
+                         "caída): ninguna regla deja de aplicarse ni se aplica dos veces.")),
+    PeriodicJob("prune_rule_runs", "automation.tasks.prune_rule_runs", timedelta(hours=24),
+                label=_("Limpieza del registro de reglas"),
+                reason=_("Los eventos ya evaluados se guardan una semana y las ejecuciones de reglas seis meses.")),
     PeriodicJob("sync_whatsapp_templates", "connectors.whatsapp.tasks.sync_whatsapp_templates", timedelta(hours=1),
                 label=_("Sincronización de plantillas de WhatsApp"),
                 reason=_("Las plantillas se aprueban o pausan en Meta; el selector de la conversación"

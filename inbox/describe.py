@@ -120,6 +120,8 @@ def _state_change(e: EventContext) -> str:  # noqa: PLR0911 - one sentence per r
         return _("La conversación pasó a %(to)s porque %(actor)s respondió al cliente") % args
     if reason == "assigned":
         return _("La conversación pasó a %(to)s al asignarse") % args
+    if reason == "automation":
+        return e.with_comment(_("Una regla de automatización escaló la conversación"))
     if reason == "sla_escalation":
         return _("El sistema escaló la conversación porque no se resolvió a tiempo (nivel de servicio)")
     if reason == "escalated" or to == S.ESCALATED:

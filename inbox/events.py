@@ -40,7 +40,8 @@ class MessageReceived(DomainEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class MessageSent(DomainEvent):
-    """An agent's reply to the customer was stored (`delivery_status`: queued for a connector, or sent)."""
+    """An answer to the customer was stored (`delivery_status`: queued for a connector, or sent): an agent's, or
+    the system's when `automatic` (an automation rule's reply, `author_id` None) — nobody's response then."""
 
     type = "message.sent"
     label = _("Mensaje enviado")
@@ -51,6 +52,7 @@ class MessageSent(DomainEvent):
     author_id: int | None
     body: str
     delivery_status: str
+    automatic: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -188,6 +188,11 @@ class Message(models.Model):
         return f"{self.conversation_id} {self.kind}"
 
 
+# A message the system wrote (an automation rule's reply or note: inbox.actions.do_send_automatic): nobody's answer,
+# so never a response, a reply time or an "answered" closure.
+AUTOMATIC = Q(author__isnull=True, meta__has_key="automation")
+
+
 class MessageRevision(models.Model):
     """One version of a customer's message, kept when they edit or delete it on their channel (append-only).
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Q, QuerySet
 
 from accounts.choices import Availability
-from accounts.models import User
+from accounts.models import Team, User
 from accounts.roles import ROLE_PERMISSIONS, Perm, Role
 from core.text import fold
 from inbox.choices import OPEN_STATES
@@ -28,6 +28,12 @@ def _roles_with(perm: Perm) -> list[str]:
 def workers() -> QuerySet[User]:
     """Active people who may work conversations at all."""
     return User.objects.filter(is_active=True, can_login=True, role__in=_roles_with(Perm.INBOX_WORK))
+
+
+def hours_team(inbox: Inbox) -> Team | None:
+    """Whose business hours an inbox keeps: its first team by name. The service-level clocks, the automation rules'
+    business-hours condition and the next opening they announce all read this one."""
+    return inbox.teams.order_by("name").first()
 
 
 def can_take(user: User, inbox: Inbox) -> bool:

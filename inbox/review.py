@@ -29,7 +29,7 @@ from core.errors import ActionError
 from core.permissions import perm_required
 from inbox import actions
 from inbox.choices import CloseReason, ConversationState, MessageKind
-from inbox.models import ClosureReview, Conversation, ConversationEvent, Message
+from inbox.models import AUTOMATIC, ClosureReview, Conversation, ConversationEvent, Message
 
 RESOLVED = ConversationState.RESOLVED.value
 FAST_CLOSE = timedelta(seconds=60)
@@ -139,7 +139,7 @@ def closure_review_rows(week_start: date, *, only_suspicious: bool) -> list[Revi
             handoff_without_comment.add((conversation_id, cycle))
 
     answered = set(Message.objects.filter(conversation_id__in=conversation_ids, kind=MessageKind.OUTBOUND)
-                   .values_list("conversation_id", "cycle").distinct())
+                   .exclude(AUTOMATIC).values_list("conversation_id", "cycle").distinct())
     reviews = {(r.conversation_id, r.cycle): r for r in
                ClosureReview.objects.filter(conversation_id__in=conversation_ids).select_related("reviewer")}
 

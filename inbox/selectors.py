@@ -222,6 +222,11 @@ def counts(user: User) -> dict[str, object]:
     return result
 
 
+def _automation_name(m: Message) -> str | None:
+    source = (m.meta or {}).get("automation") if isinstance(m.meta, dict) else None
+    return str(source.get("name") or "")[:100] or None if isinstance(source, dict) else None
+
+
 def message_item(m: Message, versions: list[dict[str, object]] | None = None) -> dict[str, object]:
     """One message as a timeline item (the page's template and the realtime event share this shape). `versions`:
     the earlier texts of an edited or deleted message (versions_of), read when not given."""
@@ -231,6 +236,8 @@ def message_item(m: Message, versions: list[dict[str, object]] | None = None) ->
         versions = versions_of([m]).get(m.pk, [])
     return {"type": "message", "kind": m.kind, "id": m.pk, "at": m.created_at,
             "author": author.username if author else None, "author_name": author.display_name if author else None,
+            # written by the system: the automation rule's name (the page says «Automatización · name»)
+            "automation": _automation_name(m) if author is None else None,
             "body": m.body, "cycle": m.cycle, "delivery_status": m.delivery_status,
             "delivery_error": m.delivery_error, "attachments": m.attachments, "meta": m.meta,
             "edited_at": m.edited_at, "deleted_at": m.deleted_at, "versions": versions}

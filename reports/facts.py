@@ -13,7 +13,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from inbox.choices import MessageKind
-from inbox.models import Conversation, Message
+from inbox.models import AUTOMATIC, Conversation, Message
 from orders.models import Sale
 
 # The pinned definitions count a conversation as closed when it has a closed_at (imported history may close
@@ -62,7 +62,7 @@ def _reply_gaps(conversation_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
     result: dict[int, tuple[int, int]] = {}
     waiting: dict[int, datetime | None] = defaultdict(lambda: None)
     rows = (Message.objects.filter(conversation_id__in=list(conversation_ids))
-            .exclude(kind=MessageKind.NOTE).order_by("conversation_id", "created_at", "id")
+            .exclude(kind=MessageKind.NOTE).exclude(AUTOMATIC).order_by("conversation_id", "created_at", "id")
             .values_list("conversation_id", "kind", "created_at"))
     for cid, kind, at in rows.iterator(chunk_size=5000):
         if kind == MessageKind.INBOUND:

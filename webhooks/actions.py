@@ -82,6 +82,17 @@ def do_fan_out(event_log_ids: Iterable[int]) -> int:
     return len(messages)
 
 
+def do_queue_message(endpoint_id: int, *, event: str, payload: dict[str, Any]) -> WebhookMessage | None:
+    """One message for one active endpoint outside its subscriptions (an automation rule's "send a webhook"):
+    signed and retried like every other, delivered after commit. None when the endpoint is gone or inactive."""
+    endpoint = WebhookEndpoint.objects.filter(pk=endpoint_id, is_active=True).first()
+    if endpoint is None:
+        return None
+    message = WebhookMessage.objects.create(endpoint=endpoint, event=event, payload=payload)
+    enqueue_on_commit(tasks.deliver_webhooks)
+    return message
+
+
 ACTIVE_TTL = 5.0  # seconds a process trusts its "is any endpoint active?" answer
 _active: dict[str, float | bool] = {"until": 0.0, "any": False}
 

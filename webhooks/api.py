@@ -92,6 +92,8 @@ WebhookEvent = Literal[
     "scheduled_message.cancelled",
     "scheduled_message.failed",
     "scheduled_message.sent",
+    "sequence.ended",
+    "sequence.started",
     "sla.breached",
     "stock.changed",
     "user.availability_changed",

@@ -104,7 +104,18 @@ def ids(db):
 
     scheduled = ScheduledMessage.objects.create(conversation=conversation, author=other, body="Hola",
                                                 send_at=timezone.now() + timedelta(days=1))
-    return {"heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk, "scheduled_id": scheduled.pk,
+    from automation.models import AutomationRule
+
+    rule = AutomationRule.objects.create(name="Bienvenida", event="message.received",
+                                         actions=[{"type": "add_tag", "tag": "nuevo"}])
+    from automation.models import Sequence, SequenceEnrollment
+
+    sequence = Sequence.objects.create(name="Posventa", steps=[{"delay_minutes": 1440, "body": "Hola"}])
+    enrollment = SequenceEnrollment.objects.create(sequence=sequence, conversation=conversation,
+                                                   customer_id=conversation.customer_id)
+    return {"rule_id": rule.pk, "sequence_id": sequence.pk, "enrollment_id": enrollment.pk,
+            "heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk,
+            "scheduled_id": scheduled.pk,
             "conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "job_id": import_job.pk,
             "number_id": wa_number.pk, "wa_delivery_id": wa_delivery.pk,

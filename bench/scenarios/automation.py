@@ -212,3 +212,147 @@ SCENARIOS.append(
     Scenario("automation.sla_breaches",
              "10,000 open conversations with SLA timers due over 5 minutes: breach detection lag after the due time",
              setup, run_sla_breaches, size=0, databases=("postgres",)))
+
+
+# --- automation rules on the intake path -------------------------------------------------------------------------
+#
+# * `automation.intake_no_rules` / `automation.intake_200_rules` — one customer message stored by the inbox's intake
+#   (`inbox.actions.do_receive_inbound`, its transaction committed), with no active rule and with RULES active rules
+#   on `message.received`: the difference is what the rules add to the path that makes a message visible (the
+#   in-transaction check and the stored trigger; the evaluation runs later, in its own task).
+# * `automation.rules_evaluation_200` — the worker's evaluation of one stored message against those RULES rules
+#   (`automation.rules.do_process_trigger`: every rule's conditions, the two that apply with their actions, the run
+#   rows and history lines), per message.
+#
+# The rules are what an operation would write: keyword lists (10 words), regular expressions, channel, inbox,
+# business hours, customer tags, priority; two of them match the bench's messages (a tag and a note).
+
+RULES = 200
+_rules_state: dict[str, Any] = {}
+
+
+def _rule_specs(count: int) -> list[dict[str, Any]]:
+    words = ["garantia", "factura", "devolucion", "reclamo", "cotizacion", "mayorista", "credito", "cuotas",
+             "instalacion", "tecnico", "sucursal", "domicilio", "promocion", "descuento", "catalogo", "talla"]
+    specs: list[dict[str, Any]] = []
+    for i in range(count - 2):
+        kind = i % 5
+        conditions: list[dict[str, Any]]
+        if kind == 0:
+            conditions = [{"field": "text", "op": "contains", "value": [f"{w}{i}" for w in words[:10]]}]
+        elif kind == 1:
+            conditions = [{"field": "text", "op": "matches", "value": rf"\bpedido\s+X{i}-\d+\b"}]
+        elif kind == 2:
+            conditions = [{"field": "channel", "op": "is", "value": ["email"]},
+                          {"field": "text", "op": "contains", "value": [words[i % len(words)] + "zz"]}]
+        elif kind == 3:
+            conditions = [{"field": "inbox", "op": "is", "value": [f"bandeja-{i}"]},
+                          {"field": "business_hours", "op": "outside", "value": ""}]
+        else:
+            conditions = [{"field": "text", "op": "contains", "value": [f"clave{i}"]},
+                          {"field": "customer_tag", "op": "has", "value": ["vip"]}]
+        specs.append({"name": f"Bench {i}", "conditions": conditions, "match": "all",
+                      "actions": [{"type": "add_tag", "tag": f"bench{i}"}]})
+    specs.append({"name": "Bench envíos", "conditions": [{"field": "text", "op": "contains", "value": ["envio"]}],
+                  "match": "all", "actions": [{"type": "add_tag", "tag": "envios"}]})
+    specs.append({"name": "Bench nota", "conditions": [], "match": "all",
+                  "actions": [{"type": "add_note", "body": "Mensaje recibido por {{cliente.primer_nombre}}"}]})
+    return specs
+
+
+def setup_rules(_size: int) -> None:
+    from accounts.models import User
+    from automation.models import AutomationRule
+    from automation.rules import RuleInput, check_save_rule
+
+    admin, _created = User.objects.get_or_create(username="bench-rules", defaults={"role": "admin",
+                                                                                    "full_name": "Bench Rules"})
+    AutomationRule.objects.filter(name__startswith="Bench ").delete()
+    for spec in _rule_specs(RULES):
+        check_save_rule(admin, RuleInput(event="message.received", active=False, **spec))
+    _rules_state["count"] = 0
+
+
+def _set_rules(active: bool) -> None:
+    from automation.models import AutomationRule
+    from automation.rules import forget_rules
+
+    AutomationRule.objects.filter(name__startswith="Bench ").update(active=active)
+    AutomationRule.objects.exclude(name__startswith="Bench ").update(active=False)
+    forget_rules()
+
+
+def _receive(i: int) -> Any:
+    from inbox.actions import do_receive_inbound
+
+    _rules_state["count"] = n = _rules_state.get("count", 0) + 1
+    body = f"Hola, ¿hacen envíos a Cali? Consulta {n} sobre el pedido PED-{n}"
+    return do_receive_inbound(channel="webchat", body=body, customer_name=f"Cliente Bench {n}",
+                              phones=[f"+57320{time.time_ns() % 10**7:07d}{i % 10}"])
+
+
+def _run_intake(n: int, *, active: bool) -> list[Sample]:
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    from bench import harness
+
+    _set_rules(active)
+    samples = Samples()
+    started = time.perf_counter()
+    for i in range(harness.WARMUP + n):
+        reset_queries()  # the debug query log is bounded: a full one would count nothing
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            _receive(i)
+            elapsed = time.perf_counter() - t0
+        if i >= harness.WARMUP:
+            samples.append(Sample(elapsed, len(queries.captured_queries)))
+    samples.wall_seconds = time.perf_counter() - started
+    _set_rules(False)
+    return samples
+
+
+def _run_evaluation(n: int) -> list[Sample]:
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    from automation.models import AutomationRun, RuleTrigger
+    from automation.rules import do_process_trigger
+    from bench import harness
+
+    _set_rules(True)
+    before = AutomationRun.objects.count()
+    for i in range(harness.WARMUP + n):
+        _receive(i)
+    waiting = list(RuleTrigger.objects.filter(processed_at__isnull=True).order_by("pk")
+                   .values_list("pk", flat=True))[-(harness.WARMUP + n):]
+    samples = Samples()
+    started = time.perf_counter()
+    for index, pk in enumerate(waiting):
+        reset_queries()
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            applied = do_process_trigger(pk)
+            elapsed = time.perf_counter() - t0
+        if applied != 2:
+            raise RuntimeError(f"trigger {pk}: {applied} rules applied, expected 2")
+        if index >= harness.WARMUP:
+            samples.append(Sample(elapsed, len(queries.captured_queries)))
+    samples.wall_seconds = time.perf_counter() - started
+    _set_rules(False)
+    _log(f"  automation: {AutomationRun.objects.count() - before} runs recorded for {len(waiting)} messages "
+         f"({RULES} active rules)")
+    return samples
+
+
+SCENARIOS += [
+    Scenario("automation.intake_no_rules", "a customer message stored (intake transaction), no active rule",
+             setup_rules, lambda n: _run_intake(n, active=False), size=0),
+    Scenario("automation.intake_200_rules",
+             f"a customer message stored (intake transaction), {RULES} active rules on message.received",
+             setup_rules, lambda n: _run_intake(n, active=True), size=0),
+    Scenario("automation.rules_evaluation_200",
+             f"the worker's evaluation of one message against {RULES} active rules (2 apply: a tag, a note)",
+             setup_rules, _run_evaluation, size=0),
+]

@@ -526,3 +526,23 @@ SCENARIOS = [
         setup=ensure_number, run=lambda n: _run_visible(n, "rq", "rq.worker.SimpleWorker"), size=0,
     ),
 ]
+
+
+def _run_visible_with_rules(n: int) -> list[Sample]:
+    """inbound_to_visible with the automation bench's 200 active rules on message.received (two apply to every
+    message: a tag and an internal note), evaluated by the same db_worker after each message's intake."""
+    from bench.scenarios.automation import _set_rules, setup_rules
+
+    setup_rules(0)
+    _set_rules(True)
+    try:
+        return _run_visible(n, "db")
+    finally:
+        _set_rules(False)
+
+
+SCENARIOS.append(Scenario(
+    name="whatsapp.inbound_to_visible_200_rules",
+    description="as inbound_to_visible with 200 active automation rules on message.received (2 apply each time)",
+    setup=ensure_number, run=_run_visible_with_rules, size=0,
+))

@@ -110,6 +110,11 @@ def _build(message: Message, mailbox: Mailbox, out: OutboundMail) -> EmailMessag
         headers["In-Reply-To"] = f"<{out.in_reply_to}>"
     if out.references:
         headers["References"] = " ".join(f"<{r}>" for r in out.references.split())
+    if message.author_id is None and isinstance(message.meta, dict) and message.meta.get("automation"):
+        # RFC 3834, so the customer's own autoresponder does not answer it back: a rule's reply to their message is
+        # "auto-replied"; a scheduled follow-up or a sequence's step, sent on its own, "auto-generated".
+        headers["Auto-Submitted"] = ("auto-generated" if message.meta.get("scheduled_message_id")
+                                     else "auto-replied")
     email = EmailMessage(subject=_subject(c), body=body,
                          from_email=formataddr((mailbox.display_name, mailbox.address)),
                          to=[out.recipients], reply_to=[reply_address(mailbox, c.pk)], headers=headers)

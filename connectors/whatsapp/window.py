@@ -77,6 +77,16 @@ def window_for(c: Conversation, *, now: datetime | None = None) -> Window:
     return Window(last_inbound_at=contact.last_inbound_at if contact else None, now=now or timezone.now())
 
 
+def free_text_allowed(c: Conversation) -> bool:
+    """Whether free text may go to this WhatsApp conversation now: its window is open, or it is not bound to a
+    number (then the sender reports it, as window_guard says)."""
+    number = number_for(c)
+    if number is None:
+        return True
+    contact = contact_for(c, number)
+    return Window(last_inbound_at=contact.last_inbound_at if contact else None, now=timezone.now()).is_open
+
+
 def window_guard(c: Conversation, body: str, meta: dict[str, Any]) -> None:
     """Registered with inbox.outbound: refuses free-form text outside the window (templates always pass; the
     template view has validated them). Runs inside check_send_reply, before anything is stored.

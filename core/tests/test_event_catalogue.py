@@ -18,8 +18,10 @@ from accounts.actions import check_change_availability as change_availability
 from accounts.models import User
 from accounts.roles import Role
 from automation import actions as scheduling
-from automation import sla
-from automation.models import ScheduledMessage, SlaPolicy
+from automation import rules, sla
+from automation.models import RuleTrigger, ScheduledMessage, SlaPolicy
+from automation.rules import RuleInput, check_save_rule
+from automation.sequences import SequenceInput, check_save_sequence
 from catalog.actions import check_receive_stock
 from core import events
 from core.management.commands.event_catalogue import render_doc
@@ -184,6 +186,28 @@ def _sla_breached(w: World) -> When:
     return lambda: sla.do_detect_breaches(now=timezone.now() + timedelta(minutes=6))
 
 
+def _sequence_trigger(w: World) -> int:
+    """A customer's message that a rule answers by starting a two-message sequence (its trigger, not evaluated)."""
+    sequence = check_save_sequence(w.supervisor, SequenceInput(name="Posventa", steps=[
+        {"delay_minutes": 1440, "body": "¿Cómo le fue?"}, {"delay_minutes": 4320, "body": "¿Algo más?"}]))
+    check_save_rule(w.supervisor, RuleInput(name="Seguimiento", event="message.received", active=True,
+                                            actions=[{"type": "start_sequence", "sequence": sequence.pk}]))
+    inbox.do_receive_inbound(channel="api", body="Gracias", customer_name="Rosa Díaz", phones=["+573006660000"])
+    return RuleTrigger.objects.filter(processed_at__isnull=True).latest("pk").pk
+
+
+def _sequence_started(w: World) -> When:
+    trigger_id = _sequence_trigger(w)
+    return lambda: rules.do_process_trigger(trigger_id)
+
+
+def _sequence_ended(w: World) -> When:
+    rules.do_process_trigger(_sequence_trigger(w))
+    # the customer's reply stops it
+    return lambda: inbox.do_receive_inbound(channel="api", body="Todo bien", customer_name="Rosa Díaz",
+                                            phones=["+573006660000"])
+
+
 def _availability_changed(w: World) -> When:
     return lambda: change_availability(w.agent, w.agent.pk, to="ausente")
 
@@ -211,6 +235,8 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "scheduled_message.cancelled": _scheduled_message_cancelled,
     "scheduled_message.failed": _scheduled_message_failed,
     "sla.breached": _sla_breached,
+    "sequence.started": _sequence_started,
+    "sequence.ended": _sequence_ended,
 }
 
 

@@ -38,7 +38,13 @@ from inbox.actions.assignment import (
     check_transfer as check_transfer,
 )
 from inbox.actions.assignment import (
+    do_assign as do_assign,
+)
+from inbox.actions.assignment import (
     do_auto_assign as do_auto_assign,
+)
+from inbox.actions.assignment import (
+    do_move_to_inbox as do_move_to_inbox,
 )
 from inbox.actions.assignment import (
     open_load as open_load,
@@ -54,6 +60,12 @@ from inbox.actions.associations import (
 )
 from inbox.actions.associations import (
     check_set_task_status as check_set_task_status,
+)
+from inbox.actions.associations import (
+    do_create_task as do_create_task,
+)
+from inbox.actions.associations import (
+    do_set_associations as do_set_associations,
 )
 from inbox.actions.base import (
     MENTION as MENTION,
@@ -228,6 +240,12 @@ from inbox.actions.messages import (
 )
 from inbox.actions.messages import (
     check_send_reply as check_send_reply,
+)
+from inbox.actions.messages import (
+    do_add_system_note as do_add_system_note,
+)
+from inbox.actions.messages import (
+    do_send_automatic as do_send_automatic,
 )
 from inbox.actions.messages import (
     do_send_reply as do_send_reply,

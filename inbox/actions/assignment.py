@@ -94,6 +94,33 @@ def _assign(c: Conversation, assignee: User | None, *, acting_user: User | None,
                              actor_id=acting_user.pk if acting_user else None)
 
 
+def do_assign(c: Conversation, assignee: User, *, acting_user: User | None, comment: str = "") -> None:
+    """Hands the locked conversation `c` to `assignee` (the caller checked they may take it: inbox.people.can_take);
+    an automation rule's assignment has `acting_user` None."""
+    if assignee.pk != c.assignee_id:
+        _assign(c, assignee, acting_user=acting_user, comment=comment)
+
+
+def do_move_to_inbox(c: Conversation, inbox: Inbox, *, assignee: User | None, acting_user: User | None,
+                     comment: str = "") -> None:
+    """Moves the locked conversation `c` to `inbox` (no category) with its owner there: `assignee` (the caller
+    checked they can take it; check_transfer's rule: outside Global a conversation always has one), or nobody in
+    Global (it goes back to the pool)."""
+    if inbox.pk == c.inbox_id:
+        return
+    owner = None if inbox.is_global else assignee
+    if owner is None and not inbox.is_global:  # refused before anything is written
+        raise ActionError("owner_required", _("Indique a quién se transfiere: fuera de Global toda conversación "
+                                              "tiene un responsable."))
+    _event(c, "moved", actor=acting_user, comment=comment, **{"from": c.inbox.code, "to": inbox.code,
+                                                              "category": None})
+    c.inbox, c.category = inbox, None
+    c.save(update_fields=["inbox", "category"])
+    _updated(c, "inbox", acting_user=acting_user)
+    if (owner.pk if owner else None) != c.assignee_id:
+        _assign(c, owner, acting_user=acting_user, comment=comment, kind="transferred")
+
+
 def do_auto_assign(c: Conversation) -> User | None:
     agent = pick_agent(c.inbox)
     if agent is not None:

@@ -38,7 +38,7 @@ from inbox.choices import (
     MessageKind,
     TaskStatus,
 )
-from inbox.models import Conversation, ConversationEvent, Message, Task
+from inbox.models import AUTOMATIC, Conversation, ConversationEvent, Message, Task
 from inbox.people import supervisors_of
 
 # --- closing -------------------------------------------------------------------------------------------
@@ -47,7 +47,7 @@ from inbox.people import supervisors_of
 def satisfied_reasons(c: Conversation, comment: str = "") -> list[str]:
     """Closure reasons that hold right now for the conversation's current cycle."""
     reasons = []
-    if Message.objects.filter(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND).exists():
+    if Message.objects.filter(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND).exclude(AUTOMATIC).exists():
         reasons.append(CloseReason.ANSWERED.value)
     documented = ConversationEvent.objects.filter(conversation=c, cycle=c.cycle, kind="handled_outside").exists()
     if documented or len(comment.strip()) >= MIN_COMMENT:

@@ -109,6 +109,49 @@ def do_send_reply(c: Conversation, *, author: User, body: str, attachments: list
     return message
 
 
+def do_send_automatic(c: Conversation, *, body: str, meta: dict[str, Any]) -> Message:
+    """Stores an answer the system writes in the locked conversation `c` (an automation rule's reply, its
+    scheduled follow-up; `meta["automation"]` names the rule) and queues its delivery after commit. The channel's
+    rules hold as for a person (the WhatsApp window guard, the phone, the length), but it is nobody's answer: it
+    does not assign the conversation, move its state or count as the team's response — the customer still waits
+    for a person (service-level clocks and the dashboard's first response agree)."""
+    body = body.strip()
+    if not body:
+        raise ActionError("empty_message", _("La respuesta está vacía."), field="body")
+    if not can_reply(c):
+        raise ConflictError("phone_no_reply", _("Una llamada no se responde por escrito."))
+    check_text(body, field="body", label=_("La respuesta"), max_length=message_max_length(c.channel))
+    guard = outbound.guard_for(c.channel)
+    if guard is not None:
+        guard(c, body, meta)
+    for check in outbound.body_checks():
+        check(c, body, meta)
+    now = timezone.now()
+    status = DeliveryStatus.QUEUED if outbound.has_sender(c.channel) else DeliveryStatus.SENT
+    message = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.OUTBOUND, author=None,
+                                     body=body, delivery_status=status, created_at=now, meta=meta)
+    # The preview shows it; the activity clock does not move (it times the wait for a person: the stale-conversation
+    # return to the pool reads it).
+    c.last_message_preview = body[:200]
+    c.save(update_fields=["last_message_preview"])
+    emit(MessageSent(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id, channel=c.channel,
+                     author_id=None, body=body, delivery_status=status, automatic=True))
+    _emit(c, "message", message=message_payload(message))
+    if status == DeliveryStatus.QUEUED:
+        enqueue_on_commit(tasks.deliver_outbound, message.pk)
+    return message
+
+
+def do_add_system_note(c: Conversation, *, body: str, meta: dict[str, Any]) -> Message:
+    """An internal note the system writes in the locked conversation `c` (an automation rule's; `meta` names it)."""
+    body = body.strip()
+    check_text(body, field="body", label=_("La nota"), max_length=settings.NOTE_MAX_LENGTH)
+    note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=None, body=body,
+                                  meta=meta)
+    _emit(c, "message", message=message_payload(note))
+    return note
+
+
 _DELIVERY_RANK = {DeliveryStatus.QUEUED: 0, DeliveryStatus.SENT: 1, DeliveryStatus.DELIVERED: 2,
                   DeliveryStatus.READ: 3, DeliveryStatus.FAILED: 4}
 

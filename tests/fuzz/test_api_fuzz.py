@@ -39,7 +39,9 @@ from accounts.actions import do_create_api_token
 from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
 from automation.actions import check_save_quick_reply
-from automation.models import ScheduledMessage
+from automation.models import ScheduledMessage, SequenceEnrollment
+from automation.rules import RuleInput, check_save_rule
+from automation.sequences import SequenceInput, check_save_sequence
 from catalog.actions import check_save_product
 from config.api import api
 from inbox import actions as inbox_actions
@@ -52,6 +54,20 @@ from webhooks.models import WebhookEndpoint
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 # The agent's run looks for a wrong status or body where permissions refuse; fewer examples find those.
 AGENT_EXAMPLES = max(2, EXAMPLES // 4)
+
+# A rule's conditions and actions are a small language of their own (automation.rule_spec): which operators go
+# with which field and what each action takes are rules between a list's items, beyond JSON Schema's reach.
+RULE_RULES = {
+    "invalid_condition": "each condition's operator and value depend on its field (automation.rule_spec)",
+    "invalid_action": "each action's keys depend on its type (automation.rule_spec)",
+    "invalid_text": "depends on the text: characters a database cannot store",
+    "text_too_long": "depends on the text's field",
+}
+
+SEQUENCE_RULES = {
+    "invalid_steps": "each step's delay must be later than the one before it, and have a text or a template",
+    "invalid_text": "depends on the text: characters a database cannot store",
+}
 
 # `allow-x00: false`: the API refuses a NUL character (U+0000) in any string, at any depth (PostgreSQL cannot store
 # it; docs/api.md, Limits), and JSON Schema has no way to say so once for every string. The refusal is pinned by
@@ -139,6 +155,10 @@ DATA_RULES: dict[str, dict[str, str]] = {
     "PUT /api/v1/quick-replies/{quick_reply_id}": {
         "invalid_quick_reply": "the text's {{variables}} must name known fields, and scope `bandeja` an inbox",
     },
+    "POST /api/v1/automation-rules": RULE_RULES,
+    "PUT /api/v1/automation-rules/{rule_id}": RULE_RULES,
+    "POST /api/v1/sequences": SEQUENCE_RULES,
+    "PUT /api/v1/sequences/{sequence_id}": SEQUENCE_RULES,
     "PUT /api/v1/sla-policies": {
         "invalid_sla_policy": "`inbox` must name an existing inbox, and one policy per channel and inbox",
     },
@@ -241,6 +261,12 @@ def world(db: Any) -> World:
                                                 send_at=timezone.now() + timedelta(days=1))
     quick_reply = check_save_quick_reply(admin, title="Horario", shortcut="horario", scope="todos",
                                          body="Hola {{cliente.primer_nombre}}, atendemos de 8 a 18 h.")
+    sequence = check_save_sequence(admin, SequenceInput(name="Posventa", steps=[
+        {"delay_minutes": 1440, "body": "¿Cómo le fue con su pedido?"}]))
+    enrollment = SequenceEnrollment.objects.create(sequence=sequence, conversation=conversation,
+                                                   customer_id=conversation.customer_id)
+    rule = check_save_rule(admin, RuleInput(name="Envíos", event="message.received", conditions=[
+        {"field": "text", "op": "contains", "value": ["envío"]}], actions=[{"type": "add_tag", "tag": "envio"}]))
     return World(
         admin_token=do_create_api_token(admin, name="fuzz", acting_user=None)[1],
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
@@ -248,7 +274,8 @@ def world(db: Any) -> World:
                          "task_id": task.pk, "lead_id": lead.pk, "template_id": template.pk, "sku": product.sku,
                          "order_id": order.pk, "endpoint_id": endpoint.pk,
                          "message_id": failed.pk, "quick_reply_id": quick_reply.pk,
-                         "scheduled_id": scheduled.pk})
+                         "scheduled_id": scheduled.pk, "rule_id": rule.pk,
+                         "sequence_id": sequence.pk, "enrollment_id": enrollment.pk})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -474,7 +474,7 @@
     li.dataset.kind = m.kind;
     li.dataset.item = "message-" + m.id;
     const head = el("small", "muted");
-    const who = m.author_name || m.author || "";
+    const who = m.author_name || m.author || (m.automation ? (labels.automation || "") + " · " + m.automation : "");
     if (m.kind === "inbound") head.appendChild(document.createTextNode(customer));
     else if (m.kind === "note") {
       head.appendChild(icon("lock"));
