@@ -451,10 +451,15 @@ def do_send_scheduled(scheduled_id: int, *, now: datetime | None = None) -> bool
     return True
 
 
+def automatic_cap_reached(c: Conversation, now: datetime) -> bool:
+    """Whether the conversation already got AUTOMATIC_PER_HOUR automatic messages in the last hour (rules' replies,
+    their follow-ups and sequences alike: the one cap against a bot answering ours)."""
+    return Message.objects.filter(AUTOMATIC, conversation=c, kind="outbound",
+                                  created_at__gte=now - timedelta(hours=1)).count() >= AUTOMATIC_PER_HOUR
+
+
 def _within_automatic_cap(c: Conversation, now: datetime) -> None:
-    recent = Message.objects.filter(AUTOMATIC, conversation=c, kind="outbound",
-                                    created_at__gte=now - timedelta(hours=1)).count()
-    if recent >= AUTOMATIC_PER_HOUR:
+    if automatic_cap_reached(c, now):
         raise ActionError("automatic_cap", _("Ya se enviaron %s mensajes automáticos en la última hora a esta "
                                              "conversación") % AUTOMATIC_PER_HOUR)
 

@@ -87,7 +87,7 @@ from inbox.actions import (
     pick_agent,
 )
 from inbox.choices import Channel, ConversationState, MessageKind
-from inbox.models import AUTOMATIC, Conversation, Inbox, Message
+from inbox.models import Conversation, Inbox, Message
 from inbox.people import can_take, hours_team
 from leads.models import Lead
 from orders.models import Order
@@ -405,13 +405,9 @@ def _meta(rule: AutomationRule) -> dict[str, Any]:
     return {"automation": {"rule": rule.pk, "name": rule.name}}
 
 
-
-
 def _send_message(rule: AutomationRule, ctx: Context, action: dict[str, Any]) -> str:
     assert ctx.conversation is not None
-    recent = (Message.objects.filter(AUTOMATIC, conversation=ctx.conversation, kind=MessageKind.OUTBOUND,
-                                     created_at__gte=ctx.now - timedelta(hours=1)).count())
-    if recent >= AUTOMATIC_PER_HOUR:
+    if automation_actions.automatic_cap_reached(ctx.conversation, ctx.now):
         raise Skip(gettext_lazy("Ya se enviaron %s mensajes automáticos en la última hora a esta conversación"),
                    AUTOMATIC_PER_HOUR)
     body, meta = _content(ctx, action)
