@@ -52,6 +52,16 @@ from inbox.actions import (
     do_send_reply,
     message_max_length,
 )
+from inbox.attachments import (
+    GENERIC_TYPE,
+    Upload,
+    check_uploads,
+    clean_name,
+    discard,
+    media_type,
+    read_attachment,
+    store_file,
+)
 from inbox.choices import Channel
 from inbox.models import AUTOMATIC, Conversation, Inbox, Message
 from realtime.events import send_event_on_commit
@@ -127,10 +137,29 @@ def _validate(*, title: str, shortcut: str, body: str, category: str, scope: str
 
 
 def check_save_quick_reply(acting_user: User, *, quick_reply_id: int | None = None, title: str, shortcut: str,
-                           body: str, category: str = "", scope: str = QuickReplyScope.MINE, inbox_code: str = ""
-                           ) -> QuickReply:
-    """Creates or edits one; every field error is reported at once (`errors`), a taken shortcut is a 409."""
+                           body: str, category: str = "", scope: str = QuickReplyScope.MINE, inbox_code: str = "",
+                           attachment: Upload | None = None, remove_attachment: bool = False) -> QuickReply:
+    """Creates or edits one; every field error is reported at once (`errors`), a taken shortcut is a 409.
+    `attachment` replaces its file, `remove_attachment` drops it; otherwise an edit keeps the file it had."""
     require_perm(acting_user, Perm.INBOX_WORK)
+    stored = None
+    if attachment is not None:
+        check_uploads([attachment])
+        stored = store_file("quick_replies", name=clean_name(attachment.name),
+                            content_type=media_type(attachment.content_type) or GENERIC_TYPE, data=attachment.data)
+    try:
+        reply = _save_quick_reply(acting_user, quick_reply_id=quick_reply_id, title=title, shortcut=shortcut,
+                                  body=body, category=category, scope=scope, inbox_code=inbox_code,
+                                  attachment=stored, remove_attachment=remove_attachment)
+    except BaseException:
+        discard([stored] if stored else [])
+        raise
+    return reply
+
+
+def _save_quick_reply(acting_user: User, *, quick_reply_id: int | None, title: str, shortcut: str, body: str,
+                      category: str, scope: str, inbox_code: str, attachment: dict[str, Any] | None,
+                      remove_attachment: bool) -> QuickReply:
     shortcut = normalize_shortcut(shortcut)
     title, body, category = title.strip(), body.strip(), category.strip()
     errors, inbox = _validate(title=title, shortcut=shortcut, body=body, category=category, scope=scope,
@@ -142,17 +171,25 @@ def check_save_quick_reply(acting_user: User, *, quick_reply_id: int | None = No
     values: dict[str, Any] = {"title": title, "shortcut": shortcut, "body": body, "category": category,
                               "scope": scope, "inbox": inbox,
                               "owner": acting_user if scope == QuickReplyScope.MINE else None}
+    if attachment is not None or remove_attachment:
+        values["attachment"] = attachment or {}
     try:
         with transaction.atomic():
             if quick_reply_id is None:
                 reply = QuickReply.objects.create(**values)
-                changes: dict[str, Any] = {k: str(v) for k, v in values.items() if k not in ("owner", "inbox")}
+                changes: dict[str, Any] = {k: _audit_value(k, v) for k, v in values.items()
+                                           if k not in ("owner", "inbox")}
                 audit.record(actor=acting_user, action="quick_reply.created", target=reply, changes=changes)
                 return reply
             reply = access_quick_reply(acting_user, quick_reply_id)
+            # locked: two edits at once must not write back a file the other just replaced (and deleted)
+            reply = QuickReply.objects.select_for_update().get(pk=reply.pk)
             _may_edit(acting_user, reply.scope, reply.owner_id)
-            changes = {k: [str(getattr(reply, k)), str(v)] for k, v in values.items()
+            changes = {k: [_audit_value(k, getattr(reply, k)), _audit_value(k, v)] for k, v in values.items()
                        if k not in ("owner", "inbox") and getattr(reply, k) != v}
+            replaced = reply.attachment if "attachment" in values and reply.attachment != values["attachment"] else {}
+            if replaced:  # the old file goes once the new description is saved
+                transaction.on_commit(lambda: discard([replaced]))
             for k, v in values.items():
                 setattr(reply, k, v)
             reply.updated_at = timezone.now()
@@ -165,12 +202,41 @@ def check_save_quick_reply(acting_user: User, *, quick_reply_id: int | None = No
                             field="shortcut", errors={"shortcut": _("Ese atajo ya existe.")}) from None
 
 
+def _audit_value(field: str, value: Any) -> str:
+    """What the audit log keeps of a value: a file by its name."""
+    if field == "attachment":
+        return str((value or {}).get("name") or "")
+    return str(value)
+
+
 def check_delete_quick_reply(acting_user: User, quick_reply_id: int) -> None:
     reply = access_quick_reply(acting_user, quick_reply_id)
     _may_edit(acting_user, reply.scope, reply.owner_id)
-    audit.record(actor=acting_user, action="quick_reply.deleted", target=reply,
-                 changes={"shortcut": reply.shortcut, "title": reply.title})
-    reply.delete()
+    with transaction.atomic():
+        audit.record(actor=acting_user, action="quick_reply.deleted", target=reply,
+                     changes={"shortcut": reply.shortcut, "title": reply.title})
+        if reply.attachment:
+            transaction.on_commit(lambda: discard([reply.attachment]))
+        reply.delete()
+
+
+def quick_reply_file(acting_user: User, conversation: Conversation, reference: str) -> Upload:
+    """The file of a quick reply chosen in the composer ("quick_reply:<id>", inbox.attachments' source): only one
+    this user may use in this conversation."""
+    try:
+        reply = access_quick_reply(acting_user, int(reference), conversation=conversation)
+    except (ValueError, NotFoundError):
+        raise ActionError("invalid_attachment", _("El archivo elegido ya no está disponible."),
+                          field="attachments") from None
+    if not reply.attachment.get("path"):
+        raise ActionError("invalid_attachment", _("El archivo elegido ya no está disponible."), field="attachments")
+    try:
+        data = read_attachment(reply.attachment)
+    except OSError:
+        raise ActionError("invalid_attachment", _("El archivo elegido ya no está disponible."),
+                          field="attachments") from None
+    return Upload(name=str(reply.attachment.get("name") or ""), content_type=str(reply.attachment.get("content_type")
+                                                                                    or ""), data=data)
 
 
 def do_record_use(reply: QuickReply) -> None:

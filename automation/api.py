@@ -35,6 +35,7 @@ from core.api import (
     api_user,
 )
 from inbox.actions import access_conversation, check_may_act
+from inbox.api import FileIn, FileOut, uploads_from
 
 router = Router(tags=["automation"])
 
@@ -51,6 +52,8 @@ class QuickReplyIn(InputSchema):
                                                                           "people of `inbox`; todos: everyone "
                                                                           "(shared ones: supervisors)")
     inbox: str = Field("", max_length=50, description="The inbox's code when scope is `bandeja`")
+    attachment: FileIn | None = Field(None, description="A file sent with the text. On PUT: absent keeps the "
+                                                        "current one, null removes it")
 
 
 class QuickReplyOut(Schema):
@@ -62,10 +65,17 @@ class QuickReplyOut(Schema):
     scope: str
     inbox: str | None
     owner: str | None = Field(..., description="The author's username, for a personal one")
+    attachment: FileOut | None = Field(..., description="The file sent with the text, if any")
     usage_count: int
     last_used_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_attachment(obj: QuickReply) -> dict[str, Any] | None:
+        a = obj.attachment or {}
+        return {"name": a.get("name") or "", "content_type": a.get("content_type") or "",
+                "size": a.get("size") or 0} if a.get("path") else None
 
     @staticmethod
     def resolve_inbox(obj: QuickReply) -> str | None:
@@ -83,9 +93,12 @@ class RenderedOut(Schema):
 
 
 def _save(request: HttpRequest, payload: QuickReplyIn, quick_reply_id: int | None) -> QuickReply:
+    upload = uploads_from([payload.attachment])[0] if payload.attachment is not None else None
+    remove = "attachment" in payload.model_fields_set and payload.attachment is None
     return actions.check_save_quick_reply(api_user(request), quick_reply_id=quick_reply_id, title=payload.title,
                                           shortcut=payload.shortcut, body=payload.body, category=payload.category,
-                                          scope=payload.scope, inbox_code=payload.inbox)
+                                          scope=payload.scope, inbox_code=payload.inbox, attachment=upload,
+                                          remove_attachment=remove)
 
 
 @router.get("/quick-replies", response=list[QuickReplyOut],

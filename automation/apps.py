@@ -30,10 +30,12 @@ class AutomationConfig(AppConfig):
 
         for kind, describe in KINDS.items():
             register_kind(kind, describe, user_keys=USER_KEYS.get(kind, ()))
-        from automation.actions import do_follow_merge
+        from automation.actions import do_follow_merge, quick_reply_file
         from inbox.actions import register_merge_hook
+        from inbox.attachments import register_source
 
         register_merge_hook(do_follow_merge)
+        register_source("quick_reply", quick_reply_file)  # a quick reply's file chosen in the composer
         from automation import sla
         from core.events import subscribe
         from inbox.events import ConversationAssigned, ConversationStateChanged, MessageReceived, MessageSent

@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from automation.actions import BODY_MAX_LENGTH
 from automation.choices import QuickReplyScope, RuleEvent, RuleFrequency, RuleMatch
 from automation.models import AutomationRule
+from inbox.attachments import Upload
 from inbox.choices import Channel
 from inbox.models import Inbox
 
@@ -23,15 +25,34 @@ class QuickReplyForm(forms.Form):
     scope = forms.ChoiceField(label=_("Visible para"), choices=QuickReplyScope.choices,
                               initial=QuickReplyScope.MINE)
     inbox = forms.ChoiceField(label=_("Bandeja"), required=False, help_text=_("Solo si es visible para una bandeja."))
+    attachment = forms.FileField(label=_("Archivo adjunto"), required=False, allow_empty_file=False,
+                                 help_text=_("Opcional: se envía con el texto (un catálogo, una guía, una foto)."))
+    remove_attachment = forms.BooleanField(label=_("Quitar el archivo actual"), required=False)
 
-    def __init__(self, *args: object, can_share: bool = False, **kwargs: object) -> None:
+    def __init__(self, *args: object, can_share: bool = False, current_file: str = "", **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.current_file = current_file
+        if current_file:
+            self.fields["attachment"].label = _("Reemplazar el archivo")
+        else:
+            del self.fields["remove_attachment"]
         inbox, scope = self.fields["inbox"], self.fields["scope"]
         assert isinstance(inbox, forms.ChoiceField) and isinstance(scope, forms.ChoiceField)
         inbox.choices = [("", "—")] + [(i.code, i.name) for i in Inbox.objects.order_by("name")]
         if not can_share:  # agents keep their own; the shared ones are the supervisors'
             scope.choices = [(QuickReplyScope.MINE.value, QuickReplyScope.MINE.label)]
             self.fields["inbox"].widget = forms.HiddenInput()
+
+
+    def clean_attachment(self) -> Any:
+        f = self.cleaned_data.get("attachment")
+        if f is not None and (f.size or 0) > settings.ATTACHMENT_MAX_BYTES:
+            raise forms.ValidationError(_("El adjunto supera el tamaño máximo permitido."))
+        return f
+
+    def upload(self) -> Upload | None:
+        f = self.cleaned_data.get("attachment")
+        return None if f is None else Upload(name=f.name or "", content_type=f.content_type or "", data=f.read())
 
 
 class QuickReplyFilterForm(forms.Form):

@@ -33,6 +33,8 @@ class QuickReply(models.Model):
                               related_name="quick_replies", verbose_name=_("autor"))
     inbox = models.ForeignKey("inbox.Inbox", null=True, blank=True, on_delete=models.CASCADE,
                               related_name="quick_replies", verbose_name=_("bandeja"))
+    # One file sent with the text ({"name", "content_type", "size", "path"}, inbox.attachments), {} when none.
+    attachment = models.JSONField(_("archivo adjunto"), default=dict, blank=True)
     usage_count = models.PositiveIntegerField(_("usos"), default=0)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -8,6 +8,7 @@ urlpatterns = [
     path("respuestas-rapidas/nueva", views.quick_reply_create, name="quick_reply_create"),
     path("respuestas-rapidas/<int:quick_reply_id>/", views.quick_reply_edit, name="quick_reply_edit"),
     path("respuestas-rapidas/<int:quick_reply_id>/borrar", views.quick_reply_delete, name="quick_reply_delete"),
+    path("respuestas-rapidas/<int:quick_reply_id>/archivo", views.quick_reply_file, name="quick_reply_file"),
     path("respuestas-rapidas/selector/<int:conversation_id>", views.picker, name="picker"),
     path("respuestas-rapidas/<int:quick_reply_id>/usar/<int:conversation_id>", views.use, name="use"),
     path("niveles-de-servicio/", views.sla_policies, name="sla_policies"),

@@ -13,7 +13,8 @@ from typing import Any
 
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -46,6 +47,7 @@ from core.errors import ActionError
 from core.forms import show_action_errors
 from core.permissions import forbidden, perm_required
 from inbox.actions import access_conversation, check_may_act
+from inbox.attachments import file_response
 from inbox.choices import Channel, Priority
 from inbox.models import Conversation, Inbox
 from webhooks.models import WebhookEndpoint
@@ -85,7 +87,8 @@ def _save(request: HttpRequest, reply: QuickReply | None) -> HttpResponse:
     initial = {} if reply is None else {
         "title": reply.title, "shortcut": reply.shortcut, "body": reply.body, "category": reply.category,
         "scope": reply.scope, "inbox": reply.inbox.code if reply.inbox else ""}
-    form = QuickReplyForm(request.POST or None, initial=initial, can_share=can_share)
+    form = QuickReplyForm(request.POST or None, request.FILES or None, initial=initial, can_share=can_share,
+                          current_file=reply.attachment.get("name") if reply else "")
     status = 200
     if request.method == "POST":
         if form.is_valid():
@@ -93,7 +96,8 @@ def _save(request: HttpRequest, reply: QuickReply | None) -> HttpResponse:
             try:
                 saved = actions.check_save_quick_reply(
                     user, quick_reply_id=reply.pk if reply else None, title=d["title"], shortcut=d["shortcut"],
-                    body=d["body"], category=d["category"], scope=d["scope"], inbox_code=d["inbox"] or "")
+                    body=d["body"], category=d["category"], scope=d["scope"], inbox_code=d["inbox"] or "",
+                    attachment=form.upload(), remove_attachment=d.get("remove_attachment") or False)
             except ActionError as exc:
                 show_action_errors(form, exc)
                 status = exc.status
@@ -121,6 +125,16 @@ def quick_reply_edit(request: HttpRequest, quick_reply_id: int) -> HttpResponse:
     if not actions.may_edit_quick_reply(user, reply.scope, reply.owner_id):
         return forbidden(request)
     return _save(request, reply)
+
+
+@perm_required(Perm.INBOX_WORK)
+def quick_reply_file(request: HttpRequest, quick_reply_id: int) -> HttpResponseBase:
+    """A quick reply's file, for whoever may use the reply."""
+    try:
+        reply = actions.access_quick_reply(_user(request), quick_reply_id)
+    except ActionError:
+        raise Http404 from None
+    return file_response(reply.attachment)
 
 
 @require_POST
@@ -180,7 +194,10 @@ def use(request: HttpRequest, quick_reply_id: int, conversation_id: int) -> Http
         return JsonResponse({"detail": exc.message, "code": exc.code}, status=404)
     rendered = render_variables(reply.body, conversation=c, agent=user)
     actions.do_record_use(reply)
-    return JsonResponse({"body": rendered.body, "missing": rendered.missing})
+    # Its file is sent by reference: the composer shows it and the inbox copies it when the answer is sent.
+    attachment = ({"ref": f"quick_reply:{reply.pk}", "name": reply.attachment.get("name") or "",
+                   "size": reply.attachment.get("size") or 0} if reply.attachment.get("path") else None)
+    return JsonResponse({"body": rendered.body, "missing": rendered.missing, "attachment": attachment})
 
 
 # --- scheduled messages -----------------------------------------------------------------------------------------

@@ -332,6 +332,9 @@ MAILERS = {
 }
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Centralita <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The largest mail most servers accept (Gmail, Microsoft 365: 25 MB); answers whose files would not fit once
+# base64-encoded are refused before they are stored.
+MAIL_MAX_MESSAGE_BYTES = int(env_str("MAIL_MAX_MESSAGE_BYTES", str(25 * 1024 * 1024)))
 MAIL_CA_FILE = env_str("MAIL_CA_FILE") or None  # a private CA for mail servers with their own certificate
 
 # --- Logging -------------------------------------------------------------------------------------

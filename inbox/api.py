@@ -4,6 +4,8 @@ Everything the inbox UI does is here too, through the same actions: the handlers
 serialize; permissions and rules live in the actions (inbox.actions, inbox.task_actions, inbox.bulk).
 """
 
+import base64
+import binascii
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Final, Literal
@@ -14,7 +16,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.text import format_lazy
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import ConfigDict, Strict
@@ -33,8 +35,10 @@ from core.api import (
     api_user,
     explained,
 )
+from core.errors import ActionError
 from inbox import actions, bulk, task_actions
 from inbox.actions import MIN_COMMENT
+from inbox.attachments import MAX_FILES_PER_MESSAGE, Upload
 from inbox.choices import (
     Channel,
     ConversationOutcome,
@@ -169,13 +173,47 @@ class ConversationPage(Schema):
     results: list[ConversationOut]
 
 
+class FileIn(InputSchema):
+    name: str = Field(..., min_length=1, max_length=200, pattern=NOT_BLANK, description="The file's name")
+    content_type: str = Field("application/octet-stream", max_length=100,
+                              description="Its media type (image/jpeg, application/pdf…)")
+    data: str = Field(..., min_length=1, description="Its bytes, base64-encoded (400 `invalid_attachment` when they "
+                                                     "are not); the request body's 5 MB limit applies")
+
+
+class FileOut(Schema):
+    name: str
+    content_type: str
+    size: int
+
+
+def uploads_from(files: list[FileIn]) -> list[Upload]:
+    """The files of a request body, decoded (400 `invalid_attachment` naming the first that is not base64)."""
+    uploads = []
+    for f in files:
+        try:
+            data = base64.b64decode(f.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise ActionError("invalid_attachment", gettext("El archivo «%(name)s» no está en base64.")
+                              % {"name": f.name}, field="attachments") from None
+        uploads.append(Upload(name=f.name, content_type=f.content_type, data=data))
+    return uploads
+
+
 class MessageIn(InputSchema):
     kind: Literal["reply", "note"] = "reply"
     # The limit depends on the conversation's channel (and on `kind`): the action checks it (400 `text_too_long`);
     # the schema states the largest.
-    body: str = Field(..., min_length=1, pattern=NOT_BLANK, json_schema_extra={"maxLength": MESSAGE_MAX},
+    body: str = Field("", json_schema_extra={"maxLength": MESSAGE_MAX},
                       description=f"A reply: {LIMITS_DOC[0].lower()}{LIMITS_DOC[1:]} A note: at most "
-                                  f"{settings.NOTE_MAX_LENGTH:,} characters (400 `text_too_long`).")
+                                  f"{settings.NOTE_MAX_LENGTH:,} characters (400 `text_too_long`). May be empty "
+                                  f"when files are attached (400 `empty_message` when neither is given).")
+    attachments: list[FileIn] = Field(default_factory=list, max_length=MAX_FILES_PER_MESSAGE,
+                                      description=f"Files sent with it (at most {MAX_FILES_PER_MESSAGE}). The "
+                                                  "request body's 5 MB limit caps them at about 3.7 MB together "
+                                                  "once decoded; larger files go through the conversation page. "
+                                                  "Each channel's own limits apply (WhatsApp's media types and "
+                                                  "sizes: 400 `attachment_type_refused`, `attachment_too_large`)")
 
 
 class AssignIn(InputSchema):
@@ -328,10 +366,11 @@ def get_conversation(request: HttpRequest, conversation_id: DbId) -> Any:
              summary="Reply to the customer, or add an internal note")
 def post_message(request: HttpRequest, conversation_id: DbId, payload: MessageIn) -> Any:
     user = api_user(request)
+    uploads = uploads_from(payload.attachments)
     if payload.kind == "note":
-        actions.check_add_note(user, conversation_id, body=payload.body)
+        actions.check_add_note(user, conversation_id, body=payload.body, uploads=uploads)
     else:
-        actions.check_send_reply(user, conversation_id, body=payload.body)
+        actions.check_send_reply(user, conversation_id, body=payload.body, uploads=uploads)
     return Status(201, _detail(conversation_id, api_user(request)))
 
 

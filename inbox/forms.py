@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from inbox.attachments import MAX_FILES_PER_MESSAGE, Upload
 from inbox.choices import (
     MANUAL_CLOSE_REASONS,
     Channel,
@@ -40,8 +44,37 @@ class InboxFilterForm(forms.Form):
 
 
 class ReplyForm(forms.Form):
+    """An answer or a note: text, files (`attachments`, several) and files chosen elsewhere (`attachment_refs`, a
+    quick reply's "quick_reply:12"); text or a file is required."""
+
     kind = forms.ChoiceField(choices=[("reply", _("Responder al cliente")), ("note", _("Nota interna"))])
-    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    body = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
+    attachment_refs = forms.Field(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._files = self.files.getlist("attachments") if hasattr(self.files, "getlist") else []
+
+    def clean_attachment_refs(self) -> list[str]:
+        refs = self.data.getlist("attachment_refs") if hasattr(self.data, "getlist") else []
+        return [str(r)[:100] for r in refs if str(r).strip()][:MAX_FILES_PER_MESSAGE]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if len(self._files) + len(data.get("attachment_refs") or []) > MAX_FILES_PER_MESSAGE:
+            raise forms.ValidationError(_("Adjunte como máximo %(n)d archivos por mensaje.")
+                                        % {"n": MAX_FILES_PER_MESSAGE})
+        # Sizes as the browser declared them, checked before anything is read into memory.
+        if sum(f.size or 0 for f in self._files) > settings.ATTACHMENT_MAX_BYTES:
+            raise forms.ValidationError(_("Los adjuntos superan juntos el máximo de %(mb)d MB.")
+                                        % {"mb": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)})
+        if ("body" not in self.errors and not (data.get("body") or "").strip() and not self._files
+                and not data.get("attachment_refs")):
+            raise forms.ValidationError(_("Escriba el mensaje o adjunte un archivo."))
+        return data
+
+    def uploads(self) -> list[Upload]:
+        return [Upload(name=f.name or "", content_type=f.content_type or "", data=f.read()) for f in self._files]
 
 
 class CommentFields(forms.Form):

@@ -23,7 +23,12 @@ Guard = Callable[["Conversation", str, dict[str, Any]], None]
 # connector holds no failed row for the message (it failed before its first attempt).
 Requeue = Callable[[int], bool]
 
+# An attachment check refuses files a channel cannot deliver (WhatsApp's media types and sizes), before the
+# message is stored; it gets the stored descriptions ({"name", "content_type", "size", "path"}).
+AttachmentCheck = Callable[["Conversation", list[dict[str, Any]]], None]
+
 _SENDERS: dict[str, Sender] = {}
+_ATTACHMENT_CHECKS: dict[str, AttachmentCheck] = {}
 _GUARDS: dict[str, Guard] = {}
 _BODY_CHECKS: list[Guard] = []
 _REQUEUES: dict[str, Requeue] = {}
@@ -69,6 +74,14 @@ def register_guard(channel: str, guard: Guard) -> None:
 
 def guard_for(channel: str) -> Guard | None:
     return None if _suppressed.get() else _GUARDS.get(channel)
+
+
+def register_attachment_check(channel: str, check: AttachmentCheck) -> None:
+    _ATTACHMENT_CHECKS[channel] = check
+
+
+def attachment_check_for(channel: str) -> AttachmentCheck | None:
+    return None if _suppressed.get() else _ATTACHMENT_CHECKS.get(channel)
 
 
 def register_body_check(check: Guard) -> None:

@@ -14,9 +14,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.db.models import prefetch_related_objects
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,7 +29,7 @@ from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
 from inbox import actions, bulk, outbound, task_actions
-from inbox.attachments import ATTACHMENT_CSP, serving
+from inbox.attachments import MAX_FILES_PER_MESSAGE, file_response
 from inbox.choices import MANUAL_CLOSE_REASONS, CloseReason, ConversationState, DeliveryStatus, Priority
 from inbox.describe import annotate_timeline
 from inbox.forms import (
@@ -205,6 +204,8 @@ def _conversation_context(request: HttpRequest, user: User, c: Conversation, *, 
         "duplicates": actions.duplicates_of(c), "inbox_labels": inbox_labels(), "current_id": c.pk,
         # The composer shows the limits the actions enforce (maxlength and the hints).
         "reply_max_length": actions.message_max_length(c.channel), "note_max_length": settings.NOTE_MAX_LENGTH,
+        "attachment_max_bytes": settings.ATTACHMENT_MAX_BYTES, "attachment_max_files": MAX_FILES_PER_MESSAGE,
+        "attachment_max_mb": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024),
         "can_reply": actions.can_reply(c), "composer_panels": composer.render(request, user, c),
     }
 
@@ -325,17 +326,20 @@ def _raise(message: str) -> None:
 @perm_required(Perm.INBOX_WORK)
 def post_message(request: HttpRequest, conversation_id: int) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    form = ReplyForm(request.POST)
+    form = ReplyForm(request.POST, request.FILES)
     if not form.is_valid():
-        # Empty, or refused by the form (a NUL character): say which.
-        refused = request.POST.get("body", "").strip() and " ".join(str(e) for e in form.errors.get("body", []))
-        return _invalid(request, conversation_id, refused or _("Escriba el mensaje."))
+        # Empty, or refused by the form (a NUL character, a file too large): say which.
+        refused = " ".join(str(e) for e in [*form.errors.get("body", []), *form.errors.get("__all__", [])])
+        return _invalid(request, conversation_id, refused or _("Escriba el mensaje o adjunte un archivo."))
     d = form.cleaned_data
+    uploads, references = form.uploads(), d["attachment_refs"]
     if d["kind"] == "note":
-        return _run(request, conversation_id, lambda: actions.check_add_note(user, conversation_id, body=d["body"]),
-                    _("Nota interna guardada (el cliente no la ve)."))
-    return _run(request, conversation_id, lambda: actions.check_send_reply(user, conversation_id, body=d["body"]),
-                _("Respuesta enviada al cliente."))
+        return _run(request, conversation_id, lambda: actions.check_add_note(
+            user, conversation_id, body=d["body"], uploads=uploads, references=references),
+            _("Nota interna guardada (el cliente no la ve)."))
+    return _run(request, conversation_id, lambda: actions.check_send_reply(
+        user, conversation_id, body=d["body"], uploads=uploads, references=references),
+        _("Respuesta enviada al cliente."))
 
 
 @require_POST
@@ -527,13 +531,4 @@ def attachment(request: HttpRequest, inbound_id: int, index: int) -> HttpRespons
         raise Http404
     if m.deleted_at is not None and not user.has_perm_code(Perm.INBOX_SUPERVISE):
         raise Http404
-    a = m.attachments[index]
-    if not a.get("path") or not default_storage.exists(a["path"]):
-        raise Http404
-    content_type, inline = serving(a.get("content_type"))
-    # FileResponse quotes the name (RFC 5987 filename*= for non-ASCII), so CR/LF or quotes cannot inject headers
-    response = FileResponse(default_storage.open(a["path"], "rb"), as_attachment=not inline,
-                            filename=a.get("name") or "archivo", content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = ATTACHMENT_CSP
-    return response
+    return file_response(m.attachments[index])

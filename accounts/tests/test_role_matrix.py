@@ -99,7 +99,9 @@ def ids(db):
                                       seen_at=timezone.now() - timedelta(hours=1))
     from automation.models import QuickReply
 
-    quick_reply = QuickReply.objects.create(title="Horario", shortcut="horario", body="8 a 18 h", scope="todos")
+    quick_reply = QuickReply.objects.create(title="Horario", shortcut="horario", body="8 a 18 h", scope="todos",
+                                            attachment=store_attachment(conversation_id=0, name="horario.txt",
+                                                                        content_type="text/plain", data=b"8 a 18"))
     from automation.models import ScheduledMessage
 
     scheduled = ScheduledMessage.objects.create(conversation=conversation, author=other, body="Hola",

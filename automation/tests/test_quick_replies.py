@@ -150,7 +150,7 @@ def test_the_composer_picker_renders_each_option_and_inserting_counts_a_use(agen
     # when they choose it, then the rendered text comes back with the missing list, and the use is counted
     used = client.post(reverse("automation:use", args=[reply.pk, c.pk])).json()
     assert used == {"body": "Hola María, su pedido {{pedido.numero}} está en camino.",
-                    "missing": ["{{pedido.numero}}"]}
+                    "missing": ["{{pedido.numero}}"], "attachment": None}
     reply.refresh_from_db()
     assert reply.usage_count == 1
 

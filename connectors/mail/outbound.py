@@ -15,6 +15,7 @@ from datetime import timedelta
 from email.utils import formataddr
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend
 from django.db.models import Q
@@ -78,6 +79,16 @@ def guard(conversation: Conversation, body: str, meta: dict[str, Any]) -> None:
         raise ActionError("no_mailbox", _("No hay un buzón de correo activo con SMTP para responder."))
     if not recipient_for(conversation):
         raise ActionError("no_recipient", _("El cliente no tiene una dirección de correo."))
+
+
+def check_attachments(conversation: Conversation, attachments: list[dict[str, Any]]) -> None:
+    """inbox.outbound's attachment check for email: base64 makes files a third larger, and most mail servers refuse
+    a message over MAIL_MAX_MESSAGE_BYTES (25 MB by default), so the files must fit once encoded."""
+    limit = settings.MAIL_MAX_MESSAGE_BYTES * 3 // 4 - 64 * 1024  # room for the text and the headers
+    if sum(int(a.get("size") or 0) for a in attachments) > limit:
+        raise ActionError("attachment_too_large", _(
+            "Los archivos pesan demasiado para un correo: envíe como máximo %(mb)s MB en total.")
+            % {"mb": limit // (1024 * 1024)}, field="attachments")
 
 
 def _subject(conversation: Conversation) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -15,6 +16,7 @@ from accounts.choices import Availability
 from accounts.models import User, business_hours_open
 from accounts.roles import ROLE_PERMISSIONS, Perm
 from connectors.webchat.models import ChatSite, ContactRequirement, Visitor
+from connectors.webchat.tokens import sign_attachment
 from inbox.actions import candidates
 from inbox.choices import MessageKind
 from inbox.models import Message
@@ -130,7 +132,24 @@ def message_payload(m: Message) -> dict[str, Any]:
         sender = {"type": "user", "name": name or _("Agente")}
     return {"id": m.pk, "content": m.body, "message_type": 0 if incoming else 1,
             "created_at": int(m.created_at.timestamp()), "echo_id": meta.get("echo_id") or None,
-            "status": m.delivery_status or None, "sender": sender}
+            "status": m.delivery_status or None, "sender": sender,
+            "attachments": [] if incoming else attachment_links(m)}
+
+
+def attachment_links(m: Message) -> list[dict[str, Any]]:
+    """The files of an agent's answer, each with a signed link the visitor can open (connectors.webchat.views)."""
+    base = settings.SITE_URL.rstrip("/")
+    return [{"name": a.get("name") or "", "size": a.get("size") or 0,
+             "url": base + reverse("webchat:attachment", args=[sign_attachment(message_id=m.pk, index=i)])}
+            for i, a in enumerate(m.attachments or []) if isinstance(a, dict) and a.get("path")]
+
+
+def sent_attachments(message_id: int) -> list[Any]:
+    """The files of an agent's answer (never of a note or a customer's message, never of a deleted one), for the
+    signed links of attachment_links. Any channel: a web chat conversation merged into another keeps its links."""
+    m = (Message.objects.filter(pk=message_id, kind=MessageKind.OUTBOUND, deleted_at__isnull=True)
+         .only("attachments").first())
+    return list(m.attachments or []) if m is not None else []
 
 
 def visible_messages(visitor: Visitor) -> Any:

@@ -12,4 +12,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("webchat/api/v1/config", api.config, name="api_config"),
     path("webchat/api/v1/visitors", api.visitors, name="api_visitors"),
     path("webchat/api/v1/messages", api.messages, name="api_messages"),
+    path("webchat/archivo/<str:token>", views.attachment, name="attachment"),
 ]

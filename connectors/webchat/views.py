@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.utils.translation import gettext as _
@@ -15,9 +16,12 @@ from accounts.roles import Perm
 from connectors.webchat import actions
 from connectors.webchat.forms import ChatSiteForm, WhatsAppTemplateForm
 from connectors.webchat.models import ChatSite, Visitor, WhatsAppLinkSettings
+from connectors.webchat.selectors import sent_attachments
+from connectors.webchat.tokens import read_attachment_token
 from connectors.webchat.whatsapp_link import default_template
 from core.errors import ActionError
 from core.permissions import perm_required
+from inbox.attachments import file_response
 
 
 def _form_error(form: ChatSiteForm | WhatsAppTemplateForm, exc: ActionError) -> None:
@@ -99,3 +103,16 @@ def demo(request: HttpRequest) -> HttpResponse:
     if site is None or not site.enabled:
         raise Http404
     return render(request, "webchat/demo.html", {"site": site})
+
+
+def attachment(request: HttpRequest, token: str) -> HttpResponseBase:
+    """A file an agent sent in a web chat conversation, for the visitor holding the signed link the widget shows
+    (connectors.webchat.selectors.attachment_links). Public like the widget: the signature is the permission."""
+    found = read_attachment_token(token)
+    if found is None:
+        raise Http404
+    message_id, index = found
+    attachments = sent_attachments(message_id)
+    if index >= len(attachments):
+        raise Http404
+    return file_response(attachments[index])

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Final
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -39,9 +39,9 @@ from core.errors import ActionError
 from core.outbox import Outbox, Phase
 from core.tasks import enqueue_later
 from inbox.actions import do_update_delivery_status
-from inbox.attachments import read_attachment
+from inbox.attachments import media_type, read_attachment
 from inbox.choices import Channel, DeliveryStatus, MessageKind
-from inbox.models import Message
+from inbox.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)  # longer than one attempt can take (4 tries × 20 s read timeout per part)
@@ -63,16 +63,42 @@ class Part:
     upload: dict[str, Any] | None = None
 
 
+# What the Cloud API takes ("Supported media types"): each kind's media types and largest size. A document of
+# any other type, an SVG or a WEBP photo is refused by Meta's upload, so it is refused here first, with the reason.
+MEDIA_TYPES: Final[dict[str, frozenset[str]]] = {
+    "image": frozenset({"image/jpeg", "image/png"}),
+    "video": frozenset({"video/mp4", "video/3gpp"}),
+    "audio": frozenset({"audio/aac", "audio/amr", "audio/mpeg", "audio/mp4", "audio/ogg"}),
+    "sticker": frozenset({"image/webp"}),
+    "document": frozenset({
+        "application/pdf", "text/plain", "application/msword", "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation"}),
+}
+MEDIA_MAX_BYTES: Final = {"image": 5 * 1024 * 1024, "video": 16 * 1024 * 1024, "audio": 16 * 1024 * 1024,
+                          "sticker": 500 * 1024, "document": 100 * 1024 * 1024}
+
+
 def media_kind(content_type: str) -> str:
-    if content_type in ("image/jpeg", "image/png"):
-        return "image"
-    if content_type == "image/webp":
-        return "sticker"
-    if content_type.startswith("video/"):
-        return "video"
-    if content_type.startswith("audio/"):
-        return "audio"
-    return "document"
+    bare = media_type(content_type)
+    return next((kind for kind, types in MEDIA_TYPES.items() if bare in types), "document")
+
+
+def check_attachments(c: Conversation, attachments: list[dict[str, Any]]) -> None:
+    """inbox.outbound's attachment check for WhatsApp: only the media types and sizes the Cloud API delivers."""
+    for a in attachments:
+        name, bare = str(a.get("name") or ""), media_type(a.get("content_type"))
+        kind = next((k for k, types in MEDIA_TYPES.items() if bare in types and k != "sticker"), None)
+        if kind is None:
+            raise ActionError("attachment_type_refused", _(
+                "WhatsApp no acepta «%(name)s»: envíe imágenes JPG o PNG, videos MP4, audios (MP3, AAC, AMR, OGG, "
+                "M4A) o documentos PDF, Word, Excel, PowerPoint o de texto.") % {"name": name}, field="attachments")
+        if int(a.get("size") or 0) > MEDIA_MAX_BYTES[kind]:
+            raise ActionError("attachment_too_large", _(
+                "«%(name)s» pesa más de lo que WhatsApp admite (%(mb)d MB para este tipo de archivo).")
+                % {"name": name, "mb": MEDIA_MAX_BYTES[kind] // (1024 * 1024)}, field="attachments")
 
 
 def _parts(m: Message) -> list[Part]:

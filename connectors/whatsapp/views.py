@@ -164,6 +164,11 @@ def send_template(request: HttpRequest, conversation_id: int) -> HttpResponse:
     if not raw.isdigit():
         messages.error(request, _("Elija una plantilla."))
         return redirect("inbox:detail", conversation_id=conversation_id)
+    if request.FILES or request.POST.getlist("attachment_refs"):
+        # The reply form carries the files the agent attached; a template is sent alone, so say it, keep nothing.
+        messages.error(request, _("Una plantilla se envía sin archivos: quite los adjuntos o envíelos en otro "
+                                  "mensaje cuando el cliente responda."))
+        return redirect("inbox:detail", conversation_id=conversation_id)
     prefix = f"wa_t{raw}_"
     values = {key[len(prefix):]: request.POST.get(key, "") for key in request.POST if key.startswith(prefix)}
     try:

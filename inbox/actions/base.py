@@ -19,6 +19,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core.errors import ActionError, InvalidTransition, NotFoundError, PermissionDeniedError
 from core.events import emit
+from inbox.attachments import is_preview_image
 from inbox.choices import (
     CONVERSATION_TRANSITIONS,
     ConversationState,
@@ -80,7 +81,8 @@ def message_payload(m: Message) -> dict[str, Any]:
     item.update(at=m.created_at.isoformat(), body=body[:PAYLOAD_BODY_MAX], truncated=len(body) > PAYLOAD_BODY_MAX,
                 meta=meta, attachments=[
                     {"name": a.get("name") or "", "content_type": a.get("content_type") or "",
-                     "url": reverse("inbox:attachment", args=[m.pk, i]) if a.get("path") else ""}
+                     "url": reverse("inbox:attachment", args=[m.pk, i]) if a.get("path") else "",
+                     "preview": bool(a.get("path")) and is_preview_image(a.get("content_type"))}
                     for i, a in enumerate(m.attachments or []) if isinstance(a, dict)])
     # A deleted message travels without its text, caption or files: the payload reaches every agent, and only
     # supervisors may read what the customer deleted (on the page, which checks who is looking).

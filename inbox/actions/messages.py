@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +33,7 @@ from inbox.actions.base import (
     message_max_length,
     message_payload,
 )
+from inbox.attachments import Upload, discard, resolve_reference, store_uploads
 from inbox.choices import (
     Channel,
     DeliveryStatus,
@@ -53,12 +55,40 @@ def can_reply(c: Conversation) -> bool:
 
 
 def check_send_reply(acting_user: User, conversation_id: int, *, body: str, attachments: list[Any] | None = None,
+                     uploads: Sequence[Upload] = (), references: Sequence[str] = (),
                      meta: dict[str, Any] | None = None) -> Message:
-    """An answer to the customer by its responsible agent (or a supervisor): see do_send_reply."""
-    with transaction.atomic():
-        c = access_conversation(acting_user, conversation_id, lock=True)
-        _may_act(acting_user, c)
-        return do_send_reply(c, author=acting_user, body=body, attachments=attachments, meta=meta)
+    """An answer to the customer by its responsible agent (or a supervisor): see do_send_reply. `uploads` are files
+    the agent attached, `references` files kept elsewhere that the agent chose ("quick_reply:12"); both are stored
+    under the conversation (inbox.attachments) before the conversation is locked, and deleted again if the answer
+    is refused."""
+    stored = _store_files(acting_user, conversation_id, uploads, references, answer=True)
+    try:
+        with transaction.atomic():
+            c = access_conversation(acting_user, conversation_id, lock=True)
+            _may_act(acting_user, c)
+            return do_send_reply(c, author=acting_user, body=body, attachments=[*(attachments or []), *stored],
+                                 meta=meta)
+    except BaseException:
+        discard(stored)
+        raise
+
+
+def _store_files(user: User, conversation_id: int, uploads: Sequence[Upload], references: Sequence[str], *,
+                 answer: bool) -> list[dict[str, Any]]:
+    """Checks who may write (an answer: its responsible agent or a supervisor), then stores the files — without
+    holding the conversation's row lock while bytes are written (the caller locks it afterwards and checks again)."""
+    if not uploads and not references:
+        return []
+    c = access_conversation(user, conversation_id)
+    if answer:
+        _may_act(user, c)
+    files = [*uploads, *(resolve_reference(user, c, reference) for reference in references)]
+    return store_uploads(c.pk, files)
+
+
+def attachments_preview(attachments: Sequence[dict[str, Any]]) -> str:
+    """The list's one-line preview of a message that is only files: "📎 catálogo.pdf, foto.jpg"."""
+    return ("📎 " + ", ".join(str(a.get("name") or "") for a in attachments))[:200] if attachments else ""
 
 
 def do_send_reply(c: Conversation, *, author: User, body: str, attachments: list[Any] | None = None,
@@ -80,6 +110,9 @@ def do_send_reply(c: Conversation, *, author: User, body: str, attachments: list
         guard(c, body, meta or {})
     for check in outbound.body_checks():
         check(c, body, meta or {})
+    attachment_check = outbound.attachment_check_for(c.channel)
+    if attachment_check is not None and attachments:
+        attachment_check(c, attachments)
     if c.state == S.RESOLVED:
         do_transition_conversation(c, to=S.PENDING, acting_user=acting_user, reason="agent_wrote_again")
     if c.assignee_id is None:
@@ -93,7 +126,7 @@ def do_send_reply(c: Conversation, *, author: User, body: str, attachments: list
     if c.first_response_seconds is None:  # the dashboard's first response: the conversation's, not the cycle's
         c.first_response_seconds = max(0, int((now - c.created_at).total_seconds()))
     c.last_agent_message_at, c.last_activity_at, c.awaiting_reply = now, now, False
-    c.last_message_preview, c.waiting_since = body[:200], None
+    c.last_message_preview, c.waiting_since = body[:200] or attachments_preview(attachments or []), None
     c.save(update_fields=["first_response_at", "first_response_seconds", "last_agent_message_at",
                           "last_activity_at", "awaiting_reply", "last_message_preview", "waiting_since"])
     # Answered: now the conversation waits for the customer (an escalated one stays with the supervisor).
@@ -212,28 +245,39 @@ def check_retry_delivery(acting_user: User, conversation_id: int, message_id: in
     return m
 
 
-def check_add_note(acting_user: User, conversation_id: int, *, body: str) -> Message:
-    """An internal note (never sent to the customer). @usuario mentions notify those users live."""
+def check_add_note(acting_user: User, conversation_id: int, *, body: str, uploads: Sequence[Upload] = (),
+                   references: Sequence[str] = ()) -> Message:
+    """An internal note (never sent to the customer), with files if any. @usuario mentions notify those users
+    live."""
     body = body.strip()
-    if not body:
+    if not body and not uploads and not references:
         raise ActionError("empty_message", _("La nota está vacía."), field="body")
     check_text(body, field="body", label=_("La nota"), max_length=settings.NOTE_MAX_LENGTH)
-    with transaction.atomic():
-        c = access_conversation(acting_user, conversation_id, lock=True)
-        note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
-                                      body=body)
-        mentioned = list(User.objects.filter(username__in=MENTION.findall(body), is_active=True))
-        if mentioned:
-            _event(c, "mention", actor=acting_user, users=[u.username for u in mentioned], note=note.pk)
-            if not is_muted():
-                send_event_on_commit({"type": "mention", "op": "new", "conversation_id": c.pk,
-                                      "by": acting_user.display_name, "body": body[:300]},
-                                     user_ids=[u.pk for u in mentioned])
-                notifications.notify("mention", user_ids=[u.pk for u in mentioned if u.pk != acting_user.pk],
-                                     conversation_id=c.pk, actor_id=acting_user.pk, note_id=note.pk)
-        c.last_activity_at = timezone.now()
-        c.save(update_fields=["last_activity_at"])
-        _emit(c, "message", message=message_payload(note))
+    stored = _store_files(acting_user, conversation_id, uploads, references, answer=False)
+    try:
+        with transaction.atomic():
+            c = access_conversation(acting_user, conversation_id, lock=True)
+            return _add_note(acting_user, c, body, stored)
+    except BaseException:
+        discard(stored)
+        raise
+
+
+def _add_note(acting_user: User, c: Conversation, body: str, attachments: list[dict[str, Any]]) -> Message:
+    note = Message.objects.create(conversation=c, cycle=c.cycle, kind=MessageKind.NOTE, author=acting_user,
+                                  body=body, attachments=attachments)
+    mentioned = list(User.objects.filter(username__in=MENTION.findall(body), is_active=True))
+    if mentioned:
+        _event(c, "mention", actor=acting_user, users=[u.username for u in mentioned], note=note.pk)
+        if not is_muted():
+            send_event_on_commit({"type": "mention", "op": "new", "conversation_id": c.pk,
+                                  "by": acting_user.display_name, "body": body[:300]},
+                                 user_ids=[u.pk for u in mentioned])
+            notifications.notify("mention", user_ids=[u.pk for u in mentioned if u.pk != acting_user.pk],
+                                 conversation_id=c.pk, actor_id=acting_user.pk, note_id=note.pk)
+    c.last_activity_at = timezone.now()
+    c.save(update_fields=["last_activity_at"])
+    _emit(c, "message", message=message_payload(note))
     return note
 
 

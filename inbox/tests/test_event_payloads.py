@@ -95,8 +95,9 @@ def test_long_bodies_travel_cut_and_attachments_as_links(sent):
     item = conversation_events(sent, "message")[-1]["message"]
     assert len(item["body"]) == actions.PAYLOAD_BODY_MAX and item["truncated"] is True
     assert item["attachments"] == [
-        {"name": "foto.jpg", "content_type": "image/jpeg", "url": f"/inbox/attachments/{message.pk}/0"},
-        {"name": "sin-archivo.txt", "content_type": "text/plain", "url": ""}]
+        {"name": "foto.jpg", "content_type": "image/jpeg", "url": f"/inbox/attachments/{message.pk}/0",
+         "preview": True},
+        {"name": "sin-archivo.txt", "content_type": "text/plain", "url": "", "preview": False}]
     assert "attachments/1/a" not in json.dumps(item)  # storage paths never leave the server
     assert c.pk == conversation_events(sent, "message")[-1]["conversation"]["id"]
 

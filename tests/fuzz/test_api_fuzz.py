@@ -101,6 +101,8 @@ DATA_RULES: dict[str, dict[str, str]] = {
     "POST /api/v1/conversations/{conversation_id}/messages": {
         "text_too_long": "the limit depends on the conversation's channel (and notes have their own); the schema "
                          "states the largest",
+        "empty_message": "a rule between two fields: a `body` or `attachments`",
+        "invalid_attachment": "each file's `data` must be base64, which the schema states in words",
     },
     "POST /api/v1/conversations/{conversation_id}/assign": {
         "invalid_assignee": "`assignee` must name a user who works conversations",
@@ -151,9 +153,11 @@ DATA_RULES: dict[str, dict[str, str]] = {
     },
     "POST /api/v1/quick-replies": {
         "invalid_quick_reply": "the text's {{variables}} must name known fields, and scope `bandeja` an inbox",
+        "invalid_attachment": "the file's `data` must be base64, which the schema states in words",
     },
     "PUT /api/v1/quick-replies/{quick_reply_id}": {
         "invalid_quick_reply": "the text's {{variables}} must name known fields, and scope `bandeja` an inbox",
+        "invalid_attachment": "the file's `data` must be base64, which the schema states in words",
     },
     "POST /api/v1/automation-rules": RULE_RULES,
     "PUT /api/v1/automation-rules/{rule_id}": RULE_RULES,

@@ -96,6 +96,10 @@
         token = still ? chosen : null;
         replaceToken(ta, data.body);
         token = null;
+        if (data.attachment && window.CentralitaComposer) {  // its file goes with the answer (removable chip)
+          window.CentralitaComposer.attachReference(ta.form, data.attachment.ref, data.attachment.name,
+                                                    data.attachment.size);
+        }
         ta.focus();
         ta.dispatchEvent(new Event("input", { bubbles: true }));
       });

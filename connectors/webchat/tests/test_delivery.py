@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.urls import reverse
 
 from connectors.webchat import actions
 from connectors.webchat.delivery import visitor_group
 from connectors.webchat.models import Visitor
+from connectors.webchat.tokens import sign_attachment
 from inbox.actions import check_add_note, check_send_reply
+from inbox.attachments import Upload
 from inbox.tasks import deliver_outbound
 
 pytestmark = pytest.mark.django_db
@@ -168,3 +171,31 @@ def test_history_starts_when_the_visitor_joined(site, visitor, online_agent):
 
     rows, _more = history(visitor)
     assert [m.body for m in rows] == ["Mensaje nuevo"] and old.created_at < new.created_at
+
+
+def test_a_file_reaches_the_visitor_as_a_signed_link_that_only_opens_that_file(
+        chatting, online_agent, client, settings, tmp_path, django_capture_on_commit_callbacks):
+    settings.MEDIA_ROOT = tmp_path
+    visitor, channel = chatting
+    # given an agent's answer with a file, and an internal note with another
+    with django_capture_on_commit_callbacks(execute=True):
+        reply = check_send_reply(online_agent, visitor.conversation_id, body="Le dejo el menú",
+                                 uploads=[Upload("menú.pdf", "application/pdf", b"%PDF menu")])
+        note = check_add_note(online_agent, visitor.conversation_id, body="Interno",
+                              uploads=[Upload("interno.pdf", "application/pdf", b"%PDF interno")])
+    # when it is delivered
+    with django_capture_on_commit_callbacks(execute=True):
+        deliver_outbound.call(reply.pk)
+    # then the widget gets a link to the file, on Centralita's address, named as the agent's file
+    (event,) = received(channel)
+    (link,) = event["data"]["attachments"]
+    assert link["name"] == "menú.pdf" and link["url"].startswith(settings.SITE_URL.rstrip("/") + "/webchat/archivo/")
+    # and the link downloads that file (never rendered as a page)
+    opened = client.get(link["url"].removeprefix(settings.SITE_URL.rstrip("/")))
+    assert opened.status_code == 200 and b"".join(opened.streaming_content) == b"%PDF menu"
+    assert opened["Content-Disposition"].startswith("attachment") and "sandbox" in opened["Content-Security-Policy"]
+    # and a link altered by hand, or one made for the note, opens nothing
+    token = link["url"].rsplit("/", 1)[1]
+    assert client.get(reverse("webchat:attachment", args=[token[:-2] + "xx"])).status_code == 404
+    forged = reverse("webchat:attachment", args=[sign_attachment(message_id=note.pk, index=0)])
+    assert client.get(forged).status_code == 404

@@ -3,10 +3,13 @@ errors, idempotency, attachments) and the status webhooks that follow (out of or
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import Role
@@ -18,7 +21,7 @@ from connectors.whatsapp.tests.helpers import WA_ID, clear_tasks, inbound, post,
 from core.errors import ActionError
 from fakes import whatsapp as fw
 from inbox import actions as inbox
-from inbox.attachments import store_attachment
+from inbox.attachments import Upload, store_attachment
 from inbox.models import Message
 
 pytestmark = pytest.mark.django_db
@@ -340,3 +343,45 @@ def asgi_capture_statuses(client, whatsapp_number, fake_whatsapp, django_capture
         run_worker()
 
     return run
+
+
+def test_a_file_attached_in_the_composer_reaches_the_customer_as_a_document(agent, conversation, fake_whatsapp,
+                                                                            client_for, settings, tmp_path,
+                                                                            django_capture_on_commit_callbacks):
+    # given the agent responsible for an open WhatsApp conversation
+    settings.MEDIA_ROOT = tmp_path
+    inbox.check_assign(agent, conversation.pk, assignee=agent.pk)
+    # when they send a PDF with a text from the composer
+    catalogue = SimpleUploadedFile("catálogo 2026.pdf", b"%PDF-1.7 catalogo", content_type="application/pdf")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(agent).post(
+            reverse("inbox:message", args=[conversation.pk]),
+            {"kind": "reply", "body": "Aquí está el catálogo", "attachments": [catalogue]},
+            headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    run_worker(only={"deliver_outbound"})
+    # then Meta received the file's bytes and a document message captioned with the text, named as the agent's file
+    (document,) = sent(fake_whatsapp)
+    assert document["payload"]["document"]["filename"] == "catálogo 2026.pdf"
+    assert document["payload"]["document"]["caption"] == "Aquí está el catálogo"
+    assert fake_whatsapp.state.media[document["payload"]["document"]["id"]]["data"] == b"%PDF-1.7 catalogo"
+
+
+@pytest.mark.parametrize(("name", "content_type", "size", "reason"), [
+    ("fotos.zip", "application/zip", 10, "WhatsApp no acepta «fotos.zip»"),
+    ("logo.svg", "image/svg+xml", 10, "WhatsApp no acepta «logo.svg»"),
+    ("sticker.webp", "image/webp", 10, "WhatsApp no acepta «sticker.webp»"),
+    ("grande.jpg", "image/jpeg", 5 * 1024 * 1024 + 1, "«grande.jpg» pesa más de lo que WhatsApp admite (5 MB"),
+])
+def test_files_whatsapp_does_not_deliver_are_refused_with_the_reason(agent, conversation, fake_whatsapp, settings,
+                                                                     tmp_path, name, content_type, size, reason):
+    settings.MEDIA_ROOT = tmp_path
+    inbox.check_assign(agent, conversation.pk, assignee=agent.pk)
+    # when the agent attaches a file the Cloud API does not take
+    with pytest.raises(ActionError, match=re.escape(reason)):
+        inbox.check_send_reply(agent, conversation.pk, body="Le envío esto",
+                               uploads=[Upload(name, content_type, b"x" * size)])
+    # then nothing is stored or sent
+    assert not Message.objects.filter(conversation=conversation, kind="outbound").exists()
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert sent(fake_whatsapp) == []

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
@@ -149,4 +150,18 @@ def test_missing_variables_and_unapproved_templates_are_refused(client, agent, c
     response = client.post(reverse("whatsapp:send_template", args=[conversation.pk]),
                            {"wa_template": str(pending.pk), f"wa_t{pending.pk}_1": "Ana"}, follow=True)
     assert "no está aprobada" in response.content.decode()
+    assert not Message.objects.filter(kind="outbound").exists()
+
+
+def test_a_template_is_not_sent_with_files_attached_in_the_reply_form(client, agent, conversation):
+    # given files attached in the reply form (the template button posts that same form)
+    template = MessageTemplate.objects.get(name="bienvenida")
+    client.force_login(agent)
+    photo = SimpleUploadedFile("foto.png", b"\x89PNG", content_type="image/png")
+    for extra in ({"attachments": [photo]}, {"attachment_refs": ["quick_reply:1"]}):
+        # when the agent sends the template, then it is refused with the reason and nothing goes out
+        response = client.post(reverse("whatsapp:send_template", args=[conversation.pk]),
+                               {"wa_template": str(template.pk), f"wa_t{template.pk}_first_name": "Ana", **extra},
+                               follow=True)
+        assert "Una plantilla se envía sin archivos" in response.content.decode()
     assert not Message.objects.filter(kind="outbound").exists()

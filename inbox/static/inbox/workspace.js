@@ -42,10 +42,12 @@
   let flashTimer = null;
   document.addEventListener("htmx:after:swap", function () {
     clearTimeout(flashTimer);
+    // Errors stay longer (the form keeps its own copy next to the field), then go too.
+    const box = document.getElementById("ws-flash");
+    const error = box && box.classList.contains("is-error");
     flashTimer = setTimeout(function () {
-      const box = document.getElementById("ws-flash");
-      if (box && !box.classList.contains("is-error")) box.textContent = "";
-    }, 6000);
+      if (box && box.isConnected) box.textContent = "";
+    }, error ? 15000 : 6000);
   });
 
   // --- relative times ----------------------------------------------------------------------------------
@@ -120,7 +122,8 @@
   const sent = new WeakMap();
   function fields(form) {
     return Array.from(form.elements).filter(function (f) {
-      return f.name && f.name !== "csrfmiddlewaretoken" && ["radio", "checkbox", "hidden", "submit", "button"].indexOf(f.type) < 0;
+      // (files have their own bookkeeping below: only the files that were sent leave the composer)
+      return f.name && f.name !== "csrfmiddlewaretoken" && ["radio", "checkbox", "hidden", "submit", "button", "file"].indexOf(f.type) < 0;
     });
   }
   document.addEventListener("submit", function (ev) {
@@ -463,6 +466,14 @@
     const list = el("ul", "attachments");
     files.forEach(function (a) {
       const li = el("li");
+      if (a.url && a.preview) {  // a raster image the server serves inline (inbox.attachments), as on the page
+        const img = el("img", "attachment-image");
+        img.src = a.url;
+        img.alt = a.name;
+        img.loading = "lazy";
+        li.appendChild(img);
+        li.appendChild(el("br"));
+      }
       if (a.url) { const link = el("a", null, a.name); link.href = a.url; li.appendChild(link); }
       else li.appendChild(document.createTextNode(a.name));
       list.appendChild(li);
@@ -552,6 +563,13 @@
     const box = document.getElementById("conv-scroll");
     if (box) box.scrollTop = box.scrollHeight;
   }
+  // A picture that finishes loading grows the timeline: whoever was at the end stays at the end.
+  document.addEventListener("load", function (ev) {
+    const img = ev.target;
+    if (!(img instanceof HTMLImageElement) || !img.closest("#conv-scroll")) return;
+    const box = document.getElementById("conv-scroll");
+    if (box.scrollHeight - box.scrollTop - box.clientHeight - img.offsetHeight < 120) toBottom();
+  }, true);
   function insert(node) {
     const list = timeline();
     if (!list || new URLSearchParams(location.search).has("antes")) return;
@@ -710,6 +728,112 @@
     $("[data-hint-note]", form).hidden = !note;
     form.classList.toggle("is-note", note);
   });
+  // Files: each choice adds to the message's files (a second pick does not replace the first), each shown as a
+  // chip that can be removed; a quick reply's file arrives as a reference chip (attachFile below). The text box is
+  // optional while a file is attached. The server checks the same limits.
+  const picked = new WeakMap();  // form -> DataTransfer holding its files
+  function filesOf(form) {
+    let dt = picked.get(form);
+    if (!dt) { dt = new DataTransfer(); picked.set(form, dt); }
+    return dt;
+  }
+  function sizeText(bytes) {
+    const lang = document.documentElement.lang || undefined;
+    const mb = bytes >= 1024 * 1024;
+    const n = new Intl.NumberFormat(lang, { maximumFractionDigits: 1 }).format(mb ? bytes / (1024 * 1024) : Math.max(1, Math.round(bytes / 1024)));
+    return n + (mb ? " MB" : " KB");
+  }
+  function chip(chips, name, size, onRemove) {
+    const item = el("li", "file-chip");
+    item.appendChild(el("span", "file-chip-name", name));
+    if (size) item.appendChild(el("span", "muted file-chip-size", sizeText(size)));
+    const remove = el("button", "file-chip-remove", "×");
+    remove.type = "button";
+    remove.setAttribute("aria-label", (chips.dataset.removeLabel || "%s").replace("%s", function () { return name; }));
+    remove.addEventListener("click", onRemove);
+    item.appendChild(remove);
+    return item;
+  }
+  function drawFiles(form) {
+    const chips = $("[data-file-chips]", form), input = $("[data-files-input]", form), box = $("#reply-body", form);
+    if (!chips || !input) return;
+    const dt = filesOf(form);
+    input.files = dt.files;
+    chips.textContent = "";
+    Array.from(dt.files).forEach(function (file, index) {
+      chips.appendChild(chip(chips, file.name, file.size, function () {
+        dt.items.remove(index);
+        drawFiles(form);
+      }));
+    });
+    $$("input[name=attachment_refs]", form).forEach(function (ref) {
+      chips.appendChild(chip(chips, ref.dataset.name || "", Number(ref.dataset.size || 0), function () {
+        ref.remove();
+        drawFiles(form);
+      }));
+    });
+    const count = chips.children.length;
+    chips.hidden = count === 0;
+    if (box) box.required = count === 0;
+  }
+  document.addEventListener("change", function (ev) {
+    const input = ev.target;
+    if (!input.matches || !input.matches("[data-files-input]")) return;
+    const form = input.form, chips = $("[data-file-chips]", form), err = document.getElementById("err-" + form.id);
+    const dt = filesOf(form);
+    const chosen = Array.from(input.files || []);
+    if (chosen.length && Array.from(dt.files).indexOf(chosen[0]) < 0) {  // (drawFiles sets input.files too)
+      const refs = $$("input[name=attachment_refs]", form).length;
+      const total = Array.from(dt.files).concat(chosen).reduce(function (t, f) { return t + f.size; }, 0);
+      if (dt.files.length + chosen.length + refs > Number(input.dataset.maxFiles || 10)) {
+        if (err) err.textContent = chips.dataset.tooMany;
+      } else if (total > Number(input.dataset.maxBytes || Infinity)) {
+        if (err) err.textContent = chips.dataset.tooLarge;
+      } else {
+        if (err) err.textContent = "";
+        chosen.forEach(function (f) { dt.items.add(f); });
+      }
+    }
+    drawFiles(form);
+  });
+  // A file kept elsewhere (a quick reply's), sent by reference: the server copies it into the conversation. The
+  // form is the one the reply was chosen in (if the agent moved to another conversation meanwhile, nothing).
+  window.CentralitaComposer = {
+    attachReference: function (form, ref, name, size) {
+      if (!form || !form.isConnected || $('input[name=attachment_refs][value="' + CSS.escape(ref) + '"]', form)) return;
+      const hidden = el("input");
+      hidden.type = "hidden";
+      hidden.name = "attachment_refs";
+      hidden.value = ref;
+      hidden.dataset.name = name;
+      hidden.dataset.size = String(size || 0);
+      form.appendChild(hidden);
+      drawFiles(form);
+    },
+  };
+  // What each send carried: on success exactly those files leave the composer, so a file added (or a quick reply
+  // inserted) while the answer was on its way stays for the next one, and a file removed meanwhile is not re-added.
+  const filesSent = new WeakMap();
+  function fileKey(f) { return [f.name, f.size, f.lastModified, f.type].join("\u0000"); }
+  document.addEventListener("submit", function (ev) {
+    const form = ev.target;
+    if (form.id !== "reply-form") return;
+    filesSent.set(form, { files: Array.from(filesOf(form).files).map(fileKey), refs: $$("input[name=attachment_refs]", form) });
+  }, true);
+  document.addEventListener("htmx:after:request", function (ev) {
+    const ctx = ev.detail && ev.detail.ctx;
+    const form = ctx && ctx.sourceElement;
+    if (!form || form.id !== "reply-form" || !ctx.response || ctx.response.status >= 400) return;
+    const sentNow = filesSent.get(form);
+    if (!sentNow) return;
+    filesSent.delete(form);
+    const keep = new DataTransfer();
+    Array.from(filesOf(form).files).forEach(function (f) { if (sentNow.files.indexOf(fileKey(f)) < 0) keep.items.add(f); });
+    picked.set(form, keep);
+    sentNow.refs.forEach(function (ref) { ref.remove(); });
+    drawFiles(form);
+  });
+
   function compose(kind) {
     const form = document.getElementById("reply-form");
     if (!form) return;

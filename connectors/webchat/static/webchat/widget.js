@@ -80,6 +80,17 @@
     if (text != null) node.textContent = text;
     return node;
   }
+  function clip() {  // Lucide's paperclip (ISC), drawn here: no icon font or emoji font needed on the host page
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    [["width", "13"], ["height", "13"], ["viewBox", "0 0 24 24"], ["fill", "none"], ["stroke", "currentColor"],
+     ["stroke-width", "2"], ["stroke-linecap", "round"], ["stroke-linejoin", "round"], ["aria-hidden", "true"]]
+      .forEach(function (a) { svg.setAttribute(a[0], a[1]); });
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "m16 6-8.414 8.586a2 2 0 0 0 2.829 2.829l8.414-8.586a4 4 0 1 0-5.657-5.657l-8.379 8.551a6 6 0 1 0 8.485 8.485l8.379-8.551");
+    svg.appendChild(path);
+    return svg;
+  }
   function field(name, label, type, autocomplete) {
     var wrap = el("label", { class: "cw-field", "data-field": name });
     wrap.appendChild(el("span", {}, label));
@@ -223,7 +234,15 @@
       var mine = m.message_type === 0;
       item = el("li", { class: "cw-msg " + (mine ? "cw-in" : "cw-out") });
       item.appendChild(el("span", { class: "cw-meta" }, mine ? T.you : (m.sender && m.sender.name) || T.agent));
-      item.appendChild(el("div", { class: "cw-text" }, m.content));
+      if (m.content) item.appendChild(el("div", { class: "cw-text" }, m.content));
+      (m.attachments || []).forEach(function (a) {
+        // Only links signed by the server, to its own address (never a script: the file is downloaded).
+        if (!/^https?:\/\//.test(a.url || "")) return;
+        var link = el("a", { class: "cw-file", href: a.url, target: "_blank", rel: "noopener noreferrer" });
+        link.appendChild(clip());
+        link.appendChild(document.createTextNode(" " + a.name));
+        item.appendChild(link);
+      });
       ui.list.appendChild(item);
     }
     if (m.id) {
