@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from accounts.roles import Perm
-from automation import actions, rules, sequences
+from automation import actions, rules, schedules, sequences
 from automation.models import (
     AutomationRule,
     AutomationRun,
@@ -21,7 +22,7 @@ from automation.models import (
     SequenceEnrollment,
     SlaPolicy,
 )
-from automation.rule_spec import detail_text
+from automation.rule_spec import IDLE_HOURS_MAX, detail_text
 from automation.selectors import visible_quick_replies
 from automation.variables import render
 from core.api import (
@@ -272,18 +273,29 @@ def replace_sla_policies(request: HttpRequest, payload: SlaPoliciesIn) -> Any:
 # --- automation rules ----------------------------------------------------------------------------------------
 
 RuleEventCode = Literal["message.received", "conversation.created", "conversation.state_changed",
-                        "conversation.assigned", "customer.tagged", "lead.noted", "order.confirmed", "sla.breached"]
+                        "conversation.assigned", "customer.tagged", "lead.noted", "order.confirmed", "sla.breached",
+                        "schedule"]
+
+
+class ScheduleIn(InputSchema):
+    days: list[Annotated[int, Field(ge=0, le=6)]] = Field(..., min_length=1, max_length=7,
+                                                          description="Days of the week, Monday = 0")
+    time: str = Field(..., pattern=r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM in the organization's "
+                                                                                   "time zone")
 
 
 class ConditionIn(InputSchema):
     field: str = Field(..., max_length=40, description="channel, inbox, text, business_hours, customer_tag, "
-                                                       "conversation_tag, priority, state, first_message, started_by")
+                                                       "conversation_tag, priority, state, first_message, started_by, "
+                                                       "idle_hours")
     op: str = Field(..., max_length=20, description="Per field (docs/automation.md): is / is_not, contains / "
                                                      "not_contains / matches, inside / outside, has / has_not, "
-                                                     "yes / no, customer / agent")
-    value: list[Annotated[str, Field(max_length=100)]] | Annotated[str, Field(max_length=300)] = Field(
-        "", description="A list of codes or words; a regular expression for `matches`; empty when the operator "
-                        "says it all")
+                                                     "yes / no, customer / agent, at_least / less_than "
+                                                     "(idle_hours: a whole number of hours as text, \"48\")")
+    value: list[Annotated[str, Field(max_length=100)]] | Annotated[int, Field(ge=1, le=IDLE_HOURS_MAX)] | Annotated[
+        str, Field(max_length=300)] = Field(
+        "", description="A list of codes or words; a regular expression for `matches`; a number of hours for "
+                        "`idle_hours`; empty when the operator says it all")
 
 
 ActionType = Literal["send_message", "schedule_message", "add_note", "add_tag", "remove_tag", "tag_customer",
@@ -328,6 +340,9 @@ class RuleIn(InputSchema):
     frequency: Literal["every_time", "conversation", "customer"] = "every_time"
     cooldown_seconds: int | None = Field(None, ge=0, le=rules.COOLDOWN_MAX,
                                          description="Not again for the same conversation within this time")
+    schedule: ScheduleIn | None = Field(None, description="For the event `schedule` (required there, 400 "
+                                                          "`invalid_schedule`): at these days and time the rule's "
+                                                          "conditions are checked on every open conversation")
 
 
 class RuleOut(Schema):
@@ -343,11 +358,20 @@ class RuleOut(Schema):
     stop_after: bool
     frequency: str
     cooldown_seconds: int | None
+    schedule: dict[str, Any] = Field(..., description="{days, time} for the event `schedule`, else {}")
+    next_run_at: datetime | None = Field(..., description="The next time a scheduled rule runs (active ones)")
     preset: str
     run_count: int
     last_run_at: datetime | None
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def resolve_next_run_at(obj: AutomationRule) -> datetime | None:
+        if obj.event != "schedule" or not obj.active:
+            return None
+        upcoming = schedules.next_slot(obj.schedule or {}, timezone.now())
+        return upcoming.astimezone(UTC) if upcoming else None
 
 
 class RunActionOut(Schema):
@@ -402,6 +426,7 @@ def _rule(request: HttpRequest, rule_id: int) -> AutomationRule:
 
 def _input(payload: RuleIn) -> rules.RuleInput:
     data = payload.model_dump()
+    data["schedule"] = payload.schedule.model_dump() if payload.schedule else {}
     data["conditions"] = [c.model_dump() for c in payload.conditions]
     data["actions"] = [a.model_dump(exclude_none=True) for a in payload.actions]
     return rules.RuleInput(**data)

@@ -46,12 +46,12 @@ class AutomationConfig(AppConfig):
                                (ConversationAssigned, sla.on_assigned)):
             subscribe(event, handler, name=f"automation.sla.{handler.__name__}", in_transaction=True)
         from automation import rules
-        from automation.choices import RuleEvent
+        from automation.choices import DOMAIN_RULE_EVENTS
         from core.events import EVENT_TYPES
 
         # In the emitting transaction: the event is kept for the rules with the change that caused it (the rules'
         # outbox, automation.rules); evaluated by the worker after commit.
-        for code in RuleEvent.values:
+        for code in DOMAIN_RULE_EVENTS:
             subscribe(EVENT_TYPES[code], rules.on_event, name="automation.rules", in_transaction=True)
         from automation import sequences
         from automation.events import ScheduledMessageCancelled, ScheduledMessageFailed, ScheduledMessageSent

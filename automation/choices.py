@@ -61,6 +61,13 @@ class RuleEvent(models.TextChoices):
     LEAD_NOTED = "lead.noted", _("Nota de llamada en un lead")
     ORDER_CONFIRMED = "order.confirmed", _("Pedido confirmado")
     SLA_BREACHED = "sla.breached", _("SLA incumplido")
+    # Not a domain event: the clock. At each of the rule's times its conditions are checked on every open
+    # conversation (automation.schedules).
+    SCHEDULE = "schedule", _("A una hora programada")
+
+
+# The rule events that are domain events (core.events): the rules subscribe to these.
+DOMAIN_RULE_EVENTS = tuple(code for code in RuleEvent.values if code != RuleEvent.SCHEDULE)
 
 
 class RuleMatch(models.TextChoices):

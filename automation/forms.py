@@ -4,11 +4,14 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from automation.actions import BODY_MAX_LENGTH
 from automation.choices import QuickReplyScope, RuleEvent, RuleFrequency, RuleMatch
 from automation.models import AutomationRule
+from automation.rule_spec import WEEKDAYS
 from inbox.attachments import Upload
 from inbox.choices import Channel
 from inbox.models import Inbox
@@ -69,6 +72,13 @@ class RuleForm(forms.Form):
     description = forms.CharField(label=_("Descripción"), max_length=300, required=False,
                                   widget=forms.Textarea(attrs={"rows": 2}))
     event = forms.ChoiceField(label=_("Cuando"), choices=RuleEvent.choices)
+    schedule_days = forms.TypedMultipleChoiceField(
+        label=_("Días"), required=False, coerce=int, widget=forms.CheckboxSelectMultiple,
+        choices=[(n, capfirst(day)) for n, day in enumerate(WEEKDAYS)])  # type: ignore[type-var]
+    schedule_time = forms.CharField(
+        label=pgettext_lazy("time of day", "Hora"), required=False, max_length=5, help_text=_(
+            "HH:MM, en la zona horaria de la organización. A esa hora se revisan las conversaciones abiertas."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "placeholder": "09:00", "class": "w-5"}))
     match = forms.ChoiceField(label=_("Se cumple con"), choices=RuleMatch.choices, initial=RuleMatch.ALL)
     frequency = forms.ChoiceField(label=_("Frecuencia"), choices=RuleFrequency.choices,
                                   initial=RuleFrequency.EVERY_TIME)
@@ -87,7 +97,9 @@ class RuleForm(forms.Form):
                 "name": rule.name, "description": rule.description, "event": rule.event, "match": rule.match,
                 "frequency": rule.frequency, "position": rule.position, "stop_after": rule.stop_after,
                 "active": rule.active,
-                "cooldown_minutes": rule.cooldown_seconds // 60 if rule.cooldown_seconds else None}
+                "cooldown_minutes": rule.cooldown_seconds // 60 if rule.cooldown_seconds else None,
+                "schedule_days": (rule.schedule or {}).get("days") or [],
+                "schedule_time": (rule.schedule or {}).get("time") or ""}
         kwargs.setdefault("label_suffix", "")
         super().__init__(*args, **kwargs)
 

@@ -239,6 +239,13 @@ class AutomationRule(models.Model):
     frequency = models.CharField(_("frecuencia"), max_length=12, choices=RuleFrequency.choices,
                                  default=RuleFrequency.EVERY_TIME)
     cooldown_seconds = models.PositiveIntegerField(_("espera entre ejecuciones"), null=True, blank=True)
+    # For the event "schedule": {"days": [0-6, Monday = 0], "time": "HH:MM"} in TIME_ZONE; {} for the others.
+    # `schedule_slot` is the last time it was started (or skipped) and `schedule_cursor` the last conversation id
+    # done in that run, None once every open conversation was looked at (automation.schedules).
+    schedule = models.JSONField(default=dict, blank=True)
+    schedule_slot = models.DateTimeField(null=True, blank=True)
+    schedule_cursor = models.BigIntegerField(null=True, blank=True)
+    schedule_progress_at = models.DateTimeField(null=True, blank=True)  # the run's last batch (stalled if old)
     preset = models.CharField(max_length=30, blank=True)
     run_count = models.PositiveIntegerField(default=0)
     last_run_at = models.DateTimeField(null=True, blank=True)

@@ -33,6 +33,7 @@ OP_LABELS: dict[str, Promise] = {
     "has": gettext_lazy("tiene alguna de"), "has_not": gettext_lazy("no tiene ninguna de"),
     "yes": gettext_lazy("sí"), "no": gettext_lazy("no"),
     "customer": gettext_lazy("el cliente"), "agent": gettext_lazy("el equipo"),
+    "at_least": gettext_lazy("al menos"), "less_than": gettext_lazy("menos de"),
 }
 
 
@@ -40,7 +41,8 @@ OP_LABELS: dict[str, Promise] = {
 class ConditionSpec:
     label: Promise
     ops: tuple[str, ...]
-    # "list": a list of codes or words; "regex" for the op "matches"; "" when the operator needs no value
+    # "list": a list of codes or words; "regex" for the op "matches"; "hours": a whole number of hours; "" when the
+    # operator needs no value
     value: str = "list"
     hint: Promise | str = ""
 
@@ -64,11 +66,16 @@ CONDITIONS: dict[str, ConditionSpec] = {
                            hint=gettext_lazy("nueva, pendiente, en_espera, escalada, resuelta")),
     "first_message": ConditionSpec(gettext_lazy("Primer mensaje del cliente"), ("yes", "no"), value=""),
     "started_by": ConditionSpec(gettext_lazy("Conversación iniciada por"), ("customer", "agent"), value=""),
+    "idle_hours": ConditionSpec(gettext_lazy("Horas sin actividad"), ("at_least", "less_than"), value="hours",
+                                hint=gettext_lazy("horas desde el último mensaje o cambio, p. ej. 48")),
 }
+IDLE_HOURS_MAX = 24 * 365
 REGEX_MAX = 300
 # The fields whose values are codes: anything else would never match (a typo is refused when the rule is saved).
 CODES: dict[str, tuple[str, ...]] = {"channel": tuple(Channel.values), "priority": tuple(Priority.values),
                                      "state": tuple(ConversationState.values)}
+CODE_LABELS: dict[str, dict[str, Any]] = {"channel": dict(Channel.choices), "priority": dict(Priority.choices),
+                                          "state": dict(ConversationState.choices)}
 VALUE_MAX = 50  # words or codes in one condition
 
 
@@ -114,6 +121,15 @@ def clean_condition(raw: Any, index: int) -> dict[str, Any]:
                           % {"where": where, "op": op[:40], "field": spec.label}, field="conditions")
     if not spec.value:
         return {"field": field, "op": op, "value": ""}
+    if spec.value == "hours":
+        raw_hours = raw.get("value")
+        hours = raw_hours if isinstance(raw_hours, int) and not isinstance(raw_hours, bool) else (
+            int(raw_hours.strip()) if isinstance(raw_hours, str) and re.fullmatch(r"[0-9]{1,5}", raw_hours.strip())
+            else None)
+        if hours is None or not 1 <= hours <= IDLE_HOURS_MAX:
+            raise ActionError("invalid_condition", _("%(where)s: indique un número entero de horas, de 1 a %(max)d.")
+                              % {"where": where, "max": IDLE_HOURS_MAX}, field="conditions")
+        return {"field": field, "op": op, "value": hours}
     if field == "text" and op == "matches":
         pattern = str(raw.get("value") or "")
         if not pattern.strip() or len(pattern) > REGEX_MAX:
@@ -277,6 +293,12 @@ def condition_text(condition: dict[str, Any]) -> str:
     if spec is None:
         return str(condition.get("field", ""))
     value = condition.get("value")
+    labels = CODE_LABELS.get(condition.get("field", ""))
+    if labels is not None and isinstance(value, list):  # codes read as their names: «En espera», not «en_espera»
+        value = [str(labels.get(v, v)) for v in value]
+    if spec.value == "hours" and isinstance(value, int):
+        return _("Sin actividad hace %(op)s %(hours)s") % {
+            "op": OP_LABELS.get(condition.get("op", ""), ""), "hours": ngettext("%d hora", "%d horas", value) % value}
     shown = ", ".join(f"«{v}»" for v in value) if isinstance(value, list) else (f"«{value}»" if value else "")
     return " ".join(str(p) for p in (spec.label, OP_LABELS.get(condition.get("op", ""), ""), shown) if p)
 
@@ -319,3 +341,45 @@ def detail_text(detail: Any) -> str:
         language = translation.get_language() or settings.LANGUAGE_CODE
         return str(detail.get(language) or detail.get(language.split("-")[0]) or next(iter(detail.values()), ""))
     return str(detail or "")
+
+
+# --- the schedule of a rule "at a scheduled time" ----------------------------------------------------------------
+
+WEEKDAYS: tuple[Promise, ...] = (gettext_lazy("lunes"), gettext_lazy("martes"), gettext_lazy("miércoles"),
+                                 gettext_lazy("jueves"), gettext_lazy("viernes"), gettext_lazy("sábado"),
+                                 gettext_lazy("domingo"))
+_HHMM = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])\Z")
+
+
+def clean_schedule(raw: Any, event: str) -> dict[str, Any]:
+    """{"days": [0-6, Monday = 0], "time": "HH:MM"} for a rule at a scheduled time (400 `invalid_schedule`); {} for
+    every other event (a schedule sent with another event is dropped)."""
+    if event != "schedule":
+        return {}
+    raw = raw if isinstance(raw, dict) else {}
+    days = raw.get("days")
+    if (not isinstance(days, list) or not days
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in days)):
+        raise ActionError("invalid_schedule", _("Elija al menos un día de la semana."), field="schedule")
+    match = _HHMM.match(str(raw.get("time") or "").strip())
+    if match is None:
+        raise ActionError("invalid_schedule", _("Indique la hora como HH:MM (de 00:00 a 23:59)."), field="schedule")
+    return {"days": sorted(set(days)), "time": f"{int(match.group(1)):02d}:{match.group(2)}"}
+
+
+def schedule_text(schedule: dict[str, Any]) -> str:
+    """"De lunes a viernes a las 09:00", "Todos los días a las 18:30", "Lunes y jueves a las 10:00"."""
+    days = sorted(d for d in schedule.get("days") or [] if isinstance(d, int) and 0 <= d <= 6)
+    at = str(schedule.get("time") or "")
+    if not days or not at:
+        return ""
+    if days == list(range(7)):
+        when = _("Todos los días")
+    elif days == list(range(5)):
+        when = _("De lunes a viernes")
+    elif len(days) == 1:
+        when = str(WEEKDAYS[days[0]])
+    else:
+        names = [str(WEEKDAYS[d]) for d in days]
+        when = _("%(days)s y %(last)s") % {"days": ", ".join(names[:-1]), "last": names[-1]}
+    return _("%(when)s a las %(time)s") % {"when": when[:1].upper() + when[1:], "time": at}

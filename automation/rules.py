@@ -42,7 +42,7 @@ from accounts.hours import next_opening
 from accounts.models import Team, User
 from accounts.roles import Perm
 from automation import actions as automation_actions
-from automation import sequences, tasks
+from automation import schedules, sequences, tasks
 from automation.choices import AUTOMATIC_PER_HOUR, RuleEvent, RuleFrequency, RuleMatch, RunOutcome
 from automation.models import (
     AutomationRule,
@@ -57,6 +57,7 @@ from automation.rule_spec import (
     CONDITIONS,
     action_text,
     clean_rule_parts,
+    clean_schedule,
     condition_text,
     detail_text,
     keyword_pattern,
@@ -244,7 +245,8 @@ def build_context(event: str, payload: dict[str, Any]) -> Context:
 # --- conditions ------------------------------------------------------------------------------------------------
 
 # Conditions the test box cannot know for a sample message (no customer, no conversation): counted as met there.
-SAMPLE_UNKNOWN = frozenset({"customer_tag", "conversation_tag", "priority", "state", "first_message", "started_by"})
+SAMPLE_UNKNOWN = frozenset({"customer_tag", "conversation_tag", "priority", "state", "first_message", "started_by",
+                            "idle_hours"})
 
 
 def _in(values: list[str], actual: str) -> bool:
@@ -257,6 +259,14 @@ def _text(ctx: Context, op: str, value: Any) -> bool:
         return bool(pattern.search(ctx.body[:TEXT_SCAN_MAX]) or pattern.search(ctx.folded))
     found = bool(keyword_pattern(list(value)).search(ctx.folded))
     return found if op == "contains" else not found
+
+
+def _idle(ctx: Context, op: str, hours: Any) -> bool:
+    """Hours since the conversation's last activity (a message either way, a change): at least / less than."""
+    if ctx.conversation is None or not isinstance(hours, int):
+        return False
+    idle = ctx.now - ctx.conversation.last_activity_at >= timedelta(hours=hours)
+    return idle if op == "at_least" else not idle
 
 
 def _tags(tags: set[str], op: str, value: Any) -> bool:
@@ -277,6 +287,7 @@ CHECKS: dict[str, Callable[[Context, str, Any], bool]] = {
                                      and _in(value, ctx.conversation.state) == (op == "is")),
     "first_message": lambda ctx, op, value: ctx.first_message == (op == "yes"),
     "started_by": lambda ctx, op, value: ctx.started_by_customer == (op == "customer"),
+    "idle_hours": _idle,
 }
 assert set(CHECKS) == set(CONDITIONS)
 
@@ -652,6 +663,9 @@ def do_process_trigger(trigger_id: int) -> int:
             return 0  # processed already (the task and the sweep both ran), or gone
         trigger = RuleTrigger.objects.get(pk=trigger_id)
         rules = rules_for(trigger.event)
+        if trigger.event == RuleEvent.SCHEDULE:  # one rule's time came: only that rule, only while still current
+            rules = [rule for rule in rules if rule.pk == trigger.payload.get("rule_id")
+                     and schedules.is_current(rule, trigger.payload.get("slot"), now)]
         if not rules:
             return 0
         ctx = build_context(trigger.event, trigger.payload)
@@ -773,10 +787,11 @@ class RuleInput:
     frequency: str = RuleFrequency.EVERY_TIME
     cooldown_seconds: int | None = None
     description: str = ""
+    schedule: dict[str, Any] = field(default_factory=dict)  # the event "schedule": {"days", "time"}
 
 
 RULE_FIELDS = ("name", "description", "event", "match", "conditions", "actions", "active", "position", "stop_after",
-               "frequency", "cooldown_seconds")
+               "frequency", "cooldown_seconds", "schedule")
 COOLDOWN_MAX = 30 * 24 * 3600
 
 
@@ -810,7 +825,7 @@ def _clean(data: RuleInput) -> dict[str, Any]:
     return {"name": name, "description": description, "event": data.event, "match": data.match,
             "conditions": conditions, "actions": actions, "active": bool(data.active),
             "stop_after": bool(data.stop_after), "frequency": data.frequency,
-            "cooldown_seconds": data.cooldown_seconds or None}
+            "cooldown_seconds": data.cooldown_seconds or None, "schedule": clean_schedule(data.schedule, data.event)}
 
 
 def check_save_rule(acting_user: User, data: RuleInput, *, rule_id: int | None = None) -> AutomationRule:
@@ -823,7 +838,8 @@ def check_save_rule(acting_user: User, data: RuleInput, *, rule_id: int | None =
             last = (AutomationRule.objects.filter(event=values["event"]).order_by("-position")
                     .values_list("position", flat=True).first())
             position = data.position if data.position is not None else (last + 10 if last is not None else 10)
-            rule = AutomationRule.objects.create(**values, position=position, created_by=acting_user)
+            rule = AutomationRule.objects.create(**values, position=position, created_by=acting_user,
+                                                 **schedules.past_slot_values(values["event"], values["schedule"]))
             audit.record(actor=acting_user, action="automation_rule.created", target=rule,
                          changes={"event": rule.event, "active": rule.active})
         else:
@@ -832,6 +848,10 @@ def check_save_rule(acting_user: User, data: RuleInput, *, rule_id: int | None =
                 values["position"] = data.position
             changes = {key: [getattr(rule, key), value] for key, value in values.items()
                        if getattr(rule, key) != value}
+            if {"event", "schedule", "active"} & set(changes):  # a time already past is not run now
+                past = schedules.past_slot_values(values["event"], values["schedule"])
+                if past["schedule_slot"] != rule.schedule_slot:  # (same time: a run under way goes on)
+                    values.update(past)
             for key, value in values.items():
                 setattr(rule, key, value)
             rule.updated_at = timezone.now()
@@ -871,7 +891,9 @@ def check_set_rule_active(acting_user: User, rule_id: int, *, active: bool) -> A
         rule = access_rule(acting_user, rule_id, lock=True)
         if rule.active != active:
             rule.active, rule.updated_at = active, timezone.now()
-            rule.save(update_fields=["active", "updated_at"])
+            for key, value in schedules.past_slot_values(rule.event, rule.schedule).items():
+                setattr(rule, key, value)  # switched on: its next time, not one that passed while it was off
+            rule.save(update_fields=["active", "updated_at", "schedule_slot", "schedule_cursor"])
             audit.record(actor=acting_user, action="automation_rule.updated", target=rule,
                          changes={"active": [not active, active]})
     forget_rules()

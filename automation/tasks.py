@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.tasks import task
 
-from automation import actions, rules, sla
+from automation import actions, rules, schedules, sla
 
 
 @task(queue_name="messaging")
@@ -38,3 +38,22 @@ def run_waiting_rules() -> int:
 @task()
 def prune_rule_runs() -> int:
     return rules.do_prune()
+
+
+@task()
+def start_scheduled_rules() -> int:
+    """Rules at a scheduled time: starts the runs whose time came, resumes unfinished ones (every minute)."""
+    return schedules.do_start_due()
+
+
+@task()
+def run_schedule_batch(rule_id: int) -> int:
+    """The next batch of open conversations for a scheduled rule's run (chained until the last one)."""
+    return schedules.do_run_batch(rule_id)
+
+
+@task()
+def run_scheduled_rule(trigger_id: int) -> int:
+    """A scheduled rule on one conversation (automation.rules, once), on the default queue: a run over thousands of
+    conversations never holds up the messaging queue."""
+    return rules.do_process_trigger(trigger_id)

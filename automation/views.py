@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.models import User
 from accounts.roles import Perm
-from automation import actions, rule_spec, rules, sequences
+from automation import actions, rule_spec, rules, schedules, sequences
 from automation.choices import QUICK_REPLY_CATEGORIES, SLA_CHANNELS, EnrollmentState, RuleEvent
 from automation.composer import pending_scheduled
 from automation.forms import QuickReplyFilterForm, QuickReplyForm, RuleForm, RuleTestForm, SequenceForm
@@ -537,6 +537,7 @@ def _rule_context(rule: AutomationRule | None, form: RuleForm, conditions: list[
         "hints_json": json.dumps({**{k: str(v) for k, v in rule_spec.VALUE_HINTS.items()},
                                   **{k: str(v) for k, v in rule_spec.TEXT_HINTS.items()}}, ensure_ascii=False),
         "next_condition": len(conditions), "next_action": len(actions_),
+        "next_run": schedules.next_text(rule) if rule else "",
     }
 
 
@@ -558,8 +559,9 @@ def _rule_page(request: HttpRequest, rule: AutomationRule | None) -> HttpRespons
                     name=d["name"], description=d["description"], event=d["event"], match=d["match"],
                     conditions=[_condition_input(r) for r in conditions],
                     actions=[_action_input(r) for r in actions_], active=d["active"], position=d["position"],
-                    stop_after=d["stop_after"], frequency=d["frequency"],
-                    cooldown_seconds=cooldown), rule_id=rule.pk if rule else None)
+                    stop_after=d["stop_after"], frequency=d["frequency"], cooldown_seconds=cooldown,
+                    schedule={"days": d["schedule_days"], "time": d["schedule_time"]}),
+                    rule_id=rule.pk if rule else None)
             except ActionError as exc:
                 show_action_errors(form, exc)
                 error, status = exc.message, exc.status
@@ -579,6 +581,8 @@ def rule_list(request: HttpRequest) -> HttpResponse:
     for rule in AutomationRule.objects.order_by("event", "position", "pk"):
         rule.condition_texts = [rule_spec.condition_text(c) for c in rule.conditions]  # type: ignore[attr-defined]
         rule.action_texts = [rule_spec.action_text(a) for a in rule.actions]  # type: ignore[attr-defined]
+        rule.schedule_text = rule_spec.schedule_text(rule.schedule or {})  # type: ignore[attr-defined]
+        rule.next_text = schedules.next_text(rule)  # type: ignore[attr-defined]
         groups.setdefault(rule.event, []).append(rule)
     ordered = [(RuleEvent(code).label, code, groups[code]) for code in RuleEvent.values if code in groups]
     return render(request, "automation/rules.html", {

@@ -93,6 +93,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Reglas de automatización pendientes"),
                 reason=_("Evalúa los eventos guardados para las reglas cuya tarea se perdió (un reinicio, la cola "
                          "caída): ninguna regla deja de aplicarse ni se aplica dos veces.")),
+    PeriodicJob("start_scheduled_rules", "automation.tasks.start_scheduled_rules", timedelta(minutes=1),
+                label=_("Reglas a una hora programada"),
+                reason=_("A la hora de cada regla programada revisa las conversaciones abiertas y retoma una "
+                         "revisión interrumpida: ninguna conversación se revisa dos veces en la misma hora.")),
     PeriodicJob("prune_rule_runs", "automation.tasks.prune_rule_runs", timedelta(hours=24),
                 label=_("Limpieza del registro de reglas"),
                 reason=_("Los eventos ya evaluados se guardan una semana y las ejecuciones de reglas seis meses.")),

@@ -89,7 +89,7 @@ def test_api_test_box_says_which_rules_would_fire(supervisor, api_client_for):
     assert answer.status_code == 200
     first, second = answer.json()
     assert first["name"] == "Envíos" and first["matches"]  # any: the text is enough
-    assert first["failed_conditions"] == ["Canal es «whatsapp»"]
+    assert first["failed_conditions"] == ["Canal es «WhatsApp»"]
     assert first["actions"] == ["Enviar un mensaje al cliente: «Enviamos a todo el país.»",
                                 "Etiquetar la conversación: «envios»"]
     assert second["matches"] and second["unchecked_conditions"] == ["Etiqueta del cliente tiene alguna de «vip»"]

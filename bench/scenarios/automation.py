@@ -313,20 +313,15 @@ def _run_intake(n: int, *, active: bool) -> list[Sample]:
     return samples
 
 
-def _run_evaluation(n: int) -> list[Sample]:
+def _evaluate(waiting: list[int], *, applying: int) -> Samples:
+    """The worker's evaluation of each stored trigger, timed with its SQL count (after the warm-up ones); each must
+    apply `applying` rules."""
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
-    from automation.models import AutomationRun, RuleTrigger
     from automation.rules import do_process_trigger
     from bench import harness
 
-    _set_rules(True)
-    before = AutomationRun.objects.count()
-    for i in range(harness.WARMUP + n):
-        _receive(i)
-    waiting = list(RuleTrigger.objects.filter(processed_at__isnull=True).order_by("pk")
-                   .values_list("pk", flat=True))[-(harness.WARMUP + n):]
     samples = Samples()
     started = time.perf_counter()
     for index, pk in enumerate(waiting):
@@ -335,11 +330,26 @@ def _run_evaluation(n: int) -> list[Sample]:
             t0 = time.perf_counter()
             applied = do_process_trigger(pk)
             elapsed = time.perf_counter() - t0
-        if applied != 2:
-            raise RuntimeError(f"trigger {pk}: {applied} rules applied, expected 2")
+        if applied != applying:
+            raise RuntimeError(f"trigger {pk}: {applied} rules applied, expected {applying}")
         if index >= harness.WARMUP:
             samples.append(Sample(elapsed, len(queries.captured_queries)))
     samples.wall_seconds = time.perf_counter() - started
+    return samples
+
+
+def _run_evaluation(n: int) -> list[Sample]:
+
+    from automation.models import AutomationRun, RuleTrigger
+    from bench import harness
+
+    _set_rules(True)
+    before = AutomationRun.objects.count()
+    for i in range(harness.WARMUP + n):
+        _receive(i)
+    waiting = list(RuleTrigger.objects.filter(processed_at__isnull=True).order_by("pk")
+                   .values_list("pk", flat=True))[-(harness.WARMUP + n):]
+    samples = _evaluate(waiting, applying=2)
     _set_rules(False)
     _log(f"  automation: {AutomationRun.objects.count() - before} runs recorded for {len(waiting)} messages "
          f"({RULES} active rules)")
@@ -355,4 +365,115 @@ SCENARIOS += [
     Scenario("automation.rules_evaluation_200",
              f"the worker's evaluation of one message against {RULES} active rules (2 apply: a tag, a note)",
              setup_rules, _run_evaluation, size=0),
+]
+
+
+# --- rules at a scheduled time ------------------------------------------------------------------------------------
+#
+# * `automation.schedule_batch_10k` — a rule "at a scheduled time" over SCHEDULE_OPEN open conversations, half of them
+#   silent for 72 hours (the rule: state *En espera* and at least 48 hours idle). Each sample is one batch
+#   (`automation.schedules.do_run_batch`: the rule's row lock, the SQL-filtered page of conversations, BATCH triggers
+#   stored, the cursor moved), run until the cursor reaches the end; the log line gives the whole run's wall time
+#   and how many conversations were stored (only the silent half).
+# * `automation.schedule_evaluation` — the worker's evaluation of one of those triggers (`do_process_trigger`: the
+#   rule's conditions again, a tag and a note, the run row and the history line).
+
+SCHEDULE_OPEN = 10_000
+_schedule_state: dict[str, Any] = {}
+
+
+def setup_schedule(_size: int) -> None:
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from accounts.models import User
+    from automation.models import AutomationRule
+    from automation.rules import RuleInput, check_save_rule
+    from customers.models import Customer
+    from inbox.actions.intake import _global_inbox
+    from inbox.models import Conversation
+
+    admin, _created = User.objects.get_or_create(username="bench-rules", defaults={"role": "admin",
+                                                                                    "full_name": "Bench Rules"})
+    AutomationRule.objects.filter(name__startswith="Bench ").delete()
+    inbox, now = _global_inbox(), timezone.now()
+    tag = f"sch{now.timestamp():.0f}"
+    with transaction.atomic():
+        customers = Customer.objects.bulk_create(
+            [Customer(name=f"Cliente {tag} {i}", search_name=f"cliente {tag} {i}") for i in range(SCHEDULE_OPEN)],
+            batch_size=2000)
+        Conversation.objects.bulk_create(
+            [Conversation(customer=c, inbox=inbox, channel="api", state="en_espera",
+                          last_activity_at=now - timedelta(hours=72 if i % 2 else 1), created_at=now)
+             for i, c in enumerate(customers)], batch_size=2000)
+    rule = check_save_rule(admin, RuleInput(
+        name="Bench programada", event="schedule", active=True, schedule={"days": list(range(7)), "time": "00:00"},
+        conditions=[{"field": "state", "op": "is", "value": ["en_espera"]},
+                    {"field": "idle_hours", "op": "at_least", "value": 48}],
+        actions=[{"type": "add_tag", "tag": "recordatorio"},
+                 {"type": "add_note", "body": "Recordatorio a {{cliente.primer_nombre}}"}]))
+    _schedule_state["rule_id"] = rule.pk
+
+
+def _start_run() -> int:
+    from django.utils import timezone
+
+    from automation.models import AutomationRule
+
+    rule_id = int(_schedule_state["rule_id"])
+    AutomationRule.objects.filter(pk=rule_id).update(schedule_slot=timezone.now(), schedule_cursor=0)
+    return rule_id
+
+
+def _run_schedule_batches(n: int) -> list[Sample]:
+    from django.db import connection, reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    from automation import schedules
+    from automation.models import AutomationRule, RuleTrigger
+
+    rule_id = _start_run()
+    before = RuleTrigger.objects.filter(event="schedule").count()
+    samples = Samples()
+    started = time.perf_counter()
+    while AutomationRule.objects.filter(pk=rule_id, schedule_cursor__isnull=False).exists():
+        reset_queries()
+        with CaptureQueriesContext(connection) as queries:
+            t0 = time.perf_counter()
+            schedules.do_run_batch(rule_id)
+            elapsed = time.perf_counter() - t0
+        samples.append(Sample(elapsed, len(queries.captured_queries)))
+    samples.wall_seconds = time.perf_counter() - started
+    stored = RuleTrigger.objects.filter(event="schedule").count() - before
+    _log(f"  schedule: {stored} of {SCHEDULE_OPEN} open conversations stored in {len(samples)} batches, "
+         f"{samples.wall_seconds:.2f} s; load {os.getloadavg()}")
+    if stored != SCHEDULE_OPEN // 2:
+        raise RuntimeError(f"{stored} triggers stored, expected {SCHEDULE_OPEN // 2}")
+    return samples
+
+
+def _run_schedule_evaluation(n: int) -> list[Sample]:
+
+    from automation import schedules
+    from automation.models import AutomationRule, RuleTrigger
+    from bench import harness
+
+    last = RuleTrigger.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    rule_id = _start_run()  # (a run of its own: triggers of an earlier run are for a time already past)
+    while AutomationRule.objects.filter(pk=rule_id, schedule_cursor__isnull=False).exists():
+        schedules.do_run_batch(rule_id)
+    waiting = list(RuleTrigger.objects.filter(event="schedule", processed_at__isnull=True, pk__gt=last)
+                   .order_by("pk").values_list("pk", flat=True)[:harness.WARMUP + n])
+    return _evaluate(waiting, applying=1)
+
+
+SCENARIOS += [
+    Scenario("automation.schedule_batch_10k",
+             f"a rule at a scheduled time over {SCHEDULE_OPEN:,} open conversations (half match): one batch of "
+             "200 triggers stored, until the run ends", setup_schedule, _run_schedule_batches, size=0),
+    Scenario("automation.schedule_evaluation",
+             "the worker's evaluation of one scheduled rule's trigger (a tag and a note applied)",
+             setup_schedule, _run_schedule_evaluation, size=0),
 ]

@@ -62,6 +62,7 @@ RULE_RULES = {
     "invalid_action": "each action's keys depend on its type (automation.rule_spec)",
     "invalid_text": "depends on the text: characters a database cannot store",
     "text_too_long": "depends on the text's field",
+    "invalid_schedule": "a rule between two fields: the event `schedule` needs `schedule` (days and time)",
 }
 
 SEQUENCE_RULES = {

@@ -57,7 +57,13 @@
     if (note) note.hidden = form.querySelectorAll('#rule-conditions [data-rule-row]').length > 0;
   }
 
+  // Days and time only for a rule "at a scheduled time".
+  function syncSchedule() {
+    const event = form.querySelector("select[name=event]"), box = form.querySelector("[data-schedule-fields]");
+    if (event && box) box.hidden = event.value !== "schedule";
+  }
   form.addEventListener("change", (event) => {
+    if (event.target.matches("select[name=event]")) syncSchedule();
     const row = event.target.closest("[data-rule-row]");
     if (row && (event.target.matches("[data-cond-field]") || event.target.matches("[data-action-type]"))) sync(row);
   });
