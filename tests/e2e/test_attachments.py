@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, expect
 from accounts.roles import Role
 from accounts.tests.factories import UserFactory
 from automation import actions as automation
+from automation.models import ScheduledMessage
 from inbox import actions
 from inbox.attachments import Upload
 from inbox.models import Conversation, Message
@@ -77,8 +78,13 @@ def test_an_agent_sends_files_and_a_quick_replys_file(asgi_live_server: str, bro
     expect(chips).to_have_count(1)
     page.get_by_role("button", name="Quitar fotos.zip").click()
 
-    # and a photo alone, without text, is an answer
+    # and a photo alone, without text, is an answer — though not one to schedule for later: that says why
     page.set_input_files("#reply-files", files=[{"name": "local.png", "mimeType": "image/png", "buffer": PNG}])
+    page.get_by_test_id("schedule-open").click()
+    page.click("#schedule-send")
+    expect(page.locator("[data-schedule-error]")).to_contain_text("Los archivos adjuntos no se programan")
+    assert not ScheduledMessage.objects.exists()
+    page.get_by_test_id("schedule-open").click()
     page.click("#send-reply")
     expect(page.locator("#timeline img.attachment-image")).to_have_count(1)
     assert Message.objects.filter(conversation=c, kind="outbound").count() == 2

@@ -192,6 +192,11 @@
     const box = send.closest("[data-schedule]"), ta = area();
     const error = box.querySelector("[data-schedule-error]");
     error.textContent = "";
+    // Files go with an answer sent now; a scheduled message is text (or a template): say so, never drop them.
+    if (ta && ta.form && ta.form.querySelector("[data-file-chips] .file-chip")) {
+      error.textContent = box.dataset.noFiles || "";
+      return;
+    }
     const data = new FormData();
     const chosen = box.querySelector("[data-schedule-template]:checked");
     if (chosen && chosen.value) {  // a WhatsApp template and its values instead of the text box
