@@ -52,16 +52,7 @@ from inbox.actions import (
     do_send_reply,
     message_max_length,
 )
-from inbox.attachments import (
-    GENERIC_TYPE,
-    Upload,
-    check_uploads,
-    clean_name,
-    discard,
-    media_type,
-    read_attachment,
-    store_file,
-)
+from inbox.attachments import Upload, discard, read_attachment, store_uploads
 from inbox.choices import Channel
 from inbox.models import AUTOMATIC, Conversation, Inbox, Message
 from realtime.events import send_event_on_commit
@@ -144,9 +135,7 @@ def check_save_quick_reply(acting_user: User, *, quick_reply_id: int | None = No
     require_perm(acting_user, Perm.INBOX_WORK)
     stored = None
     if attachment is not None:
-        check_uploads([attachment])
-        stored = store_file("quick_replies", name=clean_name(attachment.name),
-                            content_type=media_type(attachment.content_type) or GENERIC_TYPE, data=attachment.data)
+        (stored,) = store_uploads("quick_replies", [attachment])
     try:
         reply = _save_quick_reply(acting_user, quick_reply_id=quick_reply_id, title=title, shortcut=shortcut,
                                   body=body, category=category, scope=scope, inbox_code=inbox_code,

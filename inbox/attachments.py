@@ -154,15 +154,16 @@ def check_uploads(uploads: Sequence[Upload]) -> None:
                           % {"mb": settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)}, field="attachments")
 
 
-def store_uploads(conversation_id: int, uploads: Sequence[Upload]) -> list[dict[str, Any]]:
-    """Checks and stores the files of one message; their descriptions, in order."""
+def store_uploads(folder: str, uploads: Sequence[Upload]) -> list[dict[str, Any]]:
+    """Checks and stores the files of one message (`attachments/<conversation>`) or one quick reply; their
+    descriptions, in order."""
     check_uploads(uploads)
     stored: list[dict[str, Any]] = []
     try:
         # (extend keeps the files stored before a failure, so they are deleted below)
-        stored.extend(store_attachment(conversation_id=conversation_id, name=clean_name(upload.name),
-                                       content_type=media_type(upload.content_type) or GENERIC_TYPE,
-                                       data=upload.data) for upload in uploads)
+        stored.extend(store_file(folder, name=clean_name(upload.name),
+                                 content_type=media_type(upload.content_type) or GENERIC_TYPE, data=upload.data)
+                      for upload in uploads)
     except Exception:
         discard(stored)
         raise

@@ -83,7 +83,7 @@ def _store_files(user: User, conversation_id: int, uploads: Sequence[Upload], re
     if answer:
         _may_act(user, c)
     files = [*uploads, *(resolve_reference(user, c, reference) for reference in references)]
-    return store_uploads(c.pk, files)
+    return store_uploads(f"attachments/{c.pk}", files)
 
 
 def attachments_preview(attachments: Sequence[dict[str, Any]]) -> str:
