@@ -25,7 +25,8 @@ from accounts.models import Skill, Team, User
 from accounts.roles import Role
 from core.describe import money, quote, system_actor, yes_no
 from core.models import AuditLog
-from customers.models import MarketingList
+from customers.choices import ConsentChannel, ConsentStatus
+from customers.models import Consent, MarketingList
 from inbox.choices import Channel, CloseReason
 from inbox.models import ClosureReview, Inbox
 from leads.choices import Outcome
@@ -520,6 +521,34 @@ def _sentences() -> dict[str, _Sentence]:
     def list_created(c: _Context) -> str:
         return _("%(actor)s creó la lista de marketing %(target)s") % _args(c)
 
+    def customer_created(c: _Context) -> str:
+        return _("%(actor)s creó el cliente %(target)s") % _args(c)
+
+    def consent_changed(c: _Context) -> str:
+        channel = str(dict(ConsentChannel.choices).get(str(c.get("channel")), c.get("channel") or ""))
+        status = c.changes.get("status")
+        accepted = isinstance(status, list) and status[-1] == ConsentStatus.OPTED_IN
+        if accepted:
+            source = c.get("source")
+            if source:
+                return (_("%(actor)s registró que %(target)s acepta campañas por %(channel)s (origen: %(source)s)")
+                        % _args(c, channel=channel, source=quote(str(source))))
+            return _("%(actor)s registró que %(target)s acepta campañas por %(channel)s") % _args(c, channel=channel)
+        method = dict(Consent.Method.choices).get(str(c.get("method")), "")
+        if method:
+            return (_("%(actor)s registró la baja de %(target)s de las campañas por %(channel)s (%(method)s)")
+                    % _args(c, channel=channel, method=str(method)))
+        return _("%(actor)s registró la baja de %(target)s de las campañas por %(channel)s") % _args(c, channel=channel)
+
+    def segment_created(c: _Context) -> str:
+        return _("%(actor)s creó el segmento de clientes %(target)s") % _args(c)
+
+    def segment_updated(c: _Context) -> str:
+        return _("%(actor)s cambió el segmento de clientes %(target)s") % _args(c)
+
+    def segment_deleted(c: _Context) -> str:
+        return _("%(actor)s borró el segmento de clientes %(target)s") % _args(c)
+
     def customer_merged(c: _Context) -> str:
         merged = c.get("merged")
         name = merged[1] if isinstance(merged, list) and len(merged) == 2 else ""
@@ -681,6 +710,8 @@ def _sentences() -> dict[str, _Sentence]:
         "order.created": order_created, "order.confirmado": order_confirmed, "order.cancelado": order_cancelled,
         "order.despachado": order_dispatched, "customer.updated": customer_updated,
         "marketing_list.created": list_created, "customer.merged": customer_merged,
+        "customer.created": customer_created, "customer.consent_changed": consent_changed,
+        "segment.created": segment_created, "segment.updated": segment_updated, "segment.deleted": segment_deleted,
         "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,
         "quick_reply.deleted": quick_reply_deleted, "sla_policies.updated": sla_policies_updated,
         "automation_rule.created": automation_rule_created, "automation_rule.updated": automation_rule_updated,

@@ -273,8 +273,8 @@ def replace_sla_policies(request: HttpRequest, payload: SlaPoliciesIn) -> Any:
 # --- automation rules ----------------------------------------------------------------------------------------
 
 RuleEventCode = Literal["message.received", "conversation.created", "conversation.state_changed",
-                        "conversation.assigned", "customer.tagged", "lead.noted", "order.confirmed", "sla.breached",
-                        "schedule"]
+                        "conversation.assigned", "customer.tagged", "segment.entered", "lead.noted",
+                        "order.confirmed", "sla.breached", "schedule"]
 
 
 class ScheduleIn(InputSchema):
@@ -287,14 +287,15 @@ class ScheduleIn(InputSchema):
 class ConditionIn(InputSchema):
     field: str = Field(..., max_length=40, description="channel, inbox, text, business_hours, customer_tag, "
                                                        "conversation_tag, priority, state, first_message, started_by, "
-                                                       "idle_hours")
+                                                       "idle_hours, customer_segment, customer_language")
     op: str = Field(..., max_length=20, description="Per field (docs/automation.md): is / is_not, contains / "
                                                      "not_contains / matches, inside / outside, has / has_not, "
                                                      "yes / no, customer / agent, at_least / less_than "
-                                                     "(idle_hours: a whole number of hours as text, \"48\")")
+                                                     "(idle_hours: a whole number of hours, 48 or \"48\")")
     value: list[Annotated[str, Field(max_length=100)]] | Annotated[int, Field(ge=1, le=IDLE_HOURS_MAX)] | Annotated[
         str, Field(max_length=300)] = Field(
-        "", description="A list of codes or words; a regular expression for `matches`; a number of hours for "
+        "", description="A list of codes or words (segment codes for `customer_segment`, es/en for "
+                        "`customer_language`); a regular expression for `matches`; a number of hours for "
                         "`idle_hours`; empty when the operator says it all")
 
 

@@ -58,6 +58,7 @@ class RuleEvent(models.TextChoices):
     CONVERSATION_STATE_CHANGED = "conversation.state_changed", _("Cambio de estado de la conversación")
     CONVERSATION_ASSIGNED = "conversation.assigned", _("Conversación asignada")
     CUSTOMER_TAGGED = "customer.tagged", _("Cliente etiquetado")
+    SEGMENT_ENTERED = "segment.entered", _("Cliente entró en un segmento")
     LEAD_NOTED = "lead.noted", _("Nota de llamada en un lead")
     ORDER_CONFIRMED = "order.confirmed", _("Pedido confirmado")
     SLA_BREACHED = "sla.breached", _("SLA incumplido")

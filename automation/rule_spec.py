@@ -21,6 +21,8 @@ from automation.models import Sequence
 from core.errors import ActionError
 from core.text import fold
 from core.validators import text_problem
+from customers.choices import Language
+from customers.models import Segment
 from inbox.choices import Channel, ConversationState, Priority
 
 # --- conditions -----------------------------------------------------------------------------------------------
@@ -68,14 +70,20 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "started_by": ConditionSpec(gettext_lazy("Conversación iniciada por"), ("customer", "agent"), value=""),
     "idle_hours": ConditionSpec(gettext_lazy("Horas sin actividad"), ("at_least", "less_than"), value="hours",
                                 hint=gettext_lazy("horas desde el último mensaje o cambio, p. ej. 48")),
+    "customer_segment": ConditionSpec(gettext_lazy("Segmento del cliente"), ("has", "has_not"),
+                                      hint=gettext_lazy("códigos de segmento, p. ej. vip, inactivo")),
+    "customer_language": ConditionSpec(gettext_lazy("Idioma del cliente"), ("is", "is_not"),
+                                       hint=gettext_lazy("es, en")),
 }
 IDLE_HOURS_MAX = 24 * 365
 REGEX_MAX = 300
 # The fields whose values are codes: anything else would never match (a typo is refused when the rule is saved).
 CODES: dict[str, tuple[str, ...]] = {"channel": tuple(Channel.values), "priority": tuple(Priority.values),
-                                     "state": tuple(ConversationState.values)}
+                                     "state": tuple(ConversationState.values),
+                                     "customer_language": tuple(Language.values)}
 CODE_LABELS: dict[str, dict[str, Any]] = {"channel": dict(Channel.choices), "priority": dict(Priority.choices),
-                                          "state": dict(ConversationState.choices)}
+                                          "state": dict(ConversationState.choices),
+                                          "customer_language": dict(Language.choices)}
 VALUE_MAX = 50  # words or codes in one condition
 
 
@@ -150,6 +158,8 @@ def clean_condition(raw: Any, index: int) -> dict[str, Any]:
         raise ActionError("invalid_condition", _("%s: indique al menos un valor (hasta 50).") % where,
                           field="conditions")
     known = CODES.get(field)
+    if field == "customer_segment":  # a segment's code, among those that exist now (a typo never matches anyone)
+        known = tuple(Segment.objects.values_list("code", flat=True))
     if known is not None:
         words = [fold(w).replace(" ", "_") for w in words]
         unknown = [w for w in words if w not in known]

@@ -75,6 +75,7 @@ from core.text import fold
 from core.validators import check_text
 from customers.actions import apply_tags
 from customers.models import Customer
+from customers.segments import segments_of
 from inbox.actions import (
     can_reply,
     do_add_system_note,
@@ -179,6 +180,12 @@ class Context:
         return {fold(n) for n in self.customer.tags.values_list("name", flat=True)} if self.customer else set()
 
     @cached_property
+    def customer_segments(self) -> set[str]:
+        if self.customer is None:
+            return set()
+        return {fold(s.code) for s in segments_of([self.customer.pk]).get(self.customer.pk, [])}
+
+    @cached_property
     def conversation_tags(self) -> set[str]:
         return ({fold(n) for n in self.conversation.tags.values_list("name", flat=True)}
                 if self.conversation else set())
@@ -246,7 +253,7 @@ def build_context(event: str, payload: dict[str, Any]) -> Context:
 
 # Conditions the test box cannot know for a sample message (no customer, no conversation): counted as met there.
 SAMPLE_UNKNOWN = frozenset({"customer_tag", "conversation_tag", "priority", "state", "first_message", "started_by",
-                            "idle_hours"})
+                            "idle_hours", "customer_segment", "customer_language"})
 
 
 def _in(values: list[str], actual: str) -> bool:
@@ -288,6 +295,9 @@ CHECKS: dict[str, Callable[[Context, str, Any], bool]] = {
     "first_message": lambda ctx, op, value: ctx.first_message == (op == "yes"),
     "started_by": lambda ctx, op, value: ctx.started_by_customer == (op == "customer"),
     "idle_hours": _idle,
+    "customer_segment": lambda ctx, op, value: _tags(ctx.customer_segments, op, value),
+    "customer_language": lambda ctx, op, value: (ctx.customer is not None
+                                                 and _in(value, ctx.customer.language) == (op == "is")),
 }
 assert set(CHECKS) == set(CONDITIONS)
 

@@ -20,8 +20,6 @@ float.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -40,7 +38,7 @@ from catalog.actions import MAX_PRICE, MAX_STOCK, ProductUpsert, do_upsert_produ
 from catalog.models import Product
 from core.errors import ActionError
 from core.text import fold
-from core.validators import TextFileError, decode_text_file, quantity_error
+from core.validators import TextFileError, csv_records, decode_text_file, quantity_error
 
 # The ledger reason of every stock change an import makes (stored data, so not translated).
 IMPORT_REASON: Final = "Importación CSV"
@@ -222,26 +220,10 @@ def _decode(fileobj: Readable) -> str:
 
 def _records(text: str) -> list[tuple[int, list[str]]]:
     """(first line of the record, cells) for every record, blank lines dropped; raises _FileError."""
-    first_line, _sep, _rest = text.partition("\n")
-    first_line = first_line.strip()
-    skip_first = False
-    if first_line.lower().startswith("sep=") and len(first_line) == 5:  # Excel's separator hint
-        delimiter, skip_first = first_line[4], True
-    else:
-        # csv.Sniffer also looks at the data rows, where decimal commas ("12,50") outvote the real separator of
-        # a semicolon file; the header has no numbers, so counting there is reliable.
-        delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    records: list[tuple[int, list[str]]] = []
-    start = 1
     try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells) and not (skip_first and start == 1):
-                records.append((start, cells))
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise _FileError(start, _("El archivo CSV está mal formado: %s") % exc) from exc
-    return records
+        return csv_records(text)
+    except TextFileError as exc:
+        raise _FileError(exc.line, exc.message) from exc
 
 
 def _columns(line: int, header: list[str], report: ImportReport) -> list[str | None]:

@@ -32,6 +32,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("automation:rules", _("Reglas de automatización"), "workflow", Perm.INBOX_SUPERVISE),
     NavItem("automation:sequences", _("Secuencias"), "list-ordered", Perm.INBOX_SUPERVISE),
     NavItem("leads:queue", _("Cola de llamadas"), "phone", Perm.LEADS_VIEW),
+    NavItem("customers:list", _("Clientes"), "contact", Perm.CUSTOMERS_VIEW),
     NavItem("orders:list", _("Pedidos"), "receipt", Perm.ORDERS_VIEW),
     NavItem("catalog:product_list", _("Productos y stock"), "package", Perm.CATALOG_VIEW),
     NavItem("reports:dashboard", _("Reportes"), "chart-column", Perm.REPORTS_VIEW),

@@ -8,6 +8,7 @@ Amounts are stored as decimals with two places whatever the currency; only what 
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -65,3 +66,33 @@ def money_spec(currency: str | None = None, *, language: str | None = None) -> d
     thousands, point = separators(language)
     return {"currency": code, "decimals": decimals(code), "thousands": thousands, "decimal": point,
             "display": settings.MONEY_DISPLAY if code in SYMBOLS else "code", "symbol": SYMBOLS.get(code, code)}
+
+
+AMOUNT_CHARS = re.compile(r"^[0-9.,]+$")
+MAX_AMOUNT = Decimal("1e14")  # what a DecimalField(max_digits=16, decimal_places=2) holds
+
+
+def parse_amount(text: str, *, language: str | None = None, maximum: Decimal = MAX_AMOUNT) -> Decimal | None:
+    """An amount typed by a person, as they write it: "2.000.000" and "2000000,50" in Spanish, "2,000,000" and
+    "2000000.50" in English, with or without a currency sign or code ("$ 150.000", "150.000 COP"). A lone separator
+    followed by exactly three digits ("150.000") is a thousands separator when it is the reader's. None when it is
+    not an amount (letters, an exponent, a NaN), is negative, has more than two decimals, or does not fit."""
+    cleaned = re.sub(r"[\s$]|[A-Za-z]{3}$", "", text.strip().replace("\u00a0", ""))
+    if not cleaned or not AMOUNT_CHARS.match(cleaned) or not cleaned[0].isdigit():
+        return None
+    thousands, decimal = separators(language)
+    dots, commas = cleaned.count("."), cleaned.count(",")
+    if dots and commas:  # the last one separates the decimals
+        decimal = "." if cleaned.rfind(".") > cleaned.rfind(",") else ","
+    elif dots + commas:
+        mark = "." if dots else ","
+        grouped = dots + commas > 1 or (len(cleaned.rsplit(mark, 1)[1]) == 3 and mark == thousands)
+        decimal = ("," if mark == "." else ".") if grouped else mark  # grouped: every mark separates thousands
+    grouping = "," if decimal == "." else "."
+    try:
+        amount = Decimal(cleaned.replace(grouping, "").replace(decimal, "."))
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0 or amount >= maximum or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        return None
+    return amount

@@ -45,6 +45,11 @@ class Perm(models.TextChoices):
     REPORTS_VIEW_ALL = "reports.view_all", _("Ver los números de todos los agentes y equipos")
     REPORTS_EXPORT = "reports.export", _("Exportar los datos detallados (una fila por conversación)")
     HISTORY_IMPORT = "history.import", _("Importar el historial de conversaciones y ventas")
+    CUSTOMERS_VIEW = "customers.view", _("Ver la lista de clientes y su ficha completa")
+    CUSTOMERS_EDIT = "customers.edit", _("Crear y editar clientes: datos, etiquetas, preferencias y consentimientos")
+    CUSTOMERS_EXPORT = "customers.export", _("Exportar la lista de clientes a CSV")
+    CUSTOMERS_IMPORT = "customers.import", _("Importar clientes desde un archivo CSV")
+    SEGMENTS_MANAGE = "segments.manage", _("Crear y editar segmentos de clientes (reglas y trato)")
 
 
 def require_perm(user: User, perm: Perm) -> None:

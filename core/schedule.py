@@ -122,6 +122,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Limpieza del registro de correo"),
                 reason=_("Los cuerpos de webhooks se guardan una semana para investigar, y el "
                          "registro de entrada tres meses.")),
+    PeriodicJob("rebuild_customer_activity", "customers.tasks.rebuild_activity", timedelta(hours=24),
+                label=_("Actividad de los clientes"),
+                reason=_("Recalcula el último contacto, las compras y el gasto de cada cliente: las compras de los "
+                         "últimos 90 días y 12 meses cambian con el calendario aunque nadie escriba.")),
     PeriodicJob("refresh_reports", "reports.tasks.refresh_reports", timedelta(seconds=20),
                 label=_("Actualización de los informes"),
                 reason=_("Los totales del tablero van como mucho un minuto detrás de los datos (el "

@@ -2,25 +2,44 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, time
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.actions import require_perm
-from accounts.models import User
+from accounts.models import Skill, User
 from accounts.roles import Perm
 from core import audit
 from core.bulk import bulk_insert
 from core.errors import ActionError, ConflictError, NotFoundError
 from core.events import emit
+from core.tasks import enqueue_on_commit
 from core.text import fold
 from core.upsert import race_free
 from core.validators import max_length_of, text_error
-from customers.events import CustomerCreated, CustomerMerged, CustomerTagged
+from customers import segments
+from customers import tasks as customer_tasks
+from customers.activity import refresh_on_commit
+from customers.choices import ConsentChannel, ConsentStatus, ContactChannel, Language
+from customers.events import ConsentChanged, CustomerCreated, CustomerMerged, CustomerTagged
 from customers.merge import merge_participants
-from customers.models import Customer, CustomerEmail, CustomerPhone, DuplicateCandidate, MarketingList, Tag
+from customers.models import (
+    Consent,
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    DuplicateCandidate,
+    MarketingList,
+    Segment,
+    Tag,
+)
 from customers.phones import normalize_email, normalize_phone, validate_customer_email
 
 
@@ -111,10 +130,62 @@ def apply_tags(customer: Customer, names: Iterable[str], *, acting_user: User | 
         added = [t.name for t in tags if t.pk not in had]
         if added:
             emit(CustomerTagged(customer_id=customer.pk, tags=added), actor=acting_user)
+            refresh_on_commit(customer.pk)  # a tag can put the customer in a segment (VIP)
     return tags
 
 
 PROFILE_FIELDS = ("name", "document_id", "address", "city", "department", "notes")
+MAX_TAGS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class Preferences:
+    """How and when the customer wants to be reached, and in which language ("" / None: no preference)."""
+
+    language: str = ""
+    preferred_channel: str = ""
+    contact_from: time | None = None
+    contact_to: time | None = None
+
+    def errors(self) -> dict[str, str]:
+        errors = {}
+        if self.language not in {"", *Language.values}:
+            errors["language"] = _("Idioma desconocido: %s") % self.language[:20]
+        if self.preferred_channel not in {"", *ContactChannel.values}:
+            errors["preferred_channel"] = _("Canal desconocido: %s") % self.preferred_channel[:20]
+        if (self.contact_from is None) != (self.contact_to is None):
+            errors["contact_hours"] = _("Indique las dos horas del horario de contacto, o ninguna.")
+        elif self.contact_from is not None and self.contact_to is not None and self.contact_from >= self.contact_to:
+            errors["contact_hours"] = _("El horario de contacto debe empezar antes de terminar.")
+        return errors
+
+    def values(self) -> dict[str, object]:
+        return {"language": self.language, "preferred_channel": self.preferred_channel,
+                "contact_from": self.contact_from, "contact_to": self.contact_to}
+
+    @classmethod
+    def of(cls, customer: Customer) -> Preferences:
+        return cls(language=customer.language, preferred_channel=customer.preferred_channel,
+                   contact_from=customer.contact_from, contact_to=customer.contact_to)
+
+
+def _plain(value: object) -> object:
+    """A value as the audit log stores it (JSON)."""
+    return value.isoformat(timespec="minutes") if isinstance(value, time) else value
+
+
+def _tag_names(names: Iterable[str], errors: dict[str, str]) -> list[str]:
+    cleaned = []
+    for raw in names:
+        name = " ".join(str(raw).split())
+        message = text_error(name, label=_("La etiqueta"), max_length=60)
+        if message is not None:
+            errors["tags"] = message
+        elif name and name not in cleaned:
+            cleaned.append(name)
+    if len(cleaned) > MAX_TAGS:
+        errors["tags"] = _("Un cliente puede tener hasta %d etiquetas.") % MAX_TAGS
+    return cleaned
 
 
 @transaction.atomic
@@ -128,17 +199,29 @@ def do_update_customer(
     city: str = "",
     department: str = "",
     notes: str = "",
-    phones: Iterable[str] = (),
-    emails: Iterable[str] = (),
+    phones: Iterable[str] | None = (),
+    emails: Iterable[str] | None = (),
     require_document: bool = False,
     marketing_list_ids: Iterable[int] | None = None,
+    tags: Iterable[str] | None = None,
+    preferences: Preferences | None = None,
+    errors: dict[str, str] | None = None,
+    audit_action: str | None = "customer.updated",
 ) -> Customer:
-    """Validates every field, reports all errors at once (`errors` detail), and writes nothing on error."""
+    """Validates every field, reports all errors at once (`errors` detail, with those the caller found already in
+    `errors`), and writes nothing on error. `tags`, `preferences` and `marketing_list_ids`, when given, replace the
+    customer's; `phones` / `emails` None leave them as they are, unchecked (a number stored by a channel that the
+    stricter form rule would refuse must not block an edit of something else). `audit_action` None: the caller
+    audits."""
     customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
     if customer is None:
         raise NotFoundError("customer_not_found", _("El cliente no existe."))
-    errors: dict[str, str] = {}
-    phones, emails = list(phones), list(emails)
+    errors = dict(errors or {})
+    tag_names = None if tags is None else _tag_names(tags, errors)
+    if preferences is not None:
+        errors.update(preferences.errors())
+    keep_phones, keep_emails = phones is None, emails is None
+    phones, emails = list(phones or ()), list(emails or ())
     texts = (("name", name, _("El nombre")), ("document_id", document_id, _("El documento")),
              ("address", address, _("La dirección")), ("city", city, _("La ciudad")),
              ("department", department, _("El departamento")), ("notes", notes, _("Las observaciones")),
@@ -165,6 +248,10 @@ def do_update_customer(
             errors["emails"] = _("Correo inválido: %s") % raw
         elif email not in mails:
             mails.append(email)
+    if keep_phones:
+        e164s = sorted(customer.phones.values_list("e164", flat=True))
+    if keep_emails:
+        mails = sorted(customer.emails.values_list("email", flat=True))
     taken = CustomerPhone.objects.filter(e164__in=e164s).exclude(customer=customer).values_list("e164", flat=True)
     if taken:
         errors["phones"] = _("El teléfono %s ya pertenece a otro cliente.") % ", ".join(taken)
@@ -191,6 +278,17 @@ def do_update_customer(
         for email in mails:
             CustomerEmail.objects.get_or_create(customer=customer, email=email)
         changes["emails"] = [old_mails, sorted(mails)]
+    if preferences is not None:
+        for field, wanted in preferences.values().items():
+            if getattr(customer, field) != wanted:
+                changes[field] = [_plain(getattr(customer, field)), _plain(wanted)]
+                setattr(customer, field, wanted)
+    if tag_names is not None:
+        old_tags = sorted(customer.tags.values_list("name", flat=True))
+        if old_tags != sorted(tag_names):
+            customer.tags.remove(*customer.tags.exclude(name__in=tag_names))
+            apply_tags(customer, tag_names, acting_user=acting_user)
+            changes["tags"] = [old_tags, sorted(tag_names)]
     if marketing_list_ids is not None:
         old_lists = sorted(customer.marketing_lists.values_list("pk", flat=True))
         new_lists = sorted(set(marketing_list_ids))
@@ -199,8 +297,183 @@ def do_update_customer(
             changes["marketing_lists"] = [old_lists, new_lists]
     if changes:
         customer.save()
-        audit.record(actor=acting_user, action="customer.updated", target=customer, changes=changes)
+        if audit_action is not None:
+            audit.record(actor=acting_user, action=audit_action, target=customer, changes=changes)
+        if {"tags", "marketing_lists", "language"} & set(changes):
+            refresh_on_commit(customer.pk)  # segments read them
     return customer
+
+
+def access_customer(acting_user: User, customer_id: int, *, lock: bool = False) -> Customer:
+    """The customer, for someone who may see customers (404 `customer_not_found` otherwise)."""
+    require_perm(acting_user, Perm.CUSTOMERS_VIEW)
+    qs = Customer.objects.select_for_update() if lock else Customer.objects
+    customer = qs.filter(pk=customer_id).first()
+    if customer is None:
+        raise NotFoundError("customer_not_found", _("El cliente no existe."))
+    return customer
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentChange:
+    """What a person (or an integration) records about one channel's consent."""
+
+    status: str
+    source: str = ""  # where an opt-in came from ("formulario web", "tienda")
+
+
+def _consent_errors(consent: Mapping[str, ConsentChange]) -> dict[str, str]:
+    errors = {}
+    for channel, change in consent.items():
+        if channel not in ConsentChannel.values:
+            errors["consent"] = _("Canal de consentimiento desconocido: %s") % str(channel)[:20]
+        elif change.status not in ConsentStatus.values:
+            errors["consent"] = _("Estado de consentimiento desconocido: %s") % str(change.status)[:20]
+        else:
+            message = text_error(change.source.strip(), label=_("El origen del consentimiento"), max_length=200)
+            if message is not None:
+                errors["consent"] = message
+    return errors
+
+
+@transaction.atomic
+def check_update_customer(
+    acting_user: User,
+    customer_id: int,
+    *,
+    name: str | None = None,
+    phones: Iterable[str] | None = None,
+    emails: Iterable[str] | None = None,
+    document_id: str | None = None,
+    address: str | None = None,
+    city: str | None = None,
+    department: str | None = None,
+    notes: str | None = None,
+    tags: Iterable[str] | None = None,
+    marketing_list_ids: Iterable[int] | None = None,
+    preferences: Preferences | Mapping[str, Any] | None = None,
+    consent: Mapping[str, ConsentChange] | None = None,
+    consent_method: str = Consent.Method.AGENT,
+) -> Customer:
+    """Changes what is given and keeps the rest (the profile's edit form, PATCH /api/v1/customers/{id}); every
+    error at once, nothing written on error. `preferences` as a mapping changes only the preferences it names,
+    over the current ones read under the row lock."""
+    require_perm(acting_user, Perm.CUSTOMERS_EDIT)
+    customer = access_customer(acting_user, customer_id, lock=True)
+    if preferences is not None and not isinstance(preferences, Preferences):
+        preferences = replace(Preferences.of(customer), **preferences)
+    errors = _consent_errors(consent or {})
+
+    def keep(value: str | None, field: str) -> str:
+        return str(getattr(customer, field)) if value is None else value
+
+    customer = do_update_customer(
+        customer.pk, acting_user=acting_user, name=keep(name, "name"), document_id=keep(document_id, "document_id"),
+        address=keep(address, "address"), city=keep(city, "city"), department=keep(department, "department"),
+        notes=keep(notes, "notes"),
+        phones=phones, emails=emails,
+        tags=tags, marketing_list_ids=marketing_list_ids, preferences=preferences, errors=errors)
+    for channel, change in (consent or {}).items():
+        do_set_consent(customer, channel=channel, status=change.status, source=change.source.strip(),
+                       method=consent_method, acting_user=acting_user)
+    return customer
+
+
+@transaction.atomic
+def check_create_customer(
+    acting_user: User,
+    *,
+    name: str,
+    phones: Iterable[str] = (),
+    emails: Iterable[str] = (),
+    document_id: str = "",
+    address: str = "",
+    city: str = "",
+    department: str = "",
+    notes: str = "",
+    tags: Iterable[str] = (),
+    marketing_list_ids: Iterable[int] = (),
+    preferences: Preferences | None = None,
+    consent: Mapping[str, ConsentChange] | None = None,
+    consent_method: str = Consent.Method.AGENT,
+) -> Customer:
+    """A new customer typed by a person or sent by an integration. A phone or email that already belongs to
+    someone is refused (naming it), never moved: the existing customer is the one to edit."""
+    require_perm(acting_user, Perm.CUSTOMERS_EDIT)
+    customer = do_create_customer(
+        acting_user, name=name, phones=phones, emails=emails, document_id=document_id, address=address, city=city,
+        department=department, notes=notes, tags=tags, marketing_list_ids=marketing_list_ids,
+        preferences=preferences, errors=_consent_errors(consent or {}))
+    for channel, change in (consent or {}).items():
+        do_set_consent(customer, channel=channel, status=change.status, source=change.source.strip(),
+                       method=consent_method, acting_user=acting_user)
+    return customer
+
+
+def do_create_customer(
+    acting_user: User,
+    *,
+    name: str,
+    phones: Iterable[str] = (),
+    emails: Iterable[str] = (),
+    document_id: str = "",
+    address: str = "",
+    city: str = "",
+    department: str = "",
+    notes: str = "",
+    tags: Iterable[str] = (),
+    marketing_list_ids: Iterable[int] = (),
+    preferences: Preferences | None = None,
+    errors: dict[str, str] | None = None,
+) -> Customer:
+    """Creates the customer with every field validated by do_update_customer (all problems at once, with those the
+    caller found in `errors`; nothing is kept on error: the caller's transaction or savepoint rolls back). Audited
+    as `customer.created`; emits customer.created. The form, the API and the CSV import create through here."""
+    customer = Customer.objects.create(name=name.strip()[:200] or "?")
+    customer = do_update_customer(
+        customer.pk, acting_user=acting_user, name=name, phones=phones, emails=emails, document_id=document_id,
+        address=address, city=city, department=department, notes=notes, tags=tags,
+        marketing_list_ids=marketing_list_ids, preferences=preferences, errors=errors, audit_action=None)
+    created = {field: value for field in ("name", *PROFILE_FIELDS[1:]) if (value := getattr(customer, field))}
+    created["phones"] = sorted(customer.phones.values_list("e164", flat=True))
+    created["emails"] = sorted(customer.emails.values_list("email", flat=True))
+    created["tags"] = sorted(customer.tags.values_list("name", flat=True))
+    audit.record(actor=acting_user, action="customer.created", target=customer,
+                 changes={field: [None, value] for field, value in created.items() if value})
+    emit(CustomerCreated(customer_id=customer.pk, name=customer.name), actor=acting_user)
+    return customer
+
+
+def do_set_consent(customer: Customer, *, channel: str, status: str, source: str = "", method: str = "",
+                   acting_user: User | None = None, at: datetime | None = None,
+                   override_opt_out: bool = True) -> Consent | None:
+    """Records an opt-in (with its source) or an opt-out (with how) on one channel. Returns the consent row, or
+    None when nothing changed (the same status again: an opt-out keyword sent twice is confirmed once).
+    `override_opt_out`=False (a file import) never turns an opt-out the customer asked for themselves (a keyword
+    reply, the email link) back into an opt-in: only the customer, or a person who heard them, can."""
+    now = at or timezone.now()
+    consent = Consent.objects.select_for_update().filter(customer=customer, channel=channel).first()
+    if (not override_opt_out and status == ConsentStatus.OPTED_IN and consent is not None
+            and consent.status == ConsentStatus.OPTED_OUT
+            and consent.opt_out_method in {Consent.Method.KEYWORD, Consent.Method.LINK}):
+        return None
+    if consent is not None and consent.status == status and (status == ConsentStatus.OPTED_OUT
+                                                             or not source or source == consent.source):
+        return None
+    consent = consent or Consent(customer=customer, channel=channel)
+    old = consent.status
+    consent.status, consent.updated_at = status, now
+    if status == ConsentStatus.OPTED_IN:
+        consent.opted_in_at, consent.source = now, source or consent.source
+    else:
+        consent.opted_out_at, consent.opt_out_method = now, method
+    consent.save()
+    audit.record(actor=acting_user, action="customer.consent_changed", target=customer,
+                 changes={"channel": channel, "status": [old or None, status],
+                          **({"source": source} if source else {}), **({"method": method} if method else {})})
+    emit(ConsentChanged(customer_id=customer.pk, channel=channel, status=status,
+                        method=method if status == ConsentStatus.OPTED_OUT else ""), actor=acting_user)
+    return consent
 
 
 @transaction.atomic
@@ -287,9 +560,12 @@ def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Cus
     keep.marketing_lists.add(*gone.marketing_lists.all())
     for participant in merge_participants().values():  # leads, orders, inbox, connectors, reports
         participant(keep, gone)
-    for field in PROFILE_FIELDS:
+    for field in (*PROFILE_FIELDS, "language", "preferred_channel"):
         if not getattr(keep, field) and getattr(gone, field):
             setattr(keep, field, getattr(gone, field))
+    if keep.contact_from is None and gone.contact_from is not None:
+        keep.contact_from, keep.contact_to = gone.contact_from, gone.contact_to
+    _merge_consents(keep, gone)
     if keep.kommo_contact_id is None and gone.kommo_contact_id is not None:
         contact_id, gone.kommo_contact_id = gone.kommo_contact_id, None
         gone.save(update_fields=["kommo_contact_id"])
@@ -298,6 +574,7 @@ def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Cus
     DuplicateCandidate.objects.filter(customer__in=[keep, gone], other__in=[keep, gone]).delete()
     audit.record(actor=acting_user, action="customer.merged", target=keep,
                  changes={"merged": [gone.pk, gone.name]})
+    refresh_on_commit(keep.pk)
     emit(CustomerMerged(customer_id=keep.pk, merged_id=gone.pk, merged_name=gone.name), actor=acting_user)
     try:
         gone.delete()
@@ -308,6 +585,24 @@ def do_merge_customers(*, keep_id: int, merge_id: int, acting_user: User) -> Cus
         raise ConflictError("merge_blocked", _("No se pudo fusionar: aún hay %(rows)s del cliente duplicado.")
                             % {"rows": ", ".join(blocking) or _("datos")}) from exc
     return keep
+
+
+def _merge_consents(keep: Customer, gone: Customer) -> None:
+    """The duplicate's consent joins the kept customer's: a channel only the duplicate has moves; on both, an opt-out
+    wins (a "BAJA" sent from the other number still stands), otherwise the most recent record."""
+    kept = {c.channel: c for c in Consent.objects.select_for_update().filter(customer=keep)}
+    for consent in Consent.objects.select_for_update().filter(customer=gone):
+        mine = kept.get(consent.channel)
+        if mine is None:
+            consent.customer = keep
+            consent.save(update_fields=["customer"])
+            continue
+        out = [c for c in (mine, consent) if c.status == ConsentStatus.OPTED_OUT]
+        winner = max(out or [mine, consent], key=lambda c: c.updated_at)
+        if winner is consent:
+            for field in ("status", "source", "opted_in_at", "opted_out_at", "opt_out_method", "updated_at"):
+                setattr(mine, field, getattr(consent, field))
+            mine.save()
 
 
 # --- imported history ----------------------------------------------------------------------------------------
@@ -345,3 +640,87 @@ def do_import_customer(ref: str, name: str) -> int:
     if existing is not None:
         return existing
     return Customer.objects.create(**_imported_customer_values(ref, name)).pk
+
+
+# --- segments ------------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def check_save_segment(
+    acting_user: User,
+    segment_id: int | None,
+    *,
+    name: str,
+    code: str,
+    rules: Mapping[str, Any],
+    description: str = "",
+    tone: str = Segment.Tone.BLUE,
+    priority: str = "",
+    skill_id: int | None = None,
+    active: bool = True,
+    in_lists: bool = False,
+) -> Segment:
+    """Creates or edits a segment (every problem at once, in `errors`); its members are recomputed after commit,
+    announcing nobody (a rule edit is not customers moving)."""
+    require_perm(acting_user, Perm.SEGMENTS_MANAGE)
+    segment = Segment() if segment_id is None else Segment.objects.select_for_update().filter(pk=segment_id).first()
+    if segment is None:
+        raise NotFoundError("segment_not_found", _("El segmento no existe."))
+    errors: dict[str, str] = {}
+    name, code, description = " ".join(name.split()), code.strip().lower(), description.strip()
+    for field, value, label, limit in (("name", name, _("El nombre"), 80), ("description", description,
+                                                                        _("La descripción"), 250)):
+        message = text_error(value, label=label, max_length=limit)
+        if message is not None:
+            errors[field] = message
+    if not name:
+        errors["name"] = _("El nombre es obligatorio.")
+    if not re.fullmatch(r"[a-z0-9_-]{1,50}", code):
+        errors["code"] = _("El código usa letras sin tildes, números, guiones y guiones bajos (hasta 50).")
+    elif Segment.objects.filter(code=code).exclude(pk=segment.pk).exists():
+        errors["code"] = _("Ya existe un segmento con ese código.")
+    elif segment.builtin and code != segment.code:
+        errors["code"] = _("El código de un segmento predefinido no cambia: las reglas de automatización lo usan.")
+    if name and Segment.objects.filter(name__iexact=name).exclude(pk=segment.pk).exists():
+        errors["name"] = _("Ya existe un segmento con ese nombre.")
+    if tone not in Segment.Tone.values:
+        errors["tone"] = _("Color desconocido.")
+    if priority not in {"", *Segment.Priority.values}:
+        errors["priority"] = _("Prioridad desconocida.")
+    if skill_id is not None and not Skill.objects.filter(pk=skill_id).exists():
+        errors["skill"] = _("La habilidad no existe.")
+    try:
+        cleaned = segments.clean_rules(rules)
+    except segments.RuleError as exc:
+        errors["rules"] = str(exc)
+    if errors:
+        raise ActionError("invalid_segment", " ".join(errors.values()), errors=errors)
+    before = {"name": segment.name, "code": segment.code, "rules": segment.rules, "active": segment.active,
+              "priority": segment.priority, "skill": segment.skill_id, "tone": segment.tone,
+              "in_lists": segment.in_lists} if segment.pk else {}
+    rules_changed = segment.pk is None or segment.rules != cleaned or segment.active != active
+    segment.name, segment.code, segment.description, segment.rules = name, code, description, cleaned
+    segment.tone, segment.priority, segment.skill_id, segment.active = tone, priority, skill_id, active
+    segment.in_lists = in_lists
+    if rules_changed:
+        segment.recomputed_at = None  # the next computation is a baseline: nobody is announced
+    segment.save()
+    after = {"name": name, "code": code, "rules": cleaned, "active": active, "priority": priority,
+             "skill": skill_id, "tone": tone, "in_lists": in_lists}
+    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    audit.record(actor=acting_user, action="segment.created" if not before else "segment.updated", target=segment,
+                 changes=changes)
+    if rules_changed:
+        enqueue_on_commit(customer_tasks.recompute_segment, segment_id=segment.pk)
+    return segment
+
+
+@transaction.atomic
+def check_delete_segment(acting_user: User, segment_id: int) -> None:
+    require_perm(acting_user, Perm.SEGMENTS_MANAGE)
+    segment = Segment.objects.select_for_update().filter(pk=segment_id).first()
+    if segment is None:
+        raise NotFoundError("segment_not_found", _("El segmento no existe."))
+    if segment.builtin:
+        raise ConflictError("segment_builtin", _("Los segmentos predefinidos no se borran: puede desactivarlos."))
+    audit.record(actor=acting_user, action="segment.deleted", target=segment, changes={"name": segment.name})
+    segment.delete()

@@ -5,6 +5,15 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from typing import Any
+
+from django.db import transaction
+
+from customers.actions import do_set_consent
+from customers.activity import rebuild_customer_activity
+from customers.choices import ConsentStatus
+from customers.models import Consent, Customer, Tag
+from customers.segments import recompute_all
 
 FIRST = ["Valentina", "Santiago", "Camila", "Mateo", "Lucía", "Juan Pablo", "Ximena", "Diego", "Mariana", "Andrés",
          "Guadalupe", "Renzo", "Fiorella", "Óscar", "Ángela", "Jhon Jairo", "Rocío", "Emiliano", "Daniela",
@@ -42,3 +51,29 @@ def email_for(name: str, n: int) -> str:
     first = name.split(maxsplit=1)[0]
     ascii_first = unicodedata.normalize("NFKD", first).encode("ascii", "ignore").decode().lower()
     return f"{ascii_first}.{n}@correo.example"
+
+
+def seed_customer_profiles(rng: random.Random, scale: str, stdout: Any) -> None:
+    """After the other seeders: every customer's activity columns, and consents and preferences for some of them
+    (a store form's WhatsApp opt-ins, newsletter emails, a "BAJA" reply), so the profile and campaigns have data."""
+    seen, _changed = rebuild_customer_activity()
+    with transaction.atomic():
+        for customer in Customer.objects.order_by("pk").iterator(chunk_size=500):
+            roll = rng.random()
+            if roll < 0.6:
+                do_set_consent(customer, channel="whatsapp", status=ConsentStatus.OPTED_IN,
+                               source="Formulario de la tienda")
+            elif roll < 0.65:
+                do_set_consent(customer, channel="whatsapp", status=ConsentStatus.OPTED_OUT,
+                               method=Consent.Method.KEYWORD)
+            if rng.random() < 0.3:
+                do_set_consent(customer, channel="email", status=ConsentStatus.OPTED_IN, source="Boletín del sitio web")
+            if rng.random() < 0.25:
+                customer.preferred_channel = rng.choice(["whatsapp", "email", "phone"])
+                customer.language = "es"
+                customer.save(update_fields=["preferred_channel", "language"])
+        vip, _created = Tag.objects.get_or_create(name="VIP")
+        for customer in Customer.objects.filter(orders_count__gt=0).order_by("-total_spent", "pk")[:3]:
+            customer.tags.add(vip)
+    recompute_all()  # the segments' baseline (announces nobody), with the VIP tags above
+    stdout.write(f"customer profiles: {seen} customers")

@@ -38,3 +38,39 @@ class CustomerTagged(DomainEvent):
     label = _("Cliente etiquetado")
     customer_id: int
     tags: list[str]
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ConsentChanged(DomainEvent):
+    """A customer accepted or refused campaign messages on a channel (`method` for an opt-out: keyword, link,
+    agent, api, import)."""
+
+    type = "customer.consent_changed"
+    label = _("Consentimiento de un cliente cambiado")
+    customer_id: int
+    channel: str
+    status: str
+    method: str = ""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SegmentEntered(DomainEvent):
+    """A customer started matching a segment's rules (after their activity changed, or in the nightly recompute).
+    A segment's first computation, or a recomputation after its rules were edited, announces nobody."""
+
+    type = "segment.entered"
+    label = _("Cliente entró en un segmento")
+    customer_id: int
+    segment: str  # the segment's code
+    segment_name: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SegmentLeft(DomainEvent):
+    """A customer no longer matches a segment's rules."""
+
+    type = "segment.left"
+    label = _("Cliente salió de un segmento")
+    customer_id: int
+    segment: str
+    segment_name: str

@@ -11,6 +11,20 @@ class InboxConfig(AppConfig):
         from inbox.models import Conversation
 
         register_merge_participant("inbox", move_rows(Conversation))
+        from core.events import subscribe
+        from customers.activity import register_activity_source
+        from inbox import customer_activity
+        from inbox.events import ConversationCreated, ConversationStateChanged, MessageReceived, MessageSent
+
+        register_activity_source("inbox", customer_activity.activity)
+        from customers.panels import profile_sections
+        from customers.timeline import register_timeline_source
+
+        profile_sections.register("inbox", context=customer_activity.profile_section,
+                                  template="inbox/_customer_conversations.html", position=10)
+        register_timeline_source("inbox", customer_activity.timeline_entries)
+        for event in (ConversationCreated, MessageReceived, MessageSent, ConversationStateChanged):
+            subscribe(event, customer_activity.on_customer_event, name="customers.activity", in_transaction=True)
         from django.db.models.signals import post_migrate
 
         from accounts.management.commands.seed_demo import SEEDERS

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from accounts.models import User
 from accounts.roles import Perm
+from core import keyset
+from core.keyset import SortKey
 from inbox import search
 from inbox.choices import OPEN_STATES, PRIORITY_RANK, ConversationState
 from inbox.models import Conversation, ConversationEvent, Inbox, Message, MessageRevision
@@ -87,7 +88,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
 
 def page(qs: QuerySet[Conversation], *, after: str = "", size: int = 50) -> tuple[list[Conversation], str | None]:
     """Keyset pagination over (last_activity_at, id) descending: page 200 costs what page 1 costs."""
-    key = decode_cursor(after) if after else None
+    legacy = decode_cursor(after) if after else None
+    key = keyset.fitted(list(legacy), SORTS["activity"], Conversation) if legacy is not None else None
     if key is not None:
         stamp, pk = key
         # `<= stamp` is the index range bound (the OR alone would make the database walk every newer row first)
@@ -102,13 +104,6 @@ def page(qs: QuerySet[Conversation], *, after: str = "", size: int = 50) -> tupl
 
 PRIORITY_KEY = Case(*(When(priority=p.value, then=Value(rank)) for p, rank in PRIORITY_RANK.items()),
                     default=Value(1), output_field=IntegerField())
-
-
-@dataclass(frozen=True)
-class SortKey:
-    field: str
-    descending: bool = False
-    nulls_last: bool = False  # ascending keys only: rows without a value come after every row with one
 
 
 SORTS: dict[str, tuple[SortKey, ...]] = {
@@ -128,41 +123,12 @@ def default_sort(f: InboxFilters) -> str:
     return "waiting" if (open_view or f.unowned or f.unanswered) and not f.q else "activity"
 
 
-def _after(keys: tuple[SortKey, ...], values: list[object]) -> Q:
-    """Rows strictly after `values` in the order `keys` (lexicographic, NULLS LAST where declared)."""
-    condition = Q(pk__in=[])
-    equal = Q()
-    for key, value in zip(keys, values, strict=True):
-        if value is None:
-            after = Q(pk__in=[])  # nothing sorts after a NULL in a NULLS LAST key, except equal NULLs below
-            same = Q(**{f"{key.field}__isnull": True})
-        else:
-            after = Q(**{f"{key.field}__{'lt' if key.descending else 'gt'}": value})
-            if key.nulls_last:
-                after |= Q(**{f"{key.field}__isnull": True})
-            same = Q(**{key.field: value})
-        condition |= equal & after
-        equal &= same
-    return condition
-
-
-def _cursor_values(row: Conversation, keys: tuple[SortKey, ...]) -> list[object]:
-    out: list[object] = []
-    for key in keys:
-        value = getattr(row, key.field)
-        out.append(value.isoformat() if isinstance(value, datetime) else value)
-    return out
-
-
 def _decode_sorted_cursor(after: str, keys: tuple[SortKey, ...]) -> list[object] | None:
-    try:
-        raw = json.loads(base64.urlsafe_b64decode(after.encode()).decode())
-        return [datetime.fromisoformat(v) if k.field.endswith(("_at", "_since")) and v is not None else v
-                for k, v in zip(keys, raw, strict=True)]
-    except (ValueError, TypeError, UnicodeDecodeError):
-        pass
+    values = keyset.decode(after, keys, Conversation)
+    if values is not None:
+        return values
     legacy = decode_cursor(after) if keys == SORTS["activity"] else None  # `page()`'s cursors (API, old links)
-    return list(legacy) if legacy is not None else None
+    return keyset.fitted(list(legacy), keys, Conversation) if legacy is not None else None
 
 
 def sorted_page(qs: QuerySet[Conversation], *, sort: str, after: str = "",
@@ -171,16 +137,10 @@ def sorted_page(qs: QuerySet[Conversation], *, sort: str, after: str = "",
     keys = SORTS.get(sort) or SORTS["activity"]
     if any(k.field == "prio" for k in keys):
         qs = qs.annotate(prio=PRIORITY_KEY)
-    if after:
-        values = _decode_sorted_cursor(after, keys)
-        if values is not None:  # a mangled cursor shows the first page rather than an error
-            qs = qs.filter(_after(keys, values))
-    order = [F(k.field).desc() if k.descending else F(k.field).asc(nulls_last=k.nulls_last or None) for k in keys]
-    rows = list(qs.select_related("customer", "inbox", "assignee", "category").order_by(*order)[:size + 1])
-    nxt = None
-    if len(rows) > size:
-        nxt = base64.urlsafe_b64encode(json.dumps(_cursor_values(rows[size - 1], keys)).encode()).decode()
-    return rows[:size], nxt
+    # a mangled cursor shows the first page rather than an error
+    values = _decode_sorted_cursor(after, keys) if after else None
+    return keyset.page(qs.select_related("customer", "inbox", "assignee", "category"), keys, after_values=values,
+                       size=size)
 
 
 COUNTS_CACHE_SECONDS = 5  # every agent's page re-reads its counts after live changes: one read per user per 5 s

@@ -28,6 +28,7 @@ from accounts.models import User
 from accounts.roles import Perm
 from core.errors import ActionError
 from core.permissions import perm_required
+from customers.segments import segments_of
 from inbox import actions, bulk, outbound, task_actions
 from inbox.attachments import MAX_FILES_PER_MESSAGE, file_response
 from inbox.choices import MANUAL_CLOSE_REASONS, CloseReason, ConversationState, DeliveryStatus, Priority
@@ -104,6 +105,9 @@ def _list_state(request: HttpRequest, user: User) -> dict[str, Any]:
         sort = d["sort"]
     sort = sort or default_sort(f)
     rows, nxt = sorted_page(filtered(user, f), sort=sort, after=request.GET.get("after", ""), size=LIST_PAGE)
+    badges = segments_of({r.customer_id for r in rows}, in_lists=True)
+    for row in rows:
+        row.segment_badges = badges.get(row.customer_id, [])  # type: ignore[attr-defined]
     return {"form": form, "rows": rows, "next_cursor": nxt, "query": query.urlencode(), "sort": sort,
             "now": timezone.now(), "can_supervise": user.has_perm_code(Perm.INBOX_SUPERVISE),
             "paged": bool(request.GET.get("after"))}
@@ -286,6 +290,9 @@ def _inplace(request: HttpRequest, conversation_id: int, *, since: datetime, ok:
     except ActionError:
         c = None  # it left this user's view (moved to an inbox they do not work): say so, remove the row
         context["gone"] = conversation_id
+    if c is not None:
+        # the row re-rendered here keeps its segment badges (the list's own rows prefetch them)
+        c.segment_badges = segments_of([c.customer_id], in_lists=True).get(c.customer_id, [])  # type: ignore[attr-defined]
     if c is not None and not error:
         context |= {**_header_context(user, c), **outbound.channel_templates(c.channel),
                     "new_items": _timeline_items(c, since=since, limit=20)}

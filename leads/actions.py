@@ -21,6 +21,7 @@ from core.events import emit
 from core.upsert import race_free
 from core.validators import check_text
 from customers.actions import apply_tags, do_upsert_customer
+from customers.activity import refresh_on_commit
 from customers.models import Tag
 from leads.choices import WORK_STATUS_TRANSITIONS, LeadEventKind, Outcome, WorkStatus
 from leads.events import LeadArrived, LeadClosed, LeadNoted
@@ -101,6 +102,7 @@ def do_transition_lead(lead: Lead, *, to: WorkStatus, acting_user: User | None, 
         lead.closed_at, lead.closed_by = None, None
         update += ["closed_at", "closed_by"]
     lead.save(update_fields=update)
+    refresh_on_commit(lead.customer_id)
     _event(lead, LeadEventKind.STATUS, actor=acting_user,
            data={"from": current.value, "to": to.value, "reason": reason})
     audit.record(actor=acting_user, action="lead.status_changed", target=lead,
@@ -159,6 +161,7 @@ def do_upsert_lead_from_kommo(
         lead.kommo_responsible_id = responsible_id
         lead.custom_fields = custom_fields
         lead.deleted_in_kommo = False
+        previous_customer = lead.customer_id
         if customer is not None:
             lead.customer = customer
         if in_stage and not was_in_queue:
@@ -167,6 +170,9 @@ def do_upsert_lead_from_kommo(
         elif not in_stage and was_in_queue:
             lead.in_queue, lead.left_queue_at = False, now
         lead.save()
+        refresh_on_commit(lead.customer_id)
+        if previous_customer != lead.customer_id:
+            refresh_on_commit(previous_customer)  # its lead state was this lead's
         tag_objs = [Tag.objects.get_or_create(name=t[:60])[0] for t in dict.fromkeys(tags) if t]
         lead.tags.set(tag_objs)
         key = f"kommo:{kommo_id}:{status_id}:{updated_at}"
@@ -300,6 +306,7 @@ def check_add_note(
         lead.contacted, lead.queue_sort_at = True, now
         lead.save(update_fields=["notes_count", "first_note_at", "last_note_at", "last_note_text",
                                  "last_note_outcome", "contacted", "queue_sort_at"])
+        refresh_on_commit(lead.customer_id)  # a call is a contact
         do_transition_lead(lead, to=WorkStatus.IN_PROGRESS, acting_user=acting_user, reason="note")
         applied: list[str] = []
         if template is not None and lead.customer is not None:

@@ -6,13 +6,11 @@ from typing import Final
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from customers.choices import LeadState
 
-class WorkStatus(models.TextChoices):
-    """The lead's status in the call center, derived from its notes and whether it was closed."""
-
-    NONE = "ninguno", _("Ninguno")
-    IN_PROGRESS = "en_proceso", _("En proceso")
-    DONE = "completado", _("Completado")
+# The lead's status in the call center, derived from its notes and whether it was closed. Declared in customers
+# (the customer list filters customers by their latest lead's state, and customers sits below leads).
+WorkStatus = LeadState
 
 
 W = WorkStatus

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from accounts.roles import Role
+from customers.forms import CustomerDataForm
 from customers.models import MarketingList, Tag
 from leads.choices import Outcome, WorkStatus
 
@@ -42,20 +43,8 @@ class CloseForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Resultado"), choices=Outcome.choices, initial=Outcome.UNCLASSIFIED)
 
 
-class CustomerForm(forms.Form):
-    name = forms.CharField(label=_("Nombre completo"), max_length=200)
-    phones = forms.CharField(label=_("Teléfonos (uno por línea)"), widget=forms.Textarea(attrs={"rows": 2}),
-                             required=False)
-    emails = forms.CharField(label=_("Correos (uno por línea)"), widget=forms.Textarea(attrs={"rows": 2}),
-                             required=False)
-    document_id = forms.CharField(label=_("Documento de identidad"), max_length=40, required=False)
-    address = forms.CharField(label=_("Dirección"), max_length=250, required=False)
-    city = forms.CharField(label=_("Ciudad"), max_length=100, required=False)
-    department = forms.CharField(label=_("Departamento / estado"), max_length=100, required=False)
-    notes = forms.CharField(label=_("Observaciones"), widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    marketing_lists = forms.ModelMultipleChoiceField(label=_("Listas de marketing"), required=False,
-                                                     queryset=MarketingList.objects.all(),
-                                                     widget=forms.CheckboxSelectMultiple)
+class CustomerForm(CustomerDataForm):
+    """The call screen's customer data: the profile's data fields (customers.forms)."""
 
 
 class ReassignForm(forms.Form):

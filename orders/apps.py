@@ -11,6 +11,20 @@ class OrdersConfig(AppConfig):
         from orders.models import Order
 
         register_merge_participant("orders", move_rows(Order))
+        from core.events import subscribe
+        from customers.activity import register_activity_source
+        from orders import customer_activity
+        from orders.events import OrderCancelled, OrderConfirmed
+
+        register_activity_source("orders", customer_activity.activity)
+        from customers.panels import profile_sections
+        from customers.timeline import register_timeline_source
+
+        profile_sections.register("orders", context=customer_activity.profile_section,
+                                  template="orders/_customer_purchases.html", position=20)
+        register_timeline_source("orders", customer_activity.timeline_entries)
+        for event in (OrderConfirmed, OrderCancelled):
+            subscribe(event, customer_activity.on_order_event, name="customers.activity", in_transaction=True)
         from accounts.management.commands.seed_demo import SEEDERS
         from inbox.demo import seed_inbox
         from orders.demo import seed_conversation_sales

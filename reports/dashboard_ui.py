@@ -194,6 +194,7 @@ IMPORT_STAGES: Final[dict[str, str | Promise]] = {
     "leyendo": gettext_lazy("Leyendo y validando los archivos"),
     "conversations": gettext_lazy("Guardando clientes, agentes, conversaciones y ventas"),
     "rollups": gettext_lazy("Recalculando el tablero"),
+    "customers": gettext_lazy("Actualizando la actividad de los clientes"),
     "fin": gettext_lazy("Terminado"),
 }
 

@@ -33,6 +33,7 @@ from core.failpoints import failpoint
 from core.text import fold
 from core.validators import CHUNK, MAX_QUANTITY, TextFileError, sniff_encoding
 from customers.actions import do_import_customers
+from customers.activity import refresh_many
 from inbox.actions import ImportedConversation, do_import_conversations
 from inbox.choices import ConversationOutcome, ConversationState, CustomerState
 from inbox.models import Conversation
@@ -378,5 +379,9 @@ def do_import_history(parsed: ParsedHistory, *, skip_invalid: bool = False,
         failpoint("history_import.before_sales")
         do_import_sales(_sales(parsed.sales, ids))
         rollups.rebuild_all(progress=lambda done, total: report("rollups", done, total))
+    # History writes without events: the imported customers' activity (contacts, purchases) and their segments are
+    # computed now, in short transactions of their own, instead of waiting for the nightly rebuild — without
+    # announcing segment entries (thousands of "Inactivo" customers did not just become inactive).
+    refresh_many(customers.values(), progress=lambda done, total: report("customers", done, total), announce=False)
     return ImportResult(conversations=len(parsed.conversations), sales=len(parsed.sales),
                         agents_created=agents_created, customers_created=customers_created, skipped=parsed.errors)

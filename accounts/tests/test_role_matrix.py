@@ -94,6 +94,7 @@ def ids(db):
     from django.utils import timezone
 
     from core.models import Heartbeat
+    from customers.models import Segment
 
     silent = Heartbeat.objects.create(process="worker srv-9:1:ab12", kind="worker", host="srv-9", pid=1,
                                       seen_at=timezone.now() - timedelta(hours=1))
@@ -125,7 +126,9 @@ def ids(db):
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
             "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk,
             "inbox_id": conversation.inbox_id, "view_id": 999999, "inbound_id": inbound.pk, "index": 0,
-            "task_id": task.pk}
+            "task_id": task.pk, "customer_id": conversation.customer_id,
+            "segment_id": Segment.objects.get_or_create(code="matriz", defaults={
+                "name": "Matriz", "rules": {"any": [{"orders_min": 1}]}})[0].pk}
 
 
 def _url(name: str, ids: dict[str, int]) -> str:

@@ -78,7 +78,7 @@ def test_seeding_creates_the_company():
     # and the four teams, four skills, hours Mon-Fri 08-18 and Sat 09-13 for each team
     assert dict(Team.objects.values_list("code", "name")) == {
         "ventas": "Ventas", "marketing": "Marketing", "soporte": "Servicio y Soporte", "supervision": "Supervisión"}
-    assert set(Skill.objects.values_list("code", flat=True)) == {"ventas", "soporte", "reclamos", "marketing"}
+    assert set(Skill.objects.values_list("code", flat=True)) == {"ventas", "soporte", "reclamos", "marketing", "senior"}
     for team in Team.objects.all():
         hours = list(team.hours.values_list("weekday", "opens_at", "closes_at"))
         assert hours == [(wd, time(8), time(18)) for wd in range(5)] + [(5, time(9), time(13))]

@@ -135,6 +135,12 @@ def samples(w):
         "sequence.updated": (f, ("automation.sequence", 4, "Posventa"), {"steps": True}),
         "sequence.deleted": (f, ("automation.sequence", 4, "Posventa"), {"name": "Posventa"}),
         "customer.merged": (f, ("customers.customer", 16, "Ana Ruiz"), {"merged": [9004, "Ana R."]}),
+        "customer.created": (r, ("customers.customer", 17, "Lucía Peña"), {"name": ["?", "Lucía Peña"]}),
+        "customer.consent_changed": (r, ("customers.customer", 17, "Lucía Peña"), {
+            "channel": "whatsapp", "status": [None, "opted_in"], "source": "Formulario de la tienda"}),
+        "segment.created": (f, ("customers.segment", 5, "Clientes VIP"), {"name": [None, "Clientes VIP"]}),
+        "segment.updated": (f, ("customers.segment", 5, "Clientes VIP"), {"active": [True, False]}),
+        "segment.deleted": (f, ("customers.segment", 5, "Clientes VIP"), {"name": "Clientes VIP"}),
         "lead.status_changed": (r, lead, {"work_status": ["ninguno", "en_proceso"], "reason": "note"}),
         "lead.note_added": (r, lead, {"outcome": "positivo", "template": "Llamar nuevamente"}),
         "lead.released": (f, lead, {"held_by": ["rmendoza", None]}),

@@ -11,6 +11,7 @@ from bench.scenarios import (
     automation,
     callcenter,
     catalog,
+    customers,
     dashboard,
     events,
     foundation,
@@ -20,6 +21,7 @@ from bench.scenarios import (
     whatsapp,
 )
 
-MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events, automation)
+MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events, automation,
+           customers)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

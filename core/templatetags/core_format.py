@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
+import phonenumbers
 from django import template
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -51,3 +53,19 @@ def when(value: datetime | None) -> str:
     else:
         text = exact
     return format_html('<time datetime="{}" title="{}">{}</time>', local.isoformat(), exact, text)
+
+
+@register.filter
+def phone(value: str | None) -> str:
+    """An E.164 number as people read it, grouped the way its country writes it ("+57 321 128 4359"); anything
+    that does not parse is shown as stored."""
+    return _grouped_phone(value) if value else ""
+
+
+@lru_cache(maxsize=8192)
+def _grouped_phone(value: str) -> str:  # parsing costs ~0.1 ms: a list of fifty customers would pay it every time
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)

@@ -26,7 +26,16 @@ from catalog.actions import check_receive_stock
 from core import events
 from core.management.commands.event_catalogue import render_doc
 from core.models import EventLog
-from customers.actions import apply_tags, check_merge_customers, do_upsert_customer
+from customers.actions import (
+    ConsentChange,
+    apply_tags,
+    check_merge_customers,
+    check_update_customer,
+    do_upsert_customer,
+)
+from customers.activity import do_refresh_activity
+from customers.models import Customer, Segment, Tag
+from customers.segments import recompute
 from inbox import actions as inbox
 from inbox.choices import ConversationState as S
 from inbox.models import Conversation
@@ -149,6 +158,35 @@ def _customer_tagged(w: World) -> When:
     return lambda: apply_tags(customer, ["vip", "mayorista"], acting_user=w.supervisor)
 
 
+def _consent_changed(w: World) -> When:
+    customer = do_upsert_customer(name="Mateo Ruiz", phones=["+573009998877"])
+    return lambda: check_update_customer(w.supervisor, customer.pk, consent={
+        "whatsapp": ConsentChange(status="opted_in", source="Formulario de la tienda")})
+
+
+def _vip_customer(*, tagged: bool) -> Customer:
+    """A customer and the VIP segment computed once (its baseline), the customer in it when `tagged`."""
+    customer = do_upsert_customer(name="Mateo Ruiz", phones=["+573009998877"])
+    if tagged:
+        customer.tags.add(Tag.objects.get_or_create(name="VIP")[0])
+    vip, _created = Segment.objects.get_or_create(code="vip", defaults={"name": "VIP",
+                                                                     "rules": {"any": [{"tag": "VIP"}]}})
+    recompute(vip)
+    return customer
+
+
+def _segment_entered(w: World) -> When:
+    customer = _vip_customer(tagged=False)
+    customer.tags.add(Tag.objects.get_or_create(name="VIP")[0])
+    return lambda: do_refresh_activity([customer.pk])
+
+
+def _segment_left(w: World) -> When:
+    customer = _vip_customer(tagged=True)
+    customer.tags.clear()
+    return lambda: do_refresh_activity([customer.pk])
+
+
 def _customer_merged(w: World) -> When:
     keep = do_upsert_customer(name="Ana Pérez", phones=["+573001110000"])
     gone = do_upsert_customer(name="Ana P.", emails=["ana@example.com"])
@@ -230,7 +268,10 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "stock.changed": _stock_changed,
     "customer.created": _customer_created,
     "customer.tagged": _customer_tagged,
+    "customer.consent_changed": _consent_changed,
     "customer.merged": _customer_merged,
+    "segment.entered": _segment_entered,
+    "segment.left": _segment_left,
     "scheduled_message.sent": _scheduled_message_sent,
     "scheduled_message.cancelled": _scheduled_message_cancelled,
     "scheduled_message.failed": _scheduled_message_failed,

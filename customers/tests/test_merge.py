@@ -123,3 +123,21 @@ def test_a_tampered_merge_form_gets_a_sentence_not_a_python_error(form, make_use
     texts = [str(m) for m in response.context["messages"]]
     assert texts == ["Elija el cliente que se conserva y el que se fusiona."]
     assert not AuditLog.objects.filter(action="customer.merged").exists()
+
+
+def test_merging_keeps_an_opt_out_from_either_customer_and_moves_the_rest(make_user):
+    # given the kept customer accepted WhatsApp, and the duplicate replied «BAJA» on WhatsApp and accepted email
+    from customers.actions import do_merge_customers, do_set_consent
+    from customers.models import Consent
+
+    keep = do_upsert_customer(name="Ana Peña", phones=["+573001112233"])
+    gone = do_upsert_customer(name="Ana P.", phones=["+573004445566"])
+    do_set_consent(keep, channel="whatsapp", status="opted_in", source="Formulario de la tienda")
+    do_set_consent(gone, channel="whatsapp", status="opted_out", method="keyword")
+    do_set_consent(gone, channel="email", status="opted_in", source="Boletín")
+    # when they are merged
+    do_merge_customers(keep_id=keep.pk, merge_id=gone.pk, acting_user=make_user(Role.SUPERVISOR))
+    # then the opt-out stands on the kept customer and the email consent moved with its source
+    consents = {c.channel: c for c in Consent.objects.filter(customer=keep)}
+    assert consents["whatsapp"].status == "opted_out" and consents["whatsapp"].opt_out_method == "keyword"
+    assert consents["email"].status == "opted_in" and consents["email"].source == "Boletín"

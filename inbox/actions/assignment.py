@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 
 from django.db import transaction
 from django.db.models import Count
@@ -14,6 +16,7 @@ from accounts.models import User, business_hours_open
 from accounts.roles import ROLE_PERMISSIONS, Perm
 from core.errors import ActionError, PermissionDeniedError
 from core.events import emit
+from customers.segments import segments_of
 from inbox import notifications
 from inbox.actions.base import (
     S,
@@ -30,6 +33,7 @@ from inbox.actions.base import (
 from inbox.choices import (
     OPEN_STATES,
     MessageKind,
+    Priority,
 )
 from inbox.events import (
     ConversationAssigned,
@@ -41,15 +45,19 @@ from realtime.events import is_muted
 # --- assignment ---------------------------------------------------------------------------------------
 
 
+SEGMENT_PRIORITY_RANK: Final = {Priority.HIGH.value: 1, Priority.URGENT.value: 2}
+
+
 def open_load() -> dict[int, int]:
     """Open conversations per agent: live work only (an imported "activa" conversation is history, not load)."""
     return dict(Conversation.objects.live().filter(state__in=[s.value for s in OPEN_STATES], assignee__isnull=False)
                 .values_list("assignee").annotate(n=Count("pk")).values_list("assignee", "n"))
 
 
-def candidates(inbox: Inbox, *, at: datetime | None = None) -> list[User]:
+def candidates(inbox: Inbox, *, at: datetime | None = None, skills: Sequence[int] = ()) -> list[User]:
     """Agents who may receive a conversation of `inbox` now: members of its teams, working the inbox,
-    available, inside their team's business hours, with the inbox's skill when it requires one."""
+    available, inside their team's business hours, with the inbox's skill when it requires one (and one of
+    `skills`, when given)."""
     at = at or timezone.now()
     open_teams = [t.pk for t in inbox.teams.all() if business_hours_open(t, at)]  # one check per team, not per agent
     if not open_teams:
@@ -59,13 +67,29 @@ def candidates(inbox: Inbox, *, at: datetime | None = None) -> list[User]:
                              teams__in=open_teams).distinct()
     if inbox.skill_id:
         qs = qs.filter(skills=inbox.skill_id)
+    if skills:
+        qs = qs.filter(pk__in=User.skills.through.objects.filter(skill_id__in=skills).values("user_id"))
     return list(qs.order_by("pk"))
 
 
-def pick_agent(inbox: Inbox, *, at: datetime | None = None) -> User | None:
-    """Least loaded relative to capacity, never above it; ties go to whoever was assigned least recently."""
+def segment_treatment(customer_id: int) -> tuple[str, list[int]]:
+    """The priority and the agents' skills the customer's segments ask for (VIP: "alta", skill "senior"); the
+    highest priority wins. ("", []) for a customer in no segment with a treatment."""
+    found = segments_of([customer_id]).get(customer_id, [])
+    ranked = [s.priority for s in found if s.priority in SEGMENT_PRIORITY_RANK]
+    priority = max(ranked, key=SEGMENT_PRIORITY_RANK.__getitem__, default="")
+    return priority, sorted({s.skill_id for s in found if s.skill_id})
+
+
+def pick_agent(inbox: Inbox, *, at: datetime | None = None, skills: Sequence[int] = ()) -> User | None:
+    """Least loaded relative to capacity, never above it; ties go to whoever was assigned least recently. With
+    `skills` (the customer's segments' treatment), an available agent with one of them first, anyone otherwise."""
     load = open_load()
-    pool = [u for u in candidates(inbox, at=at) if load.get(u.pk, 0) < u.capacity]
+    pool: list[User] = []
+    if skills:
+        pool = [u for u in candidates(inbox, at=at, skills=skills) if load.get(u.pk, 0) < u.capacity]
+    if not pool:
+        pool = [u for u in candidates(inbox, at=at) if load.get(u.pk, 0) < u.capacity]
     if not pool:
         return None
     last = dict(ConversationEvent.objects.filter(kind="assigned", data__to__in=[u.pk for u in pool])
@@ -121,8 +145,11 @@ def do_move_to_inbox(c: Conversation, inbox: Inbox, *, assignee: User | None, ac
         _assign(c, owner, acting_user=acting_user, comment=comment, kind="transferred")
 
 
-def do_auto_assign(c: Conversation) -> User | None:
-    agent = pick_agent(c.inbox)
+def do_auto_assign(c: Conversation, *, skills: Sequence[int] | None = None) -> User | None:
+    """Routes `c` to pick_agent's choice; `skills` defaults to what the customer's segments ask for."""
+    if skills is None:
+        skills = segment_treatment(c.customer_id)[1]
+    agent = pick_agent(c.inbox, skills=skills)
     if agent is not None:
         _assign(c, agent, acting_user=None)
     return agent

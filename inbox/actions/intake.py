@@ -23,6 +23,7 @@ from customers.models import Customer
 from customers.phones import normalize_phone, validate_customer_email
 from inbox.actions.assignment import (
     do_auto_assign,
+    segment_treatment,
 )
 from inbox.actions.base import (
     S,
@@ -36,6 +37,7 @@ from inbox.choices import (
     OPEN_STATES,
     Channel,
     MessageKind,
+    Priority,
 )
 from inbox.events import (
     ConversationCreated,
@@ -118,6 +120,7 @@ def do_receive_inbound(
             resolved = [row for row in rows if row.state == S.RESOLVED]
             recent = max(resolved, key=lambda row: (row.closed_at, row.pk)) if resolved else None
         new = False
+        treatment_skills: list[int] | None = None  # a new conversation's routing (its customer's segments)
         if c is None:
             if recent is not None:
                 c = recent
@@ -125,11 +128,14 @@ def do_receive_inbound(
             else:
                 # The message's marks go in with the row (no UPDATE once the message is stored, unless a pending
                 # WhatsApp edit changes its text below).
+                # The customer's segments' treatment (VIP: priority "alta", agents with the skill "senior").
+                priority, treatment_skills = segment_treatment(customer.pk)
                 c = Conversation.objects.create(customer=customer, channel=channel, inbox=inbox or _global_inbox(),
                                                 subject=subject[:250], created_at=now, last_activity_at=now,
                                                 channel_ref=channel_ref, last_customer_message_at=now,
                                                 waiting_since=now, awaiting_reply=True,
-                                                last_message_preview=body[:200])
+                                                last_message_preview=body[:200],
+                                                priority=priority or Priority.NORMAL)
                 new = True
                 _event(c, "created", actor=None, channel=channel)
                 emit(ConversationCreated(conversation_id=c.pk, customer_id=customer.pk, channel=channel,
@@ -160,7 +166,7 @@ def do_receive_inbound(
         if c.state == S.ON_HOLD:
             do_transition_conversation(c, to=S.PENDING, acting_user=None, reason="customer_replied")
         if c.assignee_id is None and c.inbox.auto_assign and not c.inbox.is_global:
-            do_auto_assign(c)
+            do_auto_assign(c, skills=treatment_skills)
         emit(MessageReceived(message_id=message.pk, conversation_id=c.pk, customer_id=c.customer_id,
                              channel=channel, inbox=c.inbox.code, body=message.body,
                              attachments=len(message.attachments or [])))

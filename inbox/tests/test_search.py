@@ -68,7 +68,7 @@ def test_search_finds_messages_names_phones_and_emails(data, supervisor_user, q,
 
 
 def test_search_by_conversation_or_customer_tag(data, supervisor_user):
-    vip = Tag.objects.create(name="VIP")
+    vip = Tag.objects.get_or_create(name="VIP")[0]
     data["gomez"].tags.add(vip)
     data["rojas"].customer.tags.add(Tag.objects.create(name="mayorista"))
     assert ids(supervisor_user, "vip") == {data["gomez"].pk}

@@ -13,6 +13,7 @@ from django.db import transaction
 from accounts.actions import do_import_agent_profile
 from accounts.models import User
 from customers.actions import do_import_customer
+from customers.activity import refresh_many
 from customers.models import Customer
 from inbox.actions import do_import_conversation, history_inbox
 from inbox.models import Conversation
@@ -70,6 +71,7 @@ def one_by_one(parsed) -> None:
                      for row in _conversations(parsed.conversations, customers, agents)}
     for row in _sales(parsed.sales, conversations):
         do_import_sale(row)
+    refresh_many(customers.values(), announce=False)  # the import computes its customers' activity at the end too
 
 
 @time_machine.travel("2026-12-01T15:00:00Z", tick=False)  # rows get their creation moment from the clock

@@ -5,9 +5,9 @@ administrator; then valid ones as an agent, whose role lacks most permissions (4
 Schemathesis's default checks: no 5xx, a documented status code, content type and headers, a body matching the
 schema (the error envelope for errors), valid requests accepted and invalid ones refused with a 4xx.
 
-Half the requests name the objects of a small seeded world (a user, a team, a conversation with a task, a lead, a
-predefined note, a product, a draft order, a webhook endpoint) so they reach the actions' rules instead of a 404;
-each request runs in a savepoint that is rolled back, so every request sees that same world.
+Half the requests name the objects of a small seeded world (a user, a team, a conversation with a task and its
+customer, a lead, a predefined note, a product, a draft order, a webhook endpoint) so they reach the actions' rules
+instead of a 404; each request runs in a savepoint that is rolled back, so every request sees that same world.
 
 `make test` runs FUZZ_EXAMPLES (default 8) examples per operation and mode; `make fuzz` runs 200. Requests go
 in-process through Django's WSGI handler against the test database (SQLite or PostgreSQL, whichever the run uses).
@@ -80,6 +80,12 @@ OPERATIONS = {op.label: op for op in (result.ok() for result in SCHEMA.get_all_o
 # Refusals of schema-valid requests that depend on data or state no JSON Schema can describe: a 400 with one of
 # these codes is the documented answer, not a schema that promises too much. Keyed by operation, then error code;
 # each says why the schema cannot state the rule. Any other 400 to a valid request fails the run.
+CUSTOMER_RULES = {
+    "invalid_customer": "depends on the data: a phone's validity depends on numbering plans, and a phone or email "
+                        "may belong to another customer; contact hours are a rule between two fields (both or "
+                        "neither, the start before the end)",
+    "unknown_marketing_list": "`marketing_lists` must name existing lists",
+}
 WINDOW_RULES = {
     "invalid_window": "`start` ≤ `end` is a rule between two parameters (and an omitted end is today)",
     "window_too_long": "the window's length is a rule between two parameters (and an omitted end is today)",
@@ -145,6 +151,11 @@ DATA_RULES: dict[str, dict[str, str]] = {
     "GET /api/v1/reports/conversations.csv": WINDOW_RULES,
     "GET /api/v1/reports/sales.csv": WINDOW_RULES,
     "GET /api/v1/reports/assignment-health": WINDOW_RULES,
+    "GET /api/v1/customers": {
+        "invalid_cursor": "`cursor` must be a `next_cursor` the endpoint gave, which no pattern can describe",
+    },
+    "POST /api/v1/customers": CUSTOMER_RULES,
+    "PATCH /api/v1/customers/{customer_id}": CUSTOMER_RULES,
     "POST /api/v1/orders": {
         "unknown_product": "each line's `sku` must name an existing product",
         "inactive_product": "depends on the product: an inactive one cannot be sold",
@@ -277,7 +288,7 @@ def world(db: Any) -> World:
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
         path_parameters={"user_id": colleague.pk, "team_id": team.pk, "conversation_id": conversation.pk,
                          "task_id": task.pk, "lead_id": lead.pk, "template_id": template.pk, "sku": product.sku,
-                         "order_id": order.pk, "endpoint_id": endpoint.pk,
+                         "order_id": order.pk, "endpoint_id": endpoint.pk, "customer_id": conversation.customer_id,
                          "message_id": failed.pk, "quick_reply_id": quick_reply.pk,
                          "scheduled_id": scheduled.pk, "rule_id": rule.pk,
                          "sequence_id": sequence.pk, "enrollment_id": enrollment.pk})

@@ -60,11 +60,13 @@ TEAMS: Final = [
     ("supervision", "Supervisión", "Coordinación y seguimiento de los equipos de atención."),
 ]
 AGENT_TEAMS: Final = ("ventas", "marketing", "soporte")
+SENIOR_AGENTS: Final = 2  # agente1 and agente2: the VIPs' first choice
 SKILLS: Final = [
     ("ventas", "Ventas"),
     ("soporte", "Soporte técnico"),
     ("reclamos", "Reclamos y PQR"),
     ("marketing", "Marketing"),
+    ("senior", "Senior"),  # the VIP segment sends its customers to these agents first (customers 0007 creates it)
 ]
 # The skills an agent of each team always has, and the ones they may add.
 TEAM_SKILLS: Final[dict[str, tuple[str, ...]]] = {"ventas": ("ventas",), "marketing": ("marketing",),
@@ -221,6 +223,8 @@ def _people(rng: random.Random, agents: int) -> list[Person]:
         teams = (team, *(rng.sample([t for t in AGENT_TEAMS if t != team], 1) if rng.random() < 0.2 else ()))
         agent_skills = set(TEAM_SKILLS[team])
         agent_skills.update(s for s in EXTRA_SKILLS[team] if rng.random() < 0.3)
+        if i <= SENIOR_AGENTS:
+            agent_skills.add("senior")
         people.append(Person(
             f"agente{i}", Role.AGENTE, full_name, email, teams, tuple(sorted(agent_skills)),
             availability=rng.choices(CURRENT_STATES, CURRENT_WEIGHTS)[0],
@@ -297,7 +301,7 @@ def _history(person: Person, user: User, now: datetime, closed: set[date]) -> No
 def seed_accounts(rng: random.Random, scale: str, stdout: OutputWrapper) -> None:
     """Teams, skills, hours, holidays, the users of every role and their availability history."""
     teams = {code: Team.objects.create(code=code, name=name, description=desc) for code, name, desc in TEAMS}
-    skills = {code: Skill.objects.create(code=code, name=name) for code, name in SKILLS}
+    skills = {code: Skill.objects.get_or_create(code=code, defaults={"name": name})[0] for code, name in SKILLS}
     BusinessHours.objects.bulk_create(
         [BusinessHours(team=team, weekday=wd, opens_at=WEEKDAY_HOURS[0], closes_at=WEEKDAY_HOURS[1])
          for team in teams.values() for wd in range(Weekday.MONDAY, Weekday.SATURDAY)]
@@ -338,6 +342,9 @@ def seed_accounts(rng: random.Random, scale: str, stdout: OutputWrapper) -> None
 
 
 SEEDERS: list[Seeder] = [seed_accounts]
+# Run after the seeding transaction commits, in order (customers: their activity columns and consents, which need
+# every other app's demo rows).
+AFTER_SEED: list[Seeder] = []
 
 
 def seeder_rng(seed: int, seeder: Seeder) -> random.Random:
@@ -383,6 +390,8 @@ class Command(BaseCommand):
                 })
             finally:
                 reset_origin(origin)
+        for after in AFTER_SEED:
+            after(seeder_rng(seed, after), scale, self.stdout)
         self._print_logins(seed, scale)
 
     def _print_logins(self, seed: int, scale: str) -> None:
