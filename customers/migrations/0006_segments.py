@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0004_user_uuid'),
-        ('customers', '0005_contact_trigram'),
+        ('customers', '0004_customer_360'),
     ]
 
     operations = [

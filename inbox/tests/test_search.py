@@ -178,12 +178,18 @@ def test_sqlite_heals_triggers_a_table_rebuild_dropped(data, supervisor_user):
 def test_postgres_uses_the_gin_indexes(data):
     plans = []
     with connection.cursor() as cursor:
-        cursor.execute("SET enable_seqscan = off")  # a tiny table would be scanned; ask whether the index applies
+        # a tiny table would be scanned, or a whole btree walked (customers' name-order index): ask whether the
+        # trigram and full-text indexes apply
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_indexscan = off")
+        cursor.execute("SET enable_indexonlyscan = off")
         for q in ("instalacion", "zuniga", "ana.pena@"):
             sql, params = search.matching_conversations(q)
             cursor.execute("EXPLAIN " + sql, params)
             plans.append("\n".join(r[0] for r in cursor.fetchall()))
         cursor.execute("RESET enable_seqscan")
+        cursor.execute("RESET enable_indexscan")
+        cursor.execute("RESET enable_indexonlyscan")
     assert "inbox_message_fts_idx" in plans[0]
     assert "Index Scan on customer_name_trgm_idx" in plans[1]
     assert "inbox_customer_email_trgm_idx" in plans[2]
