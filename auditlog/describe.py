@@ -256,7 +256,8 @@ def _target(entry: AuditLog) -> str:
     """How the entry's object reads in a sentence: a conversation by its number, others by their name."""
     if entry.target_type == "inbox.conversation":
         return f"#{entry.target_id}"
-    if entry.target_type in ("crm.webhookdelivery", "whatsapp.webhookdelivery", "reports.importjob"):
+    if entry.target_type in ("crm.webhookdelivery", "whatsapp.webhookdelivery", "sms.webhookdelivery",
+                             "reports.importjob"):
         return f"#{entry.target_id}"
     return entry.target_repr or (f"#{entry.target_id}" if entry.target_id else "")
 
@@ -267,6 +268,7 @@ SNAPSHOT_ACTIONS: frozenset[str] = frozenset({
     "stock.received", "stock.adjusted", "demo.catalog_seeded", "demo.seeded", "kommo.sync_retried",
     "kommo.connected", "webhook_endpoint.saved", "webhook.retried", "history.import_started",
     "conversation.closed", "conversation.closure_reviewed", "whatsapp.connected", "whatsapp.templates_synced",
+    "sms.connected", "sms.updated",
     "lead.note_added", "api_token.created", "auth.login_failed", "customer.merged", "message.delivery_retried",
 })
 _COMMAND_ACTORS = frozenset({"", "manage.py", "seed_demo", "manage.py seed_demo", "mail_connect"})
@@ -549,6 +551,36 @@ def _sentences() -> dict[str, _Sentence]:
     def segment_deleted(c: _Context) -> str:
         return _("%(actor)s borró el segmento de clientes %(target)s") % _args(c)
 
+    def campaign_created(c: _Context) -> str:
+        return _("%(actor)s creó la campaña %(target)s") % _args(c)
+
+    def campaign_updated(c: _Context) -> str:
+        return _("%(actor)s editó la campaña %(target)s") % _args(c)
+
+    def campaign_launched(c: _Context) -> str:
+        recipients = c.get("recipients")
+        if isinstance(recipients, int):
+            return _("%(actor)s lanzó la campaña %(target)s para %(n)s clientes") % _args(c, n=recipients)
+        return _("%(actor)s lanzó la campaña %(target)s") % _args(c)
+
+    def campaign_tested(c: _Context) -> str:
+        return _("%(actor)s envió una prueba de la campaña %(target)s") % _args(c)
+
+    def campaign_paused(c: _Context) -> str:
+        return _("%(actor)s pausó la campaña %(target)s") % _args(c)
+
+    def campaign_resumed(c: _Context) -> str:
+        return _("%(actor)s reanudó la campaña %(target)s") % _args(c)
+
+    def campaign_cancelled(c: _Context) -> str:
+        return _("%(actor)s canceló la campaña %(target)s") % _args(c)
+
+    def campaign_unscheduled(c: _Context) -> str:
+        return _("%(actor)s devolvió a borrador la campaña programada %(target)s") % _args(c)
+
+    def campaign_settings(c: _Context) -> str:
+        return _("%(actor)s cambió la configuración de campañas") % _args(c)
+
     def customer_merged(c: _Context) -> str:
         merged = c.get("merged")
         name = merged[1] if isinstance(merged, list) and len(merged) == 2 else ""
@@ -640,6 +672,25 @@ def _sentences() -> dict[str, _Sentence]:
     def wa_webhook_retried(c: _Context) -> str:
         return _("%(actor)s volvió a procesar el webhook de WhatsApp %(target)s") % _args(c)
 
+    def sms_connected(c: _Context) -> str:
+        inbox = c.get("inbox")
+        if inbox:
+            return _("%(actor)s conectó la cuenta de SMS %(target)s a la bandeja %(inbox)s") % _args(
+                c, inbox=c.fmt.value("inbox", inbox))
+        return _("%(actor)s conectó la cuenta de SMS %(target)s") % _args(c)
+
+    def sms_updated(c: _Context) -> str:
+        return _("%(actor)s editó la cuenta de SMS %(target)s") % _args(c)
+
+    def sms_activated(c: _Context) -> str:
+        return _("%(actor)s activó la cuenta de SMS %(target)s") % _args(c)
+
+    def sms_deactivated(c: _Context) -> str:
+        return _("%(actor)s desactivó la cuenta de SMS %(target)s") % _args(c)
+
+    def sms_webhook_retried(c: _Context) -> str:
+        return _("%(actor)s volvió a procesar el webhook de SMS %(target)s") % _args(c)
+
     def endpoint_saved(c: _Context) -> str:
         n = _count(c.get("events"))
         active = _("activo") if c.get("active") else _("inactivo")
@@ -712,6 +763,10 @@ def _sentences() -> dict[str, _Sentence]:
         "marketing_list.created": list_created, "customer.merged": customer_merged,
         "customer.created": customer_created, "customer.consent_changed": consent_changed,
         "segment.created": segment_created, "segment.updated": segment_updated, "segment.deleted": segment_deleted,
+        "campaign.created": campaign_created, "campaign.updated": campaign_updated,
+        "campaign.launched": campaign_launched, "campaign.tested": campaign_tested, "campaign.paused": campaign_paused,
+        "campaign.resumed": campaign_resumed, "campaign.cancelled": campaign_cancelled,
+        "campaign.unscheduled": campaign_unscheduled, "campaign.settings_updated": campaign_settings,
         "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,
         "quick_reply.deleted": quick_reply_deleted, "sla_policies.updated": sla_policies_updated,
         "automation_rule.created": automation_rule_created, "automation_rule.updated": automation_rule_updated,
@@ -725,6 +780,8 @@ def _sentences() -> dict[str, _Sentence]:
         "webchat.site_token_rotated": site_token_rotated, "webchat.whatsapp_template_updated": wa_template_updated,
         "whatsapp.connected": wa_connected, "whatsapp.activated": wa_activated, "whatsapp.deactivated": wa_deactivated,
         "whatsapp.templates_synced": wa_templates_synced, "whatsapp.webhook_retried": wa_webhook_retried,
+        "sms.connected": sms_connected, "sms.updated": sms_updated, "sms.activated": sms_activated,
+        "sms.deactivated": sms_deactivated, "sms.webhook_retried": sms_webhook_retried,
         "webhook_endpoint.saved": endpoint_saved, "webhook.retried": webhook_retried,
         "history.import_started": import_started, "conversation.closed": conversation_closed,
         "conversation.closure_reviewed": closure_reviewed, "message.delivery_retried": delivery_retried,

@@ -217,7 +217,7 @@ Seconds = Annotated[int, Field(ge=actions.SLA_MIN_SECONDS, le=actions.SLA_MAX_SE
 
 
 class SlaPolicyIn(InputSchema):
-    channel: Literal["whatsapp", "email", "webchat", "api"]
+    channel: Literal["whatsapp", "email", "webchat", "sms", "api"]
     inbox: str | None = Field(None, max_length=50, description="An inbox's code: this inbox's own policy on the "
                                                                "channel (replaces the channel's there); null: the "
                                                                "channel's")
@@ -405,7 +405,7 @@ RunLimit = Annotated[int, Query(ge=1, le=500, description="How many runs (newest
 class RuleTestIn(InputSchema):
     event: RuleEventCode = "message.received"
     message: str = Field("", max_length=rules.TEXT_SCAN_MAX)
-    channel: Literal["", "whatsapp", "email", "webchat", "api", "phone"] = ""
+    channel: Literal["", "whatsapp", "email", "webchat", "sms", "api", "phone"] = ""
     inbox: str = Field("", max_length=30, description="An inbox's code (for inbox and business-hours conditions)")
 
 

@@ -47,7 +47,7 @@ class SlaTarget(models.TextChoices):
 # The targets a customer waits on: the list's badge and "SLA due" show the nearest of these.
 CUSTOMER_TARGETS = (SlaTarget.FIRST_RESPONSE, SlaTarget.NEXT_RESPONSE, SlaTarget.RESOLUTION)
 # The channels a policy may cover (a phone call is answered live: the call queue has its own measures).
-SLA_CHANNELS = ("whatsapp", "email", "webchat", "api")
+SLA_CHANNELS = ("whatsapp", "email", "webchat", "sms", "api")
 
 
 class RuleEvent(models.TextChoices):

@@ -92,7 +92,9 @@ INSTALLED_APPS = [
     "connectors.whatsapp",
     "connectors.mail",
     "connectors.webchat",
+    "connectors.sms",
     "automation",
+    "campaigns",
     "reports",
     "auditlog",
 ]
@@ -122,7 +124,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Longest texts accepted, in characters, on every path (pages, API, imports); docs/api.md "Limits". Like peers:
 # WhatsApp refuses a text message over 4,096 characters; an email reply may carry a long quoted thread.
 MESSAGE_MAX_LENGTH = 10_000  # a message on the API and phone channels, and any channel not listed below
-MESSAGE_MAX_LENGTH_BY_CHANNEL = {"whatsapp": 4_096, "email": 100_000, "webchat": 2_000}
+MESSAGE_MAX_LENGTH_BY_CHANNEL = {"whatsapp": 4_096, "email": 100_000, "webchat": 2_000,
+                                 "sms": 1_600}  # Twilio's Body limit (it splits it into segments)
 NOTE_MAX_LENGTH = 5_000  # an internal note on a conversation or a lead
 
 ROOT_URLCONF = "config.urls"
@@ -393,6 +396,8 @@ AUTO_OFFLINE_SECONDS = env_int("AUTO_OFFLINE_SECONDS", 120)
 
 # Orders: the currency of prices and totals (ISO 4217).
 CURRENCY = env_str("CURRENCY", "COP")
+# The postal address campaign emails show in their footer (anti-spam laws ask for one); empty shows none.
+CAMPAIGN_POSTAL_ADDRESS = env_str("CAMPAIGN_POSTAL_ADDRESS", "")
 # How amounts show their currency, for the whole organization: "code" (828.800 COP) or "symbol" ($ 828.800).
 MONEY_DISPLAY = env_str("MONEY_DISPLAY", "code")
 if MONEY_DISPLAY not in ("code", "symbol"):

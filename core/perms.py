@@ -40,7 +40,8 @@ class Perm(models.TextChoices):
     INBOX_WORK = "inbox.work", _("Atender conversaciones: responder, notas, tareas, cerrar con motivo")
     INBOX_SUPERVISE = "inbox.supervise", _("Asignar y transferir cualquier conversación; revisión semanal de cierres")
     INBOX_MANAGE = "inbox.manage", _("Configurar bandejas y categorías")
-    CHANNELS_MANAGE = "channels.manage", _("Conectar canales: números de WhatsApp, buzones de correo, chat web")
+    CHANNELS_MANAGE = "channels.manage", _("Conectar canales: números de WhatsApp, cuentas de SMS, buzones de correo, "
+                                           "chat web")
     REPORTS_VIEW = "reports.view", _("Ver el tablero y los reportes (los agentes, solo sus propios números)")
     REPORTS_VIEW_ALL = "reports.view_all", _("Ver los números de todos los agentes y equipos")
     REPORTS_EXPORT = "reports.export", _("Exportar los datos detallados (una fila por conversación)")
@@ -50,6 +51,9 @@ class Perm(models.TextChoices):
     CUSTOMERS_EXPORT = "customers.export", _("Exportar la lista de clientes a CSV")
     CUSTOMERS_IMPORT = "customers.import", _("Importar clientes desde un archivo CSV")
     SEGMENTS_MANAGE = "segments.manage", _("Crear y editar segmentos de clientes (reglas y trato)")
+    CAMPAIGNS_VIEW = "campaigns.view", _("Ver las campañas y sus resultados")
+    CAMPAIGNS_MANAGE = "campaigns.manage", _("Crear, probar, lanzar, pausar y cancelar campañas; sus costos y "
+                                             "palabras de baja")
 
 
 def require_perm(user: User, perm: Perm) -> None:

@@ -108,6 +108,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Reintentos de WhatsApp"),
                 reason=_("Se reintentan los webhooks y envíos de WhatsApp cuya tarea se perdió "
                          "(procesador caído, tarea diferida perdida).")),
+    PeriodicJob("sms_safety_net", "connectors.sms.tasks.sms_safety_net", timedelta(minutes=1),
+                label=_("Reintentos de SMS"),
+                reason=_("Se reintentan los webhooks y envíos de SMS cuya tarea se perdió, y los estados de entrega "
+                         "que llegaron antes que la respuesta de Twilio se aplican a su mensaje.")),
     PeriodicJob("poll_mailboxes", "connectors.mail.tasks.poll_due_mailboxes", timedelta(seconds=15),
                 label=_("Lectura de buzones de correo"),
                 reason=_("Se leen los buzones IMAP cuyo intervalo de consulta ya pasó (cada buzón define el suyo).")),
@@ -126,6 +130,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Actividad de los clientes"),
                 reason=_("Recalcula el último contacto, las compras y el gasto de cada cliente: las compras de los "
                          "últimos 90 días y 12 meses cambian con el calendario aunque nadie escriba.")),
+    PeriodicJob("start_due_campaigns", "campaigns.tasks.start_due_campaigns", timedelta(minutes=1),
+                label=_("Campañas programadas"),
+                reason=_("Empieza las campañas que llegaron a su hora y retoma el envío de una campaña cuyo "
+                         "proceso se detuvo (un reinicio): ningún cliente recibe el mensaje dos veces.")),
     PeriodicJob("refresh_reports", "reports.tasks.refresh_reports", timedelta(seconds=20),
                 label=_("Actualización de los informes"),
                 reason=_("Los totales del tablero van como mucho un minuto detrás de los datos (el "

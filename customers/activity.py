@@ -59,6 +59,7 @@ COLUMNS: Final[Mapping[str, tuple[Any, Callable[[list[Any]], Any]]]] = {
     "on_email": (False, any),
     "on_webchat": (False, any),
     "on_phone": (False, any),
+    "on_sms": (False, any),
     "orders_count": (0, sum),
     "orders_90d": (0, sum),
     "total_spent": (Decimal(0), lambda values: sum(values, Decimal(0))),

@@ -147,7 +147,7 @@ class CustomerListQuery(QuerySchema):
     # step with LeadState and the selectors' channels and orders).
     lead_state: Literal["ninguno", "en_proceso", "completado", ""] = Field(
         "", description="The state of the customer's most recent lead")
-    channel: Literal["whatsapp", "email", "webchat", "phone", ""] = Field(
+    channel: Literal["whatsapp", "email", "webchat", "phone", "sms", ""] = Field(
         "", description="Has been in touch on this channel")
     contacted_within: int | None = Field(None, ge=1, le=3650, description="In touch in the last N days")
     not_contacted_within: int | None = Field(None, ge=1, le=3650,

@@ -87,6 +87,7 @@ class Customer(models.Model):
     on_email = models.BooleanField(default=False, editable=False)
     on_webchat = models.BooleanField(default=False, editable=False)
     on_phone = models.BooleanField(default=False, editable=False)
+    on_sms = models.BooleanField(default=False, editable=False)
     orders_count = models.PositiveIntegerField(_("compras"), default=0, editable=False)
     orders_90d = models.PositiveIntegerField(default=0, editable=False)
     total_spent = models.DecimalField(_("total comprado"), max_digits=16, decimal_places=2, default=Decimal(0),

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -61,7 +61,8 @@ def _days(n: int) -> str:
 
 
 CHANNEL_COLUMNS: Final = {ContactChannel.WHATSAPP: "on_whatsapp", ContactChannel.EMAIL: "on_email",
-                          ContactChannel.WEBCHAT: "on_webchat", ContactChannel.PHONE: "on_phone"}
+                          ContactChannel.WEBCHAT: "on_webchat", ContactChannel.PHONE: "on_phone",
+                          ContactChannel.SMS: "on_sms"}
 
 CONDITIONS: Final[Mapping[str, Condition]] = {
     "spent_12m_min": Condition(
@@ -262,9 +263,18 @@ def evaluate(customer_ids: Iterable[int], *, now: datetime | None = None, announ
     for segment_id, customer_id in SegmentMembership.objects.filter(
             customer_id__in=ids, left_at__isnull=True).values_list("segment_id", "customer_id"):
         current.setdefault(segment_id, set()).add(customer_id)
-    for segment in Segment.objects.filter(active=True, recomputed_at__isnull=False).order_by("pk"):
-        matching = set(Customer.objects.filter(pk__in=ids).filter(q_for(segment.rules, now))
-                       .values_list("pk", flat=True))
+    segments = list(Segment.objects.filter(active=True, recomputed_at__isnull=False).order_by("pk"))
+    # One query for every segment (this runs after each message and order): each segment's rules as a boolean column.
+    tests = {f"seg_{seg.pk}": ExpressionWrapper(q_for(seg.rules, now), output_field=BooleanField())
+             for seg in segments if seg.rules.get("any")}
+    matches: dict[int, set[int]] = {seg.pk: set() for seg in segments}
+    if tests:
+        for row in Customer.objects.filter(pk__in=ids).annotate(**tests).values("pk", *tests):
+            for key in tests:
+                if row[key]:
+                    matches[int(key.removeprefix("seg_"))].add(row["pk"])
+    for segment in segments:
+        matching = matches[segment.pk]
         members = current.get(segment.pk, set())
         entered, left = sorted(matching - members), sorted(members - matching)
         if entered or left:

@@ -40,7 +40,7 @@ class CustomerFilters:
     segment: str = ""  # a segment's code
     marketing_list: str = ""  # a list's code
     lead_state: str = ""  # ninguno | en_proceso | completado
-    channel: str = ""  # whatsapp | email | webchat | phone
+    channel: str = ""  # whatsapp | email | webchat | phone | sms
     contacted_within: str = ""  # days: contacted in the last N days
     not_contacted_within: str = ""  # days: no contact in the last N days (or never)
     spent_min: str = ""  # total spent at least (a decimal number)

@@ -138,7 +138,8 @@ def customer_count(request: HttpRequest) -> HttpResponse:
 def channel_icons() -> dict[str, SafeString]:
     """The channel icons of the list's rows, drawn once per process (Lucide builds each SVG from its zip: fifty rows
     drew a hundred of them per page)."""
-    names = {"whatsapp": "message-circle", "email": "mail", "webchat": "message-square", "phone": "phone"}
+    names = {"whatsapp": "message-circle", "email": "mail", "webchat": "message-square", "phone": "phone",
+             "sms": "smartphone"}
     template = Template('{% load lucide %}{% lucide name size=16 aria_hidden="true" focusable="false" %}')
     return {key: SafeString(template.render(Context({"name": icon}))) for key, icon in names.items()}
 
@@ -162,7 +163,8 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "consent_rows": [(channel, label, consents.get(channel)) for channel, label in ConsentChannel.choices],
         "consent_form": ConsentForm(),
         "channels": [label for column, label in (("on_whatsapp", "WhatsApp"), ("on_email", _("Correo")),
-                                                 ("on_webchat", _("Chat web")), ("on_phone", _("Teléfono")))
+                                                 ("on_webchat", _("Chat web")), ("on_phone", _("Teléfono")),
+                                                 ("on_sms", "SMS"))
                      if getattr(customer, column)],
         "average": customer.total_spent / customer.orders_count if customer.orders_count else None,
         "sections": profile_sections.render(request, user, customer),

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
 import copy
 import dataclasses
 import email.message
@@ -37,23 +36,20 @@ import json
 import os
 import re
 import secrets
-import signal
 import ssl
 import sys
 import threading
 import time
-import traceback
 import urllib.parse
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
-from fakes.server import LoopbackServer, RequestHolds, peer_open
+from fakes.server import FakeHandler, FakeHTTPServer, LoopbackServer, RequestHolds, peer_open
+from fakes.server import Response as BaseResponse
 
 JSONDict = dict[str, Any]
 
@@ -164,13 +160,11 @@ def _to_int(value: Any) -> int | None:
 
 
 @dataclass
-class Response:
-    """One HTTP answer of the fake."""
+class Response(BaseResponse):
+    """One HTTP answer of the fake. Kommo's answers name their type (HAL JSON, problem+json, nginx's HTML), so
+    there is no default one."""
 
-    status: int
-    body: bytes = b""
     content_type: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
 
 
 def json_response(status: int, payload: Any, content_type: str = HAL_JSON) -> Response:
@@ -2184,51 +2178,20 @@ class _ControlApi:
         return self.ok({"ok": True})
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], fake: FakeKommo, *, verbose: bool = False) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-        self.verbose = verbose
-        self.api = _RestApi(fake)
-        self.control = _ControlApi(fake)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # the client hung up (e.g. it timed out during a scripted delay): not the fake's problem
-        super().handle_error(request, client_address)
+class _HTTPServer(FakeHTTPServer[FakeKommo, _Request]):
+    request_queue_size = 5  # the stdlib's default listen backlog, which this fake has always had
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
+class _Handler(FakeHandler[FakeKommo, _Request]):
     server_version = "nginx"
-    sys_version = ""
-    timeout = 120
 
-    def do_GET(self) -> None:
+    def do_PATCH(self) -> None:  # noqa: N802 - the stdlib handler's naming (do_<METHOD>)
         self._handle()
 
-    def do_POST(self) -> None:
+    def do_PUT(self) -> None:  # noqa: N802 - the stdlib handler's naming (do_<METHOD>)
         self._handle()
 
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        server = self.server
-        if isinstance(server, _HTTPServer) and server.verbose:
-            super().log_message(format, *args)
-
-    def _read_body(self) -> bytes:
+    def read_body(self) -> bytes:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks: list[bytes] = []
             while True:
@@ -2239,42 +2202,32 @@ class _Handler(BaseHTTPRequestHandler):
                     return b"".join(chunks)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return super().read_body()
 
-    def _handle(self) -> None:
-        server = self.server
-        assert isinstance(server, _HTTPServer)
-        fake = server.fake
-        body = self._read_body()
-        split = urllib.parse.urlsplit(self.path)
-        req = _Request(method=self.command, path=split.path, query_string=split.query,
-                       query=urllib.parse.parse_qsl(split.query, keep_blank_values=True), body=body,
-                       headers=self.headers, base=fake.link_base(self.headers.get("Host")))
-        if req.path == "/_fake" or req.path.startswith("/_fake/"):
-            self._send(self._safely(lambda: server.control.handle(req)))
-            return
+    def build_request(self, path: str, query: str, body: bytes) -> _Request:
+        return _Request(method=self.command, path=path, query_string=query,
+                        query=urllib.parse.parse_qsl(query, keep_blank_values=True), body=body,
+                        headers=self.headers, base=self.fake.link_base(self.headers.get("Host")))
+
+    def is_control(self, path: str) -> bool:
+        return path == "/_fake" or path.startswith("/_fake/")
+
+    def serve_api(self, req: _Request) -> BaseResponse | None:
+        fake = self.fake
         started = time.time()
         if fake.is_down():
             fake.log_request(self._log_entry(req, None, started))
-            self.close_connection = True  # refuse: read the request, close without answering
-            return
+            return None  # refuse: read the request, close without answering
         if not fake.holds.wait(req.method, req.path, lambda: peer_open(self.connection)):
-            self.close_connection = True  # the client died while its request was parked: it never reached us
-            return
-        response = fake.gate(req.method, req.path) or self._safely(lambda: server.api.handle(req))
+            return None  # the client died while its request was parked: it never reached us
+        response = fake.gate(req.method, req.path) or self.route_api(req)
         fake.log_request(self._log_entry(req, response.status, started))
         if req.method != "GET" and 200 <= response.status < 300:
             fake.persist()
-        self._send(response)
+        return response
 
-    @staticmethod
-    def _safely(call: Callable[[], Response]) -> Response:
-        try:
-            return call()
-        except Exception:  # the fake must answer like Kommo's 500, never drop the connection
-            traceback.print_exc()
-            return json_response(500, problem_body(500, ""), PROBLEM_JSON)
+    def crashed(self) -> Response:
+        return json_response(500, problem_body(500, ""), PROBLEM_JSON)  # Kommo's 500
 
     @staticmethod
     def _log_entry(req: _Request, status: int | None, started: float) -> JSONDict:
@@ -2289,18 +2242,6 @@ class _Handler(BaseHTTPRequestHandler):
         return {"method": req.method, "path": req.path, "query": query, "query_string": req.query_string,
                 "json": parsed, "body": req.body[:10000].decode("utf-8", "replace"), "headers": headers,
                 "status": status, "timestamp": started}
-
-    def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        if response.content_type:
-            self.send_header("Content-Type", response.content_type)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        if response.status != 204 and not 100 <= response.status < 200:
-            self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if response.status != 204 and self.command != "HEAD":
-            self.wfile.write(response.body)
 
 
 class FakeKommoServer(LoopbackServer):
@@ -2317,8 +2258,9 @@ class FakeKommoServer(LoopbackServer):
         self.state = state if state is not None else FakeKommo(subdomain, token, **options)
         super().__init__(host=host, port=port, verbose=verbose)
 
-    def make_httpd(self) -> _HTTPServer:
-        return _HTTPServer((self.host, self.port), self.state, verbose=self.verbose)
+    def make_httpd(self) -> FakeHTTPServer[FakeKommo, _Request]:
+        return _HTTPServer((self.host, self.port), _Handler, self.state, api=_RestApi(self.state),
+                           control=_ControlApi(self.state), verbose=self.verbose)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -2357,19 +2299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       public_url=args.public_url, state_file=args.state_file, **config)
     if args.seed_demo and not state.snapshot()["leads"]:
         state.seed_demo()
-    server = FakeKommoServer(args.subdomain, args.token, host=args.host, port=args.port, state=state,
-                             verbose=args.verbose)
-    server._bind()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)  # even when started as a background job (which inherits SIGINT ignored)
-    print(f"fake kommo listening on {server.base_url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    return 0
+    fake_server = FakeKommoServer(args.subdomain, args.token, host=args.host, port=args.port, state=state,
+                                  verbose=args.verbose)
+    return fake_server.run_until_signalled("fake kommo")
 
 
 __all__ = ["FakeKommo", "FakeKommoConfig", "FakeKommoServer", "KommoError", "Response", "encode_webhook",

@@ -1,16 +1,24 @@
 """What every fake vendor server shares: a loopback HTTP server in a daemon thread, used as a context manager in
-tests (`with FakeX(...) as fake: fake.base_url`) or in the foreground from a CLI (`serve_forever`)."""
+tests (`with FakeX(...) as fake: fake.base_url`) or in the foreground from a CLI (`run_until_signalled`), and the HTTP
+plumbing under it (`FakeHTTPServer`, `FakeHandler`, `Request`, `Response`): each fake brings its state, its vendor
+API router, its `/_fake` control router and the vendor's answers to a bad or crashing request."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import select
+import signal
 import socket
+import sys
 import threading
+import traceback
+import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
-from http.server import ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType, TracebackType
+from typing import Any, Protocol, Self
 
 
 class LoopbackServer:
@@ -68,6 +76,200 @@ class LoopbackServer:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+    def run_until_signalled(self, label: str) -> int:
+        """A CLI's foreground mode: binds, prints "<label> listening on <base_url>" once the port is known, serves
+        until SIGTERM or SIGINT and returns the exit status. Both handlers are installed explicitly: a fake started
+        as a background job inherits SIGINT ignored."""
+        self._bind()
+
+        def stop(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        print(f"{label} listening on {self.base_url}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            self.serve_forever()
+        return 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# HTTP plumbing
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Response:
+    """One HTTP answer of a fake: JSON unless `content_type` says otherwise (None: no Content-Type header)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(status, json.dumps(payload, ensure_ascii=False).encode(), headers=headers or {})
+
+
+@dataclass
+class Request:
+    """One request as a fake's routers see it: the query as a dict (the last value of a repeated key wins) and
+    `base`, the public URL the fake builds links with ("" for a fake that answers no links)."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    body: bytes
+    headers: Any
+    base: str = ""
+
+    def form(self) -> dict[str, list[str]]:
+        return urllib.parse.parse_qs(self.body.decode("utf-8", errors="replace"), keep_blank_values=True)
+
+    def json(self) -> dict[str, Any]:
+        """The body's JSON object ({} for no body); ValueError (the vendor's 400, see FakeHandler.rejected) else."""
+        try:
+            data = json.loads(self.body or b"{}")
+        except ValueError as exc:
+            raise ValueError("body is not JSON") from exc
+        if not isinstance(data, dict):
+            raise ValueError("body must be a JSON object")
+        return data
+
+
+class Router[RequestT](Protocol):
+    """A fake's API or control routes: one answer per request (raising is answered by FakeHandler.safely)."""
+
+    def handle(self, req: RequestT, /) -> Response: ...
+
+
+class FakeHTTPServer[FakeT, RequestT](ThreadingHTTPServer):
+    """The threaded HTTP server of one fake: its state (`fake`) and the two routers its handler dispatches to, the
+    vendor's API (`api`) and the `/_fake` control routes (`control`). `verbose` logs every request to stderr."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], handler: type[FakeHandler[FakeT, RequestT]], fake: FakeT, *,
+                 api: Router[RequestT], control: Router[RequestT], verbose: bool = False) -> None:
+        super().__init__(address, handler)
+        self.fake = fake
+        self.api = api
+        self.control = control
+        self.verbose = verbose
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client hung up (e.g. it timed out during a scripted delay): not the fake's problem
+        super().handle_error(request, client_address)
+
+
+class FakeHandler[FakeT, RequestT](BaseHTTPRequestHandler):
+    """One fake's request handler: reads the request (`build_request`), sends `/_fake…` to the control router and
+    everything else to `serve_api`, and writes the answer. A router that raises never drops the connection: it is
+    answered by `rejected` (bad input) or `crashed` (a bug; the traceback goes to stderr).
+
+    Subclasses set `server_version` (the vendor's Server header) and implement `build_request`, `serve_api` and
+    `crashed`; GET, POST and DELETE are served (a fake serving more adds `do_PUT` and the like, calling `_handle`)."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed-ACK stall
+    sys_version = ""
+    timeout = 120
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    @property
+    def fake_server(self) -> FakeHTTPServer[FakeT, RequestT]:
+        server = self.server
+        assert isinstance(server, FakeHTTPServer)
+        return server
+
+    @property
+    def fake(self) -> FakeT:
+        return self.fake_server.fake
+
+    def log_message(self, format: str, *args: Any) -> None:
+        server = self.server
+        if isinstance(server, FakeHTTPServer) and server.verbose:
+            super().log_message(format, *args)
+
+    # --- hooks ---
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def build_request(self, path: str, query: str, body: bytes) -> RequestT:
+        raise NotImplementedError
+
+    def is_control(self, path: str) -> bool:
+        """The fake's own routes: answered by the control router, never gated, held or logged."""
+        return path.startswith("/_fake")
+
+    def serve_api(self, req: RequestT) -> Response | None:
+        """The vendor API's answer, with whatever the fake wraps around `route_api` (scripted faults, holds, the
+        request log); None closes the connection without an answer."""
+        raise NotImplementedError
+
+    def rejected(self, exc: Exception) -> Response | None:
+        """The vendor's answer to a request a router refused by raising `exc`; None: a crash (see `crashed`)."""
+        return None
+
+    def crashed(self) -> Response:
+        """The vendor's answer to a router's bug (its 500)."""
+        raise NotImplementedError
+
+    # --- the request cycle ---
+
+    def route_api(self, req: RequestT) -> Response:
+        return self.safely(lambda: self.fake_server.api.handle(req))
+
+    def safely(self, call: Callable[[], Response]) -> Response:
+        try:
+            return call()
+        except Exception as exc:
+            answer = self.rejected(exc)
+            if answer is not None:
+                return answer
+            traceback.print_exc()
+            return self.crashed()
+
+    def _handle(self) -> None:
+        body = self.read_body()
+        split = urllib.parse.urlsplit(self.path)
+        req = self.build_request(split.path, split.query, body)
+        if self.is_control(split.path):
+            self.write_response(self.safely(lambda: self.fake_server.control.handle(req)))
+            return
+        response = self.serve_api(req)
+        if response is None:
+            self.close_connection = True
+            return
+        self.write_response(response)
+
+    def write_response(self, response: Response) -> None:
+        """No body (nor Content-Length) for a 1xx or 204 answer, as HTTP requires; none either for HEAD."""
+        self.send_response(response.status)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        if response.status != 204 and not 100 <= response.status < 200:
+            self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if response.status != 204 and self.command != "HEAD":
+            self.wfile.write(response.body)
 
 
 def peer_open(sock: socket.socket) -> bool:

@@ -48,7 +48,6 @@ import json
 import random
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -56,12 +55,19 @@ import traceback
 import urllib.parse
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
+from dataclasses import dataclass
 from typing import Any
 
-from fakes.server import LoopbackServer, RequestHolds, peer_open
+from fakes.server import (
+    FakeHandler,
+    FakeHTTPServer,
+    LoopbackServer,
+    Request,
+    RequestHolds,
+    Response,
+    json_response,
+    peer_open,
+)
 
 JSONDict = dict[str, Any]
 
@@ -126,6 +132,13 @@ DEMO_TEMPLATES: tuple[JSONDict, ...] = (
 # --------------------------------------------------------------------------------------------------------------
 # Payload builders and signing (used by the fake, by tests and by the benchmark)
 # --------------------------------------------------------------------------------------------------------------
+
+
+# A marketing template (campaigns): not among the demo's defaults, which the inbox's template picker lists.
+PROMO_TEMPLATE: JSONDict = {
+    "name": "promo_reactivacion", "language": "es", "status": "APPROVED", "category": "MARKETING",
+    "components": [{"type": "BODY", "text": "Hola {{1}}, te extrañamos. Vuelve con {{2}} de descuento.",
+                    "example": {"body_text": [["Ana", "20%"]]}}]}
 
 
 def sign(body: bytes, app_secret: str) -> str:
@@ -230,18 +243,6 @@ def post_webhook(url: str, body: bytes, app_secret: str | None, *, signature: st
 # --------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str | None = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def json_response(status: int, payload: Any) -> Response:
-    return Response(status, json.dumps(payload, ensure_ascii=False).encode())
-
-
 def graph_error(code: int, *, status: int = 400, message: str | None = None, details: str | None = None) -> Response:
     """Meta's error envelope (contract §6)."""
     title, default_details = ERRORS.get(code, ("Error", ""))
@@ -283,8 +284,13 @@ class FakeWhatsapp:
                  version: str = DEFAULT_VERSION, window_mode: str = "off", auto_status: Sequence[str] = (),
                  status_delay: float = 0.2, shuffle_statuses: bool = False, duplicate_statuses: bool = False,
                  templates: Iterable[JSONDict] | None = None, allowed_recipients: Iterable[str] | None = None,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, max_per_second: int | None = None) -> None:
         self.lock = threading.RLock()
+        # Cloud API throughput: sends beyond this many in one second answer 130429 "Rate limit hit" (HTTP 429 here,
+        # so a client honours it like any throttling answer); None = unlimited.
+        self.max_per_second = max_per_second
+        self.throttled = 0  # sends refused for the rate
+        self._send_times: deque[float] = deque()
         self.tokens = {token}
         self.app_secret = app_secret
         self.version = version
@@ -504,6 +510,15 @@ class FakeWhatsapp:
         late = kind != "template" and self.window_mode != "off" and not self.window_open(phone_number_id, wa_id)
         if late and self.window_mode == "sync":
             return graph_error(131047)
+        if self.max_per_second is not None:
+            with self.lock:
+                now = time.monotonic()
+                while self._send_times and now - self._send_times[0] >= 1.0:
+                    self._send_times.popleft()
+                if len(self._send_times) >= self.max_per_second:
+                    self.throttled += 1
+                    return graph_error(130429, status=429)
+                self._send_times.append(now)
         wamid = new_wamid()
         record = {"phone_number_id": phone_number_id, "to": wa_id, "type": kind, "payload": payload,
                   "wamid": wamid, "at": time.time()}
@@ -622,30 +637,11 @@ def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str, str,
 # --------------------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    body: bytes
-    headers: Any
-    base: str
-
-    def json(self) -> JSONDict:
-        try:
-            data = json.loads(self.body or b"{}")
-        except ValueError as exc:
-            raise ValueError("body is not JSON") from exc
-        if not isinstance(data, dict):
-            raise ValueError("body must be a JSON object")
-        return data
-
-
 class _Api:
     def __init__(self, fake: FakeWhatsapp) -> None:
         self.fake = fake
 
-    def handle(self, req: _Request) -> Response:  # noqa: PLR0911 - a router
+    def handle(self, req: Request) -> Response:  # noqa: PLR0911 - a router
         fake = self.fake
         if req.path.startswith("/whatsapp_business/attachments"):
             if not fake.authorized(req.headers.get("Authorization")):
@@ -687,7 +683,7 @@ class _ControlApi:
     def __init__(self, fake: FakeWhatsapp) -> None:
         self.fake = fake
 
-    def handle(self, req: _Request) -> Response:  # noqa: PLR0911 - a router
+    def handle(self, req: Request) -> Response:  # noqa: PLR0911 - a router
         fake = self.fake
         route = (req.method, req.path.rstrip("/"))
         if route == ("GET", "/_fake/health"):
@@ -736,88 +732,30 @@ class _ControlApi:
         return json_response(404, {"error": "unknown control route"})
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(self, address: tuple[str, int], fake: FakeWhatsapp, *, verbose: bool = False) -> None:
-        super().__init__(address, _Handler)
-        self.fake = fake
-        self.verbose = verbose
-        self.api = _Api(fake)
-        self.control = _ControlApi(fake)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(FakeHandler[FakeWhatsapp, Request]):
     server_version = "fake-graph"
-    sys_version = ""
-    timeout = 120
 
-    def do_GET(self) -> None:
-        self._handle()
+    def build_request(self, path: str, query: str, body: bytes) -> Request:
+        return Request(self.command, path, dict(urllib.parse.parse_qsl(query)), body, self.headers,
+                       self.fake.link_base(self.headers.get("Host")))
 
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        server = self.server
-        if isinstance(server, _HTTPServer) and server.verbose:
-            super().log_message(format, *args)
-
-    def _handle(self) -> None:
-        server = self.server
-        assert isinstance(server, _HTTPServer)
-        fake = server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        split = urllib.parse.urlsplit(self.path)
-        req = _Request(self.command, split.path, dict(urllib.parse.parse_qsl(split.query)), body, self.headers,
-                       fake.link_base(self.headers.get("Host")))
-        if req.path.startswith("/_fake"):
-            self._send(self._safely(lambda: server.control.handle(req)))
-            return
+    def serve_api(self, req: Request) -> Response | None:
+        fake = self.fake
         if not fake.holds.wait(req.method, req.path, lambda: peer_open(self.connection)):
-            self.close_connection = True  # the client died while its request was parked: it never reached us
-            return
+            return None  # the client died while its request was parked: it never reached us
         started = time.time()
-        response = fake.gate(req.method, req.path) or self._safely(lambda: server.api.handle(req))
+        response = fake.gate(req.method, req.path) or self.route_api(req)
         fake.log_request({"method": req.method, "path": req.path, "query": req.query, "status": response.status,
                           "authorization": self.headers.get("Authorization") or "",
-                          "json": _maybe_json(body, self.headers.get("Content-Type")), "timestamp": started})
-        self._send(response)
+                          "json": _maybe_json(req.body, self.headers.get("Content-Type")), "timestamp": started})
+        return response
 
-    @staticmethod
-    def _safely(call: Callable[[], Response]) -> Response:
-        try:
-            return call()
-        except ValueError as exc:
-            return graph_error(100, message=f"(#100) {exc}")
-        except Exception:
-            traceback.print_exc()
-            return json_response(500, {"error": {"message": "An unknown error has occurred.", "code": 1,
-                                                 "is_transient": True}})
+    def rejected(self, exc: Exception) -> Response | None:
+        return graph_error(100, message=f"(#100) {exc}") if isinstance(exc, ValueError) else None
 
-    def _send(self, response: Response) -> None:
-        self.send_response(response.status)
-        if response.content_type:
-            self.send_header("Content-Type", response.content_type)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(response.body)
+    def crashed(self) -> Response:
+        return json_response(500, {"error": {"message": "An unknown error has occurred.", "code": 1,
+                                             "is_transient": True}})
 
 
 def _maybe_json(body: bytes, content_type: str | None) -> Any:
@@ -844,8 +782,9 @@ class FakeWhatsappServer(LoopbackServer):
         self.state = state if state is not None else FakeWhatsapp(token, app_secret, **options)
         super().__init__(host=host, port=port, verbose=verbose)
 
-    def make_httpd(self) -> _HTTPServer:
-        return _HTTPServer((self.host, self.port), self.state, verbose=self.verbose)
+    def make_httpd(self) -> FakeHTTPServer[FakeWhatsapp, Request]:
+        return FakeHTTPServer((self.host, self.port), _Handler, self.state, api=_Api(self.state),
+                              control=_ControlApi(self.state), verbose=self.verbose)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -897,17 +836,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         public_url=args.public_url,
         numbers=[Number(args.phone_number_id, args.waba_id, args.display_phone_number, args.verified_name)])
     server = FakeWhatsappServer(host=args.host, port=args.port, state=state, verbose=args.verbose)
-    server._bind()
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"fake whatsapp listening on {server.base_url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        server.serve_forever()
-    return 0
+    return server.run_until_signalled("fake whatsapp")
 
 
 __all__ = ["DEMO_TEMPLATES", "FakeWhatsapp", "FakeWhatsappServer", "Number", "encode", "envelope", "graph_error",

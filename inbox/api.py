@@ -61,7 +61,8 @@ ManualCloseReason = Literal["answered", "derived_documented", "task_created", "c
 LIMITS_DOC = (f"At most {settings.MESSAGE_MAX_LENGTH:,} characters; on WhatsApp "
               f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['whatsapp']:,}, by email "
               f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['email']:,}, on web chat "
-              f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['webchat']:,} (docs/api.md, Limits).")
+              f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['webchat']:,}, by SMS "
+              f"{settings.MESSAGE_MAX_LENGTH_BY_CHANNEL['sms']:,} (docs/api.md, Limits).")
 
 
 # The longest message any channel accepts; each channel's own limit is in LIMITS_DOC (400 `text_too_long` /

@@ -50,6 +50,7 @@ class Channel(models.TextChoices):
     WEBCHAT = "webchat", _("Chat web")
     API = "api", _("API")
     PHONE = "phone", _("Teléfono")
+    SMS = "sms", _("SMS")
 
 
 class Priority(models.TextChoices):

@@ -37,14 +37,14 @@ def activity(customer_ids: Sequence[int], now: datetime) -> Mapping[int, Mapping
                       past=Max(Coalesce("closed_at", "created_at"), filter=imported),
                       open=Count("id", filter=Q(state__in=OPEN_STATES) & ~imported & ~Q(inbox__code=HISTORY_INBOX)),
                       wa=used(Channel.WHATSAPP), mail=used(Channel.EMAIL), web=used(Channel.WEBCHAT),
-                      phone=used(Channel.PHONE)))
+                      phone=used(Channel.PHONE), sms=used(Channel.SMS)))
     return {row["customer_id"]: {
         "first_contact_at": row["first"],
         "last_contact_at": max((t for t in (row["inbound"], row["outbound"], row["past"]) if t is not None),
                                default=None),
         "last_inbound_at": row["inbound"], "conversations_count": row["n"], "open_conversations": row["open"],
         "on_whatsapp": row["wa"] > 0, "on_email": row["mail"] > 0, "on_webchat": row["web"] > 0,
-        "on_phone": row["phone"] > 0,
+        "on_phone": row["phone"] > 0, "on_sms": row["sms"] > 0,
     } for row in rows}
 
 

@@ -64,7 +64,7 @@ CHANNELS: Final = {
     "whatsapp": "whatsapp", "wa": "whatsapp", "email": "email", "e-mail": "email", "correo": "email",
     "mail": "email", "correo electronico": "email", "web": "webchat", "webchat": "webchat", "web chat": "webchat",
     "chat web": "webchat", "chat": "webchat", "telefono": "phone", "phone": "phone", "llamada": "phone",
-    "api": "api",
+    "api": "api", "sms": "sms", "mensaje de texto": "sms",
 }
 BATCH: Final = 5000
 # Bounds of the numbers a history row may carry (anything beyond is a typo or a unit mix-up, reported with its line

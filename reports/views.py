@@ -17,13 +17,19 @@ from django.utils.translation import gettext_lazy
 
 from accounts.models import Team, User
 from accounts.roles import Perm
+from campaigns.choices import CampaignChannel
 from core.errors import ActionError
+from core.exports import CsvOptions, csv_response
 from core.money import money_spec
 from core.permissions import perm_required
 from inbox.models import Inbox
 from reports.actions import do_start_history_import
 from reports.api import leadflow_payload
 from reports.assignment_health import assignment_health
+from reports.campaigns import campaign_report
+from reports.campaigns import csv_columns as campaign_csv_columns
+from reports.campaigns import csv_rows as campaign_csv_rows
+from reports.campaigns import window as campaign_window
 from reports.dashboard import DashboardFilters, charts_for, check_dashboard_filters, hidden_kpis
 from reports.dashboard_ui import (
     CHART_INFO,
@@ -89,6 +95,29 @@ def leadflow(request: HttpRequest) -> HttpResponse:
     }
     template = "reports/_leadflow_results.html" if request.htmx else "reports/leadflow.html"  # type: ignore[attr-defined]
     return render(request, template, context)
+
+
+@perm_required(Perm.CAMPAIGNS_VIEW)
+def campaigns_report(request: HttpRequest) -> HttpResponse:
+    """Every campaign launched in the window with its results, cost, revenue and ROI; `?format=csv` downloads it."""
+    error = ""
+    try:
+        start, end = campaign_window(_date(request.GET.get("start")), _date(request.GET.get("end")))
+    except ActionError as exc:
+        error = exc.message
+        start, end = campaign_window(None, None)
+    report = campaign_report(start, end)
+    if request.GET.get("format") == "csv":
+        try:
+            options = CsvOptions.from_query(request.GET)
+        except ActionError as exc:
+            return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
+        return csv_response(rows=campaign_csv_rows(report), columns=campaign_csv_columns(), options=options,
+                            filename=f"campanas-{start.isoformat()}-{end.isoformat()}.csv")
+    query = urlencode({"start": start.isoformat(), "end": end.isoformat()})
+    return render(request, "reports/campaigns.html", {
+        "report": report, "error": error, "csv_url": f"{reverse('reports:campaigns')}?{query}&format=csv",
+        "channels": [(value, label, report.totals.get(value)) for value, label in CampaignChannel.choices]})
 
 
 # --- the performance dashboard ----------------------------------------------------------------------------------
@@ -157,6 +186,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "agents": dashboard_agents() if see_all else [],
         "can_export": user.has_perm_code(Perm.REPORTS_EXPORT),
         "can_import": user.has_perm_code(Perm.HISTORY_IMPORT),
+        "perms_campaigns": user.has_perm_code(Perm.CAMPAIGNS_VIEW),
         "export_url": f"{export_url}?{export_query}",
         "sales_export_url": f"{sales_export_url}?{export_query}",
         "json_url": f"{api_url}?{urlencode(query)}",

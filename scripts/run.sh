@@ -34,7 +34,7 @@ fi
 # The terminal is for the banner, warnings and errors. Background chatter (each task the worker runs, each
 # job the scheduler enqueues, HTTP access, the fake vendors) goes to data/*.log, fresh on every start.
 export LOG_CONSOLE_LEVEL="${LOG_CONSOLE_LEVEL:-WARNING}"
-for log in web access worker scheduler fake-kommo fake-whatsapp supervisor; do : > "$D/$log.log"; done
+for log in web access worker scheduler fake-kommo fake-whatsapp fake-sms supervisor; do : > "$D/$log.log"; done
 
 units=()
 unit() { units+=("$@" ";"); }  # one supervised unit: service|task NAME [options] -- command…
@@ -70,10 +70,26 @@ if [ -z "${WHATSAPP_BASE_URL:-}" ] && [ "${WHATSAPP_DEMO:-1}" = "1" ]; then
       --app-secret demo-whatsapp-app-secret --phone-number-id "$WHATSAPP_DEMO_NUMBER" --auto-status sent,delivered,read \
       --webhook-url "$SITE_URL/integrations/whatsapp/webhook/$WHATSAPP_DEMO_NUMBER/"
 fi
+# Demo SMS (SMS_DEMO=0 turns it off): a local fake Twilio Programmable Messaging API. Replies go to it, its signed
+# status callbacks tick them, and "Simular SMS entrante" (Administración → SMS) makes a customer text. The demo
+# account (its SID and token below) is connected by `manage.py demo_setup`, which also tells the fake where our
+# inbound webhook is.
+SMS_URL=""
+if [ "${SMS_DEMO:-1}" = "1" ]; then
+  export SMS_DEMO=1
+  wanted="${SMS_PORT:-8013}"
+  SMS_PORT="$("${SUP[@]}" free-port "$wanted")"
+  [ "$SMS_PORT" = "$wanted" ] || notes+="  Port $wanted was taken: the demo SMS (Twilio) listens on $SMS_PORT."$'\n'
+  SMS_URL="http://127.0.0.1:$SMS_PORT"
+  unit service fake-sms --out "$D/fake-sms.log" --err out --listen "$SMS_PORT" --ready "$SMS_URL/_fake/health" -- \
+      "$PY" -m fakes.sms --host 127.0.0.1 --port "$SMS_PORT" --account-sid ACc0ffeec0ffeec0ffeec0ffeec0ffee00 \
+      --auth-token demo-sms-auth-token --phone-number +15005550006 --auto-status sent,delivered
+fi
 
 unit task migrate -- "$PY" manage.py migrate --noinput -v0
 # Demo data on an empty database; the demo Kommo/WhatsApp connected, or re-pointed when the fakes' port changed.
-unit task demo-setup -- "$PY" manage.py demo_setup --kommo-url "$KOMMO_URL" --whatsapp-url "$WHATSAPP_URL"
+unit task demo-setup -- "$PY" manage.py demo_setup --kommo-url "$KOMMO_URL" --whatsapp-url "$WHATSAPP_URL" \
+    --sms-url "$SMS_URL"
 
 # run_worker: db_worker (retried when the database is locked), or with REDIS_URL an RQ worker riding out outages.
 WORKER=("$PY" manage.py run_worker --queue-name '*' --interval 0.5)
@@ -90,6 +106,7 @@ BANNER="
     director (Director de ventas) · analista (Analista de datos) · agente1 … agente8 (Agentes)
   Web chat demo (be the visitor there, answer in the inbox):  http://$HOST:$PORT/webchat/demo/
   WhatsApp demo (a customer writes): log in as admin → Administración → WhatsApp → \"Simular mensaje de WhatsApp\"
+  SMS demo (a customer texts):        log in as admin → Administración → SMS → \"Simular SMS entrante\"
   Kommo demo (a new lead to call):    log in as admin → Administración → Kommo → \"Simular un lead\"
 ${notes}  Logs (tasks, scheduler, HTTP access, fake vendors, restarts): $D/*.log — e.g. tail -f $D/worker.log
   Only warnings and errors appear below. A process that stops is restarted (a line here says so).

@@ -83,6 +83,12 @@ def ids(db):
     wa_number = WhatsappNumber.objects.create(phone_number_id="1", waba_id="2", access_token="t", app_secret="s",
                                               verify_token="v", base_url="http://127.0.0.1:9")
     wa_delivery = WhatsappDelivery.objects.create(number=wa_number, body="{}", state="failed")
+    from connectors.sms.models import SmsAccount
+    from connectors.sms.models import WebhookDelivery as SmsDelivery
+
+    sms_account = SmsAccount.objects.create(name="SMS", account_sid="AC" + "0" * 32, auth_token="t",
+                                            from_number="+15005550006", base_url="http://127.0.0.1:9")
+    sms_delivery = SmsDelivery.objects.create(account=sms_account, kind="inbound", body="a=b", state="failed")
     from reports.models import ImportJob
 
     import_job = ImportJob.objects.create(conversations_file="imports/role-matrix.csv")
@@ -116,12 +122,16 @@ def ids(db):
     sequence = Sequence.objects.create(name="Posventa", steps=[{"delay_minutes": 1440, "body": "Hola"}])
     enrollment = SequenceEnrollment.objects.create(sequence=sequence, conversation=conversation,
                                                    customer_id=conversation.customer_id)
-    return {"rule_id": rule.pk, "sequence_id": sequence.pk, "enrollment_id": enrollment.pk,
+    from campaigns.models import Campaign
+
+    campaign = Campaign.objects.create(name="Matriz", audience={}, created_by=other)  # a draft: every page opens
+    return {"campaign_id": campaign.pk,"rule_id": rule.pk, "sequence_id": sequence.pk, "enrollment_id": enrollment.pk,
             "heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk,
             "scheduled_id": scheduled.pk,
             "conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
             "job_id": import_job.pk,
             "number_id": wa_number.pk, "wa_delivery_id": wa_delivery.pk,
+            "sms_account_id": sms_account.pk, "sms_delivery_id": sms_delivery.pk,
             "token_id": 999999, "site_id": chat_site.pk, "mailbox_id": mailbox.pk,
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
             "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk,

@@ -10,6 +10,7 @@ from bench.harness import Scenario
 from bench.scenarios import (
     automation,
     callcenter,
+    campaigns,
     catalog,
     customers,
     dashboard,
@@ -22,6 +23,6 @@ from bench.scenarios import (
 )
 
 MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events, automation,
-           customers)
+           customers, campaigns)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

@@ -148,7 +148,7 @@ def smtp_connection(mailbox: Mailbox) -> Any:
     return backend
 
 
-def _permanent(exc: BaseException) -> bool:
+def permanent_smtp_error(exc: BaseException) -> bool:
     """5xx answers will not change by retrying; connection problems and 4xx may."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _msg in exc.recipients.values())
@@ -188,7 +188,7 @@ def do_send_email(message_id: int) -> str:  # noqa: PLR0911  # one early return 
         expected = isinstance(exc, smtplib.SMTPException | OSError | ssl.SSLError | ActionError)
         (logger.warning if expected else logger.exception)("mail: sending message %s failed (attempt %s): %s",
                                                             message_id, out.attempts, error)
-        if isinstance(exc, ActionError) or _permanent(exc) or out.attempts >= MAX_ATTEMPTS:
+        if isinstance(exc, ActionError) or permanent_smtp_error(exc) or out.attempts >= MAX_ATTEMPTS:
             OUTBOX.park(out.pk, error=error)
             do_update_delivery_status(message_id, status="failed", error=error)
             return "failed"

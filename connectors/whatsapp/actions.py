@@ -11,19 +11,20 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.actions import require_perm
 from accounts.models import User
 from accounts.roles import Perm
+from connectors.inboxes import resolve_inbox
 from connectors.whatsapp import conf, intake, outbound, tasks
 from connectors.whatsapp.client import GraphClient, GraphError, GraphUnavailable, post_signed_webhook
 from connectors.whatsapp.inbound import Change, change_of, e164, render, sender_of, wa_timestamp
@@ -36,14 +37,14 @@ from connectors.whatsapp.models import (
     WhatsappNumber,
 )
 from connectors.whatsapp.window import number_for
-from core import audit, heartbeats
+from core import audit, deliveries
 from core.backoff import backoff
 from core.errors import ActionError, NotFoundError
 from core.tasks import enqueue_on_commit
 from inbox.actions import access_conversation, check_send_reply, do_receive_inbound, do_update_delivery_status
 from inbox.attachments import store_attachment
 from inbox.choices import DeliveryStatus, MessageKind
-from inbox.models import Conversation, Inbox, Message
+from inbox.models import Conversation, Message
 from inbox.revision_actions import do_record_message_change
 
 logger = logging.getLogger(__name__)
@@ -76,16 +77,6 @@ class ConnectResult:
     created: bool
     templates: int | None  # approved templates synced, None when the sync failed
     templates_error: str
-
-
-def _resolve_inbox(name: str) -> Inbox | None:
-    name = name.strip()
-    if not name:
-        return None
-    inbox = Inbox.objects.filter(Q(code=name) | Q(name__iexact=name)).first()
-    if inbox is None:
-        raise ActionError("unknown_inbox", _("No existe la bandeja «%s».") % name, field="inbox")
-    return inbox
 
 
 def check_connect_number(
@@ -130,7 +121,7 @@ def check_connect_number(
         raise ActionError("missing_token", _("Falta el token de acceso."), field="token")
     if not app_secret:
         raise ActionError("missing_app_secret", _("Falta la clave secreta de la app."), field="app_secret")
-    target_inbox = _resolve_inbox(inbox)
+    target_inbox = resolve_inbox(inbox)
     try:
         with GraphClient(base_url=base_url or conf.default_base_url(), token=token) as graph:
             info = graph.get_phone_number(phone_number_id)
@@ -353,38 +344,6 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def _claim_delivery(delivery_id: int) -> WebhookDelivery | str:
-    """Starts an attempt: the delivery, or why not ("skipped": finished or gone; "busy": an attempt is running).
-
-    While a delivery is `received`, `processed_at` is its lease (no migration needed for it): an attempt in
-    progress holds it PROCESSING_LEASE ahead with an empty `error`; a delivery waiting for its retry holds its
-    retry time with the reason in `error`. The retry task may start early (tests run deferred tasks at once); a
-    second concurrent attempt may not, unless the process holding the lease (`lease_holder`) is dead by its
-    heartbeat (core.heartbeats): then the lease is void. The safety net reads the same columns."""
-    now = timezone.now()
-    with transaction.atomic():
-        # No select_related here: PostgreSQL cannot lock the nullable side of an outer join (number may be NULL).
-        delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
-        if delivery is None or delivery.state != D.RECEIVED:
-            return "skipped"
-        if delivery.processed_at is not None and delivery.processed_at > now and not delivery.error:
-            if not heartbeats.holder_is_dead(delivery.lease_holder, now):
-                return "busy"
-            # The attempt's worker died (SIGKILL, its machine): its lease is void, this attempt takes over now.
-            logger.warning("webhook delivery %s: lease of dead worker %s taken over", delivery.pk,
-                           delivery.lease_holder)
-        if delivery.attempts >= conf.processing_max_attempts():  # earlier attempts died with their worker
-            delivery.state, delivery.processed_at = D.FAILED, now
-            delivery.error = _("Se abandonó tras %d intentos interrumpidos.") % delivery.attempts
-            delivery.save(update_fields=["state", "processed_at", "error"])
-            return "failed"
-        delivery.attempts += 1
-        delivery.processed_at, delivery.error = now + PROCESSING_LEASE, ""
-        delivery.lease_holder = heartbeats.lease_holder()
-        delivery.save(update_fields=["attempts", "processed_at", "error", "lease_holder"])
-    return delivery
-
-
 def do_process_delivery(delivery_id: int) -> str:
     """Processes one stored webhook and records the outcome on it: `processed` (some items may be listed as
     ignored in `error`), or `failed` with the reason: not JSON or absurdly nested, a message we could not
@@ -393,17 +352,19 @@ def do_process_delivery(delivery_id: int) -> str:
     Safe to repeat: a finished delivery is skipped, an attempt in progress is not doubled, inbound messages are
     idempotent on their wamid and statuses on (wamid, status). Raises Retry when Meta is unavailable (the
     delivery stays `received`; after the attempt limit it is marked failed)."""
-    claimed = _claim_delivery(delivery_id)
+    claimed = deliveries.claim_delivery(WebhookDelivery, delivery_id, lease=PROCESSING_LEASE,
+                                        max_attempts=conf.processing_max_attempts())
     if isinstance(claimed, str):
         return claimed
     delivery = claimed
     try:
         payload = parse_payload(delivery.body)
     except ValueError as exc:
-        _finish(delivery, D.FAILED, str(exc))
+        deliveries.finish_delivery(delivery, D.FAILED, str(exc))
         return "failed"
     if not isinstance(payload, dict) or payload.get("object") != "whatsapp_business_account":
-        _finish(delivery, D.PROCESSED, f"ignored: object {payload.get('object') if isinstance(payload, dict) else '?'}")
+        kind = payload.get("object") if isinstance(payload, dict) else "?"
+        deliveries.finish_delivery(delivery, D.PROCESSED, f"ignored: object {kind}")
         return "ignored"
     processor = _Processor(delivery)
     try:
@@ -411,10 +372,10 @@ def do_process_delivery(delivery_id: int) -> str:
     except GraphUnavailable as exc:
         final = delivery.attempts >= conf.processing_max_attempts()
         if final:
-            _finish(delivery, D.FAILED, f"WhatsApp unavailable: {exc.text}")
+            deliveries.finish_delivery(delivery, D.FAILED, f"WhatsApp unavailable: {exc.text}")
             return "failed"
         retry_at = timezone.now() + _retry_delay(delivery.attempts)
-        _finish(delivery, D.RECEIVED, f"WhatsApp unavailable: {exc.text}", lease=retry_at)
+        deliveries.finish_delivery(delivery, D.RECEIVED, f"WhatsApp unavailable: {exc.text}", lease=retry_at)
         raise Retry(exc.text, retry_at=retry_at) from exc
     except (OperationalError, InterfaceError):
         # The database hiccuped (SQLite "database is locked", a lost PostgreSQL connection): not bad data. The
@@ -424,36 +385,13 @@ def do_process_delivery(delivery_id: int) -> str:
         raise
     except Exception as exc:  # a bug or bad data (RecursionError, DataError…): this delivery fails, not the batch
         logger.exception("whatsapp webhook %s failed", delivery.pk)
-        _finish(delivery, D.FAILED, "; ".join([f"unexpected error: {type(exc).__name__}: {exc}",
-                                               *processor.problems]))
+        deliveries.finish_delivery(delivery, D.FAILED, "; ".join([f"unexpected error: {type(exc).__name__}: {exc}",
+                                                                  *processor.problems]))
         return "failed"
     problems = processor.problems
-    _finish(delivery, D.FAILED if processor.failed else D.PROCESSED, "; ".join(problems)[:2000])
+    deliveries.finish_delivery(delivery, D.FAILED if processor.failed else D.PROCESSED,
+                               "; ".join(problems)[:2000])
     return "failed" if processor.failed else "processed"
-
-
-def _finish(delivery: WebhookDelivery, state: str, error: str, *, lease: datetime | None = None) -> None:
-    """Records the outcome; `lease` (a `received` delivery only) is when its retry is due. Fenced on this attempt
-    (its number and holder): an attempt whose lease was taken over (its worker judged dead) records nothing."""
-    updated = WebhookDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts,
-                                             lease_holder=delivery.lease_holder).update(
-        state=state, error=error.replace("\x00", "\ufffd")[:2000],
-        processed_at=lease if state == D.RECEIVED else timezone.now())
-    if not updated:
-        logger.warning("webhook delivery %s: attempt %s was taken over; its outcome (%s) is not recorded",
-                       delivery.pk, delivery.attempts, state)
-
-
-def stuck_delivery_ids(*, now: datetime | None = None, limit: int = 500) -> list[int]:
-    """`received` deliveries whose task was lost: never tried and received more than a minute ago, or whose
-    attempt's lease (or retry time) passed more than a minute ago (the deferred retry had its chance), or whose
-    attempt's worker is dead by its heartbeat."""
-    now = now or timezone.now()
-    grace = now - timedelta(minutes=1)
-    return list(WebhookDelivery.objects.filter(state=D.RECEIVED)
-                .filter(Q(processed_at__isnull=True, received_at__lt=grace) | Q(processed_at__lt=grace)
-                        | Q(error="", lease_holder__in=heartbeats.dead_lease_holders(now)))
-                .order_by("id").values_list("pk", flat=True)[:limit])
 
 
 def _items(value: Any) -> list[Any]:
@@ -643,6 +581,17 @@ def _message_for(wamid: str, callback: str) -> int | None:
     return found
 
 
+# Apps above (campaigns) send messages that are not inbox messages: a status for a wamid the inbox does not know is
+# offered to them — listener(wamid, status, callback_data, error, at) returns True when the message was theirs.
+StatusListener = Callable[[str, str, str, str, datetime], bool]
+STATUS_LISTENERS: list[StatusListener] = []
+
+
+def register_status_listener(listener: StatusListener) -> None:
+    if listener not in STATUS_LISTENERS:
+        STATUS_LISTENERS.append(listener)
+
+
 def do_record_status(item: dict[str, Any]) -> str:
     """sent / delivered / read / failed for one of our messages. Idempotent on (wamid, status); out-of-order
     arrival is the inbox's rule (statuses only move forward, failed is final). A status for a wamid we cannot
@@ -664,6 +613,11 @@ def do_record_status(item: dict[str, Any]) -> str:
     if not created and (receipt.applied or message_id is None):
         return "duplicate"
     if message_id is None:
+        at = wa_timestamp(item.get("timestamp"))
+        callback = str(item.get("biz_opaque_callback_data") or "")
+        if any(listener(wamid, status, callback, error, at) for listener in STATUS_LISTENERS):
+            StatusReceipt.objects.filter(pk=receipt.pk).update(applied=True)
+            return "applied"
         return "pending"
     do_update_delivery_status(message_id, status=mapped.value, error=error)
     StatusReceipt.objects.filter(pk=receipt.pk).update(applied=True, message_id=message_id)
@@ -687,16 +641,8 @@ def do_apply_pending_statuses(message_id: int, wamids: list[str]) -> int:
 @transaction.atomic
 def check_retry_delivery(acting_user: User, delivery_id: int) -> WebhookDelivery:
     require_perm(acting_user, Perm.CHANNELS_MANAGE)
-    delivery = WebhookDelivery.objects.select_for_update().filter(pk=delivery_id).first()
-    if delivery is None:
-        raise NotFoundError("delivery_not_found", _("El webhook no existe."))
-    if delivery.state == D.REJECTED:
-        raise ActionError("rejected_delivery", _("Un webhook rechazado por su firma no se procesa nunca."))
-    if delivery.state == D.FAILED:
-        # attempts restart too: otherwise one that ran out of attempts is failed again at once by _claim_delivery
-        delivery.state, delivery.error, delivery.processed_at, delivery.attempts = D.RECEIVED, "", None, 0
-        delivery.save(update_fields=["state", "error", "processed_at", "attempts"])
-
+    delivery, requeued = deliveries.reset_failed_delivery(WebhookDelivery, delivery_id)
+    if requeued:
         enqueue_on_commit(tasks.process_whatsapp_webhooks, [delivery.pk])
         audit.record(actor=acting_user, action="whatsapp.webhook_retried", target=delivery)
     return delivery
@@ -706,16 +652,16 @@ def do_safety_net(*, now: Any = None) -> dict[str, int]:
     """Work whose task was lost (a worker died, a deferred task vanished) is picked up again; old unmatched
     status receipts (messages sent from outside Centralita) are pruned.
 
-    * deliveries: see stuck_delivery_ids (queued twice is harmless: the second run finds it finished or busy);
+    * deliveries: see core.deliveries.stuck_delivery_ids (queued twice is harmless: the second run finds it
+      finished or busy);
     * sends: a retry whose time passed 30 s ago, or a send whose worker died mid-call (its lease expired: the
       sender claims it again, counting the attempt, and resumes after the parts Meta already accepted)."""
 
     now = now or timezone.now()
-    stuck = stuck_delivery_ids(now=now)
-    for start in range(0, len(stuck), SAFETY_NET_CHUNK):  # every worker takes a share of a backlog
-        tasks.process_whatsapp_webhooks.enqueue(stuck[start:start + SAFETY_NET_CHUNK])
+    requeued = deliveries.requeue_stuck_deliveries(WebhookDelivery, tasks.process_whatsapp_webhooks, now=now,
+                                                   chunk=SAFETY_NET_CHUNK)
     due = outbound.sends_to_reclaim(now=now)
     for message_id in due:
         tasks.retry_whatsapp_send.enqueue(message_id)
     pruned, _ = StatusReceipt.objects.filter(applied=False, created_at__lt=now - timedelta(days=7)).delete()
-    return {"deliveries": len(stuck), "sends": len(due), "pruned_receipts": pruned}
+    return {"deliveries": requeued, "sends": len(due), "pruned_receipts": pruned}

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.deliveries import WebhookDeliveryBase
 from core.fields import EncryptedTextField
 
 
@@ -69,34 +70,19 @@ class WhatsappContact(models.Model):
         return f"{self.number_id}:{self.wa_id}"
 
 
-class WebhookDelivery(models.Model):
-    """A raw webhook POST from Meta, stored before anything is parsed (nothing accepted is ever lost).
+class WebhookDelivery(WebhookDeliveryBase):
+    """A raw webhook POST from Meta, stored before anything is parsed (nothing accepted is ever lost) and processed
+    by a task (core.deliveries).
 
     Rejected deliveries (missing or bad signature) are kept too, with the reason, and never processed; their body
     is truncated (REJECTED_BODY_LIMIT) so that an unsigned flood cannot fill the database."""
 
-    class State(models.TextChoices):
-        RECEIVED = "received", _("Recibido")
-        PROCESSED = "processed", _("Procesado")
-        FAILED = "failed", _("Fallido")
-        REJECTED = "rejected", _("Rechazado")
-
     number = models.ForeignKey(WhatsappNumber, null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="deliveries")
-    received_at = models.DateTimeField(default=timezone.now)
-    body = models.TextField()
-    remote_addr = models.GenericIPAddressField(null=True, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.RECEIVED)
-    error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    # The process ("host:pid") whose attempt holds the lease in `processed_at`; void once it is dead by its heartbeat.
-    lease_holder = models.CharField(max_length=120, blank=True, default="")
 
-    class Meta:
+    class Meta(WebhookDeliveryBase.Meta):
         verbose_name = _("webhook de WhatsApp")
         verbose_name_plural = _("webhooks de WhatsApp")
-        ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["state", "received_at"], name="wa_delivery_state_idx")]
 
     def __str__(self) -> str:

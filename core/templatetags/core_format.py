@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from core.money import format_money
 from core.text import human_duration
+from core.text import percent as percent_text
 
 register = template.Library()
 
@@ -23,6 +24,12 @@ register = template.Library()
 def duration(seconds: float | None) -> str:
     """Seconds as a short human duration ("45 s", "3 min 20 s", "2 h 05 min"); "—" for none."""
     return human_duration(seconds)
+
+
+@register.filter
+def percent(value: object) -> str:
+    """A ratio (0.25) as a percentage people read: "25 %" in Spanish, "25%" in English; "—" for none."""
+    return percent_text(value)  # type: ignore[arg-type]
 
 
 @register.filter

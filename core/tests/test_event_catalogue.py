@@ -22,6 +22,9 @@ from automation import rules, sla
 from automation.models import RuleTrigger, ScheduledMessage, SlaPolicy
 from automation.rules import RuleInput, check_save_rule
 from automation.sequences import SequenceInput, check_save_sequence
+from campaigns import actions as campaign_actions
+from campaigns import results as campaign_results
+from campaigns.models import Campaign, CampaignRecipient
 from catalog.actions import check_receive_stock
 from core import events
 from core.management.commands.event_catalogue import render_doc
@@ -38,10 +41,12 @@ from customers.models import Customer, Segment, Tag
 from customers.segments import recompute
 from inbox import actions as inbox
 from inbox.choices import ConversationState as S
+from inbox.events import MessageReceived
 from inbox.models import Conversation
 from leads.actions import check_add_note, check_close_lead, do_upsert_lead_from_kommo
 from leads.tests.factories import LeadFactory
 from orders import actions as orders
+from orders.events import OrderConfirmed
 from orders.models import Order
 from orders.tests.factories import product, ready_lead
 
@@ -187,6 +192,33 @@ def _segment_left(w: World) -> When:
     return lambda: do_refresh_activity([customer.pk])
 
 
+def _sent_campaign(w: World) -> CampaignRecipient:
+    customer = do_upsert_customer(name="Rosa Díaz", phones=["+573005550000"])
+    campaign = Campaign.objects.create(name="Te extrañamos", channel="whatsapp", state="enviando")
+    return CampaignRecipient.objects.create(campaign=campaign, customer=customer, channel="whatsapp",
+                                            address="+573005550000", state="entregado", sent_at=timezone.now())
+
+
+def _campaign_state_changed(w: World) -> When:
+    campaign = _sent_campaign(w).campaign
+    return lambda: campaign_actions.check_pause(w.admin, campaign.pk)
+
+
+def _campaign_replied(w: World) -> When:
+    r = _sent_campaign(w)
+    c, m, _new = inbox.do_receive_inbound(channel="api", body="Hola", customer_name="Rosa", phones=[r.address])
+    event = MessageReceived(message_id=m.pk, conversation_id=c.pk, customer_id=r.customer_id, channel="whatsapp",
+                            inbox="", body="¡Me interesa!")
+    return lambda: campaign_results.on_message_received(event)
+
+
+def _campaign_converted(w: World) -> When:
+    r = _sent_campaign(w)
+    event = OrderConfirmed(order_id=9001, number="P-9001", customer_id=r.customer_id, lead_id=None,
+                           total=Decimal("120000"), currency="COP", order={})
+    return lambda: campaign_results.on_order_confirmed(event)
+
+
 def _customer_merged(w: World) -> When:
     keep = do_upsert_customer(name="Ana Pérez", phones=["+573001110000"])
     gone = do_upsert_customer(name="Ana P.", emails=["ana@example.com"])
@@ -272,6 +304,9 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "customer.merged": _customer_merged,
     "segment.entered": _segment_entered,
     "segment.left": _segment_left,
+    "campaign.state_changed": _campaign_state_changed,
+    "campaign.replied": _campaign_replied,
+    "campaign.converted": _campaign_converted,
     "scheduled_message.sent": _scheduled_message_sent,
     "scheduled_message.cancelled": _scheduled_message_cancelled,
     "scheduled_message.failed": _scheduled_message_failed,

@@ -42,6 +42,7 @@ from automation.actions import check_save_quick_reply
 from automation.models import ScheduledMessage, SequenceEnrollment
 from automation.rules import RuleInput, check_save_rule
 from automation.sequences import SequenceInput, check_save_sequence
+from campaigns.actions import CampaignInput, check_save_campaign
 from catalog.actions import check_save_product
 from config.api import api
 from inbox import actions as inbox_actions
@@ -90,7 +91,20 @@ WINDOW_RULES = {
     "invalid_window": "`start` ≤ `end` is a rule between two parameters (and an omitted end is today)",
     "window_too_long": "the window's length is a rule between two parameters (and an omitted end is today)",
 }
+CAMPAIGN_RULES = {
+    "invalid_campaign": "depends on the data: the audience's segments, tags and lists, the number, template, mailbox "
+                        "and SMS account must exist; URLs must be complete; texts must be storable",
+}
 DATA_RULES: dict[str, dict[str, str]] = {
+    "POST /api/v1/campaigns": CAMPAIGN_RULES,
+    "PATCH /api/v1/campaigns/{campaign_id}": CAMPAIGN_RULES,
+    "POST /api/v1/campaigns/{campaign_id}/launch": {
+        "campaign_incomplete": "depends on the draft: its content must be complete for its channel",
+        "empty_audience": "depends on the data: somebody in the audience must be reachable",
+    },
+    "GET /api/v1/campaigns/{campaign_id}/recipients": {
+        "invalid_cursor": "`cursor` must be a `next_cursor` the endpoint gave, which no pattern can describe",
+    },
     "POST /api/v1/users": {
         "invalid_password": "Django's password validators also refuse common passwords and ones like the username",
         "unknown_team": "`teams` must name existing teams",
@@ -283,6 +297,7 @@ def world(db: Any) -> World:
                                                    customer_id=conversation.customer_id)
     rule = check_save_rule(admin, RuleInput(name="Envíos", event="message.received", conditions=[
         {"field": "text", "op": "contains", "value": ["envío"]}], actions=[{"type": "add_tag", "tag": "envio"}]))
+    campaign = check_save_campaign(admin, None, CampaignInput(name="Reactivación", channel="sms"))
     return World(
         admin_token=do_create_api_token(admin, name="fuzz", acting_user=None)[1],
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
@@ -291,7 +306,7 @@ def world(db: Any) -> World:
                          "order_id": order.pk, "endpoint_id": endpoint.pk, "customer_id": conversation.customer_id,
                          "message_id": failed.pk, "quick_reply_id": quick_reply.pk,
                          "scheduled_id": scheduled.pk, "rule_id": rule.pk,
-                         "sequence_id": sequence.pk, "enrollment_id": enrollment.pk})
+                         "sequence_id": sequence.pk, "enrollment_id": enrollment.pk, "campaign_id": campaign.pk})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -4,6 +4,8 @@
   when one is given (seed_demo creates its call-center leads in it).
 * With a demo WhatsApp and no number connected yet, the demo number is connected (after the demo data: its
   "whatsapp" conversations were not written through a number, so no 24-hour window applies to them).
+* With a demo SMS (fake Twilio) and no SMS account yet, the demo account is connected, and the fake is told where
+  our inbound webhook is (its "customers" text that URL).
 * The fakes may listen on another port than last time (the default was taken): a stored *demo* connection is
   re-pointed to the URL given now through the same connect actions an admin uses. Only a connection that is
   unmistakably the demo one — the demo account and token, on a loopback address — is ever re-pointed; a real
@@ -14,13 +16,18 @@ The demo credentials below are the ones scripts/run.sh gives the fakes.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import User
+from campaigns.demo import complete_draft
+from connectors.sms.actions import check_connect_account, inbound_url
+from connectors.sms.models import SmsAccount
 from connectors.whatsapp.actions import check_connect_number
 from connectors.whatsapp.models import WhatsappNumber
 from core.errors import ActionError
@@ -35,6 +42,9 @@ DEMO_WHATSAPP_WABA = "102290129340398"
 DEMO_WHATSAPP_TOKEN = "demo-whatsapp-token"  # noqa: S105
 DEMO_WHATSAPP_APP_SECRET = "demo-whatsapp-app-secret"  # noqa: S105
 DEMO_WHATSAPP_VERIFY_TOKEN = "demo-verify-token"  # noqa: S105
+DEMO_SMS_ACCOUNT_SID = "AC" + "c0ffee" * 5 + "00"  # fakes.sms.DEFAULT_ACCOUNT_SID
+DEMO_SMS_AUTH_TOKEN = "demo-sms-auth-token"  # noqa: S105
+DEMO_SMS_FROM = "+15005550006"
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -47,13 +57,14 @@ def same_base(a: str, b: str) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Demo data on an empty database, and the demo Kommo/WhatsApp connected (or re-pointed) to the fakes."
+    help = "Demo data on an empty database, and the demo Kommo/WhatsApp/SMS connected (or re-pointed) to the fakes."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--kommo-url", default="", help="the fake Kommo's base URL (demo Kommo on)")
         parser.add_argument("--whatsapp-url", default="", help="the fake Graph API's base URL (demo WhatsApp on)")
+        parser.add_argument("--sms-url", default="", help="the fake Twilio's base URL (demo SMS on)")
 
-    def handle(self, *args: Any, kommo_url: str, whatsapp_url: str, **options: Any) -> None:
+    def handle(self, *args: Any, kommo_url: str, whatsapp_url: str, sms_url: str = "", **options: Any) -> None:
         try:
             if not User.objects.exists():
                 if kommo_url:
@@ -64,6 +75,9 @@ class Command(BaseCommand):
                 self.repoint_kommo(kommo_url)
             if whatsapp_url:
                 self.connect_or_repoint_whatsapp(whatsapp_url)
+                complete_draft(self.stdout)
+            if sms_url:
+                self.connect_or_repoint_sms(sms_url)
         except ActionError as exc:
             raise CommandError(exc.message) from exc
 
@@ -103,3 +117,27 @@ class Command(BaseCommand):
         check_connect_number(None, phone_number_id=number.phone_number_id, waba_id=number.waba_id,
                              token=DEMO_WHATSAPP_TOKEN, inbox=number.inbox.code if number.inbox else "", base_url=url)
         self.stdout.write(f"centralita: demo WhatsApp re-pointed from {previous} to {url}")
+
+    def connect_or_repoint_sms(self, url: str) -> None:
+        account = SmsAccount.objects.filter(account_sid=DEMO_SMS_ACCOUNT_SID, from_number=DEMO_SMS_FROM).first()
+        if account is None and SmsAccount.objects.exists():
+            return  # someone connected a real account: the demo one is not added beside it
+        if account is not None and (account.auth_token != DEMO_SMS_AUTH_TOKEN or not is_loopback(account.base_url)):
+            return  # a real account that happens to share the demo's sender: never re-pointed
+        if account is None or not same_base(account.base_url, url):
+            # The demo's own (public) token goes with it: a stored secret is never sent to a changed server unless
+            # it is typed again. The inbox and costs stay as an admin left them.
+            result = check_connect_account(
+                None, account_id=account.pk if account else None, name=account.name if account else "Demo SMS",
+                account_sid=DEMO_SMS_ACCOUNT_SID, auth_token=DEMO_SMS_AUTH_TOKEN, from_number=DEMO_SMS_FROM,
+                base_url=url, rate_per_second=account.rate_per_second if account else 1,
+                cost_per_segment=account.cost_per_segment if account else Decimal("0.0079"),
+                currency=account.currency if account else "USD",
+                inbox=account.inbox.code if account and account.inbox else "")
+            if account is not None:
+                self.stdout.write(f"centralita: demo SMS re-pointed from {account.base_url} to {url}")
+            account = result.account
+        try:  # the fake's simulated customers text our inbound webhook; a fake that is down only loses that
+            httpx.post(f"{url.rstrip('/')}/_fake/config", json={"webhook_url": inbound_url(account)}, timeout=5)
+        except httpx.HTTPError as exc:
+            self.stderr.write(f"centralita: the demo SMS did not take our webhook URL ({exc})")
