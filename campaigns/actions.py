@@ -4,10 +4,9 @@ call these."""
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,10 +14,9 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from phonenumbers import timezone as phone_timezones
 
 from accounts.models import User
 from accounts.roles import Perm
@@ -35,6 +33,7 @@ from campaigns.choices import (
     SkipReason,
 )
 from campaigns.models import Campaign, CampaignRecipient, CampaignSettings
+from campaigns.schedule import local_send_time, zone_for
 from campaigns.transitions import do_transition
 from connectors.mail.models import Mailbox
 from connectors.sms.models import SmsAccount
@@ -283,29 +282,6 @@ def launch_problems(campaign: Campaign, *, now: datetime | None = None) -> dict[
 # --- launch: the audience resolved and stored ----------------------------------------------------------------
 
 
-def zone_for(address: str) -> zoneinfo.ZoneInfo:
-    """The recipient's time zone: from the phone number's country and area (libphonenumber's geocoding), the
-    organisation's for an email address."""
-    if not address.startswith("+"):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
-    try:
-        zones = phone_timezones.time_zones_for_number(phonenumbers.parse(address))
-    except phonenumbers.NumberParseException:
-        zones = ()
-    name = next((z for z in zones if z != phone_timezones.UNKNOWN_TIMEZONE), settings.TIME_ZONE)
-    return zoneinfo.ZoneInfo(name)
-
-
-def local_send_time(start: datetime, zone: zoneinfo.ZoneInfo, window: tuple[time, time]) -> datetime:
-    """The first moment at or after `start` that falls inside the allowed hours in the recipient's zone."""
-    local = start.astimezone(zone)
-    begin, end = window
-    if begin <= local.time() < end:
-        return start
-    day = local.date() if local.time() < begin else local.date() + timedelta(days=1)
-    return datetime.combine(day, begin, tzinfo=zone).astimezone(start.tzinfo)
-
-
 def do_prepare(campaign: Campaign, *, now: datetime) -> tuple[int, int]:
     """Stores the campaign's recipients (the audience resolved once, in chunks walked by id) and who is left out
     with the reason; returns (to send, left out). Idempotent: rows already stored are kept as they are."""
@@ -395,8 +371,10 @@ def check_cancel(acting_user: User, campaign_id: int) -> Campaign:
     require_perm(acting_user, Perm.CAMPAIGNS_MANAGE)
     campaign = access_campaign(acting_user, campaign_id, lock=True)
     do_transition(campaign, to=CampaignState.CANCELLED, acting_user=acting_user)
-    left = CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PENDING).update(
-        state=RecipientState.CANCELLED)
+    # the queued, and sends a dead worker abandoned (their lease over); the one in flight ends on its own
+    left = CampaignRecipient.objects.filter(campaign=campaign).filter(
+        Q(state=RecipientState.PENDING) | Q(state=RecipientState.SENDING, lease_until__lt=timezone.now())).update(
+        state=RecipientState.CANCELLED, lease_until=None)
     audit.record(actor=acting_user, action="campaign.cancelled", target=campaign, changes={"not_sent": left})
     return campaign
 

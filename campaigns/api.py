@@ -136,10 +136,11 @@ class RecipientQuery(QuerySchema):
     limit: int = Field(50, ge=1, le=PAGE_MAX)
 
 
-def _out(c: Campaign, summary: stats.Summary | None = None) -> dict[str, Any]:
+def _out(c: Campaign, summary: stats.Summary | None = None, audience_text: str | None = None) -> dict[str, Any]:
     return {"id": c.pk, "name": c.name, "objective": c.objective, "channel": c.channel, "state": c.state,
             "state_label": str(c.get_state_display()), "audience": c.audience,
-            "audience_text": audiences.describe(c.audience), "schedule_mode": c.schedule_mode,
+            "audience_text": audiences.describe(c.audience) if audience_text is None else audience_text,
+            "schedule_mode": c.schedule_mode,
             "starts_at": c.starts_at, "launched_at": c.launched_at, "started_at": c.started_at,
             "finished_at": c.finished_at, "created_at": c.created_at,
             "results": (summary or stats.summary(c)).as_dict(), "note": c.sender_note}
@@ -171,7 +172,8 @@ def list_campaigns(request: HttpRequest, query: Query[CampaignListQuery]) -> Any
         qs = qs.filter(channel=query.channel)
     rows = list(qs[:query.limit])
     sums = stats.summaries(c.pk for c in rows)
-    return {"results": [_out(c, sums[c.pk]) for c in rows]}
+    sentences = audiences.describe_many([c.audience or {} for c in rows])
+    return {"results": [_out(c, sums[c.pk], text) for c, text in zip(rows, sentences, strict=True)]}
 
 
 @router.post("/campaigns", response={201: CampaignOut},

@@ -7,6 +7,7 @@ recording the answer, whether that message left anyway (so the retry does not se
 
 from __future__ import annotations
 
+import secrets
 import smtplib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +41,15 @@ THROTTLED = frozenset({4, 80007, 130429, 131048, 131056})  # Meta's rate-limit c
 
 
 class Refused(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:300]
+
+
+class Unknown(Exception):
+    """The request may have reached the vendor but its answer was lost (a timeout after sending): the row is
+    reconciled before any resend."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason[:300]
@@ -141,6 +151,8 @@ class WhatsappAdapter(_Base):
         try:
             return self._client.send_message(self.number.phone_number_id, body)
         except GraphUnavailable as exc:
+            if exc.status is None and exc.message.startswith("timeout"):  # sent, no answer: Meta may have it
+                raise Unknown(exc.text) from exc
             raise Later(exc.text, rate_limited=exc.code in THROTTLED or exc.status == 429) from exc
         except GraphError as exc:
             if exc.code in THROTTLED:
@@ -188,7 +200,8 @@ class EmailAdapter(_Base):
         return Message(text=rendered.text, subject=rendered.subject, html=rendered.html, headers=rendered.headers)
 
     def send(self, r: Recipient, message: Message) -> str:
-        message_id = f"campaign.{self.campaign.pk}.{r.id or 'test'}@{self.mailbox.domain}"
+        ident = r.id or f"test-{secrets.token_hex(6)}"  # a test's id is new each time (clients drop repeated ids)
+        message_id = f"campaign.{self.campaign.pk}.{ident}@{self.mailbox.domain}"
         email = EmailMultiAlternatives(
             subject=message.subject, body=message.text,
             from_email=formataddr((self.mailbox.display_name, self.mailbox.address)), to=[r.address],
@@ -241,6 +254,8 @@ class SmsAdapter(_Base):
         except SmsRateLimited as exc:
             raise Later(str(exc), retry_after=exc.retry_after, rate_limited=True) from exc
         except SmsUnavailable as exc:
+            if exc.unknown_outcome:  # the answer was lost: Twilio may have the message
+                raise Unknown(exc.text) from exc
             raise Later(exc.text) from exc
         except SmsError as exc:
             raise Refused(exc.text) from exc

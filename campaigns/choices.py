@@ -69,7 +69,7 @@ class RecipientState(models.TextChoices):
 _R = RecipientState
 # Delivery only moves forward (a late "sent" never undoes "delivered"); a failure reported after "sent" is final.
 RECIPIENT_TRANSITIONS: Final[Mapping[RecipientState, frozenset[RecipientState]]] = {
-    _R.PENDING: frozenset({_R.SENDING, _R.SENT, _R.FAILED, _R.CANCELLED}),
+    _R.PENDING: frozenset({_R.SENDING, _R.SENT, _R.FAILED, _R.CANCELLED, _R.SKIPPED}),  # skipped: opted out
     _R.SENDING: frozenset({_R.PENDING, _R.SENT, _R.DELIVERED, _R.READ, _R.FAILED, _R.CANCELLED}),
     _R.SENT: frozenset({_R.DELIVERED, _R.READ, _R.FAILED}),
     _R.DELIVERED: frozenset({_R.READ}),

@@ -33,6 +33,12 @@ from core.text import fold
 from customers.models import Customer
 
 
+def normalize_keyword(text: str) -> str:
+    """A message or an opt-out keyword as they are compared: accents, case, punctuation and extra spaces aside
+    ("No más." and "NO-MAS" both read "no mas")."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())
+
+
 class CampaignSettings(models.Model):
     """The organisation's campaign settings (one row): opt-out keywords and their confirmation, the cost of a
     message per channel, and each channel's default sending rate."""
@@ -74,7 +80,7 @@ class CampaignSettings(models.Model):
         return found if found is not None else cls.objects.create()
 
     def keywords(self) -> list[str]:
-        return [k for k in dict.fromkeys(fold(part) for part in self.opt_out_keywords.split(",")) if k]
+        return [k for k in dict.fromkeys(normalize_keyword(part) for part in self.opt_out_keywords.split(",")) if k]
 
     def cost_for(self, channel: str) -> Decimal:
         return {CampaignChannel.WHATSAPP: self.cost_whatsapp, CampaignChannel.EMAIL: self.cost_email,

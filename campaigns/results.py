@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -19,9 +19,8 @@ from django.utils.translation import gettext as _
 from campaigns.channels import CALLBACK_PREFIX
 from campaigns.choices import REACHED, CampaignChannel, ClickTarget, RecipientState
 from campaigns.events import CampaignConverted, CampaignReplied
-from campaigns.models import CampaignClick, CampaignRecipient, CampaignSettings
+from campaigns.models import CampaignClick, CampaignRecipient, CampaignSettings, normalize_keyword
 from core.events import DomainEvent, emit
-from core.text import fold
 from customers.actions import do_set_consent
 from customers.choices import ConsentStatus
 from customers.models import Consent, Customer
@@ -88,7 +87,7 @@ def on_sms_status(sid: str, status: str, error: str, at: datetime) -> bool:
 
 def is_opt_out(body: str, keywords: list[str]) -> bool:
     """The whole message is one of the keywords, accents, case, spaces and punctuation aside ("Baja.", "no más")."""
-    words = " ".join("".join(ch if ch.isalnum() else " " for ch in fold(body)).split())
+    words = normalize_keyword(body)
     return bool(words) and words in keywords
 
 
@@ -140,15 +139,18 @@ def opt_out(customer_id: int, channel: str, *, conversation_id: int | None, repl
         changed = do_set_consent(customer, channel=channel, status=ConsentStatus.OPTED_OUT, method=method, at=at)
         if changed is None:
             return False
-        CampaignRecipient.objects.filter(customer_id=customer_id, channel=channel, unsubscribed_at__isnull=True,
-                                         sent_at__gte=at - timedelta(days=30)).update(unsubscribed_at=at)
+        # the opt-out counts for the campaign that prompted it (the latest that reached them, within 30 days)
+        latest = _last_reached(customer_id, channel, at - timedelta(days=30))
+        if latest is not None:
+            CampaignRecipient.objects.filter(pk=latest.pk, unsubscribed_at__isnull=True).update(unsubscribed_at=at)
         CampaignRecipient.objects.filter(customer_id=customer_id, channel=channel, state=R.PENDING).update(
             state=R.SKIPPED, skip_reason="dado_de_baja")
         if conversation_id is not None and reply.strip():
             c = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
             if c is not None:
                 try:
-                    do_send_automatic(c, body=reply, meta={"automation": "campaigns.opt_out"})
+                    with transaction.atomic():  # a failed confirmation leaves nothing half-written
+                        do_send_automatic(c, body=reply, meta={"automation": "campaigns.opt_out"})
                 except Exception:  # the opt-out stands even when the confirmation cannot leave (logged)
                     logger.exception("opt-out confirmation to conversation %s", conversation_id)
     return True
@@ -187,13 +189,13 @@ def on_order_confirmed(event: DomainEvent) -> None:
     assert isinstance(event, OrderConfirmed)
     now = timezone.now()
     candidates = (CampaignRecipient.objects.select_related("campaign")
-                  .filter(customer_id=event.customer_id, state__in=REACHED, converted_at__isnull=True,
-                          sent_at__gte=now - timedelta(days=90))
+                  .filter(customer_id=event.customer_id, state__in=REACHED, sent_at__gte=now - timedelta(days=90))
                   .order_by("-sent_at", "-pk"))
     for recipient in candidates[:20]:
         assert recipient.sent_at is not None
         if recipient.sent_at + timedelta(days=recipient.campaign.conversion_days) < now:
             continue
+        # last touch: the latest campaign in its window; if it already has its conversion, nobody else gets this one
         moved = CampaignRecipient.objects.filter(pk=recipient.pk, converted_at__isnull=True).update(
             converted_at=now, order_id=event.order_id, revenue=Greatest(Decimal(event.total), Decimal(0)))
         if moved:
@@ -202,3 +204,19 @@ def on_order_confirmed(event: DomainEvent) -> None:
         return
 
 
+
+
+def merge_recipients(keep: Customer, gone: Customer) -> None:
+    """customers.merge's participant: the duplicate's campaign history moves to the customer kept. Where both were
+    recipients of the same campaign on the same channel (one row per pair), the row that reached its customer stays
+    (the kept customer's when both did) and the other goes."""
+    rows = CampaignRecipient.objects.filter(customer=gone)
+    clashes = rows.filter(Exists(CampaignRecipient.objects.filter(
+        customer=keep, campaign_id=OuterRef("campaign_id"), channel=OuterRef("channel"))))
+    for row in clashes:
+        kept = CampaignRecipient.objects.get(customer=keep, campaign_id=row.campaign_id, channel=row.channel)
+        if row.state in REACHED and kept.state not in REACHED:
+            kept.delete()
+        else:
+            row.delete()
+    rows.update(customer=keep)

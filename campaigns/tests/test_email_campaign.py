@@ -104,3 +104,12 @@ def test_a_permanent_smtp_refusal_fails_that_recipient_with_the_servers_words(ca
     failed = CampaignRecipient.objects.filter(state=RecipientState.FAILED)
     assert failed.count() == 1 and re.search("550|no such user", failed.get().error)
     assert CampaignRecipient.objects.filter(state=RecipientState.SENT).count() == 1
+
+
+def test_the_unsubscribe_page_speaks_the_customers_language(campaign, client):
+    actions.check_launch(campaign.user, campaign.pk)
+    run_sender(campaign)
+    r = CampaignRecipient.objects.get(address="lucia@example.test")
+    type(r.customer).objects.filter(pk=r.customer_id).update(language="en")
+    page = client.get(reverse("campaigns:unsubscribe", args=[tracking.token(r.pk)]))
+    assert "Unsubscribe?" in page.content.decode()

@@ -8,20 +8,24 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.roles import Role
 from campaigns import actions, results, sending, tracking
 from campaigns.channels import Recipient, adapter_for
 from campaigns.choices import CampaignState, RecipientState, ScheduleMode, SkipReason
 from campaigns.models import CampaignRecipient, CampaignSettings
 from campaigns.stats import summary
 from campaigns.tests.helpers import Clock, customer, marketer, promo_template, run_sender, whatsapp_campaign
+from connectors.whatsapp.actions import client_for as whatsapp_client_for
 from connectors.whatsapp.tests.helpers import clear_tasks, inbound, post, run_worker, statuses
 from core.errors import ActionError, InvalidTransition
 from core.models import EventLog
+from customers.actions import check_merge_customers
 from customers.choices import ConsentStatus
 from customers.models import Consent, Tag
 from fakes import whatsapp as fw
@@ -440,3 +444,76 @@ def test_settings_refuse_a_zero_rate_and_a_negative_cost_naming_both(campaign):
     assert CampaignSettings.load().whatsapp_rate == 20
     with pytest.raises(ActionError):
         actions.check_save_settings(campaign.user, {"no_such_field": 1})
+
+
+def test_an_opt_out_recorded_by_an_agent_during_the_send_is_honoured(campaign, fake_whatsapp):
+    actions.check_launch(campaign.user, campaign.pk)
+    # given an agent records Alberto's opt-out after the launch
+    Consent.objects.filter(customer__name="Alberto Ruiz", channel="whatsapp").update(status=ConsentStatus.OPTED_OUT)
+    tally = run_sender(campaign)
+    # then he is left out, with the reason, and the others receive it
+    assert tally.get("skipped") == 1
+    assert sorted(s["to"] for s in fake_whatsapp.state.sent) == ["573001110001", "573001110003"]
+    beto = CampaignRecipient.objects.get(address="+573001110002")
+    assert (beto.state, beto.skip_reason) == (R.SKIPPED, SkipReason.OPTED_OUT)
+
+
+def test_a_timeout_after_the_request_left_is_reconciled_not_resent(campaign):
+    # given Meta's answer to a send never arrives (a read timeout: it may have taken the message)
+    actions.check_launch(campaign.user, campaign.pk)
+    first = CampaignRecipient.objects.order_by("pk").filter(state=R.PENDING).first()
+
+    def no_answer(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("no answer", request=request)
+
+    adapter = adapter_for(campaign)
+    adapter._client = whatsapp_client_for(campaign.wa_number, transport=httpx.MockTransport(no_answer))
+    row = CampaignRecipient.objects.filter(pk=first.pk).values(*sending.FIELDS).get()
+    outcome = sending.send_one(adapter, row, now=timezone.now())
+    # then the row stays "sending" under its lease (reconciled when it ends), not back in line to be sent again
+    first.refresh_from_db()
+    assert outcome == "unknown"
+    assert first.state == R.SENDING and first.next_attempt_at is None
+    assert first.lease_until is not None and first.lease_until > timezone.now()
+
+
+def test_cancel_also_closes_sends_a_dead_worker_abandoned(campaign):
+    actions.check_launch(campaign.user, campaign.pk)
+    r = CampaignRecipient.objects.filter(state=R.PENDING).first()
+    CampaignRecipient.objects.filter(pk=r.pk).update(state=R.SENDING, lease_until=timezone.now() - timedelta(1))
+    actions.check_cancel(campaign.user, campaign.pk)
+    s = summary(campaign)
+    assert s.queued == 0 and s.cancelled == 3
+
+
+def test_the_latest_campaign_takes_the_purchase_even_when_it_already_converted_once(campaign, fake_whatsapp):
+    actions.check_launch(campaign.user, campaign.pk)
+    run_sender(campaign)
+    ana = CampaignRecipient.objects.get(address="+573001110001")
+
+    def order(n: int) -> OrderConfirmed:
+        return OrderConfirmed(order_id=n, number=f"P-{n}", customer_id=ana.customer_id, lead_id=None,
+                              total=Decimal("1000"), currency="COP", order={})
+    results.on_order_confirmed(order(1))
+    results.on_order_confirmed(order(2))  # the same (latest) campaign already has its conversion: nobody else
+    ana.refresh_from_db()
+    assert ana.order_id == 1
+    assert CampaignRecipient.objects.filter(converted_at__isnull=False).count() == 1
+
+
+def test_the_unsubscribe_page_is_for_email_only(campaign, client):
+    actions.check_launch(campaign.user, campaign.pk)
+    r = CampaignRecipient.objects.filter(state=R.PENDING).first()
+    assert client.get(reverse("campaigns:unsubscribe", args=[tracking.token(r.pk)])).status_code == 404
+
+
+def test_merging_a_duplicate_keeps_its_campaign_history(campaign, audience, make_user):
+    actions.check_launch(campaign.user, campaign.pk)
+    run_sender(campaign)
+    # given Eva (left out: no consent) turns out to be Ana (reached) under another record
+    eva, ana = audience["eva"], audience["ana"]
+    check_merge_customers(make_user(Role.SUPERVISOR), keep_id=eva.pk, merge_id=ana.pk)
+    # then the kept customer has one row for the campaign: the one that reached her, with its results
+    rows = CampaignRecipient.objects.filter(campaign=campaign, customer=eva)
+    assert rows.count() == 1 and rows.get().state == R.SENT
+    assert summary(campaign).sent == 3
