@@ -117,24 +117,13 @@ def do_find_or_create_customer(
     return customer, created
 
 
-def tag_named(name: str) -> Tag:
-    """The tag with this name — the one spelt exactly so, else one that differs only in case ("vip" is the existing
-    "VIP") — created on first use."""
-    name = name.strip()[:60]
-    found = (Tag.objects.filter(name=name).first()
-             or Tag.objects.filter(name__iexact=name).order_by("pk").first())
-    return found if found is not None else Tag.objects.get_or_create(name=name)[0]
-
-
 def apply_tags(customer: Customer, names: Iterable[str], *, acting_user: User | None = None) -> list[Tag]:
-    """Adds tags (created on first use; "vip" is the existing "VIP", whatever the case) to the customer;
-    `customer.tagged` names the ones it did not have."""
-    tags: list[Tag] = []
+    """Adds tags (created on first use) to the customer; `customer.tagged` names the ones it did not have."""
+    tags = []
     for name in dict.fromkeys(n.strip()[:60] for n in names):
         if name:
-            tag = tag_named(name)
-            if tag not in tags:
-                tags.append(tag)
+            tag, _created = Tag.objects.get_or_create(name=name)
+            tags.append(tag)
     if tags:
         had = set(customer.tags.filter(pk__in=[t.pk for t in tags]).values_list("pk", flat=True))
         customer.tags.add(*tags)

@@ -20,8 +20,9 @@ from core.errors import ActionError, ConflictError, InvalidTransition, NotFoundE
 from core.events import emit
 from core.upsert import race_free
 from core.validators import check_text
-from customers.actions import apply_tags, do_upsert_customer, tag_named
+from customers.actions import apply_tags, do_upsert_customer
 from customers.activity import refresh_on_commit
+from customers.models import Tag
 from leads.choices import WORK_STATUS_TRANSITIONS, LeadEventKind, Outcome, WorkStatus
 from leads.events import LeadArrived, LeadClosed, LeadNoted
 from leads.models import Lead, LeadEvent, LeadNote, LeadSettings, NoteTemplate
@@ -172,7 +173,7 @@ def do_upsert_lead_from_kommo(
         refresh_on_commit(lead.customer_id)
         if previous_customer != lead.customer_id:
             refresh_on_commit(previous_customer)  # its lead state was this lead's
-        tag_objs = list(dict.fromkeys(tag_named(t) for t in dict.fromkeys(tags) if t.strip()))
+        tag_objs = [Tag.objects.get_or_create(name=t[:60])[0] for t in dict.fromkeys(tags) if t]
         lead.tags.set(tag_objs)
         key = f"kommo:{kommo_id}:{status_id}:{updated_at}"
         if in_stage and not was_in_queue:
@@ -436,7 +437,7 @@ def check_save_note_template(
     template.title, template.text, template.outcome = title.strip(), text.strip(), outcome
     template.is_active, template.sort = is_active, sort
     template.save()
-    template.tags.set([tag_named(t) for t in tags if t.strip()])
+    template.tags.set([Tag.objects.get_or_create(name=t.strip()[:60])[0] for t in tags if t.strip()])
     audit.record(actor=acting_user, action="note_template.saved", target=template,
                  changes={"tags": sorted(t.strip() for t in tags if t.strip())})
     return template

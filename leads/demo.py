@@ -107,5 +107,5 @@ def seed_call_center(rng: random.Random, scale: str, stdout: OutputWrapper) -> N
                 actions.check_close_lead(agent, lead.pk, text="Cliente atendido; caso cerrado.", outcome="positivo")
 
         if rng.random() < 0.2:
-            apply_tags(customer, ["vip"])
+            apply_tags(customer, ["VIP"])  # the tag the VIP segment reads (customers 0007)
     stdout.write(f"call center: {count} leads, {len(TEMPLATES)} predefined notes, {len(LISTS)} marketing lists")
