@@ -14,14 +14,14 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Perm
 from campaigns import audience as audiences
-from campaigns import tasks, variables
+from campaigns import stats, tasks, variables
 from campaigns.channels import Later, Recipient, Refused, adapter_for
 from campaigns.choices import (
     EDITABLE,
@@ -30,7 +30,6 @@ from campaigns.choices import (
     Objective,
     RecipientState,
     ScheduleMode,
-    SkipReason,
 )
 from campaigns.models import Campaign, CampaignRecipient, CampaignSettings
 from campaigns.schedule import local_send_time, zone_for
@@ -341,9 +340,8 @@ def check_launch(acting_user: User, campaign_id: int) -> Campaign:
 
 
 def _skipped_sentence(campaign: Campaign) -> str:
-    counts = CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.SKIPPED)
-    rows = counts.values_list("skip_reason").annotate(n=Count("pk"))
-    return "; ".join(f"{SkipReason(reason).label}: {n}" for reason, n in rows) or _("la audiencia está vacía")
+    reasons = stats.summary(campaign).skipped_sentences()
+    return "; ".join(f"{label}: {n}" for label, n in reasons) or _("la audiencia está vacía")
 
 
 @transaction.atomic

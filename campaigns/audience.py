@@ -12,7 +12,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext as _
 
-from campaigns.choices import CampaignChannel, SkipReason
+from campaigns.choices import CampaignChannel, SkipReason, skip_reasons
 from customers.choices import ConsentStatus, LeadState
 from customers.models import (
     Consent,
@@ -139,7 +139,7 @@ class Preview:
     sample: list[Customer] = field(default_factory=list)
 
     def skipped_sentences(self) -> list[tuple[str, int]]:
-        return [(str(SkipReason(reason).label), n) for reason, n in self.skipped.items() if n]
+        return skip_reasons(self.skipped)
 
 
 def preview(audience: Mapping[str, Any], channel: str) -> Preview:

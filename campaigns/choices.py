@@ -88,6 +88,12 @@ class SkipReason(models.TextChoices):
     NO_ADDRESS = "sin_dato", _("Sin teléfono o correo para este canal")
 
 
+def skip_reasons(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Left-out counts by reason as (label, how many), the reasons with nobody dropped (the preview, the results,
+    the launch's refusal)."""
+    return [(str(SkipReason(reason).label), n) for reason, n in counts.items() if n and reason]
+
+
 class ClickTarget(models.TextChoices):
     BUTTON = "button", _("Botón")
     LINK = "link", _("Enlace")

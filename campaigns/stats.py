@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from campaigns.choices import RecipientState, SkipReason
+from campaigns.choices import RecipientState, skip_reasons
 from campaigns.models import Campaign, CampaignRecipient
 from core.keyset import SortKey, after, decode, encode
 
@@ -83,7 +83,7 @@ class Summary:
         return part / base if base else None
 
     def skipped_sentences(self) -> list[tuple[str, int]]:
-        return [(str(SkipReason(r).label), n) for r, n in self.skipped_by_reason.items() if n and r]
+        return skip_reasons(self.skipped_by_reason)
 
     def as_dict(self) -> dict[str, Any]:
         return {"recipients": self.recipients, "skipped": self.skipped, "skipped_by_reason": self.skipped_by_reason,
