@@ -103,6 +103,16 @@ def brand_style(color: str) -> str:
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
+    """The menu, the organization's settings and brand. Computed once per request: a page that renders regions
+    with render_to_string (the profile's sections, the call screen's panels) runs the context processors for each."""
+    cached: dict[str, object] | None = getattr(request, "_navigation_context", None)
+    if cached is None:
+        cached = _navigation(request)
+        request._navigation_context = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _navigation(request: HttpRequest) -> dict[str, object]:
     user = request.user
     if not user.is_authenticated:
         return {"nav_items": [], "nav_admin_items": []}

@@ -2,7 +2,11 @@
 on the call screen (leads) and on the conversation page (inbox). The page's app owns a `Panels[Subject]`; an app
 registers, from its AppConfig.ready(), a context function of (user, subject) — None when the region does not
 show for this user and subject — and the template that renders it; the page renders each by position, then in
-registration order."""
+registration order.
+
+A region with a long list (a customer's orders, their conversations) shows its first rows and a "show more" button;
+it registers a `page` function of (user, subject, offset) — None when the user may not see it — and the template of
+those rows, which the page's app serves at a URL of its own (`Panels.render_page`)."""
 
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ class Panel[S]:
     context: Callable[[Any, S], dict[str, Any] | None]
     template: str
     position: int = 100  # lower first; equal positions keep registration order
+    page: Callable[[Any, S, int], dict[str, Any] | None] | None = None  # (user, subject, offset) → more rows' context
+    page_template: str = ""
 
 
 class Panels[S]:
@@ -27,8 +33,9 @@ class Panels[S]:
         self._panels: dict[str, Panel[S]] = {}
 
     def register(self, name: str, *, context: Callable[[Any, S], dict[str, Any] | None], template: str,
-                 position: int = 100) -> None:
-        self._panels[name] = Panel(context, template, position)
+                 position: int = 100, page: Callable[[Any, S, int], dict[str, Any] | None] | None = None,
+                 page_template: str = "") -> None:
+        self._panels[name] = Panel(context, template, position, page, page_template)
 
     def render(self, request: HttpRequest, user: Any, subject: S) -> list[SafeString]:
         rendered = []
@@ -37,3 +44,14 @@ class Panels[S]:
             if context is not None:
                 rendered.append(SafeString(render_to_string(panel.template, context, request=request)))
         return rendered
+
+    def render_page(self, name: str, request: HttpRequest, user: Any, subject: S, offset: int) -> SafeString | None:
+        """The rows of region `name` from `offset` on; None when there is no such paged region or the user may not
+        see it."""
+        panel = self._panels.get(name)
+        if panel is None or panel.page is None:
+            return None
+        context = panel.page(user, subject, offset)
+        if context is None:
+            return None
+        return SafeString(render_to_string(panel.page_template, context, request=request))

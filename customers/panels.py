@@ -4,7 +4,16 @@ their tables; each registers its section from its AppConfig.ready(), and the pro
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from core.panels import Panels
 from customers.models import Customer
 
 profile_sections: Panels[Customer] = Panels()
+
+SECTION_PAGE = 20  # the rows a profile section shows at first, and each "show more" adds
+
+
+def section_page_url(customer: Customer, name: str, offset: int) -> str:
+    """Where a profile section's "show more" button reads its rows from `offset` on."""
+    return f"{reverse('customers:section_page', args=[customer.pk, name])}?desde={offset}"

@@ -16,7 +16,16 @@ from core.money import parse_amount
 from core.text import fold
 from core.validators import text_problem
 from customers.choices import LeadState
-from customers.models import Customer, CustomerEmail, CustomerPhone, MarketingList, Segment, SegmentMembership, Tag
+from customers.models import (
+    TAIL_DIGITS,
+    Customer,
+    CustomerEmail,
+    CustomerPhone,
+    MarketingList,
+    Segment,
+    SegmentMembership,
+    Tag,
+)
 from customers.phones import looks_like_phone, normalize_email, normalize_phone
 from customers.segments import CHANNEL_COLUMNS
 
@@ -28,7 +37,8 @@ SORTS: Final[dict[str, tuple[SortKey, ...]]] = {
     "created": (SortKey("created_at", descending=True), SortKey("id", descending=True)),
 }
 DEFAULT_SORT: Final = "contact"
-MIN_PHONE_DIGITS: Final = 4  # "…2233": the end of a number people remember
+MIN_PHONE_DIGITS: Final = TAIL_DIGITS  # "…2233": the end of a number people remember
+MAX_PHONE_MATCHES: Final = 5_000  # the end of a number matching more phones than this narrows to the first ones
 # "Último contacto": within the last N days, or not in the last N days (inactive).
 CONTACT_WINDOWS: Final = ("7", "30", "90", "365")
 
@@ -105,8 +115,11 @@ def search(qs: QuerySet[Customer], q: str) -> QuerySet[Customer]:
         e164 = normalize_phone(q)
         digits = "".join(ch for ch in q if ch.isdigit())
         phones = (CustomerPhone.objects.filter(e164=e164) if e164
-                  else CustomerPhone.objects.filter(e164__endswith=digits))
-        return qs.filter(Q(pk__in=phones.values("customer_id")) | Q(document_id=q.strip()))
+                  else CustomerPhone.objects.filter(tail=digits[-TAIL_DIGITS:], e164__endswith=digits))
+        # The few customers the phones name, as a list: beside the document's OR, a subquery made PostgreSQL test
+        # every customer of the sort against it (330 ms at 300,000 customers).
+        ids = list(phones.values_list("customer_id", flat=True)[:MAX_PHONE_MATCHES])
+        return qs.filter(Q(pk__in=ids) | Q(document_id=q.strip()))
     folded = fold(q)
     return qs.filter(Q(search_name__contains=folded) | Q(document_id=q))
 

@@ -28,14 +28,17 @@ class Entry:
 Source = Callable[[Any, Customer, datetime | None, int], list[Entry]]
 _sources: dict[str, Source] = {}
 MAX_LIMIT = 200
+MAX_OFFSET = 5_000
 
 
 def register_timeline_source(name: str, source: Source) -> None:
     _sources[name] = source
 
 
-def timeline(customer: Customer, *, user: Any = None, before: datetime | None = None, limit: int = 50) -> list[Entry]:
-    """The customer's newest `limit` entries older than `before` that `user` may see, newest first."""
-    limit = max(1, min(limit, MAX_LIMIT))
-    streams = [source(user, customer, before, limit) for source in _sources.values()]
-    return list(heapq.merge(*streams, key=lambda e: e.at, reverse=True))[:limit]
+def timeline(customer: Customer, *, user: Any = None, before: datetime | None = None, limit: int = 50,
+             offset: int = 0) -> list[Entry]:
+    """The customer's newest `limit` entries older than `before` that `user` may see, newest first, after skipping
+    `offset` of them (the profile pages by position, so entries sharing an instant are never skipped)."""
+    limit, offset = max(1, min(limit, MAX_LIMIT)), max(0, min(offset, MAX_OFFSET))
+    streams = [source(user, customer, before, offset + limit) for source in _sources.values()]
+    return list(heapq.merge(*streams, key=lambda e: e.at, reverse=True))[offset:offset + limit]

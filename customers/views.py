@@ -11,6 +11,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import Context, Template
+from django.urls import reverse
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -37,7 +38,7 @@ from customers.forms import ConsentForm, CustomerProfileForm
 from customers.models import Customer, DuplicateCandidate, MarketingList
 from customers.panels import profile_sections
 from customers.segments import segments_of
-from customers.timeline import timeline
+from customers.timeline import MAX_OFFSET, timeline
 
 
 class MarketingListForm(forms.Form):
@@ -168,10 +169,58 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
                      if getattr(customer, column)],
         "average": customer.total_spent / customer.orders_count if customer.orders_count else None,
         "sections": profile_sections.render(request, user, customer),
-        "timeline": timeline(customer, user=user, limit=50),
         "duplicates": [d.other if d.customer_id == customer.pk else d.customer for d in duplicates],
         "can_edit": user.has_perm_code(Perm.CUSTOMERS_EDIT),
     })
+
+
+TIMELINE_PAGE = 25
+
+
+def _timeline_page(customer: Customer, user: User, offset: int) -> dict[str, object]:
+    """TIMELINE_PAGE entries of the customer's timeline from `offset` on, and where the next ones are read from when
+    there are more."""
+    entries = timeline(customer, user=user, offset=offset, limit=TIMELINE_PAGE + 1)
+    more = len(entries) > TIMELINE_PAGE and offset + TIMELINE_PAGE <= MAX_OFFSET
+    more_url = (f"{reverse('customers:timeline_page', args=[customer.pk])}?desde={offset + TIMELINE_PAGE}"
+                if more else "")
+    return {"timeline": entries[:TIMELINE_PAGE], "timeline_more_url": more_url, "first_page": offset == 0}
+
+
+def _offset(request: HttpRequest, most: int) -> int | None:
+    """The `desde` parameter of a "show more" page (missing: the first page); None when it is not a row number."""
+    offset = request.GET.get("desde", "0")
+    return int(offset) if offset.isdecimal() and int(offset) <= most else None
+
+
+@perm_required(Perm.CUSTOMERS_VIEW)
+def customer_timeline_page(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """The profile's timeline, loaded when it scrolls into view (it is read from every app: the page itself stays as
+    fast with any history), and its "show earlier" button: the entries from `desde` on."""
+    user: User = request.user  # type: ignore[assignment]
+    customer = _customer_or_404(user, customer_id)
+    offset = _offset(request, MAX_OFFSET)
+    if offset is None:
+        return HttpResponse(_("Falta desde qué entrada se muestra el historial."), status=400)
+    return render(request, "customers/_timeline_entries.html", _timeline_page(customer, user, offset))
+
+
+@perm_required(Perm.CUSTOMERS_VIEW)
+def customer_section_page(request: HttpRequest, customer_id: int, name: str) -> HttpResponse:
+    """A profile section's "show more" button: its rows from `desde` on (404 when the section does not page or the
+    user may not see it)."""
+    user: User = request.user  # type: ignore[assignment]
+    customer = _customer_or_404(user, customer_id)
+    offset = _offset(request, MAX_SECTION_OFFSET)
+    if offset is None:
+        return HttpResponse(_("Falta desde qué fila se muestra la sección."), status=400)
+    rows = profile_sections.render_page(name, request, user, customer, offset)
+    if rows is None:
+        raise Http404
+    return HttpResponse(rows)
+
+
+MAX_SECTION_OFFSET = 100_000
 
 
 def _initial(customer: Customer) -> dict[str, object]:

@@ -21,7 +21,9 @@ class InboxConfig(AppConfig):
         from customers.timeline import register_timeline_source
 
         profile_sections.register("inbox", context=customer_activity.profile_section,
-                                  template="inbox/_customer_conversations.html", position=10)
+                                  template="inbox/_customer_conversations.html", position=10,
+                                  page=customer_activity.conversation_page,
+                                  page_template="inbox/_customer_conversation_rows.html")
         register_timeline_source("inbox", customer_activity.timeline_entries)
         for event in (ConversationCreated, MessageReceived, MessageSent, ConversationStateChanged):
             subscribe(event, customer_activity.on_customer_event, name="customers.activity", in_transaction=True)

@@ -15,9 +15,11 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Perm
+from core.choices import display
 from core.events import DomainEvent
 from customers.activity import refresh_on_commit
 from customers.models import Customer
+from customers.panels import SECTION_PAGE, section_page_url
 from customers.timeline import Entry
 from inbox.choices import OPEN_STATES, Channel, TaskStatus
 from inbox.models import HISTORY_INBOX, Conversation, Task
@@ -55,31 +57,42 @@ def on_customer_event(event: DomainEvent) -> None:
 
 # --- the customer profile: its conversations section and timeline entries ----------------------------------------
 
-PROFILE_CONVERSATIONS = 100
-
-
 def _visible(user: User | None) -> QuerySet[Conversation]:
     return Conversation.objects.all() if user is None else visible(user)
 
 
+def _may_see(user: User) -> bool:
+    return user.has_perm_code(Perm.INBOX_WORK) or user.has_perm_code(Perm.INBOX_SUPERVISE)
+
+
+def conversation_page(user: User, customer: Customer, offset: int) -> dict[str, Any] | None:
+    """The customer's conversations the user may open, in every channel, newest activity first, from `offset` on,
+    SECTION_PAGE at a time, with the next page's URL when there are more."""
+    if not _may_see(user):
+        return None
+    page = list(_visible(user).filter(customer=customer).select_related("inbox", "assignee")
+                .order_by("-last_activity_at", "-id")[offset:offset + SECTION_PAGE + 1])
+    more = len(page) > SECTION_PAGE
+    return {"conversations": page[:SECTION_PAGE],
+            "more_url": section_page_url(customer, "inbox", offset + SECTION_PAGE) if more else ""}
+
+
 def profile_section(user: User, customer: Customer) -> dict[str, Any] | None:
-    """Every conversation of the customer the user may open, in every channel, newest activity first, with the open
-    tasks of those conversations (a constant number of queries)."""
-    if not (user.has_perm_code(Perm.INBOX_WORK) or user.has_perm_code(Perm.INBOX_SUPERVISE)):
+    """The first page of the customer's conversations, with the open tasks of those the user may open and how many
+    more are in inboxes the user does not work (a constant number of queries)."""
+    first = conversation_page(user, customer, 0)
+    if first is None:
         return None
     mine = _visible(user).filter(customer=customer)
-    conversations = list(mine.select_related("inbox", "assignee").order_by("-last_activity_at", "-id")
-                         [:PROFILE_CONVERSATIONS])
-    hidden = customer.conversations_count - len(conversations) if len(conversations) < PROFILE_CONVERSATIONS else 0
+    hidden = customer.conversations_count - mine.count() if customer.conversations_count else 0
     tasks = list(Task.objects.filter(conversation__in=mine, status=TaskStatus.OPEN)
                  .select_related("responsible", "conversation").order_by("due_at", "id")[:50])
-    return {"customer": customer, "conversations": conversations, "hidden": max(hidden, 0), "tasks": tasks,
-            "now": timezone.now()}
+    return {**first, "customer": customer, "hidden": max(hidden, 0), "tasks": tasks, "now": timezone.now()}
 
 
 def timeline_entries(user: User | None, customer: Customer, before: datetime | None, limit: int) -> list[Entry]:
     """A conversation opened, and closed with its reason (each as one entry), for those who work the inbox."""
-    if user is not None and not (user.has_perm_code(Perm.INBOX_WORK) or user.has_perm_code(Perm.INBOX_SUPERVISE)):
+    if user is not None and not _may_see(user):
         return []
     mine = _visible(user).filter(customer=customer).select_related("inbox")
     opened = mine.filter(created_at__lt=before) if before else mine
@@ -92,7 +105,7 @@ def timeline_entries(user: User | None, customer: Customer, before: datetime | N
 
 
 def _entry(c: Conversation, *, closing: bool) -> Entry:
-    channel, ref = c.get_channel_display(), {"conversation_id": c.pk, "uuid": str(c.uuid)}
+    channel, ref = display(c, "channel"), {"conversation_id": c.pk, "uuid": str(c.uuid)}
     url = reverse("inbox:detail", args=[c.pk])
     if not closing:
         text = _("Conversación por %(channel)s en la bandeja «%(inbox)s»") % {"channel": channel, "inbox": c.inbox.name}
@@ -100,7 +113,7 @@ def _entry(c: Conversation, *, closing: bool) -> Entry:
             text = _("%(opened)s: %(subject)s") % {"opened": text, "subject": c.subject}
         return Entry(at=c.created_at, kind="conversation.opened", channel=c.channel, text=text, url=url, ref=ref)
     text = (_("Conversación por %(channel)s cerrada: %(reason)s") % {"channel": channel,
-                                                                    "reason": c.get_close_reason_display()}
+                                                                    "reason": display(c, "close_reason")}
             if c.close_reason else _("Conversación por %(channel)s cerrada") % {"channel": channel})
     return Entry(at=c.closed_at or c.last_activity_at, kind="conversation.closed", channel=c.channel, text=text,
                  url=url, ref=ref)

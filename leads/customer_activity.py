@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.roles import Perm
+from core.choices import display
 from customers.models import Customer
 from customers.timeline import Entry
 from leads.models import Lead, LeadNote
@@ -73,7 +74,7 @@ def timeline_entries(user: User | None, customer: Customer, before: datetime | N
                for lead in arrived.order_by("-queue_entered_at", "-id")[:limit]]
     entries += [Entry(at=note.created_at, kind="lead.noted", channel="phone",
                       text=_("Llamada de %(agent)s (%(outcome)s): %(text)s") % {
-                          "agent": note.author.display_name, "outcome": note.get_outcome_display(),
+                          "agent": note.author.display_name, "outcome": display(note, "outcome"),
                           "text": Truncator(note.text).chars(200)},
                       url=reverse("leads:detail", args=[note.lead_id]), ref={"lead_id": note.lead_id})
                 for note in notes.order_by("-created_at", "-id")[:limit]]

@@ -21,7 +21,9 @@ class OrdersConfig(AppConfig):
         from customers.timeline import register_timeline_source
 
         profile_sections.register("orders", context=customer_activity.profile_section,
-                                  template="orders/_customer_purchases.html", position=20)
+                                  template="orders/_customer_purchases.html", position=20,
+                                  page=customer_activity.purchase_page,
+                                  page_template="orders/_customer_purchase_rows.html")
         register_timeline_source("orders", customer_activity.timeline_entries)
         for event in (OrderConfirmed, OrderCancelled):
             subscribe(event, customer_activity.on_order_event, name="customers.activity", in_transaction=True)

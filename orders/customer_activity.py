@@ -8,13 +8,16 @@ amounts in the organization's currency.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Min, Sum
+from django.db.models import Count, Min, Sum, prefetch_related_objects
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -25,6 +28,7 @@ from core.events import DomainEvent
 from core.money import format_money
 from customers.activity import refresh_on_commit
 from customers.models import Customer
+from customers.panels import SECTION_PAGE, section_page_url
 from customers.timeline import Entry
 from orders.choices import OrderState
 from orders.models import Order, OrderLine, Sale
@@ -68,35 +72,61 @@ def on_order_event(event: DomainEvent) -> None:
 
 # --- the customer profile: purchases, favourite products, timeline entries ---------------------------------------
 
-PROFILE_ORDERS = 200
 FAVOURITES = 5
 
 
-def profile_section(user: User, customer: Customer) -> dict[str, Any] | None:
-    """The customer's purchase history: every order (date, lines, total, state) and the imported sales, the
-    favourite products, total and average spend and the last purchase — in a constant number of queries. The
-    history is the customer's, so it shows every order, whoever sold it; an agent's link opens only their own (the
-    orders page's rule)."""
+@dataclass(frozen=True)
+class Purchase:
+    """One row of the purchase history: an order, or the imported sales of one conversation."""
+
+    at: datetime
+    order: Order | None = None
+    conversation_id: int | None = None  # an imported sale's conversation
+    amount: Decimal | None = None  # an imported sale's total
+
+
+def purchase_page(user: User, customer: Customer, offset: int) -> dict[str, Any] | None:
+    """The purchase history's rows from `offset` on, newest first: orders (date, lines, total, state, seller) and
+    imported sales merged by date, SECTION_PAGE at a time, with the next page's URL when there are more. The history
+    is the customer's, so it shows every order, whoever sold it; an agent's link opens only their own (the orders
+    page's rule)."""
     if not user.has_perm_code(Perm.ORDERS_VIEW):
         return None
-    orders = list(Order.objects.filter(customer=customer).exclude(state=OrderState.DRAFT)
-                  .select_related("agent").prefetch_related("lines").order_by("-created_at", "-id")[:PROFILE_ORDERS])
-    openable = set(visible_orders(user).filter(pk__in=[o.pk for o in orders]).values_list("pk", flat=True))
-    for order in orders:
+    end = offset + SECTION_PAGE + 1
+    orders = (Order.objects.filter(customer=customer).exclude(state=OrderState.DRAFT).select_related("agent")
+              .annotate(at=Coalesce("confirmed_at", "created_at")).order_by("-at", "-id")[:end])
+    imported = (Sale.objects.filter(order__isnull=True, conversation__customer=customer).order_by()
+                .values("conversation_id").annotate(at=Min("created_at"), amount=Sum("amount"))
+                .order_by("-at", "-conversation_id")[:end])
+    rows = heapq.merge((Purchase(at=o.at, order=o) for o in orders),
+                       (Purchase(at=s["at"], conversation_id=s["conversation_id"], amount=s["amount"])
+                        for s in imported), key=lambda p: p.at, reverse=True)
+    page = list(rows)[offset:end]
+    shown = [p.order for p in page[:SECTION_PAGE] if p.order is not None]
+    prefetch_related_objects(shown, "lines")
+    openable = set(visible_orders(user).filter(pk__in=[o.pk for o in shown]).values_list("pk", flat=True))
+    for order in shown:
         order.openable = order.pk in openable  # type: ignore[attr-defined]
-    imported = list(Sale.objects.filter(order__isnull=True, conversation__customer=customer).order_by()
-                    .values("conversation_id").annotate(at=Min("created_at"), amount=Sum("amount"))
-                    .order_by("-at")[:PROFILE_ORDERS])
+    more = len(page) > SECTION_PAGE
+    return {"purchases": page[:SECTION_PAGE],
+            "more_url": section_page_url(customer, "orders", offset + SECTION_PAGE) if more else ""}
+
+
+def profile_section(user: User, customer: Customer) -> dict[str, Any] | None:
+    """The customer's purchase history (its first page), the favourite products, total and average spend and the
+    last purchase — in a constant number of queries, whatever the history's length."""
+    first = purchase_page(user, customer, 0)
+    if first is None:
+        return None
     lines = Counter[str]()
     for product, quantity in (OrderLine.objects.filter(order__customer=customer, order__state__in=PURCHASED)
-                              .values_list("name", "quantity")):
+                              .order_by().values("name").annotate(n=Sum("quantity")).values_list("name", "n")):
         lines[product] += quantity
     for product, quantity in (Sale.objects.filter(order__isnull=True, conversation__customer=customer)
-                              .values_list("product_name", "quantity")):
+                              .order_by().values("product_name").annotate(n=Sum("quantity"))
+                              .values_list("product_name", "n")):
         lines[product or _("Producto sin nombre")] += quantity
-    average = customer.total_spent / customer.orders_count if customer.orders_count else None
-    return {"customer": customer, "orders": orders, "imported": imported, "favourites": lines.most_common(FAVOURITES),
-            "average": average}
+    return {**first, "customer": customer, "favourites": lines.most_common(FAVOURITES)}
 
 
 def timeline_entries(user: User | None, customer: Customer, before: datetime | None, limit: int) -> list[Entry]:

@@ -136,7 +136,7 @@ def ids(db):
             "lead_id": lead.pk, "delivery_id": delivery.pk, "product_id": item.pk, "order_id": order.pk,
             "endpoint_id": endpoint.pk, "message_id": message.pk, "sync_id": sync.pk,
             "inbox_id": conversation.inbox_id, "view_id": 999999, "inbound_id": inbound.pk, "index": 0,
-            "task_id": task.pk, "customer_id": conversation.customer_id,
+            "task_id": task.pk, "customer_id": conversation.customer_id, "name": "orders",
             "segment_id": Segment.objects.get_or_create(code="matriz", defaults={
                 "name": "Matriz", "rules": {"any": [{"orders_min": 1}]}})[0].pk}
 

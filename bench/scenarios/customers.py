@@ -181,12 +181,17 @@ def ensure_profile(size: int) -> None:
     _state["profile_id"] = customer.pk
 
 
-def run_profile(n: int) -> list[Sample]:
+def _supervisor_client() -> Any:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     client = Client()
     client.force_login(get_user_model().objects.get(pk=callcenter._state["supervisor_id"]))
+    return client
+
+
+def run_profile(n: int) -> list[Sample]:
+    client = _supervisor_client()
     path = f"/clientes/{_state['profile_id']}/"
     response = client.get(path)
     body = response.content.decode()
@@ -194,6 +199,19 @@ def run_profile(n: int) -> list[Sample]:
             'data-section="conversations"' not in body:
         raise RuntimeError(f"profile: HTTP {response.status_code}")
     return timed_requests(lambda: client.get(path), n)
+
+
+def run_profile_more(path_template: str, marker: str) -> Any:
+    """A profile's second request: its timeline as it scrolls into view, or a section's next page."""
+    def run(n: int) -> list[Sample]:
+        client = _supervisor_client()
+        path = path_template.format(id=_state["profile_id"])
+        response = client.get(path, HTTP_HX_REQUEST="true")
+        if response.status_code != 200 or response.content.decode().count(marker) < 20:
+            raise RuntimeError(f"{path}: HTTP {response.status_code}")
+        return timed_requests(lambda: client.get(path, HTTP_HX_REQUEST="true"), n)
+
+    return run
 
 
 def run_rebuild(n: int) -> list[Sample]:
@@ -245,6 +263,14 @@ SCENARIOS = [
              description=f"GET /clientes/<id>/ (supervisor), {PROFILE_ORDERS} orders and {PROFILE_CONVERSATIONS} "
                          "conversations, 300,000 customers",
              setup=ensure_profile, run=run_profile, size=SIZE),
+    Scenario(name="customers.profile_timeline",
+             description="GET /clientes/<id>/historial (the profile's timeline, loaded as it scrolls into view), "
+                         "the same customer", setup=ensure_profile,
+             run=run_profile_more("/clientes/{id}/historial", "data-kind="), size=SIZE),
+    Scenario(name="customers.profile_more_orders",
+             description="GET /clientes/<id>/secciones/orders?desde=20 (the purchases' second page), the same "
+                         "customer", setup=ensure_profile,
+             run=run_profile_more("/clientes/{id}/secciones/orders?desde=20", 'data-label="Fecha"'), size=SIZE),
     Scenario(name="customers.segment_recompute",
              description="recompute_all(): the 4 default segments over 300,000 customers (baseline, then again)",
              setup=ensure_customers, run=run_segments, size=SIZE),

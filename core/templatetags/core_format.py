@@ -13,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.choices import display as choice_label
 from core.money import format_money
 from core.text import human_duration
 from core.text import percent as percent_text
@@ -76,3 +77,10 @@ def _grouped_phone(value: str) -> str:  # parsing costs ~0.1 ms: a list of fifty
     except phonenumbers.NumberParseException:
         return value
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+@register.filter
+def display(obj: object, field_name: str) -> str:
+    """`{{ order|display:"state" }}`: the field's choice label, as get_state_display() but translating only that
+    label (core.choices)."""
+    return choice_label(obj, field_name) if obj is not None else ""  # type: ignore[arg-type]

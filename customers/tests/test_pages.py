@@ -3,6 +3,8 @@ keyset pages, the profile's sections from every app in a constant number of quer
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -17,9 +19,10 @@ from core.models import AuditLog
 from customers.activity import rebuild_customer_activity
 from customers.models import Consent, Customer, CustomerPhone, Tag
 from inbox.actions import do_receive_inbound
+from inbox.models import Conversation
 from leads.tests.factories import CustomerFactory, LeadFactory
 from orders.choices import OrderState
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, Sale
 from orders.tests.factories import product
 
 pytestmark = pytest.mark.django_db
@@ -90,9 +93,16 @@ def profile_of(customer: Customer, *, orders: int, conversations: int, agent) ->
                                      confirmed_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=i))
         OrderLine.objects.create(order=order, product=item, sku=item.sku, name=item.name, unit_price=Decimal(1000),
                                  quantity=2, line_total=Decimal(2000))
-    for i in range(conversations):
-        do_receive_inbound(channel="api", body=f"Mensaje {i}", customer_id=customer.pk, customer_name=customer.name,
-                           conversation_id=None, external_id=f"hilo-{customer.pk}-{i}", subject=f"Hilo {i}")
+    # one conversation as a message opens it; the rest, each its own thread, in the same inbox
+    first, _message, _created = do_receive_inbound(
+        channel="api", body="Mensaje 0", customer_id=customer.pk, customer_name=customer.name, conversation_id=None,
+        external_id=f"hilo-{customer.pk}-0", subject="Hilo 0")
+    inbox = first.inbox
+    Conversation.objects.bulk_create(
+        Conversation(customer=customer, channel="api", inbox=inbox, subject=f"Hilo {i}",
+                     created_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i),
+                     last_activity_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=i))
+        for i in range(1, conversations))
 
 
 def test_the_profile_costs_the_same_queries_for_2_or_40_orders_and_conversations(make_user, client_for):
@@ -118,6 +128,95 @@ def test_the_profile_costs_the_same_queries_for_2_or_40_orders_and_conversations
     assert 'data-section="leads"' in body
     assert response.context["customer"].total_spent == Decimal(80000)
     assert response.context["average"] == Decimal(2000)
+
+
+def _follow(client, body: str, pattern: str) -> list[str]:
+    """The bodies of every "show more" page the first body leads to, following each page's own button."""
+    pages = []
+    while match := re.search(pattern, body):
+        response = client.get(html.unescape(match.group(1)), HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "<html" not in body  # only the rows: they replace the button
+        pages.append(body)
+    return pages
+
+
+def test_a_long_history_shows_a_page_and_the_rest_one_button_at_a_time_each_row_once(make_user, client_for):
+    # given a customer with 45 orders, two imported sales (of two conversations) dated among them, 45 conversations
+    # and a long timeline
+    supervisor = make_user(Role.SUPERVISOR)
+    customer = CustomerFactory(name="Mucha Historia")
+    profile_of(customer, orders=45, conversations=45, agent=supervisor)
+    for day, conversation in zip((10, 30), customer.conversations.order_by("id")[:2], strict=True):
+        Sale.objects.create(conversation=conversation, product_name="Colchón", quantity=1, amount=Decimal(5000),
+                            created_at=datetime(2026, 1, 1, 12, tzinfo=UTC) + timedelta(days=day))
+    Conversation.objects.filter(customer=customer).update(last_activity_at=datetime(2026, 3, 1, tzinfo=UTC))
+    rebuild_customer_activity()
+    client = client_for(supervisor)
+
+    # when the profile opens
+    body = client.get(reverse("customers:detail", args=[customer.pk])).content.decode()
+
+    # then each section shows its first 20 rows and a button for the rest
+    purchases = body[body.index('data-section="purchases"'):]
+    purchases = purchases[:purchases.index("</section>")]
+    conversations = body[body.index('data-section="conversations"'):]
+    conversations = conversations[:conversations.index("</section>")]
+    assert purchases.count('<td data-label="Fecha">') == 20 and "Ver compras anteriores" in purchases
+    assert conversations.count('<td data-label="Canal">') == 20 and "Ver conversaciones anteriores" in conversations
+    # and following the buttons shows every order and imported sale once, newest first
+    order_pages = _follow(client, purchases, r'hx-get="([^"]*/secciones/orders[^"]*)"')
+    rows = purchases + "".join(order_pages)
+    numbers = re.findall(r'href="/orders/(\d+)/"', rows)
+    expected = [str(pk) for pk in Order.objects.filter(customer=customer).order_by("-confirmed_at", "-id")
+                .values_list("pk", flat=True)]
+    assert numbers == expected and rows.count("Venta importada") == 2 and len(order_pages) == 2
+    # (the newer imported sale, day 30 at noon, sits between the orders of days 31 and 30: the 14th and 15th)
+    assert rows.index(f'/orders/{expected[13]}/') < rows.index("Venta importada") < \
+        rows.index(f'/orders/{expected[14]}/')
+    # and every conversation once, the ties on last activity kept in a stable order
+    conversation_pages = _follow(client, conversations, r'hx-get="([^"]*/secciones/inbox[^"]*)"')
+    seen = re.findall(r'<a href="/inbox/(\d+)/"', conversations + "".join(conversation_pages))
+    assert set(seen) == {str(pk) for pk in customer.conversations.values_list("pk", flat=True)}
+    assert len(seen) == 45 == len(set(seen))
+    # and the timeline pages by position: every entry once (45 orders, 45 conversations opened)
+    timeline_url = re.search(r'class="timeline customer-timeline" hx-get="([^"]+)" hx-trigger="revealed"', body)
+    assert timeline_url is not None and "data-kind" not in body  # the timeline loads when it scrolls into view
+    timeline = client.get(timeline_url.group(1), HTTP_HX_REQUEST="true").content.decode()
+    timeline_pages = _follow(client, timeline, r'hx-get="([^"]*/historial[^"]*)"')
+    kinds = re.findall(r'data-kind="([a-z._]+)"', timeline + "".join(timeline_pages))
+    assert kinds.count("order.confirmed") == 45 and kinds.count("conversation.opened") == 45
+
+
+def test_a_section_page_refuses_a_bad_offset_and_hides_what_the_user_may_not_see(make_user, client_for):
+    customer = CustomerFactory(name="Poca Historia")
+    url = reverse("customers:section_page", args=[customer.pk, "orders"])
+    analyst = client_for(make_user(Role.ANALISTA))  # sees customers, not their conversations
+    supervisor = client_for(make_user(Role.SUPERVISOR))
+    assert supervisor.get(url, {"desde": "-1"}).status_code == 400
+    assert supervisor.get(url, {"desde": "abc"}).status_code == 400
+    assert supervisor.get(url).status_code == 200  # the first page
+    assert supervisor.get(url, {"desde": "20"}).status_code == 200
+    assert supervisor.get(reverse("customers:section_page", args=[customer.pk, "nada"]), {"desde": "0"}) \
+        .status_code == 404
+    assert analyst.get(reverse("customers:section_page", args=[customer.pk, "inbox"]), {"desde": "0"}) \
+        .status_code == 404
+    assert supervisor.get(reverse("customers:timeline_page", args=[customer.pk]), {"desde": "x"}).status_code == 400
+    assert supervisor.get(reverse("customers:section_page", args=[999999, "orders"]), {"desde": "0"}) \
+        .status_code == 404
+
+
+def test_the_end_of_a_number_finds_only_the_numbers_ending_so(people, agent, client_for):
+    # given two customers whose numbers share their last four digits
+    other = CustomerFactory(name="Otra Persona")
+    CustomerPhone.objects.create(customer=other, e164="+573009992233")
+    client = client_for(agent)
+    # then four digits find both, and more digits only the number ending in them
+    assert sorted(names(client.get(reverse("customers:list"), {"q": "2233"}))) == ["Lucía Peña", "Otra Persona"]
+    assert names(client.get(reverse("customers:list"), {"q": "1112233"})) == ["Lucía Peña"]
+    assert names(client.get(reverse("customers:list"), {"q": "9992233"})) == ["Otra Persona"]
+    assert CustomerPhone.objects.get(customer=other).tail == "2233"
 
 
 def test_an_agent_edits_tags_and_preferences_and_the_audit_says_so(people, agent, client_for):
