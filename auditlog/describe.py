@@ -581,6 +581,33 @@ def _sentences() -> dict[str, _Sentence]:
     def campaign_settings(c: _Context) -> str:
         return _("%(actor)s cambió la configuración de campañas") % _args(c)
 
+    def article_created(c: _Context) -> str:
+        return _("%(actor)s escribió el artículo de ayuda %(target)s") % _args(c)
+
+    def article_updated(c: _Context) -> str:
+        return _("%(actor)s editó el artículo de ayuda %(target)s") % _args(c)
+
+    def article_published(c: _Context) -> str:
+        return _("%(actor)s publicó el artículo de ayuda %(target)s") % _args(c)
+
+    def article_unpublished(c: _Context) -> str:
+        return _("%(actor)s devolvió a borrador el artículo de ayuda %(target)s") % _args(c)
+
+    def article_deleted(c: _Context) -> str:
+        return _("%(actor)s borró el artículo de ayuda %(target)s") % _args(c)
+
+    def article_category_saved(c: _Context) -> str:
+        before, after = c.pair("name")
+        if before and after and before != after:
+            return _("%(actor)s renombró la categoría de artículos %(before)s a %(after)s") % _args(
+                c, before=quote(before), after=quote(after))
+        if not before and after:
+            return _("%(actor)s creó la categoría de artículos %(target)s") % _args(c)
+        return _("%(actor)s cambió la categoría de artículos %(target)s") % _args(c)
+
+    def article_category_deleted(c: _Context) -> str:
+        return _("%(actor)s borró la categoría de artículos %(target)s") % _args(c)
+
     def customer_merged(c: _Context) -> str:
         merged = c.get("merged")
         name = merged[1] if isinstance(merged, list) and len(merged) == 2 else ""
@@ -767,6 +794,10 @@ def _sentences() -> dict[str, _Sentence]:
         "campaign.launched": campaign_launched, "campaign.tested": campaign_tested, "campaign.paused": campaign_paused,
         "campaign.resumed": campaign_resumed, "campaign.cancelled": campaign_cancelled,
         "campaign.unscheduled": campaign_unscheduled, "campaign.settings_updated": campaign_settings,
+        "article.created": article_created, "article.updated": article_updated,
+        "article.published": article_published, "article.unpublished": article_unpublished,
+        "article.deleted": article_deleted, "article_category.saved": article_category_saved,
+        "article_category.deleted": article_category_deleted,
         "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,
         "quick_reply.deleted": quick_reply_deleted, "sla_policies.updated": sla_policies_updated,
         "automation_rule.created": automation_rule_created, "automation_rule.updated": automation_rule_updated,

@@ -469,16 +469,8 @@ def _unsaved(form: CampaignForm) -> Campaign:
     return campaign
 
 
-@require_POST
-@perm_required(Perm.CAMPAIGNS_MANAGE)
-def message_preview(request: HttpRequest) -> HttpResponse:
-    """The message as one customer of the audience will read it, from what is written now (htmx): WhatsApp's
-    template filled in, the SMS with its segments, the email in a sandboxed frame (its HTML is the marketer's)."""
-    user = _user(request)
-    form = CampaignForm(request.POST)
-    form.is_valid()  # the preview reads what is valid so far
-    campaign = _unsaved(form)
-    customer = _sample_customer(_audience_of(request.POST), campaign.channel)
+def _preview_context(user: User, campaign: Campaign, customer: Mapping[str, Any]) -> dict[str, Any]:
+    """What _preview.html shows: the message as `customer` reads it, or why it cannot be shown yet."""
     context: dict[str, Any] = {"channel": campaign.channel, "customer_name": customer.get("name") or "",
                                "campaign": campaign}
     if campaign.channel == CampaignChannel.WHATSAPP and (campaign.wa_number is None or campaign.wa_template is None):
@@ -490,7 +482,7 @@ def message_preview(request: HttpRequest) -> HttpResponse:
     else:
         adapter = adapter_for(campaign, CampaignSettings.load())
         try:
-            message = adapter.render(Recipient(id=0, address="", customer=customer,
+            message = adapter.render(Recipient(id=0, address="", customer=dict(customer),
                                                language=str(customer.get("language") or user.language or "es")))
         except (Refused, ValueError, KeyError) as exc:
             context["missing"] = _("No se pudo preparar la vista previa: %s") % exc
@@ -504,6 +496,20 @@ def message_preview(request: HttpRequest) -> HttpResponse:
                 context["frame_key"] = key
             if campaign.channel == CampaignChannel.WHATSAPP and campaign.wa_template is not None:
                 context["buttons"] = _buttons(campaign.wa_template)
+    return context
+
+
+@require_POST
+@perm_required(Perm.CAMPAIGNS_MANAGE)
+def message_preview(request: HttpRequest) -> HttpResponse:
+    """The message as one customer of the audience will read it, from what is written now (htmx): WhatsApp's
+    template filled in, the SMS with its segments, the email in a sandboxed frame (its HTML is the marketer's)."""
+    user = _user(request)
+    form = CampaignForm(request.POST)
+    form.is_valid()  # the preview reads what is valid so far
+    campaign = _unsaved(form)
+    customer = _sample_customer(_audience_of(request.POST), campaign.channel)
+    context = _preview_context(user, campaign, customer)
     return render(request, "campaigns/_preview.html", context)
 
 
@@ -512,7 +518,7 @@ def _preview_key(user: User, key: str) -> str:
 
 
 @xframe_options_sameorigin
-@perm_required(Perm.CAMPAIGNS_MANAGE)
+@perm_required(Perm.CAMPAIGNS_VIEW)  # the detail page shows a sent campaign's email to those who may see campaigns
 def email_frame(request: HttpRequest) -> HttpResponse:
     """The rendered email of the live preview, inside the editor's sandboxed frame: served with a policy of its own
     (no script, no form, no plugin; the email's own styles and images), only to the person who rendered it.
@@ -695,9 +701,20 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if _htmx(request) and request.headers.get("HX-Target", "").endswith("#campaign-recipients"):
         return render(request, "campaigns/_recipients.html", {"campaign": campaign,
                                                               **_recipients_context(request, campaign)})
+    sample = _first_recipient(campaign) or _sample_customer(campaign.audience or {}, campaign.channel)
     return render(request, "campaigns/detail.html", {
         **_results_context(request, campaign), **_recipients_context(request, campaign),
-        "has_recipients": campaign.state != CampaignState.DRAFT})
+        "has_recipients": campaign.state != CampaignState.DRAFT,
+        "message_preview": _preview_context(user, campaign, sample)})
+
+
+def _first_recipient(campaign: Campaign) -> dict[str, Any] | None:
+    """The first customer the campaign was sent to (or is to be), as the sender loads them: the detail shows the
+    message as they read it."""
+    fields = ("customer__name", "customer__city", "customer__department", "customer__language")
+    row = (CampaignRecipient.objects.filter(campaign=campaign).exclude(state=RecipientState.SKIPPED)
+           .order_by("pk").values(*fields).first())
+    return {key.removeprefix("customer__"): value for key, value in row.items()} if row else None
 
 
 @perm_required(Perm.CAMPAIGNS_VIEW)

@@ -7,6 +7,7 @@ from catalog.api import router as catalog_router
 from core.api import API_AUTH, CentralitaAPI, StrictJsonParser, install_error_handlers
 from customers.api import router as customers_router
 from inbox.api import router as inbox_router
+from knowledge.api import router as knowledge_router
 from leads.api import router as leads_router
 from orders.api import router as orders_router
 from reports.api import router as reports_router
@@ -34,5 +35,6 @@ api.add_router("", orders_router)
 api.add_router("", webhooks_router)
 api.add_router("", inbox_router)
 api.add_router("", automation_router)
+api.add_router("", knowledge_router)
 api.add_router("", campaigns_router)
 api.add_router("", reports_router)

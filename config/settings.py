@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "connectors.webchat",
     "connectors.sms",
     "automation",
+    "knowledge",
     "campaigns",
     "reports",
     "auditlog",
@@ -393,6 +394,10 @@ API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 API_MAX_PAGE_SIZE = 500
 # Seconds after a user's last websocket closes before they are set "desconectado" (0 disables).
 AUTO_OFFLINE_SECONDS = env_int("AUTO_OFFLINE_SECONDS", 120)
+
+# Knowledge base: the public help pages (/ayuda/<es|en>/…, no login, published articles only) and the article links
+# the composer and the bot offer. Off by default: an installation opts in once its articles are meant to be public.
+KNOWLEDGE_PUBLIC_HELP = env_bool("KNOWLEDGE_PUBLIC_HELP", default=False)
 
 # Orders: the currency of prices and totals (ISO 4217).
 CURRENCY = env_str("CURRENCY", "COP")

@@ -19,6 +19,8 @@ urlpatterns = [
     path("", include("inbox.urls")),
     path("automatizacion/", include("automation.urls")),
     path("campanas/", include("campaigns.urls")),
+    path("conocimiento/", include("knowledge.urls")),
+    path("ayuda/", include("knowledge.public_urls")),
     path("", include("webhooks.urls")),
     path("", include("connectors.whatsapp.urls")),
     path("", include("connectors.mail.urls")),

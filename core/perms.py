@@ -54,6 +54,9 @@ class Perm(models.TextChoices):
     CAMPAIGNS_VIEW = "campaigns.view", _("Ver las campañas y sus resultados")
     CAMPAIGNS_MANAGE = "campaigns.manage", _("Crear, probar, lanzar, pausar y cancelar campañas; sus costos y "
                                              "palabras de baja")
+    KNOWLEDGE_VIEW = "knowledge.view", _("Consultar la base de conocimiento e insertar artículos en las respuestas")
+    KNOWLEDGE_MANAGE = "knowledge.manage", _("Escribir, publicar, retirar y borrar artículos de ayuda y sus "
+                                             "categorías")
 
 
 def require_perm(user: User, perm: Perm) -> None:

@@ -15,8 +15,8 @@ SQLite (embedded default)
     diacritics removed: the same whole-word / last-word-prefix matching as PostgreSQL) and trigram tables over
     customer names, emails and phones (`tokenize='trigram'`: the same substring matching as pg_trgm).
   * Django rebuilds a SQLite table (and drops its triggers) when a later migration alters it, so the triggers are
-    (re)created after every `migrate` (post_migrate, `ensure_search_schema`) and an index whose triggers were
-    missing is rebuilt from its content table.
+    (re)created after every `migrate` (post_migrate, `ensure_search_schema`, through core.fts) and an index whose
+    triggers were missing is rebuilt from its content table.
 Both: a tag named exactly like the query (case-insensitive), on the conversation or on its customer.
 
 `matching_conversations(q)` returns one SQL sub-select of conversation ids (a UNION ALL of the branches above)
@@ -37,6 +37,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
+from core.fts import Fts5Index, drop_fts5, ensure_fts5
 from core.text import fold
 from customers.phones import normalize_email
 
@@ -67,26 +68,12 @@ SHARED_PG_INDEXES = frozenset({"customer_name_trgm_idx"})
 
 # --- SQLite -----------------------------------------------------------------------------------------------
 
-# fts table: (content table, column, tokenizer)
-SQLITE_FTS = {
-    "inbox_message_fts": ("inbox_message", "body", "unicode61 remove_diacritics 2"),
-    "inbox_customer_name_fts": ("customers_customer", "search_name", "trigram"),
-    "inbox_customer_email_fts": ("customers_customeremail", "email", "trigram"),
-    "inbox_customer_phone_fts": ("customers_customerphone", "e164", "trigram"),
-}
-
-
-def _sqlite_triggers(fts: str, table: str, column: str) -> dict[str, str]:
-    """The documented external-content pattern: every insert, delete and change of `column` mirrored."""
-    return {
-        f"{fts}_ai": f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN "
-                     f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END",
-        f"{fts}_ad": f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN "
-                     f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); END",
-        f"{fts}_au": f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF {column} ON {table} BEGIN "
-                     f"INSERT INTO {fts}({fts}, rowid, {column}) VALUES ('delete', old.id, old.{column}); "
-                     f"INSERT INTO {fts}(rowid, {column}) VALUES (new.id, new.{column}); END",
-    }
+SQLITE_FTS = (
+    Fts5Index("inbox_message_fts", "inbox_message", ("body",), "unicode61 remove_diacritics 2"),
+    Fts5Index("inbox_customer_name_fts", "customers_customer", ("search_name",), "trigram"),
+    Fts5Index("inbox_customer_email_fts", "customers_customeremail", ("email",), "trigram"),
+    Fts5Index("inbox_customer_phone_fts", "customers_customerphone", ("e164",), "trigram"),
+)
 
 
 def ensure_search_schema(conn: BaseDatabaseWrapper | None = None) -> list[str]:
@@ -113,22 +100,7 @@ def ensure_search_schema(conn: BaseDatabaseWrapper | None = None) -> list[str]:
                     cursor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {table} USING {how}")
                     created.append(name)
         elif conn.vendor == "sqlite":
-            cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
-            existing = {row[0] for row in cursor.fetchall()}
-            for fts, (table, column, tokenizer) in SQLITE_FTS.items():
-                rebuild = False
-                if fts not in existing:
-                    cursor.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, content='{table}', "
-                                   f"content_rowid='id', tokenize='{tokenizer}')")
-                    created.append(fts)
-                    rebuild = True
-                for trigger, sql in _sqlite_triggers(fts, table, column).items():
-                    if trigger not in existing:
-                        cursor.execute(sql)
-                        created.append(trigger)
-                        rebuild = True  # rows written while the trigger was missing are not indexed
-                if rebuild:
-                    cursor.execute(f"INSERT INTO {fts}({fts}) VALUES ('rebuild')")
+            created += ensure_fts5(cursor, SQLITE_FTS)
     return created
 
 
@@ -141,10 +113,7 @@ def drop_search_schema(conn: BaseDatabaseWrapper | None = None) -> None:
                     cursor.execute(f"DROP INDEX IF EXISTS {name}")
             cursor.execute("DROP FUNCTION IF EXISTS inbox_search_fold(text)")
         elif conn.vendor == "sqlite":
-            for fts, (table, column, _tokenizer) in SQLITE_FTS.items():
-                for trigger in _sqlite_triggers(fts, table, column):
-                    cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-                cursor.execute(f"DROP TABLE IF EXISTS {fts}")
+            drop_fts5(cursor, SQLITE_FTS)
 
 
 MIGRATION = ("inbox", "0005_full_text_search")

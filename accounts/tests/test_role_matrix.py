@@ -125,7 +125,14 @@ def ids(db):
     from campaigns.models import Campaign
 
     campaign = Campaign.objects.create(name="Matriz", audience={}, created_by=other)  # a draft: every page opens
-    return {"campaign_id": campaign.pk,"rule_id": rule.pk, "sequence_id": sequence.pk, "enrollment_id": enrollment.pk,
+    from knowledge.models import Article, Category
+
+    kb_category = Category.objects.create(name="Envíos", slug="envios")
+    # published: an agent may read it (a draft is 404 to them, as if it did not exist)
+    article = Article.objects.create(title="Costos de envío", slug="costos-de-envio", body="Todo el país.",
+                                     state="publicado", category=kb_category)
+    return {"article_id": article.pk, "category_id": kb_category.pk,
+            "campaign_id": campaign.pk,"rule_id": rule.pk, "sequence_id": sequence.pk, "enrollment_id": enrollment.pk,
             "heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk,
             "scheduled_id": scheduled.pk,
             "conversation_id": conversation.pk, "user_id": other.pk, "team_id": team.pk, "holiday_id": holiday.pk,
@@ -222,6 +229,12 @@ API_ROUTES = [
     ("get", "/api/v1/reports/dashboard/conversations?chart=kpis&series=unanswered_open", None, Perm.REPORTS_VIEW,
      200),
     ("get", "/api/v1/reports/conversations.csv", None, Perm.REPORTS_EXPORT, 200),
+    ("get", "/api/v1/kb/articles", None, Perm.KNOWLEDGE_VIEW, 200),
+    ("get", "/api/v1/kb/articles/{article_id}", None, Perm.KNOWLEDGE_VIEW, 200),
+    ("get", "/api/v1/kb/search?q=envio", None, Perm.KNOWLEDGE_VIEW, 200),
+    ("post", "/api/v1/kb/articles", {"title": "Garantía", "body": "12 meses."}, Perm.KNOWLEDGE_MANAGE, 201),
+    ("patch", "/api/v1/kb/articles/{article_id}", {"tags": ["envíos"]}, Perm.KNOWLEDGE_MANAGE, 200),
+    ("post", "/api/v1/kb/articles/{article_id}/unpublish", None, Perm.KNOWLEDGE_MANAGE, 200),
 ]
 
 

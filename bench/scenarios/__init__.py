@@ -17,12 +17,13 @@ from bench.scenarios import (
     events,
     foundation,
     inbox,
+    knowledge,
     orders,
     scaleout,
     whatsapp,
 )
 
 MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events, automation,
-           customers, campaigns)
+           customers, campaigns, knowledge)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

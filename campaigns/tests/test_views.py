@@ -119,9 +119,9 @@ def launched(campaign, marta, django_capture_on_commit_callbacks):
 
 # --- access -----------------------------------------------------------------------------------------------------
 
-VIEW_PAGES = ["campaigns:list", "campaigns:detail", "campaigns:results", "campaigns:report"]
+VIEW_PAGES = ["campaigns:list", "campaigns:detail", "campaigns:results", "campaigns:report", "campaigns:email_frame"]
 MANAGE_PAGES = ["campaigns:create", "campaigns:edit", "campaigns:launch", "campaigns:settings",
-                "campaigns:audience_preview", "campaigns:template_fields", "campaigns:email_frame"]
+                "campaigns:audience_preview", "campaigns:template_fields"]
 
 
 def url(name, campaign):
@@ -454,6 +454,17 @@ def test_results_poll_while_sending_and_stop_when_finished(launched, marta, clie
         page = client.get(reverse("campaigns:results", args=[launched.pk])).content.decode()
     assert 'hx-trigger="every 3s"' not in page
     assert 'data-testid="tile-read">1<' in page and 'data-testid="tile-skipped">3<' in page
+
+
+def test_the_detail_shows_the_message_as_its_first_recipient_read_it(launched, marta, client_for):
+    # given a launched campaign (only Ana, of the inactive segment, could receive it)
+    # when a manager who may only look opens it
+    page = client_for(UserFactory(role=Role.GERENTE)).get(reverse("campaigns:detail", args=[launched.pk]))
+    # then the message is there, filled in for Ana, with its button
+    body = page.content.decode()
+    message = body[body.index('data-testid="campaign-message"'):]
+    assert "Así le llega a Ana María Peña" in message
+    assert "Hola Ana, te extrañamos. Vuelve con 20% de descuento." in message and "Quiero volver" in message
 
 
 def test_the_recipients_are_filtered_by_state_and_paged(launched, marta, client_for):

@@ -43,6 +43,7 @@ from inbox import actions as inbox
 from inbox.choices import ConversationState as S
 from inbox.events import MessageReceived
 from inbox.models import Conversation
+from knowledge import actions as knowledge_actions
 from leads.actions import check_add_note, check_close_lead, do_upsert_lead_from_kommo
 from leads.tests.factories import LeadFactory
 from orders import actions as orders
@@ -219,6 +220,25 @@ def _campaign_converted(w: World) -> When:
     return lambda: campaign_results.on_order_confirmed(event)
 
 
+def _draft_article(w: World) -> Any:
+    return knowledge_actions.check_save_article(w.supervisor, article_id=None, data=knowledge_actions.ArticleInput(
+        title="Devoluciones y cambios", body="Tiene 30 días para devolver un producto."))
+
+
+def _article_saved(w: World) -> When:
+    return lambda: _draft_article(w)
+
+
+def _article_state_changed(w: World) -> When:
+    article = _draft_article(w)
+    return lambda: knowledge_actions.check_publish(w.supervisor, article_id=article.pk)
+
+
+def _article_deleted(w: World) -> When:
+    article = _draft_article(w)
+    return lambda: knowledge_actions.check_delete(w.supervisor, article_id=article.pk)
+
+
 def _customer_merged(w: World) -> When:
     keep = do_upsert_customer(name="Ana Pérez", phones=["+573001110000"])
     gone = do_upsert_customer(name="Ana P.", emails=["ana@example.com"])
@@ -307,6 +327,9 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "campaign.state_changed": _campaign_state_changed,
     "campaign.replied": _campaign_replied,
     "campaign.converted": _campaign_converted,
+    "article.saved": _article_saved,
+    "article.state_changed": _article_state_changed,
+    "article.deleted": _article_deleted,
     "scheduled_message.sent": _scheduled_message_sent,
     "scheduled_message.cancelled": _scheduled_message_cancelled,
     "scheduled_message.failed": _scheduled_message_failed,

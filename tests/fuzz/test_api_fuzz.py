@@ -47,6 +47,7 @@ from catalog.actions import check_save_product
 from config.api import api
 from inbox import actions as inbox_actions
 from inbox.models import Inbox, Task
+from knowledge.actions import ArticleInput, check_publish, check_save_article, check_save_category
 from leads.models import NoteTemplate
 from orders.actions import check_create_order
 from orders.tests.factories import ready_lead
@@ -95,7 +96,16 @@ CAMPAIGN_RULES = {
     "invalid_campaign": "depends on the data: the audience's segments, tags and lists, the number, template, mailbox "
                         "and SMS account must exist; URLs must be complete; texts must be storable",
 }
+ARTICLE_RULES = {
+    "invalid_article": "depends on the data: `category` must name an existing category; texts must be storable, and "
+                       "a tag's length is counted once it is in lower case",
+}
 DATA_RULES: dict[str, dict[str, str]] = {
+    "POST /api/v1/kb/articles": ARTICLE_RULES,
+    "PATCH /api/v1/kb/articles/{article_id}": ARTICLE_RULES,
+    "POST /api/v1/kb/articles/{article_id}/publish": {
+        "empty_article": "depends on the article: one without text cannot be published",
+    },
     "POST /api/v1/campaigns": CAMPAIGN_RULES,
     "PATCH /api/v1/campaigns/{campaign_id}": CAMPAIGN_RULES,
     "POST /api/v1/campaigns/{campaign_id}/launch": {
@@ -298,6 +308,10 @@ def world(db: Any) -> World:
     rule = check_save_rule(admin, RuleInput(name="Envíos", event="message.received", conditions=[
         {"field": "text", "op": "contains", "value": ["envío"]}], actions=[{"type": "add_tag", "tag": "envio"}]))
     campaign = check_save_campaign(admin, None, CampaignInput(name="Reactivación", channel="sms"))
+    category = check_save_category(admin, category_id=None, name="Envíos")
+    article = check_save_article(admin, article_id=None, data=ArticleInput(
+        title="Costos de envío", body="Enviamos a todo el país.", category_id=category.pk))
+    check_publish(admin, article_id=article.pk)
     return World(
         admin_token=do_create_api_token(admin, name="fuzz", acting_user=None)[1],
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
@@ -306,7 +320,8 @@ def world(db: Any) -> World:
                          "order_id": order.pk, "endpoint_id": endpoint.pk, "customer_id": conversation.customer_id,
                          "message_id": failed.pk, "quick_reply_id": quick_reply.pk,
                          "scheduled_id": scheduled.pk, "rule_id": rule.pk,
-                         "sequence_id": sequence.pk, "enrollment_id": enrollment.pk, "campaign_id": campaign.pk})
+                         "sequence_id": sequence.pk, "enrollment_id": enrollment.pk, "campaign_id": campaign.pk,
+                         "article_id": article.pk})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:

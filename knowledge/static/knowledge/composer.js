@@ -1,0 +1,64 @@
+// The knowledge base's picker under the composer (knowledge/_composer.html): opening it focuses its search box, which
+// asks the server as the agent types (htmx swaps the hits in); "Insertar texto" / "Insertar enlace" fetch the
+// published article's plain text or public link, close the picker and insert it at the caret of the reply, where
+// the agent reviews it before sending. Esc closes the picker.
+// Delegated from document: the conversation pane is swapped by htmx.
+(function () {
+  "use strict";
+
+  function area() { return document.getElementById("reply-body"); }
+
+  function insertAtCaret(ta, text) {
+    const start = ta.selectionStart ?? ta.value.length, end = ta.selectionEnd ?? ta.value.length;
+    const before = ta.value.slice(0, start), after = ta.value.slice(end);
+    const lead = before && !/\s$/.test(before) ? (text.indexOf("\n") >= 0 ? "\n\n" : " ") : "";
+    const trail = after && !/^\s/.test(after) ? " " : "";
+    ta.value = before + lead + text + trail + after;
+    const caret = (before + lead + text).length;
+    ta.setSelectionRange(caret, caret);
+    ta.focus();
+    ta.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  document.addEventListener("toggle", function (ev) {
+    const details = ev.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.classList.contains("kb-picker") || !details.open) return;
+    const search = details.querySelector("input[type=search]");
+    if (search) search.focus();
+  }, true);
+
+  document.addEventListener("keydown", function (ev) {
+    if (ev.key !== "Escape" || !(ev.target instanceof Element)) return;
+    const details = ev.target.closest(".kb-picker");
+    if (!details || !details.open) return;
+    ev.preventDefault();
+    details.open = false;
+    const summary = details.querySelector("summary");
+    if (summary) summary.focus();
+  });
+
+  document.addEventListener("click", function (ev) {
+    const button = ev.target instanceof Element ? ev.target.closest("[data-kb-insert]") : null;
+    if (!button) return;
+    ev.preventDefault();
+    const root = button.closest("[data-kb]"), ta = area();
+    if (!root || !ta) return;
+    const url = root.dataset.kbArticleUrl.replace("/0/", "/" + Number(button.dataset.kbId) + "/");
+    const kind = button.dataset.kbInsert;
+    button.disabled = true;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (res) { return res.ok ? res.json() : null; })
+      .then(function (data) {
+        button.disabled = false;
+        if (!data) return;
+        const text = kind === "link" ? data.title + ": " + data.url : data.text;
+        if (!text) return;
+        const details = root.querySelector("details");
+        if (details) details.open = false;  // the box covers the reply: close it so the inserted text shows
+        insertAtCaret(ta, text);
+        const status = root.querySelector("[data-kb-status]");
+        if (status) status.textContent = root.dataset.kbInserted || "";
+      })
+      .catch(function () { button.disabled = false; });
+  });
+})();
