@@ -709,11 +709,11 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 def _first_recipient(campaign: Campaign) -> dict[str, Any] | None:
-    """The first customer the campaign was sent to (or is to be), as the sender loads them: the detail shows the
-    message as they read it."""
+    """A customer the campaign was sent to (or is to be), as the sender loads them: the detail shows the message as
+    they read it. Ordered as the (campaign, state, id) index is, so a campaign of 100,000 reads one index entry."""
     fields = ("customer__name", "customer__city", "customer__department", "customer__language")
     row = (CampaignRecipient.objects.filter(campaign=campaign).exclude(state=RecipientState.SKIPPED)
-           .order_by("pk").values(*fields).first())
+           .order_by("state", "pk").values(*fields).first())
     return {key.removeprefix("customer__"): value for key, value in row.items()} if row else None
 
 

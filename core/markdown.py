@@ -1,8 +1,15 @@
 """Markdown written by people (help articles, and any other text an app lets them format) as HTML that is safe to
-show in a page: Python-Markdown, then nh3 (the Rust ammonia sanitizer) with an allow list.
+show in a page: markdown-it-py (CommonMark, with tables, strikethrough and single line breaks kept), then nh3 (the
+Rust ammonia sanitizer) with an allow list.
+
+Why markdown-it-py and not Python-Markdown (which campaigns' email bodies use): Python-Markdown slows down
+quadratically on some inputs — 36 s of CPU for "[a](" repeated 12,000 times, a body any article editor could save
+and every reader of the public help page would then pay for; markdown-it-py renders that, and the other
+pathological inputs we tried, in under a second at the 50,000-character limit (core/tests/test_markdown.py).
 
 What survives: paragraphs, headings, emphasis, lists, quotes, code, tables, horizontal rules, links (http, https,
-mailto and tel only; each gets rel="noopener noreferrer nofollow") and images (http and https). What does not: script,
+mailto and tel only; each gets rel="noopener noreferrer nofollow") and images (http, https and this site's /paths;
+the pages' Content-Security-Policy shows only this site's). What does not: script,
 style, iframe, object, form and the like (dropped with their content), every other tag (dropped, its text kept),
 every attribute outside the list (event handlers such as onerror, style, class, id), javascript: and data: URLs, and
 HTML comments. Raw HTML inside the Markdown goes through the same list. The page's CSP (no inline scripts or styles)
@@ -13,13 +20,12 @@ campaigns.emailing has its own, stricter list for email bodies (its links are re
 
 from __future__ import annotations
 
-import html
 import re
 from html.parser import HTMLParser
 
-import markdown
 import nh3
 from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
 
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
@@ -36,14 +42,18 @@ LINK_REL = "noopener noreferrer nofollow"
 # Removed with their content (every other unknown tag loses only its tags).
 DROPPED_WITH_CONTENT = frozenset({"script", "style", "iframe", "object", "embed", "template", "noscript", "title",
                                   "head", "textarea", "select", "svg", "math"})
-EXTENSIONS = ["sane_lists", "tables", "fenced_code", "nl2br"]
+# CommonMark (fenced code and sane lists included) with GFM tables and ~~strikethrough~~; a single line break stays
+# one, as people expect from a text box; raw HTML passes to nh3, which keeps only the allow list.
+_MARKDOWN = MarkdownIt("commonmark", {"breaks": True, "html": True}).enable(["table", "strikethrough"])
 # Characters no HTML document may carry (nh3 cannot take a lone surrogate either).
 _UNSAFE_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _attribute_filter(tag: str, attribute: str, value: str) -> str | None:
     # nh3 calls this for attributes already allowed; a link may be mailto:/tel:, an image only http(s).
-    if tag == "img" and attribute == "src" and not value.lower().startswith(IMAGE_SCHEMES):
+    # Root-relative images (/media/…) are this site's; the page's CSP (img-src 'self') blocks other hosts anyway.
+    if tag == "img" and attribute == "src" and not (value.lower().startswith(IMAGE_SCHEMES)
+                                                    or (value.startswith("/") and not value.startswith("//"))):
         return None
     return value
 
@@ -59,7 +69,7 @@ def sanitize_html(raw_html: str) -> str:
 
 def render_markdown(text: str) -> SafeString:
     """`text` (Markdown, raw HTML allowed) as sanitized HTML, safe to put in a template as is."""
-    rendered = markdown.markdown(_UNSAFE_CHARS.sub("", text or ""), extensions=EXTENSIONS, output_format="html")
+    rendered = _MARKDOWN.render(_UNSAFE_CHARS.sub("", text or ""))
     return mark_safe(sanitize_html(rendered))  # noqa: S308 - nh3's output: only the allow list above
 
 
@@ -115,6 +125,6 @@ def markdown_to_text(text: str) -> str:
     extractor = _TextExtractor()
     extractor.feed(str(render_markdown(text)))
     extractor.close()
-    joined = html.unescape("".join(extractor.parts))
+    joined = "".join(extractor.parts)  # the parser decoded the character references already
     lines = [" ".join(line.split()) for line in joined.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()

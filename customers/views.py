@@ -190,7 +190,8 @@ def _timeline_page(customer: Customer, user: User, offset: int) -> dict[str, obj
 def _offset(request: HttpRequest, most: int) -> int | None:
     """The `desde` parameter of a "show more" page (missing: the first page); None when it is not a row number."""
     offset = request.GET.get("desde", "0")
-    return int(offset) if offset.isdecimal() and int(offset) <= most else None
+    ok = offset.isascii() and offset.isdecimal() and len(offset) <= len(str(most))  # "²" or 5,000 digits: a 400
+    return int(offset) if ok and int(offset) <= most else None
 
 
 @perm_required(Perm.CUSTOMERS_VIEW)

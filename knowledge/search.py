@@ -254,7 +254,12 @@ def _typos(conn: BaseDatabaseWrapper, words: list[str], where: str, params: list
                     f"SELECT a.id, word_similarity(%s, a.search_title) AS score FROM near JOIN {TABLE} a "
                     f"ON a.id = near.id WHERE 1 = 1{where}{skip} ORDER BY score DESC, a.id DESC LIMIT %s",
                     [text, text, *params, *exclude, limit])
-                return [(int(pk), float(score)) for pk, score in cursor.fetchall()]
+                rows = [(int(pk), float(score)) for pk, score in cursor.fetchall()]
+                # SET LOCAL lasts until the enclosing transaction ends: releasing a savepoint keeps it, rolling it
+                # back undoes it. Roll back (nothing was written), so a caller's transaction (a bot step inside an
+                # action) never runs its later queries without sequential scans.
+                transaction.set_rollback(True, using=conn.alias)
+                return rows
         if conn.vendor != "sqlite":
             return []
         grams = sorted({g for w in long_words for g in _trigrams(w, padded=False)})
@@ -288,7 +293,8 @@ def search_ids(q: str, *, language: str | None = None, limit: int = 5, published
 
 # --- hits ---------------------------------------------------------------------------------------------------
 
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+# Bounded: unbounded classes made "[" × 50,000 cost seconds per snippet (each "[" scanned to the end).
+_MD_LINK = re.compile(r"!?\[([^\]\n]{0,300})\]\([^)\s]{0,2000}\)")
 _MD_MARKS = re.compile(r"<[^>]{0,200}>|[#*_>`|~]+|^\s*[-+]\s+|^\s*\d+\.\s+", re.MULTILINE)
 
 
@@ -325,10 +331,14 @@ def public_url(article: Article) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def hits(found: Sequence[tuple[int, float]], q: str) -> list[ArticleHit]:
-    """The articles of `found` (search_ids), in its order, as ArticleHit (one query)."""
+def hits(found: Sequence[tuple[int, float]], q: str, *, published_only: bool = False) -> list[ArticleHit]:
+    """The articles of `found` (search_ids), in its order, as ArticleHit (one query); with `published_only`, an
+    article taken back to draft since the search is left out."""
     words = terms(q)
-    articles = Article.objects.select_related("category").in_bulk([pk for pk, _score in found])
+    rows = Article.objects.select_related("category")
+    if published_only:
+        rows = rows.filter(state=ArticleState.PUBLISHED)
+    articles = rows.in_bulk([pk for pk, _score in found])
     result = []
     for pk, score in found:
         article = articles.get(pk)
@@ -345,5 +355,6 @@ def search_articles(q: str, *, language: str | None = None, limit: int = 5,
     """The best `limit` articles for `q`, best first: what a bot offers a customer ("knowledge answer"), what the
     composer lists, what `GET /api/v1/kb/search` answers. Published articles only unless `published_only=False`
     (people who edit articles). No permission check: callers decide who may search (the bot answers customers)."""
-    return hits(search_ids(q, language=language, limit=limit, published_only=published_only), q)
+    return hits(search_ids(q, language=language, limit=limit, published_only=published_only), q,
+                published_only=published_only)
 

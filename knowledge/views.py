@@ -191,7 +191,8 @@ def categories(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 saved = actions.check_save_category(
-                    user, category_id=int(category_id) if category_id.isdigit() else None,
+                    user, category_id=int(category_id) if category_id.isascii() and category_id.isdigit()
+                    and len(category_id) <= 18 else None,
                     name=form.cleaned_data["name"], position=form.cleaned_data["position"])
             except ActionError as exc:
                 show_action_errors(form, exc)

@@ -196,6 +196,10 @@ def test_a_section_page_refuses_a_bad_offset_and_hides_what_the_user_may_not_see
     supervisor = client_for(make_user(Role.SUPERVISOR))
     assert supervisor.get(url, {"desde": "-1"}).status_code == 400
     assert supervisor.get(url, {"desde": "abc"}).status_code == 400
+    assert supervisor.get(url, {"desde": "²"}).status_code == 400  # a digit, not a row number
+    assert supervisor.get(url, {"desde": "9" * 5000}).status_code == 400  # past what int() accepts
+    assert supervisor.get(reverse("customers:timeline_page", args=[customer.pk]), {"desde": "1" * 5000}) \
+        .status_code == 400
     assert supervisor.get(url).status_code == 200  # the first page
     assert supervisor.get(url, {"desde": "20"}).status_code == 200
     assert supervisor.get(reverse("customers:section_page", args=[customer.pk, "nada"]), {"desde": "0"}) \

@@ -65,6 +65,24 @@ def test_a_typo_does_not_find_unrelated_articles(articles):
     assert titles("zzzzqqq") == []
 
 
+def test_a_typo_search_leaves_the_callers_transaction_as_it_was(articles):
+    # given a caller's transaction (a bot step runs inside an action's) on PostgreSQL, where the typo search turns
+    # off sequential scans and lowers the similarity threshold for its own statement
+    from django.db import transaction
+
+    if connection.vendor != "postgresql":
+        assert titles("devolusion") == ["Devoluciones y cambios"]  # SQLite sets nothing; the search still works
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        # when it searches with a typo
+        assert titles("devolusion") == ["Devoluciones y cambios"]
+        # then the settings are back to the server's for the rest of that transaction
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on"
+        cursor.execute("SHOW pg_trgm.word_similarity_threshold")
+        assert cursor.fetchone()[0] == "0.6"
+
+
 @pytest.mark.parametrize(("q", "expected"), [("garan", "Garantía"), ("costos de env", "Costos y tiempos de envío"),
                                              ("horar", "Horarios de atención")])
 def test_the_last_word_is_a_prefix_while_typing(articles, q, expected):
