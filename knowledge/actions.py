@@ -196,10 +196,10 @@ def do_transition_article(article: Article, *, to: ArticleState, acting_user: Us
         raise InvalidTransition("invalid_transition", _("Un artículo %(a)s no puede pasar a %(b)s.")
                                 % {"a": current.label.lower(), "b": to.label.lower()})
     now = timezone.now()
-    article.state = to.value
+    article.state, article.updated_at = to.value, now  # the list's "updated" and its order count a state change
     if to == ArticleState.PUBLISHED:
         article.published_at = now
-    article.save(update_fields=["state", "published_at"])
+    article.save(update_fields=["state", "published_at", "updated_at"])
     ArticleTransition.objects.create(article=article, from_state=current.value, to_state=to.value,
                                      actor=acting_user, at=now)
     emit(ArticleStateChanged(article_id=article.pk, title=article.title, language=article.language,

@@ -187,19 +187,24 @@ def categories(request: HttpRequest) -> HttpResponse:
     form = CategoryForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        category_id = request.POST.get("category_id", "")
+        raw_id = request.POST.get("category_id", "")
+        category_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 18 else None
         if form.is_valid():
             try:
-                saved = actions.check_save_category(
-                    user, category_id=int(category_id) if category_id.isascii() and category_id.isdigit()
-                    and len(category_id) <= 18 else None,
-                    name=form.cleaned_data["name"], position=form.cleaned_data["position"])
+                saved = actions.check_save_category(user, category_id=category_id, name=form.cleaned_data["name"],
+                                                    position=form.cleaned_data["position"])
             except ActionError as exc:
+                if category_id is not None:  # a row's rename: said above the table, never in the "new" form
+                    messages.error(request, exc.message)
+                    return redirect("knowledge:categories")
                 show_action_errors(form, exc)
                 status = exc.status
             else:
                 messages.success(request, _("Categoría «%s» guardada.") % saved.name)
                 return redirect("knowledge:categories")
+        elif category_id is not None:
+            messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+            return redirect("knowledge:categories")
         else:
             status = 400
     rows = list(Category.objects.annotate(n=Count("articles")).order_by("position", "name"))

@@ -110,6 +110,14 @@ def test_categories_page(supervisor, client_for):
     assert (category.name, category.position) == ("Medios de pago", 1)
     client.post(reverse("knowledge:category_delete", args=[category.pk]))
     assert not Category.objects.exists()
+    # a rename that fails (the name is taken) is said above the table and leaves the "new category" form empty
+    Category.objects.create(name="Envíos", slug="envios")
+    other = Category.objects.create(name="Pagos", slug="pagos")
+    response = client.post(reverse("knowledge:categories"), {"category_id": other.pk, "name": "Envíos",
+                                                             "position": "1"}, follow=True)
+    other.refresh_from_db()
+    assert other.name == "Pagos" and response.context["form"].is_bound is False
+    assert any("Envíos" in str(m) or "existe" in str(m) for m in response.context["messages"])
     # an identifier that is not one (a superscript digit, thousands of digits) is never a server error
     for odd in ("²", "9" * 5000):
         response = client.post(reverse("knowledge:categories"), {"category_id": odd, "name": f"Otra {len(odd)}",
