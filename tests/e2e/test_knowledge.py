@@ -78,3 +78,27 @@ def test_a_supervisor_publishes_an_article_and_an_agent_inserts_it_into_a_reply(
         body = Message.objects.get(conversation=c, kind="outbound").body.replace("\r\n", "\n")  # a form's newlines
         assert body.startswith("Hola María:\n\nTiene 30 días para devolver un producto.\n\n- Escríbanos\n")
         assert body.endswith(f"/ayuda/es/{article.slug}/")
+
+
+def test_an_article_longer_than_the_channels_reply_is_not_inserted_and_the_agent_is_told(
+        browser: Browser, asgi_live_server: str) -> None:
+    # given an agent's WhatsApp conversation (replies up to 4,096 characters) and a published article of 6,000
+    raul = UserFactory(username="raul", role=Role.AGENTE, full_name="Raúl Mendoza", availability="disponible")
+    c, _m, _new = actions.do_receive_inbound(channel="whatsapp", body="¿Cuáles son los términos de la garantía?",
+                                             customer_name="María José Rodríguez", phones=["+57 311 555 0102"])
+    Conversation.objects.filter(pk=c.pk).update(assignee=raul)
+    Article.objects.create(title="Términos de la garantía", slug="terminos", body="Cláusula extensa. " * 340,
+                           state="publicado", published_at=c.created_at)
+    agent = login(browser, asgi_live_server, "raul")
+    agent.goto(f"{asgi_live_server}/inbox/{c.pk}/")
+    box = agent.locator("#reply-body")
+    box.fill("Hola María:")
+    # when the agent tries to insert its text
+    agent.get_by_test_id("kb-open").click()
+    agent.get_by_test_id("kb-search").press_sequentially("garantia")
+    hits = agent.get_by_test_id("kb-hits")
+    expect(hits).to_contain_text("Términos de la garantía")
+    hits.get_by_test_id("kb-insert-text").first.click()
+    # then the reply is left as it was and the picker says why
+    expect(agent.locator("[data-kb-status]")).to_contain_text("no cabe en la respuesta de este canal")
+    expect(box).to_have_value("Hola María:")

@@ -46,19 +46,24 @@
     const url = root.dataset.kbArticleUrl.replace("/0/", "/" + Number(button.dataset.kbId) + "/");
     const kind = button.dataset.kbInsert;
     button.disabled = true;
+    const status = root.querySelector("[data-kb-status]");
+    function say(message) { if (status) status.textContent = message || ""; }
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(function (data) {
         button.disabled = false;
-        if (!data) return;
+        // taken back to draft or deleted since the search, or the server did not answer: say so, insert nothing
+        if (!data) { say(root.dataset.kbGone); return; }
         const text = kind === "link" ? data.title + ": " + data.url : data.text;
-        if (!text) return;
+        if (!text) { say(root.dataset.kbGone); return; }
+        // the reply's limit is the channel's (the text box's maxlength): a longer article is not cut silently
+        const room = ta.maxLength > 0 ? ta.maxLength - ta.value.length + (ta.selectionEnd - ta.selectionStart) : Infinity;
+        if (text.length + 2 > room) { say(root.dataset.kbTooLong); return; }
         const details = root.querySelector("details");
         if (details) details.open = false;  // the box covers the reply: close it so the inserted text shows
         insertAtCaret(ta, text);
-        const status = root.querySelector("[data-kb-status]");
-        if (status) status.textContent = root.dataset.kbInserted || "";
+        say(root.dataset.kbInserted);
       })
-      .catch(function () { button.disabled = false; });
+      .catch(function () { button.disabled = false; say(root.dataset.kbGone); });
   });
 })();
