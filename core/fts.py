@@ -1,6 +1,6 @@
 # ruff: noqa: S608 - the SQL below interpolates only the callers' constants (table, column and index names).
-"""SQLite FTS5 external-content indexes kept by triggers: the embedded database's full-text search, shared by the
-inbox's search and the knowledge base's.
+"""Full-text search plumbing shared by the inbox's search and the knowledge base's: PostgreSQL indexes created when
+missing, and SQLite FTS5 external-content indexes kept by triggers (the embedded database's full-text search).
 
 Each index mirrors columns of one content table (the documented external-content pattern: every insert, delete
 and change of those columns mirrored by a trigger). Django rebuilds a SQLite table — dropping its triggers — when a
@@ -9,7 +9,7 @@ later migration alters it, so the callers run `ensure_fts5` from the migration t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,3 +65,17 @@ def drop_fts5(cursor: Any, indexes: Iterable[Fts5Index]) -> None:
         for trigger in index.triggers():
             cursor.execute(f"DROP TRIGGER IF EXISTS {trigger}")
         cursor.execute(f"DROP TABLE IF EXISTS {index.name}")
+
+
+def ensure_pg_indexes(cursor: Any, indexes: Mapping[str, tuple[str, str]], *, in_transaction: bool) -> list[str]:
+    """Creates the PostgreSQL indexes of `indexes` ({name: (table, "method (expression)")}) that do not exist;
+    CONCURRENTLY outside a transaction (a non-atomic migration), so a live table keeps taking writes. Returns the
+    names created."""
+    created: list[str] = []
+    for name, (table, how) in indexes.items():
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
+        if cursor.fetchone() is None:
+            concurrently = "" if in_transaction else "CONCURRENTLY "
+            cursor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {table} USING {how}")
+            created.append(name)
+    return created

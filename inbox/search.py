@@ -37,7 +37,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 
-from core.fts import Fts5Index, drop_fts5, ensure_fts5
+from core.fts import Fts5Index, drop_fts5, ensure_fts5, ensure_pg_indexes
 from core.text import fold
 from customers.phones import normalize_email
 
@@ -76,6 +76,21 @@ SQLITE_FTS = (
 )
 
 
+def ensure_pg_prerequisites(cursor: Any) -> list[str]:
+    """pg_trgm and the fold function, created when missing (also for the knowledge base's search, which uses both);
+    returns what it created."""
+    created: list[str] = []
+    cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+    if cursor.fetchone() is None:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        created.append("pg_trgm")
+    cursor.execute("SELECT 1 FROM pg_proc WHERE proname = 'inbox_search_fold'")
+    if cursor.fetchone() is None:
+        cursor.execute(PG_FOLD_FUNCTION)
+        created.append("inbox_search_fold")
+    return created
+
+
 def ensure_search_schema(conn: BaseDatabaseWrapper | None = None) -> list[str]:
     """Creates what is missing of the search schema on this database (idempotent); returns what it created.
     Called by the migration and after every `migrate`."""
@@ -83,22 +98,8 @@ def ensure_search_schema(conn: BaseDatabaseWrapper | None = None) -> list[str]:
     created: list[str] = []
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
-            for extension in ("pg_trgm",):
-                cursor.execute("SELECT 1 FROM pg_extension WHERE extname = %s", [extension])
-                if cursor.fetchone() is None:
-                    cursor.execute(f"CREATE EXTENSION IF NOT EXISTS {extension}")
-                    created.append(extension)
-            cursor.execute("SELECT 1 FROM pg_proc WHERE proname = 'inbox_search_fold'")
-            if cursor.fetchone() is None:
-                cursor.execute(PG_FOLD_FUNCTION)
-                created.append("inbox_search_fold")
-            for name, (table, how) in PG_INDEXES.items():
-                cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
-                if cursor.fetchone() is None:
-                    # Outside a transaction (the migration is not atomic), without blocking writes on a live table.
-                    concurrently = "" if conn.in_atomic_block else "CONCURRENTLY "
-                    cursor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {table} USING {how}")
-                    created.append(name)
+            created += ensure_pg_prerequisites(cursor)
+            created += ensure_pg_indexes(cursor, PG_INDEXES, in_transaction=conn.in_atomic_block)
         elif conn.vendor == "sqlite":
             created += ensure_fts5(cursor, SQLITE_FTS)
     return created

@@ -44,8 +44,8 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
 from django.urls import reverse
 
-from core.fts import Fts5Index, drop_fts5, ensure_fts5
-from inbox.search import PG_FOLD_FUNCTION, terms
+from core.fts import Fts5Index, drop_fts5, ensure_fts5, ensure_pg_indexes
+from inbox.search import ensure_pg_prerequisites, terms
 from knowledge.choices import ArticleState
 from knowledge.models import Article
 
@@ -68,8 +68,8 @@ PG_TSV_COLUMN = "search_tsv"
 PG_ADD_TSV_COLUMN = (f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {PG_TSV_COLUMN} tsvector "
                      f"GENERATED ALWAYS AS ({PG_DOC_TSV}) STORED")
 PG_INDEXES = {
-    "kb_article_fts_idx": f"gin ({PG_TSV_COLUMN})",
-    "kb_article_title_trgm_idx": "gin (search_title gin_trgm_ops)",
+    "kb_article_fts_idx": (TABLE, f"gin ({PG_TSV_COLUMN})"),
+    "kb_article_title_trgm_idx": (TABLE, "gin (search_title gin_trgm_ops)"),
 }
 SQLITE_FTS = (
     Fts5Index("knowledge_article_fts", TABLE, ("title", "body"), "unicode61 remove_diacritics 2"),
@@ -84,25 +84,13 @@ def ensure_search_schema(conn: BaseDatabaseWrapper | None = None) -> list[str]:
     created: list[str] = []
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
-            cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
-            if cursor.fetchone() is None:
-                cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-                created.append("pg_trgm")
-            cursor.execute("SELECT 1 FROM pg_proc WHERE proname = 'inbox_search_fold'")
-            if cursor.fetchone() is None:  # the inbox's search migration creates it; shared, never dropped here
-                cursor.execute(PG_FOLD_FUNCTION)
-                created.append("inbox_search_fold")
+            created += ensure_pg_prerequisites(cursor)  # the inbox's search migration made them; healed here
             cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
                            [TABLE, PG_TSV_COLUMN])
             if cursor.fetchone() is None:
                 cursor.execute(PG_ADD_TSV_COLUMN)
                 created.append(PG_TSV_COLUMN)
-            for name, how in PG_INDEXES.items():
-                cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [name])
-                if cursor.fetchone() is None:
-                    concurrently = "" if conn.in_atomic_block else "CONCURRENTLY "
-                    cursor.execute(f"CREATE INDEX {concurrently}IF NOT EXISTS {name} ON {TABLE} USING {how}")
-                    created.append(name)
+            created += ensure_pg_indexes(cursor, PG_INDEXES, in_transaction=conn.in_atomic_block)
         elif conn.vendor == "sqlite":
             created += ensure_fts5(cursor, SQLITE_FTS)
     return created
