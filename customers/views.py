@@ -175,6 +175,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
 
 
 TIMELINE_PAGE = 25
+MAX_SECTION_OFFSET = 100_000  # the deepest row a profile section's "show more" pages to
 
 
 def _timeline_page(customer: Customer, user: User, offset: int) -> dict[str, object]:
@@ -219,9 +220,6 @@ def customer_section_page(request: HttpRequest, customer_id: int, name: str) -> 
     if rows is None:
         raise Http404
     return HttpResponse(rows)
-
-
-MAX_SECTION_OFFSET = 100_000
 
 
 def _initial(customer: Customer) -> dict[str, object]:

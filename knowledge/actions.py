@@ -21,6 +21,7 @@ from core.events import emit
 from core.perms import require_perm
 from core.validators import text_error
 from customers.choices import Language
+from knowledge import search
 from knowledge.choices import ARTICLE_TRANSITIONS, ArticleState
 from knowledge.events import ArticleDeleted, ArticleSaved, ArticleStateChanged
 from knowledge.models import (
@@ -58,6 +59,27 @@ def visible_articles(user: User) -> QuerySet[Article]:
     """The articles `user` may read: every one for those who edit them, the published ones for everyone else."""
     qs = Article.objects.all()
     return qs if can_manage(user) else qs.filter(state=ArticleState.PUBLISHED)
+
+
+def matching_articles(user: User, *, q: str, category_id: int | None, language: str | None, state: str | None,
+                      limit: int) -> list[Article] | QuerySet[Article]:
+    """What the list page and `GET /kb/articles` show: with words, the best `limit` by relevance (knowledge.search);
+    without, every article the user may read, newest change first (a queryset, for the API's pages). Those who do
+    not edit articles see published ones only, whatever the state asked."""
+    manage = can_manage(user)
+    if q.strip():
+        found = search.search_ids(q, language=language or None, limit=limit, published_only=not manage,
+                                  category_id=category_id, state=state or None)
+        by_id = Article.objects.select_related("category", "author").in_bulk([pk for pk, _s in found])
+        return [by_id[pk] for pk, _s in found if pk in by_id]
+    qs = visible_articles(user).select_related("category", "author")
+    if category_id is not None:
+        qs = qs.filter(category_id=category_id)
+    if language:
+        qs = qs.filter(language=language)
+    if state:
+        qs = qs.filter(state=state)
+    return qs.order_by("-updated_at", "-id")
 
 
 def access_article(acting_user: User, *, article_id: int, lock: bool = False) -> Article:

@@ -142,22 +142,10 @@ def _detail(article: Article) -> Article:
 @paginate(PageNumberPagination)
 def list_articles(request: HttpRequest, query: Query[ArticleListQuery]) -> Any:
     user = api_require(request, Perm.KNOWLEDGE_VIEW)
-    manage = actions.can_manage(user)
-    state = query.state.value if query.state is not None else None
-    language = query.language.value if query.language is not None else None
-    if query.q.strip():
-        found = search.search_ids(query.q, language=language, limit=search.MAX_LIMIT, published_only=not manage,
-                                  category_id=query.category, state=state)
-        by_id = Article.objects.select_related("category", "author").in_bulk([pk for pk, _s in found])
-        return [by_id[pk] for pk, _s in found if pk in by_id]
-    qs = actions.visible_articles(user).select_related("category", "author")
-    if query.category is not None:
-        qs = qs.filter(category_id=query.category)
-    if language:
-        qs = qs.filter(language=language)
-    if state:
-        qs = qs.filter(state=state)
-    return qs.order_by("-updated_at", "-id")
+    return actions.matching_articles(
+        user, q=query.q, category_id=query.category, limit=search.MAX_LIMIT,
+        language=query.language.value if query.language is not None else None,
+        state=query.state.value if query.state is not None else None)
 
 
 @router.post("/kb/articles", response={201: ArticleOut, 409: ErrorOut},

@@ -55,20 +55,8 @@ def article_list(request: HttpRequest) -> HttpResponse:
         state = form.cleaned_data["state"] if manage else ""
     elif form.is_bound:  # a stale filter (a deleted category) drops the filters, never the words typed
         q = request.GET.get("q", "")[:200].strip()
-    if q:
-        found = search.search_ids(q, language=language or None, limit=LIST_LIMIT, published_only=not manage,
-                                  category_id=category_id, state=state or None)
-        by_id = Article.objects.select_related("category").in_bulk([pk for pk, _s in found])
-        articles = [by_id[pk] for pk, _s in found if pk in by_id]
-    else:
-        qs = actions.visible_articles(user).select_related("category")
-        if category_id is not None:
-            qs = qs.filter(category_id=category_id)
-        if language:
-            qs = qs.filter(language=language)
-        if state:
-            qs = qs.filter(state=state)
-        articles = list(qs.order_by("-updated_at", "-id")[:LIST_LIMIT])
+    articles = list(actions.matching_articles(user, q=q, category_id=category_id, language=language, state=state,
+                                              limit=LIST_LIMIT)[:LIST_LIMIT])
     context = {"articles": articles, "form": form, "q": q, "can_manage": manage,
                "filtered": bool(q or category_id is not None or language or state), "limit": LIST_LIMIT}
     # htmx sends `HX-Target: tag#id`; history restores and full navigations get the whole page
