@@ -36,17 +36,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> Iterator[None]:
-    """The in-process caches (rate limits, dashboard answers, whether any webhook endpoint is active, the mail
-    webhook's tokens) start empty in every test."""
+    """The in-process caches (rate limits, dashboard answers, whether any webhook endpoint is active or any bot flow
+    is live, the mail webhook's tokens) start empty in every test."""
     from django.core.cache import cache
 
     from automation.rules import forget_rules
+    from bots.actions import forget_live
     from connectors.mail import webhook as mail_webhook
     from webhooks.actions import forget_active_endpoints
 
     cache.clear()
     forget_active_endpoints()
     forget_rules()
+    forget_live()
     mail_webhook.forget()
     yield
     cache.clear()

@@ -608,6 +608,20 @@ def _sentences() -> dict[str, _Sentence]:
     def article_category_deleted(c: _Context) -> str:
         return _("%(actor)s borró la categoría de artículos %(target)s") % _args(c)
 
+    def bot_flow_created(c: _Context) -> str:
+        return _("%(actor)s creó el flujo del bot %(target)s") % _args(c)
+
+    def bot_flow_saved(c: _Context) -> str:
+        return _("%(actor)s editó el flujo del bot %(target)s") % _args(c)
+
+    def bot_flow_published(c: _Context) -> str:
+        _before, after = c.pair("version")
+        return _("%(actor)s publicó la versión %(version)s del flujo del bot %(target)s") % _args(
+            c, version=after or "?")
+
+    def bot_flow_deleted(c: _Context) -> str:
+        return _("%(actor)s borró el flujo del bot %(target)s") % _args(c)
+
     def customer_merged(c: _Context) -> str:
         merged = c.get("merged")
         name = merged[1] if isinstance(merged, list) and len(merged) == 2 else ""
@@ -798,6 +812,8 @@ def _sentences() -> dict[str, _Sentence]:
         "article.published": article_published, "article.unpublished": article_unpublished,
         "article.deleted": article_deleted, "article_category.saved": article_category_saved,
         "article_category.deleted": article_category_deleted,
+        "bot_flow.created": bot_flow_created, "bot_flow.saved": bot_flow_saved,
+        "bot_flow.published": bot_flow_published, "bot_flow.deleted": bot_flow_deleted,
         "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,
         "quick_reply.deleted": quick_reply_deleted, "sla_policies.updated": sla_policies_updated,
         "automation_rule.created": automation_rule_created, "automation_rule.updated": automation_rule_updated,

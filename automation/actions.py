@@ -54,7 +54,7 @@ from inbox.actions import (
 )
 from inbox.attachments import Upload, discard, read_attachment, store_uploads
 from inbox.choices import Channel
-from inbox.models import AUTOMATIC, Conversation, Inbox, Message
+from inbox.models import RULE_AUTOMATIC, Conversation, Inbox, Message
 from realtime.events import send_event_on_commit
 
 logger = logging.getLogger(__name__)
@@ -509,7 +509,7 @@ def do_send_scheduled(scheduled_id: int, *, now: datetime | None = None) -> bool
 def automatic_cap_reached(c: Conversation, now: datetime) -> bool:
     """Whether the conversation already got AUTOMATIC_PER_HOUR automatic messages in the last hour (rules' replies,
     their follow-ups and sequences alike: the one cap against a bot answering ours)."""
-    return Message.objects.filter(AUTOMATIC, conversation=c, kind="outbound",
+    return Message.objects.filter(RULE_AUTOMATIC, conversation=c, kind="outbound",
                                   created_at__gte=now - timedelta(hours=1)).count() >= AUTOMATIC_PER_HOUR
 
 

@@ -8,6 +8,7 @@ A condition is {"field", "op", "value"}: `value` is a list of strings for the li
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,6 +224,32 @@ TEXT_HINTS: dict[str, Promise] = {
     "title": gettext_lazy("Título de la tarea"),
 }
 ACTIONS_MAX = 10
+
+
+@dataclass(frozen=True)
+class NumberedValue:
+    """An action's value that is the id of an object of an app above automation (the bot's flows): the options
+    the rule editor suggests, and how a rule's sentence names it."""
+
+    options: Callable[[], list[tuple[int, str]]]
+    name_of: Callable[[int], str]
+
+
+NUMBERED_VALUES: dict[str, NumberedValue] = {}
+# What those actions do (automation.rules runs them): registered with the action by the app that owns it.
+EXTRA_PERFORM: dict[str, Callable[..., str]] = {}
+
+
+def register_action(kind: str, spec: ActionSpec, perform: Callable[..., str], *, value: NumberedValue | None = None,
+                    hint: Promise | None = None) -> None:
+    """An action of an app above automation (called from its AppConfig.ready): automation runs it without
+    importing that app. `perform(rule, ctx, action) -> detail` raises rules.Skip to say why it did nothing."""
+    ACTIONS[kind] = spec
+    EXTRA_PERFORM[kind] = perform
+    if value is not None and spec.value:
+        NUMBERED_VALUES[spec.value] = value
+    if hint is not None and spec.value:
+        VALUE_HINTS[spec.value] = hint
 CONDITIONS_MAX = 20
 DELAY_MAX_MINUTES = 90 * 24 * 60
 TEXT_MAX = 4096
@@ -261,7 +288,7 @@ def clean_action(raw: Any, index: int) -> dict[str, Any]:
                           % {"where": where, "what": str(TEXT_HINTS[spec.text]).lower()}, field="actions")
     if spec.value:
         value = raw.get(spec.value)
-        if spec.value in ("endpoint", "delay_minutes", "sequence"):
+        if spec.value in ("endpoint", "delay_minutes", "sequence", *NUMBERED_VALUES):
             try:
                 number = int(value) if not isinstance(value, bool | float) else 0  # type: ignore[arg-type]
             except (TypeError, ValueError, OverflowError):
@@ -325,6 +352,8 @@ def action_text(action: dict[str, Any]) -> str:
         elif spec.value == "sequence":  # named, never numbered, for people
             name = Sequence.objects.filter(pk=int(value)).values_list("name", flat=True).first()
             parts.append(f"«{name}»" if name else _("(la secuencia ya no existe)"))
+        elif spec.value in NUMBERED_VALUES:
+            parts.append(NUMBERED_VALUES[spec.value].name_of(int(value)))
         else:
             parts.append(f"«{value}»")
     if spec.text and action.get(spec.text):

@@ -55,6 +55,7 @@ from automation.models import (
 from automation.rule_spec import (
     ACTIONS,
     CONDITIONS,
+    EXTRA_PERFORM,
     action_text,
     clean_rule_parts,
     clean_schedule,
@@ -601,7 +602,7 @@ PERFORM: dict[str, Callable[[AutomationRule, Context, dict[str, Any]], str]] = {
     "assign": _assign, "move_inbox": _move, "escalate": _escalate, "create_task": _task, "webhook": _webhook,
     "start_sequence": _start_sequence,
 }
-assert set(PERFORM) == set(ACTIONS)
+assert set(PERFORM) <= set(ACTIONS)  # the rest: actions of apps above automation (rule_spec.register_action)
 
 
 def _perform(rule: AutomationRule, ctx: Context, action: dict[str, Any]) -> dict[str, Any]:
@@ -616,7 +617,7 @@ def _perform(rule: AutomationRule, ctx: Context, action: dict[str, Any]) -> dict
                 "detail": Skip(gettext_lazy("El cliente no tiene una conversación escrita")).texts()}
     try:
         with transaction.atomic():
-            detail = PERFORM[kind](rule, ctx, action)
+            detail = (PERFORM.get(kind) or EXTRA_PERFORM[kind])(rule, ctx, action)
         return {"type": kind, "result": "done", "detail": detail}
     except Skip as skip:
         return {"type": kind, "result": "skipped", "detail": skip.texts()}

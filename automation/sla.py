@@ -358,9 +358,16 @@ def _escalates(c: Conversation) -> bool:
             and c.state not in (S.RESOLVED, S.ESCALATED))
 
 
-@_guarded
 def on_message_sent(event: DomainEvent) -> None:
-    if getattr(event, "automatic", False) or not _timed(event):  # an automatic reply answers nobody's clock
+    """An answer stops the response clocks. An automatic one (a rule's, the bot's) answers nobody's clock: it is
+    let go before the savepoint, which would cost two statements of every bot step."""
+    if not getattr(event, "automatic", False):
+        _on_answer(event)
+
+
+@_guarded
+def _on_answer(event: DomainEvent) -> None:
+    if not _timed(event):
         return
     c = _live(event.conversation_id)  # type: ignore[attr-defined]
     if c is None:

@@ -2,6 +2,7 @@
 
 from accounts.api import router as accounts_router
 from automation.api import router as automation_router
+from bots.api import router as bots_router
 from campaigns.api import router as campaigns_router
 from catalog.api import router as catalog_router
 from core.api import API_AUTH, CentralitaAPI, StrictJsonParser, install_error_handlers
@@ -36,5 +37,6 @@ api.add_router("", webhooks_router)
 api.add_router("", inbox_router)
 api.add_router("", automation_router)
 api.add_router("", knowledge_router)
+api.add_router("", bots_router)
 api.add_router("", campaigns_router)
 api.add_router("", reports_router)

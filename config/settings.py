@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "connectors.sms",
     "automation",
     "knowledge",
+    "bots",
     "campaigns",
     "reports",
     "auditlog",
@@ -398,6 +399,8 @@ AUTO_OFFLINE_SECONDS = env_int("AUTO_OFFLINE_SECONDS", 120)
 # Knowledge base: the public help pages (/ayuda/<es|en>/…, no login, published articles only) and the article links
 # the composer and the bot offer. Off by default: an installation opts in once its articles are meant to be public.
 KNOWLEDGE_PUBLIC_HELP = env_bool("KNOWLEDGE_PUBLIC_HELP", default=False)
+# The bot's HTTP step calls public addresses only; on lets a flow call services on the internal network.
+BOT_HTTP_ALLOW_PRIVATE = env_bool("BOT_HTTP_ALLOW_PRIVATE", default=False)
 
 # Orders: the currency of prices and totals (ISO 4217).
 CURRENCY = env_str("CURRENCY", "COP")

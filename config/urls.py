@@ -21,6 +21,7 @@ urlpatterns = [
     path("campanas/", include("campaigns.urls")),
     path("conocimiento/", include("knowledge.urls")),
     path("ayuda/", include("knowledge.public_urls")),
+    path("bots/", include("bots.urls")),
     path("", include("webhooks.urls")),
     path("", include("connectors.whatsapp.urls")),
     path("", include("connectors.mail.urls")),

@@ -34,6 +34,7 @@ NAVIGATION: list[NavItem] = [
     NavItem("leads:queue", _("Cola de llamadas"), "phone", Perm.LEADS_VIEW),
     NavItem("customers:list", _("Clientes"), "contact", Perm.CUSTOMERS_VIEW),
     NavItem("knowledge:list", _("Base de conocimiento"), "book-open", Perm.KNOWLEDGE_VIEW),
+    NavItem("bots:list", _("Bot"), "bot", Perm.BOTS_VIEW),
     NavItem("campaigns:list", _("Campañas"), "megaphone", Perm.CAMPAIGNS_VIEW),
     NavItem("orders:list", _("Pedidos"), "receipt", Perm.ORDERS_VIEW),
     NavItem("catalog:product_list", _("Productos y stock"), "package", Perm.CATALOG_VIEW),

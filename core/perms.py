@@ -57,6 +57,8 @@ class Perm(models.TextChoices):
     KNOWLEDGE_VIEW = "knowledge.view", _("Consultar la base de conocimiento e insertar artículos en las respuestas")
     KNOWLEDGE_MANAGE = "knowledge.manage", _("Escribir, publicar, retirar y borrar artículos de ayuda y sus "
                                              "categorías")
+    BOTS_VIEW = "bots.view", _("Ver los flujos del bot, sus estadísticas y probarlos en el simulador")
+    BOTS_MANAGE = "bots.manage", _("Crear, editar, publicar, importar y archivar flujos del bot")
 
 
 def require_perm(user: User, perm: Perm) -> None:

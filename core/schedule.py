@@ -100,6 +100,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
     PeriodicJob("prune_rule_runs", "automation.tasks.prune_rule_runs", timedelta(hours=24),
                 label=_("Limpieza del registro de reglas"),
                 reason=_("Los eventos ya evaluados se guardan una semana y las ejecuciones de reglas seis meses.")),
+    PeriodicJob("sweep_bot_runs", "bots.tasks.sweep_runs", timedelta(seconds=30),
+                label=_("Conversaciones del bot inactivas o en pausa"),
+                reason=_("Cierra con su mensaje las conversaciones del bot en las que el cliente dejó de responder "
+                         "y retoma las que esperaban un tiempo: ningún cliente queda esperando al bot.")),
     PeriodicJob("sync_whatsapp_templates", "connectors.whatsapp.tasks.sync_whatsapp_templates", timedelta(hours=1),
                 label=_("Sincronización de plantillas de WhatsApp"),
                 reason=_("Las plantillas se aprueban o pausan en Meta; el selector de la conversación"

@@ -23,7 +23,7 @@ from core.events import emit
 from core.tasks import enqueue_on_commit
 from core.text import fold
 from core.upsert import race_free
-from core.validators import max_length_of, text_error
+from core.validators import max_length_of, text_error, text_problem
 from customers import segments
 from customers import tasks as customer_tasks
 from customers.activity import refresh_on_commit
@@ -334,6 +334,33 @@ def _consent_errors(consent: Mapping[str, ConsentChange]) -> dict[str, str]:
             if message is not None:
                 errors["consent"] = message
     return errors
+
+
+BOT_FIELDS = {"name": "name", "city": "city", "document": "document_id", "language": "language"}
+
+
+def do_set_customer_fields(customer: Customer, *, fields: Mapping[str, str], source: str) -> list[str]:
+    """Fields an automated writer (the chatbot) learnt from the customer: name, city, document, language. A value
+    that does not fit or is not valid is skipped (a customer's typo never fails the conversation); an empty one
+    never erases what is known. Returns the fields changed; the audit log names `source`."""
+    changes: dict[str, Any] = {}
+    for key, raw in fields.items():
+        attribute = BOT_FIELDS.get(key)
+        text = " ".join(str(raw).split())
+        if attribute is None or not text or text_problem(text) is not None:
+            continue
+        if attribute == "language":
+            text = text.lower()[:2]
+            if text not in Language.values:
+                continue
+        text = text[:max_length_of(Customer, attribute) or len(text)]
+        if getattr(customer, attribute) != text:
+            changes[attribute] = [getattr(customer, attribute), text]
+            setattr(customer, attribute, text)
+    if changes:
+        customer.save(update_fields=[*changes, "updated_at"])
+        audit.record(actor=None, action="customer.updated", target=customer, changes=changes, actor_username=source)
+    return list(changes)
 
 
 @transaction.atomic

@@ -13,9 +13,13 @@ It speaks the wire contract in ``/work/shared/contracts/whatsapp.md`` (section n
 * The 24-hour window (section 7) per (phone number id, wa_id), kept from the inbound messages this fake emitted:
   ``window_mode`` "off" (no check), "sync" (HTTP 400 with 131047) or "async" (200, then a ``failed`` status
   webhook with 131047). Which one Meta does is [U] in the contract, so both exist.
+* Interactive reply-button and list messages are checked against Meta's limits (:func:`check_interactive`) and
+  refused with 131009 as Graph does.
 * Webhooks (sections 2-5): every POST is signed ``X-Hub-Signature-256`` over the exact bytes sent. Customers
-  "write" through :meth:`FakeWhatsapp.customer_writes`; status sequences (sent→delivered→read, or →failed) follow
-  each send when ``auto_status`` is set, optionally shuffled (out of order) and duplicated (Meta retries).
+  "write" through :meth:`FakeWhatsapp.customer_writes` and press a button or pick a list row of an interactive
+  message they were sent through :meth:`FakeWhatsapp.customer_chooses` (``/_fake/choose``); status sequences
+  (sent→delivered→read, or →failed) follow each send when ``auto_status`` is set, optionally shuffled (out of
+  order) and duplicated (Meta retries).
 * Fault injection: scripted HTTP status / Graph code for the next N matching requests, slow answers, and held
   requests (parked until released; dropped if the client dies meanwhile) to kill a sender mid-call.
 * A control API under ``/_fake/`` (no auth, plain JSON) for tests and the demo.
@@ -93,6 +97,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     131047: ("Re-engagement message",
              "Message failed to send because more than 24 hours have passed since the customer last replied to "
              "this number."),
+    131009: ("Parameter value is not valid", ""),
     131053: ("Media upload error", "Unable to find the media with the given id."),
     132000: ("Number of parameters does not match the expected number of params",
              "body: number of localizable_params does not match the expected number of params"),
@@ -184,6 +189,17 @@ def message(kind: str, wa_id: str, *, wamid: str | None = None, timestamp: int |
 
 def text_message(wa_id: str, body: str, **kwargs: Any) -> JSONDict:
     return message("text", wa_id, text={"body": body}, **kwargs)
+
+
+def interactive_reply(wa_id: str, reply_id: str, title: str, *, kind: str = "button_reply", description: str = "",
+                      context: JSONDict | None = None, **kwargs: Any) -> JSONDict:
+    """The ``messages[]`` item of a customer pressing a reply button (``button_reply``) or picking a list row
+    (``list_reply``, which may carry the row's description); ``context`` names the business message answered
+    (``{"from": <display number>, "id": <its wamid>}``), as Meta sends it."""
+    reply: JSONDict = {"id": reply_id, "title": title}
+    if kind == "list_reply" and description:
+        reply["description"] = description
+    return message("interactive", wa_id, context=context, interactive={"type": kind, kind: reply}, **kwargs)
 
 
 def inbound_payload(messages: Sequence[JSONDict], *, name: str = "", wa_id: str | None = None,
@@ -442,6 +458,41 @@ class FakeWhatsapp:
             status, _answer = self.emit(body)
         return status, payload
 
+    def customer_chooses(self, wa_id: str, option_id: str, *, name: str = "Cliente",
+                         wamid: str | None = None) -> tuple[int, JSONDict]:
+        """A customer presses a reply button (or picks a list row) of the newest interactive message this fake
+        accepted for them (or of the one with ``wamid``) and Meta POSTs the webhook (see :meth:`chosen_reply`)."""
+        item, phone_number_id = self.chosen_reply(wa_id, option_id, wamid=wamid)
+        return self.customer_writes(wa_id, name=name, phone_number_id=phone_number_id, item=item)
+
+    def chosen_reply(self, wa_id: str, option_id: str, *, wamid: str | None = None) -> tuple[JSONDict, str]:
+        """(the ``messages[]`` item, the business phone number id) of a customer pressing ``option_id`` on the newest
+        interactive message this fake accepted for them (or the one with ``wamid``), with ``context`` pointing at
+        it as Meta sends it. Raises LookupError when no such message offered ``option_id``: a customer can only
+        press what they got."""
+        with self.lock:
+            offered = [s for s in self.sent if s["to"] == wa_id and s["type"] == "interactive"
+                       and (wamid is None or s["wamid"] == wamid)]
+        if not offered:
+            raise LookupError(f"no interactive message was sent to {wa_id}")
+        record = offered[-1]
+        content = record["payload"]["interactive"]
+        action = content.get("action") or {}
+        if content.get("type") == "button":
+            options = [b.get("reply") or {} for b in action.get("buttons") or []]
+            kind = "button_reply"
+        else:
+            options = [row for section in action.get("sections") or [] for row in section.get("rows") or []]
+            kind = "list_reply"
+        option = next((o for o in options if o.get("id") == option_id), None)
+        if option is None:
+            raise LookupError(f"{option_id!r} is not among {[o.get('id') for o in options]}")
+        number = self.numbers[record["phone_number_id"]]
+        item = interactive_reply(wa_id, option_id, str(option.get("title") or ""), kind=kind,
+                                 description=str(option.get("description") or ""),
+                                 context={"from": number.display_phone_number, "id": record["wamid"]})
+        return item, number.phone_number_id
+
     def emit_statuses(self, sent: JSONDict, sequence: Sequence[str], *, error_code: int | None = None) -> None:
         """Status webhooks for one sent message, one POST per status (shuffled/duplicated if configured)."""
         number = self.numbers[sent["phone_number_id"]]
@@ -545,6 +596,9 @@ class FakeWhatsapp:
                 return graph_error(131053)
         if kind == "template":
             return self._check_template(content)
+        if kind == "interactive":
+            problem = check_interactive(content)
+            return graph_error(131009, details=problem) if problem else None
         return None
 
     def _check_template(self, content: JSONDict) -> Response | None:
@@ -613,6 +667,94 @@ class FakeWhatsapp:
                     "media": sorted(self.media), "templates": copy.deepcopy(self.templates),
                     "window_mode": self.window_mode, "faults": len(self.faults),
                     "numbers": [vars(n) for n in self.numbers.values()], "holds": self.holds.snapshot()}
+
+
+# Interactive limits: Meta's "Interactive reply buttons messages" and "Interactive list messages" pages (copies
+# dated Nov 2025). Lengths are counted in characters here; the error is 131009 "Parameter value is not valid" with
+# the reason in error_data.details [S: the code and envelope from captured Graph answers; the exact details text
+# is ours].
+INTERACTIVE_LIMITS: dict[str, int] = {"button_body": 1024, "list_body": 4096, "header": 60, "footer": 60,
+                                      "button_title": 20, "button_id": 256, "list_button": 20, "section_title": 24,
+                                      "row_title": 24, "row_description": 72, "row_id": 200}
+
+
+def _too_long(value: Any, limit: int) -> bool:
+    return not isinstance(value, str) or len(value) > limit
+
+
+def _blank(value: Any) -> bool:
+    return not isinstance(value, str) or not value.strip()
+
+
+def check_interactive(content: JSONDict) -> str | None:  # noqa: PLR0911 - one answer per rule, as Graph
+    """Why Graph would refuse an ``interactive`` reply-button or list message (None: accepted). Other interactive
+    types (cta_url, flow, product…) pass unchecked."""
+    lim = INTERACTIVE_LIMITS
+    kind = content.get("type")
+    if kind not in ("button", "list"):
+        return None if isinstance(kind, str) and kind else "interactive type is required"
+    body = (content.get("body") or {}).get("text") if isinstance(content.get("body"), dict) else None
+    if _blank(body):
+        return "body text is required"
+    if _too_long(body, lim[f"{kind}_body"]):
+        return f"body text is too long. Max length: {lim[f'{kind}_body']}"
+    for part in ("header", "footer"):
+        text = (content.get(part) or {}).get("text") if isinstance(content.get(part), dict) else None
+        if part in content and text is not None and _too_long(text, lim[part]):
+            return f"{part} text is too long. Max length: {lim[part]}"
+    action = content.get("action")
+    if not isinstance(action, dict):
+        return "action is required"
+    if kind == "button":
+        buttons = action.get("buttons")
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 3:
+            return "Buttons count is invalid. Min: 1, Max: 3"
+        titles, ids = [], []
+        for button in buttons:
+            reply = button.get("reply") if isinstance(button, dict) and button.get("type") == "reply" else None
+            if not isinstance(reply, dict):
+                return "button type must be reply"
+            if _blank(reply.get("title")) or _too_long(reply.get("title"), lim["button_title"]):
+                return f"Button title length invalid. Min length: 1, Max length: {lim['button_title']}"
+            if _blank(reply.get("id")) or _too_long(reply.get("id"), lim["button_id"]):
+                return f"Button id length invalid. Min length: 1, Max length: {lim['button_id']}"
+            titles.append(reply["title"])
+            ids.append(reply["id"])
+        if len(set(titles)) != len(titles):
+            return "Button title must be unique"
+        if len(set(ids)) != len(ids):
+            return "Button id must be unique"
+        return None
+    if _blank(action.get("button")) or _too_long(action.get("button"), lim["list_button"]):
+        return f"Button label length invalid. Min length: 1, Max length: {lim['list_button']}"
+    sections = action.get("sections")
+    if not isinstance(sections, list) or not 1 <= len(sections) <= 10:
+        return "Sections count is invalid. Min: 1, Max: 10"
+    row_ids: list[str] = []
+    for section in sections:
+        if not isinstance(section, dict):
+            return "section must be an object"
+        title = section.get("title")
+        if (len(sections) > 1 and _blank(title)) or (title is not None and _too_long(title, lim["section_title"])):
+            return f"Section title length invalid. Min length: 1, Max length: {lim['section_title']}"
+        rows = section.get("rows")
+        if not isinstance(rows, list) or not rows:
+            return "Rows count is invalid. Min: 1"
+        for row in rows:
+            if not isinstance(row, dict):
+                return "row must be an object"
+            if _blank(row.get("title")) or _too_long(row.get("title"), lim["row_title"]):
+                return f"Row title length invalid. Min length: 1, Max length: {lim['row_title']}"
+            if _blank(row.get("id")) or _too_long(row.get("id"), lim["row_id"]):
+                return f"Row id length invalid. Min length: 1, Max length: {lim['row_id']}"
+            if "description" in row and _too_long(row["description"], lim["row_description"]):
+                return f"Row description length invalid. Max length: {lim['row_description']}"
+            row_ids.append(row["id"])
+    if len(row_ids) > 10:
+        return "Total row count exceed max allowed count: 10"
+    if len(set(row_ids)) != len(row_ids):
+        return "Row id must be unique"
+    return None
 
 
 def parse_multipart(content_type: str, body: bytes) -> dict[str, tuple[str, str, bytes]]:
@@ -700,6 +842,15 @@ class _ControlApi:
                 str(body.get("wa_id") or "573001234567"), str(body.get("text") or "Hola"),
                 name=str(body.get("name") or "Cliente"), phone_number_id=body.get("phone_number_id"),
                 item=item if isinstance(item, dict) else None, times=int(body.get("times") or 1))
+            return json_response(200, {"status": status, "payload": payload})
+        if route == ("POST", "/_fake/choose"):
+            try:
+                status, payload = fake.customer_chooses(str(body.get("wa_id") or "573001234567"),
+                                                        str(body.get("option_id") or ""),
+                                                        name=str(body.get("name") or "Cliente"),
+                                                        wamid=body.get("wamid") or None)
+            except LookupError as exc:
+                return json_response(404, {"error": str(exc)})
             return json_response(200, {"status": status, "payload": payload})
         if route == ("POST", "/_fake/media"):
             data = base64.b64decode(str(body.get("data_b64") or ""))
@@ -839,9 +990,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return server.run_until_signalled("fake whatsapp")
 
 
-__all__ = ["DEMO_TEMPLATES", "FakeWhatsapp", "FakeWhatsappServer", "Number", "encode", "envelope", "graph_error",
-           "inbound_payload", "main", "message", "new_wamid", "post_webhook", "sign", "status_item",
-           "status_payload", "text_message"]
+__all__ = ["DEMO_TEMPLATES", "FakeWhatsapp", "FakeWhatsappServer", "Number", "check_interactive", "encode", "envelope",
+           "graph_error", "inbound_payload", "interactive_reply", "main", "message", "new_wamid", "post_webhook",
+           "sign", "status_item", "status_payload", "text_message"]
 
 
 if __name__ == "__main__":

@@ -51,7 +51,12 @@ def activity(customer_ids: Sequence[int], now: datetime) -> Mapping[int, Mapping
 
 
 def on_customer_event(event: DomainEvent) -> None:
-    """A conversation opened, a message came or went, a conversation changed state: its customer's activity moves."""
+    """A conversation opened, a message came or went, a conversation changed state: its customer's activity moves.
+    An automatic answer (an automation rule's, the chatbot's) is left to the nightly rebuild: it moves nothing but
+    "last contact" by the moments since the customer's own message that triggered it (refreshed then), and the
+    refresh — nine queries — would double the cost of each bot step (docs/customers.md)."""
+    if getattr(event, "automatic", False):
+        return
     refresh_on_commit(getattr(event, "customer_id", None))
 
 

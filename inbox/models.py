@@ -188,9 +188,11 @@ class Message(models.Model):
         return f"{self.conversation_id} {self.kind}"
 
 
-# A message the system wrote (an automation rule's reply or note: inbox.actions.do_send_automatic): nobody's answer,
-# so never a response, a reply time or an "answered" closure.
-AUTOMATIC = Q(author__isnull=True, meta__has_key="automation")
+# A message the system wrote (an automation rule's reply or note, the chatbot's: inbox.actions.do_send_automatic):
+# nobody's answer, so never a response, a reply time or an "answered" closure.
+AUTOMATIC = Q(author__isnull=True) & (Q(meta__has_key="automation") | Q(meta__has_key="bot"))
+# Of those, the automation rules' own (their hourly cap; the bot's conversation is not theirs to count).
+RULE_AUTOMATIC = Q(author__isnull=True, meta__has_key="automation")
 
 
 class MessageRevision(models.Model):

@@ -15,7 +15,8 @@ from accounts.roles import Perm
 from core import keyset
 from core.keyset import SortKey
 from inbox import search
-from inbox.choices import OPEN_STATES, PRIORITY_RANK, ConversationState
+from inbox.choices import OPEN_STATES, PRIORITY_RANK, ConversationState, MessageKind
+from inbox.message_choices import bot_name, offered_choices
 from inbox.models import Conversation, ConversationEvent, Inbox, Message, MessageRevision
 
 
@@ -196,8 +197,12 @@ def message_item(m: Message, versions: list[dict[str, object]] | None = None) ->
         versions = versions_of([m]).get(m.pk, [])
     return {"type": "message", "kind": m.kind, "id": m.pk, "at": m.created_at,
             "author": author.username if author else None, "author_name": author.display_name if author else None,
-            # written by the system: the automation rule's name (the page says «Automatización · name»)
+            # written by the system: the automation rule's name (the page says «Automatización · name»), or the
+            # bot flow's (inbox.message_choices: «Bot · name») with the options its question offered
             "automation": _automation_name(m) if author is None else None,
+            "bot": bot_name(m.meta) if author is None else None,
+            "choices": [{"id": c["id"], "title": c["title"]} for c in offered_choices(m.meta)]
+            if m.kind == MessageKind.OUTBOUND else [],
             "body": m.body, "cycle": m.cycle, "delivery_status": m.delivery_status,
             "delivery_error": m.delivery_error, "attachments": m.attachments, "meta": m.meta,
             "edited_at": m.edited_at, "deleted_at": m.deleted_at, "versions": versions}

@@ -179,6 +179,24 @@ def check_create_order(acting_user: User, *, lead_id: int | None = None, convers
     return order
 
 
+def do_create_bot_draft(conversation: Conversation, *, agent: User, sku: str, quantity: int) -> Order:
+    """A draft the chatbot prepares in a conversation for `agent` to check and confirm (bots' "create order draft"
+    step): the product it looked up when there is one and it is in stock, no lines otherwise. Nothing is reserved:
+    stock is taken at confirmation, as for any draft."""
+    try:
+        resolved = _resolve_lines([(sku, quantity)]) if sku else []
+        _check_available(resolved)
+    except ActionError:
+        resolved = []
+    order = Order.objects.create(conversation=conversation, customer_id=conversation.customer_id, agent=agent,
+                                 currency=settings.CURRENCY)
+    _write_lines(order, resolved)
+    OrderEvent.objects.create(order=order, kind="created", actor=None,
+                              data={"lines": [[p.sku, q] for p, q in resolved], "by": "bot"})
+    audit.record(actor=None, action="order.created", target=order)
+    return order
+
+
 def check_set_lines(acting_user: User, order_id: int, *, lines: Iterable[tuple[str, int]]) -> Order:
     """Replaces a draft's lines (the builder posts the whole list); quantities above availability are refused."""
     with transaction.atomic():

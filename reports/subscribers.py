@@ -32,6 +32,8 @@ CONVERSATION_EVENTS: tuple[type[DomainEvent], ...] = (
 
 
 def on_conversation_event(event: DomainEvent) -> None:
+    if getattr(event, "automatic", False):  # an automatic answer (a rule's, the bot's) is in no fact (reports.facts)
+        return
     conversation_id = getattr(event, "conversation_id", None)
     if conversation_id:
         mark_once(conversation_id)

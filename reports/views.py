@@ -3,6 +3,7 @@ actions (reports/actions.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -26,6 +27,9 @@ from inbox.models import Inbox
 from reports.actions import do_start_history_import
 from reports.api import leadflow_payload
 from reports.assignment_health import assignment_health
+from reports.bots import bot_report
+from reports.bots import csv_columns as bot_csv_columns
+from reports.bots import csv_rows as bot_csv_rows
 from reports.campaigns import campaign_report
 from reports.campaigns import csv_columns as campaign_csv_columns
 from reports.campaigns import csv_rows as campaign_csv_rows
@@ -97,27 +101,45 @@ def leadflow(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@perm_required(Perm.CAMPAIGNS_VIEW)
-def campaigns_report(request: HttpRequest) -> HttpResponse:
-    """Every campaign launched in the window with its results, cost, revenue and ROI; `?format=csv` downloads it."""
+def _window_report(request: HttpRequest, *, build: Callable[[date, date], Any], rows: Callable[[Any], Any],
+                   columns: list[Any], name: str, template: str, url: str,
+                   context: Callable[[Any], dict[str, Any]]) -> HttpResponse:
+    """A report over a window of days (the last 90 by default) with its CSV: the campaigns' and the bot's."""
     error = ""
     try:
         start, end = campaign_window(_date(request.GET.get("start")), _date(request.GET.get("end")))
     except ActionError as exc:
         error = exc.message
         start, end = campaign_window(None, None)
-    report = campaign_report(start, end)
+    report = build(start, end)
     if request.GET.get("format") == "csv":
         try:
             options = CsvOptions.from_query(request.GET)
         except ActionError as exc:
             return HttpResponse(exc.message, status=400, content_type="text/plain; charset=utf-8")
-        return csv_response(rows=campaign_csv_rows(report), columns=campaign_csv_columns(), options=options,
-                            filename=f"campanas-{start.isoformat()}-{end.isoformat()}.csv")
+        return csv_response(rows=rows(report), columns=columns, options=options,
+                            filename=f"{name}-{start.isoformat()}-{end.isoformat()}.csv")
     query = urlencode({"start": start.isoformat(), "end": end.isoformat()})
-    return render(request, "reports/campaigns.html", {
-        "report": report, "error": error, "csv_url": f"{reverse('reports:campaigns')}?{query}&format=csv",
-        "channels": [(value, label, report.totals.get(value)) for value, label in CampaignChannel.choices]})
+    return render(request, template, {"error": error, "start": start, "end": end,
+                                      "csv_url": f"{url}?{query}&format=csv", **context(report)})
+
+
+@perm_required(Perm.CAMPAIGNS_VIEW)
+def campaigns_report(request: HttpRequest) -> HttpResponse:
+    """Every campaign launched in the window with its results, cost, revenue and ROI; `?format=csv` downloads it."""
+    return _window_report(
+        request, build=campaign_report, rows=campaign_csv_rows, columns=campaign_csv_columns(), name="campanas",
+        template="reports/campaigns.html", url=reverse("reports:campaigns"),
+        context=lambda report: {"report": report, "channels": [
+            (value, label, report.totals.get(value)) for value, label in CampaignChannel.choices]})
+
+
+@perm_required(Perm.BOTS_VIEW)
+def bots_report(request: HttpRequest) -> HttpResponse:
+    """Per flow, the conversations the bot started in the window and how they ended; `?format=csv` downloads it."""
+    return _window_report(request, build=bot_report, rows=bot_csv_rows, columns=bot_csv_columns(), name="bot",
+                          template="reports/bots.html", url=reverse("reports:bots"),
+                          context=lambda rows: {"rows": rows})
 
 
 # --- the performance dashboard ----------------------------------------------------------------------------------
@@ -187,6 +209,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "can_export": user.has_perm_code(Perm.REPORTS_EXPORT),
         "can_import": user.has_perm_code(Perm.HISTORY_IMPORT),
         "perms_campaigns": user.has_perm_code(Perm.CAMPAIGNS_VIEW),
+        "perms_bots": user.has_perm_code(Perm.BOTS_VIEW),
         "export_url": f"{export_url}?{export_query}",
         "sales_export_url": f"{sales_export_url}?{export_query}",
         "json_url": f"{api_url}?{urlencode(query)}",

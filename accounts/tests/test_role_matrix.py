@@ -131,7 +131,10 @@ def ids(db):
     # published: an agent may read it (a draft is 404 to them, as if it did not exist)
     article = Article.objects.create(title="Costos de envío", slug="costos-de-envio", body="Todo el país.",
                                      state="publicado", category=kb_category)
-    return {"article_id": article.pk, "category_id": kb_category.pk,
+    from bots.models import BotFlow
+
+    flow = BotFlow.objects.create(name="Matriz")  # an empty draft: its pages open, publishing it is refused
+    return {"article_id": article.pk, "category_id": kb_category.pk, "flow_id": flow.pk,
             "campaign_id": campaign.pk,"rule_id": rule.pk, "sequence_id": sequence.pk, "enrollment_id": enrollment.pk,
             "heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk,
             "scheduled_id": scheduled.pk,

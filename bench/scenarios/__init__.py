@@ -9,6 +9,7 @@ from __future__ import annotations
 from bench.harness import Scenario
 from bench.scenarios import (
     automation,
+    bots,
     callcenter,
     campaigns,
     catalog,
@@ -24,6 +25,6 @@ from bench.scenarios import (
 )
 
 MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events, automation,
-           customers, campaigns, knowledge)
+           customers, campaigns, knowledge, bots)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

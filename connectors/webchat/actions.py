@@ -51,6 +51,7 @@ from customers.models import CustomerEmail, CustomerPhone
 from customers.phones import normalize_email, normalize_phone
 from inbox.actions import access_conversation, audience, do_receive_inbound, do_update_delivery_status
 from inbox.choices import OPEN_STATES, Channel, DeliveryStatus, MessageKind
+from inbox.message_choices import offered_choices
 from inbox.models import Conversation, Inbox, Message
 from realtime.events import is_muted, send_event_on_commit
 
@@ -193,10 +194,28 @@ def _claimed_identity(visitor: Visitor) -> tuple[list[str], list[str]]:
     return phones, emails
 
 
+def _chosen(visitor: Visitor, reply: Any) -> dict[str, str] | None:
+    """The option a visitor pressed under a bot's question (`reply`: {"id", "message_id"} from the widget), as
+    WhatsApp's button replies are stored (`meta["reply"]`); None unless that message of the visitor's own
+    conversation offered that option: an id cannot be made up, and the title is the one the bot wrote."""
+    if not isinstance(reply, dict):
+        return None
+    choice_id, message_id = reply.get("id"), reply.get("message_id")
+    if not isinstance(choice_id, str) or not isinstance(message_id, int) or isinstance(message_id, bool):
+        return None
+    asked = visible_messages(visitor).filter(pk=message_id, kind=MessageKind.OUTBOUND).only("meta").first()
+    option = next((c for c in offered_choices(asked.meta) if c["id"] == choice_id), None) if asked else None
+    if option is None:
+        return None
+    return {"kind": "button_reply", "id": option["id"], "title": option["title"],
+            "description": option["description"]}
+
+
 def check_visitor_message(site: ChatSite, visitor: Visitor, *, content: str, echo_id: str = "",
-                          page_url: str = "") -> tuple[Message, bool]:
+                          page_url: str = "", reply: Any = None) -> tuple[Message, bool]:
     """A visitor's message into the inbox (idempotent per echo id: a widget resending after a lost answer gets the
-    stored message back). Returns (message, created_now)."""
+    stored message back). `reply`: the option button pressed, when the text is a button's title (`_chosen`).
+    Returns (message, created_now)."""
     body = sanitize_text(content)
     if not body:
         raise ActionError("empty_message", _("El mensaje está vacío."), field="content")
@@ -220,12 +239,16 @@ def check_visitor_message(site: ChatSite, visitor: Visitor, *, content: str, ech
             phones, emails = _claimed_identity(visitor)
         else:
             phones, emails = [], []
+        meta: dict[str, Any] = {"webchat": {"site": site.pk, "visitor": visitor.key, "echo_id": echo_id,
+                                            "page": page_url[:500]}}
+        chosen = _chosen(visitor, reply)
+        if chosen is not None:
+            meta["reply"] = chosen
         conversation, message, _created = do_receive_inbound(
             channel=Channel.WEBCHAT, body=body, customer_name=visitor.name or _("Visitante del chat web"),
             phones=phones, emails=emails, customer_id=visitor.customer_id, conversation_id=_thread_to_continue(visitor),
             channel_ref=site.channel_ref, inbox_code=site.inbox.code if site.inbox else None,
-            external_id=external_id,
-            meta={"webchat": {"site": site.pk, "visitor": visitor.key, "echo_id": echo_id, "page": page_url[:500]}})
+            external_id=external_id, meta=meta)
         fields = ["customer", "last_seen_at"]
         if visitor.conversation_id != conversation.pk:
             visitor.conversation, visitor.joined_at = conversation, message.created_at

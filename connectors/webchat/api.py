@@ -129,7 +129,8 @@ def visitors(request: HttpRequest, site: ChatSite) -> HttpResponse:
 @widget_endpoint(("GET", "POST"))
 def messages(request: HttpRequest, site: ChatSite) -> HttpResponse:
     """GET: history (`before=<id>` pages back, `after=<id>` syncs after a reconnect). POST: send a message
-    (`{"content", "echo_id"}`); 201 when stored now, 200 when the echo id was already stored."""
+    (`{"content", "echo_id", "reply"?}`; `reply` = `{"id", "message_id"}` when a bot's option was pressed); 201
+    when stored now, 200 when the echo id was already stored."""
     visitor = _visitor(request, site)
     if request.method == "GET":
         retry = limits.hit("history", visitor.key)
@@ -144,5 +145,5 @@ def messages(request: HttpRequest, site: ChatSite) -> HttpResponse:
     data = _json_body(request)
     message, created = actions.check_visitor_message(
         site, visitor, content=str(data.get("content") or ""), echo_id=str(data.get("echo_id") or ""),
-        page_url=str(data.get("page_url") or ""))
+        page_url=str(data.get("page_url") or ""), reply=data.get("reply"))
     return JsonResponse(message_payload(message), status=201 if created else 200)

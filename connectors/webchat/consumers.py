@@ -4,7 +4,8 @@ No session: the page embedding the widget is someone else's website. The socket 
 site allows, then the first frame must subscribe with the visitor's signed token. Frames:
 
   client → {"action": "subscribe", "visitor_token": "…"}
-           {"action": "send", "content": "…", "echo_id": "…", "page_url": "…"}
+           {"action": "send", "content": "…", "echo_id": "…", "page_url": "…",
+            "reply": {"id": "<option id>", "message_id": 12}}  (reply: only when a bot's option button was pressed)
            {"action": "typing", "on": true|false}
            {"action": "ack", "ids": [12, 13], "status": "delivered"|"read"}
            {"action": "ping"}
@@ -62,7 +63,7 @@ def _send(visitor_id: int, content: Any) -> dict[str, Any] | None:
     visitor = actions.access_visitor_by_id(visitor_id)
     message, created = actions.check_visitor_message(
         visitor.site, visitor, content=str(content.get("content") or ""), echo_id=str(content.get("echo_id") or ""),
-        page_url=str(content.get("page_url") or ""))
+        page_url=str(content.get("page_url") or ""), reply=content.get("reply"))
     return None if created else message_payload(message)
 
 

@@ -19,6 +19,7 @@ from connectors.webchat.models import ChatSite, ContactRequirement, Visitor
 from connectors.webchat.tokens import sign_attachment
 from inbox.actions import candidates
 from inbox.choices import MessageKind
+from inbox.message_choices import offered_choices
 from inbox.models import Message
 
 MAX_MESSAGE_LENGTH: int = settings.MESSAGE_MAX_LENGTH_BY_CHANNEL["webchat"]  # one place for every limit
@@ -91,6 +92,7 @@ def default_texts() -> dict[str, str]:
         "save_contact": _("Guardar mis datos"),
         "contact_saved": _("¡Gracias! Te responderemos por este medio si no estás en línea."),
         "powered": _("Chat de Centralita"),
+        "choices": _("Opciones de respuesta"),
     }
 
 
@@ -129,11 +131,15 @@ def message_payload(m: Message) -> dict[str, Any]:
         sender: dict[str, Any] = {"type": "contact"}
     else:
         name = (m.author.display_name if m.author else "").split(" ")[0]
+        if m.author is None and isinstance(m.meta, dict) and "bot" in m.meta:
+            name = _("Asistente virtual")  # the chatbot's messages (bots): the visitor knows it is not a person
         sender = {"type": "user", "name": name or _("Agente")}
     return {"id": m.pk, "content": m.body, "message_type": 0 if incoming else 1,
             "created_at": int(m.created_at.timestamp()), "echo_id": meta.get("echo_id") or None,
             "status": m.delivery_status or None, "sender": sender,
-            "attachments": [] if incoming else attachment_links(m)}
+            "attachments": [] if incoming else attachment_links(m),
+            # a bot's question: the widget shows its options as buttons under the bubble (inbox.message_choices)
+            "choices": [] if incoming else offered_choices(m.meta)}
 
 
 def attachment_links(m: Message) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ Meta. Guarantees:
 from __future__ import annotations
 
 import logging
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -41,6 +42,7 @@ from core.tasks import enqueue_later
 from inbox.actions import do_update_delivery_status
 from inbox.attachments import media_type, read_attachment
 from inbox.choices import Channel, DeliveryStatus, MessageKind
+from inbox.message_choices import Choice, choices_button, offered_choices
 from inbox.models import Conversation, Message
 
 logger = logging.getLogger(__name__)
@@ -101,11 +103,20 @@ def check_attachments(c: Conversation, attachments: list[dict[str, Any]]) -> Non
                 % {"name": name, "mb": MEDIA_MAX_BYTES[kind] // (1024 * 1024)}, field="attachments")
 
 
+def _text_parts(body: str) -> list[Part]:
+    parts: list[Part] = []
+    while body:
+        chunk, body = body[:TEXT_LIMIT], body[TEXT_LIMIT:]
+        parts.append(Part("text", {"type": "text", "text": {"preview_url": False, "body": chunk}}))
+    return parts
+
+
 def _parts(m: Message) -> list[Part]:
     template = m.meta.get("template") if isinstance(m.meta, dict) else None
     if isinstance(template, dict):
         return [Part("template", {"type": "template", "template": template})]
     body = m.body.strip()
+    choices = offered_choices(m.meta)
     parts: list[Part] = []
     for attachment in m.attachments or []:
         kind = media_kind(str(attachment.get("content_type") or ""))
@@ -114,13 +125,104 @@ def _parts(m: Message) -> list[Part]:
             content["link"] = attachment["url"]
         if kind == "document":
             content["filename"] = str(attachment.get("name") or "archivo")
-        if body and kind in CAPTIONED:
+        if body and kind in CAPTIONED and not choices:  # a question's text goes with its buttons, not on a file
             content["caption"], body = body[:1024], body[1024:].strip()
         parts.append(Part(kind, {"type": kind, kind: content}, None if content.get("link") else attachment))
-    while body:
-        chunk, body = body[:TEXT_LIMIT], body[TEXT_LIMIT:]
-        parts.append(Part("text", {"type": "text", "text": {"preview_url": False, "body": chunk}}))
-    return parts
+    if choices:
+        return parts + _choice_parts(body, choices, choices_button(m.meta))
+    return parts + _text_parts(body)
+
+
+# --- a question with options (inbox.message_choices): one interactive message -----------------------------------
+# Limits from Meta's "Interactive reply buttons messages" and "Interactive list messages" pages (Nov 2025): body
+# text 1024 for buttons (the list page says 4096, its older version 1024: 1024 suits both), 1-3 buttons with a
+# unique title of 20 and an id of 256; a list's button label 20, up to 10 rows in all, row title 24, description
+# 72, id 200, section title 24. Meta does not say whether it counts characters or UTF-16 units; counting UTF-16
+# units (an emoji outside the BMP is two) keeps us under either.
+INTERACTIVE_BODY_MAX: Final = 1024
+BUTTONS_MAX: Final = 3
+BUTTON_TITLE_MAX: Final = 20
+BUTTON_ID_MAX: Final = 256
+LIST_BUTTON_MAX: Final = 20
+SECTION_TITLE_MAX: Final = 24
+ROW_TITLE_MAX: Final = 24
+ROW_DESCRIPTION_MAX: Final = 72
+ROW_ID_MAX: Final = 200
+ELLIPSIS: Final = "…"
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _extends(previous: str, ch: str) -> bool:
+    """Whether `ch` belongs to the character before it on screen: a combining mark, a zero-width joiner (and what
+    it joins), a variation selector, a skin tone, a tag of a flag sequence, the second half of a regional flag."""
+    if unicodedata.category(ch) in ("Mn", "Me", "Mc") or ch == "\u200d" or previous.endswith("\u200d"):
+        return True
+    if "\ufe00" <= ch <= "\ufe0f" or "\U0001f3fb" <= ch <= "\U0001f3ff" or "\U000e0020" <= ch <= "\U000e007f":
+        return True
+    regional = "\U0001f1e6" <= ch <= "\U0001f1ff"
+    return regional and len(previous) == 1 and "\U0001f1e6" <= previous <= "\U0001f1ff"
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line within `limit` (UTF-16 units), cut with "…" between whole characters as the customer
+    sees them: never half an accent, an emoji sequence or a flag."""
+    text = unicodedata.normalize("NFC", " ".join(text.split()))
+    if _units(text) <= limit:
+        return text
+    room, kept, used = limit - _units(ELLIPSIS), "", 0
+    clusters: list[str] = []
+    for ch in text:
+        if clusters and _extends(clusters[-1], ch):
+            clusters[-1] += ch
+        else:
+            clusters.append(ch)
+    for cluster in clusters:
+        if used + _units(cluster) > room:
+            break
+        kept, used = kept + cluster, used + _units(cluster)
+    return kept.rstrip() + ELLIPSIS
+
+
+def _question(body: str) -> tuple[str, str]:
+    """(text to send first, the interactive message's body). The interactive body holds 1024 units. A longer
+    question is not cut (the customer would miss part of it): its last paragraph, where the question is, goes
+    with the options and the rest is sent first as text; if even that paragraph is too long, the whole text goes
+    first and the options carry a short "choose one"."""
+    if body and _units(body) <= INTERACTIVE_BODY_MAX:
+        return "", body
+    for separator in ("\n\n", "\n"):
+        head, found, tail = body.rpartition(separator)
+        if found and head.strip() and tail.strip() and _units(tail.strip()) <= INTERACTIVE_BODY_MAX:
+            return head.strip(), tail.strip()
+    return body, _("Elige una opción:")
+
+
+def _choice_parts(body: str, choices: list[Choice], button: str) -> list[Part]:
+    """A question with options as ONE interactive message (after any text `_question` sends first): up to 3
+    options are reply buttons; 4 to 10 (or 3 whose clipped titles would repeat: Meta refuses equal titles) a list,
+    where a clipped title is shown whole in its row's description."""
+    lead, question = _question(body)
+    titles = [clip(c["title"], BUTTON_TITLE_MAX) for c in choices]
+    interactive: dict[str, Any]
+    if len(choices) <= BUTTONS_MAX and len(set(titles)) == len(titles):
+        interactive = {"type": "button", "body": {"text": question}, "action": {"buttons": [
+            {"type": "reply", "reply": {"id": c["id"][:BUTTON_ID_MAX], "title": title}}
+            for c, title in zip(choices, titles, strict=True)]}}
+    else:
+        rows: list[dict[str, str]] = []
+        for c in choices:
+            row = {"id": c["id"][:ROW_ID_MAX], "title": clip(c["title"], ROW_TITLE_MAX)}
+            whole = c["title"] if row["title"].endswith(ELLIPSIS) and not c["title"].endswith(ELLIPSIS) else ""
+            if c["description"] or whole:
+                row["description"] = clip(c["description"] or whole, ROW_DESCRIPTION_MAX)
+            rows.append(row)
+        label = clip(button or _("Ver opciones"), LIST_BUTTON_MAX)
+        interactive = {"type": "list", "body": {"text": question}, "action": {
+            "button": label, "sections": [{"title": clip(label, SECTION_TITLE_MAX), "rows": rows}]}}
+    return [*_text_parts(lead), Part("interactive", {"type": "interactive", "interactive": interactive})]
 
 
 def recipient_field(to: str) -> dict[str, str]:

@@ -22,6 +22,8 @@ from automation import rules, sla
 from automation.models import RuleTrigger, ScheduledMessage, SlaPolicy
 from automation.rules import RuleInput, check_save_rule
 from automation.sequences import SequenceInput, check_save_sequence
+from bots import actions as bot_actions
+from bots.demo import GRAPH as BOT_GRAPH
 from campaigns import actions as campaign_actions
 from campaigns import results as campaign_results
 from campaigns.models import Campaign, CampaignRecipient
@@ -234,6 +236,41 @@ def _article_state_changed(w: World) -> When:
     return lambda: knowledge_actions.check_publish(w.supervisor, article_id=article.pk)
 
 
+def _bot_flow(w: World, inbox_code: str = "") -> Any:
+    flow = bot_actions.check_create_flow(w.supervisor, name="Pedidos", graph=BOT_GRAPH)
+    bot_actions.check_save_flow(w.supervisor, flow.pk, inbox_code=inbox_code)
+    return flow
+
+
+def _bot_flow_published(w: World) -> When:
+    flow = _bot_flow(w)
+    return lambda: bot_actions.check_publish_flow(w.supervisor, flow.pk)
+
+
+def _bot_message(w: World, body: str) -> Any:
+    _c, message, _new = inbox.do_receive_inbound(channel="webchat", body=body, customer_name="Lucía Peña",
+                                                 phones=["+573001112299"])
+    return message
+
+
+def _bot_started(w: World) -> Any:
+    message = _bot_message(w, "hola")  # the conversation first: it creates the Global inbox the flow starts from
+    flow = _bot_flow(w, inbox_code=message.conversation.inbox.code)
+    bot_actions.check_publish_flow(w.supervisor, flow.pk)
+    return message
+
+
+def _bot_run_started(w: World) -> When:
+    message = _bot_started(w)
+    return lambda: bot_actions.do_handle_message(message.pk)
+
+
+def _bot_run_state_changed(w: World) -> When:
+    bot_actions.do_handle_message(_bot_started(w).pk)
+    answer = _bot_message(w, "agente")
+    return lambda: bot_actions.do_handle_message(answer.pk)
+
+
 def _article_deleted(w: World) -> When:
     article = _draft_article(w)
     return lambda: knowledge_actions.check_delete(w.supervisor, article_id=article.pk)
@@ -330,6 +367,9 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "article.saved": _article_saved,
     "article.state_changed": _article_state_changed,
     "article.deleted": _article_deleted,
+    "bot_flow.published": _bot_flow_published,
+    "bot_run.started": _bot_run_started,
+    "bot_run.state_changed": _bot_run_state_changed,
     "scheduled_message.sent": _scheduled_message_sent,
     "scheduled_message.cancelled": _scheduled_message_cancelled,
     "scheduled_message.failed": _scheduled_message_failed,

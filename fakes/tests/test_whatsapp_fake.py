@@ -117,6 +117,87 @@ def test_bad_sends_get_graph_error_envelopes(fake, payload, code):
     assert error["code"] == code and error["fbtrace_id"] and "message" in error
 
 
+def interactive(content, to="573001234567"):
+    return {"messaging_product": "whatsapp", "recipient_type": "individual", "to": to, "type": "interactive",
+            "interactive": content}
+
+
+def buttons(*titles, body="¿Confirmas?"):
+    return {"type": "button", "body": {"text": body}, "action": {"buttons": [
+        {"type": "reply", "reply": {"id": f"b{i}", "title": t}} for i, t in enumerate(titles)]}}
+
+
+def listing(*rows, body="¿Qué necesitas?", button="Ver opciones", sections=None):
+    return {"type": "list", "body": {"text": body}, "action": {
+        "button": button, "sections": sections or [{"title": "Opciones", "rows": list(rows)}]}}
+
+
+def row(i, title=None, **extra):
+    return {"id": f"r{i}", "title": title or f"Opción {i}", **extra}
+
+
+@pytest.mark.parametrize("content", [
+    buttons("Sí"), buttons("Sí", "No", "Hablar con alguien"), buttons("Veinte caracteres ok"),
+    buttons("Sí", body="x" * 1024),
+    listing(*[row(i) for i in range(10)]), listing(row(1, description="d" * 72)),
+    listing(row(1), body="x" * 4096),
+    listing(sections=[{"title": "Pedidos", "rows": [row(1)]}, {"title": "Pagos", "rows": [row(2)]}]),
+    {"type": "cta_url", "body": {"text": "Sigue tu pedido"},
+     "action": {"name": "cta_url", "parameters": {"display_text": "Ver", "url": "https://ejemplo.com"}}},
+])
+def test_interactive_messages_within_metas_limits_are_accepted(fake, content):
+    response = api(fake, "POST", MESSAGES, json=interactive(content))
+    assert response.status_code == 200, response.json()
+    assert fake.state.sent[-1]["type"] == "interactive"
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (buttons(), "Buttons count"),
+    (buttons("a", "b", "c", "d"), "Buttons count"),
+    (buttons("Veintiún caracteres ok"), "Button title length"),
+    (buttons(""), "Button title length"),
+    (buttons("Sí", "Sí"), "unique"),
+    (buttons("Sí", body=""), "body text is required"),
+    (buttons("Sí", body="x" * 1025), "body text is too long"),
+    ({"type": "button", "body": {"text": "¿?"}, "action": {"buttons": [
+        {"type": "reply", "reply": {"id": "x" * 257, "title": "Sí"}}]}}, "Button id length"),
+    (listing(*[row(i) for i in range(11)]), "Total row count"),
+    (listing(row(1, "Veinticinco caracteres ok")), "Row title length"),
+    (listing(row(1, description="d" * 73)), "Row description length"),
+    (listing(row(1), button="Ver todas las opciones"), "Button label length"),
+    (listing(row(1), button=""), "Button label length"),
+    (listing(row(1), row(1)), "Row id must be unique"),
+    (listing(row(1), body="x" * 4097), "body text is too long"),
+    (listing(sections=[{"title": "Pedidos", "rows": [row(1)]}, {"rows": [row(2)]}]), "Section title"),
+    (listing(sections=[{"title": "Pedidos", "rows": []}]), "Rows count"),
+])
+def test_interactive_messages_beyond_metas_limits_are_refused_with_131009(fake, content, reason):
+    response = api(fake, "POST", MESSAGES, json=interactive(content))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == 131009 and error["message"] == "(#131009) Parameter value is not valid"
+    assert reason in error["error_data"]["details"]
+    assert not fake.state.sent
+
+
+def test_a_customer_presses_a_button_or_picks_a_row_of_what_they_were_sent(fake, receiver):
+    sent = api(fake, "POST", MESSAGES, json=interactive(buttons("Sí", "No"))).json()["messages"][0]["id"]
+    status, payload = fake.state.customer_chooses("573001234567", "b1", name="Ana")
+    assert status == 200
+    (hit,) = receiver.wait(1)
+    item = json.loads(hit["body"])["entry"][0]["changes"][0]["value"]["messages"][0]
+    assert item["type"] == "interactive" and item["context"] == {"from": "15550783881", "id": sent}
+    assert item["interactive"] == {"type": "button_reply", "button_reply": {"id": "b1", "title": "No"}}
+    api(fake, "POST", MESSAGES, json=interactive(listing(row(1), row(2, description="Mañana"))))
+    httpx.post(f"{fake.base_url}/_fake/choose", json={"wa_id": "573001234567", "option_id": "r2"})
+    item = json.loads(receiver.wait(2)[-1]["body"])["entry"][0]["changes"][0]["value"]["messages"][0]
+    assert item["interactive"] == {"type": "list_reply",
+                                   "list_reply": {"id": "r2", "title": "Opción 2", "description": "Mañana"}}
+    assert httpx.post(f"{fake.base_url}/_fake/choose",
+                      json={"wa_id": "573001234567", "option_id": "b0"}).status_code == 404  # not in the list
+    assert payload["entry"][0]["changes"][0]["value"]["contacts"][0]["profile"]["name"] == "Ana"
+
+
 def test_media_upload_info_and_download_need_the_token(fake):
     uploaded = api(fake, "POST", f"/v23.0/{DEFAULT_PHONE_NUMBER_ID}/media",
                    data={"messaging_product": "whatsapp", "type": "image/png"},

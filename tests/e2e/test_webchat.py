@@ -3,11 +3,14 @@ the inbox, typing shows both ways, the agent answers and the visitor sees the re
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import override_settings
 from playwright.sync_api import Browser, expect
 
@@ -16,6 +19,7 @@ from accounts.tests.factories import UserFactory
 from connectors.webchat.actions import do_ensure_demo_site
 from connectors.webchat.models import ChatSite
 from connectors.webchat.tests.factories import ChatSiteFactory
+from inbox.actions import do_send_automatic
 from inbox.models import Conversation, Message
 from tests.e2e.conftest import login
 
@@ -148,3 +152,102 @@ def test_widget_on_another_origin_when_nobody_is_available(live: str, shop_page:
     other.goto(shop_page.replace("localhost", "127.0.0.1") + "/")
     other.wait_for_timeout(1500)
     expect(other.locator(".cw-bubble")).to_have_count(0)
+
+
+def test_visitor_answers_the_bots_question_with_a_button(live: str, browser: Browser, monkeypatch):
+    # given the demo site, someone available, and a visitor on a phone who wrote once
+    do_ensure_demo_site()
+    UserFactory(username="valeria", role=Role.AGENTE, full_name="Valeria Agente", availability="disponible")
+    UserFactory(username="sofia", role=Role.SUPERVISOR, full_name="Sofía Supervisora")
+    context = browser.new_context(locale="es-CO", viewport={"width": 390, "height": 844})
+    violations: list[str] = []
+    context.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    visitor = context.new_page()
+    visitor.goto(f"{live}/webchat/demo/")
+    visitor.locator(".cw-bubble").click()
+    visitor.locator(".cw-prechat input[name=name]").fill("Lucía Visitante")
+    visitor.locator(".cw-prechat button[type=submit]").click()
+    visitor.locator(".cw-composer textarea").fill("Hola")
+    visitor.locator(".cw-composer textarea").press("Enter")
+    expect(visitor.locator(".cw-msg.cw-in .cw-meta")).to_have_text("Tú", timeout=10_000)
+
+    # (and a supervisor has the conversation open)
+    conversation = Conversation.objects.get(channel="webchat")
+    agent = login(browser, live, "sofia")
+    agent.set_viewport_size({"width": 1280, "height": 800})
+    agent.goto(f"{live}/inbox/{conversation.pk}/")
+    expect(agent.locator("#timeline .msg-inbound")).to_contain_text("Hola")
+
+    # when the bot asks with three options, one of whose titles looks like markup, and the widget shows it
+    events: list[dict[str, Any]] = []  # the realtime events this process sends (the live server's layer is its own)
+    monkeypatch.setattr("inbox.actions.base.send_event_on_commit",
+                        lambda event, **_kw: events.append(json.loads(json.dumps(event))))
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        do_send_automatic(locked, body="¿En qué te ayudo?", meta={
+            "bot": {"flow": 1, "name": "Bienvenida", "step": "menu"},
+            "choices": {"button": "Ver opciones", "options": [
+                {"id": "pedido", "title": "Estado de mi pedido", "description": "Con tu número de pedido"},
+                {"id": "humano", "title": "Hablar con alguien", "description": ""},
+                {"id": "otro", "title": '<img src=x onerror="window.__pwned=1">Otro', "description": ""}]}})
+    visitor.reload()  # (the test's own process wrote it: the widget reads it from its history)
+    buttons = visitor.locator(".cw-choices button.cw-choice")
+    expect(buttons).to_have_count(3, timeout=10_000)
+    expect(visitor.locator(".cw-choices")).to_have_attribute("aria-label", "Opciones de respuesta")
+    expect(buttons.nth(0)).to_contain_text("Estado de mi pedido")
+    expect(buttons.nth(0).locator(".cw-choice-desc")).to_have_text("Con tu número de pedido")
+    expect(buttons.nth(2)).to_have_text('<img src=x onerror="window.__pwned=1">Otro')  # text, never markup
+    expect(visitor.locator(".cw-choices img")).to_have_count(0)
+    if os.environ.get("SHOTS"):
+        visitor.screenshot(path=f"{os.environ['SHOTS']}/webchat-choices-phone.png")
+
+    # and the supervisor's open conversation shows it live (the realtime event handed to the page), as it
+    # shows it after a reload: from the bot, with what it offered as read-only chips
+    (event,) = [e for e in events if e.get("op") == "message"]
+    agent.evaluate("e => document.body.dispatchEvent(new CustomEvent('centralita:conversation', {detail: e}))",
+                   event)
+    def agent_sees_the_question() -> None:
+        question = agent.locator("#timeline .msg-outbound").last
+        expect(question).to_contain_text("Bot · Bienvenida")
+        chips = question.locator("ul.msg-choices li.msg-choice")
+        expect(chips).to_have_count(3)
+        expect(chips.nth(2)).to_have_text('<img src=x onerror="window.__pwned=1">Otro')
+        expect(question.locator("ul.msg-choices")).to_have_attribute("aria-label", "Opciones ofrecidas al cliente")
+        expect(question.locator("ul.msg-choices button, ul.msg-choices img")).to_have_count(0)
+
+    agent_sees_the_question()  # workspace.js built it from the event
+    agent.reload()
+    agent_sees_the_question()  # the server rendered it
+    if os.environ.get("SHOTS"):
+        agent.screenshot(path=f"{os.environ['SHOTS']}/inbox-bot-question.png")
+
+    # when she reaches "Hablar con alguien" with the keyboard and presses Enter
+    buttons.nth(0).focus()
+    visitor.keyboard.press("Tab")
+    expect(buttons.nth(1)).to_be_focused()
+    visitor.keyboard.press("Enter")
+
+    # then its title is her message, the question's buttons are disabled (the pressed one marked) and the
+    # composer has the focus
+    expect(visitor.locator(".cw-msg.cw-in").last).to_contain_text("Hablar con alguien")
+    expect(visitor.locator(".cw-msg.cw-in .cw-meta").last).to_have_text("Tú", timeout=10_000)
+    for index in range(3):
+        expect(buttons.nth(index)).to_be_disabled()
+    expect(buttons.nth(1)).to_have_attribute("aria-pressed", "true")
+    expect(visitor.locator(".cw-composer textarea")).to_be_focused()
+    if os.environ.get("SHOTS"):
+        visitor.screenshot(path=f"{os.environ['SHOTS']}/webchat-choices-answered-phone.png")
+    # and the inbox has her answer with the option's id, for the bot to match
+    answer = Message.objects.filter(conversation=conversation, kind="inbound").latest("id")
+    assert answer.body == "Hablar con alguien"
+    assert answer.meta["reply"] == {"kind": "button_reply", "id": "humano", "title": "Hablar con alguien",
+                                    "description": ""}
+
+    # when she reloads, the answered question stays closed, with her choice marked
+    visitor.reload()
+    expect(buttons).to_have_count(3, timeout=10_000)
+    for index in range(3):
+        expect(buttons.nth(index)).to_be_disabled()
+    expect(buttons.nth(1)).to_have_attribute("aria-pressed", "true")
+    assert visitor.evaluate("window.__pwned") is None and agent.evaluate("window.__pwned") is None
+    assert violations == []

@@ -42,6 +42,8 @@ from automation.actions import check_save_quick_reply
 from automation.models import ScheduledMessage, SequenceEnrollment
 from automation.rules import RuleInput, check_save_rule
 from automation.sequences import SequenceInput, check_save_sequence
+from bots.actions import check_create_flow, check_publish_flow
+from bots.demo import GRAPH as BOT_GRAPH
 from campaigns.actions import CampaignInput, check_save_campaign
 from catalog.actions import check_save_product
 from config.api import api
@@ -100,7 +102,20 @@ ARTICLE_RULES = {
     "invalid_article": "depends on the data: `category` must name an existing category; texts must be storable, and "
                        "a tag's length is counted once it is in lower case",
 }
+FLOW_RULES = {
+    "invalid_flow": "depends on the data: a graph's steps, fields and links are checked against their type "
+                    "(docs/bots.md), which a JSON schema of a free-form object cannot express",
+    "inbox_not_found": "depends on the data: the inbox code must exist",
+}
 DATA_RULES: dict[str, dict[str, str]] = {
+    "POST /api/v1/bot-flows": FLOW_RULES,
+    "PUT /api/v1/bot-flows/{flow_id}": {**FLOW_RULES, "invalid_text": "texts must be storable"},
+    "POST /api/v1/bot-flows/{flow_id}/publish": {
+        "flow_has_problems": "depends on the draft: a flow with dead ends or no start cannot be published",
+    },
+    "POST /api/v1/bot-flows/{flow_id}/simulate": {
+        **FLOW_RULES, "flow_without_start": "depends on the draft: it needs a start step",
+    },
     "POST /api/v1/kb/articles": ARTICLE_RULES,
     "PATCH /api/v1/kb/articles/{article_id}": ARTICLE_RULES,
     "POST /api/v1/kb/articles/{article_id}/publish": {
@@ -312,6 +327,8 @@ def world(db: Any) -> World:
     article = check_save_article(admin, article_id=None, data=ArticleInput(
         title="Costos de envío", body="Enviamos a todo el país.", category_id=category.pk))
     check_publish(admin, article_id=article.pk)
+    flow = check_create_flow(admin, name="Pedidos", graph=BOT_GRAPH)
+    check_publish_flow(admin, flow.pk)
     return World(
         admin_token=do_create_api_token(admin, name="fuzz", acting_user=None)[1],
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
@@ -321,7 +338,7 @@ def world(db: Any) -> World:
                          "message_id": failed.pk, "quick_reply_id": quick_reply.pk,
                          "scheduled_id": scheduled.pk, "rule_id": rule.pk,
                          "sequence_id": sequence.pk, "enrollment_id": enrollment.pk, "campaign_id": campaign.pk,
-                         "article_id": article.pk})
+                         "article_id": article.pk, "flow_id": flow.pk})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:

@@ -6,14 +6,17 @@ the worker's action on the stored deliveries itself.)"""
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 from django.urls import reverse
 
 from accounts.roles import Role
 from accounts.tests.factories import UserFactory
 from connectors.whatsapp.actions import check_connect_number, do_process_delivery
 from connectors.whatsapp.models import WebhookDelivery
+from connectors.whatsapp.outbound import send_outbound
 from fakes import whatsapp as fw
-from inbox.models import Message
+from inbox.actions import do_send_automatic
+from inbox.models import Conversation, Message
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,3 +75,28 @@ def test_simulation_is_only_for_demo_mode(live_number, client, settings):
                            {"name": "X", "phone": "+573005550101", "text": "hola"}, follow=True)
     assert "solo está disponible en modo demo" in response.content.decode()
     assert not WebhookDelivery.objects.exists()
+
+
+def test_the_customer_presses_the_bots_button_on_their_phone(live_number, fake_whatsapp):
+    # given a customer wrote and the bot asked with two options, which Meta (the fake) took as reply buttons
+    fake_whatsapp.state.customer_writes("573001234567", "Hola", name="Luis")
+    process_all()
+    conversation = Message.objects.get(kind="inbound").conversation
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        question = do_send_automatic(locked, body="¿En qué te ayudo?", meta={
+            "choices": {"options": [{"id": "pedido", "title": "Estado de mi pedido", "description": ""},
+                                    {"id": "humano", "title": "Hablar con alguien", "description": ""}]},
+            "bot": {"flow": 1, "name": "Bienvenida", "step": "menu"}})
+    assert send_outbound(question.pk) == "sent"
+    question.refresh_from_db()
+    # when the customer presses "Hablar con alguien": Meta posts the signed button_reply webhook to us
+    status, _payload = fake_whatsapp.state.customer_chooses("573001234567", "humano", name="Luis")
+    assert status == 200
+    process_all()
+    # then the answer is in the conversation with the option's id, answering the bot's question
+    answer = Message.objects.filter(kind="inbound").latest("id")
+    assert answer.conversation_id == conversation.pk and answer.body == "Hablar con alguien"
+    assert answer.meta["reply"] == {"kind": "button_reply", "id": "humano", "title": "Hablar con alguien",
+                                    "description": ""}
+    assert answer.meta["context"]["id"] == question.external_id

@@ -485,7 +485,8 @@
     li.dataset.kind = m.kind;
     li.dataset.item = "message-" + m.id;
     const head = el("small", "muted");
-    const who = m.author_name || m.author || (m.automation ? (labels.automation || "") + " · " + m.automation : "");
+    const who = m.author_name || m.author || (m.automation ? (labels.automation || "") + " · " + m.automation
+      : m.bot ? (labels.bot || "") + " · " + m.bot : "");
     if (m.kind === "inbound") head.appendChild(document.createTextNode(customer));
     else if (m.kind === "note") {
       head.appendChild(icon("lock"));
@@ -522,9 +523,17 @@
     let done = false;
     if (typeof render === "function") { try { done = render(li, m) !== false; } catch (e) { done = false; } }
     if (!done) plainBody(li, m);
+    if (m.choices && m.choices.length) li.appendChild(choicesNode(m.choices));
     if (m.versions && m.versions.length) li.appendChild(versionsNode(m.versions));
     if (m.delivery_status === "failed") setRetry(li, m.id, m.delivery_status, m.delivery_error);
     return li;
+  }
+  function choicesNode(choices) { // inbox/_message_choices.html: what a bot's question offered, read-only
+    const list = el("ul", "msg-choices");
+    list.dataset.f = "choices";
+    list.setAttribute("aria-label", labels.choices || "");
+    choices.forEach(function (c) { list.appendChild(el("li", "msg-choice", c.title)); });
+    return list;
   }
   function versionsNode(versions) { // inbox/_message_versions.html
     const box = el("details", "msg-history");

@@ -29,6 +29,7 @@
   var shown = {};           // message id -> element
   var pending = {};         // echo id -> {el, content, timer}
   var unread = [];          // agent message ids not yet shown on screen
+  var choiceGroups = [];    // option buttons of bot questions still open (answered ones are disabled)
   var ui = {};
   var typingSentAt = 0;
   var typingIdle = null;
@@ -244,7 +245,11 @@
         item.appendChild(link);
       });
       ui.list.appendChild(item);
+      if (!mine && m.id && m.choices && m.choices.length) ui.list.appendChild(choicesRow(m));
     }
+    // the visitor answered the questions before this message (pressed a button or wrote); a question that arrived
+    // before the server confirmed her message (a later id) stays open
+    if (m.message_type === 0) closeChoices(null, m.content, m.id);
     if (m.id) {
       item.dataset.id = m.id;
       shown[m.id] = item;
@@ -258,6 +263,47 @@
     }
     updateBadge();
     scrollDown();
+  }
+
+  // A bot's question: its options as buttons under the bubble. Pressing one sends its title as the visitor's
+  // message (with the option's id, so the bot can match it exactly) and closes the question's buttons.
+  function choicesRow(m) {
+    var row = el("li", { class: "cw-choices-row" });
+    var group = el("div", { class: "cw-choices", role: "group", "aria-label": T.choices || "" });
+    group.dataset.message = String(m.id);
+    (m.choices || []).forEach(function (c) {
+      var button = el("button", { type: "button", class: "cw-choice" });
+      button.appendChild(el("span", { class: "cw-choice-title" }, c.title));
+      if (c.description) button.appendChild(el("span", { class: "cw-choice-desc" }, c.description));
+      button.addEventListener("click", function (e) {
+        if (button.disabled) return;
+        closeChoices(button, null);
+        post(c.title, { id: c.id, message_id: m.id });
+        // a disabled button drops the focus: keyboard users go on in the composer (a tap opens no keyboard)
+        if (e.detail === 0) ui.input.focus();
+      });
+      group.appendChild(button);
+    });
+    row.appendChild(group);
+    choiceGroups.push(group);
+    return row;
+  }
+  // Disables the open questions' buttons (those older than message `beforeId`, when given), marking the one
+  // pressed (or, from history, the one whose title is what the visitor then sent).
+  function closeChoices(pressed, answer, beforeId) {
+    var closing = choiceGroups.filter(function (g) { return !beforeId || Number(g.dataset.message) < beforeId; });
+    choiceGroups = choiceGroups.filter(function (g) { return closing.indexOf(g) < 0; });
+    closing.forEach(function (group) {
+      group.classList.add("cw-choices-done");
+      Array.prototype.forEach.call(group.querySelectorAll("button"), function (b) {
+        b.disabled = true;
+        var title = b.querySelector(".cw-choice-title").textContent;
+        if (b === pressed || (answer != null && title === answer)) {
+          b.classList.add("cw-chosen");
+          b.setAttribute("aria-pressed", "true");
+        }
+      });
+    });
   }
 
   function onScreen() { return !ui.panel.hidden && document.visibilityState === "visible"; }
@@ -336,18 +382,23 @@
     ui.error.textContent = "";
     if (!content) return;
     if (content.length > cfg.max_length) { ui.error.textContent = T.too_long; return; }
+    ui.input.value = "";
+    stopTyping();
+    closeChoices(null, null);
+    post(content, null);
+  }
+  function post(content, reply) {
+    ui.error.textContent = "";
     var start = token ? Promise.resolve() : call("POST", "visitors", { page_url: location.href }).then(function (d) {
       saveToken(d.visitor_token); visitor = d.visitor; connect();
     });
-    ui.input.value = "";
-    stopTyping();
     var echo = echoId();
     var item = el("li", { class: "cw-msg cw-in cw-pending" });
     item.appendChild(el("span", { class: "cw-meta" }, T.sending));
     item.appendChild(el("div", { class: "cw-text" }, content));
     ui.list.appendChild(item);
     scrollDown();
-    pending[echo] = { el: item, content: content, timer: null };
+    pending[echo] = { el: item, content: content, reply: reply, timer: null };
     item.addEventListener("click", function () {
       if (item.classList.contains("cw-failed") && pending[echo]) {
         item.classList.remove("cw-failed");
@@ -361,7 +412,8 @@
     var p = pending[echo];
     if (!p) return;
     if (subscribed) {
-      ws.send(JSON.stringify({ action: "send", content: p.content, echo_id: echo, page_url: location.href }));
+      ws.send(JSON.stringify({ action: "send", content: p.content, echo_id: echo, page_url: location.href,
+                               reply: p.reply || undefined }));
       // No echo from the socket in time: the same echo id over REST is stored at most once.
       p.timer = setTimeout(function () { viaRest(echo); }, 6000);
     } else {
@@ -371,7 +423,7 @@
   function viaRest(echo) {
     var p = pending[echo];
     if (!p) return;
-    call("POST", "messages", { content: p.content, echo_id: echo, page_url: location.href })
+    call("POST", "messages", { content: p.content, echo_id: echo, page_url: location.href, reply: p.reply || undefined })
       .then(showMessage).catch(function (err) { failed(echo, err); });
   }
   function failed(echo, err) {
