@@ -4,6 +4,7 @@ DATABASE_URL / REDIS_URL still choose SQLite or PostgreSQL (and Redis) for the w
 """
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -35,3 +36,9 @@ else:
 
 # Attachments written by tests go to a throwaway folder, never to data/media.
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="centralita-test-media-"))
+
+# Each xdist worker its own Redis database for the cache: RedisCache.clear() is FLUSHDB, and the per-test cache
+# reset of one worker must not wipe the other's counters (a rate limit mid-test).
+if CACHES["default"]["BACKEND"] == "core.cache.TolerantRedisCache":
+    _cache_db = 8 + (int(_worker[2:]) + 1 if _worker.startswith("gw") and _worker[2:].isdigit() else 0)
+    CACHES["default"]["LOCATION"] = re.sub(r"/\d*$", f"/{_cache_db}", CACHES["default"]["LOCATION"].rstrip("/"))
