@@ -412,7 +412,7 @@ def flow_stats(request: HttpRequest, flow_id: int) -> HttpResponse:
         rows.append({"id": step_id, "type": str(spec.TYPE_LABELS.get(step["type"], "")) if step else "",
                      "text": str(step.get("text") or "") if step else "", "gone": step is None, "stats": counts,
                      "drop_rate": counts.dropped / counts.reached if counts.reached else None})
-    summary = next((r for r in actions.flows_for(_user(request)) if r.flow.pk == flow.pk), None)
+    summary = next(iter(actions.flows_for(_user(request), flow_id=flow.pk)), None)
     return render(request, "bots/stats.html", {
         "flow": flow, "form": form, "rows": rows, "summary": summary, "version": number,
         "groups": actions.unrecognised_groups(flow, version_id=chosen[0] if chosen else None),

@@ -41,4 +41,4 @@ MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="centralita-test-media-"))
 # reset of one worker must not wipe the other's counters (a rate limit mid-test).
 if CACHES["default"]["BACKEND"] == "core.cache.TolerantRedisCache":
     _cache_db = 8 + (int(_worker[2:]) + 1 if _worker.startswith("gw") and _worker[2:].isdigit() else 0)
-    CACHES["default"]["LOCATION"] = re.sub(r"/\d*$", f"/{_cache_db}", CACHES["default"]["LOCATION"].rstrip("/"))
+    CACHES["default"]["LOCATION"] = re.sub(r"/\d*$", f"/{_cache_db}", str(CACHES["default"]["LOCATION"]).rstrip("/"))
