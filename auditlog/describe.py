@@ -17,6 +17,8 @@ from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Q
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -53,7 +55,8 @@ def _field_labels() -> dict[str, str]:
 
 
 _LOOKUP_KINDS: Mapping[str, str] = {
-    "members": "user", "held_by": "user", "user": "user", "teams": "team", "skills": "skill", "skill": "skill",
+    "members": "user", "held_by": "user", "user": "user", "users": "user", "author": "user", "teams": "team",
+    "skills": "skill", "skill": "skill",
     "inbox": "inbox", "marketing_lists": "list", "queue_lists": "list",
 }
 _SECRET = "***"  # noqa: S105 - the mask actions store instead of a secret's value (connectors.mail)
@@ -324,6 +327,21 @@ def _count(value: object) -> int:
     return len(value) if isinstance(value, list) else 0
 
 
+def _day(value: object) -> str:
+    """An ISO date stored in changes ("2026-12-31") as the reader writes dates; as stored if it is not one."""
+    parsed = parse_date(str(value or ""))
+    return formats.date_format(parsed, "SHORT_DATE_FORMAT") if parsed else str(value or "")
+
+
+def _moment(value: object) -> str:
+    """An ISO instant stored in changes, in the local time zone as the reader writes it; as stored if it is not one."""
+    parsed = parse_datetime(str(value or ""))
+    if parsed is None:
+        return str(value or "")
+    return formats.date_format(timezone.localtime(parsed) if timezone.is_aware(parsed) else parsed,
+                               "SHORT_DATETIME_FORMAT")
+
+
 def _lead_reason(reason: object) -> str:
     reasons = {"note": _("al registrar una nota"), "closed": _("al cerrar el lead"),
                "reopened": _("al reabrir el lead"),
@@ -581,6 +599,60 @@ def _sentences() -> dict[str, _Sentence]:
     def campaign_settings(c: _Context) -> str:
         return _("%(actor)s cambió la configuración de campañas") % _args(c)
 
+    def chat_channel_created(c: _Context) -> str:
+        return c.with_rest(_("%(actor)s creó el canal del chat %(target)s") % _args(c), "name", "kind")
+
+    def chat_channel_updated(c: _Context) -> str:
+        return c.with_rest(_("%(actor)s cambió el canal del chat %(target)s") % _args(c))
+
+    def chat_channel_archived(c: _Context) -> str:
+        return _("%(actor)s archivó el canal del chat %(target)s") % _args(c)
+
+    def chat_channel_unarchived(c: _Context) -> str:
+        return _("%(actor)s reactivó el canal del chat %(target)s") % _args(c)
+
+    def chat_member_added(c: _Context) -> str:
+        names = c.fmt.value("users", c.get("users") or [])
+        reason = c.get("reason")
+        if reason == "joined":
+            return _("%(actor)s se unió al canal del chat %(target)s") % _args(c)
+        if reason == "team":
+            return _("%(names)s entró al canal del chat %(target)s con su equipo") % _args(c, names=names)
+        return _("%(actor)s agregó a %(names)s al canal del chat %(target)s") % _args(c, names=names)
+
+    def chat_member_removed(c: _Context) -> str:
+        names = c.fmt.value("users", c.get("users") or [])
+        reason = c.get("reason")
+        if reason == "left":
+            return _("%(actor)s salió del canal del chat %(target)s") % _args(c)
+        if reason == "team":
+            return _("%(names)s salió del canal del chat %(target)s al dejar su equipo") % _args(c, names=names)
+        return _("%(actor)s quitó a %(names)s del canal del chat %(target)s") % _args(c, names=names)
+
+    def chat_member_role(c: _Context) -> str:
+        name = c.fmt.value("user", c.get("user"))
+        if c.get("role") == "propietario":
+            return _("%(actor)s hizo a %(name)s propietario del canal del chat %(target)s") % _args(c, name=name)
+        return _("%(actor)s quitó a %(name)s como propietario del canal del chat %(target)s") % _args(c, name=name)
+
+    def chat_message_deleted(c: _Context) -> str:
+        author = c.get("author")
+        if author is not None and c.entry.actor_id == author:
+            return _("%(actor)s borró un mensaje suyo en el chat %(target)s") % _args(c)
+        return _("%(actor)s borró un mensaje de %(author)s en el chat %(target)s") % _args(
+            c, author=c.fmt.value("author", author))
+
+    def chat_messages_purged(c: _Context) -> str:
+        return ngettext("%(actor)s borró %(n)d mensaje del chat con más de %(days)s días (plazo de conservación)",
+                        "%(actor)s borró %(n)d mensajes del chat con más de %(days)s días (plazo de conservación)",
+                        int(c.get("messages") or 0)) % _args(c, n=int(c.get("messages") or 0),
+                                                             days=c.get("retention_days"))
+
+    def chat_retention(c: _Context) -> str:
+        before, after = c.pair("retention_days")
+        return _("%(actor)s cambió el plazo de conservación de los mensajes del chat de %(before)s a %(after)s días "
+                 "(0: siempre)") % _args(c, before=before, after=after)
+
     def article_created(c: _Context) -> str:
         return _("%(actor)s escribió el artículo de ayuda %(target)s") % _args(c)
 
@@ -607,6 +679,45 @@ def _sentences() -> dict[str, _Sentence]:
 
     def article_category_deleted(c: _Context) -> str:
         return _("%(actor)s borró la categoría de artículos %(target)s") % _args(c)
+
+    def announcement_created(c: _Context) -> str:
+        return _("%(actor)s escribió el anuncio %(target)s") % _args(c)
+
+    def announcement_updated(c: _Context) -> str:
+        _before, after = c.pair("pinned_until")
+        if set(c.changes) == {"pinned_until"} and after:
+            return _("%(actor)s fijó el anuncio %(target)s hasta el %(date)s") % _args(c, date=_day(after))
+        if set(c.changes) == {"pinned_until"}:
+            return _("%(actor)s dejó de fijar el anuncio %(target)s") % _args(c)
+        return _("%(actor)s editó el anuncio %(target)s") % _args(c)
+
+    def announcement_scheduled(c: _Context) -> str:
+        return _("%(actor)s programó el anuncio %(target)s para el %(when)s") % _args(
+            c, when=_moment(c.get("publish_at")))
+
+    def announcement_unscheduled(c: _Context) -> str:
+        return _("%(actor)s devolvió a borrador el anuncio programado %(target)s") % _args(c)
+
+    def announcement_published(c: _Context) -> str:
+        n = int(c.get("recipients") or 0)
+        if c.get("scheduled"):
+            return ngettext("El anuncio %(target)s se publicó a la hora programada para %(n)d persona",
+                            "El anuncio %(target)s se publicó a la hora programada para %(n)d personas",
+                            n) % _args(c, n=n)
+        return ngettext("%(actor)s publicó el anuncio %(target)s para %(n)d persona",
+                        "%(actor)s publicó el anuncio %(target)s para %(n)d personas", n) % _args(c, n=n)
+
+    def announcement_archived(c: _Context) -> str:
+        return _("%(actor)s archivó el anuncio %(target)s") % _args(c)
+
+    def announcement_deleted(c: _Context) -> str:
+        return _("%(actor)s borró el anuncio %(target)s") % _args(c)
+
+    def announcement_reminded(c: _Context) -> str:
+        n = int(c.get("recipients") or 0)
+        return ngettext("%(actor)s recordó el anuncio %(target)s a %(n)d persona que no lo había confirmado",
+                        "%(actor)s recordó el anuncio %(target)s a %(n)d personas que no lo habían confirmado",
+                        n) % _args(c, n=n)
 
     def bot_flow_created(c: _Context) -> str:
         return _("%(actor)s creó el flujo del bot %(target)s") % _args(c)
@@ -808,10 +919,19 @@ def _sentences() -> dict[str, _Sentence]:
         "campaign.launched": campaign_launched, "campaign.tested": campaign_tested, "campaign.paused": campaign_paused,
         "campaign.resumed": campaign_resumed, "campaign.cancelled": campaign_cancelled,
         "campaign.unscheduled": campaign_unscheduled, "campaign.settings_updated": campaign_settings,
+        "chat_channel.created": chat_channel_created, "chat_channel.updated": chat_channel_updated,
+        "chat_channel.archived": chat_channel_archived, "chat_channel.unarchived": chat_channel_unarchived,
+        "chat_member.added": chat_member_added, "chat_member.removed": chat_member_removed,
+        "chat_member.role_changed": chat_member_role, "chat_message.deleted": chat_message_deleted,
+        "chat_message.purged": chat_messages_purged, "chat_settings.retention": chat_retention,
         "article.created": article_created, "article.updated": article_updated,
         "article.published": article_published, "article.unpublished": article_unpublished,
         "article.deleted": article_deleted, "article_category.saved": article_category_saved,
         "article_category.deleted": article_category_deleted,
+        "announcement.created": announcement_created, "announcement.updated": announcement_updated,
+        "announcement.scheduled": announcement_scheduled, "announcement.unscheduled": announcement_unscheduled,
+        "announcement.published": announcement_published, "announcement.archived": announcement_archived,
+        "announcement.deleted": announcement_deleted, "announcement.reminded": announcement_reminded,
         "bot_flow.created": bot_flow_created, "bot_flow.saved": bot_flow_saved,
         "bot_flow.published": bot_flow_published, "bot_flow.deleted": bot_flow_deleted,
         "quick_reply.created": quick_reply_created, "quick_reply.updated": quick_reply_updated,

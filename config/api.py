@@ -1,6 +1,7 @@
 """The /api/v1/ application: one NinjaAPI, one router per domain app."""
 
 from accounts.api import router as accounts_router
+from announcements.api import router as announcements_router
 from automation.api import router as automation_router
 from bots.api import router as bots_router
 from campaigns.api import router as campaigns_router
@@ -12,6 +13,7 @@ from knowledge.api import router as knowledge_router
 from leads.api import router as leads_router
 from orders.api import router as orders_router
 from reports.api import router as reports_router
+from teamchat.api import router as teamchat_router
 from webhooks.api import router as webhooks_router
 
 api = CentralitaAPI(
@@ -40,3 +42,5 @@ api.add_router("", knowledge_router)
 api.add_router("", bots_router)
 api.add_router("", campaigns_router)
 api.add_router("", reports_router)
+api.add_router("", teamchat_router)
+api.add_router("", announcements_router)

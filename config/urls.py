@@ -22,6 +22,8 @@ urlpatterns = [
     path("conocimiento/", include("knowledge.urls")),
     path("ayuda/", include("knowledge.public_urls")),
     path("bots/", include("bots.urls")),
+    path("chat/", include("teamchat.urls")),
+    path("anuncios/", include("announcements.urls")),
     path("", include("webhooks.urls")),
     path("", include("connectors.whatsapp.urls")),
     path("", include("connectors.mail.urls")),

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -36,6 +39,8 @@ NAVIGATION: list[NavItem] = [
     NavItem("knowledge:list", _("Base de conocimiento"), "book-open", Perm.KNOWLEDGE_VIEW),
     NavItem("bots:list", _("Bot"), "bot", Perm.BOTS_VIEW),
     NavItem("campaigns:list", _("Campañas"), "megaphone", Perm.CAMPAIGNS_VIEW),
+    NavItem("teamchat:home", _("Chat del equipo"), "messages-square", Perm.CHAT_USE),
+    NavItem("announcements:list", _("Anuncios"), "newspaper", None),
     NavItem("orders:list", _("Pedidos"), "receipt", Perm.ORDERS_VIEW),
     NavItem("catalog:product_list", _("Productos y stock"), "package", Perm.CATALOG_VIEW),
     NavItem("reports:dashboard", _("Reportes"), "chart-column", Perm.REPORTS_VIEW),
@@ -59,6 +64,19 @@ NAVIGATION: list[NavItem] = [
     NavItem("auditlog:audit", _("Auditoría"), "scroll-text", Perm.AUDIT_VIEW, "admin"),
     NavItem("core:system", _("Estado del sistema"), "activity", Perm.SYSTEM_STATUS, "admin"),
 ]
+
+
+@dataclass(frozen=True)
+class NavBadge:
+    """A count beside a menu item (unread chat messages), computed for the signed-in user on each page; `attr` is
+    the data attribute the page's script finds it by to keep it live."""
+
+    count: Callable[[Any], int]
+    attr: str
+
+
+# Apps register from their AppConfig.ready(): core never imports them.
+NAV_BADGES: dict[str, NavBadge] = {}
 
 
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -126,8 +144,14 @@ def _navigation(request: HttpRequest) -> dict[str, object]:
             continue
         url = reverse(item.url_name)
         active = path == url if url == "/" else path.startswith(url)
-        items.append({"url": url, "label": item.label, "icon": item.icon, "active": active,
-                      "section": item.section, "key": item.url_name})
+        entry: dict[str, object] = {"url": url, "label": item.label, "icon": item.icon, "active": active,
+                                    "section": item.section, "key": item.url_name}
+        if (badge := NAV_BADGES.get(item.url_name)) is not None:
+            # A callable the template calls once ({% with %}): only base.html reads it, not the fragments a page's
+            # script fetches (this context processor runs for those too).
+            entry["badge"] = partial(badge.count, user)
+            entry["badge_attr"] = badge.attr
+        items.append(entry)
     # Only the most specific match is the current page (/inbox/review/ is "Revisión de cierres", not "Bandeja").
     matches = [i for i in items if i["active"]]
     for i in matches:
@@ -139,6 +163,7 @@ def _navigation(request: HttpRequest) -> dict[str, object]:
         "organization": site,
         "brand_style": brand_style(site.brand_color),
         "can_work_inbox": user.has_perm_code(Perm.INBOX_WORK),
+        "can_use_chat": user.has_perm_code(Perm.CHAT_USE),
         "nav_items": [i for i in items if i["section"] == "main"],
         "nav_admin_items": [i for i in items if i["section"] == "admin"],
         # Lazy: one small query, only when the template reads it (base.html, for those who see the system page).

@@ -55,3 +55,8 @@ class Panels[S]:
         if context is None:
             return None
         return SafeString(render_to_string(panel.page_template, context, request=request))
+
+
+# Regions at the top of every signed-in page, above the page's own content (the announcements banner): an app
+# registers a context function of (user, request) returning None when it has nothing to show.
+PAGE_TOP: Panels[HttpRequest] = Panels()

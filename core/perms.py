@@ -59,6 +59,10 @@ class Perm(models.TextChoices):
                                              "categorías")
     BOTS_VIEW = "bots.view", _("Ver los flujos del bot, sus estadísticas y probarlos en el simulador")
     BOTS_MANAGE = "bots.manage", _("Crear, editar, publicar, importar y archivar flujos del bot")
+    CHAT_USE = "chat.use", _("Usar el chat del equipo: canales, mensajes directos, archivos y menciones")
+    CHAT_MANAGE = "chat.manage", _("Administrar cualquier canal del chat: miembros, archivo y borrado de mensajes")
+    ANNOUNCEMENTS_PUBLISH = "announcements.publish", _("Publicar anuncios para todos o para equipos, con "
+                                                      "confirmación de lectura, y recordarlos")
 
 
 def require_perm(user: User, perm: Perm) -> None:

@@ -104,6 +104,14 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Conversaciones del bot inactivas o en pausa"),
                 reason=_("Cierra con su mensaje las conversaciones del bot en las que el cliente dejó de responder "
                          "y retoma las que esperaban un tiempo: ningún cliente queda esperando al bot.")),
+    PeriodicJob("sync_team_channels", "teamchat.tasks.sync_team_channels", timedelta(minutes=5),
+                label=_("Canales de los equipos en el chat"),
+                reason=_("Cada equipo tiene su canal y sus miembros son los del equipo: quien entra o sale de un "
+                         "equipo entra o sale de su canal.")),
+    PeriodicJob("purge_chat_messages", "teamchat.tasks.purge_expired", timedelta(hours=24),
+                label=_("Conservación de los mensajes del chat"),
+                reason=_("Borra los mensajes del chat más antiguos que el plazo que fijó la organización, con sus "
+                         "archivos.")),
     PeriodicJob("sync_whatsapp_templates", "connectors.whatsapp.tasks.sync_whatsapp_templates", timedelta(hours=1),
                 label=_("Sincronización de plantillas de WhatsApp"),
                 reason=_("Las plantillas se aprueban o pausan en Meta; el selector de la conversación"
@@ -138,6 +146,10 @@ SCHEDULE: tuple[PeriodicJob, ...] = (
                 label=_("Campañas programadas"),
                 reason=_("Empieza las campañas que llegaron a su hora y retoma el envío de una campaña cuyo "
                          "proceso se detuvo (un reinicio): ningún cliente recibe el mensaje dos veces.")),
+    PeriodicJob("publish_due_announcements", "announcements.tasks.publish_due_announcements", timedelta(minutes=1),
+                label=_("Anuncios programados"),
+                reason=_("Publica los anuncios que llegaron a su hora: el aviso aparece a las personas a más tardar "
+                         "un minuto después; ninguno se publica dos veces.")),
     PeriodicJob("refresh_reports", "reports.tasks.refresh_reports", timedelta(seconds=20),
                 label=_("Actualización de los informes"),
                 reason=_("Los totales del tablero van como mucho un minuto detrás de los datos (el "

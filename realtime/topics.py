@@ -16,7 +16,7 @@ PRESENCE: Final = "presence"  # agents' availability, for those who watch the te
 # A connection joins a topic when its user holds any of the topic's permissions.
 TOPIC_PERMISSIONS: Final[dict[str, tuple[Perm, ...]]] = {
     LEADS: (Perm.LEADS_VIEW,), STOCK: (Perm.CATALOG_VIEW,), INBOX: (Perm.INBOX_WORK, Perm.INBOX_SUPERVISE),
-    PRESENCE: (Perm.PRESENCE_VIEW_ALL,),
+    PRESENCE: (Perm.PRESENCE_VIEW_ALL, Perm.CHAT_USE),  # the team chat shows everyone's availability
 }
 
 

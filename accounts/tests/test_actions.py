@@ -108,23 +108,25 @@ def test_availability_event_goes_to_viewers_and_self(agent, supervisor, make_use
     from realtime.events import topic_group, user_group
     from realtime.topics import topics_for
 
-    # given an analyst (who may not see presence) and a supervisor (who may), each listening on the layer with the
-    # groups their websocket joins (their own, and the topics of their permissions)
+    # given an analyst (who sees colleagues' availability in the team chat), a supervisor (who watches the team) and
+    # a deactivated account (no permissions), each listening on the layer with the groups their websocket joins
+    # (their own, and the topics of their permissions)
     analyst = make_user(Role.ANALISTA)
+    gone = make_user(Role.ANALISTA, is_active=False)
     layer = get_channel_layer()
-    inbox = {u.pk: async_to_sync(layer.new_channel)() for u in (agent, supervisor, analyst)}
-    for user in (agent, supervisor, analyst):
+    inbox = {u.pk: async_to_sync(layer.new_channel)() for u in (agent, supervisor, analyst, gone)}
+    for user in (agent, supervisor, analyst, gone):
         for group in [user_group(user.pk), *(topic_group(t) for t in topics_for(user))]:
             async_to_sync(layer.group_add)(group, inbox[user.pk])
     # when the agent becomes busy and the transaction commits
     with django_capture_on_commit_callbacks(execute=True):
         actions.check_change_availability(agent, agent.pk, to="ocupado")
-    # then the agent and the supervisor receive the event carrying the change; the analyst gets nothing
-    for user in (agent, supervisor):
+    # then the agent, the supervisor and the analyst receive the event carrying the change; the deactivated nothing
+    for user in (agent, supervisor, analyst):
         message = async_to_sync(layer.receive)(inbox[user.pk])
         assert message["event"]["type"] == "presence" and message["event"]["op"] == "update"
         assert message["event"]["availability"] == "ocupado" and message["event"]["user_id"] == agent.pk
-    assert layer.channels.get(inbox[analyst.pk]) is None or layer.channels[inbox[analyst.pk]].empty()
+    assert layer.channels.get(inbox[gone.pk]) is None or layer.channels[inbox[gone.pk]].empty()
 
 
 def test_unknown_availability_is_refused(agent):

@@ -32,6 +32,10 @@ AGENT_SCOPED = {"orders:detail", "orders:confirm", "orders:draft_lines", "orders
                 "automation:scheduled_update", "automation:scheduled_cancel"}
 # Pages about a shared object an agent may use but not edit (the matrix's fixture is an everyone's quick reply).
 AGENT_MAY_NOT_EDIT = {"automation:quick_reply_edit"}
+# The matrix's chat message is someone else's: only its author edits it (403 to everyone else), and only a chat
+# manager deletes another's message in a public channel.
+CHAT_AUTHOR_ONLY = {"teamchat:edit"}
+CHAT_MODERATED = {"teamchat:delete"}
 ALL_PAGES = [name for name, _p in PAGES]
 
 
@@ -134,7 +138,25 @@ def ids(db):
     from bots.models import BotFlow
 
     flow = BotFlow.objects.create(name="Matriz")  # an empty draft: its pages open, publishing it is refused
+    from inbox.attachments import Upload
+    from teamchat import actions as chat_actions
+
+    # a public channel anyone reads, with a message of someone else carrying a picture
+    chat_channel = chat_actions.check_create_channel(other, name="Matriz")
+    chat_message = chat_actions.check_post_message(other, chat_channel.pk, body="hola", uploads=[
+        Upload(name="foto.png", content_type="image/png", data=b"\x89PNG\r\n\x1a\n")])
+    from announcements.actions import AnnouncementInput, check_save_announcement
+    from inbox.attachments import Upload
+
+    # published to everyone, asking for confirmation, with an image: every role reads it and may confirm it (who is
+    # created later joins the audience on their own), publishers see its confirmation list
+    announcement = check_save_announcement(
+        UserFactory(role=Role.SUPERVISOR, username="ann-author"), announcement_id=None, publish=True,
+        data=AnnouncementInput(title="Nueva política", requires_ack=True, image=Upload(
+            name="foto.png", content_type="image/png", data=b"\x89PNG\r\n\x1a\n")))
     return {"article_id": article.pk, "category_id": kb_category.pk, "flow_id": flow.pk,
+            "announcement_id": announcement.pk,
+            "channel_id": chat_channel.pk, "msg_id": chat_message.pk,
             "campaign_id": campaign.pk,"rule_id": rule.pk, "sequence_id": sequence.pk, "enrollment_id": enrollment.pk,
             "heartbeat_id": silent.pk, "quick_reply_id": quick_reply.pk,
             "scheduled_id": scheduled.pk,
@@ -173,6 +195,9 @@ def test_page_access_by_role(role, page, ids, make_user, client_for):
         # submission may then be redirected or refused as invalid, never 403 or a server error)
         if allowed and role == Role.AGENTE and page in AGENT_SCOPED:
             assert response.status_code in {302, 404}, (role, page, response.status_code)
+        elif allowed and page in CHAT_MODERATED:
+            expected = 200 if Perm.CHAT_MANAGE in ROLE_PERMISSIONS[role] else 403
+            assert response.status_code == expected, (role, page, response.status_code)
         elif allowed:
             assert response.status_code in {200, 302, 400}, (role, page, response.status_code)
         else:
@@ -182,7 +207,7 @@ def test_page_access_by_role(role, page, ids, make_user, client_for):
     # open orders pages but only see their own orders: someone else's answers 404, as if it did not exist
     if allowed and role == Role.AGENTE and page in AGENT_SCOPED:
         assert response.status_code == 404, (role, page, response.status_code)
-    elif allowed and role == Role.AGENTE and page in AGENT_MAY_NOT_EDIT:
+    elif (allowed and role == Role.AGENTE and page in AGENT_MAY_NOT_EDIT) or (allowed and page in CHAT_AUTHOR_ONLY):
         assert response.status_code == 403, (role, page, response.status_code)
     elif allowed:
         assert response.status_code in {200, 302}, (role, page, response.status_code)
@@ -238,6 +263,15 @@ API_ROUTES = [
     ("post", "/api/v1/kb/articles", {"title": "Garantía", "body": "12 meses."}, Perm.KNOWLEDGE_MANAGE, 201),
     ("patch", "/api/v1/kb/articles/{article_id}", {"tags": ["envíos"]}, Perm.KNOWLEDGE_MANAGE, 200),
     ("post", "/api/v1/kb/articles/{article_id}/unpublish", None, Perm.KNOWLEDGE_MANAGE, 200),
+    ("get", "/api/v1/announcements", None, None, 200),
+    ("get", "/api/v1/announcements/{announcement_id}", None, None, 200),
+    ("post", "/api/v1/announcements", {"title": "Horario de fin de año"}, Perm.ANNOUNCEMENTS_PUBLISH, 201),
+    ("post", "/api/v1/announcements/{announcement_id}/ack", None, None, 200),
+    ("get", "/api/v1/announcements/{announcement_id}/acks", None, Perm.ANNOUNCEMENTS_PUBLISH, 200),
+    ("get", "/api/v1/chat/channels", None, Perm.CHAT_USE, 200),
+    ("get", "/api/v1/chat/channels/{channel_id}/messages", None, Perm.CHAT_USE, 200),
+    ("post", "/api/v1/chat/channels/{channel_id}/messages", {"body": "hola"}, Perm.CHAT_USE, 201),
+    ("get", "/api/v1/chat/unread", None, Perm.CHAT_USE, 200),
 ]
 
 

@@ -21,10 +21,11 @@ from bench.scenarios import (
     knowledge,
     orders,
     scaleout,
+    teamchat,
     whatsapp,
 )
 
 MODULES = (foundation, callcenter, orders, inbox, whatsapp, dashboard, catalog, scaleout, events, automation,
-           customers, campaigns, knowledge, bots)
+           customers, campaigns, knowledge, bots, teamchat)
 
 SCENARIOS: dict[str, Scenario] = {scenario.name: scenario for module in MODULES for scenario in module.SCENARIOS}

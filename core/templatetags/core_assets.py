@@ -18,3 +18,14 @@ def page_assets(page: str, kind: str) -> SafeString:
     if kind == "css":
         return format_html_join("", '<link rel="stylesheet" href="{}">', ((static(p),) for p in paths))
     return format_html_join("", '<script src="{}" defer></script>', ((static(p),) for p in paths))
+
+
+@register.simple_tag(takes_context=True)
+def page_top_regions(context: template.Context) -> SafeString:
+    """The regions apps registered on core.panels.PAGE_TOP, rendered for the signed-in user of this request."""
+    from core.panels import PAGE_TOP  # noqa: PLC0415 - a template library loads before the apps' registries fill
+
+    request = context.get("request")
+    if request is None or not request.user.is_authenticated:
+        return SafeString("")
+    return SafeString("".join(PAGE_TOP.render(request, request.user, request)))

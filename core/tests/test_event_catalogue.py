@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.actions import check_change_availability as change_availability
 from accounts.models import User
 from accounts.roles import Role
+from announcements import actions as announcement_actions
 from automation import actions as scheduling
 from automation import rules, sla
 from automation.models import RuleTrigger, ScheduledMessage, SlaPolicy
@@ -52,6 +53,7 @@ from orders import actions as orders
 from orders.events import OrderConfirmed
 from orders.models import Order
 from orders.tests.factories import product, ready_lead
+from teamchat import actions as chat_actions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -236,6 +238,20 @@ def _article_state_changed(w: World) -> When:
     return lambda: knowledge_actions.check_publish(w.supervisor, article_id=article.pk)
 
 
+def _chat_channel_created(w: World) -> When:
+    return lambda: chat_actions.check_create_channel(w.supervisor, name="Turnos")
+
+
+def _chat_channel_state_changed(w: World) -> When:
+    channel = chat_actions.check_create_channel(w.supervisor, name="Turnos")
+    return lambda: chat_actions.check_archive_channel(w.supervisor, channel.pk)
+
+
+def _chat_members_changed(w: World) -> When:
+    channel = chat_actions.check_create_channel(w.supervisor, name="Turnos")
+    return lambda: chat_actions.check_add_members(w.supervisor, channel.pk, user_ids=[w.agent.pk])
+
+
 def _bot_flow(w: World, inbox_code: str = "") -> Any:
     flow = bot_actions.check_create_flow(w.supervisor, name="Pedidos", graph=BOT_GRAPH)
     bot_actions.check_save_flow(w.supervisor, flow.pk, inbox_code=inbox_code)
@@ -269,6 +285,31 @@ def _bot_run_state_changed(w: World) -> When:
     bot_actions.do_handle_message(_bot_started(w).pk)
     answer = _bot_message(w, "agente")
     return lambda: bot_actions.do_handle_message(answer.pk)
+
+
+def _announcement(w: World, **fields: Any) -> Any:
+    return announcement_actions.check_save_announcement(
+        w.supervisor, announcement_id=None, publish=True,
+        data=announcement_actions.AnnouncementInput(title="Nueva política de devoluciones", **fields))
+
+
+def _announcement_published(w: World) -> When:
+    return lambda: _announcement(w, requires_ack=True)
+
+
+def _announcement_acknowledged(w: World) -> When:
+    announcement = _announcement(w, requires_ack=True)
+    return lambda: announcement_actions.check_acknowledge(w.agent, announcement_id=announcement.pk)
+
+
+def _announcement_reminded(w: World) -> When:
+    announcement = _announcement(w, requires_ack=True)
+    return lambda: announcement_actions.check_remind(w.supervisor, announcement_id=announcement.pk)
+
+
+def _announcement_archived(w: World) -> When:
+    announcement = _announcement(w)
+    return lambda: announcement_actions.check_archive(w.supervisor, announcement_id=announcement.pk)
 
 
 def _article_deleted(w: World) -> When:
@@ -367,7 +408,14 @@ TRIGGERS: dict[str, Callable[[World], When]] = {
     "article.saved": _article_saved,
     "article.state_changed": _article_state_changed,
     "article.deleted": _article_deleted,
+    "announcement.published": _announcement_published,
+    "announcement.acknowledged": _announcement_acknowledged,
+    "announcement.reminded": _announcement_reminded,
+    "announcement.archived": _announcement_archived,
     "bot_flow.published": _bot_flow_published,
+    "chat_channel.created": _chat_channel_created,
+    "chat_channel.state_changed": _chat_channel_state_changed,
+    "chat_channel.members_changed": _chat_members_changed,
     "bot_run.started": _bot_run_started,
     "bot_run.state_changed": _bot_run_state_changed,
     "scheduled_message.sent": _scheduled_message_sent,

@@ -38,6 +38,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from accounts.actions import do_create_api_token
 from accounts.roles import Role
 from accounts.tests.factories import TeamFactory, UserFactory
+from announcements.actions import AnnouncementInput, check_save_announcement
 from automation.actions import check_save_quick_reply
 from automation.models import ScheduledMessage, SequenceEnrollment
 from automation.rules import RuleInput, check_save_rule
@@ -48,11 +49,13 @@ from campaigns.actions import CampaignInput, check_save_campaign
 from catalog.actions import check_save_product
 from config.api import api
 from inbox import actions as inbox_actions
+from inbox.attachments import Upload
 from inbox.models import Inbox, Task
 from knowledge.actions import ArticleInput, check_publish, check_save_article, check_save_category
 from leads.models import NoteTemplate
 from orders.actions import check_create_order
 from orders.tests.factories import ready_lead
+from teamchat import actions as chat_actions
 from webhooks.models import WebhookEndpoint
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
@@ -115,6 +118,12 @@ DATA_RULES: dict[str, dict[str, str]] = {
     },
     "POST /api/v1/bot-flows/{flow_id}/simulate": {
         **FLOW_RULES, "flow_without_start": "depends on the draft: it needs a start step",
+    },
+    "POST /api/v1/announcements": {
+        "invalid_announcement": "depends on the data and the clock: `teams` must name existing active teams, "
+                                "`pinned_until` falls from today to a year ahead and `publish_at` within a year, "
+                                "texts must be storable, and `image.data` must be a base64 PNG, JPEG, GIF or WebP",
+        "empty_audience": "depends on the data: somebody active must belong to the chosen teams",
     },
     "POST /api/v1/kb/articles": ARTICLE_RULES,
     "PATCH /api/v1/kb/articles/{article_id}": ARTICLE_RULES,
@@ -245,6 +254,23 @@ DATA_RULES: dict[str, dict[str, str]] = {
     "POST /api/v1/integrations/kommo-sync/retry": {
         "nothing_to_retry": "depends on the outbox: the given ids must include a failed row",
     },
+    "POST /api/v1/chat/channels": {
+        "user_not_found": "`members` must name existing people who use the chat",
+        "too_many_people": "a direct message counts its caller, whom `members` may or may not list",
+    },
+    "GET /api/v1/chat/channels/{channel_id}/messages": {
+        "invalid_paging": "`before` goes without `after` and without `thread`: a rule between two parameters",
+    },
+    "POST /api/v1/chat/channels/{channel_id}/messages": {
+        "invalid_attachment": "each file's `data` must be base64, which the schema states in words",
+    },
+    "POST /api/v1/chat/messages/{chat_message_id}/reactions": {
+        "emoji_invalid": "an emoji has no letters or digits of any script, and regex engines disagree on which "
+                         "characters those are beyond ASCII (the pattern states the ASCII ones)",
+    },
+    "PATCH /api/v1/chat/messages/{chat_message_id}": {
+        "body_required": "depends on the message: only one with files may lose its text",
+    },
 }
 
 
@@ -329,6 +355,12 @@ def world(db: Any) -> World:
     check_publish(admin, article_id=article.pk)
     flow = check_create_flow(admin, name="Pedidos", graph=BOT_GRAPH)
     check_publish_flow(admin, flow.pk)
+    announcement = check_save_announcement(admin, announcement_id=None, publish=True, data=AnnouncementInput(
+        title="Nueva política de devoluciones", body="Desde el lunes, **45 días**.", requires_ack=True))
+    chat_channel = chat_actions.check_create_channel(admin, name="General", member_ids=[agent.pk])
+    chat_message = chat_actions.check_post_message(admin, chat_channel.pk, body="Hola @fuzz-agente", uploads=[
+        Upload(name="nota.txt", content_type="text/plain", data=b"Lista de precios")])
+    chat_actions.check_post_message(agent, chat_channel.pk, body="Recibido", parent_id=chat_message.pk)
     return World(
         admin_token=do_create_api_token(admin, name="fuzz", acting_user=None)[1],
         agent_token=do_create_api_token(agent, name="fuzz", acting_user=None)[1],
@@ -338,7 +370,9 @@ def world(db: Any) -> World:
                          "message_id": failed.pk, "quick_reply_id": quick_reply.pk,
                          "scheduled_id": scheduled.pk, "rule_id": rule.pk,
                          "sequence_id": sequence.pk, "enrollment_id": enrollment.pk, "campaign_id": campaign.pk,
-                         "article_id": article.pk, "flow_id": flow.pk})
+                         "announcement_id": announcement.pk,
+                         "article_id": article.pk, "flow_id": flow.pk, "channel_id": chat_channel.pk,
+                         "chat_message_id": chat_message.pk, "file_index": 0})
 
 
 def cases(operation: Any, mode: GenerationMode, known: dict[str, Any]) -> st.SearchStrategy[Any]:
