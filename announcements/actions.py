@@ -153,6 +153,8 @@ def _apply(announcement: Announcement, data: AnnouncementInput, errors: dict[str
         errors["publish_at"] = _("Indique la fecha y hora de publicación con su zona horaria.")
     elif data.publish_at is not None and data.publish_at > timezone.now() + AHEAD_MAX:
         errors["publish_at"] = _("La publicación se programa como mucho con un año de anticipación.")
+    elif data.publish_at is not None and data.publish_at <= timezone.now():
+        announcement.publish_at = None  # a time already past means "at once" (docs/announcements.md)
     else:
         announcement.publish_at = data.publish_at
     return teams
@@ -345,6 +347,8 @@ def do_transition_announcement(announcement: Announcement, *, to: AnnouncementSt
     elif to == AnnouncementState.ARCHIVED:
         announcement.archived_at = now
         fields.append("archived_at")
+        # Out of every banner for good (the partial banner index keeps only rows still shown).
+        announcement.recipients.filter(cleared_at__isnull=True).update(cleared_at=now)
     announcement.save(update_fields=fields)
     AnnouncementTransition.objects.create(announcement=announcement, from_state=current.value, to_state=to.value,
                                           actor=acting_user, at=now)
@@ -388,9 +392,16 @@ def do_publish_due(*, now: datetime | None = None, limit: int | None = None) -> 
            .order_by("publish_at", "pk").values_list("pk", flat=True)[:limit or DUE_BATCH])
     for pk in list(due):
         with transaction.atomic():
+            # Still scheduled, and still due: it may have been moved to a later time since it was listed.
             announcement = (Announcement.objects.select_for_update()
-                            .filter(pk=pk, state=AnnouncementState.SCHEDULED).first())
+                            .filter(pk=pk, state=AnnouncementState.SCHEDULED, publish_at__lte=now).first())
             if announcement is None:
+                continue
+            if not selectors.audience(announcement).exists():
+                # Its teams emptied (or were deactivated) since it was scheduled: back to draft, never to nobody.
+                do_transition_announcement(announcement, to=AnnouncementState.DRAFT, acting_user=None)
+                audit.record(actor=None, action="announcement.unscheduled", target=announcement,
+                             changes={"reason": "empty_audience"})
                 continue
             do_transition_announcement(announcement, to=AnnouncementState.PUBLISHED, acting_user=None)
             audit.record(actor=None, action="announcement.published", target=announcement,

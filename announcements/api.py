@@ -205,7 +205,7 @@ def list_announcements(request: HttpRequest, query: Query[AnnouncementListQuery]
              summary="Publish (or schedule, or draft) an announcement (400 `invalid_announcement` with `errors`)",
              description="Needs `announcements.publish`.")
 def create_announcement(request: HttpRequest, payload: AnnouncementIn) -> Any:
-    user = api_user(request)
+    user = api_require(request, Perm.ANNOUNCEMENTS_PUBLISH)  # before decoding an image for nobody
     data = actions.AnnouncementInput(
         title=payload.title, body=payload.body, category=payload.category.value, everyone=not payload.teams,
         team_ids=list(payload.teams), requires_ack=payload.requires_ack, pinned_until=payload.pinned_until,

@@ -48,7 +48,7 @@ def audience(announcement: Announcement) -> QuerySet[User]:
     teams; never its author (who wrote it, so needs no banner and confirms nothing)."""
     people = User.objects.filter(is_active=True, can_login=True)
     if not announcement.everyone:
-        people = people.filter(teams__in=announcement.teams.all()).distinct()
+        people = people.filter(teams__in=announcement.teams.filter(is_active=True)).distinct()
     if announcement.author_id is not None:
         people = people.exclude(pk=announcement.author_id)
     return people
@@ -159,11 +159,12 @@ def confirmation_rows(announcement: Announcement, *, status: str = "") -> QueryS
 
 
 def confirmation_counts(announcement: Announcement) -> dict[str, int]:
-    """{"recipients", "acked", "read", "pending"} in one query ("pending": not confirmed, or not read when it asks
-    for no confirmation)."""
+    """{"recipients", "acked", "read", "pending", "remindable"} in one query ("pending": not confirmed, or not read
+    when it asks for no confirmation; "remindable": not confirmed and still active, whom a reminder reaches)."""
     counts = announcement.recipients.aggregate(
         recipients=Count("pk"), acked=Count("pk", filter=Q(acked_at__isnull=False)),
-        read=Count("pk", filter=Q(read_at__isnull=False)))
+        read=Count("pk", filter=Q(read_at__isnull=False)),
+        remindable=Count("pk", filter=Q(acked_at__isnull=True, user__is_active=True)))
     done = counts["acked"] if announcement.requires_ack else counts["read"]
     return {**counts, "pending": counts["recipients"] - done}
 

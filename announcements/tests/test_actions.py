@@ -454,3 +454,44 @@ def test_the_banner_marks_a_reminder(supervisor, agent):
     actions.check_remind(supervisor, announcement_id=announcement.pk)
     (row,) = selectors.banner_rows(agent)
     assert row.reminded_at is not None and row.announcement_id == announcement.pk
+
+
+# --- found by a second reading ----------------------------------------------------------------------------------
+
+
+def test_the_scheduler_never_publishes_one_moved_later_nor_to_nobody(supervisor, agent):
+    # given two announcements due at 10:05: one is then moved to next week, the other's team empties
+    ventas = TeamFactory(name="Ventas", code="ventas-x")
+    agent.teams.add(ventas)
+    with time_machine.travel(NOW, tick=False):
+        moved = publish(supervisor, publish_at=NOW + timedelta(minutes=5))
+        emptied = publish(supervisor, publish_at=NOW + timedelta(minutes=5), everyone=False, team_ids=[ventas.pk])
+    Announcement.objects.filter(pk=moved.pk).update(publish_at=NOW + timedelta(days=7))
+    ventas.is_active = False
+    ventas.save()
+    # when the scheduler runs at 10:06 (`now` as it listed them)
+    assert actions.do_publish_due(now=NOW + timedelta(minutes=6)) == 0
+    # then the moved one waits for its new time and the other goes back to draft, audited, sent to nobody
+    moved.refresh_from_db()
+    emptied.refresh_from_db()
+    assert moved.state == AnnouncementState.SCHEDULED
+    assert emptied.state == AnnouncementState.DRAFT and not emptied.recipients.exists()
+    assert AuditLog.objects.filter(action="announcement.unscheduled", changes__reason="empty_audience").exists()
+
+
+def test_a_past_publication_time_means_at_once(supervisor, agent):
+    with time_machine.travel(NOW, tick=False):
+        announcement = publish(supervisor, publish_at=NOW - timedelta(days=3650))
+    assert announcement.state == AnnouncementState.PUBLISHED and announcement.publish_at is None
+
+
+def test_archiving_takes_it_out_of_every_banner_and_reminders_count_active_people(supervisor, agent, make_user):
+    gone = make_user(Role.AGENTE)
+    with time_machine.travel(NOW, tick=False):
+        announcement = publish(supervisor, requires_ack=True)
+    gone.is_active = False
+    gone.save()
+    counts = selectors.confirmation_counts(announcement)
+    assert counts["pending"] == 2 and counts["remindable"] == 1
+    actions.check_archive(supervisor, announcement_id=announcement.pk)
+    assert not AnnouncementRecipient.objects.filter(announcement=announcement, cleared_at__isnull=True).exists()
