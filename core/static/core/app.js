@@ -46,8 +46,16 @@
     shell.classList.toggle("nav-open", open);
     toggle.setAttribute("aria-expanded", String(open));
     if (open) {
-      const first = sidebar && sidebar.querySelector("a");
-      if (first) setTimeout(function () { first.focus(); }, 50); // after the drawer became visible
+      const first = sidebar ? sidebar.querySelector("a") : null;
+      // Once the drawer is visible: retried for up to a second, since a busy page may show it later than 50 ms
+      // (focus() on a still-hidden link does nothing, silently).
+      let tries = 0;
+      const focusFirst = function () {
+        if (!first || !shell.classList.contains("nav-open")) return;
+        first.focus();
+        if (document.activeElement !== first && tries++ < 20) setTimeout(focusFirst, 50);
+      };
+      setTimeout(focusFirst, 50);
     } else if (returnFocus) {
       toggle.focus();
     }
