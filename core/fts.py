@@ -67,6 +67,17 @@ def drop_fts5(cursor: Any, indexes: Iterable[Fts5Index]) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {index.name}")
 
 
+def ensure_pg_column(cursor: Any, table: str, column: str, add_sql: str) -> list[str]:
+    """Adds a search column (`add_sql`, e.g. a stored generated tsvector) when `table` lacks it; returns its name
+    if it was created."""
+    cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
+                   [table, column])
+    if cursor.fetchone() is not None:
+        return []
+    cursor.execute(add_sql)
+    return [column]
+
+
 def ensure_pg_indexes(cursor: Any, indexes: Mapping[str, tuple[str, str]], *, in_transaction: bool) -> list[str]:
     """Creates the PostgreSQL indexes of `indexes` ({name: (table, "method (expression)")}) that do not exist;
     CONCURRENTLY outside a transaction (a non-atomic migration), so a live table keeps taking writes. Returns the

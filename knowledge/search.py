@@ -44,7 +44,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.recorder import MigrationRecorder
 from django.urls import reverse
 
-from core.fts import Fts5Index, drop_fts5, ensure_fts5, ensure_pg_indexes
+from core.fts import Fts5Index, drop_fts5, ensure_fts5, ensure_pg_column, ensure_pg_indexes
 from inbox.search import ensure_pg_prerequisites, terms
 from knowledge.choices import ArticleState
 from knowledge.models import Article
@@ -85,11 +85,7 @@ def ensure_search_schema(conn: BaseDatabaseWrapper | None = None) -> list[str]:
     with conn.cursor() as cursor:
         if conn.vendor == "postgresql":
             created += ensure_pg_prerequisites(cursor)  # the inbox's search migration made them; healed here
-            cursor.execute("SELECT 1 FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
-                           [TABLE, PG_TSV_COLUMN])
-            if cursor.fetchone() is None:
-                cursor.execute(PG_ADD_TSV_COLUMN)
-                created.append(PG_TSV_COLUMN)
+            created += ensure_pg_column(cursor, TABLE, PG_TSV_COLUMN, PG_ADD_TSV_COLUMN)
             created += ensure_pg_indexes(cursor, PG_INDEXES, in_transaction=conn.in_atomic_block)
         elif conn.vendor == "sqlite":
             created += ensure_fts5(cursor, SQLITE_FTS)
