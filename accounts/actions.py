@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.choices import AVAILABILITY_TRANSITIONS, Availability, Language
-from accounts.events import AvailabilityChanged
+from accounts.events import AccessChanged, AvailabilityChanged
 from accounts.models import (
     ApiToken,
     AvailabilityEvent,
@@ -228,6 +228,9 @@ def check_update_user(
         if old_s != new_s:
             user.skills.set(skill_objs)
             changes["skills"] = [old_s, new_s]
+    if "role" in changes or "is_active" in changes:
+        emit(AccessChanged(user_id=user.pk, username=user.username, is_active=user.is_active, role=user.role),
+             actor=acting_user)
     if "role" in changes:
         audit.record(actor=acting_user, action="user.role_changed", target=user,
                      changes={"role": changes.pop("role")})

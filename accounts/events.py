@@ -21,3 +21,16 @@ class AvailabilityChanged(DomainEvent):
     from_state: str
     to_state: str
     changed_at: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AccessChanged(DomainEvent):
+    """A user's account was deactivated or reactivated, or their role changed: what they may see changed, so their
+    open pages reconnect (realtime closes their sockets; a deactivated account's reconnection is refused)."""
+
+    type = "user.access_changed"
+    label = _("Cambio de acceso de un usuario")
+    user_id: int
+    username: str
+    is_active: bool
+    role: str

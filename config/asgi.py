@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (authenticated, same-origin only)."""
 
+import gc
 import os
 import sys
 
@@ -34,3 +35,7 @@ application = AccessLogMiddleware(ProtocolTypeRouter({
     "websocket": with_webchat_websocket(
         AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))),  # type: ignore[arg-type]
 }))
+
+# Everything imported so far lives as long as the process: moved out of the collector's sight, so the full
+# collections that a burst of allocations (an event fanned out to 200 sockets) triggers do not walk it again.
+gc.freeze()

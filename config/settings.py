@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "knowledge",
     "bots",
     "campaigns",
+    "insight",
     "reports",
     "teamchat",
     "announcements",
@@ -240,7 +241,7 @@ elif CHANNEL_LAYER == "postgres":
         raise ImproperlyConfigured("CHANNEL_LAYER=postgres needs a PostgreSQL DATABASE_URL.")
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_postgres.core.PostgresChannelLayer",
+            "BACKEND": "realtime.layers.PostgresChannelLayer",  # channels-postgres, one listener per loop
             "CONFIG": {**{k: v for k, v in _db.items() if k in {"ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT"}},
                        "TIME_ZONE": None, "PSYCOPG_OPTIONS": {"min_size": 1, "max_size": 4}},
         }

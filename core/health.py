@@ -116,7 +116,7 @@ def check_channel_layer() -> tuple[bool, str]:
         _redis_ping(host if isinstance(host, str) else host["address"])
     elif backend.startswith("channels_lite."):
         _table_readable(Event, connections.settings[config.get("database", "default")])
-    elif backend.startswith("channels_postgres."):
+    elif settings.CHANNEL_LAYER == "postgres":
         from channels_postgres.models import Message  # noqa: PLC0415 - its models exist only when the PostgreSQL channel layer is installed
 
         _table_readable(Message, {**config, "ENGINE": "django.db.backends.postgresql", "OPTIONS": {}})

@@ -1,4 +1,5 @@
-"""One websocket per logged-in user: joins `user.<id>` and forwards the events actions send there."""
+"""One websocket per logged-in user: joins `user.<id>`, its permissions' topics and its rooms (realtime.rooms), and
+forwards the events actions send there."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from django.utils import timezone
 from core.tasks import enqueue_later
 from realtime import presence, tasks
 from realtime.events import topic_group, user_group
+from realtime.rooms import RoomSet, rooms_for
 from realtime.topics import topics_for
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_ACCESS_CHANGED = 4409  # the account's access changed: the page reconnects, and is refused if deactivated
 
 # What a browser may send besides "ping", by its "type": the app that handles it registers from its AppConfig.ready()
 # (the inbox registers "viewing"), so realtime never imports the apps above it. A handler runs in a thread with the
@@ -39,6 +42,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     group: str | None = None
     user_id: int | None = None
     topics: list[str] = []
+    rooms: RoomSet | None = None
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -51,6 +55,10 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         self.topics = [topic_group(t) for t in topics_for(user)]  # type: ignore[arg-type]  # resolved lazy User
         for group in self.topics:
             await self.channel_layer.group_add(group, self.channel_name)
+        # Read after joining `user.<id>`: a membership change committed from here on reaches this connection as a
+        # control message queued behind this handler (realtime.rooms).
+        self.rooms = RoomSet(self.channel_layer, self.channel_name)
+        await self.rooms.join(await sync_to_async(rooms_for)(user))
         await sync_to_async(presence.register_connection)(user.pk, self.channel_name)
         await self.accept()
         await self.send_json({"type": "hello", "op": "connected", "user_id": user.pk})
@@ -60,6 +68,8 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
             for group in self.topics:
                 await self.channel_layer.group_discard(group, self.channel_name)
+            if self.rooms is not None:
+                await self.rooms.leave(set(self.rooms.rooms))
             await sync_to_async(presence.drop_connection)(self.channel_name)
             # If this was the user's last tab, a deferred task sets them offline after a grace period
             # (a page reload reconnects well within it).
@@ -74,9 +84,14 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         elif (handler := CLIENT_MESSAGES.get(str(content.get("type")))) is not None:
             await sync_to_async(handler)(self.scope["user"], content)
 
+    async def realtime_rooms(self, message: dict[str, Any]) -> None:
+        if self.rooms is not None:
+            await self.rooms.apply(message)
+
+    async def realtime_close(self, message: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_ACCESS_CHANGED)
+
     async def realtime_event(self, message: dict[str, Any]) -> None:
-        text = message.get("text")
-        if text:
-            await self.send(text_data=text)
-        else:
-            await self.send_json(message["event"])
+        if self.rooms is not None and not self.rooms.accepts(message):
+            return  # queued for a room this connection has left since
+        await self.send(text_data=message["text"])

@@ -1,5 +1,6 @@
 """Broadcast topics: events every holder of a permission receives. A connection joins the topics of its user's
-permissions when it opens; a role change takes effect on the next connection (pages reconnect on reload)."""
+permissions when it opens; a role change closes the user's open connections (realtime.subscribers.on_access_changed),
+and their pages reconnect with the new role's topics."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ from core.events import emit
 from core.perms import require_perm
 from core.validators import text_error
 from inbox.attachments import Upload, discard, store_uploads
-from realtime.events import send_event_on_commit
+from realtime.events import rooms_changed_on_commit, send_event_on_commit
 from teamchat.choices import CHANNEL_TRANSITIONS, ChannelKind, ChannelState, MemberRole
 from teamchat.events import ChannelCreated, ChannelStateChanged, MembershipChanged
 from teamchat.models import (
@@ -51,7 +51,7 @@ from teamchat.models import (
     MessageRevision,
     Reaction,
 )
-from teamchat.render import CHANNEL_WORDS, mentioned_names
+from teamchat.render import CHANNEL_WORDS, mentioned_names, render_chat
 
 logger = logging.getLogger(__name__)
 
@@ -145,9 +145,24 @@ def _event(op: str, channel: Channel, **data: Any) -> dict[str, Any]:
     return {"type": "chat", "op": op, "channel_id": channel.pk, "channel_kind": channel.kind, **data}
 
 
+def room(channel_id: int) -> str:
+    """The realtime room of a channel's members (realtime.rooms): one channel-layer send reaches them all."""
+    return f"chat.{channel_id}"
+
+
+def rooms_of(user: User) -> list[str]:
+    """The rooms a connection of `user` joins when it opens: one per channel they are a member of."""
+    if not user.is_active or not can_use(user):
+        return []
+    return [room(i) for i in Membership.objects.filter(user=user).values_list("channel_id", flat=True)]
+
+
 def _send(channel: Channel, op: str, *, user_ids: Iterable[int] | None = None, **data: Any) -> None:
-    send_event_on_commit(_event(op, channel, **data),
-                         user_ids=member_ids(channel.pk) if user_ids is None else user_ids)
+    """To the channel's members (its room), or only to `user_ids`."""
+    if user_ids is None:
+        send_event_on_commit(_event(op, channel, **data), rooms=[room(channel.pk)])
+    else:
+        send_event_on_commit(_event(op, channel, **data), user_ids=user_ids)
 
 
 # --- channels -------------------------------------------------------------------------------------------------------
@@ -209,7 +224,9 @@ def check_create_channel(acting_user: User, *, name: str, topic: str = "", priva
     audit.record(actor=acting_user, action="chat_channel.created", target=channel,
                  changes={"name": name, "kind": kind, "members": sorted([acting_user.pk, *(u.pk for u in others)])})
     emit(ChannelCreated(channel_id=channel.pk, name=name, kind=kind), actor=acting_user)
-    _send(channel, "channel_added")
+    people = [acting_user.pk, *(u.pk for u in others)]
+    rooms_changed_on_commit(people, join=[room(channel.pk)])
+    _send(channel, "channel_added", user_ids=people)
     return channel
 
 
@@ -287,6 +304,7 @@ def _add_members(channel: Channel, users: Sequence[User], *, acting_user: User |
                  changes={"users": ids, "reason": reason})
     emit(MembershipChanged(channel_id=channel.pk, name=channel.name, added=ids, removed=[], reason=reason),
          actor=acting_user)
+    rooms_changed_on_commit(ids, join=[room(channel.pk)])
     _send(channel, "channel_added", user_ids=ids)
     _send(channel, "members_changed")
     return ids
@@ -303,6 +321,7 @@ def _remove_members(channel: Channel, user_ids: Sequence[int], *, acting_user: U
                  changes={"users": ids, "reason": reason})
     emit(MembershipChanged(channel_id=channel.pk, name=channel.name, added=[], removed=ids, reason=reason),
          actor=acting_user)
+    rooms_changed_on_commit(ids, leave=[room(channel.pk)])
     _send(channel, "channel_removed", user_ids=ids)
     _send(channel, "members_changed")
     return ids
@@ -398,6 +417,7 @@ def check_open_direct(acting_user: User, *, user_ids: Sequence[int]) -> Channel:
     except IntegrityError:  # opened by the other person at the same moment
         return Channel.objects.get(direct_key=key)
     Membership.objects.bulk_create([Membership(channel=channel, user_id=i) for i in people])
+    rooms_changed_on_commit(people, join=[room(channel.pk)])
     return channel
 
 
@@ -482,20 +502,22 @@ def find_refs(text: str) -> list[dict[str, Any]]:
     return refs[:REFS_MAX]
 
 
-def _mentions(channel: Channel, text: str) -> tuple[list[int], bool]:
-    """The members named with @usuario, and whether @canal (or @todos, @here…) was written."""
+def _mentions(channel: Channel, text: str) -> tuple[list[int], bool, str]:
+    """The members named with @usuario, whether @canal (or @todos, @here…) was written, and the text rendered with
+    those members' mentions marked."""
     names = mentioned_names(text)
     if not names:
-        return [], False
-    ids = list(Membership.objects.filter(channel=channel, user__username__in=[n for n in names
-                                                                               if n not in CHANNEL_WORDS])
-               .values_list("user_id", flat=True))
+        return [], False, render_chat(text)
+    people = list(Membership.objects.filter(channel=channel, user__username__in=[n for n in names
+                                                                                  if n not in CHANNEL_WORDS])
+                  .values_list("user_id", "user__username"))
     # usernames compare case-insensitively (people type @Ana for "ana")
-    if len(ids) < len(names - CHANNEL_WORDS):
+    if len(people) < len(names - CHANNEL_WORDS):
         lower = {n for n in names if n not in CHANNEL_WORDS}
-        ids = [uid for uid, uname in Membership.objects.filter(channel=channel)
-               .values_list("user_id", "user__username") if uname.lower() in lower]
-    return sorted(set(ids)), bool(names & CHANNEL_WORDS)
+        people = [(uid, uname) for uid, uname in Membership.objects.filter(channel=channel)
+                  .values_list("user_id", "user__username") if uname.lower() in lower]
+    return (sorted({uid for uid, _name in people}), bool(names & CHANNEL_WORDS),
+            render_chat(text, mention_names=[uname for _uid, uname in people]))
 
 
 def message_payload(message: Message, *, author: User | None) -> dict[str, Any]:
@@ -541,8 +563,8 @@ def _post_message(acting_user: User, channel_id: int, *, text: str, parent_id: i
             raise NotFoundError("message_not_found", _("El mensaje al que responde no existe."))
         if parent.parent_id is not None:  # a reply to a reply joins the same thread
             parent = Message.objects.select_for_update().get(pk=parent.parent_id)
-    mentions, everyone = _mentions(channel, text)
-    message = Message.objects.create(channel=channel, author=acting_user, parent=parent, body=text,
+    mentions, everyone, html = _mentions(channel, text)
+    message = Message.objects.create(channel=channel, author=acting_user, parent=parent, body=text, html=html,
                                      mentions=mentions, mentions_channel=everyone, refs=find_refs(text),
                                      attachments=attachments)
     now = message.created_at
@@ -579,10 +601,10 @@ def check_edit_message(acting_user: User, message_id: int, *, body: str) -> Mess
         return message
     MessageRevision.objects.create(message=message, body=message.body, editor=acting_user)
     message.body = text
-    message.mentions, message.mentions_channel = _mentions(channel, text)
+    message.mentions, message.mentions_channel, message.html = _mentions(channel, text)
     message.refs = find_refs(text)
     message.edited_at = timezone.now()
-    message.save(update_fields=["body", "mentions", "mentions_channel", "refs", "edited_at"])
+    message.save(update_fields=["body", "html", "mentions", "mentions_channel", "refs", "edited_at"])
     _send(channel, "message_changed", message_id=message.pk, parent_id=message.parent_id)
     return message
 
@@ -594,10 +616,10 @@ def check_delete_message(acting_user: User, message_id: int) -> Message:
     message, channel, _membership = access_message(acting_user, message_id, lock=True)
     _check_own_or_moderator(acting_user, message, channel, editing=False)
     files = list(message.attachments or [])
-    message.body, message.attachments, message.mentions, message.refs = "", [], [], []
+    message.body, message.html, message.attachments, message.mentions, message.refs = "", "", [], [], []
     message.mentions_channel = False
     message.deleted_at = timezone.now()
-    message.save(update_fields=["body", "attachments", "mentions", "mentions_channel", "refs", "deleted_at"])
+    message.save(update_fields=["body", "html", "attachments", "mentions", "mentions_channel", "refs", "deleted_at"])
     MessageRevision.objects.filter(message=message).delete()
     Reaction.objects.filter(message=message).delete()
     if message.parent_id is not None:
@@ -683,8 +705,8 @@ def on_typing(user: User, content: dict[str, Any]) -> None:
     channel = Channel.objects.filter(pk=channel_id).first()
     if channel is None or channel.is_archived or membership_of(user, channel) is None:
         return
-    others = [i for i in member_ids(channel.pk) if i != user.pk]
-    send_event_on_commit(_event("typing", channel, user_id=user.pk, name=user.display_name), user_ids=others)
+    # To the whole room (one send); the typist's own pages ignore their own user_id.
+    _send(channel, "typing", user_id=user.pk, name=user.display_name)
 
 
 # --- retention -------------------------------------------------------------------------------------------------------

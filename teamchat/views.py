@@ -23,7 +23,6 @@ from teamchat import actions, cards, selectors
 from teamchat.choices import ChannelKind, MemberRole
 from teamchat.forms import ChannelForm, DirectForm, MembersForm, RetentionForm, SearchForm
 from teamchat.models import BODY_MAX, Channel, Membership, Message
-from teamchat.render import render_chat
 
 
 def _user(request: HttpRequest) -> User:
@@ -51,14 +50,14 @@ def _refusal(exc: ActionError) -> HttpResponse:
 def _message_context(messages_: list[Message], reader: User, channel: Channel) -> list[dict[str, Any]]:
     """Each message as its row shows it to `reader`: the text rendered with its members' mentions, the cards of the
     objects it links that the reader may see, reactions grouped, what the reader may do with it."""
-    names = set(Membership.objects.filter(channel=channel).values_list("user__username", flat=True))
+    html = selectors.bodies_html(channel, messages_)
     visible_cards = cards.cards_for(reader, [m for m in messages_ if m.refs and m.deleted_at is None])
     manage = actions.can_manage(reader) and not channel.is_direct
     rows = []
     for m in messages_:
         own = m.author_id == reader.pk
         rows.append({
-            "m": m, "html": render_chat(m.body, mention_names=names) if m.deleted_at is None else "",
+            "m": m, "html": html.get(m.pk, ""),
             "cards": visible_cards.get(m.pk, []), "reactions": selectors.grouped_reactions(m, reader),
             "own": own, "can_edit": own and m.deleted_at is None and not channel.is_archived,
             "can_delete": (own or manage) and m.deleted_at is None,

@@ -115,6 +115,7 @@ WebhookEvent = Literal[
     "sequence.started",
     "sla.breached",
     "stock.changed",
+    "user.access_changed",
     "user.availability_changed",
 ]
 if set(get_args(WebhookEvent)) != set(event_codes()):

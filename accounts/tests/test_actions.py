@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
@@ -123,9 +124,9 @@ def test_availability_event_goes_to_viewers_and_self(agent, supervisor, make_use
         actions.check_change_availability(agent, agent.pk, to="ocupado")
     # then the agent, the supervisor and the analyst receive the event carrying the change; the deactivated nothing
     for user in (agent, supervisor, analyst):
-        message = async_to_sync(layer.receive)(inbox[user.pk])
-        assert message["event"]["type"] == "presence" and message["event"]["op"] == "update"
-        assert message["event"]["availability"] == "ocupado" and message["event"]["user_id"] == agent.pk
+        event = json.loads(async_to_sync(layer.receive)(inbox[user.pk])["text"])
+        assert event["type"] == "presence" and event["op"] == "update"
+        assert event["availability"] == "ocupado" and event["user_id"] == agent.pk
     assert layer.channels.get(inbox[gone.pk]) is None or layer.channels[inbox[gone.pk]].empty()
 
 

@@ -351,3 +351,26 @@ def test_a_stored_type_that_could_run_script_is_a_download(supervisor, agent, cl
     response = client_for(agent).get(reverse("announcements:image", args=[announcement.pk]))
     assert response["Content-Type"] == "application/octet-stream"
     assert response["Content-Disposition"].startswith("attachment;")
+
+
+def test_a_double_click_on_publicar_publishes_one_announcement(supervisor, agent, client_for):
+    # given the new-announcement form, which carries a one-time token
+    client = client_for(supervisor)
+    page = client.get(reverse("announcements:create")).content.decode()
+    token = re.search(r'name="once" value="([0-9a-f]{32})"', page).group(1)
+    form = {"title": "Cierre anticipado", "body": "Hoy cerramos a las 16 h.", "category": "novedad",
+            "audience": "todos", "intent": "publish", "once": token}
+    # when it is refused once (no title), then sent twice as corrected
+    refused = client.post(reverse("announcements:create"), {**form, "title": ""})
+    assert refused.status_code == 400 and f'value="{token}"' in refused.content.decode()
+    first = client.post(reverse("announcements:create"), form)
+    second = client.post(reverse("announcements:create"), form)
+    # then one announcement exists, published once, and the second click lands on it too
+    announcement = Announcement.objects.get()
+    assert announcement.state == AnnouncementState.PUBLISHED
+    detail = reverse("announcements:detail", args=[announcement.pk])
+    assert (first.status_code, first["Location"]) == (302, detail)
+    assert (second.status_code, second["Location"]) == (302, detail)
+    # and a fresh form (a new token) writes a new one
+    again = client.get(reverse("announcements:create")).content.decode()
+    assert re.search(r'name="once" value="([0-9a-f]{32})"', again).group(1) != token

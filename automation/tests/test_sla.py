@@ -6,6 +6,7 @@ after its assignment goes to a supervisor. Time is frozen, never waited for."""
 from __future__ import annotations
 
 import importlib
+import json
 from datetime import datetime, time, timedelta
 from itertools import count
 from zoneinfo import ZoneInfo
@@ -133,7 +134,7 @@ def test_a_breach_is_found_once_told_in_words_and_alerted_live(agent, supervisor
     # in-memory layer expires messages by the clock)
     with time_machine.travel(local(2026, 12, 1, 10, 5, 3), tick=False):
         for user in (agent, supervisor):
-            event = async_to_sync(layer.receive)(channels[user.pk])["event"]
+            event = json.loads(async_to_sync(layer.receive)(channels[user.pk])["text"])
             assert (event["type"], event["op"], event["conversation_id"]) == ("notice", "sla_breached", c.pk)
             assert "Beatriz Olmedo" in event["texts"]["es"] and "First response" in event["texts"]["en"]
     # when the agent answers late, then the breach is not counted again, nor a met answer

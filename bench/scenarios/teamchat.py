@@ -131,11 +131,22 @@ def _channels(rng: random.Random, users: list[int], now: datetime) -> tuple[list
     return [c.pk for c in channels], members, shares
 
 
-def _body(rng: random.Random, n: int, mention: str | None, everyone: bool) -> str:
-    text = " ".join(rng.choice(SENTENCES) for _ in range(rng.choice((1, 1, 1, 2, 2, 3)))).format(n=n)
-    if everyone:
-        return f"@canal {text}"
-    return f"@{mention} {text}" if mention else text
+_TOKEN = "987654321"
+_HTML: dict[tuple[str, str | None, bool], str] = {}
+
+
+def _body(rng: random.Random, n: int, mention: str | None, everyone: bool) -> tuple[str, str]:
+    """A message's body and its stored HTML, as the post action renders it (rendered once per distinct sentence
+    combination, the number filled in after)."""
+    from teamchat.render import render_chat
+
+    template = " ".join(rng.choice(SENTENCES) for _ in range(rng.choice((1, 1, 1, 2, 2, 3))))
+    prefix = "@canal " if everyone else f"@{mention} " if mention else ""
+    key = (template, mention, everyone)
+    if (html := _HTML.get(key)) is None:
+        html = _HTML[key] = str(render_chat(prefix + template.format(n=_TOKEN),
+                                            mention_names=[mention] if mention else []))
+    return prefix + template.format(n=n), html.replace(_TOKEN, str(n))
 
 
 def _messages(loader: Any, rng: random.Random, size: int, *, channels: list[int], members: list[list[int]],
@@ -149,7 +160,7 @@ def _messages(loader: Any, rng: random.Random, size: int, *, channels: list[int]
         cum.append(total)
     start = now - timedelta(days=365)
     step = timedelta(days=365) / size
-    message_cols = ["id", "channel_id", "author_id", "parent_id", "body", "created_at", "reply_count",
+    message_cols = ["id", "channel_id", "author_id", "parent_id", "body", "html", "created_at", "reply_count",
                     "last_reply_at", "deleted_at", "mentions", "mentions_channel"]
     reaction_cols = ["id", "message_id", "user_id", "emoji", "created_at"]
     first_id = next_id = loader.next_id(Message)
@@ -168,12 +179,13 @@ def _messages(loader: Any, rng: random.Random, size: int, *, channels: list[int]
         roll = rng.random()
         everyone = roll < 0.005
         mentioned = rng.choice(people) if 0.005 <= roll < 0.055 else None
-        body = _body(rng, next_id, usernames[mentioned] if mentioned else None, everyone)
+        body, html = _body(rng, next_id, usernames[mentioned] if mentioned else None, everyone)
         deleted = rng.random() < 0.004
         replies = rng.randint(1, 6) if rng.random() < 0.03 and produced + 7 <= size else 0
         root = next_id
         reply_step = step / (replies + 1)
-        rows.append((root, channel, rng.choice(people), None, "" if deleted else body, loader.when(at), replies,
+        rows.append((root, channel, rng.choice(people), None, "" if deleted else body, "" if deleted else html,
+                     loader.when(at), replies,
                      loader.when(at + reply_step * replies) if replies else None,
                      loader.when(at) if deleted else None,
                      json.dumps([mentioned]) if mentioned and not deleted else no_mentions, everyone and not deleted))
@@ -181,7 +193,7 @@ def _messages(loader: Any, rng: random.Random, size: int, *, channels: list[int]
         last_at[index] = at
         next_id += 1
         for r in range(1, replies + 1):
-            rows.append((next_id, channel, rng.choice(people), root, _body(rng, next_id, None, False),
+            rows.append((next_id, channel, rng.choice(people), root, *_body(rng, next_id, None, False),
                          loader.when(at + reply_step * r), 0, None, None, no_mentions, False))
             next_id += 1
         produced += 1 + replies
@@ -499,6 +511,18 @@ def run_fanout(n: int, label: str, overrides: dict[str, str | None] | None = Non
     return samples
 
 
+def _fanout_redis(n: int) -> list[Sample]:
+    import redis
+
+    from bench.scenarios.callcenter import _redis_for_rq
+
+    url = _redis_for_rq()
+    try:
+        return run_fanout(n, "fan-out, Redis layer", {"CHANNEL_LAYER": "redis", "REDIS_URL": url})
+    finally:
+        redis.Redis.from_url(url).flushdb()  # it was empty before (_redis_for_rq)
+
+
 def _scenario(name: str, description: str, run: Any) -> Scenario:
     return Scenario(name=f"teamchat.{name}", description=description, setup=ensure_chat, run=run, size=SIZE)
 
@@ -516,4 +540,9 @@ SCENARIOS = [
               run_unread),
     _scenario("chat_fanout_200", "POST /chat/c/<General>/enviar (live daphne) until 200 member websockets have "
               "it, in-memory channel layer", lambda n: run_fanout(n, "fan-out, in-memory layer")),
+    _scenario("chat_fanout_200_default", "chat_fanout_200 with the installation's own channel layer (channels-lite "
+              "on SQLite, channels-postgres on PostgreSQL)",
+              lambda n: run_fanout(n, "fan-out, default layer", {"CHANNEL_LAYER": None})),
+    _scenario("chat_fanout_200_redis", "chat_fanout_200 with the Redis channel layer (BENCH_REDIS_URL, an empty "
+              "database)", _fanout_redis),
 ]

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.actions import check_change_availability as change_availability
+from accounts.actions import check_update_user
 from accounts.models import User
 from accounts.roles import Role
 from announcements import actions as announcement_actions
@@ -380,8 +381,13 @@ def _availability_changed(w: World) -> When:
     return lambda: change_availability(w.agent, w.agent.pk, to="ausente")
 
 
+def _access_changed(w: World) -> When:
+    return lambda: check_update_user(w.admin, w.agent.pk, role=Role.SUPERVISOR)
+
+
 TRIGGERS: dict[str, Callable[[World], When]] = {
     "user.availability_changed": _availability_changed,
+    "user.access_changed": _access_changed,
     "conversation.created": _conversation_created,
     "message.received": _message_received,
     "message.sent": _message_sent,

@@ -157,5 +157,67 @@ def test_a_stuck_channel_layer_does_not_hold_the_sender(monkeypatch):
     monkeypatch.setattr(events, "SEND_TIMEOUT_SECONDS", 0.2)
     # when an event is sent / then the sender gets control back after the bounded wait, without an exception
     started = time.monotonic()
-    events._send_now_rollback_unsafe({"type": "lead", "op": "upsert"}, ["topic.leads"])
+    events._send_now_rollback_unsafe({"type": "lead", "op": "upsert"}, [("topic.leads", None)])
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_socket_joins_its_rooms_and_follows_membership_changes(agent, monkeypatch):
+    from realtime import rooms
+    from realtime.events import rooms_changed_on_commit, send_event_on_commit
+
+    # given an app that puts the agent in room "sala.1" (providers register from their AppConfig.ready())
+    monkeypatch.setattr(rooms, "PROVIDERS", [lambda user: ["sala.1"] if user.pk == agent.pk else []])
+
+    async def scenario() -> list[dict[str, object]]:
+        communicator = WebsocketCommunicator(app, "/ws/events/")
+        communicator.scope["user"] = agent
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.receive_json_from()  # hello
+        received = []
+        # when an event goes to the room: the socket has it
+        await sync_to_async(send_event_on_commit)({"type": "sala", "op": "uno"}, rooms=["sala.1"])
+        received.append(await communicator.receive_json_from(timeout=3))
+        # when the agent leaves sala.1 and joins sala.2, then events go to both rooms
+        await sync_to_async(rooms_changed_on_commit)([agent.pk], join=["sala.2"], leave=["sala.1"])
+        await sync_to_async(send_event_on_commit)({"type": "sala", "op": "dos"}, rooms=["sala.1"])
+        await sync_to_async(send_event_on_commit)({"type": "sala", "op": "tres"}, rooms=["sala.2"])
+        received.append(await communicator.receive_json_from(timeout=3))
+        assert await communicator.receive_nothing(timeout=0.2)
+        await communicator.disconnect()
+        return received
+
+    # then only the events of the rooms it was in when they were sent reached it
+    assert [e["op"] for e in async_to_sync(scenario)()] == ["uno", "tres"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deactivated_account_loses_its_open_socket_and_cannot_reconnect(agent):
+    from accounts.roles import Role
+    from accounts.tests.factories import UserFactory
+    from realtime.consumers import CLOSE_ACCESS_CHANGED
+
+    admin = UserFactory(role=Role.ADMIN)
+
+    async def scenario() -> tuple[dict[str, object], bool, int]:
+        # given the agent's open page
+        communicator = WebsocketCommunicator(app, "/ws/events/")
+        communicator.scope["user"] = agent
+        connected, _ = await communicator.connect()
+        assert connected
+        await communicator.receive_json_from()  # hello
+        # when an administrator deactivates the account
+        await sync_to_async(actions.check_update_user)(admin, agent.pk, is_active=False)
+        closed = await communicator.receive_output(timeout=3)
+        await communicator.wait()
+        # then the page's reconnection is refused
+        await sync_to_async(agent.refresh_from_db)()
+        again = WebsocketCommunicator(app, "/ws/events/")
+        again.scope["user"] = agent
+        reconnected, code = await again.connect()
+        return closed, reconnected, code
+
+    closed, reconnected, code = async_to_sync(scenario)()
+    assert (closed["type"], closed["code"]) == ("websocket.close", CLOSE_ACCESS_CHANGED)
+    assert not reconnected and code == CLOSE_UNAUTHENTICATED

@@ -1,4 +1,5 @@
-"""`{% chat_emoji as emoji_set %}`: the reactions offered under a message."""
+"""`{% chat_emoji %}`: the reactions offered under a message, space-separated, for the page's `data-emoji` (the
+picker is built in the browser when a message's "Reaccionar" opens: one list per page, not one form per row)."""
 
 from __future__ import annotations
 
@@ -12,5 +13,5 @@ EMOJI: Final = ("👍", "❤️", "😂", "🎉", "👀", "✅", "🙏", "🔥")
 
 
 @register.simple_tag
-def chat_emoji() -> tuple[str, ...]:
-    return EMOJI
+def chat_emoji() -> str:
+    return " ".join(EMOJI)

@@ -5,6 +5,7 @@ a test of behaviour writes through teamchat.actions instead."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from channels.layers import get_channel_layer
 from accounts.models import User
 from accounts.tests.factories import UserFactory
 from realtime.events import user_group
+from realtime.rooms import RoomSet, rooms_for
 from teamchat.choices import ChannelKind, ChannelState, MemberRole
 from teamchat.models import Channel, Membership, Message
 
@@ -75,20 +77,28 @@ class MessageFactory(factory.django.DjangoModelFactory[Message]):
 
 
 class Listener:
-    """A browser tab of `user` on the real (in-memory) channel layer: the events that reach its `user.<id>` group."""
+    """A browser tab of `user` on the real (in-memory) channel layer, joined as the websocket consumer joins: its
+    `user.<id>` group, then its rooms (the chat channels it is a member of), following the rooms' control messages
+    and dropping a room's events once it has left it."""
 
     def __init__(self, user: User) -> None:
         self.layer = get_channel_layer()
         self.name = async_to_sync(self.layer.new_channel)()
         async_to_sync(self.layer.group_add)(user_group(user.pk), self.name)
+        self.rooms = RoomSet(self.layer, self.name)
+        async_to_sync(self.rooms.join)(rooms_for(user))
 
     def events(self) -> list[dict[str, Any]]:
         async def drain() -> list[dict[str, Any]]:
-            out = []
+            out: list[dict[str, Any]] = []
             while True:
                 try:
-                    out.append((await asyncio.wait_for(self.layer.receive(self.name), 0.05))["event"])
+                    message = await asyncio.wait_for(self.layer.receive(self.name), 0.05)
                 except TimeoutError:
                     return out
+                if message["type"] == "realtime.rooms":
+                    await self.rooms.apply(message)
+                elif self.rooms.accepts(message):
+                    out.append(json.loads(message["text"]))
 
         return async_to_sync(drain)()

@@ -134,6 +134,33 @@ def test_mentions_name_members_only_and_channel_words(people, django_capture_on_
     event = next(e for e in beto_tab.events() if e["op"] == "message")
     assert event["mentioned_ids"] == [beto.pk] and event["mentions_channel"] is True
     assert carla.pk not in event["mentioned_ids"]
+    # and the text is stored rendered, with only the member's and the channel's mentions marked
+    assert '<strong class="chat-mention">@Beto</strong>' in m.html
+    assert '<strong class="chat-mention">@canal</strong>' in m.html and "@carla" in m.html
+    assert '<strong class="chat-mention">@carla' not in m.html
+
+
+def test_the_stored_html_follows_edits_and_deletion_and_rows_without_it_are_rendered(people):
+    from teamchat.tests.factories import MessageFactory
+
+    ana, beto = people["ana"], people["beto"]
+    channel = actions.check_create_channel(ana, name="Formato", member_ids=[beto.pk])
+    # given a message with Markdown-lite, then edited
+    m = _post(ana, channel, "Ver **esto** <script>alert(1)</script>")
+    assert "<strong>esto</strong>" in m.html and "<script>" not in m.html
+    actions.check_edit_message(ana, m.pk, body="Ver _aquello_ @beto")
+    m.refresh_from_db()
+    assert "<em>aquello</em>" in m.html and '<strong class="chat-mention">@beto</strong>' in m.html
+    # and one stored by a bulk load without its HTML
+    loaded = MessageFactory(channel=channel, author=beto, body="Cargado **sin** HTML")
+    assert loaded.html == ""
+    html = selectors.bodies_html(channel, [m, loaded])
+    # then the history draws the stored HTML, and renders the other one as the post would have
+    assert html[m.pk] == m.html and "<strong>sin</strong>" in html[loaded.pk]
+    # when the message is deleted, its HTML goes with its text
+    actions.check_delete_message(ana, m.pk)
+    m.refresh_from_db()
+    assert m.html == "" and selectors.bodies_html(channel, [m]) == {}
 
 
 def test_threads_count_replies_and_do_not_add_unread(people, django_capture_on_commit_callbacks):
@@ -290,7 +317,7 @@ def test_object_cards_show_only_what_the_reader_may_see(people):
     assert [c["kind"] for c in cards_for(people["sofia"], [m])[m.pk]] == ["order"]
 
 
-def test_typing_goes_to_the_other_members_only(people, django_capture_on_commit_callbacks):
+def test_typing_goes_to_the_members_only(people, django_capture_on_commit_callbacks):
     ana, beto, carla = people["ana"], people["beto"], people["carla"]
     channel = actions.check_create_channel(ana, name="Rápido", member_ids=[beto.pk])
     ana_tab, beto_tab, carla_tab = Listener(ana), Listener(beto), Listener(carla)
@@ -298,8 +325,36 @@ def test_typing_goes_to_the_other_members_only(people, django_capture_on_commit_
         actions.on_typing(ana, {"type": "chat_typing", "channel_id": channel.pk})
         actions.on_typing(carla, {"type": "chat_typing", "channel_id": channel.pk})  # not a member: ignored
         actions.on_typing(ana, {"type": "chat_typing", "channel_id": "x"})
+    # then the channel's members get one event naming Ana (one send to the channel's room: Ana's own pages ignore
+    # their own user_id); Carla, not a member, nothing
     assert [(e["op"], e["name"]) for e in beto_tab.events()] == [("typing", "Ana")]
-    assert ana_tab.events() == [] and carla_tab.events() == []
+    assert [(e["op"], e["user_id"]) for e in ana_tab.events()] == [("typing", ana.pk)]
+    assert carla_tab.events() == []
+
+
+def test_a_member_removed_stops_receiving_the_channels_events_at_once(people, django_capture_on_commit_callbacks):
+    # given Beto's open tab, in the channel's room since his tab connected
+    ana, beto, carla = people["ana"], people["beto"], people["carla"]
+    channel = actions.check_create_channel(ana, name="Cambios", member_ids=[beto.pk])
+    beto_tab = Listener(beto)
+    carla_tab = Listener(carla)
+    # when Ana removes him and then writes
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_remove_member(ana, channel.pk, user_id=beto.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_post_message(ana, channel.pk, body="Ya no lo lee Beto")
+    # then Beto's tab got only that he was removed
+    assert [e["op"] for e in beto_tab.events()] == ["channel_removed"]
+    # when Ana adds Carla (already connected), and Carla then writes
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_add_members(ana, channel.pk, user_ids=[carla.pk])
+    assert [e["op"] for e in carla_tab.events()] == ["channel_added"]
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_post_message(carla, channel.pk, body="Hola a todos")
+    # then Carla's tab, in the room since it applied the change, gets her message live
+    carla_events = carla_tab.events()
+    assert [e["op"] for e in carla_events] == ["message"]
+    assert carla_events[-1]["preview"] == "Hola a todos"
 
 
 def test_new_members_start_with_history_read(people):

@@ -115,10 +115,14 @@ def test_chat_with_a_pasted_screenshot_then_an_announcement_everyone_acknowledge
         banner = agent.get_by_test_id("ann-banner").filter(has_text="Nuevo horario de despacho")
         expect(banner).to_be_visible(timeout=10_000)
 
-    # Lucía acknowledges: her banner goes, Mateo's stays, Paula's list counts her at once
-    lucia.get_by_test_id("ann-banner").filter(has_text="Nuevo horario de despacho") \
-        .get_by_test_id("ann-banner-ack").click()
+    # Lucía acknowledges (the button names its announcement to a screen reader): her banner goes and the focus
+    # moves to the page rather than being lost with the button, Mateo's stays, Paula's list counts her at once
+    ack = lucia.get_by_test_id("ann-banner").filter(has_text="Nuevo horario de despacho") \
+        .get_by_test_id("ann-banner-ack")
+    expect(ack).to_have_accessible_description("Nuevo horario de despacho")
+    ack.click()
     expect(lucia.get_by_test_id("ann-banner").filter(has_text="Nuevo horario de despacho")).to_have_count(0)
+    expect(lucia.locator("#main")).to_be_focused()
     expect(paula.get_by_test_id("ann-ack-count")).to_contain_text("1 de 2", timeout=10_000)
     expect(paula.locator("#ann-acks tr.is-done")).to_contain_text("Lucía Rojas")
     expect(mateo.get_by_test_id("ann-banner").filter(has_text="Nuevo horario de despacho")).to_be_visible()

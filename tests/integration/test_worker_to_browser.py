@@ -55,7 +55,7 @@ def embedded_layer() -> tuple[str, dict[str, Any]]:
         return "lite", {"BACKEND": "channels_lite.layers.core.SQLiteChannelLayer", "CONFIG": {"database": "default"}}
     db = connection.settings_dict
     config = {k: db[k] for k in ("ENGINE", "NAME", "USER", "PASSWORD", "HOST", "PORT")}
-    return "postgres", {"BACKEND": "channels_postgres.core.PostgresChannelLayer",
+    return "postgres", {"BACKEND": "realtime.layers.PostgresChannelLayer",
                         "CONFIG": {**config, "TIME_ZONE": None, "PSYCOPG_OPTIONS": {"min_size": 1, "max_size": 4}}}
 
 

@@ -306,6 +306,31 @@
         });
     }
   });
+  // A message's reaction picker is built when its "Reaccionar" opens: the emoji come once with the page
+  // (data-emoji), not as a form of buttons in every row. The form is sent as the row's other tools are.
+  document.addEventListener("toggle", function (ev) {
+    const details = ev.target;
+    if (!(details instanceof HTMLDetailsElement) || !details.open || !details.matches(".chat-react-picker")) return;
+    const holder = details.querySelector(".chat-emoji");
+    if (!holder || holder.firstChild) return;
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = details.dataset.reactUrl;
+    form.className = "inline";
+    form.setAttribute("data-chat-action", "");
+    if (details.dataset.hilo !== undefined) {
+      const hilo = document.createElement("input");
+      hilo.type = "hidden"; hilo.name = "hilo"; hilo.value = "1";
+      form.appendChild(hilo);
+    }
+    (page.dataset.emoji || "").split(" ").filter(Boolean).forEach(function (emoji) {
+      const button = document.createElement("button");
+      button.className = "chat-emoji-btn"; button.name = "emoji"; button.value = emoji; button.textContent = emoji;
+      button.setAttribute("aria-label", (page.dataset.labelReactWith || "{emoji}").replace("{emoji}", emoji));
+      form.appendChild(button);
+    });
+    holder.appendChild(form);
+  }, true);
   let lastOpener = null;
   document.addEventListener("click", function (ev) {
     const target = ev.target instanceof Element ? ev.target : null;
