@@ -170,14 +170,18 @@ def _snapshot(announcement: Announcement, team_ids: list[int]) -> dict[str, Any]
 
 @transaction.atomic
 def check_save_announcement(acting_user: User, *, announcement_id: int | None, data: AnnouncementInput,
-                            publish: bool = False) -> Announcement:
+                            publish: bool = False, form_token: str = "") -> Announcement:
     """Writes a new announcement (a draft by `acting_user`) or changes one not yet published; every problem at once
     in `errors` (400 `invalid_announcement`). With `publish`, then publishes it, or schedules it when `publish_at`
     is in the future (check_publish). A scheduled one saved without `publish` stays scheduled, so it needs its
-    future time. 409 `announcement_not_editable` once published."""
+    future time. 409 `announcement_not_editable` once published. A new one's `form_token` (the form's one-time
+    token) makes the call idempotent: sent again — even at the same moment — it returns the announcement the first
+    call created and writes nothing."""
     require_perm(acting_user, Perm.ANNOUNCEMENTS_PUBLISH)
     if announcement_id is None:
-        announcement = Announcement(author=acting_user)
+        if form_token and (done := Announcement.objects.filter(form_token=form_token).first()) is not None:
+            return done
+        announcement = Announcement(author=acting_user, form_token=form_token or None)
         before: dict[str, Any] = {}
     else:
         announcement = access_announcement(acting_user, announcement_id=announcement_id, lock=True)
@@ -195,7 +199,14 @@ def check_save_announcement(acting_user: User, *, announcement_id: int | None, d
     if errors:
         raise ActionError("invalid_announcement", " ".join(errors.values()), errors=errors)
     announcement.updated_at = timezone.now()
-    announcement.save()
+    if announcement.pk is None and form_token:
+        try:
+            with transaction.atomic():
+                announcement.save()
+        except IntegrityError:  # the same form, saved by a request that committed while this one waited
+            return Announcement.objects.get(form_token=form_token)
+    else:
+        announcement.save()
     announcement.teams.set(teams or [])
     old_image = dict(announcement.image or {})
     if data.image is not None or data.remove_image:

@@ -38,6 +38,9 @@ class Announcement(models.Model):
                                related_name="+", verbose_name=_("autor"))
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # The one-time token of the form that created it: the same form sent twice (a double click on "Publicar")
+    # creates one announcement (announcements.actions.check_save_announcement).
+    form_token = models.CharField(max_length=32, null=True, blank=True, unique=True, editable=False)
     published_at = models.DateTimeField(_("publicado"), null=True, blank=True)
     archived_at = models.DateTimeField(_("archivado"), null=True, blank=True)
 

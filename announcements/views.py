@@ -12,7 +12,6 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -242,31 +241,16 @@ def _teams() -> list[Team]:
 
 
 _ONCE = re.compile(r"[0-9a-f]{32}")
-ONCE_SECONDS: Final = 6 * 3600
-
-
-def _once_key(user: User, token: str) -> str:
-    return f"announcements:once:{user.pk}:{token}"
 
 
 def _edit(request: HttpRequest, announcement: Announcement | None) -> HttpResponse:
     user = _user(request)
-    # A new announcement's form is sent once: a double click on "Publicar" (or a resend after a slow answer) must
-    # not publish it twice. The form carries a token; its first POST claims it, a second is sent to what the first
-    # created. A refused form frees the token for the corrected one.
+    # A new announcement's form carries a one-time token: sent twice (a double click on "Publicar", a resend after
+    # a slow answer), it still creates one announcement (check_save_announcement).
     once = ""
     if announcement is None:
-        once = request.POST.get("once", "") if request.method == "POST" else secrets.token_hex(16)
-        if request.method == "POST" and _ONCE.fullmatch(once):
-            if not cache.add(_once_key(user, once), 0, ONCE_SECONDS):
-                created = cache.get(_once_key(user, once))
-                if created:
-                    return redirect("announcements:detail", announcement_id=created)
-                return HttpResponse(_("Este anuncio ya se está guardando: espere un momento y revise la lista."),
-                                    status=409)
-        elif request.method == "POST":
-            once = secrets.token_hex(16)  # a form without a valid token (an old tab): saved, with no protection
-
+        sent = request.POST.get("once", "") if request.method == "POST" else ""
+        once = sent if _ONCE.fullmatch(sent) else secrets.token_hex(16)
     initial: dict[str, Any] = {"audience": "todos", "category": "novedad"}
     if announcement is not None:
         initial = {"title": announcement.title, "body": announcement.body, "category": announcement.category,
@@ -292,19 +276,16 @@ def _edit(request: HttpRequest, announcement: Announcement | None) -> HttpRespon
                 publish_at=d["publish_at"], image=upload, remove_image=d["remove_image"])
             try:
                 saved = actions.check_save_announcement(
-                    user, announcement_id=announcement.pk if announcement else None, data=data, publish=publish)
+                    user, announcement_id=announcement.pk if announcement else None, data=data, publish=publish,
+                    form_token=once if request.POST.get("once") == once else "")
             except ActionError as exc:
                 show_action_errors(form, exc)
                 status = exc.status
             else:
-                if once:
-                    cache.set(_once_key(user, once), saved.pk, ONCE_SECONDS)
                 messages.success(request, _done_message(saved))
                 return redirect("announcements:detail", announcement_id=saved.pk)
         else:
             status = 400
-        if once:
-            cache.delete(_once_key(user, once))
     body = form.data.get("body", "") if form.is_bound else initial.get("body", "")
     return render(request, "announcements/edit.html", {
         "form": form, "announcement": announcement, "preview": render_markdown(str(body)[:BODY_MAX]),

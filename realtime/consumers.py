@@ -12,6 +12,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
 
+from accounts.models import User
 from core.tasks import enqueue_later
 from realtime import presence, tasks
 from realtime.events import topic_group, user_group
@@ -30,6 +31,10 @@ CLIENT_MESSAGES: dict[str, ClientMessageHandler] = {}
 
 def on_client_message(kind: str, handler: ClientMessageHandler) -> None:
     CLIENT_MESSAGES[kind] = handler
+
+
+def _still_active(user_id: int) -> bool:
+    return User.objects.filter(pk=user_id, is_active=True).exists()
 
 
 def _schedule_auto_offline(user_id: int) -> None:
@@ -52,6 +57,12 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         self.user_id = user.pk
         self.group = user_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        # The user was loaded before this connection could hear a "close" for an account switched off meanwhile.
+        if not await sync_to_async(_still_active)(user.pk):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            self.group = None
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
         self.topics = [topic_group(t) for t in topics_for(user)]  # type: ignore[arg-type]  # resolved lazy User
         for group in self.topics:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -86,7 +97,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def realtime_rooms(self, message: dict[str, Any]) -> None:
         if self.rooms is not None:
-            await self.rooms.apply(message)
+            await self.rooms.sync(await sync_to_async(rooms_for)(self.scope["user"]))
 
     async def realtime_close(self, message: dict[str, Any]) -> None:
         await self.close(code=CLOSE_ACCESS_CHANGED)

@@ -83,13 +83,42 @@ def send_event_on_commit(event: Mapping[str, Any], *, user_ids: Iterable[int] = 
 
 
 def rooms_changed_on_commit(user_ids: Iterable[int], *, join: Iterable[str] = (), leave: Iterable[str] = ()) -> None:
-    """After commit, every open connection of `user_ids` joins and leaves these rooms (realtime.rooms)."""
+    """After commit, every open connection of `user_ids` joins and leaves these rooms (realtime.rooms).
+
+    Two steps, so that neither a lost nor a reordered message can leave someone in a room they were removed from:
+    the server adds and removes the users' registered connections itself (before any event the same commit sends
+    to the room), then tells each connection to read its rooms again from the database (`resync`), which does not
+    depend on the order in which changes arrive. Never muted: a membership that changed must reach open pages."""
     join, leave = sorted(set(join)), sorted(set(leave))
-    groups = [user_group(u) for u in sorted(set(user_ids))]
-    if _muted.get() or not groups or not (join or leave):
+    users = sorted(set(user_ids))
+    if not users or not (join or leave):
         return
-    message = {"type": "realtime.rooms", "join": join, "leave": leave}
-    transaction.on_commit(lambda: _group_send_all([(group, message) for group in groups], what="rooms"))
+    transaction.on_commit(lambda: _apply_rooms(users, join, leave))
+
+
+def _apply_rooms(users: list[int], join: list[str], leave: list[str]) -> None:
+    from realtime.models import Connection  # noqa: PLC0415 - models load after the app registry; this module loads first
+
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    names = list(Connection.objects.filter(user_id__in=users).values_list("channel_name", flat=True))
+    ops = [layer.group_discard(room_group(r), name) for r in leave for name in names]
+    ops += [layer.group_add(room_group(r), name) for r in join for name in names]
+
+    async def apply() -> None:
+        results = await asyncio.wait_for(asyncio.gather(*ops, return_exceptions=True), timeout=SEND_TIMEOUT_SECONDS)
+        for result in results:
+            if isinstance(result, BaseException):
+                logger.error("realtime rooms: a connection could not join or leave", exc_info=result)
+
+    try:
+        if ops:
+            async_to_sync(apply)()
+    except Exception:
+        logger.exception("realtime rooms: connections could not join or leave")
+    message = {"type": "realtime.rooms", "resync": True}
+    _group_send_all([(user_group(u), message) for u in users], what="rooms")
 
 
 def close_connections_on_commit(user_ids: Iterable[int]) -> None:

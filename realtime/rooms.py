@@ -5,11 +5,14 @@ to 200 `user.<id>` groups cost 200 sends, each with its own trip to Redis, and t
 200 times over). The app that owns the data names each user's rooms (`provide_rooms`, registered from its
 AppConfig.ready(), so realtime never imports the apps above it), and a connection joins them when it opens.
 
-When membership changes, the action calls `events.rooms_changed_on_commit`: a control message goes to each person's
-own `user.<id>` group, which every connection joined first, before it read its rooms. So a change that commits
-while a connection is opening still reaches it (queued behind the connect), and the connection applies joins and
-leaves in the order they were committed. A connection forwards a room's event only while the room is in its own
-set (`RoomSet.accepts`): an event already queued when someone left is dropped, not shown.
+When membership changes, the action calls `events.rooms_changed_on_commit`. After the commit the server adds or
+removes the people's registered connections (realtime.models.Connection) at once — so the events the same commit
+sends to the room already follow the change — and then sends each person's `user.<id>` group a `resync` control
+message: the connection reads its rooms again from the database and joins or leaves to match. Reading the state,
+rather than applying "join"/"leave" messages, makes the outcome independent of the order in which changes arrive.
+Every connection joined `user.<id>` before it read its rooms, so a change that commits while it is opening still
+reaches it. A connection forwards a room's event only while the room is in its own set (`RoomSet.accepts`): an
+event already queued when someone left is dropped, not shown.
 """
 
 from __future__ import annotations
@@ -52,10 +55,11 @@ class RoomSet:
             self.rooms.discard(room)
             await self.layer.group_discard(room_group(room), self.channel_name)
 
-    async def apply(self, message: dict[str, Any]) -> None:
-        """A `realtime.rooms` control message: {"join": [...], "leave": [...]}."""
-        await self.leave(str(r) for r in message.get("leave") or ())
-        await self.join(str(r) for r in message.get("join") or ())
+    async def sync(self, rooms: Iterable[str]) -> None:
+        """Joins and leaves so that the connection is in exactly `rooms` (as read from the database now)."""
+        wanted = set(rooms)
+        await self.leave(self.rooms - wanted)
+        await self.join(wanted - self.rooms)
 
     def accepts(self, message: dict[str, Any]) -> bool:
         room = message.get("room")

@@ -152,9 +152,10 @@ def room(channel_id: int) -> str:
 
 def rooms_of(user: User) -> list[str]:
     """The rooms a connection of `user` joins when it opens: one per channel they are a member of."""
-    if not user.is_active or not can_use(user):
+    if not can_use(user):
         return []
-    return [room(i) for i in Membership.objects.filter(user=user).values_list("channel_id", flat=True)]
+    return [room(i) for i in Membership.objects.filter(user_id=user.pk, user__is_active=True)
+            .values_list("channel_id", flat=True)]
 
 
 def _send(channel: Channel, op: str, *, user_ids: Iterable[int] | None = None, **data: Any) -> None:

@@ -74,6 +74,25 @@ def test_a_new_announcement_is_a_draft_with_an_audit_entry(supervisor, sent, dja
     assert sent == []
 
 
+def test_the_same_form_sent_twice_publishes_one_announcement(supervisor, agent, sent,
+                                                            django_capture_on_commit_callbacks):
+    # given a form's one-time token
+    data = AnnouncementInput(title="Cierre por inventario", body="El sábado no se atiende.", category="novedad")
+    # when it is saved and published twice with it (a double click)
+    with django_capture_on_commit_callbacks(execute=True):
+        first = actions.check_save_announcement(supervisor, announcement_id=None, data=data, publish=True,
+                                                form_token="a" * 32)
+    with django_capture_on_commit_callbacks(execute=True):
+        second = actions.check_save_announcement(supervisor, announcement_id=None, data=data, publish=True,
+                                                 form_token="a" * 32)
+    # then one announcement exists, published, audited and announced once; another token writes another
+    assert second.pk == first.pk and Announcement.objects.count() == 1
+    assert AuditLog.objects.filter(action="announcement.published").count() == 1
+    assert len(ops(sent, "published")) == 1
+    actions.check_save_announcement(supervisor, announcement_id=None, data=data, form_token="b" * 32)
+    assert Announcement.objects.count() == 2
+
+
 # --- the audience's snapshot ----------------------------------------------------------------------------------------
 
 def test_publishing_to_teams_snapshots_their_active_members(supervisor, make_user, sent,

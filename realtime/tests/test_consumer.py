@@ -167,7 +167,8 @@ def test_a_socket_joins_its_rooms_and_follows_membership_changes(agent, monkeypa
     from realtime.events import rooms_changed_on_commit, send_event_on_commit
 
     # given an app that puts the agent in room "sala.1" (providers register from their AppConfig.ready())
-    monkeypatch.setattr(rooms, "PROVIDERS", [lambda user: ["sala.1"] if user.pk == agent.pk else []])
+    agent_rooms = {"sala.1"}
+    monkeypatch.setattr(rooms, "PROVIDERS", [lambda user: set(agent_rooms) if user.pk == agent.pk else set()])
 
     async def scenario() -> list[dict[str, object]]:
         communicator = WebsocketCommunicator(app, "/ws/events/")
@@ -179,7 +180,10 @@ def test_a_socket_joins_its_rooms_and_follows_membership_changes(agent, monkeypa
         # when an event goes to the room: the socket has it
         await sync_to_async(send_event_on_commit)({"type": "sala", "op": "uno"}, rooms=["sala.1"])
         received.append(await communicator.receive_json_from(timeout=3))
-        # when the agent leaves sala.1 and joins sala.2, then events go to both rooms
+        # when the agent leaves sala.1 and joins sala.2 (the app's data changes, then the change is announced), then
+        # events go to both rooms
+        agent_rooms.clear()
+        agent_rooms.add("sala.2")
         await sync_to_async(rooms_changed_on_commit)([agent.pk], join=["sala.2"], leave=["sala.1"])
         await sync_to_async(send_event_on_commit)({"type": "sala", "op": "dos"}, rooms=["sala.1"])
         await sync_to_async(send_event_on_commit)({"type": "sala", "op": "tres"}, rooms=["sala.2"])
@@ -221,3 +225,38 @@ def test_a_deactivated_account_loses_its_open_socket_and_cannot_reconnect(agent)
     closed, reconnected, code = async_to_sync(scenario)()
     assert (closed["type"], closed["code"]) == ("websocket.close", CLOSE_ACCESS_CHANGED)
     assert not reconnected and code == CLOSE_UNAUTHENTICATED
+
+
+@pytest.mark.django_db
+def test_any_save_that_switches_an_account_off_or_changes_its_role_closes_its_sockets(
+        agent, django_capture_on_commit_callbacks):
+    from channels.layers import get_channel_layer
+
+    from realtime.events import user_group
+
+    # given the agent's open connection
+    layer = get_channel_layer()
+    name = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(agent.pk), name)
+
+    def pending() -> list[dict[str, object]]:
+        out = []
+        while layer.channels.get(name) is not None and not layer.channels[name].empty():
+            out.append(async_to_sync(layer.receive)(name))
+        return out
+
+    # when only the last login is saved (as at every login), nothing is sent
+    with django_capture_on_commit_callbacks(execute=True):
+        agent.save(update_fields=["last_login"])
+    assert pending() == []
+    # when the account is switched off outside the users page (Django's admin saves the model directly)
+    agent.is_active = False
+    with django_capture_on_commit_callbacks(execute=True):
+        agent.save()
+    # then its connections are told to close
+    assert pending() == [{"type": "realtime.close"}]
+    # and a role change does the same
+    agent.is_active, agent.role = True, "supervisor"
+    with django_capture_on_commit_callbacks(execute=True):
+        agent.save()
+    assert pending() == [{"type": "realtime.close"}]

@@ -50,3 +50,37 @@ def test_sockets_opening_together_each_get_one_copy_of_a_group_event():
 async def _listening(layer) -> None:
     while layer.listener_task_is_running is None or not layer.listener_task_is_running.is_set():
         await asyncio.sleep(0.01)
+
+
+def test_a_lost_listen_connection_is_opened_again_and_waiting_sockets_still_receive():
+    layer = _layer()
+
+    async def scenario() -> str:
+        # given a connection waiting for its next event
+        name = await layer.new_channel()
+        waiting = asyncio.create_task(layer.receive(name))
+        await asyncio.wait_for(_listening(layer), 10)
+        # when the database drops the layer's LISTEN connection (a restart, a network cut)
+        await _terminate_listener(layer)
+        await asyncio.wait_for(_not_listening(layer), 10)
+        await asyncio.wait_for(_listening(layer), 10)  # and it comes back by itself
+        # then an event sent afterwards still reaches the connection that was already waiting
+        await layer.send(name, {"type": "realtime.event", "text": "de vuelta"})
+        return (await asyncio.wait_for(waiting, 10))["text"]
+
+    assert async_to_sync(scenario)() == "de vuelta"
+
+
+async def _not_listening(layer) -> None:
+    while layer.listener_task_is_running is not None and layer.listener_task_is_running.is_set():
+        await asyncio.sleep(0.01)
+
+
+async def _terminate_listener(layer) -> None:
+    import psycopg
+
+    conninfo = psycopg.conninfo.make_conninfo(conninfo="", **layer.db_params)
+    async with await psycopg.AsyncConnection.connect(conninfo=conninfo, autocommit=True) as conn:
+        await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE query = 'LISTEN channels_postgres_messages;' AND datname = current_database() "
+                           "AND pid <> pg_backend_pid()")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import factory
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 
 from accounts.models import User
@@ -82,6 +82,7 @@ class Listener:
     and dropping a room's events once it has left it."""
 
     def __init__(self, user: User) -> None:
+        self.user = user
         self.layer = get_channel_layer()
         self.name = async_to_sync(self.layer.new_channel)()
         async_to_sync(self.layer.group_add)(user_group(user.pk), self.name)
@@ -97,7 +98,7 @@ class Listener:
                 except TimeoutError:
                     return out
                 if message["type"] == "realtime.rooms":
-                    await self.rooms.apply(message)
+                    await self.rooms.sync(await sync_to_async(rooms_for)(self.user))
                 elif self.rooms.accepts(message):
                     out.append(json.loads(message["text"]))
 

@@ -433,3 +433,48 @@ def test_retention_deletes_recent_replies_of_expired_roots_with_their_files(peop
             actions.do_purge_expired()
     assert not Message.objects.exists() and not path.exists()
     assert AuditLog.objects.filter(action="chat_message.purged", changes__messages=2).exists()
+
+
+def test_open_connections_follow_membership_at_commit_even_before_their_page_reacts(
+        people, django_capture_on_commit_callbacks):
+    import json
+
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from realtime.events import user_group
+    from realtime.models import Connection
+    from realtime.rooms import room_group
+
+    # given Beto's and Carla's open connections, registered as the websocket consumer registers them; Beto's joined
+    # the channel's room when it opened, Carla's is not a member yet
+    ana, beto, carla = people["ana"], people["beto"], people["carla"]
+    channel = actions.check_create_channel(ana, name="Inmediato", member_ids=[beto.pk])
+    layer = get_channel_layer()
+    sockets = {}
+    for user in (beto, carla):
+        sockets[user.pk] = async_to_sync(layer.new_channel)()
+        async_to_sync(layer.group_add)(user_group(user.pk), sockets[user.pk])
+        Connection.objects.create(user=user, channel_name=sockets[user.pk])
+    async_to_sync(layer.group_add)(room_group(actions.room(channel.pk)), sockets[beto.pk])
+    # when Ana adds Carla and removes Beto, and writes at once — before either page has read a control message
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_add_members(ana, channel.pk, user_ids=[carla.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_remove_member(ana, channel.pk, user_id=beto.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.check_post_message(ana, channel.pk, body="Solo para quienes están")
+
+    def received(name: str) -> list[dict[str, Any]]:
+        out = []
+        while layer.channels.get(name) is not None and not layer.channels[name].empty():
+            out.append(async_to_sync(layer.receive)(name))
+        return out
+
+    # then Carla's connection already has the message, and Beto's got control messages and his removal, not the text
+    carla_events = [json.loads(m["text"]) for m in received(sockets[carla.pk]) if m["type"] == "realtime.event"]
+    assert "Solo para quienes están" in [e.get("preview") for e in carla_events]
+    beto_messages = received(sockets[beto.pk])
+    beto_events = [json.loads(m["text"]) for m in beto_messages if m["type"] == "realtime.event"]
+    assert "Solo para quienes están" not in [e.get("preview") for e in beto_events]
+    assert {"type": "realtime.rooms", "resync": True} in beto_messages

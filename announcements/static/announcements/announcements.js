@@ -4,8 +4,8 @@
 //   its announcement). A confirmation or a reading by someone else leaves this person's banner alone. Refreshes of a
 //   region are coalesced (a burst of confirmations is one request). After a reconnection ("centralita:resync")
 //   everything is re-fetched, except right after the page loaded (it is fresh already).
-// * after "Leído y entendido" or "Cerrar" in the banner, the focus goes to the next announcement's button, or to the
-//   page's main region when none is left (the pressed button is gone, and the focus with it).
+// * when a swap of the banner takes the focused button away (after "Leído y entendido" or "Cerrar", or a live
+//   refresh), the focus goes to the next announcement's button, or to the page's main region when none is left.
 // * the editor: the team checkboxes show only with "Equipos elegidos".
 (function () {
   "use strict";
@@ -45,17 +45,21 @@
     refreshFor(null);
   });
 
-  // htmx 4 fires "htmx:after:swap"; the banner's form is noted when it is sent, then the focus is placed after the
-  // banner's content is swapped.
-  let bannerActed = false;
-  document.addEventListener("submit", function (ev) {
-    if (ev.target.closest && ev.target.closest("#ann-banner")) bannerActed = true;
-  }, true);
-  body.addEventListener("htmx:after:swap", function () {
+  // The banner's content is swapped after "Leído y entendido" / "Cerrar" and by live refreshes: when the focus was in
+  // the banner and the swap took the focused button away, it goes to the next announcement's button, or to the
+  // page's main region when none is left (htmx 4 names the events htmx:before:swap / htmx:after:swap).
+  let focusInBanner = false;
+  body.addEventListener("htmx:before:swap", function () {
     const banner = document.getElementById("ann-banner");
-    if (!bannerActed || !banner) return;
-    bannerActed = false;
-    const next = banner.querySelector('[data-testid="ann-banner-ack"], [data-testid="ann-banner-dismiss"]');
+    focusInBanner = !!banner && banner.contains(document.activeElement);
+  });
+  body.addEventListener("htmx:after:swap", function () {
+    if (!focusInBanner) return;
+    const active = document.activeElement;
+    if (active && active !== body && active.isConnected) return; // the focus survived the swap
+    focusInBanner = false;
+    const banner = document.getElementById("ann-banner");
+    const next = banner && banner.querySelector('[data-testid="ann-banner-ack"], [data-testid="ann-banner-dismiss"]');
     const main = document.getElementById("main");
     if (next) next.focus();
     else if (main) main.focus();
