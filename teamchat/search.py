@@ -275,7 +275,7 @@ class ChatHit:
 
 
 def message_url(message: Message) -> str:
-    """The message in its channel's page; a reply in its thread's (whose rows are `t-<id>`: teamchat/_row.html)."""
+    """The message in its channel's page; a reply in its thread's (whose rows are `t-<id>`: teamchat/rowhtml.py)."""
     if message.parent_id is not None:
         return reverse("teamchat:thread", args=[message.parent_id]) + f"#t-{message.pk}"
     return reverse("teamchat:channel", args=[message.channel_id]) + f"#m-{message.pk}"
